@@ -1,0 +1,118 @@
+//! From samples to tensors: a streaming, seeded-shuffle batch loader.
+
+use burn::Tensor;
+use burn::tensor::{Device, TensorData};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::{Dataset, Image, Sample};
+use crate::model::InputSpec;
+use crate::{Label, Result, TaskKind};
+
+/// Images and targets of one batch, on a device.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// `[batch, channels, height, width]`, pixels in [0, 1].
+    pub images: Tensor<4>,
+    /// One-hot / multi-hot `[batch, classes]`.
+    pub targets: Tensor<2>,
+    pub labels: Vec<Label>,
+}
+
+/// Walks a data set in batches, decoding only the samples of the current batch and bringing each
+/// image to the model's input size and channels. The order is shuffled by seed, or sequential.
+pub struct BatchLoader<'a> {
+    dataset: &'a dyn Dataset,
+    order: Vec<usize>,
+    batch_size: usize,
+    input: InputSpec,
+    next: usize,
+}
+
+impl<'a> BatchLoader<'a> {
+    /// `shuffle`: `Some(seed)` for a seeded random order, `None` for index order.
+    pub fn new(
+        dataset: &'a dyn Dataset,
+        batch_size: usize,
+        input: &InputSpec,
+        shuffle: Option<u64>,
+    ) -> Self {
+        let mut order: Vec<usize> = (0..dataset.len()).collect();
+        if let Some(seed) = shuffle {
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        }
+        Self {
+            dataset,
+            order,
+            batch_size: batch_size.max(1),
+            input: input.clone(),
+            next: 0,
+        }
+    }
+
+    /// Number of batches in one pass.
+    pub fn num_batches(&self) -> usize {
+        self.order.len().div_ceil(self.batch_size)
+    }
+
+    /// Decodes and prepares sample `index` of the data set for the model input.
+    fn prepare(&self, index: usize) -> Result<Sample> {
+        let sample = self.dataset.get(index)?;
+        let image = sample
+            .image
+            .with_channels(self.input.channels)
+            .resized(self.input.height, self.input.width);
+        Ok(Sample { image, ..sample })
+    }
+}
+
+impl Iterator for BatchLoader<'_> {
+    type Item = Result<Vec<Sample>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.order.len() {
+            return None;
+        }
+        let end = (self.next + self.batch_size).min(self.order.len());
+        let indices = self.order[self.next..end].to_vec();
+        self.next = end;
+        Some(indices.into_iter().map(|i| self.prepare(i)).collect())
+    }
+}
+
+/// Stacks same-sized images into `[batch, channels, height, width]`.
+pub fn images_to_tensor(images: &[&Image], device: &Device) -> Tensor<4> {
+    let first = images.first().expect("at least one image");
+    let (c, h, w) = (first.channels, first.height, first.width);
+    let mut values = Vec::with_capacity(images.len() * c * h * w);
+    for image in images {
+        assert_eq!(
+            (image.channels, image.height, image.width),
+            (c, h, w),
+            "images of one batch differ in shape"
+        );
+        values.extend_from_slice(&image.pixels);
+    }
+    Tensor::from_data(TensorData::new(values, [images.len(), c, h, w]), device)
+}
+
+/// A [`Batch`] on `device` from prepared samples.
+pub fn batch_targets(
+    samples: Vec<Sample>,
+    task: TaskKind,
+    classes: usize,
+    device: &Device,
+) -> Result<Batch> {
+    let images = images_to_tensor(
+        &samples.iter().map(|s| &s.image).collect::<Vec<_>>(),
+        device,
+    );
+    let labels: Vec<Label> = samples.into_iter().map(|s| s.label).collect();
+    let targets = crate::task::targets_tensor(&labels, task, classes, device)?;
+    Ok(Batch {
+        images,
+        targets,
+        labels,
+    })
+}

@@ -1,0 +1,177 @@
+//! The [`Dataset`] abstraction and the generic pieces every source shares.
+
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::{FileSource, Image};
+use crate::{Error, Label, Result, TaskKind};
+
+/// One image with its ground truth.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub image: Image,
+    pub label: Label,
+}
+
+/// What a data set holds, for model cards, reports and label checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Where it came from, as the user named it (e.g. `synth-derm:n=2000` or a path).
+    pub name: String,
+    pub task: TaskKind,
+    /// Class names (single-label) or finding names (multi-label), in output order.
+    pub class_names: Vec<String>,
+    /// Channels of the stored images (1 or 3).
+    pub channels: usize,
+}
+
+impl DatasetInfo {
+    pub fn num_classes(&self) -> usize {
+        self.class_names.len()
+    }
+}
+
+/// An indexable collection of samples, decoded on demand.
+pub trait Dataset: Send + Sync {
+    fn info(&self) -> &DatasetInfo;
+    fn len(&self) -> usize;
+    /// Decodes sample `index` (< `len()`). Errors name the file (and row) at fault.
+    fn get(&self, index: usize) -> Result<Sample>;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A data source's train and test splits.
+pub struct DataSplits {
+    pub train: Arc<dyn Dataset>,
+    pub test: Arc<dyn Dataset>,
+}
+
+impl DataSplits {
+    pub fn info(&self) -> &DatasetInfo {
+        self.test.info()
+    }
+}
+
+/// Samples stored as image files behind a [`FileSource`], labels known up front.
+pub struct FileDataset {
+    info: DatasetInfo,
+    source: Arc<dyn FileSource>,
+    entries: Vec<(String, Label)>,
+}
+
+impl FileDataset {
+    /// `entries` are (file path, label) pairs; the images are only read when asked for.
+    pub fn new(
+        info: DatasetInfo,
+        source: Arc<dyn FileSource>,
+        entries: Vec<(String, Label)>,
+    ) -> Self {
+        Self {
+            info,
+            source,
+            entries,
+        }
+    }
+
+    pub fn entries(&self) -> &[(String, Label)] {
+        &self.entries
+    }
+}
+
+impl Dataset for FileDataset {
+    fn info(&self) -> &DatasetInfo {
+        &self.info
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn get(&self, index: usize) -> Result<Sample> {
+        let (path, label) = &self.entries[index];
+        let bytes = self.source.read(path)?;
+        Ok(Sample {
+            image: Image::decode(&bytes, path)?,
+            label: label.clone(),
+        })
+    }
+}
+
+/// A view of some of another data set's samples.
+pub struct Subset {
+    inner: Arc<dyn Dataset>,
+    indices: Vec<usize>,
+    info: DatasetInfo,
+}
+
+impl Subset {
+    pub fn new(inner: Arc<dyn Dataset>, indices: Vec<usize>, split: &str) -> Self {
+        let mut info = inner.info().clone();
+        info.name = format!("{} [{split}]", info.name);
+        Self {
+            inner,
+            indices,
+            info,
+        }
+    }
+}
+
+impl Dataset for Subset {
+    fn info(&self) -> &DatasetInfo {
+        &self.info
+    }
+
+    fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    fn get(&self, index: usize) -> Result<Sample> {
+        self.inner.get(self.indices[index])
+    }
+}
+
+/// Splits `0..len` into (train, test) index lists, holding out `test_fraction` of them at random
+/// (deterministic for a seed). Both lists come back sorted so reads stay sequential.
+pub fn holdout_split(
+    len: usize,
+    test_fraction: f64,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    if !(0.0..=1.0).contains(&test_fraction) {
+        return Err(Error::invalid(format!(
+            "hold-out fraction must be in [0, 1], got {test_fraction}"
+        )));
+    }
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let n_test = (len as f64 * test_fraction).round() as usize;
+    let (test, train) = order.split_at(n_test);
+    let (mut train, mut test) = (train.to_vec(), test.to_vec());
+    train.sort_unstable();
+    test.sort_unstable();
+    Ok((train, test))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holdout_split_is_a_deterministic_partition() {
+        let (train, test) = holdout_split(100, 0.2, 7).unwrap();
+        assert_eq!((train.len(), test.len()), (80, 20));
+        let mut all: Vec<_> = train.iter().chain(&test).copied().collect();
+        all.sort();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+        assert_eq!(holdout_split(100, 0.2, 7).unwrap().1, test);
+        assert_ne!(holdout_split(100, 0.2, 8).unwrap().1, test);
+        assert!(holdout_split(10, 1.5, 0).is_err());
+    }
+}

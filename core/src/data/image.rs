@@ -1,0 +1,193 @@
+//! A decoded image: planar (CHW) `f32` pixels in [0, 1], the layout burn's conv layers take.
+
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageBuffer, Luma, Rgb};
+
+use crate::{Error, Result};
+
+/// A decoded image with 1 (grayscale) or 3 (RGB) channels, pixels in [0, 1], planar CHW.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub pixels: Vec<f32>,
+}
+
+impl Image {
+    pub fn new(channels: usize, height: usize, width: usize, pixels: Vec<f32>) -> Self {
+        assert!(
+            channels == 1 || channels == 3,
+            "1 or 3 channels, got {channels}"
+        );
+        assert_eq!(pixels.len(), channels * height * width, "pixel count");
+        Self {
+            channels,
+            height,
+            width,
+            pixels,
+        }
+    }
+
+    /// A black image.
+    pub fn zeros(channels: usize, height: usize, width: usize) -> Self {
+        Self::new(
+            channels,
+            height,
+            width,
+            vec![0.0; channels * height * width],
+        )
+    }
+
+    /// Decodes PNG / JPEG / BMP / TIFF bytes. `name` (usually the file path) goes into errors.
+    /// Grayscale files stay one channel; everything else becomes RGB (alpha is dropped).
+    pub fn decode(bytes: &[u8], name: &str) -> Result<Self> {
+        let decoded = image::load_from_memory(bytes)
+            .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?;
+        if decoded.width() == 0 || decoded.height() == 0 {
+            return Err(Error::format(name, "image has no pixels"));
+        }
+        Ok(Self::from_dynamic(decoded))
+    }
+
+    fn from_dynamic(decoded: DynamicImage) -> Self {
+        let (width, height) = (decoded.width() as usize, decoded.height() as usize);
+        if decoded.color().has_color() {
+            let rgb = decoded.into_rgb32f();
+            let mut pixels = vec![0.0; 3 * height * width];
+            for (i, p) in rgb.pixels().enumerate() {
+                for c in 0..3 {
+                    pixels[c * height * width + i] = p.0[c].clamp(0.0, 1.0);
+                }
+            }
+            Self::new(3, height, width, pixels)
+        } else {
+            let gray = decoded.into_luma16();
+            let pixels = gray.pixels().map(|p| p.0[0] as f32 / 65535.0).collect();
+            Self::new(1, height, width, pixels)
+        }
+    }
+
+    /// Value of channel `c` at row `y`, column `x`.
+    pub fn at(&self, c: usize, y: usize, x: usize) -> f32 {
+        self.pixels[(c * self.height + y) * self.width + x]
+    }
+
+    /// The image with `channels` channels: gray is replicated to RGB, RGB becomes luminance
+    /// (ITU-R BT.601 weights, as PIL's `convert("L")`).
+    pub fn with_channels(self, channels: usize) -> Self {
+        let plane = self.height * self.width;
+        match (self.channels, channels) {
+            (a, b) if a == b => self,
+            (1, 3) => {
+                let mut pixels = Vec::with_capacity(3 * plane);
+                for _ in 0..3 {
+                    pixels.extend_from_slice(&self.pixels);
+                }
+                Self::new(3, self.height, self.width, pixels)
+            }
+            (3, 1) => {
+                let (r, rest) = self.pixels.split_at(plane);
+                let (g, b) = rest.split_at(plane);
+                let pixels = (0..plane)
+                    .map(|i| 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i])
+                    .collect();
+                Self::new(1, self.height, self.width, pixels)
+            }
+            (a, b) => panic!("cannot convert {a} channels to {b}"),
+        }
+    }
+
+    /// The image resampled to `height` x `width` (bilinear, antialiased when shrinking).
+    /// An image already at that size is returned untouched: no resampling blur.
+    pub fn resized(self, height: usize, width: usize) -> Self {
+        if self.height == height && self.width == width {
+            return self;
+        }
+        let (w, h) = (self.width as u32, self.height as u32);
+        let plane = self.height * self.width;
+        let mut pixels = Vec::with_capacity(self.channels * height * width);
+        for c in 0..self.channels {
+            let channel = self.pixels[c * plane..(c + 1) * plane].to_vec();
+            let buffer = ImageBuffer::<Luma<f32>, _>::from_raw(w, h, channel)
+                .expect("plane matches its dimensions");
+            let out =
+                image::imageops::resize(&buffer, width as u32, height as u32, FilterType::Triangle);
+            pixels.extend(out.into_raw().into_iter().map(|v| v.clamp(0.0, 1.0)));
+        }
+        Self::new(self.channels, height, width, pixels)
+    }
+
+    /// 8-bit RGB copy, for previews and reports.
+    pub fn to_rgb8(&self) -> ImageBuffer<Rgb<u8>, Vec<u8>> {
+        let rgb = self.clone().with_channels(3);
+        let plane = rgb.height * rgb.width;
+        ImageBuffer::from_fn(rgb.width as u32, rgb.height as u32, |x, y| {
+            let i = y as usize * rgb.width + x as usize;
+            let q = |c: usize| (rgb.pixels[c * plane + i].clamp(0.0, 1.0) * 255.0).round() as u8;
+            Rgb([q(0), q(1), q(2)])
+        })
+    }
+
+    /// PNG bytes of the image (lossless), for previews and reports.
+    pub fn encode_png(&self) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        DynamicImage::ImageRgb8(self.to_rgb8())
+            .write_to(&mut out, image::ImageFormat::Png)
+            .expect("PNG encoding into memory cannot fail");
+        out.into_inner()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_round_trip_keeps_pixels_and_channels() {
+        let img = Image::new(3, 2, 3, (0..18).map(|v| v as f32 / 17.0).collect());
+        let back = Image::decode(&img.encode_png(), "mem.png").unwrap();
+        assert_eq!((back.channels, back.height, back.width), (3, 2, 3));
+        for (a, b) in img.pixels.iter().zip(&back.pixels) {
+            assert!((a - b).abs() <= 0.5 / 255.0 + 1e-6, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn grayscale_file_decodes_to_one_channel() {
+        let gray = image::GrayImage::from_fn(4, 2, |x, _| Luma([(x * 60) as u8]));
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        gray.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+        let img = Image::decode(bytes.get_ref(), "g.png").unwrap();
+        assert_eq!(img.channels, 1);
+        assert!((img.at(0, 1, 3) - 180.0 / 255.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn garbage_bytes_give_an_error_naming_the_file() {
+        let err = Image::decode(b"definitely not a png", "scans/case7.png").unwrap_err();
+        assert!(err.to_string().contains("scans/case7.png"), "{err}");
+    }
+
+    #[test]
+    fn same_size_is_not_resampled_and_other_sizes_are() {
+        let img = Image::new(1, 4, 4, (0..16).map(|v| v as f32 / 15.0).collect());
+        assert_eq!(img.clone().resized(4, 4), img);
+        let small = img.resized(2, 2);
+        assert_eq!((small.height, small.width, small.pixels.len()), (2, 2, 4));
+        // Averaging keeps the mean brightness.
+        let mean: f32 = small.pixels.iter().sum::<f32>() / 4.0;
+        assert!((mean - 0.5).abs() < 0.05, "{mean}");
+    }
+
+    #[test]
+    fn channel_conversions() {
+        let gray = Image::new(1, 1, 2, vec![0.25, 1.0]);
+        let rgb = gray.clone().with_channels(3);
+        assert_eq!(rgb.pixels, vec![0.25, 1.0, 0.25, 1.0, 0.25, 1.0]);
+        let back = rgb.with_channels(1);
+        for (a, b) in back.pixels.iter().zip(&gray.pixels) {
+            assert!((a - b).abs() < 1e-6);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Data sets: where images and labels come from, for all three task kinds.
+//!
+//! Every source — synthetic generators, class folders, ISIC-style CSV, ChestX-ray14, MedMNIST —
+//! becomes a [`Dataset`]: an indexable collection that decodes one [`Sample`] at a time, so a
+//! folder of 100 000 images is never held in memory at once.
+
+mod batcher;
+mod chestxray14;
+mod csv_folder;
+mod dataset;
+mod image;
+mod image_folder;
+mod medmnist;
+pub mod preview;
+mod source;
+mod spec;
+pub mod synthetic;
+
+pub use batcher::{Batch, BatchLoader, batch_targets, images_to_tensor};
+pub use chestxray14::open_chestxray14;
+pub use csv_folder::{CsvColumns, open_csv};
+pub use dataset::{DataSplits, Dataset, DatasetInfo, FileDataset, Sample, Subset, holdout_split};
+pub use image::Image;
+pub use image_folder::open_image_folder;
+pub use medmnist::open_medmnist;
+pub use source::{DirEntry, FileSource, MemorySource, join};
+pub use spec::{DataSpec, OpenOptions, open};

@@ -1,0 +1,68 @@
+//! A model's own record: what it is, what it expects, what it predicts, what it was trained on.
+//! It travels inside the model file, so a model is never used with the wrong preprocessing.
+
+use serde::{Deserialize, Serialize};
+
+use super::ArchitectureConfig;
+use crate::TaskKind;
+
+/// The input a model expects. Pixels in [0, 1] go in; the model normalises with `mean` / `std`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputSpec {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+impl InputSpec {
+    /// ImageNet statistics for RGB (what torchvision models expect), a neutral 0.5 / 0.25 for
+    /// grayscale.
+    pub fn with_default_stats(channels: usize, size: usize) -> Self {
+        let (mean, std) = if channels == 3 {
+            (vec![0.485, 0.456, 0.406], vec![0.229, 0.224, 0.225])
+        } else {
+            (vec![0.5; channels], vec![0.25; channels])
+        };
+        Self {
+            channels,
+            height: size,
+            width: size,
+            mean,
+            std,
+        }
+    }
+}
+
+/// How and on what a model was trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    /// The data set as the user named it.
+    pub data: String,
+    pub train_samples: usize,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub optimizer: String,
+    pub learning_rate: f64,
+    pub seed: u64,
+    /// Mean training loss of the last epoch.
+    pub final_loss: Option<f64>,
+}
+
+/// Everything about a model except its weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub architecture: ArchitectureConfig,
+    pub input: InputSpec,
+    pub task: TaskKind,
+    /// Class names (single-label) or finding names (multi-label), in logit order.
+    pub class_names: Vec<String>,
+    pub training: Option<TrainingSummary>,
+}
+
+impl ModelCard {
+    pub fn num_classes(&self) -> usize {
+        self.class_names.len()
+    }
+}

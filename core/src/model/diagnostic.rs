@@ -1,0 +1,119 @@
+//! [`DiagnosticModel`]: a network plus its card, classifying pixel-space images.
+
+use burn::Tensor;
+use burn::tensor::{Device, TensorData};
+
+use super::{ArchitectureConfig, InputSpec};
+use super::{Classifier, ClassifierOutput, ModelCard, ModelOptions, Network};
+use crate::data::DatasetInfo;
+use crate::{Error, Result};
+
+/// A trained (or fresh) classifier: weights and the record that says how to use them.
+#[derive(Debug, Clone)]
+pub struct DiagnosticModel {
+    pub card: ModelCard,
+    pub network: Network,
+}
+
+impl DiagnosticModel {
+    /// A freshly initialised model of architecture `name` for the data set `data`, taking
+    /// `size` x `size` inputs. Initialisation draws from the device's seeded random stream.
+    pub fn create(
+        name: &str,
+        data: &DatasetInfo,
+        size: usize,
+        width: Option<usize>,
+        device: &Device,
+    ) -> Result<Self> {
+        if data.num_classes() < 2 && !data.task.is_multi_label() {
+            return Err(Error::invalid(format!(
+                "{}: needs at least two classes",
+                data.name
+            )));
+        }
+        let options = ModelOptions {
+            channels: data.channels,
+            classes: data.num_classes(),
+            width,
+        };
+        let architecture = ArchitectureConfig::from_name(name, &options)?;
+        architecture.check_input_size(size)?;
+        let card = ModelCard {
+            input: InputSpec::with_default_stats(data.channels, size),
+            architecture,
+            task: data.task,
+            class_names: data.class_names.clone(),
+            training: None,
+        };
+        Ok(Self::from_card(card, device))
+    }
+
+    /// Fresh weights for `card`.
+    pub fn from_card(card: ModelCard, device: &Device) -> Self {
+        let network = card.architecture.init(device);
+        Self { card, network }
+    }
+
+    /// A copy on the autodiff version of `device` whose weights track gradients: what training
+    /// updates.
+    pub fn trainable(&self, device: &Device) -> Self {
+        use burn::module::Module;
+        Self {
+            card: self.card.clone(),
+            network: self
+                .network
+                .clone()
+                .to_device(&device.clone().autodiff())
+                .train(),
+        }
+    }
+
+    /// An inference copy: no autodiff, batch norm on its running statistics.
+    pub fn valid(&self) -> Self {
+        use burn::module::Module;
+        Self {
+            card: self.card.clone(),
+            network: self.network.valid(),
+        }
+    }
+
+    /// A copy on the autodiff version of `device` that lets gradients reach the input but not
+    /// the weights, with batch norm in inference mode: what an attack differentiates.
+    pub fn frozen(&self, device: &Device) -> Self {
+        use burn::module::Module;
+        Self {
+            card: self.card.clone(),
+            network: self
+                .network
+                .clone()
+                .to_device(&device.clone().autodiff())
+                .freeze(),
+        }
+    }
+
+    /// `(x - mean) / std` per channel, as a differentiable op so input gradients are in pixels.
+    fn normalize(&self, images: Tensor<4>) -> Tensor<4> {
+        let input = &self.card.input;
+        let device = images.device();
+        let shape = [1, input.channels, 1, 1];
+        let mean = Tensor::<4>::from_data(TensorData::new(input.mean.clone(), shape), &device);
+        let std = Tensor::<4>::from_data(TensorData::new(input.std.clone(), shape), &device);
+        (images - mean) / std
+    }
+
+    /// Probabilities `[batch, classes]`: softmax (single-label) or per-label sigmoid.
+    pub fn probabilities(&self, images: Tensor<4>) -> Tensor<2> {
+        crate::task::probabilities(self.card.task, self.logits(images))
+    }
+}
+
+impl Classifier for DiagnosticModel {
+    fn forward_all(&self, images: Tensor<4>) -> ClassifierOutput {
+        let (logits, attention, feature) = self.network.forward(self.normalize(images));
+        ClassifierOutput {
+            logits,
+            attention,
+            feature,
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The model file: a burnpack (burn's own weight format) whose metadata carries the model card.
+
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::{Bytes, DType, Device};
+
+use super::{DiagnosticModel, ModelCard};
+use crate::{Error, Result};
+
+/// Version of the card layout inside model files; bumped on incompatible changes.
+pub const MODEL_FILE_VERSION: u32 = 1;
+const CARD_KEY: &str = "robustdx.card";
+const VERSION_KEY: &str = "robustdx.model_file_version";
+
+fn model_error(file: &str, reason: impl ToString) -> Error {
+    Error::Model {
+        file: file.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Reads only the card of a model file.
+pub fn read_card(bytes: &[u8], file: &str) -> Result<ModelCard> {
+    let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| model_error(file, format!("not a robustdx model file (burnpack): {e}")))?;
+    let metadata = reader.metadata();
+    let card = metadata
+        .get(CARD_KEY)
+        .ok_or_else(|| model_error(file, "a burnpack file, but without a robustdx model card"))?;
+    let version: u32 = metadata
+        .get(VERSION_KEY)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if version != MODEL_FILE_VERSION {
+        return Err(model_error(
+            file,
+            format!(
+                "model file version {version}, this robustdx reads version {MODEL_FILE_VERSION}"
+            ),
+        ));
+    }
+    serde_json::from_str(card).map_err(|e| model_error(file, format!("unreadable model card: {e}")))
+}
+
+/// Rejects weights that are NaN or infinite: such a model would "work" and predict garbage.
+fn check_finite(bytes: &[u8], file: &str) -> Result<()> {
+    let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| model_error(file, e))?;
+    for tensor in reader.into_tensors().map_err(|e| model_error(file, e))? {
+        let (name, dtype, _, _, data) = tensor.into_parts().map_err(|e| model_error(file, e))?;
+        if dtype != DType::F32 {
+            continue;
+        }
+        let bad = data
+            .chunks_exact(4)
+            .filter(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
+            .count();
+        if bad > 0 {
+            return Err(model_error(
+                file,
+                format!("tensor '{name}' holds {bad} NaN or infinite values"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl DiagnosticModel {
+    /// The model as a burnpack file, card included.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let card = serde_json::to_string(&self.card).map_err(|e| Error::invalid(e.to_string()))?;
+        let mut store = BurnpackStore::from_bytes(None)
+            .metadata(CARD_KEY, card)
+            .metadata(VERSION_KEY, MODEL_FILE_VERSION.to_string());
+        self.network
+            .save_into(&mut store)
+            .map_err(|e| Error::invalid(format!("cannot serialise the model: {e}")))?;
+        let bytes = store
+            .get_bytes()
+            .map_err(|e| Error::invalid(format!("cannot serialise the model: {e}")))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Loads a model file onto `device`. `file` names it in errors.
+    pub fn from_bytes(bytes: &[u8], file: &str, device: &Device) -> Result<Self> {
+        let card = read_card(bytes, file)?;
+        check_finite(bytes, file)?;
+        let mut model = Self::from_card(card, device);
+        let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
+        model.network.load_from(&mut store).map_err(|e| {
+            model_error(
+                file,
+                format!(
+                    "weights do not match its {} card: {e}",
+                    model.card.architecture.name()
+                ),
+            )
+        })?;
+        Ok(model)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::Tensor;
+    use burn::tensor::{Distribution, Tolerance};
+
+    use super::*;
+    use crate::model::Classifier;
+    use crate::test_support::{LeftRight, cpu};
+
+    fn model(width: usize) -> DiagnosticModel {
+        let device = cpu();
+        device.seed(3);
+        DiagnosticModel::create(
+            "small-cnn",
+            &LeftRight::new(4, 16).info,
+            16,
+            Some(width),
+            &device,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn save_then_load_gives_identical_logits_and_card() {
+        let device = cpu();
+        let original = model(4);
+        let bytes = original.to_bytes().unwrap();
+        let loaded = DiagnosticModel::from_bytes(&bytes, "m.bpk", &device).unwrap();
+        assert_eq!(loaded.card, original.card);
+        let x = Tensor::<4>::random([2, 3, 16, 16], Distribution::Uniform(0.0, 1.0), &device);
+        let a = original.logits(x.clone()).into_data();
+        let b = loaded.logits(x).into_data();
+        a.assert_approx_eq::<f32>(&b, Tolerance::absolute(0.0));
+        assert_eq!(read_card(&bytes, "m.bpk").unwrap(), original.card);
+    }
+
+    #[test]
+    fn weights_of_another_architecture_are_rejected_by_name() {
+        let mut wider = model(8);
+        wider.card = model(4).card;
+        let err =
+            DiagnosticModel::from_bytes(&wider.to_bytes().unwrap(), "odd.bpk", &cpu()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("odd.bpk:") && text.contains("do not match"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn non_model_bytes_are_rejected_by_name() {
+        let err =
+            DiagnosticModel::from_bytes(b"PK\x03\x04 not a model", "x.bpk", &cpu()).unwrap_err();
+        assert!(
+            err.to_string().contains("x.bpk") && err.to_string().contains("not a robustdx model"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nan_weights_are_rejected() {
+        let bytes = model(4).to_bytes().unwrap();
+        let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes)).unwrap();
+        let metadata = reader.metadata().clone();
+        let mut poisoned = false;
+        let tensors = reader
+            .into_tensors()
+            .unwrap()
+            .into_iter()
+            .map(|t| {
+                let (name, dtype, shape, id, data) = t.into_parts().unwrap();
+                let mut data = data.to_vec();
+                if dtype == DType::F32 && !poisoned {
+                    data[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+                    poisoned = true;
+                }
+                burn_pack::Tensor::new(name, dtype, shape, id, Bytes::from_bytes_vec(data))
+            })
+            .collect();
+        let mut writer = burn_pack::Writer::new(tensors);
+        for (k, v) in &metadata {
+            writer = writer.with_metadata(k, v);
+        }
+        let err = DiagnosticModel::from_bytes(&writer.into_bytes().unwrap(), "nan.bpk", &cpu())
+            .unwrap_err();
+        assert!(err.to_string().contains("NaN"), "{err}");
+    }
+}

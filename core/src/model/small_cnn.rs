@@ -1,0 +1,95 @@
+//! A small VGG-style CNN for quick runs, tests and the browser: `blocks` x (3x3 conv, batch norm,
+//! ReLU, 2x2 max-pool), global average pooling, one linear head.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+/// Configuration of [`SmallCnn`].
+#[derive(Config, Debug, PartialEq)]
+pub struct SmallCnnConfig {
+    /// Input channels (1 for grayscale, 3 for RGB).
+    pub channels: usize,
+    /// Output logits.
+    pub classes: usize,
+    /// Channels of the first block; each of the next two blocks doubles it.
+    #[config(default = 32)]
+    pub width: usize,
+    /// Number of conv blocks (each halves the resolution).
+    #[config(default = 4)]
+    pub blocks: usize,
+}
+
+#[derive(Module, Debug)]
+struct ConvBlock {
+    conv: Conv2d,
+    norm: BatchNorm,
+    pool: MaxPool2d,
+}
+
+impl ConvBlock {
+    fn new(input: usize, output: usize, device: &Device) -> Self {
+        Self {
+            conv: Conv2dConfig::new([input, output], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .with_bias(false)
+                .init(device),
+            norm: BatchNormConfig::new(output).init(device),
+            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.pool
+            .forward(relu(self.norm.forward(self.conv.forward(x))))
+    }
+}
+
+/// See the module docs.
+#[derive(Module, Debug)]
+pub struct SmallCnn {
+    blocks: Vec<ConvBlock>,
+    pool: AdaptiveAvgPool2d,
+    head: Linear,
+}
+
+impl SmallCnnConfig {
+    /// Channels after block `i`.
+    fn block_width(&self, i: usize) -> usize {
+        self.width << i.min(2)
+    }
+
+    pub fn init(&self, device: &Device) -> SmallCnn {
+        let mut input = self.channels;
+        let blocks = (0..self.blocks)
+            .map(|i| {
+                let block = ConvBlock::new(input, self.block_width(i), device);
+                input = self.block_width(i);
+                block
+            })
+            .collect();
+        SmallCnn {
+            blocks,
+            pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            head: LinearConfig::new(input, self.classes).init(device),
+        }
+    }
+
+    /// Smallest input side the network accepts (each block halves it).
+    pub fn min_input_size(&self) -> usize {
+        1 << self.blocks
+    }
+}
+
+impl SmallCnn {
+    /// `x` is already normalised. Returns (logits, penultimate feature).
+    pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+        let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
+        let feature: Tensor<2> = self.pool.forward(x).flatten(1, 3);
+        (self.head.forward(feature.clone()), feature)
+    }
+}

@@ -1,0 +1,111 @@
+//! The versioned JSON result schema. A reader checks `schema_version` first and refuses files
+//! from a newer robustdx instead of misreading them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Metrics;
+use crate::model::{InputSpec, ModelCard, TrainingSummary};
+use crate::{Error, Result, TaskKind};
+
+/// Version of the result files written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Which program wrote a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+impl ToolInfo {
+    pub fn this() -> Self {
+        Self {
+            name: "robustdx".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// The model a record is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    /// The model file, as the user named it.
+    pub file: String,
+    pub architecture: String,
+    pub task: TaskKind,
+    pub class_names: Vec<String>,
+    pub input: InputSpec,
+    pub training: Option<TrainingSummary>,
+}
+
+impl ModelSummary {
+    pub fn new(file: &str, card: &ModelCard) -> Self {
+        Self {
+            file: file.into(),
+            architecture: card.architecture.name().into(),
+            task: card.task,
+            class_names: card.class_names.clone(),
+            input: card.input.clone(),
+            training: card.training.clone(),
+        }
+    }
+}
+
+/// The data a record was measured on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSummary {
+    pub name: String,
+    pub split: String,
+    pub samples: usize,
+}
+
+/// `robustdx eval`: a model's clean performance on a data set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub model: ModelSummary,
+    pub data: DataSummary,
+    pub metrics: Metrics,
+}
+
+impl EvalReport {
+    pub fn new(model: ModelSummary, data: DataSummary, metrics: Metrics) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo::this(),
+            model,
+            data,
+            metrics,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reports serialise")
+    }
+
+    /// Parses a record, checking its schema version. `file` names it in errors.
+    pub fn from_json(text: &str, file: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::format(file, format!("not JSON: {e}")))?;
+        match value.get("schema_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(v) => {
+                return Err(Error::format(
+                    file,
+                    format!(
+                        "result schema version {v}; this robustdx reads version {SCHEMA_VERSION}"
+                    ),
+                ));
+            }
+            None => {
+                return Err(Error::format(
+                    file,
+                    "no schema_version: not a robustdx result file",
+                ));
+            }
+        }
+        serde_json::from_value(value)
+            .map_err(|e| Error::format(file, format!("not a robustdx eval record: {e}")))
+    }
+}

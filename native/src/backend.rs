@@ -1,0 +1,79 @@
+//! Which device runs the work: a GPU through wgpu when there is one, burn's CPU backend (flex)
+//! otherwise. One line on stderr says what was picked and why.
+
+use burn::tensor::{Device, DeviceKind};
+use clap::ValueEnum;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// A hardware GPU through wgpu if one exists, else the CPU backend.
+    Auto,
+    /// wgpu (Vulkan / Metal / DX12), whatever adapter it offers, software ones included.
+    Wgpu,
+    /// burn's pure-Rust CPU backend (flex).
+    Cpu,
+}
+
+/// The device for `choice`, or an error when `wgpu` was demanded and none can be had.
+pub fn select(choice: BackendChoice) -> anyhow::Result<Device> {
+    match choice {
+        BackendChoice::Cpu => {
+            eprintln!("backend: cpu (flex), as asked");
+            Ok(Device::flex())
+        }
+        BackendChoice::Wgpu => {
+            let (device, adapter) =
+                init_wgpu().map_err(|e| anyhow::anyhow!("--backend wgpu: no wgpu adapter: {e}"))?;
+            eprintln!("backend: wgpu on {adapter}, as asked");
+            Ok(device)
+        }
+        BackendChoice::Auto => match init_wgpu() {
+            Ok((device, adapter)) if !adapter.software => {
+                eprintln!("backend: wgpu on {adapter} (override with --backend cpu)");
+                Ok(device)
+            }
+            // A software Vulkan adapter (lavapipe, SwiftShader) is the CPU pretending to be a GPU:
+            // burn's own CPU backend is several times faster there.
+            Ok((_, adapter)) => {
+                eprintln!(
+                    "backend: cpu (flex): the only wgpu adapter is a software one ({adapter}); \
+                     force it with --backend wgpu"
+                );
+                Ok(Device::flex())
+            }
+            Err(e) => {
+                eprintln!("backend: cpu (flex): no GPU adapter found ({e})");
+                Ok(Device::flex())
+            }
+        },
+    }
+}
+
+/// A wgpu adapter, described for people.
+pub struct Adapter {
+    pub name: String,
+    pub api: String,
+    pub software: bool,
+}
+
+impl std::fmt::Display for Adapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} via {}", self.name, self.api)
+    }
+}
+
+fn init_wgpu() -> anyhow::Result<(Device, Adapter)> {
+    // A missing adapter panics on a background thread in some drivers; `init` returns an error
+    // instead, which is what lets us fall back.
+    let (device, setup) = Device::wgpu_options()
+        .device_kind(DeviceKind::DefaultDevice)
+        .init_with_setup()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let info = setup.adapter.get_info();
+    let adapter = Adapter {
+        name: info.name.clone(),
+        api: format!("{:?}", setup.backend),
+        software: format!("{:?}", info.device_type) == "Cpu",
+    };
+    Ok((device, adapter))
+}

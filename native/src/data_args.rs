@@ -1,0 +1,57 @@
+//! The `--data` options every subcommand shares.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use robustdx_core::data::{self, CsvColumns, DataSpec, DataSplits, OpenOptions};
+
+use crate::files::DiskSource;
+
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Data set: synth-derm | synth-fundus | synth-chest [:n=…,test=…,size=…,seed=…],
+    /// medmnist:FILE.npz, folder:DIR, csv:FILE.csv (with --images), chestxray14:DIR
+    #[arg(long, default_value = "synth-derm")]
+    pub data: String,
+    /// csv: directory holding the images (default: the CSV's directory)
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// csv: column of image ids, by header name or as #INDEX (zero-based)
+    #[arg(long, default_value = "image_id")]
+    pub id_column: String,
+    /// csv: column of labels, by header name or as #INDEX (zero-based)
+    #[arg(long, default_value = "label")]
+    pub label_column: String,
+    /// csv: the file has no header row (address columns as #0, #1, …)
+    #[arg(long)]
+    pub no_header: bool,
+    /// Share of a source without its own train/test split held out as the test split
+    #[arg(long, default_value_t = 0.2)]
+    pub holdout: f64,
+    /// Seed of that hold-out split
+    #[arg(long, default_value_t = 0)]
+    pub split_seed: u64,
+}
+
+impl DataArgs {
+    pub fn open(&self) -> anyhow::Result<DataSplits> {
+        let spec = DataSpec::parse(&self.data)?;
+        let csv = CsvColumns {
+            images: self
+                .images
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            id_column: self.id_column.clone(),
+            label_column: self.label_column.clone(),
+            has_header: !self.no_header,
+        };
+        let options = OpenOptions {
+            csv,
+            holdout: self.holdout,
+            seed: self.split_seed,
+        };
+        Ok(data::open(&spec, &options, Arc::new(DiskSource))?)
+    }
+}

@@ -1,0 +1,71 @@
+//! The disk, for the core's `FileSource`, and atomic writes: a result file is either the old one
+//! or the complete new one, never half written.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use robustdx_core::data::{DirEntry, FileSource};
+use robustdx_core::{Error, Result};
+
+/// Files on the local disk; paths are used as given (absolute or relative to the working
+/// directory).
+pub struct DiskSource;
+
+fn read_error(path: &str, e: std::io::Error) -> Error {
+    let reason = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        _ => e.to_string(),
+    };
+    Error::Read {
+        file: path.to_string(),
+        reason,
+    }
+}
+
+impl FileSource for DiskSource {
+    fn read(&self, path: &str) -> Result<Vec<u8>> {
+        std::fs::read(path).map_err(|e| read_error(path, e))
+    }
+
+    fn list(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(|e| read_error(path, e))? {
+            let entry = entry.map_err(|e| read_error(path, e))?;
+            let is_dir = entry.path().is_dir();
+            entries.push(DirEntry {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                is_dir,
+            });
+        }
+        entries.sort();
+        Ok(entries)
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        Path::new(path).exists()
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create directory", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("{}: cannot write", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("{}: cannot replace", path.display()))?;
+    Ok(())
+}
+
+/// Reads a whole file, naming it in the error.
+pub fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    Ok(DiskSource.read(&path.to_string_lossy())?)
+}

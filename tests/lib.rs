@@ -1,0 +1,31 @@
+//! Helpers for the workspace-level tests: cross-backend agreement now, the browser end-to-end
+//! test later.
+
+use burn::tensor::{Device, DeviceKind};
+
+/// The wgpu device (any adapter: lavapipe in CI). A machine without a Vulkan / Metal / DX12
+/// driver fails loudly unless `ROBUSTDX_SKIP_WGPU` is set, so CI can never skip by accident.
+pub fn wgpu_device() -> Option<Device> {
+    match Device::wgpu_options()
+        .device_kind(DeviceKind::DefaultDevice)
+        .init()
+    {
+        Ok(device) => Some(device),
+        Err(e) if std::env::var_os("ROBUSTDX_SKIP_WGPU").is_some() => {
+            eprintln!("ROBUSTDX_SKIP_WGPU set and no wgpu adapter ({e}): skipping");
+            None
+        }
+        Err(e) => panic!(
+            "no wgpu adapter ({e}): install mesa-vulkan-drivers, or set ROBUSTDX_SKIP_WGPU=1"
+        ),
+    }
+}
+
+/// Largest absolute difference between two equally long slices.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
