@@ -27,7 +27,7 @@ pub struct TrainArgs {
     epochs: usize,
     #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     batch_size: usize,
-    /// Learning rate
+    /// Peak learning rate (cosine decay to 0 over the run)
     #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
     lr: f64,
     /// adam | sgd (momentum 0.9)

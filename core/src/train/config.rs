@@ -40,6 +40,7 @@ impl std::fmt::Display for OptimizerKind {
 pub struct TrainConfig {
     pub epochs: usize,
     pub batch_size: usize,
+    /// Peak learning rate (see [`TrainConfig::learning_rate_at`]).
     pub learning_rate: f64,
     pub optimizer: OptimizerKind,
     /// Seeds the weight initialisation and the shuffle of every epoch.
@@ -49,7 +50,7 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
-            epochs: 6,
+            epochs: 3,
             batch_size: 32,
             learning_rate: 2e-3,
             optimizer: OptimizerKind::Adam,
@@ -85,10 +86,58 @@ impl TrainConfig {
         }
     }
 
+    /// Learning rate at `progress` in [0, 1] of the whole run: cosine decay from the peak to 0,
+    /// so the last epochs settle instead of bouncing between minima.
+    pub fn learning_rate_at(&self, progress: f64) -> f64 {
+        0.5 * self.learning_rate * (1.0 + (std::f64::consts::PI * progress.clamp(0.0, 1.0)).cos())
+    }
+
     /// Shuffle seed of epoch `epoch`: a different order each epoch, the same for a given seed.
     pub(crate) fn shuffle_seed(&self, epoch: usize) -> u64 {
         self.seed
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(epoch as u64 + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_schedule_starts_at_the_peak_and_ends_at_zero() {
+        let config = TrainConfig::default();
+        assert_eq!(config.learning_rate_at(0.0), config.learning_rate);
+        assert!((config.learning_rate_at(0.5) - config.learning_rate / 2.0).abs() < 1e-12);
+        assert!(config.learning_rate_at(1.0).abs() < 1e-12);
+        assert!(config.learning_rate_at(0.3) > config.learning_rate_at(0.6));
+    }
+
+    #[test]
+    fn bad_hyper_parameters_are_rejected() {
+        for bad in [
+            TrainConfig {
+                epochs: 0,
+                ..TrainConfig::default()
+            },
+            TrainConfig {
+                batch_size: 0,
+                ..TrainConfig::default()
+            },
+            TrainConfig {
+                learning_rate: f64::NAN,
+                ..TrainConfig::default()
+            },
+            TrainConfig {
+                learning_rate: -1.0,
+                ..TrainConfig::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+        assert_ne!(
+            TrainConfig::default().shuffle_seed(0),
+            TrainConfig::default().shuffle_seed(1)
+        );
     }
 }

@@ -102,9 +102,10 @@ impl Trainer {
             }
             // Modules hold reference-counted tensor handles: the clone copies no weights.
             let network = self.model.network.clone();
-            self.model.network = self
-                .optimizer
-                .step(self.config.learning_rate, network, grads);
+            let progress =
+                (self.epoch * batches + index) as f64 / (self.config.epochs * batches) as f64;
+            let lr = self.config.learning_rate_at(progress);
+            self.model.network = self.optimizer.step(lr, network, grads);
             loss_sum += value * rows as f64;
             samples += rows;
             on_batch(BatchProgress {
