@@ -3,7 +3,6 @@
 //! visitor's GPU arrive with the WebGPU work.
 
 use leptos::prelude::*;
-use robustdx_core::data::Dataset;
 use robustdx_core::data::preview::caption;
 use robustdx_core::data::synthetic::{self, SyntheticConfig, SyntheticKind};
 
