@@ -46,6 +46,7 @@ enum DataCommand {
 }
 
 fn main() -> ExitCode {
+    quiet_vulkan_loader();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train::run(args, cli.backend),
@@ -58,5 +59,15 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is invalid" several times when a headless
+/// session has none; point it at the temp directory so that the only lines a user sees are ours.
+fn quiet_vulkan_loader() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // SAFETY: called first thing in `main`, before any thread exists that could read the
+        // environment concurrently.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
     }
 }
