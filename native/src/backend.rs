@@ -73,6 +73,8 @@ fn init_wgpu() -> anyhow::Result<(Device, Adapter)> {
     let adapter = Adapter {
         name: info.name.clone(),
         api: format!("{:?}", setup.backend),
+        // `DeviceType::Cpu` marks software rasterisers; compared by name so the binary needs no
+        // direct wgpu dependency that would have to track burn's.
         software: format!("{:?}", info.device_type) == "Cpu",
     };
     Ok((device, adapter))
