@@ -1,13 +1,32 @@
 //! Small fixtures shared by the crate's unit tests.
 
+use std::sync::Mutex;
+
 use burn::tensor::Device;
 
 use crate::data::{Dataset, DatasetInfo, Image, Sample};
+use crate::model::DiagnosticModel;
 use crate::{Label, Result, TaskKind};
 
 /// The CPU backend every unit test runs on.
 pub fn cpu() -> Device {
     Device::flex()
+}
+
+/// A fresh small-cnn for `data`, initialised from `seed`. The device's random stream is global
+/// and tests run in parallel, so seeding and drawing happen under one lock: otherwise two tests
+/// could interleave and neither would get the weights its seed promises.
+pub fn seeded_small_cnn(
+    data: &DatasetInfo,
+    size: usize,
+    width: usize,
+    seed: u64,
+) -> DiagnosticModel {
+    static INIT: Mutex<()> = Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let device = cpu();
+    device.seed(seed);
+    DiagnosticModel::create("small-cnn", data, size, Some(width), &device).unwrap()
 }
 
 /// A tiny learnable task: class 1 images are bright on the left, class 0 on the right, with a

@@ -106,19 +106,10 @@ mod tests {
 
     use super::*;
     use crate::model::Classifier;
-    use crate::test_support::{LeftRight, cpu};
+    use crate::test_support::{LeftRight, cpu, seeded_small_cnn};
 
     fn model(width: usize) -> DiagnosticModel {
-        let device = cpu();
-        device.seed(3);
-        DiagnosticModel::create(
-            "small-cnn",
-            &LeftRight::new(4, 16).info,
-            16,
-            Some(width),
-            &device,
-        )
-        .unwrap()
+        seeded_small_cnn(&LeftRight::new(4, 16).info, 16, width, 3)
     }
 
     #[test]

@@ -158,20 +158,18 @@ mod tests {
 
     use super::*;
     use crate::metrics;
-    use crate::test_support::{LeftRight, cpu};
+    use crate::test_support::{LeftRight, cpu, seeded_small_cnn};
     use crate::train::{TrainConfig, predict};
 
     fn trainer(epochs: usize) -> Trainer {
-        let device = cpu();
-        device.seed(11);
         let data = LeftRight::new(64, 16);
-        let model = DiagnosticModel::create("small-cnn", &data.info, 16, Some(4), &device).unwrap();
+        let model = seeded_small_cnn(&data.info, 16, 4, 11);
         let config = TrainConfig {
             epochs,
             batch_size: 16,
             ..TrainConfig::default()
         };
-        Trainer::new(model, config, &data.info.name, &device).unwrap()
+        Trainer::new(model, config, &data.info.name, &cpu()).unwrap()
     }
 
     #[test]
