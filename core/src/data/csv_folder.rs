@@ -89,7 +89,12 @@ pub fn open_csv(
                 file,
                 line,
                 format!(
-                    "no image '{id}' in '{images_dir}' (tried {})",
+                    "no image '{id}' in '{}' (tried {})",
+                    if images_dir.is_empty() {
+                        "."
+                    } else {
+                        images_dir
+                    },
                     candidates(id).join(", ")
                 ),
             )
