@@ -23,19 +23,12 @@ fn read_error(path: &str, e: std::io::Error) -> Error {
     }
 }
 
-/// The core addresses the working directory as "" (a CSV given without a directory lists its
-/// own folder that way); the disk calls it ".".
-fn on_disk(path: &str) -> &str {
-    if path.is_empty() { "." } else { path }
-}
-
 impl FileSource for DiskSource {
     fn read(&self, path: &str) -> Result<Vec<u8>> {
         std::fs::read(path).map_err(|e| read_error(path, e))
     }
 
     fn list(&self, path: &str) -> Result<Vec<DirEntry>> {
-        let path = on_disk(path);
         let mut entries = Vec::new();
         for entry in std::fs::read_dir(path).map_err(|e| read_error(path, e))? {
             let entry = entry.map_err(|e| read_error(path, e))?;
@@ -50,7 +43,7 @@ impl FileSource for DiskSource {
     }
 
     fn exists(&self, path: &str) -> bool {
-        Path::new(on_disk(path)).exists()
+        Path::new(path).exists()
     }
 }
 

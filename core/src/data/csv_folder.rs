@@ -66,7 +66,9 @@ pub fn open_csv(
     }
 
     let images_dir = match columns.images.as_str() {
-        "" => file.rsplit_once('/').map_or("", |(dir, _)| dir),
+        // A CSV named without a directory lies in the working directory: ".", which every
+        // `FileSource` lists and `join` leaves out of paths.
+        "" => file.rsplit_once('/').map_or(".", |(dir, _)| dir),
         dir => dir,
     };
     let images = ImageIndex::new(source.as_ref(), images_dir)?;
@@ -89,12 +91,7 @@ pub fn open_csv(
                 file,
                 line,
                 format!(
-                    "no image '{id}' in '{}' (tried {})",
-                    if images_dir.is_empty() {
-                        "."
-                    } else {
-                        images_dir
-                    },
+                    "no image '{id}' in '{images_dir}' (tried {})",
                     candidates(id).join(", ")
                 ),
             )
