@@ -1,6 +1,6 @@
 //! Small fixtures shared by the crate's unit tests.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use burn::tensor::Device;
 
@@ -13,17 +13,22 @@ pub fn cpu() -> Device {
     Device::flex()
 }
 
-/// A fresh small-cnn for `data`, initialised from `seed`. The device's random stream is global
-/// and tests run in parallel, so seeding and drawing happen under one lock: otherwise two tests
-/// could interleave and neither would get the weights its seed promises.
+/// The device's random stream is global and tests run in parallel: every test that draws from
+/// it (initialising a model, a random input) holds this lock, so a seeded test gets the numbers
+/// its seed promises.
+pub fn rng_lock() -> MutexGuard<'static, ()> {
+    static RNG: Mutex<()> = Mutex::new(());
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A fresh small-cnn for `data`, initialised from `seed`.
 pub fn seeded_small_cnn(
     data: &DatasetInfo,
     size: usize,
     width: usize,
     seed: u64,
 ) -> DiagnosticModel {
-    static INIT: Mutex<()> = Mutex::new(());
-    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = rng_lock();
     let device = cpu();
     device.seed(seed);
     DiagnosticModel::create("small-cnn", data, size, Some(width), &device).unwrap()

@@ -101,6 +101,11 @@ impl DiagnosticModel {
         (images - mean) / std
     }
 
+    /// Learnable parameters (as PyTorch counts them).
+    pub fn parameters(&self) -> usize {
+        super::layers::learnable_parameters(&self.network)
+    }
+
     /// Probabilities `[batch, classes]`: softmax (single-label) or per-label sigmoid.
     pub fn probabilities(&self, images: Tensor<4>) -> Tensor<2> {
         crate::task::probabilities(self.card.task, self.logits(images))

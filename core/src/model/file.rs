@@ -42,24 +42,30 @@ pub fn read_card(bytes: &[u8], file: &str) -> Result<ModelCard> {
 }
 
 /// Rejects weights that are NaN or infinite: such a model would "work" and predict garbage.
-fn check_finite(bytes: &[u8], file: &str) -> Result<()> {
+fn check_all_finite(bytes: &[u8], file: &str) -> Result<()> {
     let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
         .map_err(|e| model_error(file, e))?;
     for tensor in reader.into_tensors().map_err(|e| model_error(file, e))? {
         let (name, dtype, _, _, data) = tensor.into_parts().map_err(|e| model_error(file, e))?;
-        if dtype != DType::F32 {
-            continue;
-        }
-        let bad = data
-            .chunks_exact(4)
-            .filter(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
-            .count();
-        if bad > 0 {
-            return Err(model_error(
-                file,
-                format!("tensor '{name}' holds {bad} NaN or infinite values"),
-            ));
-        }
+        check_finite(&name, dtype, &data, file)?;
+    }
+    Ok(())
+}
+
+/// Rejects one tensor's NaN or infinite values (only float32 is checked).
+pub(crate) fn check_finite(name: &str, dtype: DType, data: &[u8], file: &str) -> Result<()> {
+    if dtype != DType::F32 {
+        return Ok(());
+    }
+    let bad = data
+        .chunks_exact(4)
+        .filter(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
+        .count();
+    if bad > 0 {
+        return Err(model_error(
+            file,
+            format!("tensor '{name}' holds {bad} NaN or infinite values"),
+        ));
     }
     Ok(())
 }
@@ -83,7 +89,7 @@ impl DiagnosticModel {
     /// Loads a model file onto `device`. `file` names it in errors.
     pub fn from_bytes(bytes: &[u8], file: &str, device: &Device) -> Result<Self> {
         let card = read_card(bytes, file)?;
-        check_finite(bytes, file)?;
+        check_all_finite(bytes, file)?;
         let mut model = Self::from_card(card, device);
         let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
         model.network.load_from(&mut store).map_err(|e| {

@@ -1,0 +1,160 @@
+//! ResNet-18 (He et al. 2016) with torchvision's structure and parameter names, for quick runs
+//! and the browser: a 7x7 stem, four stages of two basic blocks, global pooling, one linear head.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use super::layers::{batch_norm, conv};
+
+/// Configuration of [`ResNet18`].
+#[derive(Config, Debug, PartialEq)]
+pub struct ResNet18Config {
+    pub channels: usize,
+    pub classes: usize,
+    /// Channels of the stem and the first stage (64 in torchvision); stages double it.
+    #[config(default = 64)]
+    pub width: usize,
+}
+
+#[derive(Module, Debug)]
+struct Downsample {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+#[derive(Module, Debug)]
+struct BasicBlock {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    /// A strided 1x1 projection where the shape changes.
+    downsample: Option<Downsample>,
+}
+
+impl BasicBlock {
+    fn new(input: usize, output: usize, stride: usize, device: &Device) -> Self {
+        let downsample = (stride != 1 || input != output).then(|| Downsample {
+            conv: conv([input, output], [1, 1], stride, [0, 0], false, device),
+            bn: batch_norm(output, 1e-5, device),
+        });
+        Self {
+            conv1: conv([input, output], [3, 3], stride, [1, 1], false, device),
+            bn1: batch_norm(output, 1e-5, device),
+            conv2: conv([output, output], [3, 3], 1, [1, 1], false, device),
+            bn2: batch_norm(output, 1e-5, device),
+            downsample,
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let identity = match &self.downsample {
+            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            None => x.clone(),
+        };
+        let y = relu(self.bn1.forward(self.conv1.forward(x)));
+        relu(self.bn2.forward(self.conv2.forward(y)) + identity)
+    }
+}
+
+/// See the module docs.
+#[derive(Module, Debug)]
+pub struct ResNet18 {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    maxpool: MaxPool2d,
+    layer1: Vec<BasicBlock>,
+    layer2: Vec<BasicBlock>,
+    layer3: Vec<BasicBlock>,
+    layer4: Vec<BasicBlock>,
+    avgpool: AdaptiveAvgPool2d,
+    fc: Linear,
+}
+
+impl ResNet18Config {
+    pub fn init(&self, device: &Device) -> ResNet18 {
+        let w = self.width;
+        let stage = |input: usize, output: usize, stride: usize| {
+            vec![
+                BasicBlock::new(input, output, stride, device),
+                BasicBlock::new(output, output, 1, device),
+            ]
+        };
+        ResNet18 {
+            conv1: conv([self.channels, w], [7, 7], 2, [3, 3], false, device),
+            bn1: batch_norm(w, 1e-5, device),
+            maxpool: MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(),
+            layer1: stage(w, w, 1),
+            layer2: stage(w, 2 * w, 2),
+            layer3: stage(2 * w, 4 * w, 2),
+            layer4: stage(4 * w, 8 * w, 2),
+            avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            fc: LinearConfig::new(8 * w, self.classes).init(device),
+        }
+    }
+
+    /// Five stride-2 steps: smaller inputs would vanish.
+    pub fn min_input_size(&self) -> usize {
+        32
+    }
+}
+
+impl ResNet18 {
+    /// `x` is already normalised. Returns (logits, penultimate feature).
+    pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+        let x = self
+            .maxpool
+            .forward(relu(self.bn1.forward(self.conv1.forward(x))));
+        let x = [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
+            .into_iter()
+            .flatten()
+            .fold(x, |x, block| block.forward(x));
+        let feature: Tensor<2> = self.avgpool.forward(x).flatten(1, 3);
+        (self.fc.forward(feature.clone()), feature)
+    }
+}
+
+/// torchvision's name for the parameter at `path` (ours differ only in the downsample pair,
+/// which torchvision keeps in a `Sequential`).
+pub(crate) fn torch_name(path: &str) -> String {
+    let path = path.replace(".downsample.conv.", ".downsample.0.");
+    path.replace(".downsample.bn.", ".downsample.1.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::layers::learnable_parameters;
+    use crate::test_support::{cpu, rng_lock};
+
+    #[test]
+    fn full_width_has_torchvision_parameter_count() {
+        let _rng = rng_lock();
+        // torchvision.models.resnet18(): 11,689,512 parameters.
+        assert_eq!(
+            learnable_parameters(&ResNet18Config::new(3, 1000).init(&cpu())),
+            11_689_512
+        );
+    }
+
+    #[test]
+    fn names_follow_torchvision() {
+        assert_eq!(
+            torch_name("layer2.0.downsample.conv.weight"),
+            "layer2.0.downsample.0.weight"
+        );
+        assert_eq!(
+            torch_name("layer3.0.downsample.bn.running_var"),
+            "layer3.0.downsample.1.running_var"
+        );
+        assert_eq!(torch_name("layer1.1.bn2.weight"), "layer1.1.bn2.weight");
+    }
+}

@@ -1,0 +1,144 @@
+//! PyTorch equality: tiny torchvision-named models built and run by
+//! `tests/fixtures/torch/make_fixtures.py` import into our architectures and give the same
+//! logits (and, for AttnVGG, the same attention maps and feature) on the same input.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use burn::Tensor;
+use burn::store::{ModuleStore, PytorchStore};
+use burn::tensor::{Device, TensorData};
+use robustdx_core::model::{Classifier, ImportOptions, import_torch, read_safetensors};
+use robustdx_tests::max_abs_diff;
+
+const TOLERANCE: f32 = 1e-4;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/torch")
+}
+
+/// The script's input: a multiplicative-hash sequence over the flat index, exact in both languages.
+fn fixed_input(size: usize) -> Vec<f32> {
+    (0..2 * 3 * size * size)
+        .map(|i| ((i as u64 * 2_654_435_761) % (1 << 32)) as f64 / (1u64 << 32) as f64)
+        .map(|x| x as f32)
+        .collect()
+}
+
+/// The tensors of a safetensors file, as f32 (or f64 for `input_sum`) vectors by name.
+fn read_expected(file: &Path) -> HashMap<String, Vec<f64>> {
+    let bytes = std::fs::read(file).unwrap();
+    read_safetensors(&bytes, &file.display().to_string())
+        .unwrap()
+        .into_iter()
+        .map(|t| {
+            let values = match t.dtype {
+                burn::tensor::DType::F64 => t
+                    .to_bytes()
+                    .unwrap()
+                    .chunks_exact(8)
+                    .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+                    .collect(),
+                _ => t
+                    .to_bytes()
+                    .unwrap()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()) as f64)
+                    .collect(),
+            };
+            (t.name.clone(), values)
+        })
+        .collect()
+}
+
+fn as_f32(values: &[f64]) -> Vec<f32> {
+    values.iter().map(|&v| v as f32).collect()
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn check_fixture(entry: &serde_json::Value, device: &Device) {
+    let arch = entry["arch"].as_str().unwrap();
+    let size = entry["size"].as_u64().unwrap() as usize;
+    let weights = fixtures().join(entry["weights_file"].as_str().unwrap());
+    let bytes = std::fs::read(&weights).unwrap();
+    let source = weights.display().to_string();
+    let options = ImportOptions {
+        input_size: Some(size),
+        ..Default::default()
+    };
+    let tensors = read_safetensors(&bytes, &source).unwrap();
+    let imported = import_torch(arch, tensors, &source, &options, device).unwrap();
+    let model = imported.model;
+    assert_eq!(
+        model.card.num_classes(),
+        entry["classes"].as_u64().unwrap() as usize,
+        "{arch}: class count from the head's shape"
+    );
+
+    let expected = read_expected(&fixtures().join(entry["logits_file"].as_str().unwrap()));
+    let input = fixed_input(size);
+    let sum: f64 = input.iter().map(|&x| x as f64).sum();
+    assert!(
+        (sum - expected["input_sum"][0]).abs() < 1e-6 * sum,
+        "{arch}: input differs from the script's"
+    );
+    let x = Tensor::<4>::from_data(TensorData::new(input, [2, 3, size, size]), device);
+    let out = model.forward_all(x);
+    let diff = max_abs_diff(&to_vec(out.logits), &as_f32(&expected["logits"]));
+    eprintln!("{arch}: max |logit - PyTorch| = {diff:.2e}");
+    assert!(
+        diff <= TOLERANCE,
+        "{arch}: logits differ from PyTorch by {diff}"
+    );
+    if arch == "attn-vgg" {
+        for (i, map) in out.attention.into_iter().enumerate() {
+            let want = as_f32(&expected[&format!("attention{}", i + 1)]);
+            let diff = max_abs_diff(&to_vec(map), &want);
+            assert!(
+                diff <= TOLERANCE,
+                "attention map {} differs by {diff}",
+                i + 1
+            );
+        }
+        let diff = max_abs_diff(&to_vec(out.feature), &as_f32(&expected["feature"]));
+        assert!(diff <= TOLERANCE, "feature differs by {diff}");
+    }
+}
+
+#[test]
+fn imported_torchvision_models_match_pytorch_logits() {
+    let device = Device::flex();
+    let index = std::fs::read_to_string(fixtures().join("fixtures.json")).unwrap();
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&index).unwrap();
+    assert_eq!(entries.len(), 4);
+    for entry in &entries {
+        check_fixture(entry, &device);
+    }
+}
+
+#[test]
+fn a_pt_file_imports_like_its_safetensors_twin() {
+    let device = Device::flex();
+    let options = ImportOptions {
+        input_size: Some(64),
+        ..Default::default()
+    };
+    let pt = fixtures().join("resnet-18.pt");
+    let tensors: Vec<_> = PytorchStore::from_file(&pt)
+        .get_all_tensors()
+        .unwrap()
+        .values()
+        .cloned()
+        .collect();
+    let from_pt = import_torch("resnet-18", tensors, "resnet-18.pt", &options, &device).unwrap();
+    let st = fixtures().join("resnet-18.safetensors");
+    let tensors = read_safetensors(&std::fs::read(&st).unwrap(), "st").unwrap();
+    let from_st = import_torch("resnet-18", tensors, "st", &options, &device).unwrap();
+    let x = Tensor::<4>::from_data(TensorData::new(fixed_input(64), [2, 3, 64, 64]), &device);
+    let a = to_vec(from_pt.model.logits(x.clone()));
+    let b = to_vec(from_st.model.logits(x));
+    assert_eq!(a, b);
+}
