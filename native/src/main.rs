@@ -1,11 +1,14 @@
 //! `robustdx`: train, evaluate, attack and harden medical image classifiers from the command line.
 
 mod backend;
+mod bench;
 mod data_args;
 mod eval;
 mod files;
+mod predict;
 mod preview;
 mod progress;
+mod torch;
 mod train;
 
 use std::process::ExitCode;
@@ -34,9 +37,26 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a model on a data set's test split
     Eval(eval::EvalArgs),
+    /// Class probabilities for image files
+    Predict(predict::PredictArgs),
+    /// List the architectures robustdx can build, train and import
+    Models,
+    /// Turn a PyTorch (torchvision-named) state dict into a robustdx model file
+    Import(torch::ImportArgs),
+    /// Write a model's weights as torchvision-named .safetensors, to open in PyTorch
+    Export(torch::ExportArgs),
     /// Look at data sets
     #[command(subcommand)]
     Data(DataCommand),
+    /// Benchmarks (tables of measured speed; no pass or fail)
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Forward + backward images/s of each architecture, tiny and full, per backend
+    Models(bench::BenchModelsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,7 +71,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(args, cli.backend),
         Command::Eval(args) => eval::run(args, cli.backend),
+        Command::Predict(args) => predict::run(args, cli.backend),
+        Command::Models => {
+            list_models();
+            Ok(())
+        }
+        Command::Import(args) => torch::import(args, cli.backend),
+        Command::Export(args) => torch::export(args, cli.backend),
         Command::Data(DataCommand::Preview(args)) => preview::run(args),
+        Command::Bench(BenchCommand::Models(args)) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -59,6 +87,24 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn list_models() {
+    println!(
+        "{:<14} {:>6} {:>6} {:>5}  {:<12} about",
+        "name", "input", "width", "tiny", "default task"
+    );
+    for a in robustdx_core::model::ARCHITECTURES {
+        let task = if a.multi_label {
+            "multi-label"
+        } else {
+            "single-label"
+        };
+        println!(
+            "{:<14} {:>6} {:>6} {:>5}  {:<12} {}",
+            a.name, a.input_size, a.full_width, a.tiny_width, task, a.about
+        );
     }
 }
 

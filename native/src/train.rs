@@ -4,7 +4,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use robustdx_core::metrics;
-use robustdx_core::model::DiagnosticModel;
+use robustdx_core::model::{DiagnosticModel, architecture};
 use robustdx_core::train::{OptimizerKind, TrainConfig, Trainer, predict};
 
 use crate::backend::{self, BackendChoice};
@@ -16,7 +16,7 @@ use crate::progress::bar;
 pub struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// Architecture (see the registry: small-cnn)
+    /// Architecture (see `robustdx models`)
     #[arg(long, default_value = "small-cnn")]
     model: String,
     /// Model file to write (burnpack with its model card); the per-epoch checkpoint goes next to
@@ -33,12 +33,16 @@ pub struct TrainArgs {
     /// adam | sgd (momentum 0.9)
     #[arg(long, default_value = "adam")]
     optimizer: OptimizerKind,
-    /// Side of the square model input; images are resized to it
-    #[arg(long, default_value_t = 64)]
-    image_size: usize,
+    /// Side of the square model input; images are resized to it (default: the architecture's,
+    /// e.g. 224; with --tiny, its small size)
+    #[arg(long)]
+    image_size: Option<usize>,
     /// Width (channels of the first layer); default: the architecture's
     #[arg(long)]
     width: Option<usize>,
+    /// The architecture's narrow CPU-sized variant (its tiny width and input size)
+    #[arg(long, conflicts_with = "width")]
+    tiny: bool,
     /// Seeds weight initialisation and shuffling: same seed, same model
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -90,19 +94,27 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
         };
         config.validate()?;
         device.seed(args.seed);
+        let info = architecture(&args.model)?;
+        let (width, size) = match args.tiny {
+            true => (Some(info.tiny_width), info.tiny_size),
+            false => (args.width, info.input_size),
+        };
         let model = DiagnosticModel::create(
             &args.model,
             train.info(),
-            args.image_size,
-            args.width,
+            args.image_size.unwrap_or(size),
+            width,
             &device,
         )?;
         Trainer::new(model, config, &train.info().name, &device)?
     };
 
     eprintln!(
-        "training {} on {} ({} images, {} task, classes: {})",
+        "training {} ({} parameters, {}x{} input) on {} ({} images, {} task, classes: {})",
         trainer.model().card.architecture.name(),
+        trainer.model().parameters(),
+        trainer.model().card.input.height,
+        trainer.model().card.input.width,
         train.info().name,
         train.len(),
         train.info().task,

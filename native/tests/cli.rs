@@ -203,3 +203,256 @@ fn bad_input_fails_with_the_file_and_the_problem() {
         &["none.bpk.ckpt"],
     );
 }
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/torch")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn import_predict_export_round_trip_with_pytorch_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let weights = fixture("resnet-18.safetensors");
+    let out = robustdx(
+        d,
+        &[
+            "import",
+            "--backend",
+            "cpu",
+            "--arch",
+            "resnet-18",
+            "--weights",
+            &weights,
+            "--out",
+            "r.bpk",
+            "--image-size",
+            "64",
+            "--classes",
+            "nevus,melanoma,other",
+        ],
+    );
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("resnet-18, 44871 parameters") && all.contains("3 classes"),
+        "{all}"
+    );
+
+    // One image at the model's size, one that must be resized, one that is not an image.
+    let square = image::RgbImage::from_fn(64, 64, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 4) as u8, 90])
+    });
+    square.save(d.join("a.png")).unwrap();
+    let wide = image::RgbImage::from_fn(100, 80, |x, _| image::Rgb([200, (x * 2) as u8, 10]));
+    wide.save(d.join("b.jpg")).unwrap();
+    let out = robustdx(
+        d,
+        &[
+            "predict",
+            "--backend",
+            "cpu",
+            "--model",
+            "r.bpk",
+            "a.png",
+            "b.jpg",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["schema_version"], 1);
+    let predictions = report["predictions"].as_array().unwrap();
+    assert_eq!(predictions.len(), 2);
+    for p in predictions {
+        let probs: Vec<f64> = p["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["probability"].as_f64().unwrap())
+            .collect();
+        assert_eq!(probs.len(), 3);
+        assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{p}");
+    }
+    let out = robustdx(
+        d,
+        &["predict", "--backend", "cpu", "--model", "r.bpk", "a.png"],
+    );
+    assert!(
+        text(&out).contains("melanoma") && text(&out).contains("a.png"),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(d.join("notes.png"), "not really a picture").unwrap();
+    fails_with(
+        d,
+        &[
+            "predict",
+            "--backend",
+            "cpu",
+            "--model",
+            "r.bpk",
+            "a.png",
+            "notes.png",
+        ],
+        &["notes.png"],
+    );
+
+    // Export gives back the file we imported: same keys, same values.
+    let out = robustdx(
+        d,
+        &[
+            "export",
+            "--backend",
+            "cpu",
+            "--model",
+            "r.bpk",
+            "--out",
+            "r.safetensors",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let read = |path: &Path| {
+        let bytes = std::fs::read(path).unwrap();
+        let mut tensors: Vec<(String, Vec<u8>)> =
+            robustdx_core::model::read_safetensors(&bytes, "x")
+                .unwrap()
+                .into_iter()
+                .map(|t| (t.name.clone(), t.to_bytes().unwrap().to_vec()))
+                .collect();
+        tensors.sort();
+        tensors
+    };
+    let original = read(Path::new(&weights));
+    let exported = read(&d.join("r.safetensors"));
+    let names = |t: &[(String, Vec<u8>)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&exported), names(&original));
+    for ((name, a), (_, b)) in exported.iter().zip(&original) {
+        if !name.ends_with("num_batches_tracked") {
+            assert_eq!(a, b, "{name}");
+        }
+    }
+}
+
+#[test]
+fn import_errors_name_the_file_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let weights = fixture("resnet-18.safetensors");
+    fails_with(
+        d,
+        &[
+            "import",
+            "--arch",
+            "densenet-121",
+            "--weights",
+            &weights,
+            "--out",
+            "x.bpk",
+        ],
+        &["resnet-18.safetensors", "no tensor 'features.conv0.weight'"],
+    );
+    fails_with(
+        d,
+        &[
+            "import",
+            "--arch",
+            "vgg-11",
+            "--weights",
+            &weights,
+            "--out",
+            "x.bpk",
+        ],
+        &["unknown model 'vgg-11'", "attn-vgg"],
+    );
+    std::fs::write(d.join("w.txt"), "weights?").unwrap();
+    fails_with(
+        d,
+        &[
+            "import",
+            "--arch",
+            "resnet-18",
+            "--weights",
+            "w.txt",
+            "--out",
+            "x.bpk",
+        ],
+        &["w.txt", ".safetensors"],
+    );
+    std::fs::write(d.join("w.pt"), "not a zip").unwrap();
+    fails_with(
+        d,
+        &[
+            "import",
+            "--arch",
+            "resnet-18",
+            "--weights",
+            "w.pt",
+            "--out",
+            "x.bpk",
+        ],
+        &["w.pt", "not a readable PyTorch file"],
+    );
+    assert!(!d.join("x.bpk").exists(), "a failed import left a file");
+}
+
+#[test]
+fn the_paper_models_train_and_evaluate_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = robustdx(d, &["models"]);
+    for name in [
+        "small-cnn",
+        "resnet-18",
+        "attn-vgg",
+        "inception-v3",
+        "densenet-121",
+    ] {
+        assert!(text(&out).contains(name), "{}", text(&out));
+    }
+    let data = "synth-chest:n=16,test=8,size=64,seed=2";
+    let out = robustdx(
+        d,
+        &[
+            "train",
+            "--backend",
+            "cpu",
+            "--model",
+            "densenet-121",
+            "--tiny",
+            "--data",
+            data,
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--out",
+            "c.bpk",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("densenet-121"), "{}", text(&out));
+    let out = robustdx(
+        d,
+        &[
+            "eval",
+            "--backend",
+            "cpu",
+            "--model",
+            "c.bpk",
+            "--data",
+            data,
+            "--json",
+            "e.json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("e.json")).unwrap()).unwrap();
+    assert_eq!(report["model"]["architecture"], "densenet-121");
+    assert_eq!(report["model"]["task"], "multi-label");
+    assert_eq!(report["metrics"]["per_class"].as_array().unwrap().len(), 6);
+}

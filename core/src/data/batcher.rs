@@ -59,10 +59,7 @@ impl<'a> BatchLoader<'a> {
     /// Decodes and prepares sample `index` of the data set for the model input.
     fn prepare(&self, index: usize) -> Result<Sample> {
         let sample = self.dataset.get(index)?;
-        let image = sample
-            .image
-            .with_channels(self.input.channels)
-            .resized(self.input.height, self.input.width);
+        let image = self.input.prepare(sample.image);
         Ok(Sample { image, ..sample })
     }
 }

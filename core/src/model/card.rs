@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ArchitectureConfig;
 use crate::TaskKind;
+use crate::data::Image;
 
 /// The input a model expects. Pixels in [0, 1] go in; the model normalises with `mean` / `std`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +33,15 @@ impl InputSpec {
             mean,
             std,
         }
+    }
+}
+
+impl InputSpec {
+    /// `image` brought to this input: channels converted, resampled only if its size differs.
+    pub fn prepare(&self, image: Image) -> Image {
+        image
+            .with_channels(self.channels)
+            .resized(self.height, self.width)
     }
 }
 

@@ -5,7 +5,7 @@ use burn::tensor::{Device, TensorData};
 
 use super::{ArchitectureConfig, InputSpec};
 use super::{Classifier, ClassifierOutput, ModelCard, ModelOptions, Network};
-use crate::data::DatasetInfo;
+use crate::data::{DatasetInfo, Image, images_to_tensor};
 use crate::{Error, Result};
 
 /// A trained (or fresh) classifier: weights and the record that says how to use them.
@@ -109,6 +109,28 @@ impl DiagnosticModel {
     /// Probabilities `[batch, classes]`: softmax (single-label) or per-label sigmoid.
     pub fn probabilities(&self, images: Tensor<4>) -> Tensor<2> {
         crate::task::probabilities(self.card.task, self.logits(images))
+    }
+
+    /// Each image's probabilities, after the model's own preprocessing (channels, size).
+    pub fn predict_images(&self, images: Vec<Image>, device: &Device) -> Result<Vec<Vec<f32>>> {
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prepared: Vec<Image> = images
+            .into_iter()
+            .map(|i| self.card.input.prepare(i))
+            .collect();
+        let refs: Vec<&Image> = prepared.iter().collect();
+        let probs: Vec<f32> = self
+            .valid()
+            .probabilities(images_to_tensor(&refs, device))
+            .into_data()
+            .try_to_vec()
+            .map_err(|e| Error::invalid(format!("cannot read predictions: {e:?}")))?;
+        Ok(probs
+            .chunks(self.card.num_classes())
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 }
 

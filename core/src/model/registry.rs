@@ -20,6 +20,8 @@ pub struct ArchitectureInfo {
     pub full_width: usize,
     /// A narrow width that trains on a CPU in seconds.
     pub tiny_width: usize,
+    /// An input side for the tiny variant (at least the architecture's minimum).
+    pub tiny_size: usize,
     /// Multi-label head (sigmoid / BCE) by default, as CheXNet's DenseNet-121.
     pub multi_label: bool,
     pub about: &'static str,
@@ -32,6 +34,7 @@ pub const ARCHITECTURES: &[ArchitectureInfo] = &[
         input_size: 64,
         full_width: 32,
         tiny_width: 8,
+        tiny_size: 64,
         multi_label: false,
         about: "4 conv blocks and a linear head: quick runs and the browser",
     },
@@ -40,6 +43,7 @@ pub const ARCHITECTURES: &[ArchitectureInfo] = &[
         input_size: 224,
         full_width: 64,
         tiny_width: 8,
+        tiny_size: 64,
         multi_label: false,
         about: "torchvision ResNet-18",
     },
@@ -48,6 +52,7 @@ pub const ARCHITECTURES: &[ArchitectureInfo] = &[
         input_size: 224,
         full_width: 64,
         tiny_width: 8,
+        tiny_size: 64,
         multi_label: false,
         about: "VGG-16-BN with two attention gates (IPMI 2019; the seed's melanoma model)",
     },
@@ -56,6 +61,7 @@ pub const ARCHITECTURES: &[ArchitectureInfo] = &[
         input_size: 299,
         full_width: 32,
         tiny_width: 4,
+        tiny_size: 96,
         multi_label: false,
         about: "torchvision Inception-v3 (the seed's retinopathy grader)",
     },
@@ -64,6 +70,7 @@ pub const ARCHITECTURES: &[ArchitectureInfo] = &[
         input_size: 224,
         full_width: 64,
         tiny_width: 8,
+        tiny_size: 64,
         multi_label: true,
         about: "torchvision DenseNet-121 with a sigmoid head (CheXNet; the seed's chest model)",
     },

@@ -58,13 +58,10 @@ pub fn import_torch(
 ) -> Result<TorchImport> {
     let info = architecture(arch)?;
     let mut ignored = Vec::new();
-    // A model saved from `nn.DataParallel` prefixes every key with `module.`.
-    let wrapped = !tensors.is_empty() && tensors.iter().all(|t| t.name.starts_with("module."));
+    let wrapper = wrapper_prefix(&tensors);
     let mut file: BTreeMap<String, PackTensor> = BTreeMap::new();
     for mut tensor in tensors {
-        if wrapped {
-            tensor.name = tensor.name["module.".len()..].to_string();
-        }
+        tensor.name = tensor.name[wrapper.len()..].to_string();
         if tensor.name.ends_with(STEP_COUNTER) {
             ignored.push(tensor.name);
         } else {
@@ -172,6 +169,22 @@ fn to_f32(tensor: PackTensor, source: &str) -> Result<PackTensor> {
         id,
         Bytes::from_bytes_vec(data),
     ))
+}
+
+/// The prefix every key shares when a state dict was saved wrapped: inside a training
+/// checkpoint (`state_dict.`, `model.`) and/or from `nn.DataParallel` (`module.`).
+fn wrapper_prefix(tensors: &[PackTensor]) -> String {
+    let mut prefix = String::new();
+    'strip: loop {
+        for wrapper in ["module.", "state_dict.", "model."] {
+            let candidate = format!("{prefix}{wrapper}");
+            if !tensors.is_empty() && tensors.iter().all(|t| t.name.starts_with(&candidate)) {
+                prefix = candidate;
+                continue 'strip;
+            }
+        }
+        return prefix;
+    }
 }
 
 /// Every mismatch at once, so a user fixes a file in one go.
@@ -601,20 +614,27 @@ mod tests {
             "{err}"
         );
 
-        // The same weights as float64 under `module.` (nn.DataParallel) import unchanged.
+        // The same weights as float64, saved in a checkpoint dict from nn.DataParallel, import
+        // unchanged.
         let doubled: Vec<_> = tensors
             .into_iter()
             .map(|t| {
                 let (name, dtype, shape, _, bytes) = t.into_parts().unwrap();
                 if dtype != DType::F32 {
-                    return PackTensor::new(format!("module.{name}"), dtype, shape, None, bytes);
+                    return PackTensor::new(
+                        format!("state_dict.module.{name}"),
+                        dtype,
+                        shape,
+                        None,
+                        bytes,
+                    );
                 }
                 let data = bytes
                     .chunks_exact(4)
                     .flat_map(|b| (f32::from_le_bytes(b.try_into().unwrap()) as f64).to_le_bytes())
                     .collect();
                 PackTensor::new(
-                    format!("module.{name}"),
+                    format!("state_dict.module.{name}"),
                     DType::F64,
                     shape,
                     None,

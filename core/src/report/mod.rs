@@ -2,4 +2,7 @@
 
 mod schema;
 
-pub use schema::{DataSummary, EvalReport, ModelSummary, SCHEMA_VERSION, ToolInfo};
+pub use schema::{
+    ClassProbability, DataSummary, EvalReport, ImagePrediction, ModelSummary, PredictReport,
+    SCHEMA_VERSION, ToolInfo,
+};

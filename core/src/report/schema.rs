@@ -59,6 +59,75 @@ pub struct DataSummary {
     pub samples: usize,
 }
 
+/// `robustdx predict`: one image's probabilities under a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImagePrediction {
+    pub image: String,
+    /// The most probable class (single-label), or the findings above 0.5 (multi-label).
+    pub predicted: Vec<String>,
+    /// Per class or finding, in the model's order.
+    pub probabilities: Vec<ClassProbability>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassProbability {
+    pub class: String,
+    pub probability: f32,
+}
+
+impl ImagePrediction {
+    pub fn new(image: &str, card: &ModelCard, probs: &[f32]) -> Self {
+        let predicted = if card.task.is_multi_label() {
+            card.class_names
+                .iter()
+                .zip(probs)
+                .filter(|(_, p)| **p > 0.5)
+                .map(|(c, _)| c.clone())
+                .collect()
+        } else {
+            let best = probs
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i);
+            vec![card.class_names[best].clone()]
+        };
+        Self {
+            image: image.into(),
+            predicted,
+            probabilities: card
+                .class_names
+                .iter()
+                .zip(probs)
+                .map(|(class, &probability)| ClassProbability {
+                    class: class.clone(),
+                    probability,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `robustdx predict --json`: the model and each image's prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictReport {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub model: ModelSummary,
+    pub predictions: Vec<ImagePrediction>,
+}
+
+impl PredictReport {
+    pub fn new(model: ModelSummary, predictions: Vec<ImagePrediction>) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo::this(),
+            model,
+            predictions,
+        }
+    }
+}
+
 /// `robustdx eval`: a model's clean performance on a data set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {

@@ -257,3 +257,81 @@ mod tests {
         assert_eq!(a.history, b.history);
     }
 }
+
+/// Every registered architecture, at its tiny size, through training and evaluation on each
+/// task kind (binary RGB, multi-class RGB, multi-label grayscale).
+#[cfg(test)]
+mod every_architecture {
+    use super::*;
+    use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
+    use crate::metrics;
+    use crate::model::ARCHITECTURES;
+    use crate::test_support::{cpu, rng_lock};
+    use crate::train::{TrainConfig, predict};
+
+    #[test]
+    fn trains_and_evaluates_on_every_task_kind() {
+        let device = cpu();
+        for kind in SyntheticKind::ALL {
+            for arch in ARCHITECTURES {
+                let config = SyntheticConfig {
+                    n: 8,
+                    test: 4,
+                    size: arch.tiny_size,
+                    seed: 1,
+                };
+                let splits = synthetic::open(kind, &config);
+                let (train, test) = (splits.train.as_ref(), splits.test.as_ref());
+                let model = {
+                    let _rng = rng_lock();
+                    device.seed(5);
+                    DiagnosticModel::create(
+                        arch.name,
+                        train.info(),
+                        arch.tiny_size,
+                        Some(arch.tiny_width),
+                        &device,
+                    )
+                    .unwrap()
+                };
+                let before = model.to_bytes().unwrap();
+                let config = TrainConfig {
+                    epochs: 1,
+                    batch_size: 4,
+                    ..TrainConfig::default()
+                };
+                let mut trainer = Trainer::new(model, config, &train.info().name, &device).unwrap();
+                let stats = trainer.train_epoch(train, &mut |_| {}).unwrap();
+                let what = format!("{} on {}", arch.name, kind.name());
+                assert!(
+                    stats.mean_loss.is_finite(),
+                    "{what}: loss {}",
+                    stats.mean_loss
+                );
+                let model = trainer.finish(train.len());
+                assert_ne!(
+                    model.to_bytes().unwrap(),
+                    before,
+                    "{what}: weights did not move"
+                );
+
+                let predictions = predict(&model, test, 4, &device, &mut |_, _| {}).unwrap();
+                for row in &predictions.probs {
+                    assert!(
+                        row.iter().all(|p| (0.0..=1.0).contains(p)),
+                        "{what}: {row:?}"
+                    );
+                    if !kind.task().is_multi_label() {
+                        let sum: f32 = row.iter().sum();
+                        assert!(
+                            (sum - 1.0).abs() < 1e-4,
+                            "{what}: probabilities sum to {sum}"
+                        );
+                    }
+                }
+                let m = metrics::evaluate(&predictions).unwrap();
+                assert_eq!(m.per_class.len(), kind.class_names().len(), "{what}");
+            }
+        }
+    }
+}

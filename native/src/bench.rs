@@ -1,0 +1,145 @@
+//! `robustdx bench models`: forward + backward throughput of every architecture, tiny and full,
+//! on each backend. A benchmark, not a test: it prints a table and asserts nothing.
+
+use std::time::Instant;
+
+use burn::Tensor;
+use burn::tensor::{Device, Distribution};
+use clap::Args;
+use robustdx_core::model::{
+    ARCHITECTURES, ArchitectureConfig, Classifier, DiagnosticModel, InputSpec, ModelCard,
+    ModelOptions, architecture,
+};
+use robustdx_core::{Label, TaskKind, task};
+
+use crate::backend::{self, BackendChoice};
+
+#[derive(Debug, Args)]
+pub struct BenchModelsArgs {
+    /// Architectures to time (default: all registered)
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
+    /// tiny (narrow width, small input) and/or full (the paper's width and input)
+    #[arg(long, value_delimiter = ',', default_value = "tiny,full")]
+    sizes: Vec<String>,
+    /// cpu and/or wgpu
+    #[arg(long, value_delimiter = ',', default_value = "cpu,wgpu")]
+    backends: Vec<String>,
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    /// Timed steps after one warm-up step
+    #[arg(long, default_value_t = 3)]
+    steps: usize,
+}
+
+/// A fresh 3-channel, 2-class model of `name` at `width` taking `size` pixels.
+fn model(
+    name: &str,
+    width: usize,
+    size: usize,
+    device: &Device,
+) -> anyhow::Result<DiagnosticModel> {
+    let options = ModelOptions {
+        channels: 3,
+        classes: 2,
+        width: Some(width),
+    };
+    let architecture = ArchitectureConfig::from_name(name, &options)?;
+    architecture.check_input_size(size)?;
+    let card = ModelCard {
+        architecture,
+        input: InputSpec::with_default_stats(3, size),
+        task: TaskKind::Binary,
+        class_names: vec!["a".into(), "b".into()],
+        training: None,
+    };
+    Ok(DiagnosticModel::from_card(card, device))
+}
+
+/// Seconds per forward + backward step (weights and input both take gradients, as in
+/// adversarial training), the median of `steps` after a warm-up.
+fn time_step(
+    model: &DiagnosticModel,
+    batch: usize,
+    steps: usize,
+    device: &Device,
+) -> anyhow::Result<f64> {
+    let trainable = model.trainable(device);
+    let ad = device.clone().autodiff();
+    let input = &model.card.input;
+    let labels = vec![Label::Class(1); batch];
+    let targets = task::targets_tensor(&labels, model.card.task, 2, &ad)?;
+    let shape = [batch, input.channels, input.height, input.width];
+    let mut times = Vec::with_capacity(steps);
+    for step in 0..=steps {
+        let x = Tensor::<4>::random(shape, Distribution::Uniform(0.0, 1.0), &ad).require_grad();
+        let start = Instant::now();
+        let loss = task::loss(
+            model.card.task,
+            trainable.logits(x.clone()),
+            targets.clone(),
+        );
+        let grads = loss.backward();
+        // Reading a value waits for the device to finish the step.
+        let grad = x.grad(&grads).expect("the input takes gradients");
+        let _: f32 = grad.sum().into_scalar();
+        if step > 0 {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+pub fn run(args: BenchModelsArgs) -> anyhow::Result<()> {
+    let names: Vec<String> = match args.models {
+        Some(names) => names,
+        None => ARCHITECTURES.iter().map(|a| a.name.to_string()).collect(),
+    };
+    anyhow::ensure!(
+        args.batch > 0 && args.steps > 0,
+        "--batch and --steps must be positive"
+    );
+    println!(
+        "{:<14} {:<5} {:>6} {:>6} {:>11} {:<5} {:>10} {:>9}",
+        "model", "size", "width", "input", "parameters", "back", "ms/step", "img/s"
+    );
+    for backend_name in &args.backends {
+        let choice = match backend_name.as_str() {
+            "cpu" => BackendChoice::Cpu,
+            "wgpu" => BackendChoice::Wgpu,
+            other => anyhow::bail!("unknown backend '{other}' (cpu, wgpu)"),
+        };
+        let device = match backend::select(choice) {
+            Ok(device) => device,
+            Err(e) => {
+                eprintln!("skipping {backend_name}: {e:#}");
+                continue;
+            }
+        };
+        for name in &names {
+            let info = architecture(name)?;
+            for size in &args.sizes {
+                let (width, side) = match size.as_str() {
+                    "tiny" => (info.tiny_width, info.tiny_size),
+                    "full" => (info.full_width, info.input_size),
+                    other => anyhow::bail!("unknown size '{other}' (tiny, full)"),
+                };
+                let model = model(name, width, side, &device)?;
+                let seconds = time_step(&model, args.batch, args.steps, &device)?;
+                println!(
+                    "{:<14} {:<5} {:>6} {:>6} {:>11} {:<5} {:>10.1} {:>9.2}",
+                    name,
+                    size,
+                    width,
+                    side,
+                    model.parameters(),
+                    backend_name,
+                    seconds * 1e3,
+                    args.batch as f64 / seconds
+                );
+            }
+        }
+    }
+    Ok(())
+}
