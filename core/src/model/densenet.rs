@@ -183,14 +183,14 @@ impl DenseNet {
 /// torchvision's name for the parameter at `path`: its blocks, layers and transitions are
 /// named and counted from 1 (`features.denseblock1.denselayer1.conv1.weight`).
 pub(crate) fn torch_name(path: &str) -> String {
-    if let Some((block, rest)) = split_index(path, "features.blocks.") {
-        if let Some((layer, rest)) = split_index(rest, "layers.") {
-            return format!(
-                "features.denseblock{}.denselayer{}.{rest}",
-                block + 1,
-                layer + 1
-            );
-        }
+    if let Some((block, rest)) = split_index(path, "features.blocks.")
+        && let Some((layer, rest)) = split_index(rest, "layers.")
+    {
+        return format!(
+            "features.denseblock{}.denselayer{}.{rest}",
+            block + 1,
+            layer + 1
+        );
     }
     if let Some((transition, rest)) = split_index(path, "features.transitions.") {
         return format!("features.transition{}.{rest}", transition + 1);

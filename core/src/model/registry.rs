@@ -116,6 +116,9 @@ pub enum ArchitectureConfig {
 }
 
 /// The weights of any registered architecture.
+// Inception's many small modules make its variant large; a model holds one network and moves
+// it rarely, so boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Network {
     SmallCnn(SmallCnn),
@@ -135,7 +138,7 @@ impl ArchitectureConfig {
             "inception-v3" | "densenet-121" => 2,
             _ => 1,
         };
-        if width == 0 || width % step != 0 {
+        if width == 0 || !width.is_multiple_of(step) {
             return Err(Error::invalid(format!(
                 "{name}: width must be a positive multiple of {step}, got {width}"
             )));

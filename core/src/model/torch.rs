@@ -341,7 +341,7 @@ fn import_card(
             *field = values.clone();
         }
     }
-    if input.std.iter().any(|s| !(*s > 0.0)) {
+    if input.std.iter().any(|s| !s.is_finite() || *s <= 0.0) {
         return Err(Error::invalid("--std values must be positive"));
     }
     let class_names = match &options.class_names {
