@@ -90,3 +90,33 @@ impl Dataset for LeftRight {
         })
     }
 }
+
+/// A small-cnn trained on [`LeftRight`] (16-pixel images) until it is right on nearly every
+/// image: what the attack tests attack. Trained once per test process.
+pub fn trained_left_right() -> &'static DiagnosticModel {
+    static MODEL: std::sync::OnceLock<DiagnosticModel> = std::sync::OnceLock::new();
+    MODEL.get_or_init(|| {
+        use crate::train::{TrainConfig, Trainer};
+        let data = LeftRight::new(64, 16);
+        let model = seeded_small_cnn(&data.info, 16, 4, 11);
+        let config = TrainConfig {
+            epochs: 4,
+            batch_size: 16,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(model, config, &data.info.name, &cpu()).unwrap();
+        while !trainer.is_finished() {
+            trainer.train_epoch(&data, &mut |_| {}).unwrap();
+        }
+        trainer.finish(data.len())
+    })
+}
+
+/// The first `n` images of [`LeftRight`] as a batch, with their labels.
+pub fn left_right_batch(n: usize) -> (burn::Tensor<4>, Vec<Label>) {
+    let data = LeftRight::new(n, 16);
+    let samples: Vec<Sample> = (0..n).map(|i| data.get(i).unwrap()).collect();
+    let images: Vec<&Image> = samples.iter().map(|s| &s.image).collect();
+    let tensor = crate::data::images_to_tensor(&images, &cpu());
+    (tensor, samples.iter().map(|s| s.label.clone()).collect())
+}

@@ -1,0 +1,64 @@
+//! The model under attack: a frozen copy that lets gradients reach the input pixels.
+
+use burn::Tensor;
+use burn::tensor::Device;
+
+use crate::model::{Classifier, DiagnosticModel};
+use crate::{Result, TaskKind, task};
+
+/// A frozen (inference-mode, no weight gradients) model on the autodiff version of a device.
+pub struct AttackedModel {
+    model: DiagnosticModel,
+    inference: DiagnosticModel,
+    device: Device,
+}
+
+impl AttackedModel {
+    pub fn new(model: &DiagnosticModel, device: &Device) -> Self {
+        Self {
+            model: model.frozen(device),
+            inference: model.valid(),
+            device: device.clone(),
+        }
+    }
+
+    /// The plain device the attack's tensors live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn task(&self) -> TaskKind {
+        self.model.card.task
+    }
+
+    pub fn classes(&self) -> usize {
+        self.model.card.num_classes()
+    }
+
+    pub fn model(&self) -> &DiagnosticModel {
+        &self.inference
+    }
+
+    /// Logits without gradients.
+    pub fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        self.inference.logits(images)
+    }
+
+    /// Each sample's loss against `targets` `[batch, classes]`, and its gradient with respect to
+    /// the input pixels. Samples are independent (batch norm runs on its running statistics),
+    /// so one backward pass of the summed loss gives every sample's own gradient.
+    pub fn loss_and_gradient(
+        &self,
+        images: Tensor<4>,
+        targets: Tensor<2>,
+    ) -> Result<(Tensor<1>, Tensor<4>)> {
+        let x = images.autodiff().require_grad();
+        let logits = self.model.logits(x.clone());
+        let loss = task::per_sample_loss(self.task(), logits, targets.autodiff());
+        let grads = loss.clone().sum().backward();
+        let gradient = x
+            .grad(&grads)
+            .ok_or_else(|| crate::Error::invalid("the model does not depend on its input"))?;
+        Ok((loss.without_autodiff(), gradient))
+    }
+}

@@ -1,0 +1,51 @@
+//! FGSM (Goodfellow et al. 2015): one step of size ε along the sign of the input gradient.
+
+use burn::Tensor;
+use serde::{Deserialize, Serialize};
+
+use super::{Attack, AttackedModel, Budget, Goal};
+use crate::{Label, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FastGradientSignMethod {
+    pub budget: Budget,
+    pub goal: Goal,
+}
+
+impl Attack for FastGradientSignMethod {
+    fn name(&self) -> &'static str {
+        "fgsm"
+    }
+
+    fn perturb(
+        &self,
+        model: &AttackedModel,
+        images: Tensor<4>,
+        labels: &[Label],
+    ) -> Result<Tensor<4>> {
+        self.budget.validate()?;
+        if self.budget.eps == 0.0 {
+            return Ok(images);
+        }
+        let region = self.budget.region(&images, &model.model().card.input);
+        let clean_logits = self
+            .goal
+            .is_targeted()
+            .then(|| model.logits(images.clone()));
+        let targets = self.goal.targets(
+            labels,
+            model.task(),
+            model.classes(),
+            clean_logits,
+            &images.device(),
+        )?;
+        let (_, gradient) = model.loss_and_gradient(images.clone(), targets)?;
+        let step = region.steepest_step(
+            gradient,
+            self.budget.eps,
+            self.budget.eps,
+            self.goal.direction(),
+        );
+        Ok(region.project(&images, images.clone() + step))
+    }
+}

@@ -1,0 +1,36 @@
+//! Adversarial attacks. Each attack is one type implementing [`Attack`]; they all work in pixel
+//! space (images in [0, 1]) against an [`AttackedModel`], whose input gradients they follow.
+
+mod attacked;
+mod budget;
+mod fgsm;
+mod goal;
+mod pgd;
+
+pub use attacked::AttackedModel;
+pub use budget::{Budget, Convention, Norm, Region};
+pub use fgsm::FastGradientSignMethod;
+pub use goal::Goal;
+pub use pgd::{PgdRun, ProjectedGradientDescent};
+
+use burn::Tensor;
+
+use crate::{Label, Result};
+
+/// An attack: adversarial versions of a batch of images.
+pub trait Attack {
+    /// Short name for tables and file names (`fgsm`, `pgd`, `gap`).
+    fn name(&self) -> &'static str;
+
+    /// Adversarial images (same shape, pixels in range, within the budget) for `images`, whose
+    /// ground truth is `labels`.
+    fn perturb(
+        &self,
+        model: &AttackedModel,
+        images: Tensor<4>,
+        labels: &[Label],
+    ) -> Result<Tensor<4>>;
+}
+
+#[cfg(test)]
+mod tests;

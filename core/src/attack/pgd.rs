@@ -1,0 +1,189 @@
+//! PGD (Madry et al. 2018): repeated gradient steps, each projected back onto the ε-ball around
+//! the clean image and the valid pixel range; L∞ or L2, optional random start and restarts.
+
+use burn::Tensor;
+use serde::{Deserialize, Serialize};
+
+use super::{Attack, AttackedModel, Budget, Goal, Region};
+use crate::{Error, Label, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProjectedGradientDescent {
+    pub budget: Budget,
+    /// In the units of ε.
+    pub step_size: f32,
+    pub steps: usize,
+    pub random_start: bool,
+    /// Independent runs from different random starts; each sample keeps its strongest.
+    pub restarts: usize,
+    pub goal: Goal,
+}
+
+impl ProjectedGradientDescent {
+    /// The common setting: L∞ ε, 10 steps of ε/4, random start, one run.
+    pub fn linf(eps: f32, steps: usize) -> Self {
+        Self {
+            budget: Budget::linf(eps),
+            step_size: eps / 4.0,
+            steps,
+            random_start: true,
+            restarts: 1,
+            goal: Goal::Untargeted,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.budget.validate()?;
+        if !self.step_size.is_finite() || self.step_size < 0.0 {
+            return Err(Error::invalid(format!(
+                "step size must be ≥ 0, got {}",
+                self.step_size
+            )));
+        }
+        if self.restarts == 0 {
+            return Err(Error::invalid("restarts must be at least 1"));
+        }
+        if self.restarts > 1 && !self.random_start {
+            return Err(Error::invalid(
+                "restarts without a random start would all be the same run",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A run that the caller advances one step at a time (the browser animates it).
+    pub fn start<'a>(
+        &self,
+        model: &'a AttackedModel,
+        images: Tensor<4>,
+        labels: &[Label],
+    ) -> Result<PgdRun<'a>> {
+        self.validate()?;
+        let region = self.budget.region(&images, &model.model().card.input);
+        let clean_logits = self
+            .goal
+            .is_targeted()
+            .then(|| model.logits(images.clone()));
+        let targets = self.goal.targets(
+            labels,
+            model.task(),
+            model.classes(),
+            clean_logits,
+            &images.device(),
+        )?;
+        let adversarial = match self.random_start && self.budget.eps > 0.0 {
+            true => region.random_start(&images),
+            false => images.clone(),
+        };
+        Ok(PgdRun {
+            attack: *self,
+            model,
+            clean: images,
+            targets,
+            region,
+            adversarial,
+            step: 0,
+            losses: Vec::new(),
+        })
+    }
+}
+
+/// One PGD run in progress.
+pub struct PgdRun<'a> {
+    attack: ProjectedGradientDescent,
+    model: &'a AttackedModel,
+    clean: Tensor<4>,
+    targets: Tensor<2>,
+    region: Region,
+    adversarial: Tensor<4>,
+    step: usize,
+    /// Mean loss (against the attack's targets) before each step taken so far.
+    pub losses: Vec<f32>,
+}
+
+impl PgdRun<'_> {
+    pub fn is_finished(&self) -> bool {
+        self.step >= self.attack.steps
+    }
+
+    pub fn steps_taken(&self) -> usize {
+        self.step
+    }
+
+    /// Takes one step; returns the mean loss at the point the step started from.
+    pub fn step(&mut self) -> Result<f32> {
+        let (loss, gradient) = self
+            .model
+            .loss_and_gradient(self.adversarial.clone(), self.targets.clone())?;
+        let a = &self.attack;
+        let next = self.region.update(
+            &self.clean,
+            self.adversarial.clone(),
+            gradient,
+            a.step_size,
+            a.budget.eps,
+            a.goal.direction(),
+        );
+        self.adversarial = next;
+        self.step += 1;
+        let mean: f32 = loss.mean().into_scalar();
+        self.losses.push(mean);
+        Ok(mean)
+    }
+
+    /// The current adversarial images.
+    pub fn adversarial(&self) -> Tensor<4> {
+        self.adversarial.clone()
+    }
+
+    /// Each sample's loss against the targets at the current images.
+    pub fn final_losses(&self) -> Result<Tensor<1>> {
+        let logits = self.model.logits(self.adversarial.clone());
+        Ok(crate::task::per_sample_loss(
+            self.model.task(),
+            logits,
+            self.targets.clone(),
+        ))
+    }
+}
+
+impl Attack for ProjectedGradientDescent {
+    fn name(&self) -> &'static str {
+        "pgd"
+    }
+
+    fn perturb(
+        &self,
+        model: &AttackedModel,
+        images: Tensor<4>,
+        labels: &[Label],
+    ) -> Result<Tensor<4>> {
+        self.validate()?;
+        if self.budget.eps == 0.0 {
+            return Ok(images);
+        }
+        let mut best: Option<(Tensor<4>, Tensor<1>)> = None;
+        for _ in 0..self.restarts {
+            let mut run = self.start(model, images.clone(), labels)?;
+            while !run.is_finished() {
+                run.step()?;
+            }
+            // The attack's objective, signed so that larger is stronger.
+            let score = run.final_losses()?.mul_scalar(self.goal.direction());
+            let adversarial = run.adversarial();
+            best = Some(match best {
+                None => (adversarial, score),
+                Some((kept, kept_score)) => {
+                    let better = score.clone().greater(kept_score.clone());
+                    let [b, c, h, w] = adversarial.dims();
+                    let mask = better.clone().reshape([b, 1, 1, 1]).expand([b, c, h, w]);
+                    (
+                        kept.mask_where(mask, adversarial),
+                        kept_score.mask_where(better, score),
+                    )
+                }
+            });
+        }
+        Ok(best.expect("at least one restart").0)
+    }
+}

@@ -1,0 +1,306 @@
+//! Invariants and behaviour of the attacks on a small trained model.
+
+use burn::Tensor;
+use burn::tensor::Distribution;
+
+use super::*;
+use crate::test_support::{cpu, left_right_batch, rng_lock, trained_left_right};
+use crate::{Label, task};
+
+fn attacked() -> AttackedModel {
+    AttackedModel::new(trained_left_right(), &cpu())
+}
+
+fn values(t: Tensor<4>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn mean_loss(model: &AttackedModel, images: Tensor<4>, labels: &[Label]) -> f32 {
+    let targets = task::targets_tensor(labels, model.task(), model.classes(), &cpu()).unwrap();
+    task::per_sample_loss(model.task(), model.logits(images), targets)
+        .mean()
+        .into_scalar()
+}
+
+fn accuracy(model: &AttackedModel, images: Tensor<4>, labels: &[Label]) -> f32 {
+    let predicted = model.logits(images).argmax(1).into_data();
+    let hits = predicted
+        .iter::<i64>()
+        .zip(labels)
+        .filter(|(p, l)| Some(*p as usize) == l.class())
+        .count();
+    hits as f32 / labels.len() as f32
+}
+
+/// Largest |δ| and largest per-sample L2 norm of δ, and whether every pixel is in [lo, hi].
+fn check_within(clean: &Tensor<4>, adv: &Tensor<4>, norm: Norm, eps: f32) {
+    let [b, _, _, _] = clean.dims();
+    let (c, a) = (values(clean.clone()), values(adv.clone()));
+    assert!(
+        a.iter().all(|p| (0.0..=1.0).contains(p)),
+        "a pixel left [0, 1]"
+    );
+    let per = c.len() / b;
+    for s in 0..b {
+        let d: Vec<f32> = (0..per).map(|i| a[s * per + i] - c[s * per + i]).collect();
+        let size = match norm {
+            Norm::Linf => d.iter().fold(0.0f32, |m, v| m.max(v.abs())),
+            Norm::L2 => d.iter().map(|v| v * v).sum::<f32>().sqrt(),
+        };
+        assert!(
+            size <= eps * (1.0 + 1e-5) + 1e-7,
+            "{norm:?} |δ| = {size} > ε = {eps}"
+        );
+    }
+}
+
+#[test]
+fn projection_keeps_every_point_in_the_ball_and_the_pixel_range() {
+    let input = &trained_left_right().card.input;
+    let _rng = rng_lock();
+    let device = cpu();
+    for (norm, eps) in [
+        (Norm::Linf, 0.0),
+        (Norm::Linf, 2.0 / 255.0),
+        (Norm::Linf, 0.3),
+        (Norm::L2, 0.5),
+        (Norm::L2, 3.0),
+    ] {
+        for seed in 0..5 {
+            device.seed(seed);
+            let clean = Tensor::<4>::random([3, 3, 8, 8], Distribution::Uniform(0.0, 1.0), &device);
+            let wild = Tensor::<4>::random([3, 3, 8, 8], Distribution::Uniform(-2.0, 3.0), &device);
+            let budget = Budget {
+                norm,
+                eps,
+                convention: Convention::Pixel,
+            };
+            let region = budget.region(&clean, input);
+            check_within(&clean, &region.project(&clean, wild), norm, eps);
+            check_within(&clean, &region.random_start(&clean), norm, eps);
+        }
+    }
+}
+
+#[test]
+fn projection_leaves_points_inside_the_region_alone() {
+    let input = &trained_left_right().card.input;
+    let _rng = rng_lock();
+    let clean = Tensor::<4>::random([2, 3, 8, 8], Distribution::Uniform(0.2, 0.8), &cpu());
+    let inside = clean.clone()
+        + Tensor::<4>::random([2, 3, 8, 8], Distribution::Uniform(-0.05, 0.05), &cpu());
+    let region = Budget::linf(0.1).region(&clean, input);
+    assert_eq!(
+        values(region.project(&clean, inside.clone())),
+        values(inside)
+    );
+}
+
+#[test]
+fn the_paper_convention_measures_eps_in_normalised_units_and_clips_to_the_batch_range() {
+    let model = trained_left_right();
+    let input = &model.card.input;
+    let (clean, _) = left_right_batch(4);
+    let budget = Budget {
+        norm: Norm::Linf,
+        eps: 0.5,
+        convention: Convention::Paper,
+    };
+    let region = budget.region(&clean, input);
+    let far = clean.clone().add_scalar(10.0);
+    let moved = values(region.project(&clean, far) - clean.clone());
+    let plane = 16 * 16;
+    for c in 0..3 {
+        // Every pixel moved up by ε·std of its channel, or less where the batch maximum caps it.
+        let most = moved[c * plane..(c + 1) * plane]
+            .iter()
+            .fold(0.0f32, |m, v| m.max(*v));
+        assert!(
+            (most - 0.5 * input.std[c]).abs() < 1e-5,
+            "channel {c}: {most}"
+        );
+    }
+    assert!(
+        Budget {
+            norm: Norm::L2,
+            eps: 1.0,
+            convention: Convention::Paper
+        }
+        .validate()
+        .is_err()
+    );
+}
+
+#[test]
+fn input_gradient_matches_finite_differences() {
+    let model = attacked();
+    let _rng = rng_lock();
+    let (images, labels) = left_right_batch(2);
+    let targets = task::targets_tensor(&labels, model.task(), 2, &cpu()).unwrap();
+    let (_, gradient) = model
+        .loss_and_gradient(images.clone(), targets.clone())
+        .unwrap();
+    for seed in 0..3 {
+        cpu().seed(100 + seed);
+        let v = Tensor::<4>::random(images.dims(), Distribution::Normal(0.0, 1.0), &cpu());
+        let analytic: f32 = (gradient.clone() * v.clone()).sum().into_scalar();
+        let h = 1e-3;
+        let loss = |x: Tensor<4>| -> f32 {
+            let logits = model.logits(x);
+            task::per_sample_loss(model.task(), logits, targets.clone())
+                .sum()
+                .into_scalar()
+        };
+        let numeric = (loss(images.clone() + v.clone().mul_scalar(h))
+            - loss(images.clone() - v.mul_scalar(h)))
+            / (2.0 * h);
+        let error = (analytic - numeric).abs() / analytic.abs().max(1e-3);
+        assert!(
+            error < 2e-2,
+            "directional derivative {analytic} vs finite difference {numeric}"
+        );
+    }
+}
+
+#[test]
+fn fgsm_raises_the_loss_within_its_budget() {
+    let model = attacked();
+    let (images, labels) = left_right_batch(16);
+    let eps = 8.0 / 255.0;
+    let attack = FastGradientSignMethod {
+        budget: Budget::linf(eps),
+        goal: Goal::Untargeted,
+    };
+    let adv = attack.perturb(&model, images.clone(), &labels).unwrap();
+    check_within(&images, &adv, Norm::Linf, eps);
+    assert!(mean_loss(&model, adv, &labels) > mean_loss(&model, images.clone(), &labels));
+    let clean = FastGradientSignMethod {
+        budget: Budget::linf(0.0),
+        goal: Goal::Untargeted,
+    };
+    assert_eq!(
+        values(clean.perturb(&model, images.clone(), &labels).unwrap()),
+        values(images)
+    );
+}
+
+#[test]
+fn pgd_collapses_accuracy_and_more_steps_are_at_least_as_strong() {
+    let model = attacked();
+    let _rng = rng_lock();
+    let (images, labels) = left_right_batch(16);
+    assert!(accuracy(&model, images.clone(), &labels) >= 0.9);
+    let eps = 0.15;
+    let run = |steps| {
+        let attack = ProjectedGradientDescent {
+            random_start: false,
+            step_size: eps / 4.0,
+            ..ProjectedGradientDescent::linf(eps, steps)
+        };
+        attack.perturb(&model, images.clone(), &labels).unwrap()
+    };
+    let (short, long) = (run(3), run(12));
+    check_within(&images, &long, Norm::Linf, eps);
+    let (loss_short, loss_long) = (
+        mean_loss(&model, short, &labels),
+        mean_loss(&model, long.clone(), &labels),
+    );
+    assert!(
+        loss_long >= loss_short - 1e-4,
+        "12 steps {loss_long} < 3 steps {loss_short}"
+    );
+    assert!(loss_short > mean_loss(&model, images.clone(), &labels));
+    let fooled = accuracy(&model, long, &labels);
+    assert!(fooled <= 0.25, "accuracy under PGD {fooled}");
+}
+
+#[test]
+fn l2_pgd_with_restarts_stays_within_its_ball() {
+    let model = attacked();
+    let _rng = rng_lock();
+    let (images, labels) = left_right_batch(8);
+    let attack = ProjectedGradientDescent {
+        budget: Budget {
+            norm: Norm::L2,
+            eps: 1.0,
+            convention: Convention::Pixel,
+        },
+        step_size: 0.25,
+        steps: 5,
+        random_start: true,
+        restarts: 3,
+        goal: Goal::Untargeted,
+    };
+    let adv = attack.perturb(&model, images.clone(), &labels).unwrap();
+    check_within(&images, &adv, Norm::L2, 1.0);
+    assert!(mean_loss(&model, adv, &labels) > mean_loss(&model, images, &labels));
+    let bad = ProjectedGradientDescent {
+        random_start: false,
+        ..attack
+    };
+    assert!(
+        bad.perturb(&model, left_right_batch(2).0, &labels[..2])
+            .is_err()
+    );
+}
+
+#[test]
+fn targeted_pgd_hits_its_target() {
+    let model = attacked();
+    let _rng = rng_lock();
+    let (images, labels) = left_right_batch(16);
+    for target in [0usize, 1] {
+        let attack = ProjectedGradientDescent {
+            goal: Goal::Class(target),
+            ..ProjectedGradientDescent::linf(0.2, 10)
+        };
+        let adv = attack.perturb(&model, images.clone(), &labels).unwrap();
+        let all_target = vec![Label::Class(target); labels.len()];
+        assert!(accuracy(&model, adv, &all_target) >= 0.9, "target {target}");
+    }
+    let least = ProjectedGradientDescent {
+        goal: Goal::LeastLikely,
+        ..ProjectedGradientDescent::linf(0.2, 10)
+    };
+    let adv = least.perturb(&model, images, &labels).unwrap();
+    // With two classes the least likely class is the other one.
+    assert!(accuracy(&model, adv, &labels) <= 0.1);
+    let wrong = ProjectedGradientDescent {
+        goal: Goal::Class(5),
+        ..ProjectedGradientDescent::linf(0.2, 1)
+    };
+    assert!(
+        wrong
+            .perturb(&model, left_right_batch(2).0, &labels[..2])
+            .is_err()
+    );
+}
+
+#[test]
+fn pgd_steps_one_at_a_time_and_reports_the_loss() {
+    let model = attacked();
+    let _rng = rng_lock();
+    let (images, labels) = left_right_batch(4);
+    let attack = ProjectedGradientDescent {
+        random_start: false,
+        ..ProjectedGradientDescent::linf(0.1, 4)
+    };
+    let mut run = attack.start(&model, images.clone(), &labels).unwrap();
+    while !run.is_finished() {
+        run.step().unwrap();
+    }
+    assert_eq!(run.losses.len(), 4);
+    assert!((run.losses[0] - mean_loss(&model, images.clone(), &labels)).abs() < 1e-5);
+    assert!(run.losses[3] > run.losses[0]);
+    assert_eq!(
+        values(run.adversarial()),
+        values(attack.perturb(&model, images, &labels).unwrap())
+    );
+}
+
+#[test]
+fn eps_out_of_range_is_an_error() {
+    for eps in [-1.0, f32::NAN, 2.0] {
+        assert!(Budget::linf(eps).validate().is_err(), "{eps}");
+    }
+}
