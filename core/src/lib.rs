@@ -12,6 +12,7 @@ pub mod error;
 pub mod metrics;
 pub mod model;
 pub mod report;
+pub mod robustness;
 pub mod task;
 pub mod train;
 

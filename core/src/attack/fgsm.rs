@@ -17,6 +17,10 @@ impl Attack for FastGradientSignMethod {
         "fgsm"
     }
 
+    fn goal(&self) -> Goal {
+        self.goal
+    }
+
     fn perturb(
         &self,
         model: &AttackedModel,

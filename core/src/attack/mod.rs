@@ -22,6 +22,9 @@ pub trait Attack {
     /// Short name for tables and file names (`fgsm`, `pgd`, `gap`).
     fn name(&self) -> &'static str;
 
+    /// What the attack aims for (scores its success).
+    fn goal(&self) -> Goal;
+
     /// Adversarial images (same shape, pixels in range, within the budget) for `images`, whose
     /// ground truth is `labels`.
     fn perturb(

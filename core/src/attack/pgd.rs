@@ -152,6 +152,10 @@ impl Attack for ProjectedGradientDescent {
         "pgd"
     }
 
+    fn goal(&self) -> Goal {
+        self.goal
+    }
+
     fn perturb(
         &self,
         model: &AttackedModel,

@@ -3,6 +3,6 @@
 mod schema;
 
 pub use schema::{
-    ClassProbability, DataSummary, EvalReport, ImagePrediction, ModelSummary, PredictReport,
-    SCHEMA_VERSION, ToolInfo,
+    AttackReport, AttackResult, ClassProbability, DataSummary, EvalReport, ImagePrediction,
+    ModelSummary, PredictReport, SCHEMA_VERSION, ToolInfo,
 };

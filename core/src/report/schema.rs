@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metrics;
 use crate::model::{InputSpec, ModelCard, TrainingSummary};
+use crate::robustness::RobustnessMetrics;
 use crate::{Error, Result, TaskKind};
 
 /// Version of the result files written by this build.
@@ -155,26 +156,112 @@ impl EvalReport {
 
     /// Parses a record, checking its schema version. `file` names it in errors.
     pub fn from_json(text: &str, file: &str) -> Result<Self> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| Error::format(file, format!("not JSON: {e}")))?;
-        match value.get("schema_version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-            Some(v) => {
-                return Err(Error::format(
-                    file,
-                    format!(
-                        "result schema version {v}; this robustdx reads version {SCHEMA_VERSION}"
-                    ),
-                ));
-            }
-            None => {
-                return Err(Error::format(
-                    file,
-                    "no schema_version: not a robustdx result file",
-                ));
-            }
+        parse_versioned(text, file, "eval")
+    }
+}
+
+/// Parses a result record of kind `what`, refusing other schema versions.
+fn parse_versioned<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &str,
+    what: &str,
+) -> Result<T> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::format(file, format!("not JSON: {e}")))?;
+    match value.get("schema_version").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        Some(v) => {
+            return Err(Error::format(
+                file,
+                format!("result schema version {v}; this robustdx reads version {SCHEMA_VERSION}"),
+            ));
         }
-        serde_json::from_value(value)
-            .map_err(|e| Error::format(file, format!("not a robustdx eval record: {e}")))
+        None => {
+            return Err(Error::format(
+                file,
+                "no schema_version: not a robustdx result file",
+            ));
+        }
+    }
+    serde_json::from_value(value)
+        .map_err(|e| Error::format(file, format!("not a robustdx {what} record: {e}")))
+}
+
+/// One attack at one budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttackResult {
+    /// `fgsm`, `pgd`, `gap`.
+    pub attack: String,
+    /// ε in 1/255 pixel units (0 = clean).
+    pub eps: f32,
+    /// The attack's full configuration.
+    pub settings: serde_json::Value,
+    pub metrics: RobustnessMetrics,
+}
+
+/// `robustdx attack`: a model's scores on a data set under attacks and budgets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttackReport {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub model: ModelSummary,
+    pub data: DataSummary,
+    pub results: Vec<AttackResult>,
+}
+
+impl AttackReport {
+    pub fn new(model: ModelSummary, data: DataSummary) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo::this(),
+            model,
+            data,
+            results: Vec::new(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reports serialise")
+    }
+
+    /// Parses a record, checking its schema version. `file` names it in errors.
+    pub fn from_json(text: &str, file: &str) -> Result<Self> {
+        parse_versioned(text, file, "attack")
+    }
+
+    /// The result for `attack` at `eps`, if there is one (what a resumed sweep skips).
+    pub fn find(&self, attack: &str, eps: f32) -> Option<&AttackResult> {
+        self.results
+            .iter()
+            .find(|r| r.attack == attack && r.eps == eps)
+    }
+
+    /// One row per result: the headline numbers, for spreadsheets.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from(
+            "attack,eps_255,accuracy,balanced_accuracy,exact_match,auc_macro,sensitivity,specificity,fooling_rate,success_rate,mean_linf,mean_l2,samples\n",
+        );
+        let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
+        for r in &self.results {
+            let m = &r.metrics;
+            let a = &m.adversarial;
+            out.push_str(&format!(
+                "{},{},{:.6},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{}\n",
+                r.attack,
+                r.eps,
+                a.accuracy,
+                opt(a.balanced_accuracy),
+                opt(a.exact_match),
+                opt(a.auc_macro),
+                opt(a.sensitivity),
+                opt(a.specificity),
+                m.fooling_rate,
+                m.success_rate,
+                m.mean_linf,
+                m.mean_l2,
+                a.samples
+            ));
+        }
+        out
     }
 }

@@ -7,5 +7,6 @@ mod evaluate;
 mod trainer;
 
 pub use config::{OptimizerKind, TrainConfig};
+pub(crate) use evaluate::check_compatible;
 pub use evaluate::predict;
 pub use trainer::{BatchProgress, EpochStats, Trainer};
