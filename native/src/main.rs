@@ -1,5 +1,6 @@
 //! `robustdx`: train, evaluate, attack and harden medical image classifiers from the command line.
 
+mod attack;
 mod backend;
 mod bench;
 mod data_args;
@@ -8,6 +9,7 @@ mod files;
 mod predict;
 mod preview;
 mod progress;
+mod report;
 mod torch;
 mod train;
 
@@ -39,6 +41,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Class probabilities for image files
     Predict(predict::PredictArgs),
+    /// Attack a model over a data set's test split at several budgets: table, JSON, CSV, report
+    Attack(attack::AttackArgs),
     /// List the architectures robustdx can build, train and import
     Models,
     /// Turn a PyTorch (torchvision-named) state dict into a robustdx model file
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args, cli.backend),
         Command::Eval(args) => eval::run(args, cli.backend),
         Command::Predict(args) => predict::run(args, cli.backend),
+        Command::Attack(args) => attack::run(args, cli.backend),
         Command::Models => {
             list_models();
             Ok(())

@@ -1,0 +1,411 @@
+//! GAP, Generative Adversarial Perturbations (Poursaeed et al., CVPR 2018), as the seed study
+//! used it: a generator network learns, against one frozen classifier, to make perturbations that
+//! fool it, so that attacking an image is one forward pass instead of an optimisation. Pixel-space
+//! L∞ only: every (image, channel) plane of the perturbation is scaled to exactly ε. The loss
+//! pulls single-label predictions towards the class the clean image makes least likely, and
+//! multi-label predictions towards every label flipped.
+//!
+//! A trained generator is saved like a model: a burnpack whose metadata carries a [`GapCard`].
+
+use burn::Tensor;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::{Bytes, Device};
+use serde::{Deserialize, Serialize};
+
+use super::generator::{Generator, GeneratorConfig, scale_to_budget};
+use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm};
+use crate::data::{BatchLoader, Dataset, batch_targets};
+use crate::model::{Classifier, DiagnosticModel, check_finite};
+use crate::train::check_compatible;
+use crate::{Error, Label, Result, task};
+
+/// Version of the card layout inside generator files; bumped on incompatible changes.
+pub const GAP_FILE_VERSION: u32 = 1;
+const CARD_KEY: &str = "robustdx.gap";
+const VERSION_KEY: &str = "robustdx.gap_file_version";
+/// The key of a model file's card: a file that has it is a model, not a generator.
+const MODEL_CARD_KEY: &str = "robustdx.card";
+
+/// Everything about a trained generator except its weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GapCard {
+    pub generator: GeneratorConfig,
+    /// The ε (pixel units, L∞) it was trained at; attacks may scale to another.
+    pub eps: f32,
+    pub universal: bool,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    /// The classifier it was trained to fool: architecture name and class names.
+    pub model_architecture: String,
+    pub model_classes: Vec<String>,
+    /// The data set it was trained on, as the user named it.
+    pub trained_on: String,
+    pub epochs: usize,
+}
+
+impl GapCard {
+    /// The card's fields agree with each other and with its generator.
+    fn check(&self) -> Result<()> {
+        self.generator.validate()?;
+        let [h, w] = self.generator.input_size();
+        let generator_shape = [self.generator.channels(), h, w];
+        let shape = [self.channels, self.height, self.width];
+        if generator_shape != shape {
+            return Err(Error::invalid(format!(
+                "the card's {} images do not match its {} generator's {}",
+                shape_text(shape),
+                self.generator.name(),
+                shape_text(generator_shape)
+            )));
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0 && self.eps <= 1.0) {
+            return Err(Error::invalid(format!(
+                "ε = {} is outside (0, 1]",
+                self.eps
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn shape_text([c, h, w]: [usize; 3]) -> String {
+    format!("{c}x{h}x{w}")
+}
+
+fn gap_error(file: &str, reason: impl ToString) -> Error {
+    Error::Model {
+        file: file.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The GAP attack: a trained generator and the budget its perturbations are scaled to.
+#[derive(Debug, Clone)]
+pub struct GenerativeAdversarialPerturbation {
+    /// An inference copy, on the device the attacked images are on.
+    pub generator: Generator,
+    pub card: GapCard,
+    /// Pixel-space L∞; ε starts at the training ε.
+    pub budget: Budget,
+}
+
+impl GenerativeAdversarialPerturbation {
+    fn check_budget(&self) -> Result<()> {
+        self.budget.validate()?;
+        if self.budget.norm != Norm::Linf || self.budget.convention != Convention::Pixel {
+            return Err(Error::invalid(
+                "GAP scales its perturbations to a pixel-space L∞ budget only",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The perturbation δ `[b, c, h, w]` for `images`, before clipping to the pixel range: each
+    /// (image, channel) plane has L∞ norm ε.
+    pub fn perturbation(&self, images: Tensor<4>) -> Result<Tensor<4>> {
+        self.check_budget()?;
+        let [_, c, h, w] = images.dims();
+        let expected = [self.card.channels, self.card.height, self.card.width];
+        if [c, h, w] != expected {
+            return Err(Error::invalid(format!(
+                "this GAP generator takes {} images, got {}",
+                shape_text(expected),
+                shape_text([c, h, w])
+            )));
+        }
+        Ok(scale_to_budget(
+            self.generator.forward(images),
+            self.budget.eps,
+        ))
+    }
+
+    /// The generator as a burnpack file, card included.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let card = serde_json::to_string(&self.card).map_err(|e| Error::invalid(e.to_string()))?;
+        let mut store = BurnpackStore::from_bytes(None)
+            .metadata(CARD_KEY, card)
+            .metadata(VERSION_KEY, GAP_FILE_VERSION.to_string());
+        let cannot = |e: &dyn std::fmt::Display| {
+            Error::invalid(format!("cannot serialise the GAP generator: {e}"))
+        };
+        self.generator
+            .save_into(&mut store)
+            .map_err(|e| cannot(&e))?;
+        Ok(store.get_bytes().map_err(|e| cannot(&e))?.to_vec())
+    }
+
+    /// Loads a generator file onto `device`, its budget at the training ε. `file` names it in
+    /// errors.
+    pub fn from_bytes(bytes: &[u8], file: &str, device: &Device) -> Result<Self> {
+        let card = read_gap_card(bytes, file)?;
+        check_all_finite(bytes, file)?;
+        let mut generator = match card.universal {
+            // The noise drawn here is a placeholder: the file's own noise replaces it.
+            true => card.generator.init_universal(0, device),
+            false => card.generator.init(device),
+        };
+        let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
+        generator.load_from(&mut store).map_err(|e| {
+            gap_error(
+                file,
+                format!(
+                    "weights do not match its {} {} generator card: {e}",
+                    if card.universal {
+                        "universal"
+                    } else {
+                        "image-dependent"
+                    },
+                    card.generator.name()
+                ),
+            )
+        })?;
+        Ok(Self {
+            generator: generator.valid(),
+            budget: Budget::linf(card.eps),
+            card,
+        })
+    }
+}
+
+/// Reads only the card of a generator file.
+pub fn read_gap_card(bytes: &[u8], file: &str) -> Result<GapCard> {
+    let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(
+        |e| gap_error(file, format!("not a robustdx GAP generator file (burnpack): {e}")),
+    )?;
+    let metadata = reader.metadata();
+    let Some(card) = metadata.get(CARD_KEY) else {
+        let reason = match metadata.contains_key(MODEL_CARD_KEY) {
+            true => "a robustdx model file, not a GAP generator",
+            false => "a burnpack file, but without a GAP generator card",
+        };
+        return Err(gap_error(file, reason));
+    };
+    let version: u32 = metadata
+        .get(VERSION_KEY)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if version != GAP_FILE_VERSION {
+        return Err(gap_error(
+            file,
+            format!(
+                "GAP file version {version}, this robustdx reads version {GAP_FILE_VERSION}"
+            ),
+        ));
+    }
+    let card: GapCard = serde_json::from_str(card)
+        .map_err(|e| gap_error(file, format!("unreadable GAP card: {e}")))?;
+    card.check()
+        .map_err(|e| gap_error(file, format!("inconsistent GAP card: {e}")))?;
+    Ok(card)
+}
+
+/// Rejects NaN or infinite weights: such a generator would make NaN perturbations.
+fn check_all_finite(bytes: &[u8], file: &str) -> Result<()> {
+    let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| gap_error(file, e))?;
+    for tensor in reader.into_tensors().map_err(|e| gap_error(file, e))? {
+        let (name, dtype, _, _, data) = tensor.into_parts().map_err(|e| gap_error(file, e))?;
+        check_finite(&name, dtype, &data, file)?;
+    }
+    Ok(())
+}
+
+impl Attack for GenerativeAdversarialPerturbation {
+    fn name(&self) -> &'static str {
+        "gap"
+    }
+
+    /// The generator's perturbation, added and clipped to [0, 1]. Neither the model nor the
+    /// labels are consulted: the generator learnt them in training.
+    fn perturb(
+        &self,
+        _model: &AttackedModel,
+        images: Tensor<4>,
+        _labels: &[Label],
+    ) -> Result<Tensor<4>> {
+        self.check_budget()?;
+        if self.budget.eps == 0.0 {
+            return Ok(images);
+        }
+        let delta = self.perturbation(images.clone())?;
+        Ok((images + delta).clamp(0.0, 1.0))
+    }
+}
+
+/// How to train a generator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GapSettings {
+    pub generator: GeneratorConfig,
+    /// Pixel units, L∞.
+    pub eps: f32,
+    pub universal: bool,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Adam's (β₁ = 0.5, as GAP), constant over the run.
+    pub learning_rate: f64,
+    /// Seeds the generator's initialisation, the universal noise and the shuffle of every epoch.
+    pub seed: u64,
+}
+
+impl GapSettings {
+    /// GAP's defaults around `generator` and `eps`: image-dependent, 10 epochs, learning rate
+    /// 2e-4.
+    pub fn new(generator: GeneratorConfig, eps: f32) -> Self {
+        Self {
+            generator,
+            eps,
+            universal: false,
+            epochs: 10,
+            batch_size: 32,
+            learning_rate: 2e-4,
+            seed: 0,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.generator.validate()?;
+        Budget::linf(self.eps).validate()?;
+        if self.eps == 0.0 {
+            return Err(Error::invalid(
+                "GAP needs ε > 0: at ε = 0 the generator has nothing to learn",
+            ));
+        }
+        if self.epochs == 0 || self.batch_size == 0 {
+            return Err(Error::invalid(
+                "GAP needs at least one epoch and a batch size of at least 1",
+            ));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(Error::invalid(format!(
+                "the learning rate must be a positive number, got {}",
+                self.learning_rate
+            )));
+        }
+        Ok(())
+    }
+
+    /// A different order each epoch, the same for a given seed.
+    fn shuffle_seed(&self, epoch: usize) -> u64 {
+        self.seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(epoch as u64 + 1)
+    }
+}
+
+/// Progress of generator training, for progress bars.
+#[derive(Debug, Clone, Copy)]
+pub struct GapProgress {
+    /// 1-based.
+    pub epoch: usize,
+    pub epochs: usize,
+    /// 1-based.
+    pub batch: usize,
+    pub batches: usize,
+    /// The attack loss of this batch (lower is stronger).
+    pub loss: f64,
+}
+
+/// Checks that the settings are sound and fit the model and the data.
+fn check_setup(model: &DiagnosticModel, data: &dyn Dataset, settings: &GapSettings) -> Result<()> {
+    settings.validate()?;
+    check_compatible(model, data)?;
+    let input = &model.card.input;
+    let generator = &settings.generator;
+    let [h, w] = generator.input_size();
+    let model_shape = [input.channels, input.height, input.width];
+    if [generator.channels(), h, w] != model_shape {
+        return Err(Error::invalid(format!(
+            "the {} generator takes {} images but the {} model takes {}",
+            generator.name(),
+            shape_text([generator.channels(), h, w]),
+            model.card.architecture.name(),
+            shape_text(model_shape)
+        )));
+    }
+    Ok(())
+}
+
+/// Trains a generator against `model`, which stays frozen (inference batch norm, no weight
+/// gradients), on `data`. The generator's initialisation draws from `device`'s random stream,
+/// seeded here from the settings. `on_batch` reports every step.
+pub fn train_generator(
+    model: &DiagnosticModel,
+    data: &dyn Dataset,
+    settings: &GapSettings,
+    device: &Device,
+    on_batch: &mut dyn FnMut(GapProgress),
+) -> Result<GenerativeAdversarialPerturbation> {
+    check_setup(model, data, settings)?;
+    let card = &model.card;
+    let (kind, classes) = (card.task, card.num_classes());
+    let frozen = model.frozen(device);
+    let inference = model.valid();
+
+    device.seed(settings.seed);
+    let generator = match settings.universal {
+        true => settings.generator.init_universal(settings.seed, device),
+        false => settings.generator.init(device),
+    };
+    let mut generator = generator.to_device(&device.clone().autodiff()).train();
+    let mut optimizer = AdamConfig::new().with_beta_1(0.5).init();
+
+    for epoch in 0..settings.epochs {
+        let loader = BatchLoader::new(
+            data,
+            settings.batch_size,
+            &card.input,
+            Some(settings.shuffle_seed(epoch)),
+        );
+        let batches = loader.num_batches();
+        for (index, samples) in loader.enumerate() {
+            let batch = batch_targets(samples?, kind, classes, device)?;
+            let clean_logits =
+                (!kind.is_multi_label()).then(|| inference.logits(batch.images.clone()));
+            let targets =
+                Goal::LeastLikely.targets(&batch.labels, kind, classes, clean_logits, device)?;
+            let images = batch.images.autodiff();
+            let delta = scale_to_budget(generator.forward(images.clone()), settings.eps);
+            let logits = frozen.logits((images + delta).clamp(0.0, 1.0));
+            let loss = task::loss(kind, logits, targets.autodiff());
+            let grads = GradientsParams::from_grads(loss.backward(), &generator);
+            let value = f64::from(loss.into_scalar::<f32>());
+            if !value.is_finite() {
+                return Err(Error::invalid(format!(
+                    "GAP training diverged (loss {value}) in epoch {}, batch {}: lower the \
+                     learning rate",
+                    epoch + 1,
+                    index + 1
+                )));
+            }
+            generator = optimizer.step(settings.learning_rate, generator, grads);
+            on_batch(GapProgress {
+                epoch: epoch + 1,
+                epochs: settings.epochs,
+                batch: index + 1,
+                batches,
+                loss: value,
+            });
+        }
+    }
+
+    let input = &card.input;
+    Ok(GenerativeAdversarialPerturbation {
+        generator: generator.valid(),
+        card: GapCard {
+            generator: settings.generator,
+            eps: settings.eps,
+            universal: settings.universal,
+            channels: input.channels,
+            height: input.height,
+            width: input.width,
+            model_architecture: card.architecture.name().to_string(),
+            model_classes: card.class_names.clone(),
+            trained_on: data.info().name.clone(),
+            epochs: settings.epochs,
+        },
+        budget: Budget::linf(settings.eps),
+    })
+}

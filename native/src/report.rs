@@ -1,0 +1,230 @@
+//! The HTML report of an attack sweep: one self-contained `index.html` (charts as inline SVG,
+//! images as data URLs), readable offline and safe to mail.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use base64::Engine;
+use plotters::prelude::*;
+use robustdx_core::data::Image;
+use robustdx_core::model::ModelCard;
+use robustdx_core::report::AttackReport;
+use robustdx_core::robustness::Decision;
+use robustdx_core::robustness::{Example, decision};
+
+use crate::files::write_atomic;
+
+const COLORS: [RGBColor; 4] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+];
+
+/// A metric against ε, one line per attack, as an SVG string.
+fn chart(
+    record: &AttackReport,
+    title: &str,
+    value: &dyn Fn(&robustdx_core::report::AttackResult) -> Option<f64>,
+) -> anyhow::Result<String> {
+    let mut attacks: Vec<&str> = record.results.iter().map(|r| r.attack.as_str()).collect();
+    attacks.dedup();
+    let max_eps = record.results.iter().map(|r| r.eps).fold(1.0f32, f32::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (440, 300)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(44)
+            .build_cartesian_2d(0f32..max_eps * 1.05, 0f32..1.02f32)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        chart
+            .configure_mesh()
+            .x_desc("ε (×1/255)")
+            .y_desc(title)
+            .draw()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (i, attack) in attacks.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let points: Vec<(f32, f32)> = record
+                .results
+                .iter()
+                .filter(|r| r.attack == *attack)
+                .filter_map(|r| value(r).map(|v| (r.eps, v as f32)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .label(*attack)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(svg)
+}
+
+fn data_url(image: &Image) -> String {
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(image.encode_png())
+    )
+}
+
+/// The perturbation made visible: mid-grey is zero, full black / white the largest |δ|.
+fn amplified(clean: &Image, adversarial: &Image) -> Image {
+    let delta: Vec<f32> = adversarial
+        .pixels
+        .iter()
+        .zip(&clean.pixels)
+        .map(|(a, c)| a - c)
+        .collect();
+    let largest = delta.iter().fold(0.0f32, |m, d| m.max(d.abs())).max(1e-12);
+    let pixels = delta.iter().map(|d| 0.5 + 0.5 * d / largest).collect();
+    Image::new(clean.channels, clean.height, clean.width, pixels)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// "malignant 0.93" or the findings above threshold.
+fn describe(card: &ModelCard, probs: &[f32]) -> String {
+    match decision(card.task, probs) {
+        Decision::Class(c) => format!("{} {:.2}", card.class_names[c], probs[c]),
+        Decision::Findings(f) => {
+            let on: Vec<String> = f
+                .iter()
+                .enumerate()
+                .filter(|(_, on)| **on)
+                .map(|(k, _)| format!("{} {:.2}", card.class_names[k], probs[k]))
+                .collect();
+            if on.is_empty() {
+                "no finding".into()
+            } else {
+                on.join(", ")
+            }
+        }
+    }
+}
+
+fn truth(card: &ModelCard, label: &robustdx_core::Label) -> String {
+    match label {
+        robustdx_core::Label::Class(c) => card.class_names[*c].clone(),
+        robustdx_core::Label::Findings(f) => {
+            let on: Vec<&str> = f
+                .iter()
+                .zip(&card.class_names)
+                .filter(|(on, _)| **on)
+                .map(|(_, n)| n.as_str())
+                .collect();
+            if on.is_empty() {
+                "no finding".into()
+            } else {
+                on.join(", ")
+            }
+        }
+    }
+}
+
+/// Writes `dir/index.html`; returns its path.
+pub fn write(
+    dir: &Path,
+    record: &AttackReport,
+    card: &ModelCard,
+    examples: &[(String, f32, Vec<Example>)],
+) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create the report directory", dir.display()))?;
+    let accuracy = chart(record, "accuracy", &|r| {
+        Some(r.metrics.adversarial.accuracy)
+    })?;
+    let auc = chart(record, "AUC (macro)", &|r| r.metrics.adversarial.auc_macro)?;
+    let mut rows = String::new();
+    for r in &record.results {
+        let m = &r.metrics;
+        let opt = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.3}"));
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.2}</td><td>{:.3}</td></tr>\n",
+            r.attack, r.eps, m.adversarial.accuracy, opt(m.adversarial.auc_macro), opt(m.adversarial.sensitivity),
+            opt(m.adversarial.specificity), m.fooling_rate, m.success_rate, m.mean_linf * 255.0, m.mean_l2
+        ));
+    }
+    // Examples: for each attack, its largest ε.
+    let mut gallery = String::new();
+    let mut attacks: Vec<&str> = examples.iter().map(|(a, _, _)| a.as_str()).collect();
+    attacks.dedup();
+    for attack in attacks {
+        let Some((_, eps, shown)) = examples
+            .iter()
+            .filter(|(a, _, _)| a == attack)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+        else {
+            continue;
+        };
+        gallery.push_str(&format!("<h3>{attack}, ε = {eps}/255</h3>\n<table class=\"gallery\"><tr><th>truth</th><th>clean</th><th>adversarial</th><th>perturbation (amplified)</th></tr>\n"));
+        for e in shown {
+            gallery.push_str(&format!(
+                "<tr><td>#{} {}</td><td><img src=\"{}\"><br>{}</td><td><img src=\"{}\"><br>{}</td><td><img src=\"{}\"></td></tr>\n",
+                e.index,
+                escape(&truth(card, &e.label)),
+                data_url(&e.clean),
+                escape(&describe(card, &e.clean_probs)),
+                data_url(&e.adversarial),
+                escape(&describe(card, &e.adversarial_probs)),
+                data_url(&amplified(&e.clean, &e.adversarial)),
+            ));
+        }
+        gallery.push_str("</table>\n");
+    }
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>robustdx report: {model}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1100px; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
+.gallery td {{ text-align: center; vertical-align: top; }}
+.gallery img {{ width: 128px; image-rendering: pixelated; }}
+.charts {{ display: flex; gap: 1em; flex-wrap: wrap; }}
+.note {{ color: #666; font-size: 0.9em; }}
+</style></head><body>
+<h1>Robustness of {model}</h1>
+<p>{arch} ({task}, classes: {classes}), evaluated on <b>{data}</b> ({samples} test images) by {tool} {version}.</p>
+<p class="note">ε is the L∞ (or L2) budget in 1/255 pixel units; ε = 0 is the clean model. Fooled: share of images whose decision changed.
+Success: untargeted — share of correctly classified images made wrong; targeted — share now decided as the target.</p>
+<div class="charts">{accuracy}{auc}</div>
+<table><tr><th>attack</th><th>ε×255</th><th>accuracy</th><th>AUC</th><th>sensitivity</th><th>specificity</th><th>fooled</th><th>success</th><th>mean ‖δ‖∞×255</th><th>mean ‖δ‖₂</th></tr>
+{rows}</table>
+<h2>Examples</h2>
+{gallery}
+</body></html>
+"#,
+        model = escape(&record.model.file),
+        arch = escape(&record.model.architecture),
+        task = record.model.task,
+        classes = escape(&card.class_names.join(", ")),
+        data = escape(&record.data.name),
+        samples = record.data.samples,
+        tool = record.tool.name,
+        version = record.tool.version,
+    );
+    let index = dir.join("index.html");
+    write_atomic(&index, html.as_bytes())?;
+    Ok(index)
+}
