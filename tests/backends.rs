@@ -88,3 +88,121 @@ fn cpu_and_wgpu_agree_on_logits_and_input_gradients() {
         "input gradients differ by {grad_diff} (scale {grad_scale})"
     );
 }
+
+/// The tensor-op form of the L∞ PGD update, the reference the fused kernel must equal.
+fn plain_pgd_step(
+    adv: Tensor<4>,
+    grad: Tensor<4>,
+    clean: Tensor<4>,
+    step: f32,
+    eps: f32,
+) -> Tensor<4> {
+    let delta = (adv + grad.sign().mul_scalar(step) - clean.clone()).clamp(-eps, eps);
+    (clean + delta).clamp(0.0, 1.0)
+}
+
+#[test]
+fn fused_pgd_kernel_equals_the_tensor_op_path() {
+    use burn::tensor::Distribution;
+    use robustdx_shaders::fused_pgd_linf_step;
+    let Some(gpu) = wgpu_device() else { return };
+    let cpu = Device::flex();
+    assert!(
+        fused_pgd_linf_step(
+            &Tensor::zeros([1, 1, 2, 2], &cpu),
+            &Tensor::zeros([1, 1, 2, 2], &cpu),
+            &Tensor::zeros([1, 1, 2, 2], &cpu),
+            0.1,
+            0.1
+        )
+        .is_none(),
+        "the kernel is for wgpu only"
+    );
+    // Odd sizes (no vectorisation), exact-zero gradients, points outside the ball and the range.
+    for shape in [[3, 3, 17, 13], [2, 1, 8, 8], [1, 3, 64, 64]] {
+        for (step, eps) in [(2.0 / 255.0, 8.0 / 255.0), (-0.01, 0.03), (0.5, 0.2)] {
+            cpu.seed(7);
+            let clean = Tensor::<4>::random(shape, Distribution::Uniform(0.0, 1.0), &cpu);
+            let adv =
+                clean.clone() + Tensor::<4>::random(shape, Distribution::Uniform(-0.1, 0.1), &cpu);
+            let grad = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &cpu).mask_fill(
+                Tensor::<4>::random(shape, Distribution::Uniform(0.0, 1.0), &cpu).lower_elem(0.1),
+                0.0,
+            );
+            let on = |t: &Tensor<4>| Tensor::<4>::from_data(t.to_data(), &gpu);
+            let fused = fused_pgd_linf_step(&on(&adv), &on(&grad), &on(&clean), step, eps)
+                .expect("wgpu float32 tensors take the kernel");
+            let plain = plain_pgd_step(adv, grad, clean, step, eps);
+            let diff = max_abs_diff(
+                &fused.into_data().try_to_vec::<f32>().unwrap(),
+                &plain.into_data().try_to_vec::<f32>().unwrap(),
+            );
+            assert!(
+                diff <= 1e-6,
+                "{shape:?} step {step} eps {eps}: fused differs by {diff}"
+            );
+        }
+    }
+}
+
+#[test]
+fn pgd_agrees_on_cpu_and_wgpu() {
+    use robustdx_core::attack::{Attack, AttackedModel, ProjectedGradientDescent};
+    let Some(gpu) = wgpu_device() else { return };
+    let cpu = Device::flex();
+    cpu.seed(3);
+    let splits = synthetic::open(
+        SyntheticKind::Derm,
+        &SyntheticConfig {
+            n: 8,
+            test: 1,
+            size: 32,
+            seed: 2,
+        },
+    );
+    let samples: Vec<_> = (0..8).map(|i| splits.train.get(i).unwrap()).collect();
+    let model =
+        DiagnosticModel::create("small-cnn", splits.train.info(), 32, Some(8), &cpu).unwrap();
+    let on_gpu =
+        DiagnosticModel::from_bytes(&model.to_bytes().unwrap(), "in-memory", &gpu).unwrap();
+    let labels: Vec<Label> = samples.iter().map(|s| s.label.clone()).collect();
+    let images = images_to_tensor(&samples.iter().map(|s| &s.image).collect::<Vec<_>>(), &cpu);
+    // No random start: both backends walk the same deterministic path.
+    let attack = ProjectedGradientDescent {
+        random_start: false,
+        ..ProjectedGradientDescent::linf(8.0 / 255.0, 10)
+    };
+    let run = |model: &DiagnosticModel, device: &Device| {
+        let x = Tensor::<4>::from_data(images.to_data(), device);
+        let attacked = AttackedModel::new(model, device);
+        let adv = attack.perturb(&attacked, x, &labels).unwrap();
+        let logits = attacked
+            .logits(adv.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        (adv.into_data().try_to_vec::<f32>().unwrap(), logits)
+    };
+    let (cpu_adv, cpu_logits) = run(&model, &cpu);
+    let (gpu_adv, gpu_logits) = run(&on_gpu, &gpu);
+    let same = cpu_adv
+        .iter()
+        .zip(&gpu_adv)
+        .filter(|(a, b)| (*a - *b).abs() < 1e-5)
+        .count();
+    let share = same as f64 / cpu_adv.len() as f64;
+    let logit_diff = max_abs_diff(&cpu_logits, &gpu_logits);
+    eprintln!(
+        "PGD-10 flex vs wgpu: {:.4} of pixels equal, max |logit diff| {logit_diff:.2e}",
+        share
+    );
+    // A gradient within rounding of zero may take the other sign on the other backend.
+    assert!(
+        share > 0.999,
+        "only {share} of the adversarial pixels agree"
+    );
+    assert!(
+        logit_diff < 1e-2,
+        "adversarial logits differ by {logit_diff}"
+    );
+}

@@ -6,19 +6,23 @@ use burn::tensor::{Device, DeviceKind};
 /// The wgpu device (any adapter: lavapipe in CI). A machine without a Vulkan / Metal / DX12
 /// driver fails loudly unless `ROBUSTDX_SKIP_WGPU` is set, so CI can never skip by accident.
 pub fn wgpu_device() -> Option<Device> {
-    match Device::wgpu_options()
-        .device_kind(DeviceKind::DefaultDevice)
-        .init()
-    {
-        Ok(device) => Some(device),
-        Err(e) if std::env::var_os("ROBUSTDX_SKIP_WGPU").is_some() => {
-            eprintln!("ROBUSTDX_SKIP_WGPU set and no wgpu adapter ({e}): skipping");
-            None
-        }
-        Err(e) => panic!(
-            "no wgpu adapter ({e}): install mesa-vulkan-drivers, or set ROBUSTDX_SKIP_WGPU=1"
-        ),
-    }
+    // One process may initialise wgpu only once; every test of a binary shares the device.
+    static DEVICE: std::sync::OnceLock<Option<Device>> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| match Device::wgpu_options()
+            .device_kind(DeviceKind::DefaultDevice)
+            .init()
+        {
+            Ok(device) => Some(device),
+            Err(e) if std::env::var_os("ROBUSTDX_SKIP_WGPU").is_some() => {
+                eprintln!("ROBUSTDX_SKIP_WGPU set and no wgpu adapter ({e}): skipping");
+                None
+            }
+            Err(e) => panic!(
+                "no wgpu adapter ({e}): install mesa-vulkan-drivers, or set ROBUSTDX_SKIP_WGPU=1"
+            ),
+        })
+        .clone()
 }
 
 /// Largest absolute difference between two equally long slices.

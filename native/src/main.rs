@@ -4,6 +4,7 @@ mod attack;
 mod backend;
 mod bench;
 mod data_args;
+mod demo;
 mod eval;
 mod files;
 mod predict;
@@ -35,6 +36,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Train a small model on synthetic dermoscopy, attack it, print the table, write the report
+    Demo(demo::DemoArgs),
     /// Train a model on a data set's train split
     Train(train::TrainArgs),
     /// Evaluate a model on a data set's test split
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
     quiet_vulkan_loader();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(args, cli.backend),
         Command::Train(args) => train::run(args, cli.backend),
         Command::Eval(args) => eval::run(args, cli.backend),
         Command::Predict(args) => predict::run(args, cli.backend),

@@ -253,7 +253,8 @@ impl Region {
         }
     }
 
-    /// One PGD update: step, then project.
+    /// One PGD update: step, then project. On wgpu, the L∞ pixel-space case runs as one fused
+    /// kernel (`shaders/`).
     pub fn update(
         &self,
         clean: &Tensor<4>,
@@ -263,6 +264,18 @@ impl Region {
         eps: f32,
         direction: f32,
     ) -> Tensor<4> {
+        #[cfg(feature = "gpu-kernels")]
+        if self.uniform_linf().is_some()
+            && let Some(next) = robustdx_shaders::fused_pgd_linf_step(
+                &adversarial,
+                &gradient,
+                clean,
+                size * direction,
+                eps,
+            )
+        {
+            return next;
+        }
         let step = self.steepest_step(gradient, size, eps, direction);
         self.project(clean, adversarial + step)
     }

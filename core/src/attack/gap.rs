@@ -172,9 +172,13 @@ impl GenerativeAdversarialPerturbation {
 
 /// Reads only the card of a generator file.
 pub fn read_gap_card(bytes: &[u8], file: &str) -> Result<GapCard> {
-    let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(
-        |e| gap_error(file, format!("not a robustdx GAP generator file (burnpack): {e}")),
-    )?;
+    let reader =
+        burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| {
+            gap_error(
+                file,
+                format!("not a robustdx GAP generator file (burnpack): {e}"),
+            )
+        })?;
     let metadata = reader.metadata();
     let Some(card) = metadata.get(CARD_KEY) else {
         let reason = match metadata.contains_key(MODEL_CARD_KEY) {
@@ -190,9 +194,7 @@ pub fn read_gap_card(bytes: &[u8], file: &str) -> Result<GapCard> {
     if version != GAP_FILE_VERSION {
         return Err(gap_error(
             file,
-            format!(
-                "GAP file version {version}, this robustdx reads version {GAP_FILE_VERSION}"
-            ),
+            format!("GAP file version {version}, this robustdx reads version {GAP_FILE_VERSION}"),
         ));
     }
     let card: GapCard = serde_json::from_str(card)
@@ -216,6 +218,11 @@ fn check_all_finite(bytes: &[u8], file: &str) -> Result<()> {
 impl Attack for GenerativeAdversarialPerturbation {
     fn name(&self) -> &'static str {
         "gap"
+    }
+
+    /// GAP is trained towards the least likely class (single-label) or every label flipped.
+    fn goal(&self) -> Goal {
+        Goal::LeastLikely
     }
 
     /// The generator's perturbation, added and clipped to [0, 1]. Neither the model nor the

@@ -7,9 +7,8 @@ use burn::tensor::{Bytes, DType, Distribution};
 
 use super::*;
 use crate::Label;
-use crate::data::Dataset;
-use crate::model::DiagnosticModel;
 use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
+use crate::model::DiagnosticModel;
 use crate::test_support::{
     LeftRight, cpu, left_right_batch, rng_lock, seeded_small_cnn, trained_left_right,
 };
@@ -47,7 +46,11 @@ fn unet(depth: usize) -> GeneratorConfig {
 }
 
 /// An untrained attack around a fresh generator (draws from the random stream: hold the lock).
-fn fresh(generator: GeneratorConfig, universal: bool, eps: f32) -> GenerativeAdversarialPerturbation {
+fn fresh(
+    generator: GeneratorConfig,
+    universal: bool,
+    eps: f32,
+) -> GenerativeAdversarialPerturbation {
     let device = cpu();
     GenerativeAdversarialPerturbation {
         generator: match universal {
@@ -124,13 +127,24 @@ fn a_universal_generator_gives_every_image_the_same_perturbation() {
     let images = Tensor::<4>::random([3, 3, SIDE, SIDE], Distribution::Uniform(0.0, 1.0), &device);
     let per_image = 3 * SIDE * SIDE;
     for generator in [resnet(4), unet(3)] {
-        let universal = values(fresh(generator, true, 0.1).perturbation(images.clone()).unwrap());
+        let universal = values(
+            fresh(generator, true, 0.1)
+                .perturbation(images.clone())
+                .unwrap(),
+        );
         let first = &universal[..per_image];
         for image in universal.chunks(per_image).skip(1) {
             assert_eq!(image, first, "{}", generator.name());
         }
-        let dependent = values(fresh(generator, false, 0.1).perturbation(images.clone()).unwrap());
-        assert_ne!(&dependent[..per_image], &dependent[per_image..2 * per_image]);
+        let dependent = values(
+            fresh(generator, false, 0.1)
+                .perturbation(images.clone())
+                .unwrap(),
+        );
+        assert_ne!(
+            &dependent[..per_image],
+            &dependent[per_image..2 * per_image]
+        );
     }
 }
 
@@ -146,7 +160,11 @@ fn generators_keep_the_image_shape_and_reject_sides_they_cannot_halve() {
         });
         config.validate().unwrap();
         let x = Tensor::<4>::random([2, 1, 16, 32], Distribution::Default, &device);
-        assert_eq!(config.init(&device).forward(x).dims(), [2, 1, 16, 32], "depth {depth}");
+        assert_eq!(
+            config.init(&device).forward(x).dims(),
+            [2, 1, 16, 32],
+            "depth {depth}"
+        );
     }
     let config = GeneratorConfig::Resnet(ResnetGeneratorConfig::new(1, [12, 20])).with_width(2);
     let x = Tensor::<4>::random([2, 1, 12, 20], Distribution::Default, &device);
@@ -202,8 +220,10 @@ fn a_trained_generator_fools_the_classifier() {
         ..GapSettings::new(resnet(8), 0.15)
     };
     let mut losses = Vec::new();
-    let attack = train_generator(model, &data, &settings, &cpu(), &mut |p| losses.push(p.loss))
-        .unwrap();
+    let attack = train_generator(model, &data, &settings, &cpu(), &mut |p| {
+        losses.push(p.loss)
+    })
+    .unwrap();
     assert_eq!(losses.len(), 2 * 16);
     let (images, labels) = left_right_batch(64);
     let clean = accuracy(&attacked, images.clone(), &labels);
@@ -242,10 +262,15 @@ fn multi_label_training_runs_on_the_flip_every_label_loss() {
         )
     };
     let mut losses = Vec::new();
-    let attack =
-        train_generator(&model, train, &settings, &cpu(), &mut |p| losses.push(p.loss)).unwrap();
+    let attack = train_generator(&model, train, &settings, &cpu(), &mut |p| {
+        losses.push(p.loss)
+    })
+    .unwrap();
     assert_eq!(losses.len(), 2);
-    assert!(losses.iter().all(|l| l.is_finite() && *l > 0.0), "{losses:?}");
+    assert!(
+        losses.iter().all(|l| l.is_finite() && *l > 0.0),
+        "{losses:?}"
+    );
     assert_eq!(attack.card.channels, channels);
 
     let wrong_size = GapSettings {
@@ -266,7 +291,8 @@ fn save_then_load_gives_identical_perturbations() {
     for (generator, universal) in [(resnet(4), false), (unet(2), true), (unet(3), false)] {
         let attack = trained(model, generator, universal);
         let bytes = attack.to_bytes().unwrap();
-        let loaded = GenerativeAdversarialPerturbation::from_bytes(&bytes, "g.bpk", &cpu()).unwrap();
+        let loaded =
+            GenerativeAdversarialPerturbation::from_bytes(&bytes, "g.bpk", &cpu()).unwrap();
         assert_eq!(loaded.card, attack.card);
         assert_eq!(loaded.budget, attack.budget);
         assert_eq!(loaded.generator.is_universal(), universal);
@@ -343,12 +369,21 @@ fn files_that_are_not_sound_generators_are_clear_errors() {
     assert!(text.contains("not a robustdx GAP generator file"), "{text}");
 
     let text = load_error(&model_file, "model.bpk");
-    assert!(text.contains("a robustdx model file, not a GAP generator"), "{text}");
+    assert!(
+        text.contains("a robustdx model file, not a GAP generator"),
+        "{text}"
+    );
 
-    let text = load_error(&with_card_field(good.clone(), "channels", 1.into()), "c.bpk");
+    let text = load_error(
+        &with_card_field(good.clone(), "channels", 1.into()),
+        "c.bpk",
+    );
     assert!(text.contains("do not match"), "{text}");
 
-    let text = load_error(&with_card_field(good.clone(), "eps", (-0.5).into()), "e.bpk");
+    let text = load_error(
+        &with_card_field(good.clone(), "eps", (-0.5).into()),
+        "e.bpk",
+    );
     assert!(text.contains("ε"), "{text}");
 
     let garbled = rewrite(
@@ -361,7 +396,10 @@ fn files_that_are_not_sound_generators_are_clear_errors() {
     let text = load_error(&garbled, "j.bpk");
     assert!(text.contains("unreadable GAP card"), "{text}");
 
-    let text = load_error(&with_card_field(good.clone(), "universal", true.into()), "u.bpk");
+    let text = load_error(
+        &with_card_field(good.clone(), "universal", true.into()),
+        "u.bpk",
+    );
     assert!(text.contains("weights do not match"), "{text}");
 
     let text = load_error(&rewrite(good, |_| {}, true), "nan.bpk");

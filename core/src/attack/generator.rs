@@ -100,7 +100,9 @@ impl GeneratorConfig {
     /// The generator `name` with its default width, blocks and depth.
     pub fn from_name(name: &str, channels: usize, input_size: [usize; 2]) -> Result<Self> {
         match name {
-            "resnet" => Ok(Self::Resnet(ResnetGeneratorConfig::new(channels, input_size))),
+            "resnet" => Ok(Self::Resnet(ResnetGeneratorConfig::new(
+                channels, input_size,
+            ))),
             "unet" => Ok(Self::Unet(UnetGeneratorConfig::new(channels, input_size))),
             other => Err(Error::invalid(format!(
                 "unknown GAP generator '{other}' (known: {})",
@@ -266,13 +268,20 @@ fn conv(
 ) -> Conv2d {
     Conv2dConfig::new(channels, [kernel, kernel])
         .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+        .with_padding(PaddingConfig2d::Explicit(
+            padding, padding, padding, padding,
+        ))
         .with_bias(bias)
         .init(device)
 }
 
 /// A transposed convolution that exactly doubles the image sides.
-fn up_conv(channels: [usize; 2], kernel: usize, padding: usize, device: &Device) -> ConvTranspose2d {
+fn up_conv(
+    channels: [usize; 2],
+    kernel: usize,
+    padding: usize,
+    device: &Device,
+) -> ConvTranspose2d {
     // Output side: (s - 1) * 2 - 2 * padding + kernel + padding_out = 2 s.
     let padding_out = 2 + 2 * padding - kernel;
     ConvTranspose2dConfig::new(channels, [kernel, kernel])

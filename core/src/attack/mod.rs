@@ -4,12 +4,22 @@
 mod attacked;
 mod budget;
 mod fgsm;
+mod gap;
+mod generator;
 mod goal;
 mod pgd;
 
 pub use attacked::AttackedModel;
 pub use budget::{Budget, Convention, Norm, Region};
 pub use fgsm::FastGradientSignMethod;
+pub use gap::{
+    GAP_FILE_VERSION, GapCard, GapProgress, GapSettings, GenerativeAdversarialPerturbation,
+    read_gap_card, train_generator,
+};
+pub use generator::{
+    Generator, GeneratorConfig, ResnetGenerator, ResnetGeneratorConfig, UnetGenerator,
+    UnetGeneratorConfig, scale_to_budget,
+};
 pub use goal::Goal;
 pub use pgd::{PgdRun, ProjectedGradientDescent};
 
@@ -35,5 +45,7 @@ pub trait Attack {
     ) -> Result<Tensor<4>>;
 }
 
+#[cfg(test)]
+mod gap_tests;
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,7 @@ pub use card::{InputSpec, ModelCard, TrainingSummary};
 pub use classifier::{Classifier, ClassifierOutput};
 pub use densenet::{DenseNet, DenseNetConfig};
 pub use diagnostic::DiagnosticModel;
+pub(crate) use file::check_finite;
 pub use file::{MODEL_FILE_VERSION, read_card};
 pub use inception::{InceptionV3, InceptionV3Config};
 pub use registry::{

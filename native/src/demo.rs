@@ -1,0 +1,72 @@
+//! `robustdx demo`: the whole story in a few minutes on a laptop CPU — train a small
+//! dermoscopy classifier on the built-in synthetic data, attack it at growing budgets, print
+//! the table and write the report. Runs the same code paths as `train` and `attack`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser};
+
+use crate::attack::AttackArgs;
+use crate::backend::BackendChoice;
+use crate::train::TrainArgs;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory for the model, the results and the report (reused: a finished step is skipped)
+    #[arg(long, default_value = "robustdx-demo")]
+    out: PathBuf,
+}
+
+/// The demo's data: synthetic dermoscopy, small enough to train in about a minute.
+const DATA: &str = "synth-derm:n=800,test=200";
+
+#[derive(Parser)]
+struct Train {
+    #[command(flatten)]
+    args: TrainArgs,
+}
+
+#[derive(Parser)]
+struct Attack {
+    #[command(flatten)]
+    args: AttackArgs,
+}
+
+pub fn run(args: DemoArgs, backend: BackendChoice) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.out)?;
+    let path = |name: &str| args.out.join(name).to_string_lossy().into_owned();
+    let model = path("derm.bpk");
+    if std::path::Path::new(&model).exists() {
+        eprintln!("demo: reusing {model} (delete it to train again)");
+    } else {
+        eprintln!("demo: 1/2 training a small CNN on synthetic dermoscopy (benign vs malignant)");
+        let train = Train::parse_from(["train", "--data", DATA, "--epochs", "3", "--out", &model]);
+        crate::train::run(train.args, backend)?;
+    }
+    eprintln!("demo: 2/2 attacking it with FGSM and PGD-10 at ε = 0 (clean), 1, 2, 4, 8 /255");
+    let (json, csv, report) = (path("results.json"), path("results.csv"), path("report"));
+    let attack = Attack::parse_from([
+        "attack",
+        "--model",
+        &model,
+        "--data",
+        DATA,
+        "--attack",
+        "fgsm,pgd",
+        "--eps",
+        "0,1,2,4,8",
+        "--json",
+        &json,
+        "--resume",
+        "--csv",
+        &csv,
+        "--report",
+        &report,
+    ]);
+    crate::attack::run(attack.args, backend)?;
+    println!(
+        "\nAs in the seed study, accuracy collapses as ε grows: perturbations too small to see \
+         (look at the report) flip the diagnosis."
+    );
+    Ok(())
+}
