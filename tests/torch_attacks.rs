@@ -1,0 +1,217 @@
+//! Golden values from PyTorch + torchattacks (`tests/fixtures/attacks/make_golden.py`): FGSM,
+//! PGD L∞, PGD L2 and targeted PGD on the tiny ResNet-18 fixture must give the same adversarial
+//! images. Images whose attack goal the clean model already meets (p ≈ 1, gradients at rounding
+//! level) are "fragile" — any f32 implementation may walk elsewhere — and are only checked
+//! against the budget.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use burn::Tensor;
+use burn::tensor::{Device, TensorData};
+use robustdx_core::Label;
+use robustdx_core::attack::{
+    Attack, AttackedModel, Budget, Convention, FastGradientSignMethod, Goal, Norm,
+    ProjectedGradientDescent,
+};
+use robustdx_core::model::{DiagnosticModel, ImportOptions, import_torch, read_safetensors};
+
+const PIXEL_TOLERANCE: f32 = 1e-5;
+
+fn fixtures(dir: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(dir)
+}
+
+fn model(device: &Device) -> DiagnosticModel {
+    let path = fixtures("torch").join("resnet-18.safetensors");
+    let tensors = read_safetensors(&std::fs::read(&path).unwrap(), "resnet-18").unwrap();
+    let options = ImportOptions {
+        input_size: Some(64),
+        ..Default::default()
+    };
+    import_torch("resnet-18", tensors, "resnet-18", &options, device)
+        .unwrap()
+        .model
+}
+
+fn golden() -> HashMap<String, Vec<f32>> {
+    let bytes = std::fs::read(fixtures("attacks").join("golden.safetensors")).unwrap();
+    read_safetensors(&bytes, "golden")
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.dtype == burn::tensor::DType::F32)
+        .map(|t| {
+            let values = t
+                .to_bytes()
+                .unwrap()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            (t.name.clone(), values)
+        })
+        .collect()
+}
+
+const PLANE: usize = 3 * 64 * 64;
+
+/// The script's fixed input: a multiplicative hash of the flat index.
+fn input() -> Vec<f32> {
+    (0..4 * PLANE)
+        .map(|i| ((i as u64 * 2_654_435_761) % (1 << 32)) as f64 / (1u64 << 32) as f64)
+        .map(|x| x as f32)
+        .collect()
+}
+
+fn image(values: &[f32], i: usize, device: &Device) -> Tensor<4> {
+    let data = TensorData::new(values[i * PLANE..(i + 1) * PLANE].to_vec(), [1, 3, 64, 64]);
+    Tensor::from_data(data, device)
+}
+
+const LABELS: [usize; 4] = [0, 1, 2, 0];
+
+struct Case {
+    name: &'static str,
+    robust: Vec<usize>,
+    fragile: Vec<usize>,
+    norm: Norm,
+    eps: f32,
+    attack: Box<dyn Fn(Goal) -> Box<dyn Attack>>,
+    /// Per-image goal (the targeted case aims at (label + 1) mod 3).
+    goal: fn(usize) -> Goal,
+}
+
+#[test]
+fn attacks_match_torchattacks_on_the_fixture_model() {
+    let device = Device::flex();
+    let attacked = AttackedModel::new(&model(&device), &device);
+    let golden = golden();
+    let index = std::fs::read_to_string(fixtures("attacks").join("golden.json")).unwrap();
+    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    let lists = |name: &str, key: &str| -> Vec<usize> {
+        let attack = index["attacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap();
+        attack[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect()
+    };
+    let eps = 8.0 / 255.0;
+    let linf = Budget::linf(eps);
+    let pgd = move |goal| -> Box<dyn Attack> {
+        Box::new(ProjectedGradientDescent {
+            budget: linf,
+            step_size: 2.0 / 255.0,
+            steps: 10,
+            random_start: false,
+            restarts: 1,
+            goal,
+        })
+    };
+    let cases = [
+        Case {
+            name: "fgsm",
+            robust: lists("fgsm", "robust_images"),
+            fragile: lists("fgsm", "fragile_images"),
+            norm: Norm::Linf,
+            eps,
+            attack: Box::new(move |goal| Box::new(FastGradientSignMethod { budget: linf, goal })),
+            goal: |_| Goal::Untargeted,
+        },
+        Case {
+            name: "pgd",
+            robust: lists("pgd", "robust_images"),
+            fragile: lists("pgd", "fragile_images"),
+            norm: Norm::Linf,
+            eps,
+            attack: Box::new(pgd),
+            goal: |_| Goal::Untargeted,
+        },
+        Case {
+            name: "pgdl2",
+            robust: lists("pgdl2", "robust_images"),
+            fragile: lists("pgdl2", "fragile_images"),
+            norm: Norm::L2,
+            eps: 0.5,
+            attack: Box::new(|goal| {
+                Box::new(ProjectedGradientDescent {
+                    budget: Budget {
+                        norm: Norm::L2,
+                        eps: 0.5,
+                        convention: Convention::Pixel,
+                    },
+                    step_size: 0.1,
+                    steps: 10,
+                    random_start: false,
+                    restarts: 1,
+                    goal,
+                })
+            }),
+            goal: |_| Goal::Untargeted,
+        },
+        Case {
+            name: "pgd_targeted",
+            robust: lists("pgd_targeted", "robust_images"),
+            fragile: lists("pgd_targeted", "fragile_images"),
+            norm: Norm::Linf,
+            eps,
+            attack: Box::new(pgd),
+            goal: |i| Goal::Class((LABELS[i] + 1) % 3),
+        },
+    ];
+    let clean = input();
+    for case in &cases {
+        let expected = &golden[&format!("{}.adversarial", case.name)];
+        for i in case.robust.iter().chain(&case.fragile).copied() {
+            // Samples are independent, so each image can carry its own target.
+            let attack = (case.attack)((case.goal)(i));
+            let adversarial = attack
+                .perturb(
+                    &attacked,
+                    image(&clean, i, &device),
+                    &[Label::Class(LABELS[i])],
+                )
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let ours = &adversarial[..];
+            let theirs = &expected[i * PLANE..(i + 1) * PLANE];
+            let original = &clean[i * PLANE..(i + 1) * PLANE];
+            let delta: Vec<f32> = ours.iter().zip(original).map(|(a, c)| a - c).collect();
+            let size = match case.norm {
+                Norm::Linf => delta.iter().fold(0.0f32, |m, d| m.max(d.abs())),
+                Norm::L2 => delta.iter().map(|d| d * d).sum::<f32>().sqrt(),
+            };
+            assert!(
+                size <= case.eps * (1.0 + 1e-5),
+                "{} image {i}: |δ| {size}",
+                case.name
+            );
+            assert!(ours.iter().all(|p| (0.0..=1.0).contains(p)));
+            if case.robust.contains(&i) {
+                let diff = ours
+                    .iter()
+                    .zip(theirs)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                eprintln!(
+                    "{} image {i}: max |ours - torchattacks| = {diff:.2e}",
+                    case.name
+                );
+                assert!(
+                    diff <= PIXEL_TOLERANCE,
+                    "{} image {i}: differs from torchattacks by {diff}",
+                    case.name
+                );
+            }
+        }
+    }
+}
