@@ -8,7 +8,8 @@ use anyhow::Context;
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use robustdx_core::attack::{
-    Attack, Budget, Convention, FastGradientSignMethod, Goal, Norm, ProjectedGradientDescent,
+    Attack, Budget, Convention, FastGradientSignMethod, GenerativeAdversarialPerturbation, Goal,
+    Norm, ProjectedGradientDescent,
 };
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::report::{AttackReport, AttackResult, DataSummary, ModelSummary};
@@ -25,6 +26,8 @@ use crate::report;
 pub enum AttackKind {
     Fgsm,
     Pgd,
+    /// a trained GAP generator (--generator FILE), rescaled to each ε
+    Gap,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,6 +79,9 @@ pub struct AttackArgs {
     pub least_likely: bool,
     #[arg(long, value_enum, default_value = "pixel")]
     pub convention: ConventionArg,
+    /// Generator file for --attack gap (from `robustdx gap train`)
+    #[arg(long)]
+    pub generator: Option<PathBuf>,
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
     /// Seeds the random starts: same seed, same numbers
@@ -104,8 +110,13 @@ impl AttackArgs {
         }
     }
 
-    /// The attack of `kind` at `eps` (1/255 units).
-    pub fn build(&self, kind: AttackKind, eps: f32) -> anyhow::Result<Box<dyn Attack>> {
+    /// The attack of `kind` at `eps` (1/255 units); `gap` is the loaded generator, if any.
+    pub fn build(
+        &self,
+        kind: AttackKind,
+        eps: f32,
+        gap: Option<&GenerativeAdversarialPerturbation>,
+    ) -> anyhow::Result<Box<dyn Attack>> {
         anyhow::ensure!(
             eps.is_finite() && eps >= 0.0,
             "--eps {eps}: ε must be a number ≥ 0 (in 1/255 units)"
@@ -139,6 +150,14 @@ impl AttackArgs {
                 attack.validate()?;
                 Box::new(attack)
             }
+            AttackKind::Gap => {
+                let generator = gap.context("--attack gap needs --generator FILE")?;
+                // The generator's output is normalised to its L∞ norm, so one generator
+                // serves every ε.
+                let mut gap = generator.clone();
+                gap.budget = Budget::linf(budget.eps);
+                Box::new(gap)
+            }
         })
     }
 }
@@ -150,6 +169,13 @@ fn settings(attack: &dyn Attack, args: &AttackArgs, kind: AttackKind) -> serde_j
         "goal": attack.goal(),
         "seed": args.seed,
     });
+    if kind == AttackKind::Gap {
+        value["generator"] = args
+            .generator
+            .as_ref()
+            .map(|g| g.to_string_lossy().into_owned())
+            .into();
+    }
     if kind == AttackKind::Pgd {
         value["steps"] = args.steps.into();
         value["step_size_255"] = args.step_size.map_or(serde_json::Value::Null, Into::into);
@@ -191,10 +217,15 @@ pub fn sweep(
         }
         _ => AttackReport::new(summary, data),
     };
+    let gap = match (&args.generator, args.attack.contains(&AttackKind::Gap)) {
+        (Some(path), true) => Some(crate::gap::load(path, device)?),
+        (None, true) => anyhow::bail!("--attack gap needs --generator FILE (robustdx gap train)"),
+        _ => None,
+    };
     let mut examples = Vec::new();
     for &kind in &args.attack {
         for &eps in &args.eps {
-            let attack = args.build(kind, eps)?;
+            let attack = args.build(kind, eps, gap.as_ref())?;
             if record.find(attack.name(), eps).is_some() {
                 eprintln!("{} ε={eps}/255: already recorded, skipped", attack.name());
                 continue;

@@ -50,6 +50,7 @@ pub fn select(choice: BackendChoice) -> anyhow::Result<Device> {
 }
 
 /// A wgpu adapter, described for people.
+#[derive(Debug, Clone)]
 pub struct Adapter {
     pub name: String,
     pub api: String,
@@ -62,7 +63,16 @@ impl std::fmt::Display for Adapter {
     }
 }
 
+/// wgpu can be set up once per process; commands that chain others (`demo`) ask again.
 fn init_wgpu() -> anyhow::Result<(Device, Adapter)> {
+    static WGPU: std::sync::OnceLock<Result<(Device, Adapter), String>> =
+        std::sync::OnceLock::new();
+    WGPU.get_or_init(|| init_wgpu_once().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+fn init_wgpu_once() -> anyhow::Result<(Device, Adapter)> {
     // A missing adapter panics on a background thread in some drivers; `init` returns an error
     // instead, which is what lets us fall back.
     let (device, setup) = Device::wgpu_options()

@@ -1,6 +1,7 @@
 //! `robustdx demo`: the whole story in a few minutes on a laptop CPU — train a small
-//! dermoscopy classifier on the built-in synthetic data, attack it at growing budgets, print
-//! the table and write the report. Runs the same code paths as `train` and `attack`.
+//! dermoscopy classifier on the built-in synthetic data, train a GAP generator against it,
+//! attack it with FGSM, PGD and GAP at growing budgets, print the table and write the report.
+//! Runs the same code paths as `train`, `gap train` and `attack`.
 
 use std::path::PathBuf;
 
@@ -27,6 +28,12 @@ struct Train {
 }
 
 #[derive(Parser)]
+struct Gap {
+    #[command(flatten)]
+    args: crate::gap::GapTrainArgs,
+}
+
+#[derive(Parser)]
 struct Attack {
     #[command(flatten)]
     args: AttackArgs,
@@ -39,11 +46,24 @@ pub fn run(args: DemoArgs, backend: BackendChoice) -> anyhow::Result<()> {
     if std::path::Path::new(&model).exists() {
         eprintln!("demo: reusing {model} (delete it to train again)");
     } else {
-        eprintln!("demo: 1/2 training a small CNN on synthetic dermoscopy (benign vs malignant)");
+        eprintln!("demo: 1/3 training a small CNN on synthetic dermoscopy (benign vs malignant)");
         let train = Train::parse_from(["train", "--data", DATA, "--epochs", "3", "--out", &model]);
         crate::train::run(train.args, backend)?;
     }
-    eprintln!("demo: 2/2 attacking it with FGSM and PGD-10 at ε = 0 (clean), 1, 2, 4, 8 /255");
+    let generator = path("gap.bpk");
+    if std::path::Path::new(&generator).exists() {
+        eprintln!("demo: reusing {generator} (delete it to train again)");
+    } else {
+        eprintln!("demo: 2/3 training a GAP generator against the model (ε = 8/255)");
+        let gap = Gap::parse_from([
+            "gap", "--model", &model, "--data", DATA, "--out", &generator, "--width", "8",
+            "--epochs", "2", "--lr", "2e-3",
+        ]);
+        crate::gap::train(gap.args, backend)?;
+    }
+    eprintln!(
+        "demo: 3/3 attacking the model with FGSM, PGD-10 and GAP at ε = 0 (clean), 1, 2, 4, 8 /255"
+    );
     let (json, csv, report) = (path("results.json"), path("results.csv"), path("report"));
     let attack = Attack::parse_from([
         "attack",
@@ -52,7 +72,9 @@ pub fn run(args: DemoArgs, backend: BackendChoice) -> anyhow::Result<()> {
         "--data",
         DATA,
         "--attack",
-        "fgsm,pgd",
+        "fgsm,pgd,gap",
+        "--generator",
+        &generator,
         "--eps",
         "0,1,2,4,8",
         "--json",

@@ -7,6 +7,7 @@ mod data_args;
 mod demo;
 mod eval;
 mod files;
+mod gap;
 mod predict;
 mod preview;
 mod progress;
@@ -52,12 +53,21 @@ enum Command {
     Import(torch::ImportArgs),
     /// Write a model's weights as torchvision-named .safetensors, to open in PyTorch
     Export(torch::ExportArgs),
+    /// GAP: generators of adversarial perturbations
+    #[command(subcommand)]
+    Gap(GapCommand),
     /// Look at data sets
     #[command(subcommand)]
     Data(DataCommand),
     /// Benchmarks (tables of measured speed; no pass or fail)
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum GapCommand {
+    /// Train a generator against a frozen model
+    Train(gap::GapTrainArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +97,7 @@ fn main() -> ExitCode {
         }
         Command::Import(args) => torch::import(args, cli.backend),
         Command::Export(args) => torch::export(args, cli.backend),
+        Command::Gap(GapCommand::Train(args)) => gap::train(args, cli.backend),
         Command::Data(DataCommand::Preview(args)) => preview::run(args),
         Command::Bench(BenchCommand::Models(args)) => bench::run(args),
     };
