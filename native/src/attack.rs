@@ -13,14 +13,14 @@ use robustdx_core::attack::{
 };
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::report::{AttackReport, AttackResult, DataSummary, ModelSummary};
-use robustdx_core::robustness::{Example, evaluate_attack};
+use robustdx_core::robustness::evaluate_attack;
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::DataArgs;
 use crate::eval::load_model;
 use crate::files::{read, write_atomic};
 use crate::progress::bar;
-use crate::report;
+use crate::report::{self, Gallery};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AttackKind {
@@ -55,7 +55,12 @@ pub struct AttackArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_value = "pgd")]
     pub attack: Vec<AttackKind>,
     /// Budgets in 1/255 pixel units (0 = clean), comma-separated
-    #[arg(long, value_delimiter = ',', default_value = "0,1,2,4,8")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0,1,2,4,8",
+        allow_negative_numbers = true
+    )]
     pub eps: Vec<f32>,
     /// PGD steps
     #[arg(long, default_value_t = 10)]
@@ -190,7 +195,7 @@ pub fn sweep(
     args: &AttackArgs,
     model: &DiagnosticModel,
     device: &Device,
-) -> anyhow::Result<(AttackReport, Vec<(String, f32, Vec<Example>)>)> {
+) -> anyhow::Result<(AttackReport, Gallery)> {
     let splits = args.data.open()?;
     let test = splits.test.as_ref();
     let summary = ModelSummary::new(&args.model.to_string_lossy(), &model.card);

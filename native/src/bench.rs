@@ -6,6 +6,7 @@ use std::time::Instant;
 use burn::Tensor;
 use burn::tensor::{Device, Distribution};
 use clap::Args;
+use robustdx_core::attack::{Attack, AttackedModel, ProjectedGradientDescent};
 use robustdx_core::model::{
     ARCHITECTURES, ArchitectureConfig, Classifier, DiagnosticModel, InputSpec, ModelCard,
     ModelOptions, architecture,
@@ -139,6 +140,81 @@ pub fn run(args: BenchModelsArgs) -> anyhow::Result<()> {
                     args.batch as f64 / seconds
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSpeedArgs {
+    /// cpu and/or wgpu
+    #[arg(long, value_delimiter = ',', default_value = "cpu,wgpu")]
+    backends: Vec<String>,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Timed PGD-10 runs after one warm-up
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+/// `robustdx bench speed`: PGD-10 (L∞, ε 8/255, step 2/255, random start) images/s on the
+/// models `tests/fixtures/attacks/speed_torchattacks.py` times in PyTorch + torchattacks.
+pub fn run_speed(args: BenchSpeedArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.batch > 0 && args.runs > 0,
+        "--batch and --runs must be positive"
+    );
+    println!(
+        "{:<22} {:<5} {:>6} {:>12} {:>9}",
+        "model", "back", "batch", "s / PGD-10", "img/s"
+    );
+    for backend_name in &args.backends {
+        let choice = match backend_name.as_str() {
+            "cpu" => BackendChoice::Cpu,
+            "wgpu" => BackendChoice::Wgpu,
+            other => anyhow::bail!("unknown backend '{other}' (cpu, wgpu)"),
+        };
+        let device = match backend::select(choice) {
+            Ok(device) => device,
+            Err(e) => {
+                eprintln!("skipping {backend_name}: {e:#}");
+                continue;
+            }
+        };
+        for (name, width) in [("small-cnn", 32), ("attn-vgg", 8)] {
+            device.seed(0);
+            let model = model(name, width, 64, &device)?;
+            let attacked = AttackedModel::new(&model, &device);
+            let attack = ProjectedGradientDescent {
+                step_size: 2.0 / 255.0,
+                ..ProjectedGradientDescent::linf(8.0 / 255.0, 10)
+            };
+            let labels = vec![Label::Class(1); args.batch];
+            let images = Tensor::<4>::random(
+                [args.batch, 3, 64, 64],
+                Distribution::Uniform(0.0, 1.0),
+                &device,
+            );
+            let mut times = Vec::with_capacity(args.runs);
+            for run in 0..=args.runs {
+                let start = Instant::now();
+                let adversarial = attack.perturb(&attacked, images.clone(), &labels)?;
+                // Reading a value waits for the device.
+                let _: f32 = adversarial.sum().into_scalar();
+                if run > 0 {
+                    times.push(start.elapsed().as_secs_f64());
+                }
+            }
+            times.sort_by(f64::total_cmp);
+            let seconds = times[times.len() / 2];
+            println!(
+                "{:<22} {:<5} {:>6} {:>12.3} {:>9.1}",
+                format!("{name} (width {width}, 64px)"),
+                backend_name,
+                args.batch,
+                seconds,
+                args.batch as f64 / seconds
+            );
         }
     }
     Ok(())

@@ -74,6 +74,9 @@ enum GapCommand {
 enum BenchCommand {
     /// Forward + backward images/s of each architecture, tiny and full, per backend
     Models(bench::BenchModelsArgs),
+    /// PGD-10 images/s on small-cnn and a tiny AttnVGG, per backend (compare with
+    /// tests/fixtures/attacks/speed_torchattacks.py)
+    Speed(bench::BenchSpeedArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Gap(GapCommand::Train(args)) => gap::train(args, cli.backend),
         Command::Data(DataCommand::Preview(args)) => preview::run(args),
         Command::Bench(BenchCommand::Models(args)) => bench::run(args),
+        Command::Bench(BenchCommand::Speed(args)) => bench::run_speed(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

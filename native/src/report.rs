@@ -14,6 +14,9 @@ use robustdx_core::robustness::{Example, decision};
 
 use crate::files::write_atomic;
 
+/// Example images per (attack, ε), in sweep order.
+pub type Gallery = Vec<(String, f32, Vec<Example>)>;
+
 const COLORS: [RGBColor; 4] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
@@ -147,7 +150,7 @@ pub fn write(
     dir: &Path,
     record: &AttackReport,
     card: &ModelCard,
-    examples: &[(String, f32, Vec<Example>)],
+    examples: &Gallery,
 ) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the report directory", dir.display()))?;

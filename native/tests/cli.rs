@@ -456,3 +456,180 @@ fn the_paper_models_train_and_evaluate_from_the_command_line() {
     assert_eq!(report["model"]["task"], "multi-label");
     assert_eq!(report["metrics"]["per_class"].as_array().unwrap().len(), 6);
 }
+
+#[test]
+fn attack_sweep_writes_json_csv_report_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = "synth-derm:n=64,test=16,size=32,seed=5";
+    let out = robustdx(
+        d,
+        &[
+            "train",
+            "--backend",
+            "cpu",
+            "--data",
+            data,
+            "--image-size",
+            "32",
+            "--width",
+            "8",
+            "--epochs",
+            "2",
+            "--out",
+            "m.bpk",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let sweep = [
+        "attack",
+        "--backend",
+        "cpu",
+        "--model",
+        "m.bpk",
+        "--data",
+        data,
+        "--attack",
+        "fgsm,pgd",
+        "--eps",
+        "0,8",
+        "--steps",
+        "3",
+        "--json",
+        "a.json",
+        "--csv",
+        "a.csv",
+        "--report",
+        "rep",
+    ];
+    let out = robustdx(d, &sweep);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("report: rep/index.html"),
+        "{}",
+        text(&out)
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("a.json")).unwrap()).unwrap();
+    assert_eq!(record["schema_version"], 1);
+    let results = record["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for r in results {
+        let m = &r["metrics"];
+        let linf = m["mean_linf"].as_f64().unwrap();
+        assert!(linf <= r["eps"].as_f64().unwrap() / 255.0 + 1e-6, "{r}");
+        if r["eps"] == 0.0 {
+            assert_eq!(m["fooling_rate"], 0.0);
+        }
+    }
+    // PGD at 8/255 does not leave the clean accuracy standing.
+    let accuracy = |attack: &str, eps: f64| {
+        results
+            .iter()
+            .find(|r| r["attack"] == attack && r["eps"] == eps)
+            .unwrap()["metrics"]["accuracy"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(accuracy("pgd", 8.0) < accuracy("pgd", 0.0), "{record}");
+    let csv = std::fs::read_to_string(d.join("a.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    let html = std::fs::read_to_string(d.join("rep/index.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("data:image/png;base64,"));
+    // Nothing fetched from elsewhere (an SVG namespace URI is a name, not a request).
+    for fetch in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(
+            !html.contains(fetch),
+            "the report must work offline: {fetch}"
+        );
+    }
+
+    let mut resumed: Vec<&str> = sweep.to_vec();
+    resumed.push("--resume");
+    let out = robustdx(d, &resumed);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        text(&out).matches("already recorded").count(),
+        4,
+        "{}",
+        text(&out)
+    );
+
+    fails_with(
+        d,
+        &["attack", "--model", "m.bpk", "--data", data, "--eps", "-1"],
+        &["ε"],
+    );
+    fails_with(
+        d,
+        &["attack", "--model", "m.bpk", "--data", data, "--eps", "300"],
+        &["ε"],
+    );
+    fails_with(
+        d,
+        &[
+            "attack", "--model", "m.bpk", "--data", data, "--attack", "gap",
+        ],
+        &["--generator"],
+    );
+
+    // GAP: train a generator, attack with it, rescaled to each ε.
+    let out = robustdx(
+        d,
+        &[
+            "gap",
+            "train",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--data",
+            data,
+            "--out",
+            "g.bpk",
+            "--width",
+            "4",
+            "--epochs",
+            "1",
+            "--lr",
+            "2e-3",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = robustdx(
+        d,
+        &[
+            "attack",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--data",
+            data,
+            "--attack",
+            "gap",
+            "--generator",
+            "g.bpk",
+            "--eps",
+            "2,8",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("gap"), "{}", text(&out));
+    std::fs::write(d.join("bad.bpk"), "nope").unwrap();
+    fails_with(
+        d,
+        &[
+            "attack",
+            "--model",
+            "m.bpk",
+            "--data",
+            data,
+            "--attack",
+            "gap",
+            "--generator",
+            "bad.bpk",
+        ],
+        &["bad.bpk"],
+    );
+}

@@ -8,16 +8,18 @@ use crate::{Result, TaskKind, task};
 
 /// A frozen (inference-mode, no weight gradients) model on the autodiff version of a device.
 pub struct AttackedModel {
+    /// What gradients flow through.
+    frozen: DiagnosticModel,
+    /// The same weights for plain forward passes.
     model: DiagnosticModel,
-    inference: DiagnosticModel,
     device: Device,
 }
 
 impl AttackedModel {
     pub fn new(model: &DiagnosticModel, device: &Device) -> Self {
         Self {
-            model: model.frozen(device),
-            inference: model.valid(),
+            frozen: model.frozen(device),
+            model: model.valid(),
             device: device.clone(),
         }
     }
@@ -36,12 +38,12 @@ impl AttackedModel {
     }
 
     pub fn model(&self) -> &DiagnosticModel {
-        &self.inference
+        &self.model
     }
 
     /// Logits without gradients.
     pub fn logits(&self, images: Tensor<4>) -> Tensor<2> {
-        self.inference.logits(images)
+        self.model.logits(images)
     }
 
     /// Each sample's loss against `targets` `[batch, classes]`, and its gradient with respect to
@@ -53,7 +55,7 @@ impl AttackedModel {
         targets: Tensor<2>,
     ) -> Result<(Tensor<1>, Tensor<4>)> {
         let x = images.autodiff().require_grad();
-        let logits = self.model.logits(x.clone());
+        let logits = self.frozen.logits(x.clone());
         let loss = task::per_sample_loss(self.task(), logits, targets.autodiff());
         let grads = loss.clone().sum().backward();
         let gradient = x

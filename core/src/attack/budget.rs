@@ -78,10 +78,10 @@ impl Budget {
                 let device = images.device();
                 let channel = |values: Vec<f32>| {
                     let n = values.len();
-                    Bound::Channel(Tensor::from_data(
+                    Bound::Channel(Box::new(Tensor::from_data(
                         TensorData::new(values, [1, n, 1, 1]),
                         &device,
-                    ))
+                    )))
                 };
                 let normalised = normalise(images.clone(), input);
                 let low: f32 = normalised.clone().min().into_scalar();
@@ -111,7 +111,7 @@ fn normalise(images: Tensor<4>, input: &InputSpec) -> Tensor<4> {
 #[derive(Debug, Clone)]
 pub enum Bound {
     Scalar(f32),
-    Channel(Tensor<4>),
+    Channel(Box<Tensor<4>>),
 }
 
 impl Bound {
@@ -138,7 +138,7 @@ impl Bound {
     fn neg(&self) -> Bound {
         match self {
             Bound::Scalar(v) => Bound::Scalar(-v),
-            Bound::Channel(t) => Bound::Channel(t.clone().neg()),
+            Bound::Channel(t) => Bound::Channel(Box::new(t.as_ref().clone().neg())),
         }
     }
 }

@@ -214,6 +214,9 @@ pub struct Generator {
 }
 
 #[derive(Module, Debug)]
+// The ResNet generator's blocks make its variant larger; a generator holds one and moves it
+// rarely.
+#[allow(clippy::large_enum_variant)]
 enum Network {
     Unet(UnetGenerator),
     Resnet(ResnetGenerator),
