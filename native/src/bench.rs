@@ -33,6 +33,18 @@ pub struct BenchModelsArgs {
     steps: usize,
 }
 
+/// The device named `cpu` or `wgpu`; `None` (with a note) when wgpu has no adapter here.
+fn bench_device(name: &str) -> anyhow::Result<Option<Device>> {
+    let choice = match name {
+        "cpu" => BackendChoice::Cpu,
+        "wgpu" => BackendChoice::Wgpu,
+        other => anyhow::bail!("unknown backend '{other}' (cpu, wgpu)"),
+    };
+    Ok(backend::select(choice)
+        .map_err(|e| eprintln!("skipping {name}: {e:#}"))
+        .ok())
+}
+
 /// A fresh 3-channel, 2-class model of `name` at `width` taking `size` pixels.
 fn model(
     name: &str,
@@ -106,17 +118,8 @@ pub fn run(args: BenchModelsArgs) -> anyhow::Result<()> {
         "model", "size", "width", "input", "parameters", "back", "ms/step", "img/s"
     );
     for backend_name in &args.backends {
-        let choice = match backend_name.as_str() {
-            "cpu" => BackendChoice::Cpu,
-            "wgpu" => BackendChoice::Wgpu,
-            other => anyhow::bail!("unknown backend '{other}' (cpu, wgpu)"),
-        };
-        let device = match backend::select(choice) {
-            Ok(device) => device,
-            Err(e) => {
-                eprintln!("skipping {backend_name}: {e:#}");
-                continue;
-            }
+        let Some(device) = bench_device(backend_name)? else {
+            continue;
         };
         for name in &names {
             let info = architecture(name)?;
@@ -169,17 +172,8 @@ pub fn run_speed(args: BenchSpeedArgs) -> anyhow::Result<()> {
         "model", "back", "batch", "s / PGD-10", "img/s"
     );
     for backend_name in &args.backends {
-        let choice = match backend_name.as_str() {
-            "cpu" => BackendChoice::Cpu,
-            "wgpu" => BackendChoice::Wgpu,
-            other => anyhow::bail!("unknown backend '{other}' (cpu, wgpu)"),
-        };
-        let device = match backend::select(choice) {
-            Ok(device) => device,
-            Err(e) => {
-                eprintln!("skipping {backend_name}: {e:#}");
-                continue;
-            }
+        let Some(device) = bench_device(backend_name)? else {
+            continue;
         };
         for (name, width) in [("small-cnn", 32), ("attn-vgg", 8)] {
             device.seed(0);

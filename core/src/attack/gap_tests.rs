@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use burn::Tensor;
 use burn::tensor::{Bytes, DType, Distribution};
 
+use super::tests::accuracy;
 use super::*;
 use crate::Label;
 use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
@@ -17,16 +18,6 @@ const SIDE: usize = 16;
 
 fn values(t: Tensor<4>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap()
-}
-
-fn accuracy(model: &AttackedModel, images: Tensor<4>, labels: &[Label]) -> f32 {
-    let predicted = model.logits(images).argmax(1).into_data();
-    let hits = predicted
-        .iter::<i64>()
-        .zip(labels)
-        .filter(|(p, l)| Some(*p as usize) == l.class())
-        .count();
-    hits as f32 / labels.len() as f32
 }
 
 fn resnet(width: usize) -> GeneratorConfig {

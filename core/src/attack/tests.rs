@@ -22,7 +22,8 @@ fn mean_loss(model: &AttackedModel, images: Tensor<4>, labels: &[Label]) -> f32 
         .into_scalar()
 }
 
-fn accuracy(model: &AttackedModel, images: Tensor<4>, labels: &[Label]) -> f32 {
+/// Share of images decided as their label (single-label).
+pub(super) fn accuracy(model: &AttackedModel, images: Tensor<4>, labels: &[Label]) -> f32 {
     let predicted = model.logits(images).argmax(1).into_data();
     let hits = predicted
         .iter::<i64>()

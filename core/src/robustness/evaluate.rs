@@ -151,3 +151,56 @@ pub fn evaluate_attack(
     };
     Ok((metrics, examples))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attack::ProjectedGradientDescent;
+    use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
+    use crate::test_support::{cpu, rng_lock};
+    use crate::train::predict;
+
+    /// At ε = 0 the "attack" is the clean model: the same scores, nothing fooled, δ = 0 — on
+    /// every task kind. At ε > 0, δ stays within budget and the scores are still well formed.
+    #[test]
+    fn clean_budget_reproduces_clean_scores_on_every_task_kind() {
+        let device = cpu();
+        for kind in SyntheticKind::ALL {
+            let config = SyntheticConfig {
+                n: 4,
+                test: 12,
+                size: 32,
+                seed: 3,
+            };
+            let splits = synthetic::open(kind, &config);
+            let test = splits.test.as_ref();
+            let model = {
+                let _rng = rng_lock();
+                device.seed(1);
+                DiagnosticModel::create("small-cnn", test.info(), 32, Some(4), &device).unwrap()
+            };
+            let clean =
+                metrics::evaluate(&predict(&model, test, 5, &device, &mut |_, _| {}).unwrap())
+                    .unwrap();
+            let none = ProjectedGradientDescent::linf(0.0, 3);
+            let (at_zero, examples) =
+                evaluate_attack(&model, test, &none, 5, 2, &device, &mut |_, _| {}).unwrap();
+            assert_eq!(at_zero.adversarial, clean, "{}", kind.name());
+            assert_eq!(
+                (at_zero.fooling_rate, at_zero.mean_linf, at_zero.mean_l2),
+                (0.0, 0.0, 0.0)
+            );
+            assert_eq!(examples.len(), 2);
+
+            let _rng = rng_lock();
+            let eps = 8.0 / 255.0;
+            let pgd = ProjectedGradientDescent::linf(eps, 3);
+            let (attacked, _) =
+                evaluate_attack(&model, test, &pgd, 5, 0, &device, &mut |_, _| {}).unwrap();
+            assert!(attacked.mean_linf <= eps as f64 + 1e-6, "{}", kind.name());
+            assert!(attacked.mean_linf > 0.0);
+            assert!((0.0..=1.0).contains(&attacked.fooling_rate));
+            assert_eq!(attacked.adversarial.samples, 12);
+        }
+    }
+}
