@@ -206,3 +206,38 @@ fn pgd_agrees_on_cpu_and_wgpu() {
         "adversarial logits differ by {logit_diff}"
     );
 }
+
+/// AttnVGG's attention gates up-sample the global map; the input gradient through them must
+/// exist on the GPU backend too (burn's own bilinear backward does not run on wgpu) and agree
+/// with the CPU.
+#[test]
+fn attn_vgg_input_gradients_agree_on_cpu_and_wgpu() {
+    let Some(gpu) = wgpu_device() else { return };
+    let cpu = Device::flex();
+    cpu.seed(4);
+    let splits = synthetic::open(
+        SyntheticKind::Derm,
+        &SyntheticConfig {
+            n: 2,
+            test: 1,
+            size: 32,
+            seed: 1,
+        },
+    );
+    let samples: Vec<_> = (0..2).map(|i| splits.train.get(i).unwrap()).collect();
+    let model =
+        DiagnosticModel::create("attn-vgg", splits.train.info(), 32, Some(4), &cpu).unwrap();
+    let on_gpu =
+        DiagnosticModel::from_bytes(&model.to_bytes().unwrap(), "in-memory", &gpu).unwrap();
+    let images = images_to_tensor(&samples.iter().map(|s| &s.image).collect::<Vec<_>>(), &cpu)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let labels: Vec<Label> = samples.iter().map(|s| s.label.clone()).collect();
+    let (cpu_logits, cpu_grad) = logits_and_input_gradient(&model, &images, &labels, &cpu);
+    let (gpu_logits, gpu_grad) = logits_and_input_gradient(&on_gpu, &images, &labels, &gpu);
+    let scale = cpu_grad.iter().fold(0.0f32, |m, g| m.max(g.abs()));
+    assert!(scale > 0.0);
+    assert!(max_abs_diff(&cpu_logits, &gpu_logits) < 1e-4);
+    assert!(max_abs_diff(&cpu_grad, &gpu_grad) < 1e-3 * scale);
+}

@@ -8,9 +8,7 @@ use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid};
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use super::layers::{ConvBnRelu, conv, split_index};
 
@@ -26,6 +24,43 @@ pub struct AttnVggConfig {
     /// the gates 4 times it (256).
     #[config(default = 64)]
     pub width: usize,
+}
+
+/// PyTorch's bilinear interpolation weights (`align_corners=False`) from `input` to `output`
+/// samples, as a `[output, input]` matrix.
+fn interpolation_matrix(output: usize, input: usize) -> Vec<f32> {
+    let scale = input as f32 / output as f32;
+    let mut m = vec![0.0; output * input];
+    for o in 0..output {
+        let source = ((o as f32 + 0.5) * scale - 0.5).max(0.0);
+        let i0 = (source.floor() as usize).min(input - 1);
+        let i1 = (i0 + 1).min(input - 1);
+        let w1 = source - i0 as f32;
+        m[o * input + i0] += 1.0 - w1;
+        m[o * input + i1] += w1;
+    }
+    m
+}
+
+/// Bilinear resize of `x` `[b, c, h, w]` to `size`, as PyTorch's `F.interpolate(...,
+/// mode="bilinear", align_corners=False)`. Written as two small matrix products rather than
+/// burn's `interpolate`, whose backward pass the GPU backends lack: attacks differentiate
+/// through this.
+fn upsample_bilinear(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let device = x.device();
+    let rows = Tensor::<3>::from_data(
+        TensorData::new(interpolation_matrix(size[0], h), [1, size[0], h]),
+        &device,
+    );
+    let cols = Tensor::<3>::from_data(
+        TensorData::new(interpolation_matrix(size[1], w), [1, size[1], w]),
+        &device,
+    );
+    let planes: Tensor<3> = x.reshape([b * c, h, w]);
+    let tall = rows.expand([b * c, size[0], h]).matmul(planes);
+    let out = tall.matmul(cols.swap_dims(1, 2).expand([b * c, w, size[1]]));
+    out.reshape([b, c, size[0], size[1]])
 }
 
 /// One attention gate: `a = sigmoid(phi(relu(W_l l + up(W_g g))))`, and the attended vector is
@@ -50,12 +85,7 @@ impl AttentionGate {
     fn forward(&self, local: Tensor<4>, global: Tensor<4>) -> (Tensor<4>, Tensor<2>) {
         let [_, _, h, w] = local.dims();
         // The 1x1 conv commutes with bilinear up-sampling, so it runs on the small map first.
-        let query = interpolate(
-            self.w_g.forward(global),
-            InterpolateOptions::new(InterpolateMode::Bilinear)
-                .with_align_corners(false)
-                .with_output_size([h, w]),
-        );
+        let query = upsample_bilinear(self.w_g.forward(global), [h, w]);
         let attention = sigmoid(
             self.phi
                 .forward(relu(self.w_l.forward(local.clone()) + query)),
@@ -195,5 +225,37 @@ mod tests {
         );
         assert_eq!(torch_name("attn2.w_g.weight"), "attn2.W_g.weight");
         assert_eq!(torch_name("cls.weight"), "cls.weight");
+    }
+}
+
+#[cfg(test)]
+mod upsampling {
+    use burn::tensor::module::interpolate;
+    use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::upsample_bilinear;
+    use crate::test_support::{cpu, rng_lock};
+
+    #[test]
+    fn matches_burns_bilinear_interpolation_at_every_factor() {
+        let _rng = rng_lock();
+        for (input, output) in [
+            ([2, 2], [8, 8]),
+            ([4, 4], [8, 8]),
+            ([3, 5], [7, 16]),
+            ([7, 7], [7, 7]),
+        ] {
+            let x = Tensor::<4>::random([2, 3, input[0], input[1]], Distribution::Default, &cpu());
+            let ours = upsample_bilinear(x.clone(), output);
+            let reference = interpolate(
+                x,
+                InterpolateOptions::new(InterpolateMode::Bilinear)
+                    .with_align_corners(false)
+                    .with_output_size(output),
+            );
+            let diff: f32 = (ours - reference).abs().max().into_scalar();
+            assert!(diff < 1e-5, "{input:?} -> {output:?}: differs by {diff}");
+        }
     }
 }
