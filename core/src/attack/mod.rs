@@ -5,6 +5,7 @@ mod attacked;
 mod budget;
 mod fgsm;
 mod gap;
+mod gap_train;
 mod generator;
 mod goal;
 mod pgd;
@@ -12,10 +13,8 @@ mod pgd;
 pub use attacked::AttackedModel;
 pub use budget::{Budget, Convention, Norm, Region};
 pub use fgsm::FastGradientSignMethod;
-pub use gap::{
-    GAP_FILE_VERSION, GapCard, GapProgress, GapSettings, GenerativeAdversarialPerturbation,
-    read_gap_card, train_generator,
-};
+pub use gap::{GAP_FILE_VERSION, GapCard, GenerativeAdversarialPerturbation, read_gap_card};
+pub use gap_train::{GapProgress, GapSettings, train_generator};
 pub use generator::{
     Generator, GeneratorConfig, ResnetGenerator, ResnetGeneratorConfig, UnetGenerator,
     UnetGeneratorConfig, scale_to_budget,
