@@ -2,7 +2,7 @@
 //! and on the input gradient an attack follows.
 
 use burn::Tensor;
-use burn::tensor::Device;
+use burn::tensor::{Device, TensorData};
 use robustdx_core::data::images_to_tensor;
 use robustdx_core::data::synthetic::{self, SyntheticConfig, SyntheticKind};
 use robustdx_core::model::{Classifier, DiagnosticModel};
@@ -47,39 +47,52 @@ fn logits_and_input_gradient(
     (logits, grad)
 }
 
-#[test]
-fn cpu_and_wgpu_agree_on_logits_and_input_gradients() {
-    let Some(gpu) = wgpu_device() else { return };
-    let cpu = Device::flex();
-    cpu.seed(5);
-    let splits = synthetic::open(
-        SyntheticKind::Derm,
-        &SyntheticConfig {
-            n: 8,
-            test: 1,
-            size: 32,
-            seed: 9,
-        },
-    );
-    let samples: Vec<_> = (0..8).map(|i| splits.train.get(i).unwrap()).collect();
-    let model =
-        DiagnosticModel::create("small-cnn", splits.train.info(), 32, Some(8), &cpu).unwrap();
-    let on_gpu =
-        DiagnosticModel::from_bytes(&model.to_bytes().unwrap(), "in-memory", &gpu).unwrap();
+/// A fresh `arch` of `width` on the CPU (initialised from `seed`), the same weights on `gpu`,
+/// and `n` synthetic dermoscopy images of 32 pixels (drawn from `data_seed`) with their labels.
+struct OnBoth {
+    cpu: DiagnosticModel,
+    gpu: DiagnosticModel,
+    images: Vec<f32>,
+    labels: Vec<Label>,
+}
 
+fn on_both(arch: &str, width: usize, n: usize, seed: u64, data_seed: u64, gpu: &Device) -> OnBoth {
+    let cpu = Device::flex();
+    cpu.seed(seed);
+    let config = SyntheticConfig {
+        n,
+        test: 1,
+        size: 32,
+        seed: data_seed,
+    };
+    let splits = synthetic::open(SyntheticKind::Derm, &config);
+    let samples: Vec<_> = (0..n).map(|i| splits.train.get(i).unwrap()).collect();
+    let model = DiagnosticModel::create(arch, splits.train.info(), 32, Some(width), &cpu).unwrap();
+    let on_gpu = DiagnosticModel::from_bytes(&model.to_bytes().unwrap(), "in-memory", gpu).unwrap();
     let images = images_to_tensor(&samples.iter().map(|s| &s.image).collect::<Vec<_>>(), &cpu)
         .into_data()
         .try_to_vec::<f32>()
         .unwrap();
-    let labels: Vec<Label> = samples.iter().map(|s| s.label.clone()).collect();
-    let (cpu_logits, cpu_grad) = logits_and_input_gradient(&model, &images, &labels, &cpu);
-    let (gpu_logits, gpu_grad) = logits_and_input_gradient(&on_gpu, &images, &labels, &gpu);
+    OnBoth {
+        cpu: model,
+        gpu: on_gpu,
+        images,
+        labels: samples.iter().map(|s| s.label.clone()).collect(),
+    }
+}
 
+/// Logits and input gradients of the pair agree across the two backends.
+fn assert_logits_and_gradients_agree(pair: &OnBoth, gpu: &Device) {
+    let (images, labels) = (&pair.images, &pair.labels);
+    let (cpu_logits, cpu_grad) =
+        logits_and_input_gradient(&pair.cpu, images, labels, &Device::flex());
+    let (gpu_logits, gpu_grad) = logits_and_input_gradient(&pair.gpu, images, labels, gpu);
     let logit_diff = max_abs_diff(&cpu_logits, &gpu_logits);
     let grad_scale = cpu_grad.iter().fold(0.0f32, |m, g| m.max(g.abs()));
     let grad_diff = max_abs_diff(&cpu_grad, &gpu_grad);
     eprintln!(
-        "flex vs wgpu: max |logit diff| {logit_diff:.2e}, max |grad diff| {grad_diff:.2e} (grad scale {grad_scale:.2e})"
+        "{} flex vs wgpu: max |logit diff| {logit_diff:.2e}, max |grad diff| {grad_diff:.2e} (grad scale {grad_scale:.2e})",
+        pair.cpu.card.architecture.name()
     );
     assert!(grad_scale > 0.0, "the input gradient is all zero");
     assert!(logit_diff < 1e-4, "logits differ by {logit_diff}");
@@ -87,6 +100,12 @@ fn cpu_and_wgpu_agree_on_logits_and_input_gradients() {
         grad_diff < 1e-3 * grad_scale,
         "input gradients differ by {grad_diff} (scale {grad_scale})"
     );
+}
+
+#[test]
+fn cpu_and_wgpu_agree_on_logits_and_input_gradients() {
+    let Some(gpu) = wgpu_device() else { return };
+    assert_logits_and_gradients_agree(&on_both("small-cnn", 8, 8, 5, 9, &gpu), &gpu);
 }
 
 /// The tensor-op form of the L∞ PGD update, the reference the fused kernel must equal.
@@ -150,32 +169,19 @@ fn pgd_agrees_on_cpu_and_wgpu() {
     use robustdx_core::attack::{Attack, AttackedModel, ProjectedGradientDescent};
     let Some(gpu) = wgpu_device() else { return };
     let cpu = Device::flex();
-    cpu.seed(3);
-    let splits = synthetic::open(
-        SyntheticKind::Derm,
-        &SyntheticConfig {
-            n: 8,
-            test: 1,
-            size: 32,
-            seed: 2,
-        },
-    );
-    let samples: Vec<_> = (0..8).map(|i| splits.train.get(i).unwrap()).collect();
-    let model =
-        DiagnosticModel::create("small-cnn", splits.train.info(), 32, Some(8), &cpu).unwrap();
-    let on_gpu =
-        DiagnosticModel::from_bytes(&model.to_bytes().unwrap(), "in-memory", &gpu).unwrap();
-    let labels: Vec<Label> = samples.iter().map(|s| s.label.clone()).collect();
-    let images = images_to_tensor(&samples.iter().map(|s| &s.image).collect::<Vec<_>>(), &cpu);
+    let pair = on_both("small-cnn", 8, 8, 3, 2, &gpu);
+    let labels = &pair.labels;
     // No random start: both backends walk the same deterministic path.
     let attack = ProjectedGradientDescent {
         random_start: false,
         ..ProjectedGradientDescent::linf(8.0 / 255.0, 10)
     };
     let run = |model: &DiagnosticModel, device: &Device| {
-        let x = Tensor::<4>::from_data(images.to_data(), device);
+        let data = TensorData::new(pair.images.clone(), [labels.len(), 3, 32, 32]);
         let attacked = AttackedModel::new(model, device);
-        let adv = attack.perturb(&attacked, x, &labels).unwrap();
+        let adv = attack
+            .perturb(&attacked, Tensor::from_data(data, device), labels)
+            .unwrap();
         let logits = attacked
             .logits(adv.clone())
             .into_data()
@@ -183,8 +189,8 @@ fn pgd_agrees_on_cpu_and_wgpu() {
             .unwrap();
         (adv.into_data().try_to_vec::<f32>().unwrap(), logits)
     };
-    let (cpu_adv, cpu_logits) = run(&model, &cpu);
-    let (gpu_adv, gpu_logits) = run(&on_gpu, &gpu);
+    let (cpu_adv, cpu_logits) = run(&pair.cpu, &cpu);
+    let (gpu_adv, gpu_logits) = run(&pair.gpu, &gpu);
     let same = cpu_adv
         .iter()
         .zip(&gpu_adv)
@@ -213,31 +219,5 @@ fn pgd_agrees_on_cpu_and_wgpu() {
 #[test]
 fn attn_vgg_input_gradients_agree_on_cpu_and_wgpu() {
     let Some(gpu) = wgpu_device() else { return };
-    let cpu = Device::flex();
-    cpu.seed(4);
-    let splits = synthetic::open(
-        SyntheticKind::Derm,
-        &SyntheticConfig {
-            n: 2,
-            test: 1,
-            size: 32,
-            seed: 1,
-        },
-    );
-    let samples: Vec<_> = (0..2).map(|i| splits.train.get(i).unwrap()).collect();
-    let model =
-        DiagnosticModel::create("attn-vgg", splits.train.info(), 32, Some(4), &cpu).unwrap();
-    let on_gpu =
-        DiagnosticModel::from_bytes(&model.to_bytes().unwrap(), "in-memory", &gpu).unwrap();
-    let images = images_to_tensor(&samples.iter().map(|s| &s.image).collect::<Vec<_>>(), &cpu)
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap();
-    let labels: Vec<Label> = samples.iter().map(|s| s.label.clone()).collect();
-    let (cpu_logits, cpu_grad) = logits_and_input_gradient(&model, &images, &labels, &cpu);
-    let (gpu_logits, gpu_grad) = logits_and_input_gradient(&on_gpu, &images, &labels, &gpu);
-    let scale = cpu_grad.iter().fold(0.0f32, |m, g| m.max(g.abs()));
-    assert!(scale > 0.0);
-    assert!(max_abs_diff(&cpu_logits, &gpu_logits) < 1e-4);
-    assert!(max_abs_diff(&cpu_grad, &gpu_grad) < 1e-3 * scale);
+    assert_logits_and_gradients_agree(&on_both("attn-vgg", 4, 2, 4, 1, &gpu), &gpu);
 }

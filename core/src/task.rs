@@ -132,6 +132,16 @@ pub fn loss(task: TaskKind, logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> 
     per_sample_loss(task, logits, targets).mean()
 }
 
+/// The rows of a `[batch, classes]` tensor (probabilities, logits, targets) on the host.
+pub(crate) fn rows(t: Tensor<2>) -> crate::Result<Vec<Vec<f32>>> {
+    let [_, k] = t.dims();
+    let values: Vec<f32> = t
+        .into_data()
+        .try_to_vec()
+        .map_err(|e| crate::Error::invalid(format!("cannot read predictions: {e:?}")))?;
+    Ok(values.chunks(k.max(1)).map(<[f32]>::to_vec).collect())
+}
+
 /// Class probabilities `[batch, classes]` from logits.
 pub fn probabilities(task: TaskKind, logits: Tensor<2>) -> Tensor<2> {
     if task.is_multi_label() {

@@ -120,3 +120,40 @@ pub fn left_right_batch(n: usize) -> (burn::Tensor<4>, Vec<Label>) {
     let tensor = crate::data::images_to_tensor(&images, &cpu());
     (tensor, samples.iter().map(|s| s.label.clone()).collect())
 }
+
+/// A burnpack file's `bytes` with its metadata edited and, if `poison`, a NaN in its first float tensor.
+pub fn rewrite_burnpack(
+    bytes: Vec<u8>,
+    edit: impl FnOnce(&mut std::collections::BTreeMap<String, String>),
+    poison: bool,
+) -> Vec<u8> {
+    let reader = burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).unwrap();
+    let mut metadata = reader.metadata().clone();
+    edit(&mut metadata);
+    let mut poisoned = !poison;
+    let tensors = reader
+        .into_tensors()
+        .unwrap()
+        .into_iter()
+        .map(|t| {
+            let (name, dtype, shape, id, data) = t.into_parts().unwrap();
+            let mut data = data.to_vec();
+            if dtype == burn::tensor::DType::F32 && !poisoned {
+                data[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+                poisoned = true;
+            }
+            burn_pack::Tensor::new(
+                name,
+                dtype,
+                shape,
+                id,
+                burn::tensor::Bytes::from_bytes_vec(data),
+            )
+        })
+        .collect();
+    let mut writer = burn_pack::Writer::new(tensors);
+    for (k, v) in &metadata {
+        writer = writer.with_metadata(k, v);
+    }
+    writer.into_bytes().unwrap().to_vec()
+}

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::generator::{Generator, GeneratorConfig, scale_to_budget};
 use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm};
-use crate::model::check_finite;
+use crate::model::{check_all_finite, model_error};
 use crate::{Error, Label, Result};
 
 /// Version of the card layout inside generator files; bumped on incompatible changes.
@@ -71,13 +71,6 @@ impl GapCard {
 
 pub(super) fn shape_text([c, h, w]: [usize; 3]) -> String {
     format!("{c}x{h}x{w}")
-}
-
-fn gap_error(file: &str, reason: impl ToString) -> Error {
-    Error::Model {
-        file: file.to_string(),
-        reason: reason.to_string(),
-    }
 }
 
 /// The GAP attack: a trained generator and the budget its perturbations are scaled to.
@@ -147,7 +140,7 @@ impl GenerativeAdversarialPerturbation {
         };
         let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
         generator.load_from(&mut store).map_err(|e| {
-            gap_error(
+            model_error(
                 file,
                 format!(
                     "weights do not match its {} {} generator card: {e}",
@@ -172,7 +165,7 @@ impl GenerativeAdversarialPerturbation {
 pub fn read_gap_card(bytes: &[u8], file: &str) -> Result<GapCard> {
     let reader =
         burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| {
-            gap_error(
+            model_error(
                 file,
                 format!("not a robustdx GAP generator file (burnpack): {e}"),
             )
@@ -183,34 +176,23 @@ pub fn read_gap_card(bytes: &[u8], file: &str) -> Result<GapCard> {
             true => "a robustdx model file, not a GAP generator",
             false => "a burnpack file, but without a GAP generator card",
         };
-        return Err(gap_error(file, reason));
+        return Err(model_error(file, reason));
     };
     let version: u32 = metadata
         .get(VERSION_KEY)
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     if version != GAP_FILE_VERSION {
-        return Err(gap_error(
+        return Err(model_error(
             file,
             format!("GAP file version {version}, this robustdx reads version {GAP_FILE_VERSION}"),
         ));
     }
     let card: GapCard = serde_json::from_str(card)
-        .map_err(|e| gap_error(file, format!("unreadable GAP card: {e}")))?;
+        .map_err(|e| model_error(file, format!("unreadable GAP card: {e}")))?;
     card.check()
-        .map_err(|e| gap_error(file, format!("inconsistent GAP card: {e}")))?;
+        .map_err(|e| model_error(file, format!("inconsistent GAP card: {e}")))?;
     Ok(card)
-}
-
-/// Rejects NaN or infinite weights: such a generator would make NaN perturbations.
-fn check_all_finite(bytes: &[u8], file: &str) -> Result<()> {
-    let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
-        .map_err(|e| gap_error(file, e))?;
-    for tensor in reader.into_tensors().map_err(|e| gap_error(file, e))? {
-        let (name, dtype, _, _, data) = tensor.into_parts().map_err(|e| gap_error(file, e))?;
-        check_finite(&name, dtype, &data, file)?;
-    }
-    Ok(())
 }
 
 impl Attack for GenerativeAdversarialPerturbation {

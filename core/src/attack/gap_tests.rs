@@ -1,9 +1,7 @@
 //! GAP: the budget scaling, universal mode, training against a small classifier, the file format.
 
-use std::collections::BTreeMap;
-
 use burn::Tensor;
-use burn::tensor::{Bytes, DType, Distribution};
+use burn::tensor::Distribution;
 
 use super::tests::accuracy;
 use super::*;
@@ -11,7 +9,8 @@ use crate::Label;
 use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
 use crate::model::DiagnosticModel;
 use crate::test_support::{
-    LeftRight, cpu, left_right_batch, rng_lock, seeded_small_cnn, trained_left_right,
+    LeftRight, cpu, left_right_batch, rewrite_burnpack, rng_lock, seeded_small_cnn,
+    trained_left_right,
 };
 
 const SIDE: usize = 16;
@@ -297,40 +296,9 @@ fn save_then_load_gives_identical_perturbations() {
     }
 }
 
-/// `bytes` with its metadata edited and, if `poison`, a NaN in its first float tensor.
-fn rewrite(
-    bytes: Vec<u8>,
-    edit: impl FnOnce(&mut BTreeMap<String, String>),
-    poison: bool,
-) -> Vec<u8> {
-    let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes)).unwrap();
-    let mut metadata = reader.metadata().clone();
-    edit(&mut metadata);
-    let mut poisoned = !poison;
-    let tensors = reader
-        .into_tensors()
-        .unwrap()
-        .into_iter()
-        .map(|t| {
-            let (name, dtype, shape, id, data) = t.into_parts().unwrap();
-            let mut data = data.to_vec();
-            if dtype == DType::F32 && !poisoned {
-                data[..4].copy_from_slice(&f32::NAN.to_le_bytes());
-                poisoned = true;
-            }
-            burn_pack::Tensor::new(name, dtype, shape, id, Bytes::from_bytes_vec(data))
-        })
-        .collect();
-    let mut writer = burn_pack::Writer::new(tensors);
-    for (k, v) in &metadata {
-        writer = writer.with_metadata(k, v);
-    }
-    writer.into_bytes().unwrap().to_vec()
-}
-
 /// The card of `bytes` with `field` set to `value`.
 fn with_card_field(bytes: Vec<u8>, field: &str, value: serde_json::Value) -> Vec<u8> {
-    rewrite(
+    rewrite_burnpack(
         bytes,
         |metadata| {
             let card = metadata.get_mut("robustdx.gap").unwrap();
@@ -377,7 +345,7 @@ fn files_that_are_not_sound_generators_are_clear_errors() {
     );
     assert!(text.contains("ε"), "{text}");
 
-    let garbled = rewrite(
+    let garbled = rewrite_burnpack(
         good.clone(),
         |m| {
             m.insert("robustdx.gap".into(), "{ not json".into());
@@ -393,6 +361,6 @@ fn files_that_are_not_sound_generators_are_clear_errors() {
     );
     assert!(text.contains("weights do not match"), "{text}");
 
-    let text = load_error(&rewrite(good, |_| {}, true), "nan.bpk");
+    let text = load_error(&rewrite_burnpack(good, |_| {}, true), "nan.bpk");
     assert!(text.contains("NaN"), "{text}");
 }

@@ -121,16 +121,7 @@ impl DiagnosticModel {
             .map(|i| self.card.input.prepare(i))
             .collect();
         let refs: Vec<&Image> = prepared.iter().collect();
-        let probs: Vec<f32> = self
-            .valid()
-            .probabilities(images_to_tensor(&refs, device))
-            .into_data()
-            .try_to_vec()
-            .map_err(|e| Error::invalid(format!("cannot read predictions: {e:?}")))?;
-        Ok(probs
-            .chunks(self.card.num_classes())
-            .map(<[f32]>::to_vec)
-            .collect())
+        crate::task::rows(self.valid().probabilities(images_to_tensor(&refs, device)))
     }
 }
 

@@ -11,7 +11,8 @@ pub const MODEL_FILE_VERSION: u32 = 1;
 const CARD_KEY: &str = "robustdx.card";
 const VERSION_KEY: &str = "robustdx.model_file_version";
 
-fn model_error(file: &str, reason: impl ToString) -> Error {
+/// An error about a weights file (model or generator), naming it.
+pub(crate) fn model_error(file: &str, reason: impl ToString) -> Error {
     Error::Model {
         file: file.to_string(),
         reason: reason.to_string(),
@@ -42,7 +43,7 @@ pub fn read_card(bytes: &[u8], file: &str) -> Result<ModelCard> {
 }
 
 /// Rejects weights that are NaN or infinite: such a model would "work" and predict garbage.
-fn check_all_finite(bytes: &[u8], file: &str) -> Result<()> {
+pub(crate) fn check_all_finite(bytes: &[u8], file: &str) -> Result<()> {
     let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
         .map_err(|e| model_error(file, e))?;
     for tensor in reader.into_tensors().map_err(|e| model_error(file, e))? {
@@ -112,7 +113,7 @@ mod tests {
 
     use super::*;
     use crate::model::Classifier;
-    use crate::test_support::{LeftRight, cpu, seeded_small_cnn};
+    use crate::test_support::{LeftRight, cpu, rewrite_burnpack, seeded_small_cnn};
 
     fn model(width: usize) -> DiagnosticModel {
         seeded_small_cnn(&LeftRight::new(4, 16).info, 16, width, 3)
@@ -157,30 +158,8 @@ mod tests {
 
     #[test]
     fn nan_weights_are_rejected() {
-        let bytes = model(4).to_bytes().unwrap();
-        let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes)).unwrap();
-        let metadata = reader.metadata().clone();
-        let mut poisoned = false;
-        let tensors = reader
-            .into_tensors()
-            .unwrap()
-            .into_iter()
-            .map(|t| {
-                let (name, dtype, shape, id, data) = t.into_parts().unwrap();
-                let mut data = data.to_vec();
-                if dtype == DType::F32 && !poisoned {
-                    data[..4].copy_from_slice(&f32::NAN.to_le_bytes());
-                    poisoned = true;
-                }
-                burn_pack::Tensor::new(name, dtype, shape, id, Bytes::from_bytes_vec(data))
-            })
-            .collect();
-        let mut writer = burn_pack::Writer::new(tensors);
-        for (k, v) in &metadata {
-            writer = writer.with_metadata(k, v);
-        }
-        let err = DiagnosticModel::from_bytes(&writer.into_bytes().unwrap(), "nan.bpk", &cpu())
-            .unwrap_err();
+        let poisoned = rewrite_burnpack(model(4).to_bytes().unwrap(), |_| {}, true);
+        let err = DiagnosticModel::from_bytes(&poisoned, "nan.bpk", &cpu()).unwrap_err();
         assert!(err.to_string().contains("NaN"), "{err}");
     }
 }

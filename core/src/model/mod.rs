@@ -19,8 +19,8 @@ pub use card::{InputSpec, ModelCard, TrainingSummary};
 pub use classifier::{Classifier, ClassifierOutput};
 pub use densenet::{DenseNet, DenseNetConfig};
 pub use diagnostic::DiagnosticModel;
-pub(crate) use file::check_finite;
 pub use file::{MODEL_FILE_VERSION, read_card};
+pub(crate) use file::{check_all_finite, model_error};
 pub use inception::{InceptionV3, InceptionV3Config};
 pub use registry::{
     ARCHITECTURES, ArchitectureConfig, ArchitectureInfo, ModelOptions, Network, architecture,

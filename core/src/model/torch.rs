@@ -9,7 +9,7 @@ use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter};
 use burn::tensor::{Bytes, DType, Device};
 use burn_pack::Tensor as PackTensor;
 
-use super::file::check_finite;
+use super::file::{check_finite, model_error};
 use super::{ArchitectureConfig, DiagnosticModel, InputSpec, ModelCard};
 use super::{AttnVggConfig, DenseNetConfig, InceptionV3Config, ResNet18Config, SmallCnnConfig};
 use super::{architecture, registry::ArchitectureInfo};
@@ -40,13 +40,6 @@ pub struct TorchImport {
 /// Keys of batch norm's step counter, which PyTorch saves and nothing reads at inference.
 const STEP_COUNTER: &str = "num_batches_tracked";
 
-fn import_error(source: &str, reason: impl ToString) -> Error {
-    Error::Model {
-        file: source.to_string(),
-        reason: reason.to_string(),
-    }
-}
-
 /// Builds a `arch` model from torchvision-named `tensors` (read from `source`, which names the
 /// file in errors). Width, classes and input channels come from the tensor shapes.
 pub fn import_torch(
@@ -70,7 +63,7 @@ pub fn import_torch(
     }
     let shape = |key: &str| -> Result<Vec<usize>> {
         file.get(key).map(|t| t.shape.to_vec()).ok_or_else(|| {
-            import_error(
+            model_error(
                 source,
                 format!("no tensor '{key}': is this a {arch} state dict?"),
             )
@@ -103,7 +96,7 @@ pub fn import_torch(
         .network
         .apply(renamed, None, Some(Box::new(PyTorchToBurnAdapter)), true);
     if !result.errors.is_empty() || !result.missing.is_empty() {
-        return Err(import_error(source, result));
+        return Err(model_error(source, result));
     }
     Ok(TorchImport { model, ignored })
 }
@@ -111,7 +104,7 @@ pub fn import_torch(
 /// Reads the tensors of a `.safetensors` file (`source` names it in errors).
 pub fn read_safetensors(bytes: &[u8], source: &str) -> Result<Vec<PackTensor>> {
     let file = safetensors::SafeTensors::deserialize(bytes)
-        .map_err(|e| import_error(source, format!("not a safetensors file: {e}")))?;
+        .map_err(|e| model_error(source, format!("not a safetensors file: {e}")))?;
     file.tensors()
         .into_iter()
         .map(|(name, view)| {
@@ -124,7 +117,7 @@ pub fn read_safetensors(bytes: &[u8], source: &str) -> Result<Vec<PackTensor>> {
                 S::I64 => DType::I64,
                 S::I32 => DType::I32,
                 other => {
-                    return Err(import_error(
+                    return Err(model_error(
                         source,
                         format!("tensor '{name}' has unsupported type {other:?}"),
                     ));
@@ -150,14 +143,14 @@ fn to_f32(tensor: PackTensor, source: &str) -> Result<PackTensor> {
         DType::F16 => |b| half::f16::from_le_bytes([b[0], b[1]]).to_f32(),
         DType::BF16 => |b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32(),
         other => {
-            return Err(import_error(
+            return Err(model_error(
                 source,
                 format!("tensor '{}' is {other:?}, not a float weight", tensor.name),
             ));
         }
     };
     let width = tensor.dtype.size();
-    let (name, _, shape, id, bytes) = tensor.into_parts().map_err(|e| import_error(source, e))?;
+    let (name, _, shape, id, bytes) = tensor.into_parts().map_err(|e| model_error(source, e))?;
     let data: Vec<u8> = bytes
         .chunks_exact(width)
         .flat_map(|b| convert(b).to_le_bytes())
@@ -235,13 +228,13 @@ fn check_names_and_shapes(
         unexpected.iter().map(|s| s.to_string()).collect(),
     );
     list("mis-shaped", misshaped);
-    Err(import_error(source, reason))
+    Err(model_error(source, reason))
 }
 
 fn check_tensor_finite(tensor: &PackTensor, source: &str) -> Result<()> {
     let bytes = tensor
         .to_bytes()
-        .map_err(|e| import_error(source, format!("tensor '{}': {e}", tensor.name)))?;
+        .map_err(|e| model_error(source, format!("tensor '{}': {e}", tensor.name)))?;
     check_finite(&tensor.name, tensor.dtype, &bytes, source)
 }
 

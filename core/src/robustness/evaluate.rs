@@ -9,6 +9,7 @@ use crate::attack::{Attack, AttackedModel, Goal};
 use crate::data::{BatchLoader, Dataset, Image};
 use crate::metrics::{self, Predictions};
 use crate::model::DiagnosticModel;
+use crate::task::rows;
 use crate::train::check_compatible;
 use crate::{Error, Label, Result};
 
@@ -21,15 +22,6 @@ pub struct Example {
     pub adversarial: Image,
     pub clean_probs: Vec<f32>,
     pub adversarial_probs: Vec<f32>,
-}
-
-fn rows(t: Tensor<2>) -> Result<Vec<Vec<f32>>> {
-    let [_, k] = t.dims();
-    let values: Vec<f32> = t
-        .into_data()
-        .try_to_vec()
-        .map_err(|e| Error::invalid(format!("cannot read predictions: {e:?}")))?;
-    Ok(values.chunks(k).map(<[f32]>::to_vec).collect())
 }
 
 fn images(t: Tensor<4>) -> Result<Vec<Image>> {

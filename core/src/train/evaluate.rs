@@ -20,12 +20,7 @@ pub fn predict(
     let mut labels = Vec::with_capacity(data.len());
     for samples in BatchLoader::new(data, batch_size, &card.input, None) {
         let batch = batch_targets(samples?, card.task, card.num_classes(), device)?;
-        let values: Vec<f32> = model
-            .probabilities(batch.images)
-            .into_data()
-            .try_to_vec()
-            .map_err(|e| Error::invalid(format!("cannot read predictions: {e:?}")))?;
-        probs.extend(values.chunks(card.num_classes()).map(<[f32]>::to_vec));
+        probs.extend(crate::task::rows(model.probabilities(batch.images))?);
         labels.extend(batch.labels);
         on_batch(labels.len(), data.len());
     }
