@@ -11,6 +11,7 @@ pub mod data;
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod readback;
 pub mod report;
 pub mod robustness;
 pub mod task;

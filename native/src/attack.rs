@@ -104,6 +104,10 @@ pub struct AttackArgs {
     /// Write a self-contained HTML report (index.html) into this directory
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Attack this one image instead of a data set, away from the model's own decision: prints
+    /// the predictions before and after and the loss per step (--json: the browser's record)
+    #[arg(long, conflicts_with_all = ["resume", "csv", "report"])]
+    pub image: Option<PathBuf>,
 }
 
 impl AttackArgs {
@@ -291,6 +295,10 @@ pub fn table(record: &AttackReport) -> String {
 pub fn run(args: AttackArgs, backend: BackendChoice) -> anyhow::Result<()> {
     let device = backend::select(backend)?;
     let model = load_model(&args.model, &device)?;
+    if let Some(image) = &args.image {
+        crate::attack_image::run(&args, image, &model, &device)?;
+        return Ok(());
+    }
     let (record, examples) = sweep(&args, &model, &device)?;
     println!("{} on {}", args.model.display(), record.data.name);
     print!("{}", table(&record));

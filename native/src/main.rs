@@ -1,6 +1,7 @@
 //! `robustdx`: train, evaluate, attack and harden medical image classifiers from the command line.
 
 mod attack;
+mod attack_image;
 mod backend;
 mod bench;
 mod data_args;
@@ -83,6 +84,8 @@ enum BenchCommand {
 enum DataCommand {
     /// Write a labelled contact sheet of a data set's images
     Preview(preview::PreviewArgs),
+    /// Write a data set's images as PNG files (one folder per class)
+    Export(preview::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::Export(args) => torch::export(args, cli.backend),
         Command::Gap(GapCommand::Train(args)) => gap::train(args, cli.backend),
         Command::Data(DataCommand::Preview(args)) => preview::run(args),
+        Command::Data(DataCommand::Export(args)) => preview::export(args),
         Command::Bench(BenchCommand::Models(args)) => bench::run(args),
         Command::Bench(BenchCommand::Speed(args)) => bench::run_speed(args),
     };

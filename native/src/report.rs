@@ -4,11 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use base64::Engine;
-use plotters::prelude::*;
-use robustdx_core::data::Image;
 use robustdx_core::model::ModelCard;
-use robustdx_core::report::AttackReport;
+use robustdx_core::report::{AttackReport, amplified_perturbation, png_data_url, sweep_charts};
 use robustdx_core::robustness::Decision;
 use robustdx_core::robustness::{Example, decision};
 
@@ -16,89 +13,6 @@ use crate::files::write_atomic;
 
 /// Example images per (attack, ε), in sweep order.
 pub type Gallery = Vec<(String, f32, Vec<Example>)>;
-
-const COLORS: [RGBColor; 4] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-];
-
-/// A metric against ε, one line per attack, as an SVG string.
-fn chart(
-    record: &AttackReport,
-    title: &str,
-    value: &dyn Fn(&robustdx_core::report::AttackResult) -> Option<f64>,
-) -> anyhow::Result<String> {
-    let mut attacks: Vec<&str> = record.results.iter().map(|r| r.attack.as_str()).collect();
-    attacks.dedup();
-    let max_eps = record.results.iter().map(|r| r.eps).fold(1.0f32, f32::max);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (440, 300)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(44)
-            .build_cartesian_2d(0f32..max_eps * 1.05, 0f32..1.02f32)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        chart
-            .configure_mesh()
-            .x_desc("ε (×1/255)")
-            .y_desc(title)
-            .draw()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        for (i, attack) in attacks.iter().enumerate() {
-            let color = COLORS[i % COLORS.len()];
-            let points: Vec<(f32, f32)> = record
-                .results
-                .iter()
-                .filter(|r| r.attack == *attack)
-                .filter_map(|r| value(r).map(|v| (r.eps, v as f32)))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .label(*attack)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    Ok(svg)
-}
-
-fn data_url(image: &Image) -> String {
-    format!(
-        "data:image/png;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(image.encode_png())
-    )
-}
-
-/// The perturbation made visible: mid-grey is zero, full black / white the largest |δ|.
-fn amplified(clean: &Image, adversarial: &Image) -> Image {
-    let delta: Vec<f32> = adversarial
-        .pixels
-        .iter()
-        .zip(&clean.pixels)
-        .map(|(a, c)| a - c)
-        .collect();
-    let largest = delta.iter().fold(0.0f32, |m, d| m.max(d.abs())).max(1e-12);
-    let pixels = delta.iter().map(|d| 0.5 + 0.5 * d / largest).collect();
-    Image::new(clean.channels, clean.height, clean.width, pixels)
-}
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -154,10 +68,10 @@ pub fn write(
 ) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the report directory", dir.display()))?;
-    let accuracy = chart(record, "accuracy", &|r| {
-        Some(r.metrics.adversarial.accuracy)
-    })?;
-    let auc = chart(record, "AUC (macro)", &|r| r.metrics.adversarial.auc_macro)?;
+    let charts: String = sweep_charts(record)?
+        .into_iter()
+        .map(|(_, svg)| svg)
+        .collect();
     let mut rows = String::new();
     for r in &record.results {
         let m = &r.metrics;
@@ -186,11 +100,11 @@ pub fn write(
                 "<tr><td>#{} {}</td><td><img src=\"{}\"><br>{}</td><td><img src=\"{}\"><br>{}</td><td><img src=\"{}\"></td></tr>\n",
                 e.index,
                 escape(&truth(card, &e.label)),
-                data_url(&e.clean),
+                png_data_url(&e.clean),
                 escape(&describe(card, &e.clean_probs)),
-                data_url(&e.adversarial),
+                png_data_url(&e.adversarial),
                 escape(&describe(card, &e.adversarial_probs)),
-                data_url(&amplified(&e.clean, &e.adversarial)),
+                png_data_url(&amplified_perturbation(&e.clean, &e.adversarial)),
             ));
         }
         gallery.push_str("</table>\n");
@@ -211,7 +125,7 @@ td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
 <p>{arch} ({task}, classes: {classes}), evaluated on <b>{data}</b> ({samples} test images) by {tool} {version}.</p>
 <p class="note">ε is the L∞ (or L2) budget in 1/255 pixel units; ε = 0 is the clean model. Fooled: share of images whose decision changed.
 Success: untargeted — share of correctly classified images made wrong; targeted — share now decided as the target.</p>
-<div class="charts">{accuracy}{auc}</div>
+<div class="charts">{charts}</div>
 <table><tr><th>attack</th><th>ε×255</th><th>accuracy</th><th>AUC</th><th>sensitivity</th><th>specificity</th><th>fooled</th><th>success</th><th>mean ‖δ‖∞×255</th><th>mean ‖δ‖₂</th></tr>
 {rows}</table>
 <h2>Examples</h2>

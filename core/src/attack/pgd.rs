@@ -83,7 +83,6 @@ impl ProjectedGradientDescent {
             region,
             adversarial,
             step: 0,
-            losses: Vec::new(),
         })
     }
 }
@@ -97,8 +96,6 @@ pub struct PgdRun<'a> {
     region: Region,
     adversarial: Tensor<4>,
     step: usize,
-    /// Mean loss (against the attack's targets) before each step taken so far.
-    pub losses: Vec<f32>,
 }
 
 impl PgdRun<'_> {
@@ -110,8 +107,10 @@ impl PgdRun<'_> {
         self.step
     }
 
-    /// Takes one step; returns the mean loss at the point the step started from.
-    pub fn step(&mut self) -> Result<f32> {
+    /// Takes one step; returns each sample's loss at the point the step started from, left on
+    /// the device: reading it back is the caller's choice (a sweep never does; the browser
+    /// reads it asynchronously to draw the loss curve).
+    pub fn step(&mut self) -> Result<Tensor<1>> {
         let (loss, gradient) = self
             .model
             .loss_and_gradient(self.adversarial.clone(), self.targets.clone())?;
@@ -126,9 +125,7 @@ impl PgdRun<'_> {
         );
         self.adversarial = next;
         self.step += 1;
-        let mean: f32 = loss.mean().into_scalar();
-        self.losses.push(mean);
-        Ok(mean)
+        Ok(loss)
     }
 
     /// The current adversarial images.

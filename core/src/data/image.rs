@@ -50,6 +50,23 @@ impl Image {
         Ok(Self::from_dynamic(decoded))
     }
 
+    /// Like [`Image::decode`], but refuses images larger than `max_side` pixels on a side before
+    /// decoding them (a decoded image takes 12 bytes per pixel).
+    pub fn decode_within(bytes: &[u8], name: &str, max_side: u32) -> Result<Self> {
+        let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?
+            .into_dimensions()
+            .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?;
+        if width > max_side || height > max_side {
+            return Err(Error::format(
+                name,
+                format!("{width}×{height} pixels is too large (at most {max_side} on a side)"),
+            ));
+        }
+        Self::decode(bytes, name)
+    }
+
     fn from_dynamic(decoded: DynamicImage) -> Self {
         let (width, height) = (decoded.width() as usize, decoded.height() as usize);
         if decoded.color().has_color() {
@@ -151,6 +168,23 @@ mod tests {
         for (a, b) in img.pixels.iter().zip(&back.pixels) {
             assert!((a - b).abs() <= 0.5 / 255.0 + 1e-6, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn decode_within_refuses_oversized_images_and_non_images_by_name() {
+        let png = Image::zeros(3, 4, 6).encode_png();
+        assert_eq!(Image::decode_within(&png, "a.png", 6).unwrap().width, 6);
+        let big = Image::decode_within(&png, "a.png", 5)
+            .unwrap_err()
+            .to_string();
+        assert!(big.contains("a.png") && big.contains("6×4"), "{big}");
+        let text = Image::decode_within(b"hello", "notes.txt", 64)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("notes.txt") && text.contains("not a readable image"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! Result records shared by the native binary and the web page (which can open native files).
 
+mod chart;
+mod picture;
 mod schema;
+
+pub use chart::{loss_curve, metric_against_eps, sweep_charts};
+pub use picture::{amplified_perturbation, heatmap_overlay, png_data_url};
 
 pub use schema::{
     AttackReport, AttackResult, ClassProbability, DataSummary, EvalReport, ImagePrediction,
-    ModelSummary, PredictReport, SCHEMA_VERSION, ToolInfo,
+    ModelSummary, PredictReport, SCHEMA_VERSION, SingleImageReport, SinglePrediction, ToolInfo,
 };

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metrics;
 use crate::model::{InputSpec, ModelCard, TrainingSummary};
-use crate::robustness::RobustnessMetrics;
+use crate::robustness::{RobustnessMetrics, SingleImageSettings};
 use crate::{Error, Result, TaskKind};
 
 /// Version of the result files written by this build.
@@ -263,5 +263,72 @@ impl AttackReport {
             ));
         }
         out
+    }
+}
+
+/// A prediction for one image, named.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SinglePrediction {
+    /// The decision in words: a class name, or the findings above 0.5 ("no finding").
+    pub label: String,
+    /// Per class or finding, in the model's order.
+    pub probs: Vec<f32>,
+}
+
+/// One image under one attack: what `robustdx attack --image --json` writes and what the
+/// browser's embed mode puts in its result element.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SingleImageReport {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    /// Where it ran: `webgpu` or `cpu` in a browser, `wgpu` or `cpu` natively.
+    pub backend: String,
+    pub model: String,
+    pub image: String,
+    #[serde(flatten)]
+    pub settings: SingleImageSettings,
+    pub class_names: Vec<String>,
+    pub clean: SinglePrediction,
+    pub adversarial: SinglePrediction,
+    /// The loss against the clean decision at the clean image and after every step.
+    pub loss: Vec<f32>,
+    /// ‖δ‖∞ in 1/255 units.
+    pub linf: f32,
+    /// Whether the decision changed.
+    pub flipped: bool,
+}
+
+impl SingleImageReport {
+    pub fn new(
+        settings: SingleImageSettings,
+        class_names: Vec<String>,
+        clean: SinglePrediction,
+        adversarial: SinglePrediction,
+        loss: Vec<f32>,
+        linf: f32,
+    ) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo::this(),
+            backend: String::new(),
+            model: String::new(),
+            image: String::new(),
+            flipped: clean.label != adversarial.label,
+            settings,
+            class_names,
+            clean,
+            adversarial,
+            loss,
+            linf,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reports serialise")
+    }
+
+    /// Parses a record, checking its schema version. `file` names it in errors.
+    pub fn from_json(text: &str, file: &str) -> Result<Self> {
+        parse_versioned(text, file, "single-image attack")
     }
 }

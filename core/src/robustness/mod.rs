@@ -3,9 +3,14 @@
 
 mod evaluate;
 mod outcome;
+mod single_image;
 
 pub use evaluate::{Example, evaluate_attack};
 pub use outcome::{Decision, decision};
+pub use single_image::{
+    AttackName, MAX_STEPS, SingleImageOutcome, SingleImageSettings, StepProgress,
+    attack_single_image,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -21,6 +21,39 @@ pub fn decision(task: TaskKind, probs: &[f32]) -> Decision {
 }
 
 impl Decision {
+    /// What was decided, in words: the class name, or the findings joined by ", " ("no finding"
+    /// when there are none).
+    pub fn describe(&self, class_names: &[String]) -> String {
+        match self {
+            Decision::Class(c) => class_names
+                .get(*c)
+                .cloned()
+                .unwrap_or_else(|| c.to_string()),
+            Decision::Findings(f) => {
+                let on: Vec<&str> = f
+                    .iter()
+                    .zip(class_names)
+                    .filter(|(on, _)| **on)
+                    .map(|(_, n)| n.as_str())
+                    .collect();
+                if on.is_empty() {
+                    "no finding".into()
+                } else {
+                    on.join(", ")
+                }
+            }
+        }
+    }
+
+    /// The decision as a label, so an attack can push away from it (an image without ground
+    /// truth is attacked against what the model says about it).
+    pub fn as_label(&self) -> Label {
+        match self {
+            Decision::Class(c) => Label::Class(*c),
+            Decision::Findings(f) => Label::Findings(f.clone()),
+        }
+    }
+
     pub fn is_correct(&self, label: &Label) -> bool {
         match (self, label) {
             (Decision::Class(c), Label::Class(l)) => c == l,

@@ -1,10 +1,10 @@
-//! The robustdx page. This first version shows the core running in the browser: it renders the
-//! synthetic data sets with the same generators the native binary trains on. Attacks on the
-//! visitor's GPU arrive with the WebGPU work.
+//! The synthetic data sets, drawn in the browser by the same generators the native binary
+//! trains on.
 
 use leptos::prelude::*;
 use robustdx_core::data::preview::caption;
 use robustdx_core::data::synthetic::{self, SyntheticConfig, SyntheticKind};
+use robustdx_core::report::png_data_url;
 
 const KINDS: [SyntheticKind; 3] = [
     SyntheticKind::Derm,
@@ -13,11 +13,6 @@ const KINDS: [SyntheticKind; 3] = [
 ];
 const TILES: usize = 12;
 const SIZE: usize = 128;
-
-fn main() {
-    console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(App);
-}
 
 /// One rendered sample: a PNG data URL and its label text.
 struct Tile {
@@ -39,33 +34,20 @@ fn tiles(kind: SyntheticKind, seed: u64) -> Vec<Tile> {
         .map(|sample| {
             let label = caption(&sample.label, &names);
             Tile {
-                src: format!(
-                    "data:image/png;base64,{}",
-                    base64_encode(&sample.image.encode_png())
-                ),
+                src: png_data_url(&sample.image),
                 label,
             }
         })
         .collect()
 }
 
-fn base64_encode(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 #[component]
-fn App() -> impl IntoView {
+pub fn SyntheticGallery() -> impl IntoView {
     let (kind, set_kind) = signal(SyntheticKind::Derm);
     let (seed, set_seed) = signal(0u64);
     let gallery = move || tiles(kind.get(), seed.get());
     view! {
-        <header>
-            <h1>"robustdx"</h1>
-            <p>"Testing and hardening medical image classifiers against adversarial attacks. "
-               "Everything on this page runs in your browser; no image leaves your machine."</p>
-        </header>
-        <main>
+        <section>
             <h2>"Synthetic data sets"</h2>
             <p class="note">"Deterministic stand-ins for dermoscopy (ISIC), fundus photography (Messidor) and "
                "chest films (ChestX-ray14), drawn by the same robustdx core the command line trains on. "
@@ -83,7 +65,6 @@ fn App() -> impl IntoView {
                     <figure><img src=t.src width=SIZE height=SIZE alt=t.label.clone()/><figcaption>{t.label}</figcaption></figure>
                 }).collect_view()}
             </div>
-        </main>
-        <footer>{concat!("robustdx ", env!("CARGO_PKG_VERSION"))}</footer>
+        </section>
     }
 }

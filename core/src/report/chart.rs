@@ -1,0 +1,168 @@
+//! Charts of a robustness sweep as SVG text, drawn by plotters: the native HTML report and the
+//! browser's results viewer show the same pictures.
+
+use plotters::prelude::*;
+
+use super::{AttackReport, AttackResult};
+use crate::{Error, Result};
+
+const COLORS: [RGBColor; 4] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+];
+
+fn drawing(e: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("cannot draw the chart: {e}"))
+}
+
+/// `value` (in [0, 1]) against ε, one line per attack, as an SVG document.
+pub fn metric_against_eps(
+    record: &AttackReport,
+    title: &str,
+    value: &dyn Fn(&AttackResult) -> Option<f64>,
+) -> Result<String> {
+    let mut attacks: Vec<&str> = record.results.iter().map(|r| r.attack.as_str()).collect();
+    attacks.dedup();
+    let max_eps = record.results.iter().map(|r| r.eps).fold(1.0f32, f32::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (440, 300)).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(44)
+            .build_cartesian_2d(0f32..max_eps * 1.05, 0f32..1.02f32)
+            .map_err(drawing)?;
+        chart
+            .configure_mesh()
+            .x_desc("ε (×1/255)")
+            .y_desc(title)
+            .draw()
+            .map_err(drawing)?;
+        for (i, attack) in attacks.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let points: Vec<(f32, f32)> = record
+                .results
+                .iter()
+                .filter(|r| r.attack == *attack)
+                .filter_map(|r| value(r).map(|v| (r.eps, v as f32)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(drawing)?
+                .label(*attack)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                .map_err(drawing)?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(drawing)?;
+        root.present().map_err(drawing)?;
+    }
+    Ok(svg)
+}
+
+/// The headline charts of a sweep: (title, SVG) for accuracy, AUC where the task has one, and
+/// the fooling rate.
+pub fn sweep_charts(record: &AttackReport) -> Result<Vec<(&'static str, String)>> {
+    let mut charts = vec![(
+        "accuracy",
+        metric_against_eps(record, "accuracy", &|r| {
+            Some(r.metrics.adversarial.accuracy)
+        })?,
+    )];
+    if record
+        .results
+        .iter()
+        .any(|r| r.metrics.adversarial.auc_macro.is_some())
+    {
+        charts.push((
+            "AUC",
+            metric_against_eps(record, "AUC", &|r| r.metrics.adversarial.auc_macro)?,
+        ));
+    }
+    charts.push((
+        "fooling rate",
+        metric_against_eps(record, "fooling rate", &|r| Some(r.metrics.fooling_rate))?,
+    ));
+    Ok(charts)
+}
+
+/// The attack loss against the step (0 = the clean image), as an SVG document.
+pub fn loss_curve(loss: &[f32], steps: usize) -> Result<String> {
+    let top = loss
+        .iter()
+        .copied()
+        .filter(|l| l.is_finite())
+        .fold(0.0f32, f32::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (360, 220)).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(44)
+            .build_cartesian_2d(0f32..steps.max(1) as f32, 0f32..(top * 1.1).max(1e-3))
+            .map_err(drawing)?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .y_desc("loss")
+            .draw()
+            .map_err(drawing)?;
+        let points: Vec<(f32, f32)> = loss
+            .iter()
+            .enumerate()
+            .map(|(k, &l)| (k as f32, l))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), COLORS[1].stroke_width(2)))
+            .map_err(drawing)?;
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .map(|p| Circle::new(*p, 3, COLORS[1].filled())),
+            )
+            .map_err(drawing)?;
+        root.present().map_err(drawing)?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_curve_draws_one_marker_per_value() {
+        let svg = loss_curve(&[0.1, 0.5, 0.9], 2).unwrap();
+        assert!(svg.starts_with("<svg"), "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 3);
+    }
+
+    #[test]
+    fn sweep_charts_skip_auc_when_no_result_has_one() {
+        let text = include_str!("../../../web/assets/reports/small-cnn-derm.json");
+        let mut record = AttackReport::from_json(text, "fixture").unwrap();
+        let with_auc = sweep_charts(&record).unwrap();
+        assert_eq!(with_auc.len(), 3);
+        for r in &mut record.results {
+            r.metrics.adversarial.auc_macro = None;
+        }
+        let titles: Vec<&str> = sweep_charts(&record).unwrap().iter().map(|c| c.0).collect();
+        assert_eq!(titles, ["accuracy", "fooling rate"]);
+    }
+}

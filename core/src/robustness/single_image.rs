@@ -1,0 +1,263 @@
+//! One image, one attack, everything a person wants to see: predictions before and after, the
+//! loss at every step, the perturbation, attention maps. The browser page and
+//! `robustdx attack --image` both run this, so their numbers agree. Every device read is
+//! asynchronous, the only kind WebGPU allows.
+
+use burn::Tensor;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::{Decision, decision};
+use crate::attack::{
+    Attack, AttackedModel, Budget, FastGradientSignMethod, GenerativeAdversarialPerturbation, Goal,
+    ProjectedGradientDescent,
+};
+use crate::data::{Image, images_to_tensor};
+use crate::model::{Classifier, DiagnosticModel};
+use crate::report::{SingleImageReport, SinglePrediction, amplified_perturbation, heatmap_overlay};
+use crate::{Error, Result, readback, task};
+
+/// The attacks one image can be shown under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttackName {
+    Fgsm,
+    Pgd,
+    Gap,
+}
+
+impl AttackName {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fgsm => "fgsm",
+            Self::Pgd => "pgd",
+            Self::Gap => "gap",
+        }
+    }
+}
+
+impl std::str::FromStr for AttackName {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "fgsm" => Ok(Self::Fgsm),
+            "pgd" => Ok(Self::Pgd),
+            "gap" => Ok(Self::Gap),
+            other => Err(Error::invalid(format!(
+                "unknown attack '{other}' (expected fgsm, pgd or gap)"
+            ))),
+        }
+    }
+}
+
+/// How to attack the image. ε and the step size are in 1/255 pixel units, as everywhere a
+/// person types them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SingleImageSettings {
+    pub attack: AttackName,
+    pub eps: f32,
+    /// PGD iterations (FGSM and GAP take one step).
+    pub steps: usize,
+    /// PGD step size; ε/4 when absent.
+    pub step_size: Option<f32>,
+    /// PGD from a random point of the ε-ball. Off by default: the same image gives the same
+    /// numbers on every backend.
+    pub random_start: bool,
+}
+
+/// The most PGD iterations one image may ask for: more is a typo, not a stronger attack.
+pub const MAX_STEPS: usize = 1000;
+
+impl SingleImageSettings {
+    pub fn validate(&self) -> Result<()> {
+        if !self.eps.is_finite() || !(0.0..=255.0).contains(&self.eps) {
+            return Err(Error::invalid(format!(
+                "ε must be between 0 and 255 (in 1/255 pixel units), got {}",
+                self.eps
+            )));
+        }
+        if self.attack == AttackName::Pgd && !(1..=MAX_STEPS).contains(&self.steps) {
+            return Err(Error::invalid(format!(
+                "PGD needs between 1 and {MAX_STEPS} steps, got {}",
+                self.steps
+            )));
+        }
+        if let Some(a) = self.step_size
+            && (!a.is_finite() || a <= 0.0)
+        {
+            return Err(Error::invalid(format!("step size must be > 0, got {a}")));
+        }
+        Ok(())
+    }
+
+    /// The number of steps the attack takes (what the loss curve has, plus its start).
+    pub fn steps_taken(&self) -> usize {
+        match self.attack {
+            AttackName::Pgd => self.steps,
+            AttackName::Fgsm | AttackName::Gap => 1,
+        }
+    }
+}
+
+/// The state after one step, for animations.
+#[derive(Debug, Clone)]
+pub struct StepProgress {
+    /// 0 for the clean image, then 1 to `steps`.
+    pub step: usize,
+    pub steps: usize,
+    /// The attack loss at the new point.
+    pub loss: f32,
+    pub adversarial: Image,
+    pub probs: Vec<f32>,
+}
+
+/// What the attack did, as numbers ([`SingleImageReport`]) and pictures.
+#[derive(Debug, Clone)]
+pub struct SingleImageOutcome {
+    pub report: SingleImageReport,
+    /// The image as the model saw it (its channels and size).
+    pub clean: Image,
+    pub adversarial: Image,
+    /// δ scaled so its largest entry is full black or white.
+    pub perturbation: Image,
+    /// One overlay per attention gate (empty for models without attention).
+    pub attention_clean: Vec<Image>,
+    pub attention_adversarial: Vec<Image>,
+}
+
+/// The model's view of one image: probabilities, decision, attention overlays.
+struct View {
+    probs: Vec<f32>,
+    decision: Decision,
+    attention: Vec<Image>,
+}
+
+async fn view(model: &AttackedModel, x: Tensor<4>, shown: &Image) -> Result<View> {
+    let output = model.model().forward_all(x);
+    let probs = readback::floats(task::probabilities(model.task(), output.logits)).await?;
+    let mut attention = Vec::new();
+    for map in output.attention {
+        for m in readback::images(map).await? {
+            attention.push(heatmap_overlay(shown, &m));
+        }
+    }
+    Ok(View {
+        decision: decision(model.task(), &probs),
+        probs,
+        attention,
+    })
+}
+
+/// The attack loss of `x` against `targets` (the clean decision).
+async fn loss_at(model: &AttackedModel, x: Tensor<4>, targets: Tensor<2>) -> Result<f32> {
+    let loss = task::per_sample_loss(model.task(), model.logits(x), targets);
+    Ok(readback::floats(loss).await?[0])
+}
+
+/// Attacks `image` (any size and channel count: it is brought to the model's input first),
+/// pushing the model away from its own clean decision. `generator` is needed for GAP.
+/// `on_step` sees the clean image, every PGD iterate and the result. The loss curve holds the loss against the clean decision
+/// at the clean image and after every step.
+pub async fn attack_single_image(
+    model: &DiagnosticModel,
+    generator: Option<&GenerativeAdversarialPerturbation>,
+    image: Image,
+    settings: &SingleImageSettings,
+    device: &Device,
+    mut on_step: impl FnMut(StepProgress),
+) -> Result<SingleImageOutcome> {
+    settings.validate()?;
+    let attacked = AttackedModel::new(model, device);
+    let card = &model.card;
+    let clean_image = card.input.prepare(image);
+    let clean = images_to_tensor(&[&clean_image], device);
+    let before = view(&attacked, clean.clone(), &clean_image).await?;
+    let labels = [before.decision.as_label()];
+    let targets = task::targets_tensor(&labels, card.task, card.num_classes(), device)?;
+    let mut loss = vec![loss_at(&attacked, clean.clone(), targets.clone()).await?];
+    let eps = settings.eps / 255.0;
+    let steps = settings.steps_taken();
+    on_step(StepProgress {
+        step: 0,
+        steps,
+        loss: loss[0],
+        adversarial: clean_image.clone(),
+        probs: before.probs.clone(),
+    });
+    let adversarial = match settings.attack {
+        AttackName::Fgsm => FastGradientSignMethod {
+            budget: Budget::linf(eps),
+            goal: Goal::Untargeted,
+        }
+        .perturb(&attacked, clean.clone(), &labels)?,
+        AttackName::Gap => {
+            let generator = generator
+                .ok_or_else(|| Error::invalid("GAP needs a trained generator for this model"))?;
+            let gap = GenerativeAdversarialPerturbation {
+                budget: Budget::linf(eps),
+                ..generator.clone()
+            };
+            gap.perturb(&attacked, clean.clone(), &labels)?
+        }
+        AttackName::Pgd => {
+            let pgd = ProjectedGradientDescent {
+                step_size: settings.step_size.map_or(eps / 4.0, |a| a / 255.0),
+                random_start: settings.random_start,
+                ..ProjectedGradientDescent::linf(eps, steps)
+            };
+            let mut run = pgd.start(&attacked, clean.clone(), &labels)?;
+            while !run.is_finished() {
+                run.step()?;
+                if run.is_finished() {
+                    break;
+                }
+                let x = run.adversarial();
+                let now = view(&attacked, x.clone(), &clean_image).await?;
+                loss.push(loss_at(&attacked, x.clone(), targets.clone()).await?);
+                on_step(StepProgress {
+                    step: run.steps_taken(),
+                    steps,
+                    loss: *loss.last().expect("a loss per step"),
+                    adversarial: readback::images(x).await?.remove(0),
+                    probs: now.probs,
+                });
+            }
+            run.adversarial()
+        }
+    };
+    loss.push(loss_at(&attacked, adversarial.clone(), targets).await?);
+    let after = view(&attacked, adversarial.clone(), &clean_image).await?;
+    let adversarial_image = readback::images(adversarial).await?.remove(0);
+    on_step(StepProgress {
+        step: steps,
+        steps,
+        loss: *loss.last().expect("the final loss"),
+        adversarial: adversarial_image.clone(),
+        probs: after.probs.clone(),
+    });
+    let linf = adversarial_image
+        .pixels
+        .iter()
+        .zip(&clean_image.pixels)
+        .fold(0.0f32, |m, (a, c)| m.max((a - c).abs()));
+    let prediction = |v: &View| SinglePrediction {
+        label: v.decision.describe(&card.class_names),
+        probs: v.probs.clone(),
+    };
+    let report = SingleImageReport::new(
+        settings.clone(),
+        card.class_names.clone(),
+        prediction(&before),
+        prediction(&after),
+        loss,
+        linf * 255.0,
+    );
+    Ok(SingleImageOutcome {
+        report,
+        perturbation: amplified_perturbation(&clean_image, &adversarial_image),
+        clean: clean_image,
+        adversarial: adversarial_image,
+        attention_clean: before.attention,
+        attention_adversarial: after.attention,
+    })
+}

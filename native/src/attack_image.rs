@@ -1,0 +1,105 @@
+//! `robustdx attack --image FILE`: one image under one attack, pushed away from the model's own
+//! decision, with the loss after every step. The browser page runs the same core function, so
+//! the two give the same numbers (PGD starts at the image itself here, as it does there).
+
+use std::path::Path;
+
+use anyhow::Context;
+use burn::tensor::Device;
+use robustdx_core::data::Image;
+use robustdx_core::model::DiagnosticModel;
+use robustdx_core::report::SingleImageReport;
+use robustdx_core::robustness::{AttackName, SingleImageSettings, attack_single_image};
+
+use crate::attack::{AttackArgs, AttackKind, ConventionArg, NormArg};
+use crate::files::{read, write_atomic};
+
+/// The one attack and ε an image run takes, and the sweep options it refuses.
+fn settings(args: &AttackArgs) -> anyhow::Result<SingleImageSettings> {
+    let [kind] = args.attack[..] else {
+        anyhow::bail!("--image attacks with one --attack at a time");
+    };
+    let [eps] = args.eps[..] else {
+        anyhow::bail!("--image attacks at one --eps at a time");
+    };
+    anyhow::ensure!(
+        args.target.is_none() && !args.least_likely,
+        "--image pushes the image away from the model's own decision: --target and \
+         --least-likely are for sweeps"
+    );
+    anyhow::ensure!(
+        args.norm == NormArg::Linf && args.convention == ConventionArg::Pixel && args.restarts == 1,
+        "--image runs the pixel-space L∞ attack with one start"
+    );
+    let settings = SingleImageSettings {
+        attack: match kind {
+            AttackKind::Fgsm => AttackName::Fgsm,
+            AttackKind::Pgd => AttackName::Pgd,
+            AttackKind::Gap => AttackName::Gap,
+        },
+        eps,
+        steps: args.steps,
+        step_size: args.step_size,
+        random_start: false,
+    };
+    settings.validate().context("--image")?;
+    Ok(settings)
+}
+
+/// A one-line name of the backend `device` runs on.
+fn backend_name(device: &Device) -> &'static str {
+    if format!("{device:?}").to_lowercase().contains("wgpu") {
+        "wgpu"
+    } else {
+        "cpu"
+    }
+}
+
+pub fn run(
+    args: &AttackArgs,
+    image_path: &Path,
+    model: &DiagnosticModel,
+    device: &Device,
+) -> anyhow::Result<SingleImageReport> {
+    let settings = settings(args)?;
+    let name = image_path.to_string_lossy();
+    let image = Image::decode(&read(image_path)?, &name)?;
+    let generator = match (&args.generator, settings.attack) {
+        (Some(path), AttackName::Gap) => Some(crate::gap::load(path, device)?),
+        (None, AttackName::Gap) => anyhow::bail!("--attack gap needs --generator FILE"),
+        _ => None,
+    };
+    let outcome = futures_lite::future::block_on(attack_single_image(
+        model,
+        generator.as_ref(),
+        image,
+        &settings,
+        device,
+        |_| {},
+    ))?;
+    let mut report = outcome.report;
+    report.backend = backend_name(device).into();
+    report.model = args.model.to_string_lossy().into_owned();
+    report.image = name.into_owned();
+    println!(
+        "{}: {} ({:.3}) → {} ({:.3}) under {} ε={}/255, ‖δ‖∞ = {:.2}/255",
+        report.image,
+        report.clean.label,
+        report.clean.probs.iter().fold(0.0f32, |m, p| m.max(*p)),
+        report.adversarial.label,
+        report
+            .adversarial
+            .probs
+            .iter()
+            .fold(0.0f32, |m, p| m.max(*p)),
+        settings.attack.name(),
+        settings.eps,
+        report.linf
+    );
+    let curve: Vec<String> = report.loss.iter().map(|l| format!("{l:.4}")).collect();
+    println!("loss: {}", curve.join(" "));
+    if let Some(path) = &args.json {
+        write_atomic(path, report.to_json().as_bytes())?;
+    }
+    Ok(report)
+}

@@ -1,0 +1,61 @@
+//! What the page ships: `assets/manifest.json` lists the models (trained by `robustdx` on the
+//! synthetic sets, see `web/make-assets.sh`) and the sample images. Their bytes are
+//! fetched when used, never compiled into the wasm.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShippedModel {
+    /// Short id used in URLs (`?model=…`).
+    pub id: String,
+    pub title: String,
+    /// Path under `assets/`.
+    pub file: String,
+    /// The data set it was trained on; samples of the same set suit it.
+    pub data: String,
+    /// `clean` or the defense that hardened it.
+    pub training: String,
+    /// A GAP generator trained against it (path under `assets/`).
+    pub generator: Option<String>,
+    /// Whether it draws attention maps.
+    pub attention: bool,
+    pub about: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Short id used in URLs (`?image=…`).
+    pub id: String,
+    pub file: String,
+    pub data: String,
+    /// The ground truth of the synthetic image.
+    pub truth: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub models: Vec<ShippedModel>,
+    pub samples: Vec<Sample>,
+}
+
+/// Where the shipped files live, relative to the page.
+pub const ASSETS: &str = "assets";
+
+pub fn asset_url(file: &str) -> String {
+    format!("./{ASSETS}/{file}")
+}
+
+impl Manifest {
+    pub fn model(&self, id: &str) -> Option<&ShippedModel> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    pub fn sample(&self, id: &str) -> Option<&Sample> {
+        self.samples.iter().find(|s| s.id == id)
+    }
+
+    /// The samples that suit `model` (drawn from its data set).
+    pub fn samples_for<'a>(&'a self, model: &'a ShippedModel) -> impl Iterator<Item = &'a Sample> {
+        self.samples.iter().filter(move |s| s.data == model.data)
+    }
+}

@@ -1,0 +1,101 @@
+//! Messages between the page and the worker, as JSON text (an uploaded image's bytes travel
+//! beside the text as a `Uint8Array`).
+
+use robustdx_core::report::SingleImageReport;
+use robustdx_core::robustness::SingleImageSettings;
+use serde::{Deserialize, Serialize};
+
+/// Where the worker runs the core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// burn-wgpu on the browser's WebGPU adapter.
+    Webgpu,
+    /// burn's CPU backend (flex) compiled to WebAssembly.
+    Cpu,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Webgpu => "webgpu",
+            BackendKind::Cpu => "cpu",
+        }
+    }
+}
+
+/// The image to attack.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ImageSource {
+    /// A shipped sample, fetched by the worker from the page's own origin.
+    Url(String),
+    /// The visitor's file: its bytes come with the message; never leaves the browser.
+    Upload,
+}
+
+/// Page → worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttackJob {
+    pub id: u32,
+    pub model_url: String,
+    /// The GAP generator trained against this model, if there is one.
+    pub generator_url: Option<String>,
+    /// A name for messages and the record (a sample's file, the upload's file name).
+    pub image_name: String,
+    pub image: ImageSource,
+    pub settings: SingleImageSettings,
+}
+
+/// Pictures of an outcome, as PNG data URLs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pictures {
+    pub clean: String,
+    pub adversarial: String,
+    pub perturbation: String,
+    pub attention_clean: Vec<String>,
+    pub attention_adversarial: Vec<String>,
+}
+
+/// How long the worker took, for the page's footer and the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Loading (and caching) the model and image.
+    pub load_ms: f64,
+    /// From the job's start to its result.
+    pub total_ms: f64,
+    /// Mean time per attack step (for PGD: gradient, update, and the read-back of the
+    /// animation frame).
+    pub per_step_ms: f64,
+}
+
+/// Worker → page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum WorkerMessage {
+    /// Sent once, when the worker is ready for jobs.
+    Ready {
+        backend: BackendKind,
+        /// The adapter, or why there is none.
+        detail: String,
+    },
+    /// Step 0 is the clean image; the last step is the result.
+    Step {
+        id: u32,
+        class_names: Vec<String>,
+        step: usize,
+        steps: usize,
+        loss: f32,
+        adversarial: String,
+        probs: Vec<f32>,
+    },
+    Done {
+        id: u32,
+        report: Box<SingleImageReport>,
+        pictures: Box<Pictures>,
+        timing: Timing,
+    },
+    Failed {
+        id: u32,
+        message: String,
+    },
+}

@@ -1,0 +1,222 @@
+//! The attack lab: pick a shipped model, a sample or your own image, an attack and ε; watch it.
+
+use leptos::prelude::*;
+use robustdx_core::robustness::{AttackName, SingleImageSettings};
+use web_sys::File;
+
+use super::client::WorkerClient;
+use super::files::file_bytes;
+use super::outcome::Outcome;
+use crate::manifest::{Manifest, ShippedModel, asset_url};
+use crate::protocol::{AttackJob, ImageSource};
+use crate::worker::MAX_UPLOAD_BYTES;
+
+/// The image the visitor chose.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Chosen {
+    Sample {
+        id: String,
+        file: String,
+    },
+    Upload {
+        name: String,
+        bytes: Vec<u8>,
+        preview: String,
+    },
+}
+
+/// The job for `model`, `image` and the settings, as the worker wants it.
+pub fn job(
+    model: &ShippedModel,
+    image: &Chosen,
+    settings: SingleImageSettings,
+) -> (AttackJob, Option<Vec<u8>>) {
+    let (image_name, source, upload) = match image {
+        Chosen::Sample { file, .. } => (file.clone(), ImageSource::Url(asset_url(file)), None),
+        Chosen::Upload { name, bytes, .. } => {
+            (name.clone(), ImageSource::Upload, Some(bytes.clone()))
+        }
+    };
+    let job = AttackJob {
+        id: 0,
+        model_url: asset_url(&model.file),
+        generator_url: model.generator.as_deref().map(asset_url),
+        image_name,
+        image: source,
+        settings,
+    };
+    (job, upload)
+}
+
+/// A data URL for showing the visitor's own file before it is attacked.
+fn object_url(file: &File) -> String {
+    web_sys::Url::create_object_url_with_blob(file).unwrap_or_default()
+}
+
+#[component]
+pub fn AttackLab(
+    client: WorkerClient,
+    manifest: RwSignal<Option<Result<Manifest, String>>>,
+) -> impl IntoView {
+    view! {
+        {move || match manifest.get() {
+            None => view! { <p>"Loading the shipped models…"</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" data-testid="error">{e}</p> }.into_any(),
+            Some(Ok(m)) => view! { <Lab client manifest=m/> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
+    let manifest = StoredValue::new(manifest);
+    let model_id = RwSignal::new(manifest.with_value(|m| m.models[0].id.clone()));
+    let model = move || {
+        manifest.with_value(|m| {
+            m.model(&model_id.get())
+                .cloned()
+                .unwrap_or_else(|| m.models[0].clone())
+        })
+    };
+    let first_sample = move |model: &ShippedModel| {
+        manifest.with_value(|m| {
+            m.samples_for(model).next().map(|s| Chosen::Sample {
+                id: s.id.clone(),
+                file: s.file.clone(),
+            })
+        })
+    };
+    let chosen = RwSignal::new(first_sample(&model()));
+    let attack = RwSignal::new(AttackName::Pgd);
+    let eps = RwSignal::new(8.0f32);
+    let steps = RwSignal::new(10usize);
+    let upload_error = RwSignal::new(None::<String>);
+
+    let take_file = move |file: File| {
+        upload_error.set(None);
+        let size = file.size() as usize;
+        if size > MAX_UPLOAD_BYTES {
+            upload_error.set(Some(format!(
+                "{}: {:.1} MB is too large (the page takes images up to {} MB)",
+                file.name(),
+                size as f64 / 1e6,
+                MAX_UPLOAD_BYTES / (1024 * 1024)
+            )));
+            return;
+        }
+        let preview = object_url(&file);
+        leptos::task::spawn_local(async move {
+            match file_bytes(&file).await {
+                Ok(bytes) => chosen.set(Some(Chosen::Upload {
+                    name: file.name(),
+                    bytes,
+                    preview,
+                })),
+                Err(e) => upload_error.set(Some(e)),
+            }
+        });
+    };
+    let on_pick = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        if let Some(file) = input.files().and_then(|f| f.get(0)) {
+            take_file(file);
+        }
+    };
+    let on_drop = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        if let Some(file) = ev
+            .data_transfer()
+            .and_then(|d| d.files())
+            .and_then(|f| f.get(0))
+        {
+            take_file(file);
+        }
+    };
+    let run = move |_| {
+        let Some(image) = chosen.get_untracked() else {
+            return;
+        };
+        let settings = SingleImageSettings {
+            attack: attack.get_untracked(),
+            eps: eps.get_untracked(),
+            steps: steps.get_untracked(),
+            step_size: None,
+            random_start: false,
+        };
+        if let Err(e) = settings.validate() {
+            upload_error.set(Some(e.to_string()));
+            return;
+        }
+        let (job, upload) = job(&model(), &image, settings);
+        client.submit(job, upload);
+    };
+
+    view! {
+        <section class="lab">
+            <div class="controls">
+                <label>"Model "
+                    <select data-testid="model" on:change=move |ev| {
+                        model_id.set(event_target_value(&ev));
+                        if matches!(chosen.get_untracked(), Some(Chosen::Sample { .. }) | None) {
+                            chosen.set(first_sample(&model()));
+                        }
+                        if model().generator.is_none() && attack.get_untracked() == AttackName::Gap {
+                            attack.set(AttackName::Pgd);
+                        }
+                    }>
+                        {manifest.with_value(|m| m.models.iter().map(|s| view! {
+                            <option value=s.id.clone()>{s.title.clone()}</option>
+                        }).collect_view())}
+                    </select>
+                </label>
+                <p class="note">{move || model().about}</p>
+                <div class="samples" data-testid="samples">
+                    {move || {
+                        let m = model();
+                        manifest.with_value(|all| all.samples_for(&m).map(|s| {
+                            let pick = Chosen::Sample { id: s.id.clone(), file: s.file.clone() };
+                            let selected = { let pick = pick.clone(); move || chosen.get().as_ref() == Some(&pick) };
+                            view! {
+                                <button class="sample" class:active=selected data-testid=format!("sample-{}", s.id)
+                                    title=s.truth.clone() on:click=move |_| chosen.set(Some(pick.clone()))>
+                                    <img src=asset_url(&s.file) width="64" height="64" alt=s.truth.clone()/>
+                                </button>
+                            }
+                        }).collect_view())
+                    }}
+                    <label class="drop" data-testid="drop" on:dragover=|ev: leptos::ev::DragEvent| ev.prevent_default() on:drop=on_drop>
+                        {move || match chosen.get() {
+                            Some(Chosen::Upload { name, preview, .. }) => view! { <img src=preview width="64" height="64" alt=name.clone()/><span>{name}</span> }.into_any(),
+                            _ => view! { <span>"Drop your image here or click to choose one (it stays in your browser)"</span> }.into_any(),
+                        }}
+                        <input type="file" accept="image/*" data-testid="upload" on:change=on_pick/>
+                    </label>
+                </div>
+                {move || upload_error.get().map(|e| view! { <p class="error" data-testid="upload-error" role="alert">{e}</p> })}
+                <div class="row">
+                    <label>"Attack "
+                        <select data-testid="attack" prop:value=move || attack.get().name()
+                            on:change=move |ev| { if let Ok(a) = event_target_value(&ev).parse() { attack.set(a) } }>
+                            <option value="fgsm">"FGSM (one step)"</option>
+                            <option value="pgd">"PGD (iterative)"</option>
+                            <option value="gap" disabled=move || model().generator.is_none()>"GAP (trained generator)"</option>
+                        </select>
+                    </label>
+                    <label>{move || format!("ε = {}/255 ", eps.get())}
+                        <input type="range" min="0" max="32" step="1" data-testid="eps" prop:value=move || eps.get().to_string()
+                            on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { eps.set(v) } }/>
+                    </label>
+                    <label class:hidden=move || attack.get() != AttackName::Pgd>"steps "
+                        <input type="number" min="1" max="200" data-testid="steps" prop:value=move || steps.get().to_string()
+                            on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { steps.set(v) } }/>
+                    </label>
+                    <button class="run" data-testid="run" on:click=run
+                        disabled=move || client.backend.get().is_none() || client.run.with(|r| r.running) || chosen.get().is_none()>
+                        {move || if client.run.with(|r| r.running) { "Running…" } else { "Run attack" }}
+                    </button>
+                </div>
+            </div>
+            <Outcome client/>
+        </section>
+    }
+}

@@ -1,0 +1,190 @@
+//! The page's side of the worker: starts it, sends jobs, and turns its messages into signals the
+//! views read.
+
+use std::cell::RefCell;
+
+use js_sys::{Array, Uint8Array};
+use leptos::prelude::*;
+use robustdx_core::report::SingleImageReport;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{MessageEvent, Worker};
+
+use crate::protocol::{AttackJob, BackendKind, Pictures, Timing, WorkerMessage};
+
+/// trunk's loader shim for the `robustdx-worker` program (see index.html).
+const WORKER_SCRIPT: &str = "./robustdx-worker_loader.js";
+
+thread_local! {
+    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+}
+
+/// A finished attack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    pub report: SingleImageReport,
+    pub pictures: Pictures,
+    pub timing: Timing,
+}
+
+/// What the page knows about the current attack.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunState {
+    pub id: u32,
+    pub running: bool,
+    pub class_names: Vec<String>,
+    pub steps: usize,
+    /// Loss at the clean image and after each step so far.
+    pub losses: Vec<f32>,
+    pub clean_probs: Vec<f32>,
+    /// The latest iterate and its probabilities.
+    pub frame: Option<String>,
+    pub frame_probs: Vec<f32>,
+    pub finished: Option<Finished>,
+    pub error: Option<String>,
+}
+
+/// The worker's backend, once it has said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backend {
+    pub kind: BackendKind,
+    pub detail: String,
+}
+
+/// Handles to the worker's state; cheap to copy into closures.
+#[derive(Clone, Copy)]
+pub struct WorkerClient {
+    pub backend: RwSignal<Option<Backend>>,
+    pub run: RwSignal<RunState>,
+}
+
+impl WorkerClient {
+    /// Starts the worker. Its first message says which backend it runs on.
+    pub fn start() -> Self {
+        let client = Self {
+            backend: RwSignal::new(None),
+            run: RwSignal::new(RunState::default()),
+        };
+        let worker = match Worker::new(WORKER_SCRIPT) {
+            Ok(w) => w,
+            Err(e) => {
+                client.run.update(|r| {
+                    r.error = Some(format!("cannot start the worker: {e:?}"));
+                });
+                return client;
+            }
+        };
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let Some(text) = event.data().as_string() else {
+                return;
+            };
+            match serde_json::from_str::<WorkerMessage>(&text) {
+                Ok(message) => client.receive(message),
+                Err(e) => client
+                    .run
+                    .update(|r| r.error = Some(format!("garbled message from the worker: {e}"))),
+            }
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        on_message.forget();
+        let on_error =
+            Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |e: web_sys::ErrorEvent| {
+                client.run.update(|r| {
+                    r.running = false;
+                    r.error = Some(format!("the worker stopped: {}", e.message()));
+                });
+            });
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        on_error.forget();
+        WORKER.with(|w| *w.borrow_mut() = Some(worker));
+        client
+    }
+
+    fn receive(&self, message: WorkerMessage) {
+        match message {
+            WorkerMessage::Ready { backend, detail } => self.backend.set(Some(Backend {
+                kind: backend,
+                detail,
+            })),
+            WorkerMessage::Step {
+                id,
+                class_names,
+                step,
+                steps,
+                loss,
+                adversarial,
+                probs,
+            } => self.run.update(|r| {
+                if r.id != id {
+                    return;
+                }
+                r.class_names = class_names;
+                r.steps = steps;
+                r.losses.truncate(step);
+                r.losses.push(loss);
+                if step == 0 {
+                    r.clean_probs = probs.clone();
+                }
+                r.frame = Some(adversarial);
+                r.frame_probs = probs;
+            }),
+            WorkerMessage::Done {
+                id,
+                report,
+                pictures,
+                timing,
+            } => self.run.update(|r| {
+                if r.id != id {
+                    return;
+                }
+                r.running = false;
+                r.losses = report.loss.clone();
+                r.finished = Some(Finished {
+                    report: *report,
+                    pictures: *pictures,
+                    timing,
+                });
+            }),
+            WorkerMessage::Failed { id, message } => self.run.update(|r| {
+                if id != 0 && r.id != id {
+                    return;
+                }
+                r.running = false;
+                r.error = Some(message);
+            }),
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.run.with(|r| r.running)
+    }
+
+    /// Sends a job (its id is assigned here); `upload` carries the visitor's image bytes.
+    pub fn submit(&self, mut job: AttackJob, upload: Option<Vec<u8>>) {
+        let id = self.run.with_untracked(|r| r.id) + 1;
+        job.id = id;
+        self.run.set(RunState {
+            id,
+            running: true,
+            steps: job.settings.steps_taken(),
+            ..RunState::default()
+        });
+        let text = serde_json::to_string(&job).expect("jobs serialise");
+        let message = Array::new();
+        message.push(&JsValue::from_str(&text));
+        match upload {
+            Some(bytes) => message.push(&Uint8Array::from(bytes.as_slice())),
+            None => message.push(&JsValue::NULL),
+        };
+        let sent = WORKER.with(|w| match w.borrow().as_ref() {
+            Some(worker) => worker.post_message(&message).map_err(|e| format!("{e:?}")),
+            None => Err("the worker is not running".into()),
+        });
+        if let Err(e) = sent {
+            self.run.update(|r| {
+                r.running = false;
+                r.error = Some(format!("cannot reach the worker: {e}"));
+            });
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The page: a full attack lab, an embed mode for web reports (`?embed&model=…`), a viewer for
+//! native result files, and the synthetic data sets.
+
+mod attack;
+mod client;
+mod embed;
+mod files;
+mod gallery;
+mod outcome;
+mod viewer;
+
+use leptos::prelude::*;
+use web_sys::UrlSearchParams;
+
+pub use client::WorkerClient;
+
+use crate::manifest::{Manifest, asset_url};
+use crate::protocol::BackendKind;
+
+/// The page's query parameters.
+pub fn query() -> UrlSearchParams {
+    let search = window().location().search().unwrap_or_default();
+    UrlSearchParams::new_with_str(&search).expect("a query string parses")
+}
+
+/// Loads the shipped models and samples once.
+fn load_manifest(manifest: RwSignal<Option<Result<Manifest, String>>>) {
+    leptos::task::spawn_local(async move {
+        let url = asset_url("manifest.json");
+        let result = match files::fetch_text(&url).await {
+            Ok(text) => serde_json::from_str::<Manifest>(&text)
+                .map_err(|e| format!("{url}: not a robustdx asset manifest: {e}")),
+            Err(e) => Err(e),
+        };
+        manifest.set(Some(result));
+    });
+}
+
+/// Says which backend runs the attacks; the CPU fallback is announced, not hidden.
+#[component]
+fn BackendNotice(client: WorkerClient) -> impl IntoView {
+    move || {
+        match client.backend.get() {
+        None => view! { <p class="backend pending" data-testid="backend" data-backend="">"Starting the worker…"</p> }.into_any(),
+        Some(b) if b.kind == BackendKind::Webgpu => view! {
+            <p class="backend webgpu" data-testid="backend" data-backend="webgpu">
+                "Running on your GPU through WebGPU: " {b.detail}
+            </p>
+        }.into_any(),
+        Some(b) => view! {
+            <p class="backend cpu" data-testid="backend" data-backend="cpu">
+                <strong>"No WebGPU here"</strong> " (" {b.detail} "): running on the CPU in WebAssembly instead. "
+                "Slower, same numbers."
+            </p>
+        }.into_any(),
+    }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Attack,
+    Viewer,
+    Data,
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let manifest = RwSignal::new(None);
+    load_manifest(manifest);
+    let embedded = query().has("embed");
+    if embedded {
+        let client = WorkerClient::start();
+        return view! { <embed::EmbedWidget client manifest/> }.into_any();
+    }
+    let client = WorkerClient::start();
+    let tab = RwSignal::new(Tab::Attack);
+    let tab_button = move |t: Tab, label: &'static str, id: &'static str| {
+        view! {
+            <button data-testid=id class:active=move || tab.get() == t on:click=move |_| tab.set(t)>{label}</button>
+        }
+    };
+    view! {
+        <header>
+            <h1>"robustdx"</h1>
+            <p class="note">"Testing and hardening medical image classifiers against adversarial attacks. "
+               "Everything on this page runs in your browser; no image leaves your machine."</p>
+            <BackendNotice client/>
+        </header>
+        <nav class="tabs">
+            {tab_button(Tab::Attack, "Attack a model", "tab-attack")}
+            {tab_button(Tab::Viewer, "Open a result file", "tab-viewer")}
+            {tab_button(Tab::Data, "Synthetic data", "tab-data")}
+        </nav>
+        <main>
+            <div class:hidden=move || tab.get() != Tab::Attack><attack::AttackLab client manifest/></div>
+            <div class:hidden=move || tab.get() != Tab::Viewer><viewer::ResultsViewer/></div>
+            {move || (tab.get() == Tab::Data).then(|| view! { <gallery::SyntheticGallery/> })}
+        </main>
+        <footer>{concat!("robustdx ", env!("CARGO_PKG_VERSION"))}
+            " · models trained by the robustdx command line on synthetic data; not for clinical use"</footer>
+    }
+    .into_any()
+}

@@ -1,0 +1,124 @@
+//! What an attack did, drawn: images before / after, the perturbation, attention maps, the
+//! prediction bars and the loss curve. The lab and the embed widget both show it.
+
+use leptos::prelude::*;
+use robustdx_core::report::loss_curve;
+
+use super::client::{RunState, WorkerClient};
+
+/// One bar per class (or finding) with its probability.
+#[component]
+pub fn PredictionBars(
+    title: &'static str,
+    class_names: Vec<String>,
+    probs: Vec<f32>,
+    testid: &'static str,
+) -> impl IntoView {
+    let best = probs
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i);
+    view! {
+        <div class="bars" data-testid=testid>
+            <h4>{title}</h4>
+            {class_names.into_iter().zip(probs).enumerate().map(|(i, (name, p))| view! {
+                <div class="bar" class:top=Some(i) == best>
+                    <span class="name">{name}</span>
+                    <span class="track"><span class="fill" style=format!("width:{:.1}%", 100.0 * p)></span></span>
+                    <span class="value">{format!("{p:.3}")}</span>
+                </div>
+            }).collect_view()}
+        </div>
+    }
+}
+
+fn figure(src: String, caption: String, testid: &'static str) -> impl IntoView {
+    view! {
+        <figure data-testid=testid><img src=src alt=caption.clone() width="160" height="160"/><figcaption>{caption}</figcaption></figure>
+    }
+}
+
+/// The whole outcome of the client's current run, live while it runs.
+#[component]
+pub fn Outcome(client: WorkerClient) -> impl IntoView {
+    let run = client.run;
+    let status = move || {
+        run.with(|r: &RunState| {
+            if let Some(e) = &r.error {
+                return view! { <p class="error" data-testid="error" role="alert">{e.clone()}</p> }.into_any();
+            }
+            let step = r.losses.len().saturating_sub(1);
+            match (&r.finished, r.running) {
+                (Some(f), _) => {
+                    let rep = &f.report;
+                    let verdict = if rep.flipped {
+                        format!("The prediction flipped: {} → {}.", rep.clean.label, rep.adversarial.label)
+                    } else {
+                        format!("The prediction held: {}.", rep.clean.label)
+                    };
+                    view! {
+                        <p class="verdict" class:flipped=rep.flipped data-testid="verdict">{verdict}
+                            {format!(" ‖δ‖∞ = {:.2}/255. {} on {}: {:.0} ms in all, {:.1} ms per step.",
+                                rep.linf, rep.settings.attack.name().to_uppercase(), rep.backend, f.timing.total_ms, f.timing.per_step_ms)}
+                        </p>
+                    }.into_any()
+                }
+                (None, true) => view! { <p class="verdict" data-testid="progress">{format!("step {step} of {}…", r.steps)}</p> }.into_any(),
+                (None, false) => view! { <p class="verdict">"Pick a model, an image and an attack, then run it."</p> }.into_any(),
+            }
+        })
+    };
+    let pictures = move || {
+        run.with(|r| {
+            if let Some(f) = &r.finished {
+                let p = &f.pictures;
+                let attention = p.attention_clean.iter().zip(&p.attention_adversarial).enumerate().map(|(k, (a, b))| view! {
+                    {figure(a.clone(), format!("attention {} before", k + 1), "attention-clean")}
+                    {figure(b.clone(), format!("attention {} after", k + 1), "attention-adversarial")}
+                }).collect_view();
+                view! {
+                    <div class="pictures">
+                        {figure(p.clean.clone(), "clean".into(), "clean-image")}
+                        {figure(p.adversarial.clone(), "adversarial".into(), "adversarial-image")}
+                        {figure(p.perturbation.clone(), "perturbation (amplified)".into(), "perturbation-image")}
+                        {attention}
+                    </div>
+                }.into_any()
+            } else if let Some(frame) = &r.frame {
+                view! { <div class="pictures">{figure(frame.clone(), format!("step {}", r.losses.len().saturating_sub(1)), "frame")}</div> }.into_any()
+            } else {
+                ().into_any()
+            }
+        })
+    };
+    let bars = move || {
+        run.with(|r| {
+            if r.class_names.is_empty() {
+                return ().into_any();
+            }
+            let after = r.finished.as_ref().map_or(r.frame_probs.clone(), |f| f.report.adversarial.probs.clone());
+            view! {
+                <div class="bars-pair">
+                    <PredictionBars title="before" class_names=r.class_names.clone() probs=r.clean_probs.clone() testid="bars-clean"/>
+                    <PredictionBars title="after" class_names=r.class_names.clone() probs=after testid="bars-adversarial"/>
+                </div>
+            }.into_any()
+        })
+    };
+    let chart = move || {
+        run.with(|r| {
+            (r.losses.len() > 1).then(|| {
+                let svg = loss_curve(&r.losses, r.steps).unwrap_or_default();
+                view! { <div class="chart" data-testid="loss-chart" inner_html=svg></div> }
+            })
+        })
+    };
+    view! {
+        <section class="outcome">
+            {status}
+            {pictures}
+            <div class="numbers">{bars}{chart}</div>
+        </section>
+    }
+}

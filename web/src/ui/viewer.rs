@@ -1,0 +1,76 @@
+//! Opens a native `robustdx attack --json` file and draws its table and curves, with the same
+//! charts as the native HTML report. The file is read in the browser, never sent anywhere.
+
+use leptos::prelude::*;
+use robustdx_core::report::{AttackReport, sweep_charts};
+
+use super::files::{fetch_text, file_text};
+use crate::manifest::asset_url;
+
+/// The example record shipped with the page (a sweep of its first model).
+const EXAMPLE: &str = "reports/small-cnn-derm.json";
+
+fn parse(text: &str, name: &str) -> Result<AttackReport, String> {
+    AttackReport::from_json(text, name).map_err(|e| e.to_string())
+}
+
+#[component]
+pub fn ResultsViewer() -> impl IntoView {
+    let record = RwSignal::new(None::<Result<AttackReport, String>>);
+    let on_pick = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        if let Some(file) = input.files().and_then(|f| f.get(0)) {
+            leptos::task::spawn_local(async move {
+                let parsed = match file_text(&file).await {
+                    Ok(text) => parse(&text, &file.name()),
+                    Err(e) => Err(e),
+                };
+                record.set(Some(parsed));
+            });
+        }
+    };
+    let open_example = move |_| {
+        leptos::task::spawn_local(async move {
+            let url = asset_url(EXAMPLE);
+            record.set(Some(fetch_text(&url).await.and_then(|t| parse(&t, &url))));
+        });
+    };
+    view! {
+        <section class="viewer">
+            <h2>"Result files"</h2>
+            <p class="note">"Open the JSON record a native sweep wrote ("<code>"robustdx attack … --json FILE"</code>") to see its table and curves."</p>
+            <div class="row">
+                <input type="file" accept=".json,application/json" data-testid="viewer-file" on:change=on_pick/>
+                <button data-testid="viewer-example" on:click=open_example>"open the example"</button>
+            </div>
+            {move || record.get().map(|r| match r {
+                Err(e) => view! { <p class="error" data-testid="viewer-error" role="alert">{e}</p> }.into_any(),
+                Ok(record) => view! { <Record record/> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn Record(record: AttackReport) -> impl IntoView {
+    let charts = sweep_charts(&record).unwrap_or_default();
+    let opt = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.3}"));
+    view! {
+        <p>{format!("{} ({}, {}) on {} ({} test images), robustdx {}",
+            record.model.file, record.model.architecture, record.model.task, record.data.name, record.data.samples, record.tool.version)}</p>
+        <div class="charts" data-testid="viewer-charts">
+            {charts.into_iter().map(|(_, svg)| view! { <div class="chart" inner_html=svg></div> }).collect_view()}
+        </div>
+        <table data-testid="viewer-table">
+            <tr><th>"attack"</th><th>"ε×255"</th><th>"accuracy"</th><th>"AUC"</th><th>"sensitivity"</th><th>"specificity"</th><th>"fooled"</th><th>"success"</th><th>"mean ‖δ‖∞×255"</th></tr>
+            {record.results.iter().map(|r| {
+                let m = &r.metrics;
+                view! { <tr>
+                    <td>{r.attack.clone()}</td><td>{r.eps}</td><td>{format!("{:.3}", m.adversarial.accuracy)}</td>
+                    <td>{opt(m.adversarial.auc_macro)}</td><td>{opt(m.adversarial.sensitivity)}</td><td>{opt(m.adversarial.specificity)}</td>
+                    <td>{format!("{:.3}", m.fooling_rate)}</td><td>{format!("{:.3}", m.success_rate)}</td><td>{format!("{:.2}", m.mean_linf * 255.0)}</td>
+                </tr> }
+            }).collect_view()}
+        </table>
+    }
+}

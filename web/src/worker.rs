@@ -1,0 +1,294 @@
+//! The worker side: picks the backend once (WebGPU when the browser offers an adapter, else
+//! burn's CPU backend), loads models and images, runs attacks and posts every step back to the
+//! page. Everything here runs off the page's thread; every device read is asynchronous.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use burn::tensor::Device;
+use js_sys::{Array, Reflect, Uint8Array};
+use robustdx_core::attack::GenerativeAdversarialPerturbation;
+use robustdx_core::data::Image;
+use robustdx_core::model::DiagnosticModel;
+use robustdx_core::report::png_data_url;
+use robustdx_core::robustness::attack_single_image;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, Response};
+
+use crate::protocol::{AttackJob, BackendKind, ImageSource, Pictures, Timing, WorkerMessage};
+
+/// The largest image the page accepts, in bytes and in pixels per side: beyond these a decode
+/// would take the tab's memory, not make a better demo.
+pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
+pub const MAX_SIDE: u32 = 8192;
+
+struct Engine {
+    device: Device,
+    backend: BackendKind,
+    models: HashMap<String, Rc<DiagnosticModel>>,
+    generators: HashMap<String, Rc<GenerativeAdversarialPerturbation>>,
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(message: &WorkerMessage) {
+    let text = serde_json::to_string(message).expect("messages serialise");
+    // Posting to our own page cannot fail short of the page being gone.
+    let _ = scope().post_message(&JsValue::from_str(&text));
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn js_error(value: JsValue) -> String {
+    value
+        .as_string()
+        .or_else(|| {
+            value
+                .dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+        })
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+/// Asks the browser for a WebGPU adapter first (so a missing one is a plain answer, not an
+/// error deep in wgpu), then lets burn-wgpu take it.
+async fn choose_backend() -> (Device, BackendKind, String) {
+    let navigator = scope().navigator();
+    let gpu = Reflect::get(&navigator, &JsValue::from_str("gpu")).unwrap_or(JsValue::UNDEFINED);
+    if gpu.is_undefined() || gpu.is_null() {
+        return (
+            Device::flex(),
+            BackendKind::Cpu,
+            "this browser has no WebGPU".into(),
+        );
+    }
+    let request = Reflect::get(&gpu, &JsValue::from_str("requestAdapter"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call0(&gpu).ok())
+        .and_then(|p| p.dyn_into::<js_sys::Promise>().ok());
+    let adapter = match request {
+        Some(promise) => JsFuture::from(promise).await.unwrap_or(JsValue::NULL),
+        None => JsValue::NULL,
+    };
+    if adapter.is_null() || adapter.is_undefined() {
+        return (
+            Device::flex(),
+            BackendKind::Cpu,
+            "the browser offers no WebGPU adapter".into(),
+        );
+    }
+    let fallback = Reflect::get(&adapter, &JsValue::from_str("isFallbackAdapter"))
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    match Device::wgpu_options().init_with_setup_async().await {
+        Ok((device, setup)) => {
+            let info = setup.adapter.get_info();
+            let name = if info.name.is_empty() {
+                "the browser's adapter".to_string()
+            } else {
+                info.name
+            };
+            let kind = if fallback {
+                " (a software fallback adapter: slow, for testing)"
+            } else {
+                ""
+            };
+            (device, BackendKind::Webgpu, format!("{name}{kind}"))
+        }
+        Err(e) => (
+            Device::flex(),
+            BackendKind::Cpu,
+            format!("WebGPU could not start: {e}"),
+        ),
+    }
+}
+
+async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let response = JsFuture::from(scope().fetch_with_str(url))
+        .await
+        .map_err(|e| format!("{url}: cannot fetch: {}", js_error(e)))?;
+    let response: Response = response.unchecked_into();
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let buffer = JsFuture::from(
+        response
+            .array_buffer()
+            .map_err(|e| format!("{url}: {}", js_error(e)))?,
+    )
+    .await
+    .map_err(|e| format!("{url}: {}", js_error(e)))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Decodes an image, refusing what is too large before spending memory on it.
+pub fn decode_image(bytes: &[u8], name: &str) -> Result<Image, String> {
+    if bytes.len() > MAX_UPLOAD_BYTES {
+        return Err(format!(
+            "{name}: {:.1} MB is too large (the page takes images up to {} MB)",
+            bytes.len() as f64 / 1e6,
+            MAX_UPLOAD_BYTES / (1024 * 1024)
+        ));
+    }
+    Image::decode_within(bytes, name, MAX_SIDE).map_err(|e| e.to_string())
+}
+
+impl Engine {
+    async fn model(engine: &RefCell<Engine>, url: &str) -> Result<Rc<DiagnosticModel>, String> {
+        if let Some(m) = engine.borrow().models.get(url) {
+            return Ok(m.clone());
+        }
+        let bytes = fetch_bytes(url).await?;
+        let device = engine.borrow().device.clone();
+        let model =
+            Rc::new(DiagnosticModel::from_bytes(&bytes, url, &device).map_err(|e| e.to_string())?);
+        engine.borrow_mut().models.insert(url.into(), model.clone());
+        Ok(model)
+    }
+
+    async fn generator(
+        engine: &RefCell<Engine>,
+        url: &str,
+    ) -> Result<Rc<GenerativeAdversarialPerturbation>, String> {
+        if let Some(g) = engine.borrow().generators.get(url) {
+            return Ok(g.clone());
+        }
+        let bytes = fetch_bytes(url).await?;
+        let device = engine.borrow().device.clone();
+        let generator = Rc::new(
+            GenerativeAdversarialPerturbation::from_bytes(&bytes, url, &device)
+                .map_err(|e| e.to_string())?,
+        );
+        engine
+            .borrow_mut()
+            .generators
+            .insert(url.into(), generator.clone());
+        Ok(generator)
+    }
+}
+
+async fn run(engine: &RefCell<Engine>, job: AttackJob, upload: Option<Vec<u8>>) -> WorkerMessage {
+    let id = job.id;
+    match run_job(engine, job, upload).await {
+        Ok(done) => done,
+        Err(message) => WorkerMessage::Failed { id, message },
+    }
+}
+
+async fn run_job(
+    engine: &RefCell<Engine>,
+    job: AttackJob,
+    upload: Option<Vec<u8>>,
+) -> Result<WorkerMessage, String> {
+    let start = now_ms();
+    let bytes = match &job.image {
+        ImageSource::Url(url) => fetch_bytes(url).await?,
+        ImageSource::Upload => upload.ok_or("the uploaded image did not arrive")?,
+    };
+    let image = decode_image(&bytes, &job.image_name)?;
+    let model = Engine::model(engine, &job.model_url).await?;
+    let generator = match &job.generator_url {
+        Some(url) => Some(Engine::generator(engine, url).await?),
+        None => None,
+    };
+    let (device, backend) = {
+        let e = engine.borrow();
+        (e.device.clone(), e.backend)
+    };
+    let loaded = now_ms();
+    let id = job.id;
+    let class_names = model.card.class_names.clone();
+    let outcome = attack_single_image(
+        &model,
+        generator.as_deref(),
+        image,
+        &job.settings,
+        &device,
+        |progress| {
+            post(&WorkerMessage::Step {
+                id,
+                class_names: class_names.clone(),
+                step: progress.step,
+                steps: progress.steps,
+                loss: progress.loss,
+                adversarial: png_data_url(&progress.adversarial),
+                probs: progress.probs,
+            })
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let end = now_ms();
+    let mut report = outcome.report;
+    report.backend = backend.name().into();
+    report.model = job.model_url.clone();
+    report.image = job.image_name.clone();
+    let pictures = Pictures {
+        clean: png_data_url(&outcome.clean),
+        adversarial: png_data_url(&outcome.adversarial),
+        perturbation: png_data_url(&outcome.perturbation),
+        attention_clean: outcome.attention_clean.iter().map(png_data_url).collect(),
+        attention_adversarial: outcome
+            .attention_adversarial
+            .iter()
+            .map(png_data_url)
+            .collect(),
+    };
+    Ok(WorkerMessage::Done {
+        id,
+        report: Box::new(report),
+        pictures: Box::new(pictures),
+        timing: Timing {
+            load_ms: loaded - start,
+            total_ms: end - start,
+            per_step_ms: (end - loaded) / job.settings.steps_taken().max(1) as f64,
+        },
+    })
+}
+
+/// The page's message: `[job as JSON, uploaded bytes or null]`.
+fn parse(data: JsValue) -> Result<(AttackJob, Option<Vec<u8>>), String> {
+    let parts: Array = data.dyn_into().map_err(|_| "malformed message")?;
+    let text = parts.get(0).as_string().ok_or("malformed message")?;
+    let job: AttackJob = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let bytes = parts
+        .get(1)
+        .dyn_into::<Uint8Array>()
+        .ok()
+        .map(|a| a.to_vec());
+    Ok((job, bytes))
+}
+
+/// Entry point of the worker program.
+pub fn start() {
+    spawn_local(async {
+        let (device, backend, detail) = choose_backend().await;
+        let engine = Rc::new(RefCell::new(Engine {
+            device,
+            backend,
+            models: HashMap::new(),
+            generators: HashMap::new(),
+        }));
+        let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let engine = engine.clone();
+            spawn_local(async move {
+                match parse(event.data()) {
+                    Ok((job, upload)) => post(&run(&engine, job, upload).await),
+                    Err(message) => post(&WorkerMessage::Failed { id: 0, message }),
+                }
+            });
+        });
+        scope().set_onmessage(Some(handler.as_ref().unchecked_ref()));
+        handler.forget();
+        post(&WorkerMessage::Ready { backend, detail });
+    });
+}

@@ -1,0 +1,139 @@
+// The page in a real browser: headless Chromium loads the built page (dist/, from `trunk build`)
+// from a local server and runs attacks on both backends — WebGPU (SwiftShader's software adapter,
+// switched on by --enable-unsafe-webgpu) and the CPU fallback (no adapter offered). Each test
+// checks the prediction flips, the numbers equal the native binary's on the same inputs, and the
+// page never reaches outside its own origin.
+//
+// Needs: dist/ built, Chromium at /usr/bin/chromium (or $CHROMIUM), and the native binary in
+// $ROBUSTDX_BIN for the reference numbers. Screenshots go to $ROBUSTDX_SCREENSHOTS (default
+// web/tests/screenshots/).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, DIST, serve, launch, offOrigin, embedResult, announcedBackend } from './harness.mjs';
+
+const SHOTS = process.env.ROBUSTDX_SCREENSHOTS ?? join(ROOT, 'web', 'tests', 'screenshots');
+// SwiftShader compiles every shader on first use: minutes, not seconds, on a small CPU.
+const SLOW = 8 * 60_000;
+const EPS = 8;
+const STEPS = 10;
+
+const manifest = JSON.parse(readFileSync(join(DIST, 'assets', 'manifest.json'), 'utf8'));
+const model = manifest.models[0];
+const sample = manifest.samples.find((s) => s.data === model.data);
+
+let server;
+before(async () => { server = await serve(); mkdirSync(SHOTS, { recursive: true }); });
+after(async () => { await server?.close(); });
+
+/** `robustdx attack --image` on the same model, image and PGD setting, on the CPU. */
+function nativeReference() {
+  const bin = process.env.ROBUSTDX_BIN;
+  assert.ok(bin, 'set ROBUSTDX_BIN to the native robustdx binary (the reference numbers)');
+  const out = join(mkdtempSync(join(tmpdir(), 'robustdx-native-')), 'reference.json');
+  execFileSync(bin, [
+    '--backend', 'cpu', 'attack', '--model', join(ROOT, 'web', 'assets', model.file),
+    '--image', join(ROOT, 'web', 'assets', sample.file), '--attack', 'pgd',
+    '--eps', String(EPS), '--steps', String(STEPS), '--json', out,
+  ], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return JSON.parse(readFileSync(out, 'utf8'));
+}
+
+function assertClose(actual, expected, tolerance, what) {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  actual.forEach((a, i) => {
+    assert.ok(Math.abs(a - expected[i]) <= tolerance,
+      `${what}[${i}]: browser ${a} vs native ${expected[i]} (tolerance ${tolerance})`);
+  });
+}
+
+let reference;
+function native() {
+  reference ??= nativeReference();
+  return reference;
+}
+
+for (const backend of ['webgpu', 'cpu']) {
+  test(`embed mode on ${backend}: PGD flips the prediction with the native binary's numbers`, { timeout: SLOW + 60_000 }, async () => {
+    const browser = await launch({ webgpu: backend === 'webgpu' });
+    try {
+      const { page } = browser;
+      const url = `${server.origin}/?embed&model=${model.id}&image=${sample.id}&attack=pgd&eps=${EPS}&steps=${STEPS}`;
+      await page.goto(url);
+      const announced = await announcedBackend(page, SLOW);
+      console.log(`# backend that ran: ${announced} (${await page.locator('[data-testid="backend"]').textContent()})`);
+      assert.equal(announced, backend);
+      const result = await embedResult(page, SLOW);
+      assert.equal(result.backend, backend);
+      assert.equal(result.loss.length, STEPS + 1);
+      assert.notEqual(result.adversarial.label, result.clean.label, 'PGD at 8/255 flips the prediction');
+      assert.ok(result.loss.at(-1) > result.loss[0], 'the loss rises under attack');
+      assert.ok(result.linf <= EPS + 1e-3, `‖δ‖∞ = ${result.linf} stays within ε = ${EPS}`);
+      const expected = native();
+      assert.equal(result.clean.label, expected.clean.label);
+      assert.equal(result.adversarial.label, expected.adversarial.label);
+      assertClose(result.clean.probs, expected.clean.probs, 1e-4, 'clean probabilities');
+      assertClose(result.adversarial.probs, expected.adversarial.probs, 2e-3, 'adversarial probabilities');
+      assertClose(result.loss, expected.loss, 2e-3 * Math.max(1, ...expected.loss), 'loss per step');
+      console.log(`# ${backend}: ${result.clean.label} → ${result.adversarial.label}, loss ${result.loss[0].toFixed(4)} → ${result.loss.at(-1).toFixed(4)}, ` +
+        `largest |Δp| vs native ${Math.max(...result.adversarial.probs.map((p, i) => Math.abs(p - expected.adversarial.probs[i]))).toExponential(2)}, ` +
+        `${result.timing.per_step_ms.toFixed(1)} ms/step`);
+      await page.screenshot({ path: join(SHOTS, `embed-${backend}.png`), fullPage: true });
+      assert.deepEqual(offOrigin(browser.requests, server.origin), [], 'no request leaves the page\'s origin');
+    } catch (e) {
+      console.log(browser.logs.join('\n'));
+      throw e;
+    } finally {
+      await browser.close();
+    }
+  });
+}
+
+test('the full page: a sample attacked step by step, a non-image upload refused, a result file opened', { timeout: SLOW + 120_000 }, async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const { page } = browser;
+    await page.goto(`${server.origin}/`);
+    console.log(`# backend that ran: ${await announcedBackend(page, SLOW)}`);
+    await page.locator(`[data-testid="sample-${sample.id}"]`).click();
+    await page.locator('[data-testid="attack"]').selectOption('pgd');
+    await page.locator('[data-testid="run"]').click();
+    await page.locator('[data-testid="verdict"]').waitFor({ timeout: SLOW });
+    assert.match(await page.locator('[data-testid="verdict"]').textContent(), /flipped/);
+    assert.equal(await page.locator('[data-testid="bars-clean"] .bar').count(), native().class_names.length);
+    assert.equal(await page.locator('[data-testid="adversarial-image"]').count(), 1);
+    assert.equal(await page.locator('[data-testid="loss-chart"] svg').count(), 1);
+    await page.screenshot({ path: join(SHOTS, 'page-attack.png'), fullPage: true });
+
+    // A file that is not an image gets a message naming it; the page keeps working.
+    await page.locator('[data-testid="upload"]').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') });
+    await page.locator('[data-testid="run"]').click();
+    const error = page.locator('[data-testid="error"]');
+    await error.waitFor({ timeout: 60_000 });
+    assert.match(await error.textContent(), /notes\.txt.*not a readable image/);
+    await page.locator(`[data-testid="sample-${sample.id}"]`).click();
+    await page.locator('[data-testid="attack"]').selectOption('fgsm');
+    await page.locator('[data-testid="run"]').click();
+    await page.locator('[data-testid="verdict"]').waitFor({ timeout: SLOW });
+
+    // The results viewer reads a native sweep record; a wrong file gets a message.
+    await page.locator('[data-testid="tab-viewer"]').click();
+    const record = JSON.parse(readFileSync(join(DIST, 'assets', 'reports', 'small-cnn-derm.json'), 'utf8'));
+    await page.locator('[data-testid="viewer-file"]').setInputFiles(join(DIST, 'assets', 'reports', 'small-cnn-derm.json'));
+    await page.locator('[data-testid="viewer-table"]').waitFor();
+    assert.equal(await page.locator('[data-testid="viewer-table"] tr').count(), record.results.length + 1);
+    assert.ok(await page.locator('[data-testid="viewer-charts"] svg').count() >= 2);
+    await page.screenshot({ path: join(SHOTS, 'page-viewer.png'), fullPage: true });
+    await page.locator('[data-testid="viewer-file"]').setInputFiles({ name: 'other.json', mimeType: 'application/json', buffer: Buffer.from('{"hello": 1}') });
+    assert.match(await page.locator('[data-testid="viewer-error"]').textContent(), /other\.json/);
+    assert.deepEqual(offOrigin(browser.requests, server.origin), [], 'no request leaves the page\'s origin');
+  } catch (e) {
+    console.log(browser.logs.join('\n'));
+    throw e;
+  } finally {
+    await browser.close();
+  }
+});
