@@ -54,13 +54,9 @@ pub struct AttackArgs {
     /// Attacks to run, comma-separated
     #[arg(long, value_enum, value_delimiter = ',', default_value = "pgd")]
     pub attack: Vec<AttackKind>,
-    /// Budgets in 1/255 pixel units (0 = clean), comma-separated
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "0,1,2,4,8",
-        allow_negative_numbers = true
-    )]
+    /// Budgets in 1/255 pixel units (0 = clean), comma-separated [default: 0,1,2,4,8; with
+    /// --image: 8]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub eps: Vec<f32>,
     /// PGD steps
     #[arg(long, default_value_t = 10)]
@@ -110,7 +106,19 @@ pub struct AttackArgs {
     pub image: Option<PathBuf>,
 }
 
+/// The sweep's budgets when none are given: clean, then 1 to 8 /255.
+const DEFAULT_SWEEP_EPS: [f32; 5] = [0.0, 1.0, 2.0, 4.0, 8.0];
+
 impl AttackArgs {
+    /// The budgets to sweep.
+    pub fn eps_list(&self) -> Vec<f32> {
+        if self.eps.is_empty() {
+            DEFAULT_SWEEP_EPS.to_vec()
+        } else {
+            self.eps.clone()
+        }
+    }
+
     fn goal(&self) -> Goal {
         match (self.target, self.least_likely) {
             (Some(class), _) => Goal::Class(class),
@@ -233,7 +241,7 @@ pub fn sweep(
     };
     let mut examples = Vec::new();
     for &kind in &args.attack {
-        for &eps in &args.eps {
+        for eps in args.eps_list() {
             let attack = args.build(kind, eps, gap.as_ref())?;
             if record.find(attack.name(), eps).is_some() {
                 eprintln!("{} ε={eps}/255: already recorded, skipped", attack.name());

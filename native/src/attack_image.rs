@@ -19,8 +19,10 @@ fn settings(args: &AttackArgs) -> anyhow::Result<SingleImageSettings> {
     let [kind] = args.attack[..] else {
         anyhow::bail!("--image attacks with one --attack at a time");
     };
-    let [eps] = args.eps[..] else {
-        anyhow::bail!("--image attacks at one --eps at a time");
+    let eps = match args.eps[..] {
+        [] => 8.0,
+        [eps] => eps,
+        _ => anyhow::bail!("--image attacks at one --eps at a time"),
     };
     anyhow::ensure!(
         args.target.is_none() && !args.least_likely,

@@ -633,3 +633,109 @@ fn attack_sweep_writes_json_csv_report_and_resumes() {
         &["bad.bpk"],
     );
 }
+
+#[test]
+fn data_export_then_attack_one_image_with_the_browser_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = "synth-derm:n=64,test=16,size=32,seed=5";
+    let out = robustdx(
+        d,
+        &[
+            "data", "export", "--data", data, "--split", "test", "--limit", "6", "--out", "png",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    // One folder per class, readable again as an image folder.
+    let files: Vec<_> = ["benign", "malignant"]
+        .iter()
+        .flat_map(|c| std::fs::read_dir(d.join("png").join(c)).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 6);
+    let out = robustdx(
+        d,
+        &[
+            "train",
+            "--backend",
+            "cpu",
+            "--data",
+            data,
+            "--image-size",
+            "32",
+            "--width",
+            "8",
+            "--epochs",
+            "2",
+            "--out",
+            "m.bpk",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let image = files[0].to_string_lossy().into_owned();
+    let args = [
+        "attack",
+        "--backend",
+        "cpu",
+        "--model",
+        "m.bpk",
+        "--image",
+        &image,
+        "--attack",
+        "pgd",
+        "--eps",
+        "8",
+        "--steps",
+        "4",
+        "--json",
+        "one.json",
+    ];
+    let out = robustdx(d, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("loss: "), "{}", text(&out));
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("one.json")).unwrap()).unwrap();
+    assert_eq!(record["backend"], "cpu");
+    assert_eq!(record["attack"], "pgd");
+    assert_eq!(record["loss"].as_array().unwrap().len(), 5);
+    assert!(record["linf"].as_f64().unwrap() <= 8.0 + 1e-3);
+    for key in ["clean", "adversarial"] {
+        let probs = record[key]["probs"].as_array().unwrap();
+        let sum: f64 = probs.iter().map(|p| p.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{key}: {record}");
+    }
+    // Same inputs, same numbers.
+    let again = robustdx(d, &args);
+    assert!(again.status.success());
+    let second: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("one.json")).unwrap()).unwrap();
+    assert_eq!(record["loss"], second["loss"]);
+
+    std::fs::write(d.join("notes.txt"), "not an image").unwrap();
+    fails_with(
+        d,
+        &["attack", "--model", "m.bpk", "--image", "notes.txt"],
+        &["notes.txt", "not a readable image"],
+    );
+    fails_with(
+        d,
+        &[
+            "attack", "--model", "m.bpk", "--image", &image, "--eps", "2,4",
+        ],
+        &["one --eps"],
+    );
+    fails_with(
+        d,
+        &[
+            "attack", "--model", "m.bpk", "--image", &image, "--target", "1",
+        ],
+        &["--target"],
+    );
+    fails_with(
+        d,
+        &[
+            "attack", "--model", "m.bpk", "--image", &image, "--eps", "999",
+        ],
+        &["between 0 and 255"],
+    );
+}

@@ -85,31 +85,47 @@ async fn choose_backend() -> (Device, BackendKind, String) {
             "the browser offers no WebGPU adapter".into(),
         );
     }
-    let fallback = Reflect::get(&adapter, &JsValue::from_str("isFallbackAdapter"))
-        .ok()
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
+    let described = describe_adapter(&adapter);
     match Device::wgpu_options().init_with_setup_async().await {
-        Ok((device, setup)) => {
-            let info = setup.adapter.get_info();
-            let name = if info.name.is_empty() {
-                "the browser's adapter".to_string()
-            } else {
-                info.name
-            };
-            let kind = if fallback {
-                " (a software fallback adapter: slow, for testing)"
-            } else {
-                ""
-            };
-            (device, BackendKind::Webgpu, format!("{name}{kind}"))
-        }
+        Ok((device, _)) => (device, BackendKind::Webgpu, described),
         Err(e) => (
             Device::flex(),
             BackendKind::Cpu,
-            format!("WebGPU could not start: {e}"),
+            format!("WebGPU could not start on {described}: {e}"),
         ),
     }
+}
+
+/// "vendor architecture (description)", and whether it is a software fallback, from the
+/// adapter's `info` (browsers may blank these out for privacy).
+fn describe_adapter(adapter: &JsValue) -> String {
+    let info = Reflect::get(adapter, &JsValue::from_str("info")).unwrap_or(JsValue::UNDEFINED);
+    let field = |name: &str| {
+        Reflect::get(&info, &JsValue::from_str(name))
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    let flag = |target: &JsValue| {
+        Reflect::get(target, &JsValue::from_str("isFallbackAdapter"))
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    };
+    let mut words: Vec<String> = [field("vendor"), field("architecture"), field("description")]
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.dedup();
+    let mut text = if words.is_empty() {
+        "the browser's adapter".to_string()
+    } else {
+        words.join(" ")
+    };
+    if flag(&info) || flag(adapter) {
+        text.push_str(" (a software fallback adapter: correct but slow)");
+    }
+    text
 }
 
 async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {

@@ -50,6 +50,15 @@ function assertClose(actual, expected, tolerance, what) {
   });
 }
 
+/** Clicks "Run attack" and waits for that run's verdict or error. */
+async function runAttack(page) {
+  const outcome = page.locator('[data-testid="outcome"]');
+  const next = Number(await outcome.getAttribute('data-run')) + 1;
+  await page.locator('[data-testid="run"]').click();
+  const done = `[data-testid="outcome"][data-run="${next}"]`;
+  await page.locator(`${done} [data-testid="verdict"], ${done} [data-testid="error"]`).first().waitFor({ timeout: SLOW });
+}
+
 let reference;
 function native() {
   reference ??= nativeReference();
@@ -92,6 +101,32 @@ for (const backend of ['webgpu', 'cpu']) {
   });
 }
 
+test('attention maps of AttnVGG before and after, on the CPU fallback', { timeout: SLOW }, async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page } = browser;
+    const attn = manifest.models.find((m) => m.attention);
+    await page.goto(`${server.origin}/?embed&model=${attn.id}&attack=fgsm&eps=4`);
+    const result = await embedResult(page, SLOW);
+    assert.equal(result.backend, 'cpu');
+    assert.equal(result.loss.length, 2);
+    assert.ok(result.loss[1] > result.loss[0], 'FGSM raises the loss');
+    assert.equal(await page.locator('[data-testid="attention-clean"]').count(), 2, 'two attention gates');
+    assert.equal(await page.locator('[data-testid="attention-adversarial"]').count(), 2);
+    await page.screenshot({ path: join(SHOTS, 'embed-attention.png'), fullPage: true });
+    // A wrong parameter is a message naming it, not a blank widget.
+    await page.goto(`${server.origin}/?embed&model=no-such-model`);
+    await page.locator('[data-testid="error"]').waitFor({ timeout: 60_000 });
+    assert.match(await page.locator('[data-testid="error"]').textContent(), /model=no-such-model/);
+    assert.deepEqual(offOrigin(browser.requests, server.origin), [], 'no request leaves the page\'s origin');
+  } catch (e) {
+    console.log(browser.logs.join('\n'));
+    throw e;
+  } finally {
+    await browser.close();
+  }
+});
+
 test('the full page: a sample attacked step by step, a non-image upload refused, a result file opened', { timeout: SLOW + 120_000 }, async () => {
   const browser = await launch({ webgpu: true });
   try {
@@ -100,24 +135,34 @@ test('the full page: a sample attacked step by step, a non-image upload refused,
     console.log(`# backend that ran: ${await announcedBackend(page, SLOW)}`);
     await page.locator(`[data-testid="sample-${sample.id}"]`).click();
     await page.locator('[data-testid="attack"]').selectOption('pgd');
-    await page.locator('[data-testid="run"]').click();
-    await page.locator('[data-testid="verdict"]').waitFor({ timeout: SLOW });
+    await runAttack(page);
     assert.match(await page.locator('[data-testid="verdict"]').textContent(), /flipped/);
     assert.equal(await page.locator('[data-testid="bars-clean"] .bar').count(), native().class_names.length);
     assert.equal(await page.locator('[data-testid="adversarial-image"]').count(), 1);
     assert.equal(await page.locator('[data-testid="loss-chart"] svg').count(), 1);
     await page.screenshot({ path: join(SHOTS, 'page-attack.png'), fullPage: true });
 
+    // The visitor's own image (here: a fundus sample, as a stranger's file would be).
+    const own = manifest.samples.find((s) => s.data !== model.data);
+    await page.locator('[data-testid="upload"]').setInputFiles(join(ROOT, 'web', 'assets', own.file));
+    await page.locator('[data-testid="drop"]', { hasText: own.file.split('/').pop() }).waitFor();
+    await page.locator('[data-testid="attack"]').selectOption('fgsm');
+    await runAttack(page);
+    assert.equal(await page.locator('[data-testid="outcome"] [data-testid="error"]').count(), 0);
+    assert.equal(await page.locator('[data-testid="adversarial-image"]').count(), 1);
+
+    // A huge file is refused before it is read.
+    await page.locator('[data-testid="upload"]').setInputFiles({ name: 'scan.png', mimeType: 'image/png', buffer: Buffer.alloc(21 * 1024 * 1024) });
+    assert.match(await page.locator('[data-testid="upload-error"]').textContent(), /scan\.png.*too large/);
+
     // A file that is not an image gets a message naming it; the page keeps working.
     await page.locator('[data-testid="upload"]').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') });
-    await page.locator('[data-testid="run"]').click();
-    const error = page.locator('[data-testid="error"]');
-    await error.waitFor({ timeout: 60_000 });
-    assert.match(await error.textContent(), /notes\.txt.*not a readable image/);
+    await page.locator('[data-testid="drop"]', { hasText: 'notes.txt' }).waitFor();
+    await runAttack(page);
+    assert.match(await page.locator('[data-testid="outcome"] [data-testid="error"]').textContent(), /notes\.txt.*not a readable image/);
     await page.locator(`[data-testid="sample-${sample.id}"]`).click();
-    await page.locator('[data-testid="attack"]').selectOption('fgsm');
-    await page.locator('[data-testid="run"]').click();
-    await page.locator('[data-testid="verdict"]').waitFor({ timeout: SLOW });
+    await runAttack(page);
+    assert.match(await page.locator('[data-testid="verdict"]').textContent(), /FGSM/);
 
     // The results viewer reads a native sweep record; a wrong file gets a message.
     await page.locator('[data-testid="tab-viewer"]').click();

@@ -18,13 +18,28 @@ pub fn amplified_perturbation(clean: &Image, adversarial: &Image) -> Image {
     Image::new(clean.channels, clean.height, clean.width, pixels)
 }
 
-/// `map` (one channel, any size, values in [0, 1]) resized onto `image` and blended over it in a
-/// blue (0) to red (1) colour scale, the usual way attention and CAM maps are read.
+/// `map` (one channel, any size) resized onto `image` and blended over it in a blue (its lowest
+/// value) to red (its highest) colour scale: normalised per map, the usual way attention and CAM
+/// maps are read (a gate whose sigmoid sits near 0.6 everywhere still shows where it looks).
 pub fn heatmap_overlay(image: &Image, map: &Image) -> Image {
-    let map = map
+    let mut map = map
         .clone()
         .with_channels(1)
         .resized(image.height, image.width);
+    let (low, high) = map
+        .pixels
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
+    let range = high - low;
+    for v in &mut map.pixels {
+        *v = if range > 1e-6 {
+            (*v - low) / range
+        } else {
+            0.5
+        };
+    }
     let rgb = image.clone().with_channels(3);
     let plane = image.height * image.width;
     let mut pixels = vec![0.0; 3 * plane];
@@ -71,11 +86,12 @@ mod tests {
     }
 
     #[test]
-    fn heatmap_is_blue_where_the_map_is_low_and_red_where_it_is_high() {
+    fn heatmap_is_blue_where_the_map_is_lowest_and_red_where_it_is_highest() {
         let black = Image::zeros(3, 1, 2);
-        let map = Image::new(1, 1, 2, vec![0.0, 1.0]);
+        let map = Image::new(1, 1, 2, vec![0.55, 0.6]);
         let overlay = heatmap_overlay(&black, &map);
-        let (r, b) = (|i| overlay.pixels[i], |i| overlay.pixels[4 + i]);
+        let r = |i: usize| overlay.pixels[i];
+        let b = |i: usize| overlay.pixels[4 + i];
         assert!(b(0) > r(0), "low attention is blue");
         assert!(r(1) > b(1), "high attention is red");
     }

@@ -261,3 +261,134 @@ pub async fn attack_single_image(
         attention_adversarial: after.attention,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Dataset;
+    use crate::test_support::{LeftRight, cpu, rng_lock, trained_left_right};
+
+    fn image(i: usize) -> Image {
+        LeftRight::new(i + 1, 16).get(i).unwrap().image
+    }
+
+    fn settings(attack: AttackName, eps: f32, steps: usize) -> SingleImageSettings {
+        SingleImageSettings {
+            attack,
+            eps,
+            steps,
+            step_size: None,
+            random_start: false,
+        }
+    }
+
+    fn run(s: &SingleImageSettings, frames: &mut Vec<StepProgress>) -> Result<SingleImageOutcome> {
+        let model = trained_left_right();
+        futures_lite::future::block_on(attack_single_image(model, None, image(0), s, &cpu(), |p| {
+            frames.push(p)
+        }))
+    }
+
+    #[test]
+    fn pgd_on_one_image_stays_in_budget_raises_the_loss_and_reports_every_step() {
+        let mut frames = Vec::new();
+        let outcome = run(&settings(AttackName::Pgd, 32.0, 6), &mut frames).unwrap();
+        let report = &outcome.report;
+        assert_eq!(report.loss.len(), 7, "the clean loss and one per step");
+        assert!(report.loss[6] > report.loss[0], "{:?}", report.loss);
+        assert!(report.linf <= 32.0 + 1e-3, "‖δ‖∞ = {}", report.linf);
+        let delta = outcome
+            .adversarial
+            .pixels
+            .iter()
+            .zip(&outcome.clean.pixels)
+            .fold(0.0f32, |m, (a, c)| m.max((a - c).abs()));
+        assert!((delta * 255.0 - report.linf).abs() < 1e-3);
+        assert!(
+            outcome
+                .adversarial
+                .pixels
+                .iter()
+                .all(|p| (0.0..=1.0).contains(p))
+        );
+        // Frames: the clean image, every iterate, the result; each with the loss of the curve.
+        let steps: Vec<usize> = frames.iter().map(|f| f.step).collect();
+        assert_eq!(steps, [0, 1, 2, 3, 4, 5, 6]);
+        for f in &frames {
+            assert_eq!(f.loss, report.loss[f.step]);
+        }
+        assert_eq!(frames[0].probs, report.clean.probs);
+        assert_eq!(frames[6].probs, report.adversarial.probs);
+        assert_eq!(frames[6].adversarial, outcome.adversarial);
+        // A large budget flips this small model, and the report says so.
+        assert!(report.flipped, "{report:?}");
+        assert_ne!(report.clean.label, report.adversarial.label);
+    }
+
+    #[test]
+    fn the_first_loss_is_the_cross_entropy_of_the_clean_decision() {
+        let mut frames = Vec::new();
+        let outcome = run(&settings(AttackName::Fgsm, 4.0, 1), &mut frames).unwrap();
+        let r = &outcome.report;
+        let best = r.clean.probs.iter().fold(0.0f32, |m, p| m.max(*p));
+        assert!(
+            (r.loss[0] + best.ln()).abs() < 1e-4,
+            "{} vs -ln {best}",
+            r.loss[0]
+        );
+        assert_eq!(r.loss.len(), 2);
+        assert!(r.loss[1] > r.loss[0], "FGSM raises the loss: {:?}", r.loss);
+        assert!((r.linf - 4.0).abs() < 1e-3, "FGSM uses the whole budget");
+    }
+
+    #[test]
+    fn the_same_image_gives_the_same_numbers() {
+        let s = settings(AttackName::Pgd, 8.0, 3);
+        let a = run(&s, &mut Vec::new()).unwrap().report;
+        let b = run(&s, &mut Vec::new()).unwrap().report;
+        assert_eq!(a.loss, b.loss);
+        assert_eq!(a.adversarial, b.adversarial);
+    }
+
+    #[test]
+    fn bad_settings_and_a_missing_generator_are_errors_not_panics() {
+        for (s, expected) in [
+            (settings(AttackName::Pgd, 300.0, 10), "between 0 and 255"),
+            (settings(AttackName::Pgd, f32::NAN, 10), "between 0 and 255"),
+            (settings(AttackName::Pgd, 8.0, 0), "steps"),
+            (
+                settings(AttackName::Gap, 8.0, 1),
+                "GAP needs a trained generator",
+            ),
+        ] {
+            let message = run(&s, &mut Vec::new()).unwrap_err().to_string();
+            assert!(message.contains(expected), "{message}");
+        }
+        assert!("cw".parse::<AttackName>().is_err());
+        assert_eq!("gap".parse::<AttackName>().unwrap(), AttackName::Gap);
+    }
+
+    #[test]
+    fn attention_models_show_one_overlay_per_gate_before_and_after() {
+        let data = LeftRight::new(1, 32);
+        let model = {
+            let _rng = rng_lock();
+            let device = cpu();
+            device.seed(3);
+            DiagnosticModel::create("attn-vgg", &data.info, 32, Some(4), &device).unwrap()
+        };
+        let outcome = futures_lite::future::block_on(attack_single_image(
+            &model,
+            None,
+            data.get(0).unwrap().image,
+            &settings(AttackName::Fgsm, 2.0, 1),
+            &cpu(),
+            |_| {},
+        ))
+        .unwrap();
+        assert_eq!(outcome.attention_clean.len(), 2);
+        assert_eq!(outcome.attention_adversarial.len(), 2);
+        let shown = &outcome.attention_clean[0];
+        assert_eq!((shown.channels, shown.height, shown.width), (3, 32, 32));
+    }
+}

@@ -115,7 +115,7 @@ pub fn Outcome(client: WorkerClient) -> impl IntoView {
         })
     };
     view! {
-        <section class="outcome">
+        <section class="outcome" data-testid="outcome" data-run=move || run.with(|r| r.id)>
             {status}
             {pictures}
             <div class="numbers">{bars}{chart}</div>
