@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use robustdx_core::Label;
 use robustdx_core::data::preview::contact_sheet;
+use robustdx_core::robustness::finding_names;
 
 use crate::data_args::DataArgs;
 use crate::files::write_atomic;
@@ -88,12 +89,7 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         let path = match &sample.label {
             Label::Class(c) => args.out.join(&info.class_names[*c]).join(&file),
             Label::Findings(f) => {
-                let on: Vec<&str> = f
-                    .iter()
-                    .zip(&info.class_names)
-                    .filter(|(on, _)| **on)
-                    .map(|(_, n)| n.as_str())
-                    .collect();
+                let on = finding_names(f, &info.class_names);
                 csv.push_str(&format!("{file},{}\n", on.join("|")));
                 args.out.join(&file)
             }

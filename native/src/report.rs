@@ -41,22 +41,7 @@ fn describe(card: &ModelCard, probs: &[f32]) -> String {
 }
 
 fn truth(card: &ModelCard, label: &robustdx_core::Label) -> String {
-    match label {
-        robustdx_core::Label::Class(c) => card.class_names[*c].clone(),
-        robustdx_core::Label::Findings(f) => {
-            let on: Vec<&str> = f
-                .iter()
-                .zip(&card.class_names)
-                .filter(|(on, _)| **on)
-                .map(|(_, n)| n.as_str())
-                .collect();
-            if on.is_empty() {
-                "no finding".into()
-            } else {
-                on.join(", ")
-            }
-        }
-    }
+    Decision::from(label).describe(&card.class_names)
 }
 
 /// Writes `dir/index.html`; returns its path.

@@ -32,6 +32,29 @@ fn fails_with(dir: &Path, args: &[&str], expected: &[&str]) {
     }
 }
 
+/// Trains `m.bpk` in `dir`: a narrow small-cnn on 32-pixel images of `data`, two epochs.
+fn train_small(dir: &Path, data: &str) {
+    let out = robustdx(
+        dir,
+        &[
+            "train",
+            "--backend",
+            "cpu",
+            "--data",
+            data,
+            "--image-size",
+            "32",
+            "--width",
+            "8",
+            "--epochs",
+            "2",
+            "--out",
+            "m.bpk",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
 const DATA: &str = "synth-derm:n=96,test=48,size=32,seed=4";
 
 #[test]
@@ -462,25 +485,7 @@ fn attack_sweep_writes_json_csv_report_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let data = "synth-derm:n=64,test=16,size=32,seed=5";
-    let out = robustdx(
-        d,
-        &[
-            "train",
-            "--backend",
-            "cpu",
-            "--data",
-            data,
-            "--image-size",
-            "32",
-            "--width",
-            "8",
-            "--epochs",
-            "2",
-            "--out",
-            "m.bpk",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    train_small(d, data);
     let sweep = [
         "attack",
         "--backend",
@@ -653,25 +658,7 @@ fn data_export_then_attack_one_image_with_the_browser_record() {
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(files.len(), 6);
-    let out = robustdx(
-        d,
-        &[
-            "train",
-            "--backend",
-            "cpu",
-            "--data",
-            data,
-            "--image-size",
-            "32",
-            "--width",
-            "8",
-            "--epochs",
-            "2",
-            "--out",
-            "m.bpk",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    train_small(d, data);
     let image = files[0].to_string_lossy().into_owned();
     let args = [
         "attack",

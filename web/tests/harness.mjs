@@ -99,3 +99,21 @@ export async function announcedBackend(page, timeout) {
   await notice.first().waitFor({ timeout });
   return notice.first().getAttribute('data-backend');
 }
+
+/**
+ * Runs `body(browser)` in a fresh browser; on failure prints what the page and its worker said,
+ * then rethrows. Always checks that no request left `origin`.
+ */
+export async function withBrowser(options, origin, body) {
+  const browser = await launch(options);
+  try {
+    await body(browser);
+    const away = offOrigin(browser.requests, origin);
+    if (away.length) throw new Error(`requests left the page's origin: ${away.join(', ')}`);
+  } catch (e) {
+    console.log(browser.logs.join('\n'));
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}

@@ -6,7 +6,7 @@ mod outcome;
 mod single_image;
 
 pub use evaluate::{Example, evaluate_attack};
-pub use outcome::{Decision, decision};
+pub use outcome::{Decision, decision, finding_names};
 pub use single_image::{
     AttackName, MAX_STEPS, SingleImageOutcome, SingleImageSettings, StepProgress,
     attack_single_image,

@@ -20,6 +20,26 @@ pub fn decision(task: TaskKind, probs: &[f32]) -> Decision {
     }
 }
 
+/// The names of the findings `flags` marks present.
+pub fn finding_names<'a>(flags: &[bool], class_names: &'a [String]) -> Vec<&'a str> {
+    flags
+        .iter()
+        .zip(class_names)
+        .filter(|(on, _)| **on)
+        .map(|(_, n)| n.as_str())
+        .collect()
+}
+
+/// A ground truth read as the decision a perfect model would make.
+impl From<&Label> for Decision {
+    fn from(label: &Label) -> Self {
+        match label {
+            Label::Class(c) => Decision::Class(*c),
+            Label::Findings(f) => Decision::Findings(f.clone()),
+        }
+    }
+}
+
 impl Decision {
     /// What was decided, in words: the class name, or the findings joined by ", " ("no finding"
     /// when there are none).
@@ -30,12 +50,7 @@ impl Decision {
                 .cloned()
                 .unwrap_or_else(|| c.to_string()),
             Decision::Findings(f) => {
-                let on: Vec<&str> = f
-                    .iter()
-                    .zip(class_names)
-                    .filter(|(on, _)| **on)
-                    .map(|(_, n)| n.as_str())
-                    .collect();
+                let on = finding_names(f, class_names);
                 if on.is_empty() {
                     "no finding".into()
                 } else {

@@ -125,15 +125,30 @@ pub struct SingleImageOutcome {
     pub attention_adversarial: Vec<Image>,
 }
 
-/// The model's view of one image: probabilities, decision, attention overlays.
+/// The model's view of one image: probabilities, decision, attention overlays, and the loss
+/// against `targets` (the clean decision; absent for the clean image itself), all from one
+/// forward pass.
 struct View {
     probs: Vec<f32>,
     decision: Decision,
     attention: Vec<Image>,
+    loss: Option<f32>,
 }
 
-async fn view(model: &AttackedModel, x: Tensor<4>, shown: &Image) -> Result<View> {
+async fn view(
+    model: &AttackedModel,
+    x: Tensor<4>,
+    shown: &Image,
+    targets: Option<Tensor<2>>,
+) -> Result<View> {
     let output = model.model().forward_all(x);
+    let loss = match targets {
+        Some(t) => {
+            let loss = task::per_sample_loss(model.task(), output.logits.clone(), t);
+            Some(readback::floats(loss).await?[0])
+        }
+        None => None,
+    };
     let probs = readback::floats(task::probabilities(model.task(), output.logits)).await?;
     let mut attention = Vec::new();
     for map in output.attention {
@@ -145,13 +160,8 @@ async fn view(model: &AttackedModel, x: Tensor<4>, shown: &Image) -> Result<View
         decision: decision(model.task(), &probs),
         probs,
         attention,
+        loss,
     })
-}
-
-/// The attack loss of `x` against `targets` (the clean decision).
-async fn loss_at(model: &AttackedModel, x: Tensor<4>, targets: Tensor<2>) -> Result<f32> {
-    let loss = task::per_sample_loss(model.task(), model.logits(x), targets);
-    Ok(readback::floats(loss).await?[0])
 }
 
 /// Attacks `image` (any size and channel count: it is brought to the model's input first),
@@ -171,10 +181,13 @@ pub async fn attack_single_image(
     let card = &model.card;
     let clean_image = card.input.prepare(image);
     let clean = images_to_tensor(&[&clean_image], device);
-    let before = view(&attacked, clean.clone(), &clean_image).await?;
+    let before = view(&attacked, clean.clone(), &clean_image, None).await?;
     let labels = [before.decision.as_label()];
     let targets = task::targets_tensor(&labels, card.task, card.num_classes(), device)?;
-    let mut loss = vec![loss_at(&attacked, clean.clone(), targets.clone()).await?];
+    // The clean image's loss needs its decision first: a second (small) forward pass.
+    let clean_loss =
+        task::per_sample_loss(card.task, attacked.logits(clean.clone()), targets.clone());
+    let mut loss = vec![readback::floats(clean_loss).await?[0]];
     let eps = settings.eps / 255.0;
     let steps = settings.steps_taken();
     on_step(StepProgress {
@@ -212,8 +225,8 @@ pub async fn attack_single_image(
                     break;
                 }
                 let x = run.adversarial();
-                let now = view(&attacked, x.clone(), &clean_image).await?;
-                loss.push(loss_at(&attacked, x.clone(), targets.clone()).await?);
+                let now = view(&attacked, x.clone(), &clean_image, Some(targets.clone())).await?;
+                loss.push(now.loss.expect("asked for"));
                 on_step(StepProgress {
                     step: run.steps_taken(),
                     steps,
@@ -225,8 +238,8 @@ pub async fn attack_single_image(
             run.adversarial()
         }
     };
-    loss.push(loss_at(&attacked, adversarial.clone(), targets).await?);
-    let after = view(&attacked, adversarial.clone(), &clean_image).await?;
+    let after = view(&attacked, adversarial.clone(), &clean_image, Some(targets)).await?;
+    loss.push(after.loss.expect("asked for"));
     let adversarial_image = readback::images(adversarial).await?.remove(0);
     on_step(StepProgress {
         step: steps,
