@@ -18,11 +18,15 @@ pub async fn floats<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
 
 /// The images of a `[batch, channels, height, width]` tensor of pixels in [0, 1].
 pub async fn images(t: Tensor<4>) -> Result<Vec<Image>> {
-    let [b, c, h, w] = t.dims();
-    let values = floats(t).await?;
-    Ok(values
+    let dims = t.dims();
+    Ok(split_images(&floats(t).await?, dims))
+}
+
+/// Row-major `[batch, channels, height, width]` values as images.
+pub(crate) fn split_images(values: &[f32], [b, c, h, w]: [usize; 4]) -> Vec<Image> {
+    values
         .chunks(c * h * w)
         .take(b)
         .map(|p| Image::new(c, h, w, p.to_vec()))
-        .collect())
+        .collect()
 }

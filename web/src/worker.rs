@@ -158,38 +158,22 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<Image, String> {
     Image::decode_within(bytes, name, MAX_SIDE).map_err(|e| e.to_string())
 }
 
-impl Engine {
-    async fn model(engine: &RefCell<Engine>, url: &str) -> Result<Rc<DiagnosticModel>, String> {
-        if let Some(m) = engine.borrow().models.get(url) {
-            return Ok(m.clone());
-        }
-        let bytes = fetch_bytes(url).await?;
-        let device = engine.borrow().device.clone();
-        let model =
-            Rc::new(DiagnosticModel::from_bytes(&bytes, url, &device).map_err(|e| e.to_string())?);
-        engine.borrow_mut().models.insert(url.into(), model.clone());
-        Ok(model)
+/// The file at `url`, built once by `build` and kept in `cache` (models and generators are
+/// fetched and put on the device once per worker, however many attacks use them).
+async fn cached<T>(
+    engine: &RefCell<Engine>,
+    cache: fn(&mut Engine) -> &mut HashMap<String, Rc<T>>,
+    url: &str,
+    build: fn(&[u8], &str, &Device) -> robustdx_core::Result<T>,
+) -> Result<Rc<T>, String> {
+    if let Some(kept) = cache(&mut engine.borrow_mut()).get(url) {
+        return Ok(kept.clone());
     }
-
-    async fn generator(
-        engine: &RefCell<Engine>,
-        url: &str,
-    ) -> Result<Rc<GenerativeAdversarialPerturbation>, String> {
-        if let Some(g) = engine.borrow().generators.get(url) {
-            return Ok(g.clone());
-        }
-        let bytes = fetch_bytes(url).await?;
-        let device = engine.borrow().device.clone();
-        let generator = Rc::new(
-            GenerativeAdversarialPerturbation::from_bytes(&bytes, url, &device)
-                .map_err(|e| e.to_string())?,
-        );
-        engine
-            .borrow_mut()
-            .generators
-            .insert(url.into(), generator.clone());
-        Ok(generator)
-    }
+    let bytes = fetch_bytes(url).await?;
+    let device = engine.borrow().device.clone();
+    let built = Rc::new(build(&bytes, url, &device).map_err(|e| e.to_string())?);
+    cache(&mut engine.borrow_mut()).insert(url.into(), built.clone());
+    Ok(built)
 }
 
 async fn run(engine: &RefCell<Engine>, job: AttackJob, upload: Option<Vec<u8>>) -> WorkerMessage {
@@ -211,9 +195,23 @@ async fn run_job(
         ImageSource::Upload => upload.ok_or("the uploaded image did not arrive")?,
     };
     let image = decode_image(&bytes, &job.image_name)?;
-    let model = Engine::model(engine, &job.model_url).await?;
+    let model = cached(
+        engine,
+        |e| &mut e.models,
+        &job.model_url,
+        DiagnosticModel::from_bytes,
+    )
+    .await?;
     let generator = match &job.generator_url {
-        Some(url) => Some(Engine::generator(engine, url).await?),
+        Some(url) => Some(
+            cached(
+                engine,
+                |e| &mut e.generators,
+                url,
+                GenerativeAdversarialPerturbation::from_bytes,
+            )
+            .await?,
+        ),
         None => None,
     };
     let (device, backend) = {

@@ -25,16 +25,12 @@ pub struct Example {
 }
 
 fn images(t: Tensor<4>) -> Result<Vec<Image>> {
-    let [b, c, h, w] = t.dims();
+    let dims = t.dims();
     let values: Vec<f32> = t
         .into_data()
         .try_to_vec()
         .map_err(|e| Error::invalid(format!("cannot read images: {e:?}")))?;
-    Ok(values
-        .chunks(c * h * w)
-        .take(b)
-        .map(|p| Image::new(c, h, w, p.to_vec()))
-        .collect())
+    Ok(crate::readback::split_images(&values, dims))
 }
 
 /// Each image's ‖δ‖∞ and ‖δ‖₂.
