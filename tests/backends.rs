@@ -166,7 +166,7 @@ fn fused_pgd_kernel_equals_the_tensor_op_path() {
 
 #[test]
 fn pgd_agrees_on_cpu_and_wgpu() {
-    use robustdx_core::attack::{Attack, AttackedModel, ProjectedGradientDescent};
+    use robustdx_core::attack::{Attack, AttackedModel, ProjectedGradientDescent, SampleKeys};
     let Some(gpu) = wgpu_device() else { return };
     let cpu = Device::flex();
     let pair = on_both("small-cnn", 8, 8, 3, 2, &gpu);
@@ -180,7 +180,12 @@ fn pgd_agrees_on_cpu_and_wgpu() {
         let data = TensorData::new(pair.images.clone(), [labels.len(), 3, 32, 32]);
         let attacked = AttackedModel::new(model, device);
         let adv = attack
-            .perturb(&attacked, Tensor::from_data(data, device), labels)
+            .perturb(
+                &attacked,
+                Tensor::from_data(data, device),
+                labels,
+                &SampleKeys::sequential(0, labels.len()),
+            )
             .unwrap();
         let logits = attacked
             .logits(adv.clone())

@@ -11,8 +11,8 @@ use burn::Tensor;
 use burn::tensor::{Device, TensorData};
 use robustdx_core::Label;
 use robustdx_core::attack::{
-    Attack, AttackedModel, Budget, Convention, FastGradientSignMethod, Goal, Norm,
-    ProjectedGradientDescent,
+    Attack, AttackedModel, AutoProjectedGradientDescent, Budget, Convention,
+    FastGradientSignMethod, Goal, Norm, ProjectedGradientDescent, SampleKeys,
 };
 use robustdx_core::model::{DiagnosticModel, ImportOptions, import_torch, read_safetensors};
 
@@ -37,21 +37,7 @@ fn model(device: &Device) -> DiagnosticModel {
 }
 
 fn golden() -> HashMap<String, Vec<f32>> {
-    let bytes = std::fs::read(fixtures("attacks").join("golden.safetensors")).unwrap();
-    read_safetensors(&bytes, "golden")
-        .unwrap()
-        .into_iter()
-        .filter(|t| t.dtype == burn::tensor::DType::F32)
-        .map(|t| {
-            let values = t
-                .to_bytes()
-                .unwrap()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect();
-            (t.name.clone(), values)
-        })
-        .collect()
+    golden_tensors("golden.safetensors")
 }
 
 const PLANE: usize = 3 * 64 * 64;
@@ -177,6 +163,7 @@ fn attacks_match_torchattacks_on_the_fixture_model() {
                     &attacked,
                     image(&clean, i, &device),
                     &[Label::Class(LABELS[i])],
+                    &SampleKeys::sequential(0, 1),
                 )
                 .unwrap()
                 .into_data()
@@ -210,6 +197,138 @@ fn attacks_match_torchattacks_on_the_fixture_model() {
                     diff <= PIXEL_TOLERANCE,
                     "{} image {i}: differs from torchattacks by {diff}",
                     case.name
+                );
+            }
+        }
+    }
+}
+
+/// A golden file's f32 tensors by name.
+fn golden_tensors(file: &str) -> HashMap<String, Vec<f32>> {
+    let bytes = std::fs::read(fixtures("attacks").join(file)).unwrap();
+    read_safetensors(&bytes, file)
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.dtype == burn::tensor::DType::F32)
+        .map(|t| {
+            let values = t
+                .to_bytes()
+                .unwrap()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            (t.name.clone(), values)
+        })
+        .collect()
+}
+
+/// APGD-CE from torchattacks' own start point (`make_apgd_golden.py` saves it): the
+/// highest-loss point, the last fooling point, the best loss and which images were fooled
+/// match torchattacks on the images whose run does not hinge on f32 rounding; on the fragile
+/// ones, the budget and the pixel range hold.
+#[test]
+fn apgd_matches_torchattacks_from_the_same_start() {
+    let device = Device::flex();
+    let attacked = AttackedModel::new(&model(&device), &device);
+    let golden = golden_tensors("apgd_golden.safetensors");
+    let index: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures("attacks").join("apgd_golden.json")).unwrap(),
+    )
+    .unwrap();
+    let clean = input();
+    let x = Tensor::<4>::from_data(TensorData::new(clean.clone(), [4, 3, 64, 64]), &device);
+    let labels: Vec<Label> = LABELS.iter().map(|&l| Label::Class(l)).collect();
+    for case in index["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let images = |key: &str| -> Vec<usize> {
+            case[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect()
+        };
+        let (robust, fragile) = (images("robust_images"), images("fragile_images"));
+        let (norm, eps) = match case["settings"]["norm"].as_str().unwrap() {
+            "Linf" => (Norm::Linf, 8.0 / 255.0),
+            _ => (Norm::L2, 0.5),
+        };
+        let apgd = AutoProjectedGradientDescent {
+            budget: Budget {
+                norm,
+                eps,
+                convention: Convention::Pixel,
+            },
+            steps: case["settings"]["steps"].as_u64().unwrap() as usize,
+            restarts: 1,
+        };
+        let start = &golden[&format!("{name}.start")];
+        let start = Tensor::<4>::from_data(TensorData::new(start.clone(), [4, 3, 64, 64]), &device);
+        let outcome = apgd.run_from(&attacked, x.clone(), &labels, start).unwrap();
+        let read = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+        let best_loss_point = read(outcome.best_loss_point.clone());
+        let best_adv = read(outcome.best_adversarial.clone());
+        let best_loss: Vec<f32> = outcome
+            .best_loss
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let fooled: Vec<bool> = outcome
+            .fooled
+            .clone()
+            .into_data()
+            .try_to_vec::<bool>()
+            .unwrap();
+        let expected_acc: Vec<f64> = case["acc"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let expected_loss = &golden[&format!("{name}.loss_best")];
+        for i in robust.iter().chain(&fragile).copied() {
+            let plane = i * PLANE..(i + 1) * PLANE;
+            for ours in [&best_loss_point[plane.clone()], &best_adv[plane.clone()]] {
+                assert!(ours.iter().all(|p| (0.0..=1.0).contains(p)), "{name} {i}");
+                let delta: Vec<f32> = ours
+                    .iter()
+                    .zip(&clean[plane.clone()])
+                    .map(|(a, c)| a - c)
+                    .collect();
+                let size = match norm {
+                    Norm::Linf => delta.iter().fold(0.0f32, |m, d| m.max(d.abs())),
+                    Norm::L2 => delta.iter().map(|d| d * d).sum::<f32>().sqrt(),
+                };
+                assert!(size <= eps * (1.0 + 1e-5), "{name} image {i}: |δ| {size}");
+            }
+            assert_eq!(
+                fooled[i],
+                expected_acc[i] == 0.0,
+                "{name} image {i}: fooled"
+            );
+            if robust.contains(&i) {
+                for (ours, key) in [
+                    (&best_loss_point, "best_loss_point"),
+                    (&best_adv, "best_adv"),
+                ] {
+                    let theirs = &golden[&format!("{name}.{key}")][plane.clone()];
+                    let diff = ours[plane.clone()]
+                        .iter()
+                        .zip(theirs)
+                        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+                    assert!(
+                        diff <= PIXEL_TOLERANCE,
+                        "{name} image {i} {key}: max |Δ| {diff}"
+                    );
+                }
+                let relative =
+                    (best_loss[i] - expected_loss[i]).abs() / expected_loss[i].abs().max(1e-3);
+                assert!(
+                    relative < 1e-4,
+                    "{name} image {i}: loss {} vs {}",
+                    best_loss[i],
+                    expected_loss[i]
                 );
             }
         }

@@ -2,18 +2,21 @@
 //! table, a JSON record (written after every entry, so `--resume` picks up a stopped sweep), CSV,
 //! and an HTML report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use robustdx_core::attack::{
-    Attack, Budget, Convention, FastGradientSignMethod, GenerativeAdversarialPerturbation, Goal,
-    Norm, ProjectedGradientDescent,
+    ATTACKS, AttackContext, AttackSpec, Convention, Goal, Norm, applicable, attack_entry,
 };
 use robustdx_core::model::DiagnosticModel;
-use robustdx_core::report::{AttackReport, AttackResult, DataSummary, ModelSummary};
-use robustdx_core::robustness::evaluate_attack;
+use robustdx_core::report::{AttackReport, DataSummary, ModelSummary};
+use robustdx_core::robustness::{
+    CellPlan, ImageRecord, ResultIdentity, Shard, Sweep, SweepEvents, records_csv,
+    records_json_lines, sha256_hex,
+};
+use serde_json::{Map, Value};
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::DataArgs;
@@ -21,14 +24,6 @@ use crate::eval::load_model;
 use crate::files::{read, write_atomic};
 use crate::progress::bar;
 use crate::report::{self, Gallery};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AttackKind {
-    Fgsm,
-    Pgd,
-    /// a trained GAP generator (--generator FILE), rescaled to each ε
-    Gap,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum NormArg {
@@ -51,24 +46,25 @@ pub struct AttackArgs {
     pub model: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Attacks to run, comma-separated
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "pgd")]
-    pub attack: Vec<AttackKind>,
+    /// Attacks to run, comma-separated: fgsm, pgd, apgd, gap (`robustdx attacks`
+    /// describes them)
+    #[arg(long, value_delimiter = ',', default_value = "pgd")]
+    pub attack: Vec<String>,
     /// Budgets in 1/255 pixel units (0 = clean), comma-separated [default: 0,1,2,4,8; with
     /// --image: 8]
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub eps: Vec<f32>,
-    /// PGD steps
-    #[arg(long, default_value_t = 10)]
-    pub steps: usize,
+    /// Iterations of PGD [default: 10] and APGD [default: 100]
+    #[arg(long)]
+    pub steps: Option<usize>,
     /// PGD step size in 1/255 units (default: ε/4)
     #[arg(long)]
     pub step_size: Option<f32>,
     #[arg(long, value_enum, default_value = "linf")]
     pub norm: NormArg,
-    /// PGD runs from different random starts; each image keeps its strongest
-    #[arg(long, default_value_t = 1)]
-    pub restarts: usize,
+    /// PGD / APGD runs from different random starts; each image keeps its strongest [default: 1]
+    #[arg(long)]
+    pub restarts: Option<usize>,
     /// Start PGD at the clean image instead of a random point of the ball
     #[arg(long)]
     pub no_random_start: bool,
@@ -85,15 +81,26 @@ pub struct AttackArgs {
     pub generator: Option<PathBuf>,
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
-    /// Seeds the random starts: same seed, same numbers
+    /// Seeds the random starts, drawn per image: same seed, same numbers for any batch size or
+    /// shard
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Write the record (versioned JSON) here, after every attack and ε
+    /// Write the record (versioned JSON, per-image records included) here, after every attack
+    /// and ε
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Continue the sweep recorded in --json, skipping what it already holds
+    /// Continue the sweep recorded in --json: reuse the cells whose identity (attack settings,
+    /// model file hash, data, seed) matches, recompute the rest
     #[arg(long, requires = "json")]
     pub resume: bool,
+    /// Also write the per-image records here (.csv: CSV; otherwise JSON lines)
+    #[arg(long)]
+    pub records: Option<PathBuf>,
+    /// Run only part i of n (0 ≤ i < n) of the test split, e.g. --shard $SLURM_ARRAY_TASK_ID/8;
+    /// `robustdx merge` joins the parts
+    #[arg(long, requires = "json")]
+    pub shard: Option<String>,
+
     /// Also write the headline numbers as CSV
     #[arg(long)]
     pub csv: Option<PathBuf>,
@@ -102,7 +109,7 @@ pub struct AttackArgs {
     pub report: Option<PathBuf>,
     /// Attack this one image instead of a data set, away from the model's own decision: prints
     /// the predictions before and after and the loss per step (--json: the browser's record)
-    #[arg(long, conflicts_with_all = ["resume", "csv", "report"])]
+    #[arg(long, conflicts_with_all = ["resume", "csv", "report", "shard", "records"])]
     pub image: Option<PathBuf>,
 }
 
@@ -127,151 +134,298 @@ impl AttackArgs {
         }
     }
 
-    /// The attack of `kind` at `eps` (1/255 units); `gap` is the loaded generator, if any.
-    pub fn build(
-        &self,
-        kind: AttackKind,
-        eps: f32,
-        gap: Option<&GenerativeAdversarialPerturbation>,
-    ) -> anyhow::Result<Box<dyn Attack>> {
-        anyhow::ensure!(
-            eps.is_finite() && eps >= 0.0,
-            "--eps {eps}: ε must be a number ≥ 0 (in 1/255 units)"
-        );
-        let budget = Budget {
-            norm: match self.norm {
+    /// The attack-specific flags the user gave, as registry settings; each attack takes those
+    /// that apply to it. `generator_sha256` identifies GAP's generator.
+    fn options(&self, generator_sha256: Option<&str>) -> Map<String, Value> {
+        let mut options = Map::new();
+        if let Some(steps) = self.steps {
+            options.insert("steps".into(), steps.into());
+        }
+        if let Some(size) = self.step_size {
+            options.insert("step_size".into(), size.into());
+        }
+        if let Some(restarts) = self.restarts {
+            options.insert("restarts".into(), restarts.into());
+        }
+        if self.no_random_start {
+            options.insert("random_start".into(), false.into());
+        }
+        if let (Some(path), Some(sha)) = (&self.generator, generator_sha256) {
+            options.insert(
+                "generator".into(),
+                path.to_string_lossy().into_owned().into(),
+            );
+            options.insert("sha256".into(), sha.into());
+        }
+        options
+    }
+
+    /// One spec per attack and ε, in sweep order.
+    pub fn specs(&self, generator_sha256: Option<&str>) -> anyhow::Result<Vec<AttackSpec>> {
+        let options = self.options(generator_sha256);
+        let entries = self
+            .attack
+            .iter()
+            .map(|name| attack_entry(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        for key in options.keys() {
+            if !entries.iter().any(|e| e.defaults().contains_key(key)) {
+                let flag = format!("--{}", key.replace('_', "-"));
+                eprintln!(
+                    "note: {flag} does not apply to {} (ignored)",
+                    self.attack.join(", ")
+                );
+            }
+        }
+        let (norm, convention) = (
+            match self.norm {
                 NormArg::Linf => Norm::Linf,
                 NormArg::L2 => Norm::L2,
             },
-            eps: eps / 255.0,
-            convention: match self.convention {
+            match self.convention {
                 ConventionArg::Pixel => Convention::Pixel,
                 ConventionArg::Paper => Convention::Paper,
             },
-        };
-        budget.validate().with_context(|| format!("--eps {eps}"))?;
-        Ok(match kind {
-            AttackKind::Fgsm => Box::new(FastGradientSignMethod {
-                budget,
-                goal: self.goal(),
-            }),
-            AttackKind::Pgd => {
-                let attack = ProjectedGradientDescent {
-                    budget,
-                    step_size: self.step_size.map_or(budget.eps / 4.0, |s| s / 255.0),
-                    steps: self.steps,
-                    random_start: !self.no_random_start,
-                    restarts: self.restarts,
-                    goal: self.goal(),
-                };
-                attack.validate()?;
-                Box::new(attack)
+        );
+        let mut specs = Vec::new();
+        for entry in entries {
+            for eps in self.eps_list() {
+                anyhow::ensure!(
+                    eps.is_finite() && eps >= 0.0,
+                    "--eps {eps}: ε must be a number ≥ 0 (in 1/255 units)"
+                );
+                let spec = AttackSpec::new(
+                    entry.name,
+                    eps,
+                    norm,
+                    convention,
+                    self.goal(),
+                    &applicable(entry, &options),
+                )
+                .with_context(|| format!("--attack {} --eps {eps}", entry.name))?;
+                specs.push(spec);
             }
-            AttackKind::Gap => {
-                let generator = gap.context("--attack gap needs --generator FILE")?;
-                // The generator's output is normalised to its L∞ norm, so one generator
-                // serves every ε.
-                let mut gap = generator.clone();
-                gap.budget = Budget::linf(budget.eps);
-                Box::new(gap)
-            }
-        })
+        }
+        Ok(specs)
     }
 }
 
-fn settings(attack: &dyn Attack, args: &AttackArgs, kind: AttackKind) -> serde_json::Value {
-    let mut value = serde_json::json!({
-        "norm": format!("{:?}", args.norm).to_lowercase(),
-        "convention": format!("{:?}", args.convention).to_lowercase(),
-        "goal": attack.goal(),
-        "seed": args.seed,
-    });
-    if kind == AttackKind::Gap {
-        value["generator"] = args
-            .generator
-            .as_ref()
-            .map(|g| g.to_string_lossy().into_owned())
-            .into();
+/// `robustdx attacks`: the registry, with each attack's settings and defaults.
+pub fn list_attacks() {
+    for entry in ATTACKS {
+        let settings: Vec<String> = entry
+            .defaults()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!("{:<6} {}", entry.name, entry.about);
+        if !settings.is_empty() {
+            println!("       settings: {}", settings.join(", "));
+        }
     }
-    if kind == AttackKind::Pgd {
-        value["steps"] = args.steps.into();
-        value["step_size_255"] = args.step_size.map_or(serde_json::Value::Null, Into::into);
-        value["restarts"] = args.restarts.into();
-        value["random_start"] = (!args.no_random_start).into();
-    }
-    value
 }
 
-/// Runs the sweep; returns the record and, per result, a few example images.
+/// Holds `path.lock` while a sweep writes `path`: a second process gets a clear error instead
+/// of interleaving its cells with ours.
+pub struct ResultLock {
+    _file: std::fs::File,
+}
+
+impl ResultLock {
+    pub fn acquire(path: &Path) -> anyhow::Result<Self> {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let lock_path = PathBuf::from(name);
+        if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{}: cannot create directory", dir.display()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("{}: cannot open the lock file", lock_path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "{}: another robustdx process is writing this result (lock: {})",
+                path.display(),
+                lock_path.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("{}: cannot lock", lock_path.display()))
+            }
+        }
+    }
+}
+
+/// Progress bars and after-every-cell writes for a running sweep.
+struct CliEvents<'a> {
+    json: Option<&'a Path>,
+    bar: Option<indicatif::ProgressBar>,
+    total: usize,
+}
+
+impl SweepEvents for CliEvents<'_> {
+    fn cell_start(&mut self, spec: &AttackSpec, plan: &CellPlan) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        match plan {
+            CellPlan::Reuse(_) => eprintln!("{}: reused (same identity)", spec.describe()),
+            CellPlan::Run { because } => {
+                if let Some(why) = because {
+                    eprintln!("{}: recomputed ({why})", spec.describe());
+                }
+                self.bar = Some(bar(self.total, &spec.describe(), "img"));
+            }
+        }
+    }
+
+    fn progress(&mut self, done: usize, _total: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+        }
+    }
+
+    fn cell_done(&mut self, report: &AttackReport) -> robustdx_core::Result<()> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if let Some(path) = self.json {
+            write_atomic(path, report.to_json().as_bytes())
+                .map_err(|e| robustdx_core::Error::invalid(format!("{e:#}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// The data as identities name it: the `--data` value and the options that decide the split.
+fn data_identity(args: &DataArgs) -> String {
+    let mut text = format!(
+        "{} holdout={} split-seed={}",
+        args.data, args.holdout, args.split_seed
+    );
+    if args.data.starts_with("csv:") {
+        text.push_str(&format!(
+            " images={} id-column={} label-column={} header={}",
+            args.images
+                .as_ref()
+                .map_or(String::new(), |p| p.to_string_lossy().into_owned()),
+            args.id_column,
+            args.label_column,
+            !args.no_header
+        ));
+    }
+    text
+}
+
+/// Runs the sweep; returns the record and, per computed result, a few example images.
 pub fn sweep(
     args: &AttackArgs,
     model: &DiagnosticModel,
     device: &Device,
 ) -> anyhow::Result<(AttackReport, Gallery)> {
+    let model_bytes = read(&args.model)?;
+    let model_sha256 = sha256_hex(&model_bytes);
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let gap = match (&args.generator, args.attack.iter().any(|a| a == "gap")) {
+        (Some(path), true) => Some((crate::gap::load(path, device)?, sha256_hex(&read(path)?))),
+        (None, true) => anyhow::bail!("--attack gap needs --generator FILE (robustdx gap train)"),
+        _ => None,
+    };
+    let specs = args.specs(gap.as_ref().map(|(_, sha)| sha.as_str()))?;
     let splits = args.data.open()?;
     let test = splits.test.as_ref();
-    let summary = ModelSummary::new(&args.model.to_string_lossy(), &model.card);
+    let mut summary = ModelSummary::new(&args.model.to_string_lossy(), &model.card);
+    summary.sha256 = Some(model_sha256.clone());
     let data = DataSummary {
         name: test.info().name.clone(),
         split: "test".into(),
         samples: test.len(),
+        shard,
     };
-    let mut record = match (&args.json, args.resume) {
+    let identities: Vec<ResultIdentity> = specs
+        .into_iter()
+        .map(|attack| ResultIdentity {
+            attack,
+            model_sha256: model_sha256.clone(),
+            data: data_identity(&args.data),
+            split: "test".into(),
+            seed: args.seed,
+        })
+        .collect();
+
+    let _lock = args.json.as_deref().map(ResultLock::acquire).transpose()?;
+    let previous = match (&args.json, args.resume) {
         (Some(path), true) if path.exists() => {
             let text = String::from_utf8(read(path)?)
                 .with_context(|| format!("{}: not text", path.display()))?;
             let record = AttackReport::from_json(&text, &path.to_string_lossy())?;
             anyhow::ensure!(
-                record.model.file == summary.file && record.data == data,
-                "{}: recorded for {} on {}, not {} on {}",
+                record.data.shard == shard,
+                "{}: recorded for shard {}, not {}",
                 path.display(),
-                record.model.file,
-                record.data.name,
-                summary.file,
-                data.name
+                record.data.shard.map_or("none".into(), |s| s.to_string()),
+                shard.map_or("none".into(), |s| s.to_string())
             );
-            record
+            record.results
         }
-        _ => AttackReport::new(summary, data),
+        _ => Vec::new(),
     };
-    let gap = match (&args.generator, args.attack.contains(&AttackKind::Gap)) {
-        (Some(path), true) => Some(crate::gap::load(path, device)?),
-        (None, true) => anyhow::bail!("--attack gap needs --generator FILE (robustdx gap train)"),
-        _ => None,
+    let range_len = shard.map_or(test.len(), |s| s.range(test.len()).len());
+    let run = Sweep {
+        model,
+        data: test,
+        shard,
+        batch_size: args.batch_size,
+        keep_examples: 4,
+        context: AttackContext {
+            generator: gap.as_ref().map(|(g, _)| g),
+        },
+        device,
     };
-    let mut examples = Vec::new();
-    for &kind in &args.attack {
-        for eps in args.eps_list() {
-            let attack = args.build(kind, eps, gap.as_ref())?;
-            if record.find(attack.name(), eps).is_some() {
-                eprintln!("{} ε={eps}/255: already recorded, skipped", attack.name());
-                continue;
-            }
-            device.seed(args.seed);
-            let progress = bar(test.len(), &format!("{} ε={eps}/255", attack.name()), "img");
-            let (metrics, kept) = evaluate_attack(
-                model,
-                test,
-                attack.as_ref(),
-                args.batch_size,
-                4,
-                device,
-                &mut |done, _| progress.set_position(done as u64),
-            )?;
-            progress.finish_and_clear();
-            record.results.push(AttackResult {
-                attack: attack.name().into(),
-                eps,
-                settings: settings(attack.as_ref(), args, kind),
-                metrics,
-            });
-            examples.push((attack.name().to_string(), eps, kept));
-            if let Some(path) = &args.json {
-                write_atomic(path, record.to_json().as_bytes())?;
-            }
+    let mut events = CliEvents {
+        json: args.json.as_deref(),
+        bar: None,
+        total: range_len,
+    };
+    let (mut record, examples) = run.run(
+        &identities,
+        &previous,
+        AttackReport::new(summary, data),
+        &mut events,
+    )?;
+    if let Some(path) = &args.records {
+        write_records(path, &record)?;
+        record.records_file = Some(path.to_string_lossy().into_owned());
+        if let Some(json) = &args.json {
+            write_atomic(json, record.to_json().as_bytes())?;
         }
     }
-    Ok((record, examples))
+    let gallery = examples
+        .into_iter()
+        .map(|(spec, kept)| (spec.attack, spec.eps, kept))
+        .collect();
+    Ok((record, gallery))
+}
+
+/// The per-image records of every cell, as CSV (`.csv`) or JSON lines (anything else).
+pub fn write_records(path: &Path, record: &AttackReport) -> anyhow::Result<()> {
+    let cells: Vec<(&str, f32, &[ImageRecord])> = record
+        .results
+        .iter()
+        .map(|r| (r.attack.as_str(), r.eps, r.records.as_slice()))
+        .collect();
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let text = match is_csv {
+        true => records_csv(&cells),
+        false => records_json_lines(&cells),
+    };
+    write_atomic(path, text.as_bytes())
 }
 
 /// The sweep's table for the terminal.
@@ -296,6 +450,9 @@ pub fn table(record: &AttackReport) -> String {
             m.success_rate,
             m.mean_linf * 255.0
         ));
+    }
+    for flag in &record.sanity {
+        out.push_str(&format!("warning ({:?}): {}\n", flag.check, flag.message));
     }
     out
 }

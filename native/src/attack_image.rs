@@ -9,14 +9,14 @@ use burn::tensor::Device;
 use robustdx_core::data::Image;
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::report::SingleImageReport;
-use robustdx_core::robustness::{AttackName, SingleImageSettings, attack_single_image};
+use robustdx_core::robustness::{SingleImageSettings, attack_single_image};
 
-use crate::attack::{AttackArgs, AttackKind, ConventionArg, NormArg};
+use crate::attack::{AttackArgs, ConventionArg, NormArg};
 use crate::files::{read, write_atomic};
 
 /// The one attack and ε an image run takes, and the sweep options it refuses.
 fn settings(args: &AttackArgs) -> anyhow::Result<SingleImageSettings> {
-    let [kind] = args.attack[..] else {
+    let [kind] = &args.attack[..] else {
         anyhow::bail!("--image attacks with one --attack at a time");
     };
     let eps = match args.eps[..] {
@@ -30,17 +30,15 @@ fn settings(args: &AttackArgs) -> anyhow::Result<SingleImageSettings> {
          --least-likely are for sweeps"
     );
     anyhow::ensure!(
-        args.norm == NormArg::Linf && args.convention == ConventionArg::Pixel && args.restarts == 1,
+        args.norm == NormArg::Linf
+            && args.convention == ConventionArg::Pixel
+            && args.restarts.unwrap_or(1) == 1,
         "--image runs the pixel-space L∞ attack with one start"
     );
     let settings = SingleImageSettings {
-        attack: match kind {
-            AttackKind::Fgsm => AttackName::Fgsm,
-            AttackKind::Pgd => AttackName::Pgd,
-            AttackKind::Gap => AttackName::Gap,
-        },
+        attack: kind.clone(),
         eps,
-        steps: args.steps,
+        steps: args.steps.unwrap_or(10),
         step_size: args.step_size,
         random_start: false,
     };
@@ -66,9 +64,9 @@ pub fn run(
     let settings = settings(args)?;
     let name = image_path.to_string_lossy();
     let image = Image::decode(&read(image_path)?, &name)?;
-    let generator = match (&args.generator, settings.attack) {
-        (Some(path), AttackName::Gap) => Some(crate::gap::load(path, device)?),
-        (None, AttackName::Gap) => anyhow::bail!("--attack gap needs --generator FILE"),
+    let generator = match (&args.generator, settings.attack.as_str()) {
+        (Some(path), "gap") => Some(crate::gap::load(path, device)?),
+        (None, "gap") => anyhow::bail!("--attack gap needs --generator FILE"),
         _ => None,
     };
     let outcome = futures_lite::future::block_on(attack_single_image(
@@ -94,7 +92,7 @@ pub fn run(
             .probs
             .iter()
             .fold(0.0f32, |m, p| m.max(*p)),
-        settings.attack.name(),
+        settings.attack,
         settings.eps,
         report.linf
     );

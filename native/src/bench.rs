@@ -6,7 +6,7 @@ use std::time::Instant;
 use burn::Tensor;
 use burn::tensor::{Device, Distribution};
 use clap::Args;
-use robustdx_core::attack::{Attack, AttackedModel, ProjectedGradientDescent};
+use robustdx_core::attack::{Attack, AttackedModel, ProjectedGradientDescent, SampleKeys};
 use robustdx_core::model::{
     ARCHITECTURES, ArchitectureConfig, Classifier, DiagnosticModel, InputSpec, ModelCard,
     ModelOptions, architecture,
@@ -192,7 +192,8 @@ pub fn run_speed(args: BenchSpeedArgs) -> anyhow::Result<()> {
             let mut times = Vec::with_capacity(args.runs);
             for run in 0..=args.runs {
                 let start = Instant::now();
-                let adversarial = attack.perturb(&attacked, images.clone(), &labels)?;
+                let keys = SampleKeys::sequential(0, labels.len());
+                let adversarial = attack.perturb(&attacked, images.clone(), &labels, &keys)?;
                 // Reading a value waits for the device.
                 let _: f32 = adversarial.sum().into_scalar();
                 if run > 0 {

@@ -5,6 +5,7 @@ use clap::Args;
 use robustdx_core::metrics;
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::report::{DataSummary, EvalReport, ModelSummary};
+use robustdx_core::robustness::{ImageRecord, records_csv, records_json_lines};
 use robustdx_core::train::predict;
 
 use crate::backend::{self, BackendChoice};
@@ -22,6 +23,10 @@ pub struct EvalArgs {
     /// Also write the result record (JSON, versioned schema) to this file
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also write each image's record here (.csv: CSV; otherwise JSON lines), in the attack
+    /// records' format: an evaluation is the ε = 0 cell (clean and "adversarial" the same)
+    #[arg(long)]
+    records: Option<PathBuf>,
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
 }
@@ -46,6 +51,34 @@ pub fn run(args: EvalArgs, backend: BackendChoice) -> anyhow::Result<()> {
     })?;
     progress.finish_and_clear();
     let metrics = metrics::evaluate(&predictions)?;
+    if let Some(path) = &args.records {
+        let records: Vec<ImageRecord> = predictions
+            .probs
+            .iter()
+            .zip(&predictions.labels)
+            .enumerate()
+            .map(|(index, (probs, label))| ImageRecord {
+                index,
+                id: test.id(index),
+                label: label.clone(),
+                clean_probs: probs.clone(),
+                adversarial_probs: probs.clone(),
+                target: None,
+                linf: 0.0,
+                l2: 0.0,
+                fooled: false,
+            })
+            .collect();
+        let cells = [("none", 0.0, records.as_slice())];
+        let text = match path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        {
+            true => records_csv(&cells),
+            false => records_json_lines(&cells),
+        };
+        write_atomic(path, text.as_bytes())?;
+    }
     println!("{} on {}", args.model.display(), test.info().name);
     println!("{}", metrics.table());
     if let Some(path) = &args.json {
@@ -55,9 +88,17 @@ pub fn run(args: EvalArgs, backend: BackendChoice) -> anyhow::Result<()> {
                 name: test.info().name.clone(),
                 split: "test".into(),
                 samples: test.len(),
+                shard: None,
             },
             metrics,
         );
+        let report = EvalReport {
+            records_file: args
+                .records
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+            ..report
+        };
         write_atomic(path, report.to_json().as_bytes())?;
         println!("results written to {}", path.display());
     }

@@ -9,6 +9,7 @@ mod demo;
 mod eval;
 mod files;
 mod gap;
+mod merge;
 mod predict;
 mod preview;
 mod progress;
@@ -48,8 +49,12 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Attack a model over a data set's test split at several budgets: table, JSON, CSV, report
     Attack(attack::AttackArgs),
+    /// Join the shards of one sweep (attack --shard i/n --json …) into one result
+    Merge(merge::MergeArgs),
     /// List the architectures robustdx can build, train and import
     Models,
+    /// List the registered attacks with their settings and defaults
+    Attacks,
     /// Turn a PyTorch (torchvision-named) state dict into a robustdx model file
     Import(torch::ImportArgs),
     /// Write a model's weights as torchvision-named .safetensors, to open in PyTorch
@@ -97,6 +102,11 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args, cli.backend),
         Command::Predict(args) => predict::run(args, cli.backend),
         Command::Attack(args) => attack::run(args, cli.backend),
+        Command::Merge(args) => merge::run(args),
+        Command::Attacks => {
+            attack::list_attacks();
+            Ok(())
+        }
         Command::Models => {
             list_models();
             Ok(())

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use robustdx_core::model::ModelCard;
-use robustdx_core::report::{AttackReport, amplified_perturbation, png_data_url, sweep_charts};
+use robustdx_core::report::{
+    AttackReport, amplified_perturbation, png_data_url, provenance, settings_text, sweep_charts,
+};
 use robustdx_core::robustness::Decision;
 use robustdx_core::robustness::{Example, decision};
 
@@ -62,11 +64,33 @@ pub fn write(
         let m = &r.metrics;
         let opt = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.3}"));
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.2}</td><td>{:.3}</td></tr>\n",
-            r.attack, r.eps, m.adversarial.accuracy, opt(m.adversarial.auc_macro), opt(m.adversarial.sensitivity),
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.2}</td><td>{:.3}</td></tr>\n",
+            r.attack, escape(&settings_text(r)), r.eps, m.adversarial.accuracy, opt(m.adversarial.auc_macro), opt(m.adversarial.sensitivity),
             opt(m.adversarial.specificity), m.fooling_rate, m.success_rate, m.mean_linf * 255.0, m.mean_l2
         ));
     }
+    let about: String = provenance(record)
+        .into_iter()
+        .map(|(k, v)| {
+            format!(
+                "<tr><th>{k}</th><td class=\"left\">{}</td></tr>",
+                escape(&v)
+            )
+        })
+        .collect();
+    let flags = match record.sanity.is_empty() {
+        true if record.sanity_checks.is_empty() => {
+            "<p class=\"note\">No sanity checks recorded (an older result file).</p>".to_string()
+        }
+        true => "<p class=\"ok\">All sanity checks passed (probability outputs, zero gradients, \
+                 randomness, PGD vs APGD).</p>"
+            .to_string(),
+        false => record
+            .sanity
+            .iter()
+            .map(|f| format!("<p class=\"flag\">⚠ {}</p>", escape(&f.message)))
+            .collect(),
+    };
     // Examples: for each attack, its largest ε.
     let mut gallery = String::new();
     let mut attacks: Vec<&str> = examples.iter().map(|(a, _, _)| a.as_str()).collect();
@@ -105,13 +129,19 @@ td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
 .gallery img {{ width: 128px; image-rendering: pixelated; }}
 .charts {{ display: flex; gap: 1em; flex-wrap: wrap; }}
 .note {{ color: #666; font-size: 0.9em; }}
+.about th {{ text-align: left; }} td.left {{ text-align: left; font-family: monospace; }}
+.flag {{ background: #fff3cd; border-left: 4px solid #c80; padding: 4px 8px; }}
+.ok {{ color: #276; }}
 </style></head><body>
 <h1>Robustness of {model}</h1>
 <p>{arch} ({task}, classes: {classes}), evaluated on <b>{data}</b> ({samples} test images) by {tool} {version}.</p>
+<table class="about">{about}</table>
 <p class="note">ε is the L∞ (or L2) budget in 1/255 pixel units; ε = 0 is the clean model. Fooled: share of images whose decision changed.
 Success: untargeted — share of correctly classified images made wrong; targeted — share now decided as the target.</p>
+<h2>Sanity checks</h2>
+{flags}
 <div class="charts">{charts}</div>
-<table><tr><th>attack</th><th>ε×255</th><th>accuracy</th><th>AUC</th><th>sensitivity</th><th>specificity</th><th>fooled</th><th>success</th><th>mean ‖δ‖∞×255</th><th>mean ‖δ‖₂</th></tr>
+<table><tr><th>attack</th><th>settings</th><th>ε×255</th><th>accuracy</th><th>AUC</th><th>sensitivity</th><th>specificity</th><th>fooled</th><th>success</th><th>mean ‖δ‖∞×255</th><th>mean ‖δ‖₂</th></tr>
 {rows}</table>
 <h2>Examples</h2>
 {gallery}

@@ -23,13 +23,16 @@ pub struct TrainArgs {
     /// it as FILE.ckpt
     #[arg(long, default_value = "model.bpk")]
     out: PathBuf,
-    #[arg(long, default_value_t = TrainConfig::default().epochs)]
-    epochs: usize,
-    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
-    batch_size: usize,
-    /// Peak learning rate (cosine decay to 0 over the run)
-    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
-    lr: f64,
+    /// Epochs in all [default: 3; with --resume: the run's own]
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// [default: 32; with --resume: the run's own]
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Peak learning rate, cosine decay to 0 over the run [default: 0.002; with --resume: the
+    /// run's own]
+    #[arg(long)]
+    lr: Option<f64>,
     /// adam | sgd (momentum 0.9)
     #[arg(long, default_value = "adam")]
     optimizer: OptimizerKind,
@@ -46,7 +49,8 @@ pub struct TrainArgs {
     /// Seeds weight initialisation and shuffling: same seed, same model
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Continue from FILE.ckpt (up to --epochs in total)
+    /// Continue from FILE.ckpt with the run's own settings (--epochs, --batch-size, --lr override
+    /// them)
     #[arg(long)]
     resume: bool,
     /// Skip the test-split evaluation after each epoch
@@ -81,14 +85,51 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
             trainer.data_name(),
             train.info().name
         );
-        trainer.config.epochs = args.epochs;
-        eprintln!("resuming {name} after epoch {}", trainer.epoch);
+        let own = trainer.config.clone();
+        let config = TrainConfig {
+            epochs: args.epochs.unwrap_or(own.epochs),
+            batch_size: args.batch_size.unwrap_or(own.batch_size),
+            learning_rate: args.lr.unwrap_or(own.learning_rate),
+            ..own.clone()
+        };
+        config.validate()?;
+        let mut said = vec![];
+        for (flag, given, was) in [
+            (
+                "--epochs",
+                args.epochs.map(|v| v.to_string()),
+                own.epochs.to_string(),
+            ),
+            (
+                "--batch-size",
+                args.batch_size.map(|v| v.to_string()),
+                own.batch_size.to_string(),
+            ),
+            (
+                "--lr",
+                args.lr.map(|v| v.to_string()),
+                own.learning_rate.to_string(),
+            ),
+        ] {
+            match given {
+                Some(v) if v != was => said.push(format!("{flag} {v} (the run had {was})")),
+                _ => said.push(format!("{flag} {was}")),
+            }
+        }
+        eprintln!(
+            "resuming {name} after epoch {} of {}: {}",
+            trainer.epoch,
+            config.epochs,
+            said.join(", ")
+        );
+        trainer.config = config;
         trainer
     } else {
+        let defaults = TrainConfig::default();
         let config = TrainConfig {
-            epochs: args.epochs,
-            batch_size: args.batch_size,
-            learning_rate: args.lr,
+            epochs: args.epochs.unwrap_or(defaults.epochs),
+            batch_size: args.batch_size.unwrap_or(defaults.batch_size),
+            learning_rate: args.lr.unwrap_or(defaults.learning_rate),
             optimizer: args.optimizer,
             seed: args.seed,
         };

@@ -116,18 +116,26 @@ fn train_eval_resume_on_synthetic_data() {
             DATA,
             "--json",
             "r.json",
+            "--records",
+            "r.jsonl",
         ],
     );
     assert!(eval.status.success(), "{}", text(&eval));
+    let records = std::fs::read_to_string(d.join("r.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 48);
+    let first: serde_json::Value = serde_json::from_str(records.lines().next().unwrap()).unwrap();
+    assert_eq!(first["index"], 0);
+    assert_eq!(first["clean_probs"].as_array().unwrap().len(), 2);
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("r.json")).unwrap()).unwrap();
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     assert_eq!(json["data"]["samples"], 48);
     let accuracy = json["metrics"]["accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&accuracy));
     assert_eq!(json["metrics"]["per_class"].as_array().unwrap().len(), 2);
     assert!(json["metrics"]["sensitivity"].is_number() && json["metrics"]["auc_macro"].is_number());
     assert_eq!(json["model"]["training"]["epochs"], 2);
+    assert_eq!(json["records_file"], "r.jsonl");
 
     // A model for two classes cannot be evaluated on the fundus grades.
     fails_with(
@@ -287,7 +295,7 @@ fn import_predict_export_round_trip_with_pytorch_weights() {
     );
     assert!(out.status.success(), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     let predictions = report["predictions"].as_array().unwrap();
     assert_eq!(predictions.len(), 2);
     for p in predictions {
@@ -516,7 +524,7 @@ fn attack_sweep_writes_json_csv_report_and_resumes() {
     );
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("a.json")).unwrap()).unwrap();
-    assert_eq!(record["schema_version"], 1);
+    assert_eq!(record["schema_version"], 2);
     let results = record["results"].as_array().unwrap();
     assert_eq!(results.len(), 4);
     for r in results {
@@ -554,7 +562,7 @@ fn attack_sweep_writes_json_csv_report_and_resumes() {
     let out = robustdx(d, &resumed);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
-        text(&out).matches("already recorded").count(),
+        text(&out).matches("reused (same identity)").count(),
         4,
         "{}",
         text(&out)
@@ -659,6 +667,46 @@ fn data_export_then_attack_one_image_with_the_browser_record() {
         .collect();
     assert_eq!(files.len(), 6);
     train_small(d, data);
+    // Evaluation-only commands can take every image of a folder (--holdout 1), with file names
+    // as the records' ids.
+    let all = robustdx(
+        d,
+        &[
+            "attack",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--data",
+            "folder:png",
+            "--holdout",
+            "1",
+            "--attack",
+            "fgsm",
+            "--eps",
+            "4",
+            "--json",
+            "all.json",
+        ],
+    );
+    assert!(all.status.success(), "{}", text(&all));
+    let all = json(&d.join("all.json"));
+    assert_eq!(all["data"]["samples"], 6);
+    let id = all["results"][0]["records"][0]["id"].as_str().unwrap();
+    assert!(id.starts_with("png/") && id.ends_with(".png"), "{id}");
+    fails_with(
+        d,
+        &[
+            "train",
+            "--data",
+            "folder:png",
+            "--holdout",
+            "1",
+            "--out",
+            "x.bpk",
+        ],
+        &["train split is empty"],
+    );
     let image = files[0].to_string_lossy().into_owned();
     let args = [
         "attack",
@@ -725,4 +773,306 @@ fn data_export_then_attack_one_image_with_the_browser_record() {
         ],
         &["between 0 and 255"],
     );
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The cells' records and metrics, for comparing runs.
+fn cells(path: &Path) -> Vec<(serde_json::Value, serde_json::Value)> {
+    json(path)["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["records"].clone(), r["metrics"].clone()))
+        .collect()
+}
+
+#[test]
+fn resume_reuses_only_identical_cells_and_a_killed_sweep_resumes_to_the_same_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = "synth-derm:n=64,test=40,size=32,seed=6";
+    train_small(d, data);
+    let sweep = |json: &str, steps: &str, eps: &str| -> Vec<String> {
+        [
+            "attack",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--data",
+            data,
+            "--attack",
+            "fgsm,pgd",
+            "--eps",
+            eps,
+            "--steps",
+            steps,
+            "--batch-size",
+            "8",
+            "--json",
+            json,
+            "--resume",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = |args: &[String]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = robustdx(d, &args);
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    run(&sweep("a.json", "2", "0,4"));
+    let record = json(&d.join("a.json"));
+    let cell = &record["results"][3];
+    assert_eq!(cell["identity"]["attack"]["settings"]["steps"], 2);
+    assert_eq!(cell["identity"]["model_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(cell["records"].as_array().unwrap().len(), 40);
+    assert_eq!(cell["records"][0]["id"], "0");
+
+    // Other --steps: the PGD cells are recomputed (and say why); FGSM takes no steps and is
+    // reused.
+    let out = run(&sweep("a.json", "3", "0,4"));
+    assert_eq!(out.matches("recomputed (steps 2 → 3)").count(), 2, "{out}");
+    assert_eq!(out.matches("fgsm ε=4/255: reused").count(), 1, "{out}");
+    let out = run(&sweep("a.json", "3", "0,4"));
+    assert_eq!(out.matches("reused (same identity)").count(), 4, "{out}");
+
+    // A retrained model at the same path is another model.
+    let retrain = robustdx(
+        d,
+        &[
+            "train",
+            "--backend",
+            "cpu",
+            "--data",
+            data,
+            "--image-size",
+            "32",
+            "--width",
+            "8",
+            "--epochs",
+            "1",
+            "--seed",
+            "9",
+            "--out",
+            "m.bpk",
+        ],
+    );
+    assert!(retrain.status.success(), "{}", text(&retrain));
+    let out = run(&sweep("a.json", "3", "0,4"));
+    assert_eq!(out.matches("recomputed (model sha256").count(), 4, "{out}");
+
+    // Killed after its first cell with SIGKILL, resumed: the same records as a run that was
+    // never interrupted.
+    let eps = "1,2,3,4,5,6";
+    run(&sweep("whole.json", "4", eps));
+    let args = sweep("k.json", "4", eps);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_robustdx"))
+        .args(&args)
+        .current_dir(d)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while !d.join("k.json").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // While it runs, a second process may not write the same result.
+    let second: Vec<&str> = args.iter().map(String::as_str).collect();
+    let busy = robustdx(d, &second);
+    let finished_early = child.try_wait().unwrap().is_some();
+    if !finished_early {
+        assert!(!busy.status.success(), "{}", text(&busy));
+        assert!(
+            text(&busy).contains("another robustdx process"),
+            "{}",
+            text(&busy)
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = json(&d.join("k.json"))["results"].as_array().unwrap().len();
+    eprintln!("killed after {partial} of 12 cells (finished early: {finished_early})");
+    assert!(
+        partial < 12 || finished_early,
+        "killed after {partial} cells"
+    );
+    let out = run(&args);
+    assert_eq!(out.matches("reused").count(), partial, "{out}");
+    assert_eq!(cells(&d.join("k.json")), cells(&d.join("whole.json")));
+}
+
+#[test]
+fn shards_merge_into_the_single_run_and_records_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = "synth-derm:n=64,test=30,size=32,seed=7";
+    train_small(d, data);
+    let attack = |extra: &[&str]| {
+        let mut args = vec![
+            "attack",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--data",
+            data,
+            "--attack",
+            "pgd,apgd",
+            "--eps",
+            "2,8",
+            "--steps",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        let out = robustdx(d, &args);
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    attack(&["--json", "whole.json", "--records", "whole.csv"]);
+    for i in 0..3 {
+        attack(&[
+            "--json",
+            &format!("s{i}.json"),
+            "--shard",
+            &format!("{i}/3"),
+            "--batch-size",
+            "4",
+        ]);
+    }
+    let merge = robustdx(
+        d,
+        &[
+            "merge",
+            "--out",
+            "m.json",
+            "s2.json",
+            "s0.json",
+            "s1.json",
+            "--records",
+            "m.jsonl",
+        ],
+    );
+    assert!(merge.status.success(), "{}", text(&merge));
+    let (whole, merged) = (json(&d.join("whole.json")), json(&d.join("m.json")));
+    assert_eq!(merged["results"], whole["results"]);
+    assert_eq!(merged["sanity"], whole["sanity"]);
+    assert_eq!(merged["data"], whole["data"]);
+    assert_eq!(whole["records_file"], "whole.csv");
+    let csv = std::fs::read_to_string(d.join("whole.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4 * 30, "{csv}");
+    assert!(csv.starts_with("attack,eps_255,index,id,label"), "{csv}");
+    let lines = std::fs::read_to_string(d.join("m.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 4 * 30);
+
+    fails_with(
+        d,
+        &["merge", "--out", "x.json", "s0.json", "s1.json"],
+        &["shard 2/3 missing"],
+    );
+    fails_with(
+        d,
+        &[
+            "merge", "--out", "x.json", "s0.json", "s1.json", "s1.json", "s2.json",
+        ],
+        &["given twice"],
+    );
+    fails_with(
+        d,
+        &["merge", "--out", "x.json", "whole.json"],
+        &["whole.json", "not a shard"],
+    );
+    fails_with(
+        d,
+        &[
+            "attack", "--model", "m.bpk", "--data", data, "--json", "y.json", "--shard", "3/3",
+        ],
+        &["--shard 3/3"],
+    );
+    fails_with(
+        d,
+        &[
+            "attack", "--model", "m.bpk", "--data", data, "--attack", "cw",
+        ],
+        &["unknown attack 'cw'"],
+    );
+    let list = robustdx(d, &["attacks"]);
+    assert!(
+        text(&list).contains("apgd") && text(&list).contains("steps=100"),
+        "{}",
+        text(&list)
+    );
+}
+
+#[test]
+fn a_resumed_training_keeps_its_own_epochs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = "synth-derm:n=384,test=8,size=32,seed=8";
+    let args = [
+        "train",
+        "--backend",
+        "cpu",
+        "--data",
+        data,
+        "--image-size",
+        "32",
+        "--width",
+        "4",
+        "--epochs",
+        "5",
+        "--batch-size",
+        "16",
+        "--out",
+        "m.bpk",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_robustdx"))
+        .args(args)
+        .current_dir(d)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while !d.join("m.bpk.ckpt").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = robustdx(
+        d,
+        &[
+            "train",
+            "--backend",
+            "cpu",
+            "--data",
+            data,
+            "--out",
+            "m.bpk",
+            "--resume",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("--epochs 5"), "{}", text(&out));
+    let card = robustdx(
+        d,
+        &[
+            "eval",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--data",
+            data,
+            "--json",
+            "e.json",
+        ],
+    );
+    assert!(card.status.success(), "{}", text(&card));
+    assert_eq!(json(&d.join("e.json"))["model"]["training"]["epochs"], 5);
 }

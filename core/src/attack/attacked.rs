@@ -54,13 +54,24 @@ impl AttackedModel {
         images: Tensor<4>,
         targets: Tensor<2>,
     ) -> Result<(Tensor<1>, Tensor<4>)> {
+        let (_, loss, gradient) = self.forward_and_gradient(images, targets)?;
+        Ok((loss, gradient))
+    }
+
+    /// The logits, each sample's loss and its input gradient, from one forward and one backward
+    /// pass (attacks that also need the decision at the point they differentiate at).
+    pub fn forward_and_gradient(
+        &self,
+        images: Tensor<4>,
+        targets: Tensor<2>,
+    ) -> Result<(Tensor<2>, Tensor<1>, Tensor<4>)> {
         let x = images.autodiff().require_grad();
         let logits = self.frozen.logits(x.clone());
-        let loss = task::per_sample_loss(self.task(), logits, targets.autodiff());
+        let loss = task::per_sample_loss(self.task(), logits.clone(), targets.autodiff());
         let grads = loss.clone().sum().backward();
         let gradient = x
             .grad(&grads)
             .ok_or_else(|| crate::Error::invalid("the model does not depend on its input"))?;
-        Ok((loss.without_autodiff(), gradient))
+        Ok((logits.without_autodiff(), loss.without_autodiff(), gradient))
     }
 }

@@ -1,9 +1,10 @@
 //! How far an attack may move an image: the norm ball around it and the valid pixel range.
 
 use burn::Tensor;
-use burn::tensor::{Distribution, TensorData};
+use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
 
+use super::{SampleKeys, Stream};
 use crate::model::InputSpec;
 use crate::{Error, Result};
 
@@ -183,13 +184,15 @@ impl Region {
     }
 
     /// A uniformly random point of the region: uniform in the L∞ box, or a random direction
-    /// scaled by a uniform fraction of ε for L2 (as torchattacks does).
-    pub fn random_start(&self, clean: &Tensor<4>) -> Tensor<4> {
+    /// scaled by a uniform fraction of ε for L2 (as torchattacks does). Drawn per image from
+    /// `keys` on `stream` (two streams: the direction and the radius).
+    pub fn random_start(&self, clean: &Tensor<4>, keys: &SampleKeys, stream: Stream) -> Tensor<4> {
         let device = clean.device();
         let shape = clean.dims();
+        let [_, c, h, w] = shape;
         let delta = match (&self.norm, &self.eps) {
             (Norm::Linf, eps) => {
-                let unit = Tensor::<4>::random(shape, Distribution::Uniform(-1.0, 1.0), &device);
+                let unit = keys.uniform(2 * stream, [c, h, w], -1.0, 1.0, &device);
                 match eps {
                     Bound::Scalar(e) => unit.mul_scalar(*e),
                     Bound::Channel(t) => unit * t.clone().expand(shape),
@@ -199,12 +202,8 @@ impl Region {
                 let Bound::Scalar(eps) = eps else {
                     unreachable!("validated: L2 is pixel-space only")
                 };
-                let direction = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
-                let radius = Tensor::<4>::random(
-                    [shape[0], 1, 1, 1],
-                    Distribution::Uniform(0.0, 1.0),
-                    &device,
-                );
+                let direction = keys.normal(2 * stream, [c, h, w], &device);
+                let radius = keys.uniform(2 * stream + 1, [1, 1, 1], 0.0, 1.0, &device);
                 let norms = l2_norms(direction.clone()).clamp_min(1e-12);
                 direction / norms * radius.mul_scalar(*eps)
             }

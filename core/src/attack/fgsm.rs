@@ -3,7 +3,8 @@
 use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::{Attack, AttackedModel, Budget, Goal};
+use super::registry::{AttackEntry, NoSettings, canonical_settings};
+use super::{Attack, AttackedModel, Budget, Goal, SampleKeys};
 use crate::{Label, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -11,6 +12,19 @@ pub struct FastGradientSignMethod {
     pub budget: Budget,
     pub goal: Goal,
 }
+
+pub(super) const ENTRY: AttackEntry = AttackEntry {
+    name: "fgsm",
+    about: "FGSM: one step of ε along the sign of the gradient (Goodfellow et al. 2015)",
+    fixed_goal: None,
+    canonical: canonical_settings::<NoSettings>,
+    build: |spec, _| {
+        Ok(Box::new(FastGradientSignMethod {
+            budget: spec.budget(),
+            goal: spec.goal,
+        }))
+    },
+};
 
 impl Attack for FastGradientSignMethod {
     fn name(&self) -> &'static str {
@@ -26,6 +40,7 @@ impl Attack for FastGradientSignMethod {
         model: &AttackedModel,
         images: Tensor<4>,
         labels: &[Label],
+        _keys: &SampleKeys,
     ) -> Result<Tensor<4>> {
         self.budget.validate()?;
         if self.budget.eps == 0.0 {

@@ -15,7 +15,8 @@ use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
 use super::generator::{Generator, GeneratorConfig, scale_to_budget};
-use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm};
+use super::registry::{AttackEntry, canonical_settings};
+use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, SampleKeys};
 use crate::model::{check_all_finite, model_error};
 use crate::{Error, Label, Result};
 
@@ -72,6 +73,36 @@ impl GapCard {
 pub(super) fn shape_text([c, h, w]: [usize; 3]) -> String {
     format!("{c}x{h}x{w}")
 }
+
+/// GAP's own settings in an [`AttackSpec`](super::AttackSpec): which generator, by name and
+/// content, so a retrained generator is a different attack.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GapAttackSettings {
+    /// The generator file as the user named it.
+    pub generator: String,
+    /// SHA-256 of its bytes.
+    pub sha256: String,
+}
+
+pub(super) const ENTRY: AttackEntry = AttackEntry {
+    name: "gap",
+    about: "GAP: a trained generator's perturbation, scaled to ε (Poursaeed et al. 2018)",
+    fixed_goal: Some(Goal::LeastLikely),
+    canonical: canonical_settings::<GapAttackSettings>,
+    build: |spec, context| {
+        let generator = context.generator.ok_or_else(|| {
+            Error::invalid("gap needs a trained generator (robustdx gap train; --generator FILE)")
+        })?;
+        // The generator's output is normalised to its L∞ norm, so one generator serves every ε.
+        let gap = GenerativeAdversarialPerturbation {
+            budget: spec.budget(),
+            ..generator.clone()
+        };
+        gap.check_budget()?;
+        Ok(Box::new(gap))
+    },
+};
 
 /// The GAP attack: a trained generator and the budget its perturbations are scaled to.
 #[derive(Debug, Clone)]
@@ -212,6 +243,7 @@ impl Attack for GenerativeAdversarialPerturbation {
         _model: &AttackedModel,
         images: Tensor<4>,
         _labels: &[Label],
+        _keys: &SampleKeys,
     ) -> Result<Tensor<4>> {
         self.check_budget()?;
         if self.budget.eps == 0.0 {

@@ -99,7 +99,16 @@ fn every_plane_of_the_perturbation_has_linf_norm_eps_and_pixels_stay_in_range() 
                     let peak = pixels.iter().fold(0.0f32, |m, v| m.max(v.abs()));
                     assert!((peak - eps).abs() <= 1e-6, "{what}, plane {plane}: {peak}");
                 }
-                let adversarial = values(attack.perturb(&model, images.clone(), &labels).unwrap());
+                let adversarial = values(
+                    attack
+                        .perturb(
+                            &model,
+                            images.clone(),
+                            &labels,
+                            &SampleKeys::sequential(0, labels.len()),
+                        )
+                        .unwrap(),
+                );
                 for (a, c) in adversarial.iter().zip(&clean) {
                     assert!((0.0..=1.0).contains(a), "{what}: pixel {a}");
                     assert!((a - c).abs() <= eps + 1e-6, "{what}: moved {}", a - c);
@@ -179,7 +188,16 @@ fn zero_eps_returns_the_clean_images_and_other_budgets_are_refused() {
     let (images, labels) = left_right_batch(2);
     let attack = fresh(resnet(4), false, 0.0);
     assert_eq!(
-        values(attack.perturb(&model, images.clone(), &labels).unwrap()),
+        values(
+            attack
+                .perturb(
+                    &model,
+                    images.clone(),
+                    &labels,
+                    &SampleKeys::sequential(0, labels.len())
+                )
+                .unwrap()
+        ),
         values(images.clone())
     );
     let l2 = GenerativeAdversarialPerturbation {
@@ -190,7 +208,15 @@ fn zero_eps_returns_the_clean_images_and_other_budgets_are_refused() {
         },
         ..fresh(resnet(4), false, 0.1)
     };
-    assert!(l2.perturb(&model, images.clone(), &labels).is_err());
+    assert!(
+        l2.perturb(
+            &model,
+            images.clone(),
+            &labels,
+            &SampleKeys::sequential(0, labels.len())
+        )
+        .is_err()
+    );
     let smaller = Tensor::<4>::zeros([2, 3, 8, 8], &cpu());
     assert!(fresh(resnet(4), false, 0.1).perturbation(smaller).is_err());
 }
@@ -218,7 +244,14 @@ fn a_trained_generator_fools_the_classifier() {
     let (images, labels) = left_right_batch(64);
     let clean = accuracy(&attacked, images.clone(), &labels);
     assert!(clean >= 0.9, "clean accuracy {clean}");
-    let adversarial = attack.perturb(&attacked, images, &labels).unwrap();
+    let adversarial = attack
+        .perturb(
+            &attacked,
+            images,
+            &labels,
+            &SampleKeys::sequential(0, labels.len()),
+        )
+        .unwrap();
     let fooled = accuracy(&attacked, adversarial, &labels);
     assert!(
         clean - fooled >= 0.3,

@@ -1,6 +1,7 @@
 //! Adversarial attacks. Each attack is one type implementing [`Attack`]; they all work in pixel
 //! space (images in [0, 1]) against an [`AttackedModel`], whose input gradients they follow.
 
+mod apgd;
 mod attacked;
 mod budget;
 mod fgsm;
@@ -9,18 +10,28 @@ mod gap_train;
 mod generator;
 mod goal;
 mod pgd;
+mod registry;
+mod sample_draws;
 
+pub use apgd::{ApgdOutcome, ApgdSettings, AutoProjectedGradientDescent};
 pub use attacked::AttackedModel;
 pub use budget::{Budget, Convention, Norm, Region};
 pub use fgsm::FastGradientSignMethod;
-pub use gap::{GAP_FILE_VERSION, GapCard, GenerativeAdversarialPerturbation, read_gap_card};
+pub use gap::{
+    GAP_FILE_VERSION, GapAttackSettings, GapCard, GenerativeAdversarialPerturbation, read_gap_card,
+};
 pub use gap_train::{GapProgress, GapSettings, train_generator};
 pub use generator::{
     Generator, GeneratorConfig, ResnetGenerator, ResnetGeneratorConfig, UnetGenerator,
     UnetGeneratorConfig, scale_to_budget,
 };
 pub use goal::Goal;
-pub use pgd::{PgdRun, ProjectedGradientDescent};
+pub use pgd::{PgdRun, PgdSettings, ProjectedGradientDescent};
+pub use registry::{
+    ATTACKS, AttackContext, AttackEntry, AttackSpec, NoSettings, applicable, attack_entry,
+    canonical_settings,
+};
+pub use sample_draws::{SampleKeys, Stream};
 
 use burn::Tensor;
 
@@ -35,12 +46,14 @@ pub trait Attack {
     fn goal(&self) -> Goal;
 
     /// Adversarial images (same shape, pixels in range, within the budget) for `images`, whose
-    /// ground truth is `labels`.
+    /// ground truth is `labels`; `keys` names the images, so random draws follow the image, not
+    /// the batch.
     fn perturb(
         &self,
         model: &AttackedModel,
         images: Tensor<4>,
         labels: &[Label],
+        keys: &SampleKeys,
     ) -> Result<Tensor<4>>;
 }
 

@@ -4,7 +4,8 @@
 use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::{Attack, AttackedModel, Budget, Goal, Region};
+use super::registry::{AttackEntry, canonical_settings};
+use super::{Attack, AttackedModel, Budget, Goal, Region, SampleKeys};
 use crate::{Error, Label, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -18,6 +19,49 @@ pub struct ProjectedGradientDescent {
     pub restarts: usize,
     pub goal: Goal,
 }
+
+/// PGD's own settings in an [`AttackSpec`](super::AttackSpec).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PgdSettings {
+    pub steps: usize,
+    /// In 1/255 units, like ε; ε/4 when absent.
+    pub step_size: Option<f32>,
+    pub restarts: usize,
+    pub random_start: bool,
+}
+
+impl Default for PgdSettings {
+    fn default() -> Self {
+        Self {
+            steps: 10,
+            step_size: None,
+            restarts: 1,
+            random_start: true,
+        }
+    }
+}
+
+pub(super) const ENTRY: AttackEntry = AttackEntry {
+    name: "pgd",
+    about: "PGD: repeated projected gradient steps from a random start (Madry et al. 2018)",
+    fixed_goal: None,
+    canonical: canonical_settings::<PgdSettings>,
+    build: |spec, _| {
+        let s: PgdSettings = spec.settings_as()?;
+        let budget = spec.budget();
+        let attack = ProjectedGradientDescent {
+            budget,
+            step_size: s.step_size.map_or(budget.eps / 4.0, |a| a / 255.0),
+            steps: s.steps,
+            random_start: s.random_start,
+            restarts: s.restarts,
+            goal: spec.goal,
+        };
+        attack.validate()?;
+        Ok(Box::new(attack))
+    },
+};
 
 impl ProjectedGradientDescent {
     /// The common setting: L∞ ε, 10 steps of ε/4, random start, one run.
@@ -51,12 +95,15 @@ impl ProjectedGradientDescent {
         Ok(())
     }
 
-    /// A run that the caller advances one step at a time (the browser animates it).
+    /// A run that the caller advances one step at a time (the browser animates it). `restart`
+    /// picks the random start's stream: run r of an image starts at the same point everywhere.
     pub fn start<'a>(
         &self,
         model: &'a AttackedModel,
         images: Tensor<4>,
         labels: &[Label],
+        keys: &SampleKeys,
+        restart: u64,
     ) -> Result<PgdRun<'a>> {
         self.validate()?;
         let region = self.budget.region(&images, &model.model().card.input);
@@ -72,7 +119,7 @@ impl ProjectedGradientDescent {
             &images.device(),
         )?;
         let adversarial = match self.random_start && self.budget.eps > 0.0 {
-            true => region.random_start(&images),
+            true => region.random_start(&images, keys, restart),
             false => images.clone(),
         };
         Ok(PgdRun {
@@ -158,14 +205,15 @@ impl Attack for ProjectedGradientDescent {
         model: &AttackedModel,
         images: Tensor<4>,
         labels: &[Label],
+        keys: &SampleKeys,
     ) -> Result<Tensor<4>> {
         self.validate()?;
         if self.budget.eps == 0.0 {
             return Ok(images);
         }
         let mut best: Option<(Tensor<4>, Tensor<1>)> = None;
-        for _ in 0..self.restarts {
-            let mut run = self.start(model, images.clone(), labels)?;
+        for restart in 0..self.restarts {
+            let mut run = self.start(model, images.clone(), labels, keys, restart as u64)?;
             while !run.is_finished() {
                 run.step()?;
             }

@@ -51,6 +51,12 @@ impl<'a> BatchLoader<'a> {
         }
     }
 
+    /// Only the samples `range` of the data set, in index order (a shard of a split).
+    pub fn only(mut self, range: std::ops::Range<usize>) -> Self {
+        self.order.retain(|i| range.contains(i));
+        self
+    }
+
     /// Number of batches in one pass.
     pub fn num_batches(&self) -> usize {
         self.order.len().div_ceil(self.batch_size)

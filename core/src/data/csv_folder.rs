@@ -501,15 +501,33 @@ mod tests {
         let err = open_csv(
             isic().into_shared(),
             "isic/train.csv",
-            &options(CsvColumns::default(), 1.0),
+            &options(CsvColumns::default(), 0.0),
         )
         .err()
         .unwrap();
         assert!(
-            matches!(&err, Error::EmptySplit { split, .. } if split == "train"),
+            matches!(&err, Error::EmptySplit { split, .. } if split == "test"),
             "{err}"
         );
         assert!(err.to_string().starts_with("isic/train.csv:"), "{err}");
+    }
+
+    #[test]
+    fn holdout_one_evaluates_every_image() {
+        let all = open_csv(
+            isic().into_shared(),
+            "isic/train.csv",
+            &options(CsvColumns::default(), 1.0),
+        )
+        .unwrap();
+        assert_eq!(all.train.len(), 0);
+        let some = open_csv(
+            isic().into_shared(),
+            "isic/train.csv",
+            &options(CsvColumns::default(), 0.2),
+        )
+        .unwrap();
+        assert_eq!(all.test.len(), some.train.len() + some.test.len());
     }
 
     #[test]

@@ -42,6 +42,12 @@ pub trait Dataset: Send + Sync {
     /// Decodes sample `index` (< `len()`). Errors name the file (and row) at fault.
     fn get(&self, index: usize) -> Result<Sample>;
 
+    /// What a person calls sample `index` in per-image records: its file, or its index for
+    /// generated and array-backed sets.
+    fn id(&self, index: usize) -> String {
+        index.to_string()
+    }
+
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -94,6 +100,10 @@ impl Dataset for FileDataset {
         self.entries.len()
     }
 
+    fn id(&self, index: usize) -> String {
+        self.entries[index].0.clone()
+    }
+
     fn get(&self, index: usize) -> Result<Sample> {
         let (path, label) = &self.entries[index];
         let bytes = self.source.read(path)?;
@@ -134,6 +144,10 @@ impl Dataset for Subset {
 
     fn get(&self, index: usize) -> Result<Sample> {
         self.inner.get(self.indices[index])
+    }
+
+    fn id(&self, index: usize) -> String {
+        self.inner.id(self.indices[index])
     }
 }
 

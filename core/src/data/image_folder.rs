@@ -37,13 +37,13 @@ pub(crate) fn holdout_splits(
     source_name: &str,
 ) -> Result<DataSplits> {
     let (train, test) = holdout_split(all.len(), options.holdout, options.seed)?;
-    for (split, indices) in [("train", &train), ("test", &test)] {
-        if indices.is_empty() {
-            return Err(Error::EmptySplit {
-                source_name: source_name.to_string(),
-                split: split.to_string(),
-            });
-        }
+    // An empty train split is fine for commands that only evaluate (`--holdout 1` attacks every
+    // image); the trainer refuses it when it is asked to train.
+    if test.is_empty() {
+        return Err(Error::EmptySplit {
+            source_name: source_name.to_string(),
+            split: "test".to_string(),
+        });
     }
     Ok(DataSplits {
         train: Arc::new(Subset::new(all.clone(), train, "train")),

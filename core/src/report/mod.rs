@@ -2,12 +2,15 @@
 
 mod chart;
 mod picture;
+mod provenance;
 mod schema;
 
 pub use chart::{loss_curve, metric_against_eps, sweep_charts};
 pub use picture::{amplified_perturbation, heatmap_overlay, png_data_url};
+pub use provenance::{provenance, settings_text};
 
 pub use schema::{
     AttackReport, AttackResult, ClassProbability, DataSummary, EvalReport, ImagePrediction,
-    ModelSummary, PredictReport, SCHEMA_VERSION, SingleImageReport, SinglePrediction, ToolInfo,
+    ModelSummary, OLDEST_READABLE_SCHEMA, PredictReport, SCHEMA_VERSION, SingleImageReport,
+    SinglePrediction, ToolInfo,
 };

@@ -5,11 +5,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metrics;
 use crate::model::{InputSpec, ModelCard, TrainingSummary};
-use crate::robustness::{RobustnessMetrics, SingleImageSettings};
+use crate::robustness::{
+    ImageRecord, ResultIdentity, RobustnessMetrics, SanityCheck, SanityFlag, Shard,
+    SingleImageSettings,
+};
 use crate::{Error, Result, TaskKind};
 
-/// Version of the result files written by this build.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the result files written by this build. Version 2 added result identities,
+/// per-image records, shards and sanity flags; version 1 files still read (without them).
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest version this build reads.
+pub const OLDEST_READABLE_SCHEMA: u32 = 1;
 
 /// Which program wrote a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +38,9 @@ impl ToolInfo {
 pub struct ModelSummary {
     /// The model file, as the user named it.
     pub file: String,
+    /// SHA-256 of the file's bytes (absent in version 1 files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     pub architecture: String,
     pub task: TaskKind,
     pub class_names: Vec<String>,
@@ -43,6 +52,7 @@ impl ModelSummary {
     pub fn new(file: &str, card: &ModelCard) -> Self {
         Self {
             file: file.into(),
+            sha256: None,
             architecture: card.architecture.name().into(),
             task: card.task,
             class_names: card.class_names.clone(),
@@ -57,7 +67,11 @@ impl ModelSummary {
 pub struct DataSummary {
     pub name: String,
     pub split: String,
+    /// Images in the split (all of them, also for a shard).
     pub samples: usize,
+    /// The part of the split this file covers; absent for the whole split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
 }
 
 /// `robustdx predict`: one image's probabilities under a model.
@@ -137,6 +151,9 @@ pub struct EvalReport {
     pub model: ModelSummary,
     pub data: DataSummary,
     pub metrics: Metrics,
+    /// Where the per-image records were written (`--records`), if anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_file: Option<String>,
 }
 
 impl EvalReport {
@@ -147,6 +164,7 @@ impl EvalReport {
             model,
             data,
             metrics,
+            records_file: None,
         }
     }
 
@@ -169,11 +187,15 @@ fn parse_versioned<T: serde::de::DeserializeOwned>(
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| Error::format(file, format!("not JSON: {e}")))?;
     match value.get("schema_version").and_then(|v| v.as_u64()) {
-        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        Some(v) if (u64::from(OLDEST_READABLE_SCHEMA)..=u64::from(SCHEMA_VERSION)).contains(&v) => {
+        }
         Some(v) => {
             return Err(Error::format(
                 file,
-                format!("result schema version {v}; this robustdx reads version {SCHEMA_VERSION}"),
+                format!(
+                    "result schema version {v}; this robustdx reads versions \
+                     {OLDEST_READABLE_SCHEMA} to {SCHEMA_VERSION} (a newer robustdx wrote it?)"
+                ),
             ));
         }
         None => {
@@ -194,9 +216,17 @@ pub struct AttackResult {
     pub attack: String,
     /// ε in 1/255 pixel units (0 = clean).
     pub eps: f32,
-    /// The attack's full configuration.
+    /// The attack's own settings (as in `identity.attack.settings`).
     pub settings: serde_json::Value,
+    /// Everything that made this result; a resumed sweep reuses it only when all of it matches.
+    /// Absent in version 1 files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<ResultIdentity>,
+    /// Computed from `records` (when there are any).
     pub metrics: RobustnessMetrics,
+    /// What the attack did to each image, in index order.
+    #[serde(default)]
+    pub records: Vec<ImageRecord>,
 }
 
 /// `robustdx attack`: a model's scores on a data set under attacks and budgets.
@@ -207,6 +237,14 @@ pub struct AttackReport {
     pub model: ModelSummary,
     pub data: DataSummary,
     pub results: Vec<AttackResult>,
+    /// Which sanity checks ran (absent in version 1 files) and what they flagged.
+    #[serde(default)]
+    pub sanity_checks: Vec<SanityCheck>,
+    #[serde(default)]
+    pub sanity: Vec<SanityFlag>,
+    /// Where the per-image records were also exported (`--records`), if anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_file: Option<String>,
 }
 
 impl AttackReport {
@@ -217,6 +255,9 @@ impl AttackReport {
             model,
             data,
             results: Vec::new(),
+            sanity_checks: Vec::new(),
+            sanity: Vec::new(),
+            records_file: None,
         }
     }
 
@@ -227,13 +268,6 @@ impl AttackReport {
     /// Parses a record, checking its schema version. `file` names it in errors.
     pub fn from_json(text: &str, file: &str) -> Result<Self> {
         parse_versioned(text, file, "attack")
-    }
-
-    /// The result for `attack` at `eps`, if there is one (what a resumed sweep skips).
-    pub fn find(&self, attack: &str, eps: f32) -> Option<&AttackResult> {
-        self.results
-            .iter()
-            .find(|r| r.attack == attack && r.eps == eps)
     }
 
     /// One row per result: the headline numbers, for spreadsheets.

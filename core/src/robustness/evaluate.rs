@@ -3,11 +3,13 @@
 use burn::Tensor;
 use burn::tensor::Device;
 
+use std::ops::Range;
+
 use super::RobustnessMetrics;
-use super::outcome::{Decision, OutcomeCounts, decision};
-use crate::attack::{Attack, AttackedModel, Goal};
+use super::outcome::decision;
+use super::record::{ImageRecord, summarize};
+use crate::attack::{Attack, AttackedModel, Goal, SampleKeys};
 use crate::data::{BatchLoader, Dataset, Image};
-use crate::metrics::{self, Predictions};
 use crate::model::DiagnosticModel;
 use crate::task::rows;
 use crate::train::check_compatible;
@@ -47,34 +49,51 @@ fn delta_norms(delta: Tensor<4>) -> Result<(Vec<f32>, Vec<f32>)> {
     Ok((linf, l2))
 }
 
-/// Attacks every image of `data` (in order, `batch_size` at a time) and scores the adversarial
-/// predictions. Keeps the first `keep_examples` images for reports. `on_batch(done, total)`
-/// reports progress.
+/// What one attack did over (part of) a split.
+#[derive(Debug, Clone)]
+pub struct AttackEvaluation {
+    pub metrics: RobustnessMetrics,
+    /// One per image, in index order.
+    pub records: Vec<ImageRecord>,
+    /// The first few images, for reports.
+    pub examples: Vec<Example>,
+}
+
+/// Attacks the images `range` of `data` (in order, `batch_size` at a time; every image's random
+/// draws keyed by `seed` and its index, so batches and shards do not change them), records what
+/// happened to each, and scores the records. Keeps the first `keep_examples` images for
+/// reports. `on_batch(done, total)` reports progress.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate_attack(
     model: &DiagnosticModel,
     data: &dyn Dataset,
+    range: Range<usize>,
     attack: &dyn Attack,
+    seed: u64,
     batch_size: usize,
     keep_examples: usize,
     device: &Device,
     on_batch: &mut dyn FnMut(usize, usize),
-) -> Result<(RobustnessMetrics, Vec<Example>)> {
+) -> Result<AttackEvaluation> {
     check_compatible(model, data)?;
     let attacked = AttackedModel::new(model, device);
     let card = &model.card;
     let (task, classes) = (card.task, card.num_classes());
-    let mut probs = Vec::with_capacity(data.len());
-    let mut labels = Vec::with_capacity(data.len());
-    let mut counts = OutcomeCounts::default();
-    let (mut linf, mut l2) = (0.0f64, 0.0f64);
+    let range = range.start.min(data.len())..range.end.min(data.len());
+    let total = range.len();
+    let mut records: Vec<ImageRecord> = Vec::with_capacity(total);
     let mut examples = Vec::new();
-    for samples in BatchLoader::new(data, batch_size, &card.input, None) {
+    let mut next = range.start;
+    for samples in BatchLoader::new(data, batch_size, &card.input, None).only(range) {
         let samples = samples?;
+        let indices: Vec<usize> = (next..next + samples.len()).collect();
+        next += samples.len();
         let refs: Vec<&Image> = samples.iter().map(|s| &s.image).collect();
         let clean = crate::data::images_to_tensor(&refs, device);
         let batch_labels: Vec<Label> = samples.iter().map(|s| s.label.clone()).collect();
+        let keys = SampleKeys::new(seed, indices.iter().map(|&i| i as u64).collect());
         let clean_logits = attacked.logits(clean.clone());
-        let adversarial = attack.perturb(&attacked, clean.clone(), &batch_labels)?;
+        let adversarial = attack.perturb(&attacked, clean.clone(), &batch_labels, &keys)?;
         let adversarial_logits = attacked.logits(adversarial.clone());
 
         let targets = match attack.goal() {
@@ -87,30 +106,15 @@ pub fn evaluate_attack(
                 device,
             )?)?),
         };
-        let (linf_b, l2_b) = delta_norms(adversarial.clone() - clean.clone())?;
-        linf += linf_b.iter().map(|&v| v as f64).sum::<f64>();
-        l2 += l2_b.iter().map(|&v| v as f64).sum::<f64>();
-
+        let (linf, l2) = delta_norms(adversarial.clone() - clean.clone())?;
         let clean_probs = rows(crate::task::probabilities(task, clean_logits))?;
         let adversarial_probs = rows(crate::task::probabilities(task, adversarial_logits))?;
-        for (i, label) in batch_labels.iter().enumerate() {
-            let target = targets.as_ref().map(|t| match task.is_multi_label() {
-                true => Decision::Findings(t[i].iter().map(|&v| v > 0.5).collect()),
-                false => Decision::Class(crate::metrics::argmax(&t[i])),
-            });
-            counts.add(
-                &decision(task, &clean_probs[i]),
-                &decision(task, &adversarial_probs[i]),
-                label,
-                target.as_ref(),
-            );
-        }
         if examples.len() < keep_examples {
             let take = (keep_examples - examples.len()).min(samples.len());
             let (clean_images, adversarial_images) = (images(clean)?, images(adversarial)?);
             for i in 0..take {
                 examples.push(Example {
-                    index: labels.len() + i,
+                    index: indices[i],
                     label: batch_labels[i].clone(),
                     clean: clean_images[i].clone(),
                     adversarial: adversarial_images[i].clone(),
@@ -119,32 +123,39 @@ pub fn evaluate_attack(
                 });
             }
         }
-        probs.extend(adversarial_probs);
-        labels.extend(batch_labels);
-        on_batch(labels.len(), data.len());
+        for (i, label) in batch_labels.into_iter().enumerate() {
+            let target = targets.as_ref().map(|t| match task.is_multi_label() {
+                true => Label::Findings(t[i].iter().map(|&v| v > 0.5).collect()),
+                false => Label::Class(crate::metrics::argmax(&t[i])),
+            });
+            records.push(ImageRecord {
+                index: indices[i],
+                id: data.id(indices[i]),
+                label,
+                fooled: decision(task, &clean_probs[i]) != decision(task, &adversarial_probs[i]),
+                clean_probs: clean_probs[i].clone(),
+                adversarial_probs: adversarial_probs[i].clone(),
+                target,
+                linf: linf[i],
+                l2: l2[i],
+            });
+        }
+        on_batch(records.len(), total);
     }
-    let n = labels.len().max(1) as f64;
-    let adversarial = metrics::evaluate(&Predictions {
-        task,
-        class_names: card.class_names.clone(),
-        probs,
-        labels,
-    })?;
-    let metrics = RobustnessMetrics {
-        adversarial,
-        fooling_rate: counts.fooling_rate(),
-        success_rate: counts.success_rate(attack.goal()),
-        mean_linf: linf / n,
-        mean_l2: l2 / n,
-    };
-    Ok((metrics, examples))
+    let metrics = summarize(task, &card.class_names, attack.goal(), &records)?;
+    Ok(AttackEvaluation {
+        metrics,
+        records,
+        examples,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attack::ProjectedGradientDescent;
+    use crate::attack::{AutoProjectedGradientDescent, ProjectedGradientDescent};
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
+    use crate::metrics;
     use crate::test_support::{cpu, rng_lock};
     use crate::train::predict;
 
@@ -171,8 +182,20 @@ mod tests {
                 metrics::evaluate(&predict(&model, test, 5, &device, &mut |_, _| {}).unwrap())
                     .unwrap();
             let none = ProjectedGradientDescent::linf(0.0, 3);
-            let (at_zero, examples) =
-                evaluate_attack(&model, test, &none, 5, 2, &device, &mut |_, _| {}).unwrap();
+            let all = 0..test.len();
+            let run = evaluate_attack(
+                &model,
+                test,
+                all.clone(),
+                &none,
+                0,
+                5,
+                2,
+                &device,
+                &mut |_, _| {},
+            )
+            .unwrap();
+            let (at_zero, examples) = (run.metrics, run.examples);
             assert_eq!(at_zero.adversarial, clean, "{}", kind.name());
             assert_eq!(
                 (at_zero.fooling_rate, at_zero.mean_linf, at_zero.mean_l2),
@@ -183,12 +206,133 @@ mod tests {
             let _rng = rng_lock();
             let eps = 8.0 / 255.0;
             let pgd = ProjectedGradientDescent::linf(eps, 3);
-            let (attacked, _) =
-                evaluate_attack(&model, test, &pgd, 5, 0, &device, &mut |_, _| {}).unwrap();
+            let attacked =
+                evaluate_attack(&model, test, all, &pgd, 0, 5, 0, &device, &mut |_, _| {})
+                    .unwrap()
+                    .metrics;
             assert!(attacked.mean_linf <= eps as f64 + 1e-6, "{}", kind.name());
             assert!(attacked.mean_linf > 0.0);
             assert!((0.0..=1.0).contains(&attacked.fooling_rate));
             assert_eq!(attacked.adversarial.samples, 12);
+        }
+    }
+
+    fn small_model(kind: SyntheticKind) -> (DiagnosticModel, std::sync::Arc<dyn Dataset>) {
+        let config = SyntheticConfig {
+            n: 4,
+            test: 23,
+            size: 32,
+            seed: 9,
+        };
+        let splits = synthetic::open(kind, &config);
+        let device = cpu();
+        let _rng = rng_lock();
+        device.seed(2);
+        let model =
+            DiagnosticModel::create("small-cnn", splits.test.info(), 32, Some(4), &device).unwrap();
+        (model, splits.test)
+    }
+
+    /// PGD with a random start: batches of 1, 7 and 32, and three shards, give every image the
+    /// same record, bit for bit (the draws are keyed by seed and image).
+    #[test]
+    fn records_do_not_depend_on_batch_size_or_shard() {
+        let device = cpu();
+        let (model, test) = small_model(SyntheticKind::Derm);
+        let test = test.as_ref();
+        let pgd = ProjectedGradientDescent::linf(8.0 / 255.0, 3);
+        let run = |range: Range<usize>, batch: usize| {
+            evaluate_attack(
+                &model,
+                test,
+                range,
+                &pgd,
+                11,
+                batch,
+                0,
+                &device,
+                &mut |_, _| {},
+            )
+            .unwrap()
+        };
+        let whole = run(0..test.len(), 32);
+        assert_eq!(whole.records.len(), 23);
+        assert!(whole.records.iter().any(|r| r.linf > 0.0));
+        for batch in [1, 7] {
+            assert_eq!(
+                run(0..test.len(), batch).records,
+                whole.records,
+                "batch {batch}"
+            );
+        }
+        let mut sharded = vec![];
+        for index in 0..3 {
+            let shard = super::super::Shard { index, count: 3 };
+            sharded.extend(run(shard.range(test.len()), 5).records);
+        }
+        assert_eq!(sharded, whole.records);
+        let other_seed = evaluate_attack(
+            &model,
+            test,
+            0..test.len(),
+            &pgd,
+            12,
+            32,
+            0,
+            &device,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_ne!(
+            other_seed.records, whole.records,
+            "the seed keys the random start"
+        );
+        // The metrics are the records' summary.
+        let again = summarize(
+            model.card.task,
+            &model.card.class_names,
+            Goal::Untargeted,
+            &whole.records,
+        )
+        .unwrap();
+        assert_eq!(again, whole.metrics);
+    }
+
+    /// APGD (CE for single-label, BCE for multi-label) on every task kind stays in its budget
+    /// and does not leave the model more accurate than it was.
+    #[test]
+    fn apgd_runs_on_every_task_kind() {
+        let device = cpu();
+        for kind in SyntheticKind::ALL {
+            let (model, test) = small_model(kind);
+            let test = test.as_ref();
+            let eps = 8.0 / 255.0;
+            let apgd = AutoProjectedGradientDescent::linf(eps, 8);
+            let run = evaluate_attack(
+                &model,
+                test,
+                0..test.len(),
+                &apgd,
+                0,
+                8,
+                0,
+                &device,
+                &mut |_, _| {},
+            )
+            .unwrap();
+            let clean =
+                metrics::evaluate(&predict(&model, test, 8, &device, &mut |_, _| {}).unwrap())
+                    .unwrap();
+            assert!(
+                run.records.iter().all(|r| r.linf <= eps + 1e-6),
+                "{}",
+                kind.name()
+            );
+            assert!(
+                run.metrics.adversarial.accuracy <= clean.accuracy,
+                "{}",
+                kind.name()
+            );
         }
     }
 }

@@ -2,15 +2,26 @@
 //! to each image (fooled it or not, how far it moved it).
 
 mod evaluate;
+mod identity;
+mod merge;
 mod outcome;
+mod record;
+mod sanity;
 mod single_image;
+mod sweep;
 
-pub use evaluate::{Example, evaluate_attack};
+pub use evaluate::{AttackEvaluation, Example, evaluate_attack};
+pub use identity::{ResultIdentity, Shard, sha256_hex};
+pub use merge::merge_shards;
 pub use outcome::{Decision, decision, finding_names};
-pub use single_image::{
-    AttackName, MAX_STEPS, SingleImageOutcome, SingleImageSettings, StepProgress,
-    attack_single_image,
+pub use record::{ImageRecord, records_csv, records_json_lines, summarize};
+pub use sanity::{
+    SANITY_CHECKS, SANITY_IMAGES, SanityCheck, SanityFlag, check_attacks, check_model,
 };
+pub use single_image::{
+    MAX_STEPS, SingleImageOutcome, SingleImageSettings, StepProgress, attack_single_image,
+};
+pub use sweep::{CellExamples, CellPlan, Sweep, SweepEvents, plan_cells};
 
 use serde::{Deserialize, Serialize};
 

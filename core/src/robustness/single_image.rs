@@ -9,54 +9,22 @@ use serde::{Deserialize, Serialize};
 
 use super::{Decision, decision};
 use crate::attack::{
-    Attack, AttackedModel, Budget, FastGradientSignMethod, GenerativeAdversarialPerturbation, Goal,
-    ProjectedGradientDescent,
+    AttackContext, AttackSpec, AttackedModel, Convention, GenerativeAdversarialPerturbation, Goal,
+    Norm, ProjectedGradientDescent, SampleKeys, applicable, attack_entry,
 };
 use crate::data::{Image, images_to_tensor};
 use crate::model::{Classifier, DiagnosticModel};
 use crate::report::{SingleImageReport, SinglePrediction, amplified_perturbation, heatmap_overlay};
 use crate::{Error, Result, readback, task};
 
-/// The attacks one image can be shown under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AttackName {
-    Fgsm,
-    Pgd,
-    Gap,
-}
-
-impl AttackName {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Fgsm => "fgsm",
-            Self::Pgd => "pgd",
-            Self::Gap => "gap",
-        }
-    }
-}
-
-impl std::str::FromStr for AttackName {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "fgsm" => Ok(Self::Fgsm),
-            "pgd" => Ok(Self::Pgd),
-            "gap" => Ok(Self::Gap),
-            other => Err(Error::invalid(format!(
-                "unknown attack '{other}' (expected fgsm, pgd or gap)"
-            ))),
-        }
-    }
-}
-
 /// How to attack the image. ε and the step size are in 1/255 pixel units, as everywhere a
 /// person types them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SingleImageSettings {
-    pub attack: AttackName,
+    /// A name from the attack registry ([`crate::attack::ATTACKS`]).
+    pub attack: String,
     pub eps: f32,
-    /// PGD iterations (FGSM and GAP take one step).
+    /// Iterations, for the attacks that take a number of steps (PGD, APGD).
     pub steps: usize,
     /// PGD step size; ε/4 when absent.
     pub step_size: Option<f32>,
@@ -76,10 +44,11 @@ impl SingleImageSettings {
                 self.eps
             )));
         }
-        if self.attack == AttackName::Pgd && !(1..=MAX_STEPS).contains(&self.steps) {
+        let entry = attack_entry(&self.attack)?;
+        if entry.defaults().contains_key("steps") && !(1..=MAX_STEPS).contains(&self.steps) {
             return Err(Error::invalid(format!(
-                "PGD needs between 1 and {MAX_STEPS} steps, got {}",
-                self.steps
+                "{} needs between 1 and {MAX_STEPS} steps, got {}",
+                self.attack, self.steps
             )));
         }
         if let Some(a) = self.step_size
@@ -92,10 +61,29 @@ impl SingleImageSettings {
 
     /// The number of steps the attack takes (what the loss curve has, plus its start).
     pub fn steps_taken(&self) -> usize {
-        match self.attack {
-            AttackName::Pgd => self.steps,
-            AttackName::Fgsm | AttackName::Gap => 1,
-        }
+        if self.is_stepwise() { self.steps } else { 1 }
+    }
+
+    /// PGD is shown iterate by iterate; every other attack as one step.
+    fn is_stepwise(&self) -> bool {
+        self.attack == "pgd"
+    }
+
+    /// The registry spec these settings describe (L∞, pixel space, untargeted).
+    pub fn spec(&self) -> Result<AttackSpec> {
+        let entry = attack_entry(&self.attack)?;
+        let mut options = serde_json::Map::new();
+        options.insert("steps".into(), self.steps.into());
+        options.insert("step_size".into(), self.step_size.into());
+        options.insert("random_start".into(), self.random_start.into());
+        AttackSpec::new(
+            entry.name,
+            self.eps,
+            Norm::Linf,
+            Convention::Pixel,
+            Goal::Untargeted,
+            &applicable(entry, &options),
+        )
     }
 }
 
@@ -197,46 +185,37 @@ pub async fn attack_single_image(
         adversarial: clean_image.clone(),
         probs: before.probs.clone(),
     });
-    let adversarial = match settings.attack {
-        AttackName::Fgsm => FastGradientSignMethod {
-            budget: Budget::linf(eps),
-            goal: Goal::Untargeted,
-        }
-        .perturb(&attacked, clean.clone(), &labels)?,
-        AttackName::Gap => {
-            let generator = generator
-                .ok_or_else(|| Error::invalid("GAP needs a trained generator for this model"))?;
-            let gap = GenerativeAdversarialPerturbation {
-                budget: Budget::linf(eps),
-                ..generator.clone()
-            };
-            gap.perturb(&attacked, clean.clone(), &labels)?
-        }
-        AttackName::Pgd => {
-            let pgd = ProjectedGradientDescent {
-                step_size: settings.step_size.map_or(eps / 4.0, |a| a / 255.0),
-                random_start: settings.random_start,
-                ..ProjectedGradientDescent::linf(eps, steps)
-            };
-            let mut run = pgd.start(&attacked, clean.clone(), &labels)?;
-            while !run.is_finished() {
-                run.step()?;
-                if run.is_finished() {
-                    break;
-                }
-                let x = run.adversarial();
-                let now = view(&attacked, x.clone(), &clean_image, Some(targets.clone())).await?;
-                loss.push(now.loss.expect("asked for"));
-                on_step(StepProgress {
-                    step: run.steps_taken(),
-                    steps,
-                    loss: *loss.last().expect("a loss per step"),
-                    adversarial: readback::images(x).await?.remove(0),
-                    probs: now.probs,
-                });
+    // One image, keyed as image 0 of seed 0: the same random start natively and in a browser.
+    let keys = SampleKeys::sequential(0, 1);
+    let adversarial = if settings.is_stepwise() {
+        let pgd = ProjectedGradientDescent {
+            step_size: settings.step_size.map_or(eps / 4.0, |a| a / 255.0),
+            random_start: settings.random_start,
+            ..ProjectedGradientDescent::linf(eps, steps)
+        };
+        let mut run = pgd.start(&attacked, clean.clone(), &labels, &keys, 0)?;
+        while !run.is_finished() {
+            run.step()?;
+            if run.is_finished() {
+                break;
             }
-            run.adversarial()
+            let x = run.adversarial();
+            let now = view(&attacked, x.clone(), &clean_image, Some(targets.clone())).await?;
+            loss.push(now.loss.expect("asked for"));
+            on_step(StepProgress {
+                step: run.steps_taken(),
+                steps,
+                loss: *loss.last().expect("a loss per step"),
+                adversarial: readback::images(x).await?.remove(0),
+                probs: now.probs,
+            });
         }
+        run.adversarial()
+    } else {
+        settings
+            .spec()?
+            .build(&AttackContext { generator })?
+            .perturb(&attacked, clean.clone(), &labels, &keys)?
     };
     let after = view(&attacked, adversarial.clone(), &clean_image, Some(targets)).await?;
     loss.push(after.loss.expect("asked for"));
@@ -285,9 +264,9 @@ mod tests {
         LeftRight::new(i + 1, 16).get(i).unwrap().image
     }
 
-    fn settings(attack: AttackName, eps: f32, steps: usize) -> SingleImageSettings {
+    fn settings(attack: &str, eps: f32, steps: usize) -> SingleImageSettings {
         SingleImageSettings {
-            attack,
+            attack: attack.into(),
             eps,
             steps,
             step_size: None,
@@ -305,7 +284,7 @@ mod tests {
     #[test]
     fn pgd_on_one_image_stays_in_budget_raises_the_loss_and_reports_every_step() {
         let mut frames = Vec::new();
-        let outcome = run(&settings(AttackName::Pgd, 32.0, 6), &mut frames).unwrap();
+        let outcome = run(&settings("pgd", 32.0, 6), &mut frames).unwrap();
         let report = &outcome.report;
         assert_eq!(report.loss.len(), 7, "the clean loss and one per step");
         assert!(report.loss[6] > report.loss[0], "{:?}", report.loss);
@@ -341,7 +320,7 @@ mod tests {
     #[test]
     fn the_first_loss_is_the_cross_entropy_of_the_clean_decision() {
         let mut frames = Vec::new();
-        let outcome = run(&settings(AttackName::Fgsm, 4.0, 1), &mut frames).unwrap();
+        let outcome = run(&settings("fgsm", 4.0, 1), &mut frames).unwrap();
         let r = &outcome.report;
         let best = r.clean.probs.iter().fold(0.0f32, |m, p| m.max(*p));
         assert!(
@@ -356,7 +335,7 @@ mod tests {
 
     #[test]
     fn the_same_image_gives_the_same_numbers() {
-        let s = settings(AttackName::Pgd, 8.0, 3);
+        let s = settings("pgd", 8.0, 3);
         let a = run(&s, &mut Vec::new()).unwrap().report;
         let b = run(&s, &mut Vec::new()).unwrap().report;
         assert_eq!(a.loss, b.loss);
@@ -366,19 +345,18 @@ mod tests {
     #[test]
     fn bad_settings_and_a_missing_generator_are_errors_not_panics() {
         for (s, expected) in [
-            (settings(AttackName::Pgd, 300.0, 10), "between 0 and 255"),
-            (settings(AttackName::Pgd, f32::NAN, 10), "between 0 and 255"),
-            (settings(AttackName::Pgd, 8.0, 0), "steps"),
-            (
-                settings(AttackName::Gap, 8.0, 1),
-                "GAP needs a trained generator",
-            ),
+            (settings("pgd", 300.0, 10), "between 0 and 255"),
+            (settings("pgd", f32::NAN, 10), "between 0 and 255"),
+            (settings("pgd", 8.0, 0), "steps"),
+            (settings("gap", 8.0, 1), "gap needs a trained generator"),
         ] {
             let message = run(&s, &mut Vec::new()).unwrap_err().to_string();
             assert!(message.contains(expected), "{message}");
         }
-        assert!("cw".parse::<AttackName>().is_err());
-        assert_eq!("gap".parse::<AttackName>().unwrap(), AttackName::Gap);
+        let message = run(&settings("cw", 8.0, 1), &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("unknown attack 'cw'"), "{message}");
     }
 
     #[test]
@@ -394,7 +372,7 @@ mod tests {
             &model,
             None,
             data.get(0).unwrap().image,
-            &settings(AttackName::Fgsm, 2.0, 1),
+            &settings("fgsm", 2.0, 1),
             &cpu(),
             |_| {},
         ))

@@ -1,7 +1,8 @@
 //! The attack lab: pick a shipped model, a sample or your own image, an attack and ε; watch it.
 
 use leptos::prelude::*;
-use robustdx_core::robustness::{AttackName, SingleImageSettings};
+use robustdx_core::attack::{ATTACKS, AttackEntry, attack_entry};
+use robustdx_core::robustness::SingleImageSettings;
 use web_sys::File;
 
 use super::client::WorkerClient;
@@ -87,7 +88,7 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
         })
     };
     let chosen = RwSignal::new(first_sample(&model()));
-    let attack = RwSignal::new(AttackName::Pgd);
+    let attack = RwSignal::new("pgd".to_string());
     let eps = RwSignal::new(8.0f32);
     let steps = RwSignal::new(10usize);
     let upload_error = RwSignal::new(None::<String>);
@@ -160,8 +161,9 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                         if matches!(chosen.get_untracked(), Some(Chosen::Sample { .. }) | None) {
                             chosen.set(first_sample(&model()));
                         }
-                        if model().generator.is_none() && attack.get_untracked() == AttackName::Gap {
-                            attack.set(AttackName::Pgd);
+                        let needs = attack_entry(&attack.get_untracked()).is_ok_and(needs_generator);
+                        if model().generator.is_none() && needs {
+                            attack.set("pgd".into());
                         }
                     }>
                         {manifest.with_value(|m| m.models.iter().map(|s| view! {
@@ -195,19 +197,29 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                 {move || upload_error.get().map(|e| view! { <p class="error" data-testid="upload-error" role="alert">{e}</p> })}
                 <div class="row">
                     <label>"Attack "
-                        <select data-testid="attack" prop:value=move || attack.get().name()
-                            on:change=move |ev| { if let Ok(a) = event_target_value(&ev).parse() { attack.set(a) } }>
-                            <option value="fgsm">"FGSM (one step)"</option>
-                            <option value="pgd">"PGD (iterative)"</option>
-                            <option value="gap" disabled=move || model().generator.is_none()>"GAP (trained generator)"</option>
+                        <select data-testid="attack" prop:value=move || attack.get()
+                            on:change=move |ev| {
+                                let name = event_target_value(&ev);
+                                if let Ok(entry) = attack_entry(&name) {
+                                    if let Some(n) = default_steps(entry) { steps.set(n) }
+                                    attack.set(name);
+                                }
+                            }>
+                            // The core's registry: a new attack shows up here by being registered.
+                            {ATTACKS.iter().map(|entry| view! {
+                                <option value=entry.name title=entry.about
+                                    disabled=move || needs_generator(entry) && model().generator.is_none()>
+                                    {short_name(entry)}
+                                </option>
+                            }).collect_view()}
                         </select>
                     </label>
                     <label>{move || format!("ε = {}/255 ", eps.get())}
                         <input type="range" min="0" max="32" step="1" data-testid="eps" prop:value=move || eps.get().to_string()
                             on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { eps.set(v) } }/>
                     </label>
-                    <label class:hidden=move || attack.get() != AttackName::Pgd>"steps "
-                        <input type="number" min="1" max="200" data-testid="steps" prop:value=move || steps.get().to_string()
+                    <label class:hidden=move || attack_entry(&attack.get()).ok().and_then(default_steps).is_none()>"steps "
+                        <input type="number" min="1" max="1000" data-testid="steps" prop:value=move || steps.get().to_string()
                             on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { steps.set(v) } }/>
                     </label>
                     <button class="run" data-testid="run" on:click=run
@@ -219,4 +231,27 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
             <Outcome client/>
         </section>
     }
+}
+
+/// Whether the attack runs a trained generator (the page offers it only for models that ship
+/// one).
+pub fn needs_generator(entry: &AttackEntry) -> bool {
+    entry.defaults().contains_key("generator")
+}
+
+/// The attack's default number of steps, for the attacks that take one.
+fn default_steps(entry: &AttackEntry) -> Option<usize> {
+    entry
+        .defaults()
+        .get("steps")
+        .and_then(|v| v.as_u64())
+        .map(|n| n as usize)
+}
+
+/// "PGD", "APGD-CE": the name before the colon of the registry's one-line description.
+fn short_name(entry: &AttackEntry) -> String {
+    entry
+        .about
+        .split_once(':')
+        .map_or(entry.name.to_uppercase(), |(name, _)| name.to_string())
 }

@@ -2,7 +2,7 @@
 //! charts as the native HTML report. The file is read in the browser, never sent anywhere.
 
 use leptos::prelude::*;
-use robustdx_core::report::{AttackReport, sweep_charts};
+use robustdx_core::report::{AttackReport, provenance, settings_text, sweep_charts};
 
 use super::files::{fetch_text, file_text};
 use crate::manifest::asset_url;
@@ -58,15 +58,27 @@ fn Record(record: AttackReport) -> impl IntoView {
     view! {
         <p>{format!("{} ({}, {}) on {} ({} test images), robustdx {}",
             record.model.file, record.model.architecture, record.model.task, record.data.name, record.data.samples, record.tool.version)}</p>
+        <table class="about" data-testid="viewer-identity">
+            {provenance(&record).into_iter().map(|(k, v)| view! { <tr><th>{k}</th><td><code>{v}</code></td></tr> }).collect_view()}
+        </table>
+        <div data-testid="viewer-sanity">
+            {if record.sanity_checks.is_empty() {
+                view! { <p class="note">"No sanity checks recorded (a file from an older robustdx)."</p> }.into_any()
+            } else if record.sanity.is_empty() {
+                view! { <p class="note">"All sanity checks passed."</p> }.into_any()
+            } else {
+                record.sanity.iter().map(|f| view! { <p class="error" role="alert">{format!("⚠ {}", f.message)}</p> }).collect_view().into_any()
+            }}
+        </div>
         <div class="charts" data-testid="viewer-charts">
             {charts.into_iter().map(|(_, svg)| view! { <div class="chart" inner_html=svg></div> }).collect_view()}
         </div>
         <table data-testid="viewer-table">
-            <tr><th>"attack"</th><th>"ε×255"</th><th>"accuracy"</th><th>"AUC"</th><th>"sensitivity"</th><th>"specificity"</th><th>"fooled"</th><th>"success"</th><th>"mean ‖δ‖∞×255"</th></tr>
+            <tr><th>"attack"</th><th>"settings"</th><th>"ε×255"</th><th>"accuracy"</th><th>"AUC"</th><th>"sensitivity"</th><th>"specificity"</th><th>"fooled"</th><th>"success"</th><th>"mean ‖δ‖∞×255"</th></tr>
             {record.results.iter().map(|r| {
                 let m = &r.metrics;
                 view! { <tr>
-                    <td>{r.attack.clone()}</td><td>{r.eps}</td><td>{format!("{:.3}", m.adversarial.accuracy)}</td>
+                    <td>{r.attack.clone()}</td><td>{settings_text(r)}</td><td>{r.eps}</td><td>{format!("{:.3}", m.adversarial.accuracy)}</td>
                     <td>{opt(m.adversarial.auc_macro)}</td><td>{opt(m.adversarial.sensitivity)}</td><td>{opt(m.adversarial.specificity)}</td>
                     <td>{format!("{:.3}", m.fooling_rate)}</td><td>{format!("{:.3}", m.success_rate)}</td><td>{format!("{:.2}", m.mean_linf * 255.0)}</td>
                 </tr> }

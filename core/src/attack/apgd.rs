@@ -1,0 +1,365 @@
+//! APGD-CE (Croce & Hein, ICML 2020, "Reliable evaluation of adversarial robustness with an
+//! ensemble of diverse parameter-free attacks"): PGD with momentum whose step size starts at 2ε
+//! and halves, per image, at checkpoints where the loss stopped rising, restarting from that
+//! image's best point. No step size to tune, so a "robust" model cannot hide behind a badly
+//! chosen one. The loop follows torchattacks' `APGD.attack_single_run` operation for operation
+//! (golden test: `tests/fixtures/attacks/make_apgd_golden.py`), entirely on the device: no host
+//! read inside the loop.
+
+use burn::Tensor;
+use burn::tensor::Bool;
+use serde::{Deserialize, Serialize};
+
+use super::budget::l2_norms;
+use super::registry::{AttackEntry, canonical_settings};
+use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, SampleKeys};
+use crate::{Error, Label, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AutoProjectedGradientDescent {
+    pub budget: Budget,
+    /// N, the iteration budget the checkpoints are laid out over (100 in AutoAttack).
+    pub steps: usize,
+    /// Independent runs from different random starts; an image keeps a fooling point from any
+    /// run, else its highest-loss point.
+    pub restarts: usize,
+}
+
+/// APGD's own settings in an [`AttackSpec`](super::AttackSpec).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApgdSettings {
+    pub steps: usize,
+    pub restarts: usize,
+}
+
+impl Default for ApgdSettings {
+    fn default() -> Self {
+        Self {
+            steps: 100,
+            restarts: 1,
+        }
+    }
+}
+
+pub(super) const ENTRY: AttackEntry = AttackEntry {
+    name: "apgd",
+    about: "APGD-CE: step-size-free PGD with momentum and restarts from the best point (Croce & Hein 2020)",
+    fixed_goal: None,
+    canonical: canonical_settings::<ApgdSettings>,
+    build: |spec, _| {
+        if spec.goal != Goal::Untargeted {
+            return Err(Error::invalid(
+                "APGD-CE is untargeted here (a targeted attack: pgd with --target / --least-likely)",
+            ));
+        }
+        let s: ApgdSettings = spec.settings_as()?;
+        let attack = AutoProjectedGradientDescent {
+            budget: spec.budget(),
+            steps: s.steps,
+            restarts: s.restarts,
+        };
+        attack.validate()?;
+        Ok(Box::new(attack))
+    },
+};
+
+/// Momentum of the update after the first step.
+const MOMENTUM: f32 = 0.75;
+/// A checkpoint halves the step when the loss rose in at most this share of the last k steps.
+const RHO: f32 = 0.75;
+/// torchattacks' guard against dividing by a zero norm.
+const NORM_GUARD: f32 = 1e-12;
+
+/// One run's result, per image.
+#[derive(Debug, Clone)]
+pub struct ApgdOutcome {
+    /// The point of highest loss seen.
+    pub best_loss_point: Tensor<4>,
+    /// The last point the model got wrong (the start point where there was none).
+    pub best_adversarial: Tensor<4>,
+    /// Whether any point the run visited was decided wrongly.
+    pub fooled: Tensor<1, Bool>,
+    /// The highest loss seen.
+    pub best_loss: Tensor<1>,
+}
+
+impl ApgdOutcome {
+    /// The point an evaluation uses: the fooling one where there is one, else the strongest.
+    pub fn adversarial(&self) -> Tensor<4> {
+        where_images(
+            &self.fooled,
+            self.best_adversarial.clone(),
+            self.best_loss_point.clone(),
+        )
+    }
+}
+
+/// `mask [b]` picks `yes` over `no`, image by image.
+fn where_images(mask: &Tensor<1, Bool>, yes: Tensor<4>, no: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = yes.dims();
+    no.mask_where(mask.clone().reshape([b, 1, 1, 1]).expand([b, c, h, w]), yes)
+}
+
+/// The checkpoint schedule of torchattacks: the first after ⌊0.22 N⌋ steps, each next window
+/// ⌊0.03 N⌋ shorter, never shorter than ⌊0.06 N⌋ (all at least 1).
+fn schedule(steps: usize) -> (usize, usize, usize) {
+    let part = |share: f64| ((share * steps as f64) as usize).max(1);
+    (part(0.22), part(0.06), part(0.03))
+}
+
+impl AutoProjectedGradientDescent {
+    pub fn linf(eps: f32, steps: usize) -> Self {
+        Self {
+            budget: Budget::linf(eps),
+            steps,
+            restarts: 1,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.budget.validate()?;
+        if self.budget.convention != Convention::Pixel {
+            return Err(Error::invalid(
+                "APGD is defined in pixel space (--convention pixel)",
+            ));
+        }
+        if self.steps == 0 || self.restarts == 0 {
+            return Err(Error::invalid("APGD needs at least 1 step and 1 restart"));
+        }
+        Ok(())
+    }
+
+    /// torchattacks' random start: uniform noise rescaled so its largest entry is ε (L∞), or
+    /// Gaussian noise of norm ε (L2), clipped to the pixel range.
+    pub fn random_start(&self, images: &Tensor<4>, keys: &SampleKeys, restart: u64) -> Tensor<4> {
+        let [b, c, h, w] = images.dims();
+        let device = images.device();
+        let eps = self.budget.eps;
+        let delta = match self.budget.norm {
+            Norm::Linf => {
+                let t = keys.uniform(restart, [c, h, w], -1.0, 1.0, &device);
+                let largest = t
+                    .clone()
+                    .abs()
+                    .reshape([b as i32, -1])
+                    .max_dim(1)
+                    .reshape([b, 1, 1, 1]);
+                t.mul_scalar(eps) / largest
+            }
+            Norm::L2 => {
+                let t = keys.normal(restart, [c, h, w], &device);
+                t.clone().mul_scalar(eps) / l2_norms(t).add_scalar(NORM_GUARD)
+            }
+        };
+        (images.clone() + delta).clamp(0.0, 1.0)
+    }
+
+    /// Projection onto the ε-ball around `x` and the pixel range, written as torchattacks writes
+    /// it (the rounding of the two forms differs).
+    fn project(&self, x: &Tensor<4>, point: Tensor<4>, l2_guard: f32) -> Tensor<4> {
+        let eps = self.budget.eps;
+        match self.budget.norm {
+            Norm::Linf => point
+                .max_pair(x.clone().sub_scalar(eps))
+                .min_pair(x.clone().add_scalar(eps))
+                .clamp(0.0, 1.0),
+            Norm::L2 => {
+                let d = point - x.clone();
+                let n = l2_norms(d.clone());
+                let scale = n.clone().add_scalar(l2_guard).clamp_max(eps);
+                (x.clone() + d / n.add_scalar(NORM_GUARD) * scale).clamp(0.0, 1.0)
+            }
+        }
+    }
+
+    /// Whether each image is decided correctly, from its logits and one-hot / multi-hot targets.
+    fn correct(
+        &self,
+        model: &AttackedModel,
+        logits: Tensor<2>,
+        targets: Tensor<2>,
+    ) -> Tensor<1, Bool> {
+        let [b, _] = logits.dims();
+        if model.task().is_multi_label() {
+            let wrong = logits.greater_elem(0.0).float() - targets;
+            wrong.abs().sum_dim(1).reshape([b]).lower_equal_elem(0.5)
+        } else {
+            logits.argmax(1).equal(targets.argmax(1)).reshape([b])
+        }
+    }
+
+    /// One run from `start` (a point of the region), against the truth `labels`.
+    pub fn run_from(
+        &self,
+        model: &AttackedModel,
+        images: Tensor<4>,
+        labels: &[Label],
+        start: Tensor<4>,
+    ) -> Result<ApgdOutcome> {
+        self.validate()?;
+        let x = images;
+        let targets =
+            Goal::Untargeted.targets(labels, model.task(), model.classes(), None, &x.device())?;
+        let [b, _, _, _] = x.dims();
+        let device = x.device();
+        let (first_check, shortest, shrink) = schedule(self.steps);
+
+        let mut x_adv = start;
+        let (logits, loss, mut grad) =
+            model.forward_and_gradient(x_adv.clone(), targets.clone())?;
+        let mut correct = self.correct(model, logits, targets.clone());
+        let mut x_best = x_adv.clone();
+        let mut x_best_adv = x_adv.clone();
+        let mut grad_best = grad.clone();
+        let mut loss_best = loss;
+        let zeros = Tensor::<1>::zeros([b], &device);
+        let mut loss_steps: Vec<Tensor<1>> = vec![zeros; self.steps];
+
+        let mut step_size = Tensor::<4>::full([b, 1, 1, 1], 2.0 * self.budget.eps, &device);
+        let mut x_adv_old = x_adv.clone();
+        let mut k = first_check;
+        let mut since_check = 0;
+        let mut loss_best_last_check = loss_best.clone();
+        let mut reduced_last_check = Tensor::<1, Bool>::full([b], true, &device);
+
+        for i in 0..self.steps {
+            let grad2 = x_adv.clone() - x_adv_old;
+            x_adv_old = x_adv.clone();
+            let a = if i > 0 { MOMENTUM } else { 1.0 };
+            // (η·g) / (‖g‖ + guard) in that order: the rounding of torchattacks' step.
+            let step = match self.budget.norm {
+                Norm::Linf => step_size.clone() * grad.sign(),
+                Norm::L2 => {
+                    step_size.clone() * grad.clone() / l2_norms(grad).add_scalar(NORM_GUARD)
+                }
+            };
+            let x1 = self.project(&x, x_adv.clone() + step, 0.0);
+            let x1 = x_adv.clone() + (x1 - x_adv.clone()).mul_scalar(a) + grad2.mul_scalar(1.0 - a);
+            x_adv = self.project(&x, x1, NORM_GUARD);
+
+            let (logits, loss, new_grad) =
+                model.forward_and_gradient(x_adv.clone(), targets.clone())?;
+            grad = new_grad;
+            let now_correct = self.correct(model, logits, targets.clone());
+            correct = correct.bool_and(now_correct.clone());
+            x_best_adv = where_images(&now_correct.bool_not(), x_adv.clone(), x_best_adv);
+
+            let improved = loss.clone().greater(loss_best.clone());
+            x_best = where_images(&improved, x_adv.clone(), x_best);
+            grad_best = where_images(&improved, grad.clone(), grad_best);
+            loss_best = loss_best.mask_where(improved, loss.clone());
+            loss_steps[i] = loss;
+
+            since_check += 1;
+            if since_check == k {
+                // How often the loss rose over the last k steps. Like torchattacks (numpy's
+                // index -1), the first window compares step 0 with the last, still-zero, row.
+                let at = |j: isize| loss_steps[j.rem_euclid(self.steps as isize) as usize].clone();
+                let mut rises = Tensor::<1>::zeros([b], &device);
+                for back in 0..k as isize {
+                    let j = i as isize - back;
+                    rises = rises + at(j).greater(at(j - 1)).float();
+                }
+                let oscillating = rises.lower_equal_elem(k as f32 * RHO);
+                let stalled = reduced_last_check
+                    .bool_not()
+                    .bool_and(loss_best_last_check.greater_equal(loss_best.clone()));
+                let halve = oscillating.bool_or(stalled);
+                reduced_last_check = halve.clone();
+                loss_best_last_check = loss_best.clone();
+                let halve4 = halve.clone().reshape([b, 1, 1, 1]);
+                step_size = step_size
+                    .clone()
+                    .mask_where(halve4, step_size.div_scalar(2.0));
+                x_adv = where_images(&halve, x_best.clone(), x_adv);
+                grad = where_images(&halve, grad_best.clone(), grad);
+                since_check = 0;
+                k = k.saturating_sub(shrink).max(shortest);
+            }
+        }
+        Ok(ApgdOutcome {
+            best_loss_point: x_best,
+            best_adversarial: x_best_adv,
+            fooled: correct.bool_not(),
+            best_loss: loss_best,
+        })
+    }
+}
+
+impl Attack for AutoProjectedGradientDescent {
+    fn name(&self) -> &'static str {
+        "apgd"
+    }
+
+    fn goal(&self) -> Goal {
+        Goal::Untargeted
+    }
+
+    fn perturb(
+        &self,
+        model: &AttackedModel,
+        images: Tensor<4>,
+        labels: &[Label],
+        keys: &SampleKeys,
+    ) -> Result<Tensor<4>> {
+        self.validate()?;
+        if self.budget.eps == 0.0 {
+            return Ok(images);
+        }
+        let mut kept: Option<ApgdOutcome> = None;
+        for restart in 0..self.restarts as u64 {
+            let start = self.random_start(&images, keys, restart);
+            let run = self.run_from(model, images.clone(), labels, start)?;
+            kept = Some(match kept {
+                None => run,
+                Some(kept) => {
+                    // A new fooling point beats none; otherwise the higher loss wins.
+                    let newly_fooled = kept.fooled.clone().bool_not().bool_and(run.fooled.clone());
+                    let stronger = kept
+                        .fooled
+                        .clone()
+                        .bool_or(run.fooled.clone())
+                        .bool_not()
+                        .bool_and(run.best_loss.clone().greater(kept.best_loss.clone()));
+                    let take = newly_fooled.bool_or(stronger);
+                    ApgdOutcome {
+                        best_loss_point: where_images(
+                            &take,
+                            run.best_loss_point,
+                            kept.best_loss_point,
+                        ),
+                        best_adversarial: where_images(
+                            &take,
+                            run.best_adversarial,
+                            kept.best_adversarial,
+                        ),
+                        fooled: kept.fooled.bool_or(run.fooled),
+                        best_loss: kept.best_loss.mask_where(take, run.best_loss),
+                    }
+                }
+            });
+        }
+        Ok(kept.expect("at least one restart").adversarial())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_follow_the_papers_schedule() {
+        // N = 100: windows of 22, 19, 16, 13, 10, 7, 6, 6 steps → checks after steps
+        // 21, 40, 56, 69, 79, 86, 92, 98 (zero-based), as in Croce & Hein.
+        let (first, shortest, shrink) = schedule(100);
+        let (mut k, mut at, mut checks) = (first, 0, vec![]);
+        while at + k <= 100 {
+            at += k;
+            checks.push(at - 1);
+            k = k.saturating_sub(shrink).max(shortest);
+        }
+        assert_eq!(checks, [21, 40, 56, 69, 79, 86, 92, 98]);
+        assert_eq!(schedule(20), (4, 1, 1));
+    }
+}

@@ -1,0 +1,80 @@
+//! Where a result came from, in words: the rows the HTML report and the page's viewer show above
+//! a sweep's table, so a reader can tell which model file, data and seed made the numbers.
+
+use super::{AttackReport, AttackResult};
+use crate::attack::attack_entry;
+
+/// (label, value) rows describing `record`'s identity.
+pub fn provenance(record: &AttackReport) -> Vec<(&'static str, String)> {
+    let first = record.results.iter().find_map(|r| r.identity.as_ref());
+    let mut rows = vec![
+        (
+            "model",
+            format!("{} ({})", record.model.file, record.model.architecture),
+        ),
+        (
+            "model sha256",
+            record
+                .model
+                .sha256
+                .clone()
+                .unwrap_or_else(|| "not recorded (written before result identities)".into()),
+        ),
+        (
+            "data",
+            first.map_or(record.data.name.clone(), |i| i.data.clone()),
+        ),
+        (
+            "split",
+            format!("{}, {} images", record.data.split, record.data.samples),
+        ),
+    ];
+    if let Some(id) = first {
+        rows.push(("seed", id.seed.to_string()));
+    }
+    if let Some(shard) = record.data.shard {
+        rows.push((
+            "shard",
+            format!("{shard} (merge the shards with robustdx merge)"),
+        ));
+    }
+    if let Some(file) = &record.records_file {
+        rows.push(("per-image records", file.clone()));
+    }
+    rows.push((
+        "written by",
+        format!(
+            "{} {} (result schema {})",
+            record.tool.name, record.tool.version, record.schema_version
+        ),
+    ));
+    rows
+}
+
+/// A result's settings that differ from its attack's defaults, plus its norm and goal when they
+/// are not the usual L∞ and untargeted: "steps=20, L2".
+pub fn settings_text(result: &AttackResult) -> String {
+    let Some(id) = &result.identity else {
+        return String::new();
+    };
+    let spec = &id.attack;
+    let defaults = attack_entry(&spec.attack)
+        .map(|e| e.defaults())
+        .unwrap_or_default();
+    let mut parts: Vec<String> = spec
+        .settings
+        .iter()
+        .filter(|(k, v)| defaults.get(*k) != Some(*v) && k.as_str() != "sha256")
+        .map(|(k, v)| format!("{k}={}", v.as_str().map_or(v.to_string(), str::to_string)))
+        .collect();
+    if spec.norm != crate::attack::Norm::Linf {
+        parts.push(format!("{:?}", spec.norm));
+    }
+    if spec.convention != crate::attack::Convention::Pixel {
+        parts.push(format!("{:?} convention", spec.convention).to_lowercase());
+    }
+    if spec.goal != crate::attack::Goal::Untargeted {
+        parts.push(format!("goal {:?}", spec.goal).to_lowercase());
+    }
+    parts.join(", ")
+}

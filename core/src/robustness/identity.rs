@@ -1,0 +1,139 @@
+//! What makes a result the result it is, and which part of the split a run covers. `--resume`
+//! reuses a cell only when its identity matches in full; `merge` only joins shards of one sweep.
+
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::attack::AttackSpec;
+use crate::{Error, Result};
+
+/// Everything that decides a cell's numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultIdentity {
+    /// The attack, its budget, convention and settings.
+    pub attack: AttackSpec,
+    /// SHA-256 of the model file's bytes: a retrained model at the same path is another model.
+    pub model_sha256: String,
+    /// The data as the user named it, with the options that decide what is in the split.
+    pub data: String,
+    pub split: String,
+    /// Seeds every random draw of the attack (keyed by image).
+    pub seed: u64,
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl ResultIdentity {
+    /// What differs between `self` (recorded) and `now`, in words, for "recomputed because …".
+    pub fn differences(&self, now: &ResultIdentity) -> Vec<String> {
+        let mut out = Vec::new();
+        let (a, b) = (&self.attack, &now.attack);
+        let mut differ = |what: &str, was: String, is: String| {
+            if was != is {
+                out.push(format!("{what} {was} → {is}"));
+            }
+        };
+        differ("attack", a.attack.clone(), b.attack.clone());
+        differ("ε", a.eps.to_string(), b.eps.to_string());
+        differ("norm", format!("{:?}", a.norm), format!("{:?}", b.norm));
+        differ(
+            "convention",
+            format!("{:?}", a.convention),
+            format!("{:?}", b.convention),
+        );
+        differ("goal", format!("{:?}", a.goal), format!("{:?}", b.goal));
+        let keys: std::collections::BTreeSet<&String> =
+            a.settings.keys().chain(b.settings.keys()).collect();
+        for key in keys {
+            let show = |v: Option<&serde_json::Value>| v.map_or("-".into(), |v| v.to_string());
+            differ(key, show(a.settings.get(key)), show(b.settings.get(key)));
+        }
+        let short = |h: &str| h.chars().take(12).collect::<String>();
+        differ(
+            "model sha256",
+            short(&self.model_sha256),
+            short(&now.model_sha256),
+        );
+        differ("data", self.data.clone(), now.data.clone());
+        differ("split", self.split.clone(), now.split.clone());
+        differ("seed", self.seed.to_string(), now.seed.to_string());
+        out
+    }
+}
+
+/// Part `index` (zero-based) of `count` disjoint, contiguous parts of a split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `i/n` (0 ≤ i < n), as `--shard` takes it.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid(format!(
+                "--shard {text}: expected i/n with 0 ≤ i < n (e.g. 0/4 … 3/4; \
+                 Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)"
+            ))
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let shard = Shard {
+            index: i.trim().parse().map_err(|_| bad())?,
+            count: n.trim().parse().map_err(|_| bad())?,
+        };
+        if shard.count == 0 || shard.index >= shard.count {
+            return Err(bad());
+        }
+        Ok(shard)
+    }
+
+    /// The images of a split of `len` this shard covers.
+    pub fn range(&self, len: usize) -> Range<usize> {
+        (len * self.index / self.count)..(len * (self.index + 1) / self.count)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_a_split() {
+        for len in [0, 1, 7, 10, 33] {
+            for count in 1..6 {
+                let mut covered = vec![];
+                for index in 0..count {
+                    covered.extend(Shard { index, count }.range(len));
+                }
+                assert_eq!(covered, (0..len).collect::<Vec<_>>(), "{len} {count}");
+            }
+        }
+        assert_eq!(Shard::parse("2/4").unwrap(), Shard { index: 2, count: 4 });
+        for bad in ["4/4", "1", "a/b", "0/0", "-1/3"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sha256_of_a_known_string() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

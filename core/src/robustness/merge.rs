@@ -1,0 +1,117 @@
+//! Joins the shards of one sweep into the result a single run writes: the same cells, every
+//! image's record once, the metrics recomputed from the records.
+
+use std::collections::BTreeMap;
+
+use super::identity::Shard;
+use super::record::{ImageRecord, summarize};
+use super::sanity::check_attacks;
+use crate::report::AttackReport;
+use crate::{Error, Result};
+
+/// `shards`: (file name for messages, its report). Errors name the file or shard at fault.
+pub fn merge_shards(shards: Vec<(String, AttackReport)>) -> Result<AttackReport> {
+    let Some((first_name, first)) = shards.first() else {
+        return Err(Error::invalid("merge needs at least one shard"));
+    };
+    let shard_of = |name: &str, r: &AttackReport| -> Result<Shard> {
+        r.data.shard.ok_or_else(|| {
+            Error::format(
+                name,
+                "not a shard (written without --shard): nothing to merge",
+            )
+        })
+    };
+    let count = shard_of(first_name, first)?.count;
+    let mut by_index: BTreeMap<usize, &str> = BTreeMap::new();
+    for (name, report) in &shards {
+        let shard = shard_of(name, report)?;
+        if shard.count != count {
+            return Err(Error::format(
+                name,
+                format!(
+                    "shard {shard} belongs to a sweep of {} shards, {first_name} to one of {count}",
+                    shard.count
+                ),
+            ));
+        }
+        if let Some(other) = by_index.insert(shard.index, name) {
+            return Err(Error::format(
+                name,
+                format!("shard {shard} is given twice (also {other})"),
+            ));
+        }
+        let same_sweep = report.model.sha256 == first.model.sha256
+            && report.data.name == first.data.name
+            && report.data.split == first.data.split
+            && report.data.samples == first.data.samples;
+        if !same_sweep {
+            return Err(Error::format(
+                name,
+                format!("another model or data set than {first_name}"),
+            ));
+        }
+        if report.results.len() != first.results.len() {
+            return Err(Error::format(
+                name,
+                format!(
+                    "{} results, {first_name} has {}: a shard is unfinished (resume it)",
+                    report.results.len(),
+                    first.results.len()
+                ),
+            ));
+        }
+        for (r, f) in report.results.iter().zip(&first.results) {
+            if r.identity.is_none() || r.identity != f.identity {
+                return Err(Error::format(
+                    name,
+                    format!(
+                        "its {} ε={} cell was made with other settings than {first_name}'s",
+                        r.attack, r.eps
+                    ),
+                ));
+            }
+        }
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !by_index.contains_key(i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::invalid(format!(
+            "shard{} {} missing",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", ")
+        )));
+    }
+
+    let mut merged = first.clone();
+    merged.data.shard = None;
+    merged.records_file = None;
+    let model = &first.model;
+    for (cell, result) in merged.results.iter_mut().enumerate() {
+        let mut records: Vec<ImageRecord> = shards
+            .iter()
+            .flat_map(|(_, r)| r.results[cell].records.iter().cloned())
+            .collect();
+        records.sort_by_key(|r| r.index);
+        let complete = records.len() == first.data.samples
+            && records.iter().enumerate().all(|(i, r)| r.index == i);
+        if !complete {
+            return Err(Error::invalid(format!(
+                "the {} ε={} records of the shards do not cover images 0..{} exactly once",
+                result.attack, result.eps, first.data.samples
+            )));
+        }
+        let goal = result.identity.as_ref().expect("checked").attack.goal;
+        result.metrics = summarize(model.task, &model.class_names, goal, &records)?;
+        result.records = records;
+    }
+    // The model checks look at the split's first images in every shard; the attack check
+    // compares the merged cells.
+    merged
+        .sanity
+        .retain(|f| f.check != super::SanityCheck::WeakerAttackStronger);
+    merged.sanity.extend(check_attacks(&merged.results));
+    Ok(merged)
+}

@@ -1,0 +1,213 @@
+//! Sanity flags, after AutoAttack's `checks.py`: signs that a sweep's numbers overstate robustness
+//! (gradient masking in a "defended" model, a model that outputs probabilities, randomness), shown
+//! in every sweep's table, JSON and report.
+
+use burn::Tensor;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::attack::{AttackedModel, Goal};
+use crate::data::{BatchLoader, Dataset, Image, images_to_tensor};
+use crate::model::DiagnosticModel;
+use crate::report::AttackResult;
+use crate::{Label, Result};
+
+/// Images of the split (its first ones, the same for every shard) the model checks look at.
+pub const SANITY_IMAGES: usize = 64;
+/// Share of images with an all-zero input gradient above which the model is flagged.
+pub const ZERO_GRADIENT_SHARE: f64 = 0.01;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SanityCheck {
+    /// The outputs are already probabilities (a softmax inside the model flattens gradients).
+    ProbabilityOutputs,
+    /// The input gradient is exactly zero for too many images.
+    ZeroGradients,
+    /// Two forward passes of one batch disagree.
+    NonDeterministic,
+    /// A weaker attack (PGD) did better than a stronger one (APGD) at the same budget.
+    WeakerAttackStronger,
+}
+
+/// One warning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SanityFlag {
+    pub check: SanityCheck,
+    pub message: String,
+}
+
+/// The checks every sweep runs.
+pub const SANITY_CHECKS: [SanityCheck; 4] = [
+    SanityCheck::ProbabilityOutputs,
+    SanityCheck::ZeroGradients,
+    SanityCheck::NonDeterministic,
+    SanityCheck::WeakerAttackStronger,
+];
+
+fn floats<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.into_data()
+        .try_to_vec()
+        .map_err(|e| crate::Error::invalid(format!("cannot read model outputs: {e:?}")))
+}
+
+/// The model checks, on the first [`SANITY_IMAGES`] images of `data`.
+pub fn check_model(
+    model: &DiagnosticModel,
+    data: &dyn Dataset,
+    device: &Device,
+) -> Result<Vec<SanityFlag>> {
+    let Some(samples) = BatchLoader::new(data, SANITY_IMAGES, &model.card.input, None).next()
+    else {
+        return Ok(vec![]);
+    };
+    let samples = samples?;
+    let refs: Vec<&Image> = samples.iter().map(|s| &s.image).collect();
+    let labels: Vec<Label> = samples.iter().map(|s| s.label.clone()).collect();
+    let images = images_to_tensor(&refs, device);
+    let attacked = AttackedModel::new(model, device);
+    let card = &model.card;
+    let targets = Goal::Untargeted.targets(&labels, card.task, card.num_classes(), None, device)?;
+    let first = floats(attacked.logits(images.clone()))?;
+    let (second, _, gradient) = attacked.forward_and_gradient(images, targets)?;
+    let second = floats(second)?;
+    let [b, _, _, _] = gradient.dims();
+    let largest = floats(gradient.reshape([b as i32, -1]).abs().max_dim(1))?;
+    let classes = card.num_classes();
+    Ok(flags(card.task, classes, &first, &second, &largest))
+}
+
+/// The model flags from two passes' outputs (`[images × classes]`) and each image's largest
+/// |input gradient|.
+fn flags(
+    task: crate::TaskKind,
+    classes: usize,
+    first: &[f32],
+    second: &[f32],
+    largest_gradient: &[f32],
+) -> Vec<SanityFlag> {
+    let mut out = Vec::new();
+    let in_unit = first.iter().all(|v| (0.0..=1.0).contains(v));
+    let sums_to_one = first
+        .chunks(classes.max(1))
+        .all(|row| (row.iter().sum::<f32>() - 1.0).abs() < 1e-3);
+    if in_unit && (task.is_multi_label() || sums_to_one) {
+        out.push(SanityFlag {
+            check: SanityCheck::ProbabilityOutputs,
+            message: "the model's outputs look like probabilities, not logits: a softmax or \
+                      sigmoid inside the model saturates the attack's loss and can hide \
+                      non-robustness"
+                .into(),
+        });
+    }
+    let zero = largest_gradient.iter().filter(|&&g| g == 0.0).count();
+    let share = zero as f64 / largest_gradient.len().max(1) as f64;
+    if share > ZERO_GRADIENT_SHARE {
+        out.push(SanityFlag {
+            check: SanityCheck::ZeroGradients,
+            message: format!(
+                "the input gradient is exactly zero for {zero} of {} images ({:.1} %): \
+                 gradient-based attacks cannot move them, so their robustness is not measured \
+                 (gradient masking?)",
+                largest_gradient.len(),
+                share * 100.0
+            ),
+        });
+    }
+    let disagree = first
+        .iter()
+        .zip(second)
+        .map(|(a, b)| (a - b).abs() / (1.0 + a.abs()))
+        .fold(0.0f32, f32::max);
+    if disagree > 1e-4 {
+        out.push(SanityFlag {
+            check: SanityCheck::NonDeterministic,
+            message: format!(
+                "two forward passes of the same images differ (by up to {disagree:.2e}): a \
+                 randomised model needs an attack that averages over its randomness (EOT)"
+            ),
+        });
+    }
+    out
+}
+
+/// The cross-attack check: PGD must not beat APGD at the same budget.
+pub fn check_attacks(results: &[AttackResult]) -> Vec<SanityFlag> {
+    let mut out = Vec::new();
+    let untargeted = |r: &&AttackResult| {
+        r.identity
+            .as_ref()
+            .is_some_and(|i| i.attack.goal == Goal::Untargeted)
+    };
+    for pgd in results
+        .iter()
+        .filter(|r| r.attack == "pgd")
+        .filter(untargeted)
+    {
+        let p = &pgd.identity.as_ref().expect("filtered").attack;
+        for apgd in results
+            .iter()
+            .filter(|r| r.attack == "apgd")
+            .filter(untargeted)
+        {
+            let a = &apgd.identity.as_ref().expect("filtered").attack;
+            let same_budget = (a.eps, a.norm, a.convention) == (p.eps, p.norm, p.convention);
+            let (pgd_acc, apgd_acc) = (
+                pgd.metrics.adversarial.accuracy,
+                apgd.metrics.adversarial.accuracy,
+            );
+            if same_budget && a.eps > 0.0 && pgd_acc < apgd_acc {
+                out.push(SanityFlag {
+                    check: SanityCheck::WeakerAttackStronger,
+                    message: format!(
+                        "at ε = {}/255 PGD left accuracy {pgd_acc:.3}, APGD {apgd_acc:.3}: the \
+                         stronger attack should do at least as well — the loss surface may be \
+                         masked",
+                        a.eps
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TaskKind;
+
+    #[test]
+    fn probabilities_zero_gradients_and_randomness_are_flagged() {
+        let logits = [2.0, -1.0, 0.5, 0.3];
+        let clean = flags(TaskKind::Binary, 2, &logits, &logits, &[0.1, 0.2]);
+        assert!(clean.is_empty(), "{clean:?}");
+
+        let probs = [0.9, 0.1, 0.3, 0.7];
+        let f = flags(TaskKind::Binary, 2, &probs, &probs, &[0.1, 0.2]);
+        assert_eq!(f[0].check, SanityCheck::ProbabilityOutputs);
+        // Multi-label sigmoid outputs need not sum to one.
+        let f = flags(
+            TaskKind::MultiLabel,
+            2,
+            &[0.9, 0.8, 0.3, 0.7],
+            &[0.9, 0.8, 0.3, 0.7],
+            &[1.0, 1.0],
+        );
+        assert_eq!(f[0].check, SanityCheck::ProbabilityOutputs);
+
+        // One of 50 images with zero gradient is 2 % > 1 %; one of 200 is not.
+        let mut g = vec![0.5; 50];
+        g[3] = 0.0;
+        let f = flags(TaskKind::Binary, 2, &logits, &logits, &g);
+        assert_eq!(f[0].check, SanityCheck::ZeroGradients);
+        assert!(f[0].message.contains("1 of 50"), "{}", f[0].message);
+        let mut g = vec![0.5; 200];
+        g[3] = 0.0;
+        assert!(flags(TaskKind::Binary, 2, &logits, &logits, &g).is_empty());
+
+        let other = [2.0, -1.0, 0.51, 0.3];
+        let f = flags(TaskKind::Binary, 2, &logits, &other, &[0.1, 0.2]);
+        assert_eq!(f[0].check, SanityCheck::NonDeterministic);
+    }
+}

@@ -1,0 +1,57 @@
+//! `robustdx merge`: the shards of one sweep (each `robustdx attack --shard i/n --json F`) joined
+//! into the result a single run writes, after checking they belong together.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use robustdx_core::report::AttackReport;
+use robustdx_core::robustness::merge_shards;
+
+use crate::attack::{ResultLock, table, write_records};
+use crate::files::{read, write_atomic};
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The merged result (JSON)
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Shard result files, one per shard, in any order
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Also write the merged per-image records here (.csv: CSV; otherwise JSON lines)
+    #[arg(long)]
+    pub records: Option<PathBuf>,
+    /// Also write the headline numbers as CSV
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+}
+
+pub fn run(args: MergeArgs) -> anyhow::Result<()> {
+    let mut shards = Vec::new();
+    for path in &args.shards {
+        let name = path.to_string_lossy().into_owned();
+        let text = String::from_utf8(read(path)?).with_context(|| format!("{name}: not text"))?;
+        shards.push((name.clone(), AttackReport::from_json(&text, &name)?));
+    }
+    let _lock = ResultLock::acquire(&args.out)?;
+    let mut merged = merge_shards(shards)?;
+    if let Some(path) = &args.records {
+        write_records(path, &merged)?;
+        merged.records_file = Some(path.to_string_lossy().into_owned());
+    }
+    write_atomic(&args.out, merged.to_json().as_bytes())?;
+    if let Some(path) = &args.csv {
+        write_atomic(path, merged.to_csv().as_bytes())?;
+    }
+    println!(
+        "{} shards of {} on {} ({} images) → {}",
+        args.shards.len(),
+        merged.model.file,
+        merged.data.name,
+        merged.data.samples,
+        args.out.display()
+    );
+    print!("{}", table(&merged));
+    Ok(())
+}
