@@ -170,7 +170,11 @@ impl AttackArgs {
             .collect::<Result<Vec<_>, _>>()?;
         for key in options.keys() {
             if !entries.iter().any(|e| e.defaults().contains_key(key)) {
-                let flag = format!("--{}", key.replace('_', "-"));
+                let flag = match key.as_str() {
+                    "random_start" => "--no-random-start".to_string(),
+                    "sha256" => continue,
+                    other => format!("--{}", other.replace('_', "-")),
+                };
                 eprintln!(
                     "note: {flag} does not apply to {} (ignored)",
                     self.attack.join(", ")
@@ -301,11 +305,13 @@ impl SweepEvents for CliEvents<'_> {
     }
 }
 
-/// The data as identities name it: the `--data` value and the options that decide the split.
-fn data_identity(args: &DataArgs) -> String {
+/// The data as identities name it: the source with its defaults filled in (`synth-derm` and
+/// `synth-derm:n=800` name the same images when 800 is the default) and the options that decide
+/// the split.
+fn data_identity(args: &DataArgs, source: &str) -> String {
     let mut text = format!(
-        "{} holdout={} split-seed={}",
-        args.data, args.holdout, args.split_seed
+        "{source} holdout={} split-seed={}",
+        args.holdout, args.split_seed
     );
     if args.data.starts_with("csv:") {
         text.push_str(&format!(
@@ -340,6 +346,7 @@ pub fn sweep(
     let test = splits.test.as_ref();
     let mut summary = ModelSummary::new(&args.model.to_string_lossy(), &model.card);
     summary.sha256 = Some(model_sha256.clone());
+    let source = splits.info().name.clone();
     let data = DataSummary {
         name: test.info().name.clone(),
         split: "test".into(),
@@ -351,7 +358,7 @@ pub fn sweep(
         .map(|attack| ResultIdentity {
             attack,
             model_sha256: model_sha256.clone(),
-            data: data_identity(&args.data),
+            data: data_identity(&args.data, &source),
             split: "test".into(),
             seed: args.seed,
         })
@@ -418,12 +425,20 @@ pub fn write_records(path: &Path, record: &AttackReport) -> anyhow::Result<()> {
         .iter()
         .map(|r| (r.attack.as_str(), r.eps, r.records.as_slice()))
         .collect();
+    write_record_cells(path, &cells)
+}
+
+/// `cells` (attack, ε, records) to `path`, in the format its extension names.
+pub fn write_record_cells(
+    path: &Path,
+    cells: &[(&str, f32, &[ImageRecord])],
+) -> anyhow::Result<()> {
     let is_csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let text = match is_csv {
-        true => records_csv(&cells),
-        false => records_json_lines(&cells),
+        true => records_csv(cells),
+        false => records_json_lines(cells),
     };
     write_atomic(path, text.as_bytes())
 }

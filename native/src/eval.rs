@@ -5,9 +5,10 @@ use clap::Args;
 use robustdx_core::metrics;
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::report::{DataSummary, EvalReport, ModelSummary};
-use robustdx_core::robustness::{ImageRecord, records_csv, records_json_lines};
+use robustdx_core::robustness::ImageRecord;
 use robustdx_core::train::predict;
 
+use crate::attack::write_record_cells;
 use crate::backend::{self, BackendChoice};
 use crate::data_args::DataArgs;
 use crate::files::{read, write_atomic};
@@ -69,15 +70,7 @@ pub fn run(args: EvalArgs, backend: BackendChoice) -> anyhow::Result<()> {
                 fooled: false,
             })
             .collect();
-        let cells = [("none", 0.0, records.as_slice())];
-        let text = match path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-        {
-            true => records_csv(&cells),
-            false => records_json_lines(&cells),
-        };
-        write_atomic(path, text.as_bytes())?;
+        write_record_cells(path, &[("none", 0.0, records.as_slice())])?;
     }
     println!("{} on {}", args.model.display(), test.info().name);
     println!("{}", metrics.table());

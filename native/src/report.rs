@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use robustdx_core::model::ModelCard;
 use robustdx_core::report::{
-    AttackReport, amplified_perturbation, png_data_url, provenance, settings_text, sweep_charts,
+    AttackReport, amplified_perturbation, png_data_url, provenance, sanity_summary, settings_text,
+    sweep_charts,
 };
 use robustdx_core::robustness::Decision;
 use robustdx_core::robustness::{Example, decision};
@@ -78,17 +79,17 @@ pub fn write(
             )
         })
         .collect();
-    let flags = match record.sanity.is_empty() {
-        true if record.sanity_checks.is_empty() => {
+    let summary = sanity_summary(record);
+    let flags = match summary.is_empty() {
+        true => {
             "<p class=\"note\">No sanity checks recorded (an older result file).</p>".to_string()
         }
-        true => "<p class=\"ok\">All sanity checks passed (probability outputs, zero gradients, \
-                 randomness, PGD vs APGD).</p>"
-            .to_string(),
-        false => record
-            .sanity
+        false => summary
             .iter()
-            .map(|f| format!("<p class=\"flag\">⚠ {}</p>", escape(&f.message)))
+            .map(|(warn, text)| match warn {
+                true => format!("<p class=\"flag\">⚠ {}</p>", escape(text)),
+                false => format!("<p class=\"ok\">✓ {}</p>", escape(text)),
+            })
             .collect(),
     };
     // Examples: for each attack, its largest ε.
@@ -131,7 +132,7 @@ td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
 .note {{ color: #666; font-size: 0.9em; }}
 .about th {{ text-align: left; }} td.left {{ text-align: left; font-family: monospace; }}
 .flag {{ background: #fff3cd; border-left: 4px solid #c80; padding: 4px 8px; }}
-.ok {{ color: #276; }}
+.ok {{ color: #276; margin: 0.2em 0; }}
 </style></head><body>
 <h1>Robustness of {model}</h1>
 <p>{arch} ({task}, classes: {classes}), evaluated on <b>{data}</b> ({samples} test images) by {tool} {version}.</p>

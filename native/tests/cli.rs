@@ -13,6 +13,18 @@ fn robustdx(dir: &Path, args: &[&str]) -> Output {
         .expect("robustdx runs")
 }
 
+/// Starts robustdx in the background, output discarded (for runs a test kills).
+fn spawn_robustdx<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_robustdx"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("robustdx starts")
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -871,14 +883,7 @@ fn resume_reuses_only_identical_cells_and_a_killed_sweep_resumes_to_the_same_rec
     let eps = "1,2,3,4,5,6";
     run(&sweep("whole.json", "4", eps));
     let args = sweep("k.json", "4", eps);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_robustdx"))
-        .args(&args)
-        .current_dir(d)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_robustdx(d, &args);
     while !d.join("k.json").exists() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
@@ -1031,14 +1036,7 @@ fn a_resumed_training_keeps_its_own_epochs() {
         "--out",
         "m.bpk",
     ];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_robustdx"))
-        .args(args)
-        .current_dir(d)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_robustdx(d, &args);
     while !d.join("m.bpk.ckpt").exists() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }

@@ -93,6 +93,28 @@ for (const backend of ['webgpu', 'cpu']) {
   });
 }
 
+test('APGD from the core\'s registry, on the CPU fallback, equals the native binary', { timeout: SLOW }, async () => {
+  const bin = process.env.ROBUSTDX_BIN;
+  const out = join(mkdtempSync(join(tmpdir(), 'robustdx-apgd-')), 'apgd.json');
+  execFileSync(bin, [
+    '--backend', 'cpu', 'attack', '--model', join(ROOT, 'web', 'assets', model.file),
+    '--image', join(ROOT, 'web', 'assets', sample.file), '--attack', 'apgd', '--eps', '4', '--steps', '12', '--json', out,
+  ], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const expected = JSON.parse(readFileSync(out, 'utf8'));
+  await withBrowser({ webgpu: false }, server.origin, async ({ page }) => {
+    await page.goto(`${server.origin}/?embed&model=${model.id}&image=${sample.id}&attack=apgd&eps=4&steps=12`);
+    const result = await embedResult(page, SLOW);
+    assert.equal(result.attack, 'apgd');
+    assert.ok(result.linf <= 4 + 1e-3, `‖δ‖∞ = ${result.linf}`);
+    assert.equal(result.adversarial.label, expected.adversarial.label);
+    assertClose(result.adversarial.probs, expected.adversarial.probs, 1e-4, 'APGD adversarial probabilities');
+    // The attack list is the core's registry: every registered attack is offered.
+    await page.goto(`${server.origin}/`);
+    const offered = await page.locator('[data-testid="attack"] option').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(offered, ['fgsm', 'pgd', 'apgd', 'gap']);
+  });
+});
+
 test('attention maps of AttnVGG before and after, on the CPU fallback', { timeout: SLOW }, async () => {
   await withBrowser({ webgpu: false }, server.origin, async ({ page }) => {
     const attn = manifest.models.find((m) => m.attention);
@@ -159,7 +181,25 @@ test('the full page: a sample attacked step by step, a non-image upload refused,
     await page.locator('[data-testid="viewer-table"]').waitFor();
     assert.equal(await page.locator('[data-testid="viewer-table"] tr').count(), record.results.length + 1);
     assert.ok(await page.locator('[data-testid="viewer-charts"] svg').count() >= 2);
+    // A file from before result identities says so instead of inventing them.
+    if (!record.results[0].identity) {
+      assert.match(await page.locator('[data-testid="viewer-sanity"]').textContent(), /No sanity checks recorded/);
+    }
     await page.screenshot({ path: join(SHOTS, 'page-viewer.png'), fullPage: true });
+
+    // A sweep written now: provenance (model hash, data, seed), sanity flags and APGD's row.
+    const sweep = join(mkdtempSync(join(tmpdir(), 'robustdx-sweep-')), 'sweep.json');
+    execFileSync(process.env.ROBUSTDX_BIN, [
+      '--backend', 'cpu', 'attack', '--model', join(ROOT, 'web', 'assets', model.file), '--data', 'synth-derm:n=8,test=6',
+      '--attack', 'pgd,apgd', '--eps', '0,4', '--steps', '3', '--json', sweep,
+    ], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const fresh = JSON.parse(readFileSync(sweep, 'utf8'));
+    await page.locator('[data-testid="viewer-file"]').setInputFiles(sweep);
+    await page.locator('[data-testid="viewer-identity"]', { hasText: fresh.model.sha256 }).waitFor();
+    assert.equal(await page.locator('[data-testid="viewer-table"] tr').count(), 5);
+    assert.match(await page.locator('[data-testid="viewer-table"]').textContent(), /apgd/);
+    assert.match(await page.locator('[data-testid="viewer-sanity"]').textContent(), fresh.sanity.length ? /⚠/ : /APGD at least as strong as PGD/);
+    await page.screenshot({ path: join(SHOTS, 'page-viewer-identity.png'), fullPage: true });
     await page.locator('[data-testid="viewer-file"]').setInputFiles({ name: 'other.json', mimeType: 'application/json', buffer: Buffer.from('{"hello": 1}') });
     assert.match(await page.locator('[data-testid="viewer-error"]').textContent(), /other\.json/);
   });

@@ -10,7 +10,7 @@ use burn::Tensor;
 use burn::tensor::Bool;
 use serde::{Deserialize, Serialize};
 
-use super::budget::l2_norms;
+use super::budget::{l2_norms, where_images};
 use super::registry::{AttackEntry, canonical_settings};
 use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, SampleKeys};
 use crate::{Error, Label, Result};
@@ -93,12 +93,6 @@ impl ApgdOutcome {
             self.best_loss_point.clone(),
         )
     }
-}
-
-/// `mask [b]` picks `yes` over `no`, image by image.
-fn where_images(mask: &Tensor<1, Bool>, yes: Tensor<4>, no: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = yes.dims();
-    no.mask_where(mask.clone().reshape([b, 1, 1, 1]).expand([b, c, h, w]), yes)
 }
 
 /// The checkpoint schedule of torchattacks: the first after ⌊0.22 N⌋ steps, each next window

@@ -1,7 +1,7 @@
 //! How far an attack may move an image: the norm ball around it and the valid pixel range.
 
 use burn::Tensor;
-use burn::tensor::TensorData;
+use burn::tensor::{Bool, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::{SampleKeys, Stream};
@@ -161,6 +161,13 @@ pub(crate) fn l2_norms(x: Tensor<4>) -> Tensor<4> {
         .sum_dims(&[1, 2, 3])
         .sqrt()
         .reshape([b, 1, 1, 1])
+}
+
+/// Image by image, `yes` where `mask [batch]` holds, else `no` (restarts keep each image's
+/// strongest run).
+pub(crate) fn where_images(mask: &Tensor<1, Bool>, yes: Tensor<4>, no: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = yes.dims();
+    no.mask_where(mask.clone().reshape([b, 1, 1, 1]).expand([b, c, h, w]), yes)
 }
 
 impl Region {

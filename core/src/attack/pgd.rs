@@ -4,6 +4,7 @@
 use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
+use super::budget::where_images;
 use super::registry::{AttackEntry, canonical_settings};
 use super::{Attack, AttackedModel, Budget, Goal, Region, SampleKeys};
 use crate::{Error, Label, Result};
@@ -224,10 +225,8 @@ impl Attack for ProjectedGradientDescent {
                 None => (adversarial, score),
                 Some((kept, kept_score)) => {
                     let better = score.clone().greater(kept_score.clone());
-                    let [b, c, h, w] = adversarial.dims();
-                    let mask = better.clone().reshape([b, 1, 1, 1]).expand([b, c, h, w]);
                     (
-                        kept.mask_where(mask, adversarial),
+                        where_images(&better, adversarial, kept),
                         kept_score.mask_where(better, score),
                     )
                 }

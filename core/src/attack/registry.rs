@@ -10,6 +10,9 @@ use serde_json::{Map, Value};
 use super::{Attack, Budget, Convention, GenerativeAdversarialPerturbation, Goal, Norm};
 use crate::{Error, Result};
 
+/// An attack's own settings, as a JSON object (each attack's typed settings struct, serialised).
+pub type Settings = Map<String, Value>;
+
 /// Every attack robustdx can run, in the order tables and the page list them.
 pub static ATTACKS: &[AttackEntry] = &[
     super::fgsm::ENTRY,
@@ -28,7 +31,7 @@ pub struct AttackEntry {
     pub fixed_goal: Option<Goal>,
     /// The attack's own settings with every default filled in, from the ones given; an unknown
     /// or ill-typed setting is an error.
-    pub canonical: fn(&Map<String, Value>) -> Result<Map<String, Value>>,
+    pub canonical: fn(&Settings) -> Result<Settings>,
     /// Builds the attack a spec describes (its settings already canonical).
     pub build: fn(&AttackSpec, &AttackContext) -> Result<Box<dyn Attack>>,
 }

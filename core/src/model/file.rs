@@ -126,7 +126,10 @@ mod tests {
         let bytes = original.to_bytes().unwrap();
         let loaded = DiagnosticModel::from_bytes(&bytes, "m.bpk", &device).unwrap();
         assert_eq!(loaded.card, original.card);
-        let x = Tensor::<4>::random([2, 3, 16, 16], Distribution::Uniform(0.0, 1.0), &device);
+        let x = {
+            let _rng = crate::test_support::rng_lock();
+            Tensor::<4>::random([2, 3, 16, 16], Distribution::Uniform(0.0, 1.0), &device)
+        };
         let a = original.logits(x.clone()).into_data();
         let b = loaded.logits(x).into_data();
         a.assert_approx_eq::<f32>(&b, Tolerance::absolute(0.0));

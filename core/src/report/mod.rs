@@ -7,7 +7,7 @@ mod schema;
 
 pub use chart::{loss_curve, metric_against_eps, sweep_charts};
 pub use picture::{amplified_perturbation, heatmap_overlay, png_data_url};
-pub use provenance::{provenance, settings_text};
+pub use provenance::{provenance, sanity_summary, settings_text};
 
 pub use schema::{
     AttackReport, AttackResult, ClassProbability, DataSummary, EvalReport, ImagePrediction,

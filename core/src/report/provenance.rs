@@ -78,3 +78,45 @@ pub fn settings_text(result: &AttackResult) -> String {
     }
     parts.join(", ")
 }
+
+/// One line per sanity check of `record`: its warnings, or that it passed, or why it did not
+/// apply. `true` marks a warning. Empty for files written before the checks existed.
+pub fn sanity_summary(record: &AttackReport) -> Vec<(bool, String)> {
+    use crate::robustness::SanityCheck;
+    let mut lines = Vec::new();
+    for check in &record.sanity_checks {
+        let flags: Vec<&str> = record
+            .sanity
+            .iter()
+            .filter(|f| f.check == *check)
+            .map(|f| f.message.as_str())
+            .collect();
+        if !flags.is_empty() {
+            lines.extend(flags.into_iter().map(|m| (true, m.to_string())));
+            continue;
+        }
+        let text = match check {
+            SanityCheck::ProbabilityOutputs => "outputs are logits, not probabilities: passed",
+            SanityCheck::ZeroGradients => "input gradients are non-zero: passed",
+            SanityCheck::NonDeterministic => "repeated forward passes agree: passed",
+            SanityCheck::WeakerAttackStronger => {
+                let has = |name: &str, eps: f32| {
+                    record
+                        .results
+                        .iter()
+                        .any(|r| r.attack == name && r.eps == eps)
+                };
+                let compared = record
+                    .results
+                    .iter()
+                    .any(|r| r.attack == "pgd" && r.eps > 0.0 && has("apgd", r.eps));
+                match compared {
+                    true => "APGD at least as strong as PGD at every ε: passed",
+                    false => "PGD vs APGD: not applicable (no PGD and APGD at the same ε)",
+                }
+            }
+        };
+        lines.push((false, text.to_string()));
+    }
+    lines
+}

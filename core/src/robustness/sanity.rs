@@ -210,4 +210,68 @@ mod tests {
         let f = flags(TaskKind::Binary, 2, &logits, &other, &[0.1, 0.2]);
         assert_eq!(f[0].check, SanityCheck::NonDeterministic);
     }
+
+    #[test]
+    fn pgd_beating_apgd_at_the_same_budget_is_flagged() {
+        use crate::attack::{AttackSpec, Convention, Norm};
+        use crate::metrics::Metrics;
+        use crate::robustness::{ResultIdentity, RobustnessMetrics};
+        let result = |attack: &str, eps: f32, accuracy: f64| {
+            let spec = AttackSpec::new(
+                attack,
+                eps,
+                Norm::Linf,
+                Convention::Pixel,
+                Goal::Untargeted,
+                &serde_json::Map::new(),
+            )
+            .unwrap();
+            AttackResult {
+                attack: attack.into(),
+                eps,
+                settings: serde_json::Value::Object(spec.settings.clone()),
+                identity: Some(ResultIdentity {
+                    attack: spec,
+                    model_sha256: String::new(),
+                    data: String::new(),
+                    split: "test".into(),
+                    seed: 0,
+                }),
+                metrics: RobustnessMetrics {
+                    adversarial: Metrics {
+                        task: crate::TaskKind::Binary,
+                        samples: 10,
+                        accuracy,
+                        exact_match: None,
+                        balanced_accuracy: None,
+                        auc_macro: None,
+                        sensitivity: None,
+                        specificity: None,
+                        per_class: vec![],
+                        confusion: None,
+                    },
+                    fooling_rate: 0.0,
+                    success_rate: 0.0,
+                    mean_linf: 0.0,
+                    mean_l2: 0.0,
+                },
+                records: vec![],
+            }
+        };
+        let fine = [result("pgd", 4.0, 0.30), result("apgd", 4.0, 0.25)];
+        assert!(check_attacks(&fine).is_empty());
+        let masked = [
+            result("pgd", 4.0, 0.20),
+            result("apgd", 4.0, 0.25),
+            result("apgd", 8.0, 0.01),
+        ];
+        let flags = check_attacks(&masked);
+        assert_eq!(flags.len(), 1, "{flags:?}");
+        assert_eq!(flags[0].check, SanityCheck::WeakerAttackStronger);
+        assert!(
+            flags[0].message.contains("ε = 4/255"),
+            "{}",
+            flags[0].message
+        );
+    }
 }

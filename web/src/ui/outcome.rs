@@ -60,7 +60,7 @@ pub fn Outcome(client: WorkerClient) -> impl IntoView {
                     view! {
                         <p class="verdict" class:flipped=rep.flipped data-testid="verdict">{verdict}
                             {format!(" ‖δ‖∞ = {:.2}/255. {} on {}: {:.0} ms in all, {:.1} ms per step.",
-                                rep.linf, rep.settings.attack.name().to_uppercase(), rep.backend, f.timing.total_ms, f.timing.per_step_ms)}
+                                rep.linf, rep.settings.attack.to_uppercase(), rep.backend, f.timing.total_ms, f.timing.per_step_ms)}
                         </p>
                     }.into_any()
                 }

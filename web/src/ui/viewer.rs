@@ -2,7 +2,9 @@
 //! charts as the native HTML report. The file is read in the browser, never sent anywhere.
 
 use leptos::prelude::*;
-use robustdx_core::report::{AttackReport, provenance, settings_text, sweep_charts};
+use robustdx_core::report::{
+    AttackReport, provenance, sanity_summary, settings_text, sweep_charts,
+};
 
 use super::files::{fetch_text, file_text};
 use crate::manifest::asset_url;
@@ -62,12 +64,15 @@ fn Record(record: AttackReport) -> impl IntoView {
             {provenance(&record).into_iter().map(|(k, v)| view! { <tr><th>{k}</th><td><code>{v}</code></td></tr> }).collect_view()}
         </table>
         <div data-testid="viewer-sanity">
-            {if record.sanity_checks.is_empty() {
+            {let summary = sanity_summary(&record);
+            if summary.is_empty() {
                 view! { <p class="note">"No sanity checks recorded (a file from an older robustdx)."</p> }.into_any()
-            } else if record.sanity.is_empty() {
-                view! { <p class="note">"All sanity checks passed."</p> }.into_any()
             } else {
-                record.sanity.iter().map(|f| view! { <p class="error" role="alert">{format!("⚠ {}", f.message)}</p> }).collect_view().into_any()
+                summary.into_iter().map(|(warn, text)| if warn {
+                    view! { <p class="error" role="alert">{format!("⚠ {text}")}</p> }.into_any()
+                } else {
+                    view! { <p class="note">{format!("✓ {text}")}</p> }.into_any()
+                }).collect_view().into_any()
             }}
         </div>
         <div class="charts" data-testid="viewer-charts">
