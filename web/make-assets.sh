@@ -20,7 +20,7 @@ $R train --data "$DERM" --model attn-vgg --tiny --epochs 3 --out "$A/models/attn
 $R train --data "$FUNDUS" --model small-cnn --epochs 3 --out "$A/models/small-cnn-fundus.bpk"
 $R attack --model "$A/models/small-cnn-derm.bpk" --data "$DERM" --attack fgsm,pgd,gap \
   --generator "$A/models/small-cnn-derm-gap.bpk" --eps 0,1,2,4,8 --json "$A/reports/small-cnn-derm.json"
-rm -f "$A"/models/*.ckpt
+rm -f "$A"/models/*.ckpt "$A"/reports/*.lock
 # The record names the files it used; keep it free of this machine's paths.
 sed -i "s#\"$A/#\"#g" "$A/reports/small-cnn-derm.json"
 

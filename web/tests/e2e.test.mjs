@@ -182,11 +182,15 @@ test('the full page: a sample attacked step by step, a non-image upload refused,
     await page.locator('[data-testid="viewer-table"]').waitFor();
     assert.equal(await page.locator('[data-testid="viewer-table"] tr').count(), record.results.length + 1);
     assert.ok(await page.locator('[data-testid="viewer-charts"] svg').count() >= 2);
-    // A file from before result identities says so instead of inventing them.
-    if (!record.results[0].identity) {
-      assert.match(await page.locator('[data-testid="viewer-sanity"]').textContent(), /No sanity checks recorded/);
-    }
+    // The shipped example names its model by hash, and its sanity checks ran.
+    await page.locator('[data-testid="viewer-identity"]', { hasText: record.model.sha256 }).waitFor();
+    assert.match(await page.locator('[data-testid="viewer-sanity"]').textContent(), /passed|⚠/);
     await page.screenshot({ path: join(SHOTS, 'page-viewer.png'), fullPage: true });
+    // A file written before result identities (schema 1) still opens, and says what it lacks.
+    await page.locator('[data-testid="viewer-file"]').setInputFiles(join(ROOT, 'web', 'tests', 'fixtures', 'schema-1-sweep.json'));
+    await page.locator('[data-testid="viewer-identity"]', { hasText: 'not recorded' }).waitFor();
+    assert.match(await page.locator('[data-testid="viewer-sanity"]').textContent(), /No sanity checks recorded/);
+    assert.equal(await page.locator('[data-testid="viewer-table"] tr').count(), 16);
 
     // A sweep written now: provenance (model hash, data, seed), sanity flags and APGD's row.
     const sweep = join(mkdtempSync(join(tmpdir(), 'robustdx-sweep-')), 'sweep.json');

@@ -120,3 +120,53 @@ pub fn sanity_summary(record: &AttackReport) -> Vec<(bool, String)> {
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::robustness::summarize;
+
+    #[test]
+    fn version_1_files_still_read_and_say_what_they_lack() {
+        let text = include_str!("../../../web/tests/fixtures/schema-1-sweep.json");
+        let old = AttackReport::from_json(text, "old.json").unwrap();
+        assert_eq!(old.schema_version, 1);
+        assert!(
+            old.results
+                .iter()
+                .all(|r| r.identity.is_none() && r.records.is_empty())
+        );
+        let rows = provenance(&old);
+        assert!(
+            rows.iter().any(|(_, v)| v.contains("not recorded")),
+            "{rows:?}"
+        );
+        assert!(sanity_summary(&old).is_empty());
+        assert_eq!(settings_text(&old.results[5]), "");
+    }
+
+    /// The page's example, written by `robustdx attack`: every cell's metrics are its records'
+    /// summary, exactly, after the round trip through JSON.
+    #[test]
+    fn a_written_sweep_reproduces_its_metrics_from_its_records() {
+        let text = include_str!("../../../web/assets/reports/small-cnn-derm.json");
+        let record = AttackReport::from_json(text, "example.json").unwrap();
+        assert_eq!(record.results.len(), 15);
+        for r in &record.results {
+            assert_eq!(r.records.len(), record.data.samples);
+            let goal = r.identity.as_ref().unwrap().attack.goal;
+            let again = summarize(
+                record.model.task,
+                &record.model.class_names,
+                goal,
+                &r.records,
+            )
+            .unwrap();
+            assert_eq!(again, r.metrics, "{} ε={}", r.attack, r.eps);
+        }
+        let checks = sanity_summary(&record);
+        assert_eq!(checks.len(), 4);
+        assert!(checks[3].1.contains("not applicable"), "{checks:?}");
+        assert!(record.model.sha256.as_ref().is_some_and(|h| h.len() == 64));
+    }
+}
