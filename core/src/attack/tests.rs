@@ -153,12 +153,17 @@ fn input_gradient_matches_finite_differences() {
             .sum()
             .into_scalar()
     };
-    for seed in 0..5 {
-        // Unit directions from the host's keyed generator. A central difference across a ReLU
-        // or max-pool kink is off by the kink, not by a wrong gradient: of three step sizes the
-        // best must agree (a wrong gradient is off at every step size).
+    // Along the gradient itself (a wrong scale shows at once) and along unit directions from the
+    // host's keyed generator (a wrong direction shows there). A central difference across a ReLU
+    // or max-pool kink is off by the kink, not by a wrong gradient: of three step sizes the best
+    // must agree, within 2 % along the gradient and 5 % along the small random projections.
+    let unit = |t: Tensor<4>| t.clone() / t.powi_scalar(2).sum().sqrt().into_scalar::<f32>();
+    let mut directions = vec![(unit(gradient.clone()), 2e-2)];
+    for seed in 0..4 {
         let v = SampleKeys::sequential(100 + seed, 2).normal(0, [c, h, w], &cpu());
-        let v = v.clone() / v.powi_scalar(2).sum().sqrt().into_scalar::<f32>();
+        directions.push((unit(v), 5e-2));
+    }
+    for (v, tolerance) in directions {
         let analytic: f32 = (gradient.clone() * v.clone()).sum().into_scalar();
         let numeric = |h: f32| {
             (loss(images.clone() + v.clone().mul_scalar(h))
@@ -168,10 +173,10 @@ fn input_gradient_matches_finite_differences() {
         let estimates: Vec<f32> = [1e-3, 3e-3, 1e-2].map(numeric).to_vec();
         let error = estimates
             .iter()
-            .map(|n| (analytic - n).abs() / analytic.abs().max(1e-3))
+            .map(|n| (analytic - n).abs() / analytic.abs().max(1e-4))
             .fold(f32::INFINITY, f32::min);
         assert!(
-            error < 2e-2,
+            error < tolerance,
             "directional derivative {analytic} vs finite differences {estimates:?}"
         );
     }
