@@ -14,13 +14,13 @@ use robustdx_core::model::DiagnosticModel;
 use robustdx_core::report::{AttackReport, DataSummary, ModelSummary};
 use robustdx_core::robustness::{
     CellPlan, ImageRecord, ResultIdentity, Shard, Sweep, SweepEvents, records_csv,
-    records_json_lines, sha256_hex,
+    records_json_lines,
 };
 use serde_json::{Map, Value};
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::DataArgs;
-use crate::eval::load_model;
+use crate::eval::load_model_hashed;
 use crate::files::{read, write_atomic};
 use crate::progress::bar;
 use crate::report::{self, Gallery};
@@ -194,10 +194,6 @@ impl AttackArgs {
         let mut specs = Vec::new();
         for entry in entries {
             for eps in self.eps_list() {
-                anyhow::ensure!(
-                    eps.is_finite() && eps >= 0.0,
-                    "--eps {eps}: ε must be a number ≥ 0 (in 1/255 units)"
-                );
                 let spec = AttackSpec::new(
                     entry.name,
                     eps,
@@ -268,7 +264,6 @@ impl ResultLock {
 struct CliEvents<'a> {
     json: Option<&'a Path>,
     bar: Option<indicatif::ProgressBar>,
-    total: usize,
 }
 
 impl SweepEvents for CliEvents<'_> {
@@ -282,13 +277,14 @@ impl SweepEvents for CliEvents<'_> {
                 if let Some(why) = because {
                     eprintln!("{}: recomputed ({why})", spec.describe());
                 }
-                self.bar = Some(bar(self.total, &spec.describe(), "img"));
+                self.bar = Some(bar(0, &spec.describe(), "img"));
             }
         }
     }
 
-    fn progress(&mut self, done: usize, _total: usize) {
+    fn progress(&mut self, done: usize, total: usize) {
         if let Some(bar) = &self.bar {
+            bar.set_length(total as u64);
             bar.set_position(done as u64);
         }
     }
@@ -328,16 +324,16 @@ fn data_identity(args: &DataArgs, source: &str) -> String {
 }
 
 /// Runs the sweep; returns the record and, per computed result, a few example images.
+/// `model_sha256` is the hash of the model file's bytes.
 pub fn sweep(
     args: &AttackArgs,
     model: &DiagnosticModel,
+    model_sha256: &str,
     device: &Device,
 ) -> anyhow::Result<(AttackReport, Gallery)> {
-    let model_bytes = read(&args.model)?;
-    let model_sha256 = sha256_hex(&model_bytes);
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let gap = match (&args.generator, args.attack.iter().any(|a| a == "gap")) {
-        (Some(path), true) => Some((crate::gap::load(path, device)?, sha256_hex(&read(path)?))),
+        (Some(path), true) => Some(crate::gap::load_hashed(path, device)?),
         (None, true) => anyhow::bail!("--attack gap needs --generator FILE (robustdx gap train)"),
         _ => None,
     };
@@ -345,7 +341,7 @@ pub fn sweep(
     let splits = args.data.open()?;
     let test = splits.test.as_ref();
     let mut summary = ModelSummary::new(&args.model.to_string_lossy(), &model.card);
-    summary.sha256 = Some(model_sha256.clone());
+    summary.sha256 = Some(model_sha256.to_string());
     let source = splits.info().name.clone();
     let data = DataSummary {
         name: test.info().name.clone(),
@@ -357,7 +353,7 @@ pub fn sweep(
         .into_iter()
         .map(|attack| ResultIdentity {
             attack,
-            model_sha256: model_sha256.clone(),
+            model_sha256: model_sha256.to_string(),
             data: data_identity(&args.data, &source),
             split: "test".into(),
             seed: args.seed,
@@ -381,7 +377,6 @@ pub fn sweep(
         }
         _ => Vec::new(),
     };
-    let range_len = shard.map_or(test.len(), |s| s.range(test.len()).len());
     let run = Sweep {
         model,
         data: test,
@@ -396,7 +391,6 @@ pub fn sweep(
     let mut events = CliEvents {
         json: args.json.as_deref(),
         bar: None,
-        total: range_len,
     };
     let (mut record, examples) = run.run(
         &identities,
@@ -474,12 +468,12 @@ pub fn table(record: &AttackReport) -> String {
 
 pub fn run(args: AttackArgs, backend: BackendChoice) -> anyhow::Result<()> {
     let device = backend::select(backend)?;
-    let model = load_model(&args.model, &device)?;
+    let (model, model_sha256) = load_model_hashed(&args.model, &device)?;
     if let Some(image) = &args.image {
         crate::attack_image::run(&args, image, &model, &device)?;
         return Ok(());
     }
-    let (record, examples) = sweep(&args, &model, &device)?;
+    let (record, examples) = sweep(&args, &model, &model_sha256, &device)?;
     println!("{} on {}", args.model.display(), record.data.name);
     print!("{}", table(&record));
     if let Some(path) = &args.csv {

@@ -5,7 +5,7 @@ use clap::Args;
 use robustdx_core::metrics;
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::report::{DataSummary, EvalReport, ModelSummary};
-use robustdx_core::robustness::ImageRecord;
+use robustdx_core::robustness::{ImageRecord, sha256_hex};
 use robustdx_core::train::predict;
 
 use crate::attack::write_record_cells;
@@ -34,11 +34,25 @@ pub struct EvalArgs {
 
 /// Reads a model file onto `device`.
 pub fn load_model(path: &Path, device: &Device) -> anyhow::Result<DiagnosticModel> {
+    model_from_bytes(&read(path)?, path, device)
+}
+
+fn model_from_bytes(bytes: &[u8], path: &Path, device: &Device) -> anyhow::Result<DiagnosticModel> {
     Ok(DiagnosticModel::from_bytes(
-        &read(path)?,
+        bytes,
         &path.to_string_lossy(),
         device,
     )?)
+}
+
+/// A model file onto `device`, and the SHA-256 of its bytes (what result identities name it
+/// by), from one read.
+pub fn load_model_hashed(
+    path: &Path,
+    device: &Device,
+) -> anyhow::Result<(DiagnosticModel, String)> {
+    let bytes = read(path)?;
+    Ok((model_from_bytes(&bytes, path, device)?, sha256_hex(&bytes)))
 }
 
 pub fn run(args: EvalArgs, backend: BackendChoice) -> anyhow::Result<()> {

@@ -105,9 +105,28 @@ pub fn load(
     path: &std::path::Path,
     device: &Device,
 ) -> anyhow::Result<GenerativeAdversarialPerturbation> {
+    generator_from_bytes(&read(path)?, path, device)
+}
+
+fn generator_from_bytes(
+    bytes: &[u8],
+    path: &std::path::Path,
+    device: &Device,
+) -> anyhow::Result<GenerativeAdversarialPerturbation> {
     Ok(GenerativeAdversarialPerturbation::from_bytes(
-        &read(path)?,
+        bytes,
         &path.to_string_lossy(),
         device,
     )?)
+}
+
+/// A generator file and the SHA-256 of its bytes (what result identities name it by), from one
+/// read.
+pub fn load_hashed(
+    path: &std::path::Path,
+    device: &Device,
+) -> anyhow::Result<(GenerativeAdversarialPerturbation, String)> {
+    let bytes = read(path)?;
+    let generator = generator_from_bytes(&bytes, path, device)?;
+    Ok((generator, robustdx_core::robustness::sha256_hex(&bytes)))
 }

@@ -58,6 +58,18 @@ pub struct TrainArgs {
     no_eval: bool,
 }
 
+impl TrainArgs {
+    /// `base` with the epochs, batch size and learning rate the user gave.
+    fn over(&self, base: &TrainConfig) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs.unwrap_or(base.epochs),
+            batch_size: self.batch_size.unwrap_or(base.batch_size),
+            learning_rate: self.lr.unwrap_or(base.learning_rate),
+            ..base.clone()
+        }
+    }
+}
+
 fn checkpoint_path(out: &Path) -> PathBuf {
     let mut name = out.as_os_str().to_owned();
     name.push(".ckpt");
@@ -86,36 +98,31 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
             train.info().name
         );
         let own = trainer.config.clone();
-        let config = TrainConfig {
-            epochs: args.epochs.unwrap_or(own.epochs),
-            batch_size: args.batch_size.unwrap_or(own.batch_size),
-            learning_rate: args.lr.unwrap_or(own.learning_rate),
-            ..own.clone()
-        };
+        let config = args.over(&own);
         config.validate()?;
-        let mut said = vec![];
-        for (flag, given, was) in [
+        let said: Vec<String> = [
             (
                 "--epochs",
-                args.epochs.map(|v| v.to_string()),
+                config.epochs.to_string(),
                 own.epochs.to_string(),
             ),
             (
                 "--batch-size",
-                args.batch_size.map(|v| v.to_string()),
+                config.batch_size.to_string(),
                 own.batch_size.to_string(),
             ),
             (
                 "--lr",
-                args.lr.map(|v| v.to_string()),
+                config.learning_rate.to_string(),
                 own.learning_rate.to_string(),
             ),
-        ] {
-            match given {
-                Some(v) if v != was => said.push(format!("{flag} {v} (the run had {was})")),
-                _ => said.push(format!("{flag} {was}")),
-            }
-        }
+        ]
+        .into_iter()
+        .map(|(flag, now, was)| match now == was {
+            true => format!("{flag} {was}"),
+            false => format!("{flag} {now} (the run had {was})"),
+        })
+        .collect();
         eprintln!(
             "resuming {name} after epoch {} of {}: {}",
             trainer.epoch,
@@ -125,13 +132,10 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
         trainer.config = config;
         trainer
     } else {
-        let defaults = TrainConfig::default();
         let config = TrainConfig {
-            epochs: args.epochs.unwrap_or(defaults.epochs),
-            batch_size: args.batch_size.unwrap_or(defaults.batch_size),
-            learning_rate: args.lr.unwrap_or(defaults.learning_rate),
             optimizer: args.optimizer,
             seed: args.seed,
+            ..args.over(&TrainConfig::default())
         };
         config.validate()?;
         device.seed(args.seed);

@@ -5,7 +5,7 @@ use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::budget::where_images;
-use super::registry::{AttackEntry, canonical_settings};
+use super::registry::{AttackEntry, AttackSpec, canonical_settings};
 use super::{Attack, AttackedModel, Budget, Goal, Region, SampleKeys};
 use crate::{Error, Label, Result};
 
@@ -48,10 +48,15 @@ pub(super) const ENTRY: AttackEntry = AttackEntry {
     about: "PGD: repeated projected gradient steps from a random start (Madry et al. 2018)",
     fixed_goal: None,
     canonical: canonical_settings::<PgdSettings>,
-    build: |spec, _| {
+    build: |spec, _| Ok(Box::new(ProjectedGradientDescent::from_spec(spec)?)),
+};
+
+impl ProjectedGradientDescent {
+    /// The PGD a registry spec describes (its step size in 1/255 units, ε/4 when absent).
+    pub fn from_spec(spec: &AttackSpec) -> Result<Self> {
         let s: PgdSettings = spec.settings_as()?;
         let budget = spec.budget();
-        let attack = ProjectedGradientDescent {
+        let attack = Self {
             budget,
             step_size: s.step_size.map_or(budget.eps / 4.0, |a| a / 255.0),
             steps: s.steps,
@@ -60,11 +65,9 @@ pub(super) const ENTRY: AttackEntry = AttackEntry {
             goal: spec.goal,
         };
         attack.validate()?;
-        Ok(Box::new(attack))
-    },
-};
+        Ok(attack)
+    }
 
-impl ProjectedGradientDescent {
     /// The common setting: L∞ ε, 10 steps of ε/4, random start, one run.
     pub fn linf(eps: f32, steps: usize) -> Self {
         Self {

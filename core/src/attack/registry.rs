@@ -97,8 +97,19 @@ impl AttackSpec {
             settings: (entry.canonical)(settings)
                 .map_err(|e| Error::invalid(format!("{attack}: {e}")))?,
         };
-        spec.budget().validate()?;
+        spec.validate()?;
         Ok(spec)
+    }
+
+    /// ε in the units a person typed (1/255), then the budget it makes.
+    fn validate(&self) -> Result<()> {
+        if !self.eps.is_finite() || self.eps < 0.0 {
+            return Err(Error::invalid(format!(
+                "ε must be a number ≥ 0 (in 1/255 units), got {}",
+                self.eps
+            )));
+        }
+        self.budget().validate()
     }
 
     /// The same spec re-checked against the registry (a spec read from a file or a page).
@@ -124,13 +135,7 @@ impl AttackSpec {
 
     /// The attack this spec describes.
     pub fn build(&self, context: &AttackContext) -> Result<Box<dyn Attack>> {
-        if !self.eps.is_finite() || self.eps < 0.0 {
-            return Err(Error::invalid(format!(
-                "ε must be a number ≥ 0 (in 1/255 units), got {}",
-                self.eps
-            )));
-        }
-        self.budget().validate()?;
+        self.validate()?;
         (attack_entry(&self.attack)?.build)(self, context)
     }
 
@@ -140,16 +145,25 @@ impl AttackSpec {
             .map_err(|e| Error::invalid(format!("{} settings: {e}", self.attack)))
     }
 
-    /// `pgd ε=8/255` and the settings that differ from the attack's defaults, for tables.
-    pub fn describe(&self) -> String {
+    /// `key=value` for each setting that differs from the attack's defaults (string values
+    /// unquoted; a generator's hash left out, it identifies rather than sets).
+    pub fn changed_settings(&self) -> Vec<String> {
         let defaults = attack_entry(&self.attack)
             .map(|e| e.defaults())
             .unwrap_or_default();
+        self.settings
+            .iter()
+            .filter(|(k, v)| defaults.get(*k) != Some(*v) && k.as_str() != "sha256")
+            .map(|(k, v)| format!("{k}={}", v.as_str().map_or(v.to_string(), str::to_string)))
+            .collect()
+    }
+
+    /// `pgd ε=8/255` and the settings that differ from the attack's defaults, for tables.
+    pub fn describe(&self) -> String {
         let mut text = format!("{} ε={}/255", self.attack, self.eps);
-        for (key, value) in &self.settings {
-            if defaults.get(key) != Some(value) {
-                text.push_str(&format!(" {key}={value}"));
-            }
+        for changed in self.changed_settings() {
+            text.push(' ');
+            text.push_str(&changed);
         }
         text
     }

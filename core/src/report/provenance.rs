@@ -2,7 +2,6 @@
 //! a sweep's table, so a reader can tell which model file, data and seed made the numbers.
 
 use super::{AttackReport, AttackResult};
-use crate::attack::attack_entry;
 
 /// (label, value) rows describing `record`'s identity.
 pub fn provenance(record: &AttackReport) -> Vec<(&'static str, String)> {
@@ -58,15 +57,7 @@ pub fn settings_text(result: &AttackResult) -> String {
         return String::new();
     };
     let spec = &id.attack;
-    let defaults = attack_entry(&spec.attack)
-        .map(|e| e.defaults())
-        .unwrap_or_default();
-    let mut parts: Vec<String> = spec
-        .settings
-        .iter()
-        .filter(|(k, v)| defaults.get(*k) != Some(*v) && k.as_str() != "sha256")
-        .map(|(k, v)| format!("{k}={}", v.as_str().map_or(v.to_string(), str::to_string)))
-        .collect();
+    let mut parts = spec.changed_settings();
     if spec.norm != crate::attack::Norm::Linf {
         parts.push(format!("{:?}", spec.norm));
     }

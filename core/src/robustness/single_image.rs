@@ -176,7 +176,6 @@ pub async fn attack_single_image(
     let clean_loss =
         task::per_sample_loss(card.task, attacked.logits(clean.clone()), targets.clone());
     let mut loss = vec![readback::floats(clean_loss).await?[0]];
-    let eps = settings.eps / 255.0;
     let steps = settings.steps_taken();
     on_step(StepProgress {
         step: 0,
@@ -187,12 +186,9 @@ pub async fn attack_single_image(
     });
     // One image, keyed as image 0 of seed 0: the same random start natively and in a browser.
     let keys = SampleKeys::sequential(0, 1);
+    let spec = settings.spec()?;
     let adversarial = if settings.is_stepwise() {
-        let pgd = ProjectedGradientDescent {
-            step_size: settings.step_size.map_or(eps / 4.0, |a| a / 255.0),
-            random_start: settings.random_start,
-            ..ProjectedGradientDescent::linf(eps, steps)
-        };
+        let pgd = ProjectedGradientDescent::from_spec(&spec)?;
         let mut run = pgd.start(&attacked, clean.clone(), &labels, &keys, 0)?;
         while !run.is_finished() {
             run.step()?;
@@ -212,10 +208,12 @@ pub async fn attack_single_image(
         }
         run.adversarial()
     } else {
-        settings
-            .spec()?
-            .build(&AttackContext { generator })?
-            .perturb(&attacked, clean.clone(), &labels, &keys)?
+        spec.build(&AttackContext { generator })?.perturb(
+            &attacked,
+            clean.clone(),
+            &labels,
+            &keys,
+        )?
     };
     let after = view(&attacked, adversarial.clone(), &clean_image, Some(targets)).await?;
     loss.push(after.loss.expect("asked for"));
