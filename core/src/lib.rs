@@ -8,6 +8,7 @@
 
 pub mod attack;
 pub mod data;
+pub mod defense;
 pub mod error;
 pub mod metrics;
 pub mod model;

@@ -78,7 +78,7 @@ impl Label {
 }
 
 use burn::Tensor;
-use burn::tensor::activation::{log_softmax, relu, sigmoid, softmax};
+use burn::tensor::activation::{log_sigmoid, log_softmax, sigmoid, softmax};
 use burn::tensor::{Device, TensorData};
 
 /// Ground truth as a float tensor `[batch, classes]`: one-hot (single-label) or multi-hot
@@ -117,10 +117,12 @@ pub fn targets_tensor(
 pub fn per_sample_loss(task: TaskKind, logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
     let [batch, _] = logits.dims();
     let per_sample = if task.is_multi_label() {
-        // BCE(x, y) = max(x, 0) - x y + log(1 + exp(-|x|))
-        let stable =
-            relu(logits.clone()) - logits.clone() * targets + logits.abs().neg().exp().log1p();
-        stable.mean_dim(1)
+        // BCE(x, y) = -(y log σ(x) + (1 - y) log σ(-x)), through burn's stable log σ: the
+        // textbook max(x, 0) - x y + log(1 + e^{-|x|}) has kinks at x = 0 whose subgradients
+        // give a wrong gradient at a logit of exactly 0.
+        let absent = targets.clone().neg().add_scalar(1.0);
+        let bce = log_sigmoid(logits.clone()) * targets + log_sigmoid(logits.neg()) * absent;
+        bce.neg().mean_dim(1)
     } else {
         (log_softmax(logits, 1) * targets).sum_dim(1).neg()
     };

@@ -32,17 +32,39 @@ pub struct EvalArgs {
     batch_size: usize,
 }
 
+/// Reads a model file onto `device` without announcing it.
+pub fn load_model_quiet(path: &Path, device: &Device) -> anyhow::Result<DiagnosticModel> {
+    Ok(DiagnosticModel::from_bytes(
+        &read(path)?,
+        &path.to_string_lossy(),
+        device,
+    )?)
+}
+
 /// Reads a model file onto `device`.
 pub fn load_model(path: &Path, device: &Device) -> anyhow::Result<DiagnosticModel> {
     model_from_bytes(&read(path)?, path, device)
 }
 
 fn model_from_bytes(bytes: &[u8], path: &Path, device: &Device) -> anyhow::Result<DiagnosticModel> {
-    Ok(DiagnosticModel::from_bytes(
-        bytes,
-        &path.to_string_lossy(),
-        device,
-    )?)
+    let model = DiagnosticModel::from_bytes(bytes, &path.to_string_lossy(), device)?;
+    eprintln!("model {}: {}", path.display(), describe_model(&model));
+    Ok(model)
+}
+
+/// The architecture, task and how the model was trained, in one line.
+pub fn describe_model(model: &DiagnosticModel) -> String {
+    let card = &model.card;
+    format!(
+        "{}, {} ({}); trained: {}",
+        card.architecture.name(),
+        card.task,
+        card.class_names.join(", "),
+        card.training
+            .as_ref()
+            .map_or("not recorded (imported or untrained)".into(), |t| t
+                .describe())
+    )
 }
 
 /// A model file onto `device`, and the SHA-256 of its bytes (what result identities name it

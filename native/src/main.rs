@@ -5,6 +5,7 @@ mod attack_image;
 mod backend;
 mod bench;
 mod data_args;
+mod defense_bench;
 mod demo;
 mod eval;
 mod files;
@@ -51,10 +52,16 @@ enum Command {
     Attack(attack::AttackArgs),
     /// Join the shards of one sweep (attack --shard i/n --json …) into one result
     Merge(merge::MergeArgs),
-    /// List the architectures robustdx can build, train and import
-    Models,
+    /// List the architectures robustdx can build, train and import; with model files, how each
+    /// was trained
+    Models {
+        /// Model files to describe (architecture, task, defense and training recipe)
+        files: Vec<std::path::PathBuf>,
+    },
     /// List the registered attacks with their settings and defaults
     Attacks,
+    /// List the registered defenses (training objectives) with their settings and defaults
+    Defenses,
     /// Turn a PyTorch (torchvision-named) state dict into a robustdx model file
     Import(torch::ImportArgs),
     /// Write a model's weights as torchvision-named .safetensors, to open in PyTorch
@@ -80,6 +87,8 @@ enum GapCommand {
 enum BenchCommand {
     /// Forward + backward images/s of each architecture, tiny and full, per backend
     Models(bench::BenchModelsArgs),
+    /// Train the same model clean and with each defense, attack each with PGD and APGD: one table
+    Defenses(defense_bench::DefenseBenchArgs),
     /// PGD-10 images/s on small-cnn and a tiny AttnVGG, per backend (compare with
     /// tests/fixtures/attacks/speed_torchattacks.py)
     Speed(bench::BenchSpeedArgs),
@@ -107,8 +116,13 @@ fn main() -> ExitCode {
             attack::list_attacks();
             Ok(())
         }
-        Command::Models => {
+        Command::Models { files } if files.is_empty() => {
             list_models();
+            Ok(())
+        }
+        Command::Models { files } => describe_model_files(&files, cli.backend),
+        Command::Defenses => {
+            train::list_defenses();
             Ok(())
         }
         Command::Import(args) => torch::import(args, cli.backend),
@@ -117,6 +131,7 @@ fn main() -> ExitCode {
         Command::Data(DataCommand::Preview(args)) => preview::run(args),
         Command::Data(DataCommand::Export(args)) => preview::export(args),
         Command::Bench(BenchCommand::Models(args)) => bench::run(args),
+        Command::Bench(BenchCommand::Defenses(args)) => defense_bench::run(args, cli.backend),
         Command::Bench(BenchCommand::Speed(args)) => bench::run_speed(args),
     };
     match result {
@@ -144,6 +159,18 @@ fn list_models() {
             a.name, a.input_size, a.full_width, a.tiny_width, task, a.about
         );
     }
+}
+
+fn describe_model_files(
+    files: &[std::path::PathBuf],
+    backend: backend::BackendChoice,
+) -> anyhow::Result<()> {
+    let device = backend::select(backend)?;
+    for file in files {
+        let model = eval::load_model_quiet(file, &device)?;
+        println!("{}: {}", file.display(), eval::describe_model(&model));
+    }
+    Ok(())
 }
 
 /// Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is invalid" several times when a headless

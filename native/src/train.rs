@@ -1,11 +1,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
+use robustdx_core::data::{Dataset, Subset, holdout_split};
+use robustdx_core::defense::{DEFENSES, DefenseSpec};
 use robustdx_core::metrics;
 use robustdx_core::model::{DiagnosticModel, architecture};
-use robustdx_core::train::{OptimizerKind, TrainConfig, Trainer, predict};
+use robustdx_core::train::{
+    ClassificationLoss, OptimizerKind, Schedule, Selection, TrainConfig, Trainer, predict,
+};
+use serde_json::{Map, Value, json};
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::DataArgs;
@@ -36,6 +43,64 @@ pub struct TrainArgs {
     /// adam | sgd (momentum 0.9)
     #[arg(long, default_value = "adam")]
     optimizer: OptimizerKind,
+    /// SGD: Nesterov momentum (the seed's melanoma recipe: --optimizer sgd --nesterov
+    /// --weight-decay 1e-4 --lr-schedule step)
+    #[arg(long)]
+    nesterov: bool,
+    /// L2 weight decay (PyTorch's weight_decay)
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// cosine: decay to 0 over the run; step: ×--lr-factor every --lr-step epochs
+    #[arg(long, value_enum, default_value = "cosine")]
+    lr_schedule: LrSchedule,
+    /// step schedule: epochs between decays
+    #[arg(long, default_value_t = 10)]
+    lr_step: usize,
+    /// step schedule: factor of each decay
+    #[arg(long, default_value_t = 0.1)]
+    lr_factor: f64,
+    /// ce (cross-entropy; BCE for multi-label) | focal
+    #[arg(long, default_value = "ce")]
+    loss: String,
+    /// focal loss: the focusing exponent γ
+    #[arg(long, default_value_t = 2.0)]
+    gamma: f32,
+    /// Training objective: none | pgd-at | mpadvt | mart | trades (see `robustdx defenses`)
+    #[arg(long)]
+    defense: Option<String>,
+    /// Defense: L∞ radius of the inner attack, in 1/255 [pgd-at, mart, trades: 8]
+    #[arg(long)]
+    eps: Option<f32>,
+    /// Defense: steps of the inner attack [pgd-at 10, mart 4, trades 10]
+    #[arg(long)]
+    attack_steps: Option<usize>,
+    /// Defense: step size of the inner attack, in 1/255 [pgd-at ε/4, mart and trades 1.785,
+    /// mpadvt 1]
+    #[arg(long)]
+    attack_step_size: Option<f32>,
+    /// Defense: weight of the robustness term [mart, trades: 6]
+    #[arg(long)]
+    beta: Option<f32>,
+    /// Random resized crops, flips and 90° rotations of the training images (seeded)
+    #[arg(long)]
+    augment: bool,
+    /// Class-balanced sampling (with replacement)
+    #[arg(long)]
+    balance: bool,
+    /// Share of the train split held out for validation (model selection); 0.1 when --select
+    /// asks for a score and this is not given
+    #[arg(long)]
+    val: Option<f64>,
+    /// Which epoch becomes the model: last | clean (best validation accuracy / macro AUC) |
+    /// robust (best under PGD at --select-eps)
+    #[arg(long, value_enum, default_value = "last")]
+    select: SelectBy,
+    /// robust selection: ε in 1/255 [the defense's ε, else 4]
+    #[arg(long)]
+    select_eps: Option<f32>,
+    /// robust selection: PGD steps
+    #[arg(long, default_value_t = 4)]
+    select_steps: usize,
     /// Side of the square model input; images are resized to it (default: the architecture's,
     /// e.g. 224; with --tiny, its small size)
     #[arg(long)]
@@ -58,7 +123,88 @@ pub struct TrainArgs {
     no_eval: bool,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LrSchedule {
+    Cosine,
+    Step,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
+enum SelectBy {
+    Last,
+    Clean,
+    Robust,
+}
+
 impl TrainArgs {
+    /// The defense the flags describe; each flag must be a setting of that defense.
+    fn defense(&self) -> anyhow::Result<DefenseSpec> {
+        let name = self.defense.as_deref().unwrap_or("none");
+        let mut settings = Map::new();
+        for (flag, key, value) in [
+            ("--eps", "eps", self.eps.map(|v| json!(v))),
+            (
+                "--attack-steps",
+                "steps",
+                self.attack_steps.map(|v| json!(v)),
+            ),
+            (
+                "--attack-step-size",
+                "step_size",
+                self.attack_step_size.map(|v| json!(v)),
+            ),
+            ("--beta", "beta", self.beta.map(|v| json!(v))),
+        ] {
+            if let Some(value) = value {
+                let entry = robustdx_core::defense::defense_entry(name)?;
+                anyhow::ensure!(
+                    entry.defaults().contains_key(key),
+                    "{flag} is not a setting of --defense {name} (its settings: {})",
+                    describe_settings(&entry.defaults())
+                );
+                settings.insert(key.into(), value);
+            }
+        }
+        Ok(DefenseSpec::new(name, &settings)?)
+    }
+
+    /// The training recipe of a fresh run.
+    fn config(&self) -> anyhow::Result<TrainConfig> {
+        let defense = self.defense()?;
+        let select = match self.select {
+            SelectBy::Last => Selection::Last,
+            SelectBy::Clean => Selection::Clean,
+            SelectBy::Robust => Selection::Robust {
+                eps: match self.select_eps {
+                    Some(eps) => eps,
+                    None => defense.build()?.training_eps().unwrap_or(4.0),
+                },
+                steps: self.select_steps,
+            },
+        };
+        let config = TrainConfig {
+            optimizer: self.optimizer,
+            seed: self.seed,
+            defense,
+            loss: ClassificationLoss::parse(&self.loss, self.gamma)?,
+            schedule: match self.lr_schedule {
+                LrSchedule::Cosine => Schedule::Cosine,
+                LrSchedule::Step => Schedule::Step {
+                    every: self.lr_step,
+                    factor: self.lr_factor,
+                },
+            },
+            weight_decay: self.weight_decay,
+            nesterov: self.nesterov,
+            augment: self.augment,
+            balance: self.balance,
+            select,
+            ..self.over(&TrainConfig::default())
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
     /// `base` with the epochs, batch size and learning rate the user gave.
     fn over(&self, base: &TrainConfig) -> TrainConfig {
         TrainConfig {
@@ -78,19 +224,32 @@ fn checkpoint_path(out: &Path) -> PathBuf {
 
 pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
     let splits = args.data.open()?;
-    let (train, test) = (splits.train.as_ref(), splits.test.as_ref());
+    let device = backend::select(backend)?;
+    let checkpoint = checkpoint_path(&args.out);
+    let resumed = match args.resume {
+        true => {
+            let name = checkpoint.to_string_lossy();
+            let bytes =
+                read(&checkpoint).context("--resume needs the checkpoint of an earlier run")?;
+            Some(Trainer::resume(&bytes, &name, &device)?)
+        }
+        false => None,
+    };
+    // A resumed run keeps selecting the way it started.
+    let selects = match &resumed {
+        Some(trainer) => trainer.config.select != Selection::Last,
+        None => args.select != SelectBy::Last,
+    };
+    let (train, validation) = validation_split(&args, splits.train.clone(), selects)?;
+    let (train, test) = (train.as_ref(), splits.test.as_ref());
     anyhow::ensure!(
         !train.is_empty(),
         "{}: the train split is empty",
         train.info().name
     );
-    let device = backend::select(backend)?;
-    let checkpoint = checkpoint_path(&args.out);
 
-    let mut trainer = if args.resume {
+    let mut trainer = if let Some(mut trainer) = resumed {
         let name = checkpoint.to_string_lossy();
-        let bytes = read(&checkpoint).context("--resume needs the checkpoint of an earlier run")?;
-        let mut trainer = Trainer::resume(&bytes, &name, &device)?;
         anyhow::ensure!(
             trainer.data_name() == train.info().name,
             "{name}: the checkpoint was trained on {}, not {}",
@@ -98,6 +257,14 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
             train.info().name
         );
         let own = trainer.config.clone();
+        if let Some(name) = &args.defense {
+            anyhow::ensure!(
+                *name == own.defense.defense,
+                "{name_}: the run trains with --defense {}; resuming with --defense {name} would mix objectives (start a new run with another --out)",
+                own.defense.defense,
+                name_ = checkpoint.display()
+            );
+        }
         let config = args.over(&own);
         config.validate()?;
         let said: Vec<String> = [
@@ -132,12 +299,7 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
         trainer.config = config;
         trainer
     } else {
-        let config = TrainConfig {
-            optimizer: args.optimizer,
-            seed: args.seed,
-            ..args.over(&TrainConfig::default())
-        };
-        config.validate()?;
+        let config = args.config()?;
         device.seed(args.seed);
         let info = architecture(&args.model)?;
         let (width, size) = match args.tiny {
@@ -154,6 +316,7 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
         Trainer::new(model, config, &train.info().name, &device)?
     };
 
+    let config = &trainer.config;
     eprintln!(
         "training {} ({} parameters, {}x{} input) on {} ({} images, {} task, classes: {})",
         trainer.model().card.architecture.name(),
@@ -164,6 +327,30 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
         train.len(),
         train.info().task,
         train.info().class_names.join(", ")
+    );
+    eprintln!(
+        "objective: {}, {}{}{}; keeps {}",
+        match config.defense.is_clean() {
+            true => "clean".to_string(),
+            false => config.defense.describe(),
+        },
+        config.loss.describe(),
+        if config.augment { ", augmented" } else { "" },
+        if config.balance {
+            ", class-balanced"
+        } else {
+            ""
+        },
+        config.select.describe()
+    );
+    anyhow::ensure!(
+        config.select == Selection::Last || validation.is_some(),
+        "--select {} needs a validation split (--val 0.1)",
+        if config.select == Selection::Clean {
+            "clean"
+        } else {
+            "robust"
+        }
     );
     while !trainer.is_finished() {
         let epoch = trainer.epoch + 1;
@@ -179,7 +366,6 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
         })?;
         progress.finish_and_clear();
         let seconds = started.elapsed().as_secs_f64();
-        write_atomic(&checkpoint, &trainer.checkpoint()?)?;
         let mut line = format!(
             "epoch {epoch}/{}: loss {:.4}, {:.1} s, {:.0} img/s",
             trainer.config.epochs,
@@ -187,6 +373,20 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
             seconds,
             stats.samples as f64 / seconds
         );
+        if let Some(validation) = &validation {
+            let progress = bar(validation.len(), "validating", "img");
+            let score = trainer.select(validation.as_ref(), &mut |done, _| {
+                progress.set_position(done as u64)
+            })?;
+            progress.finish_and_clear();
+            if let Some(score) = score {
+                line += &format!(", validation {score:.3}");
+                if trainer.best().is_some_and(|b| b.epoch == epoch) {
+                    line += " (best so far)";
+                }
+            }
+        }
+        write_atomic(&checkpoint, &trainer.checkpoint()?)?;
         if !args.no_eval && !test.is_empty() {
             let model = trainer.finish(train.len());
             let m = metrics::evaluate(&predict(&model, test, 64, &device, &mut |_, _| {})?)?;
@@ -197,8 +397,68 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
         }
         eprintln!("{line}");
     }
-    let model = trainer.finish(train.len());
+    let model = trainer.selected(train.len());
+    if let Some(best) = trainer.best() {
+        eprintln!(
+            "kept epoch {} of {} ({}: {:.3})",
+            best.epoch,
+            trainer.epoch,
+            trainer.config.select.describe(),
+            best.score
+        );
+    }
     write_atomic(&args.out, &model.to_bytes()?)?;
     println!("model written to {}", args.out.display());
     Ok(())
+}
+
+/// The train split, and the validation split model selection scores on: `--val` of the train
+/// split held out (seeded by --split-seed), 10 % when selection needs one and none was asked for.
+type Splits = (Arc<dyn Dataset>, Option<Arc<dyn Dataset>>);
+
+fn validation_split(
+    args: &TrainArgs,
+    train: Arc<dyn Dataset>,
+    selects: bool,
+) -> anyhow::Result<Splits> {
+    let fraction = match (args.val, selects) {
+        (Some(fraction), _) => fraction,
+        (None, false) => return Ok((train, None)),
+        (None, true) => 0.1,
+    };
+    anyhow::ensure!(
+        fraction > 0.0 && fraction < 1.0,
+        "--val must be in (0, 1), got {fraction}"
+    );
+    let (keep, held) = holdout_split(train.len(), fraction, args.data.split_seed)?;
+    anyhow::ensure!(
+        !held.is_empty() && !keep.is_empty(),
+        "{}: --val {fraction} of {} images leaves an empty split",
+        train.info().name,
+        train.len()
+    );
+    let label = format!("{:.0}% held out for validation", fraction * 100.0);
+    let validation: Arc<dyn Dataset> = Arc::new(Subset::new(train.clone(), held, "validation"));
+    Ok((Arc::new(Subset::new(train, keep, &label)), Some(validation)))
+}
+
+/// `eps=8, steps=4, …` for error messages.
+fn describe_settings(settings: &Map<String, Value>) -> String {
+    if settings.is_empty() {
+        return "none".into();
+    }
+    let parts: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    parts.join(", ")
+}
+
+/// `robustdx defenses`: the registry with each defense's settings and defaults.
+pub fn list_defenses() {
+    for entry in DEFENSES {
+        println!("{:<8} {}", entry.name, entry.about);
+        println!(
+            "{:<8} settings: {}",
+            "",
+            describe_settings(&entry.defaults())
+        );
+    }
 }

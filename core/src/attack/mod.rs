@@ -28,8 +28,8 @@ pub use generator::{
 pub use goal::Goal;
 pub use pgd::{PgdRun, PgdSettings, ProjectedGradientDescent};
 pub use registry::{
-    ATTACKS, AttackContext, AttackEntry, AttackSpec, NoSettings, applicable, attack_entry,
-    canonical_settings,
+    ATTACKS, AttackContext, AttackEntry, AttackSpec, NoSettings, Settings, applicable,
+    attack_entry, canonical_settings,
 };
 pub use sample_draws::{SampleKeys, Stream};
 

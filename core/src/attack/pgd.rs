@@ -136,6 +136,43 @@ impl ProjectedGradientDescent {
             step: 0,
         })
     }
+
+    /// A run from `start` (already near `images`) that climbs the loss against `targets`, which
+    /// may be soft: probabilities as targets make the loss a divergence from them, the inner
+    /// maximisation of TRADES. What defenses with their own starting point use.
+    pub fn start_at<'a>(
+        &self,
+        model: &'a AttackedModel,
+        images: Tensor<4>,
+        start: Tensor<4>,
+        targets: Tensor<2>,
+    ) -> Result<PgdRun<'a>> {
+        self.validate()?;
+        Ok(PgdRun {
+            attack: *self,
+            model,
+            region: self.budget.region(&images, &model.model().card.input),
+            clean: images,
+            targets,
+            adversarial: start,
+            step: 0,
+        })
+    }
+
+    /// Every step of [`ProjectedGradientDescent::start_at`]'s run: the final images.
+    pub fn climb_from(
+        &self,
+        model: &AttackedModel,
+        images: Tensor<4>,
+        start: Tensor<4>,
+        targets: Tensor<2>,
+    ) -> Result<Tensor<4>> {
+        let mut run = self.start_at(model, images, start, targets)?;
+        while !run.is_finished() {
+            run.step()?;
+        }
+        Ok(run.adversarial())
+    }
 }
 
 /// One PGD run in progress.

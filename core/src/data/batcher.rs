@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::{Dataset, Image, Sample};
+use super::{Augmentation, Dataset, Image, Sample};
 use crate::model::InputSpec;
 use crate::{Label, Result, TaskKind};
 
@@ -27,6 +27,7 @@ pub struct BatchLoader<'a> {
     order: Vec<usize>,
     batch_size: usize,
     input: InputSpec,
+    augmentation: Option<Augmentation>,
     next: usize,
 }
 
@@ -47,8 +48,26 @@ impl<'a> BatchLoader<'a> {
             order,
             batch_size: batch_size.max(1),
             input: input.clone(),
+            augmentation: None,
             next: 0,
         }
+    }
+
+    /// Walks `order` (indices into the data set, repeats allowed) instead.
+    pub fn with_order(mut self, order: Vec<usize>) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// Augments each image (before it is brought to the model's input size).
+    pub fn augmented(mut self, augmentation: Option<Augmentation>) -> Self {
+        self.augmentation = augmentation;
+        self
+    }
+
+    /// The data-set indices in the order batches take them.
+    pub fn order(&self) -> &[usize] {
+        &self.order
     }
 
     /// Only the samples `range` of the data set, in index order (a shard of a split).
@@ -65,7 +84,11 @@ impl<'a> BatchLoader<'a> {
     /// Decodes and prepares sample `index` of the data set for the model input.
     fn prepare(&self, index: usize) -> Result<Sample> {
         let sample = self.dataset.get(index)?;
-        let image = self.input.prepare(sample.image);
+        let image = match self.augmentation {
+            Some(augmentation) => augmentation.apply(sample.image, index as u64),
+            None => sample.image,
+        };
+        let image = self.input.prepare(image);
         Ok(Sample { image, ..sample })
     }
 }

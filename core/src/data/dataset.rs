@@ -51,6 +51,11 @@ pub trait Dataset: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The label of sample `index`; sources that know labels up front answer without decoding.
+    fn label(&self, index: usize) -> Result<Label> {
+        self.get(index).map(|s| s.label)
+    }
 }
 
 /// A data source's train and test splits.
@@ -104,6 +109,10 @@ impl Dataset for FileDataset {
         self.entries[index].0.clone()
     }
 
+    fn label(&self, index: usize) -> Result<Label> {
+        Ok(self.entries[index].1.clone())
+    }
+
     fn get(&self, index: usize) -> Result<Sample> {
         let (path, label) = &self.entries[index];
         let bytes = self.source.read(path)?;
@@ -148,6 +157,10 @@ impl Dataset for Subset {
 
     fn id(&self, index: usize) -> String {
         self.inner.id(self.indices[index])
+    }
+
+    fn label(&self, index: usize) -> Result<Label> {
+        self.inner.label(self.indices[index])
     }
 }
 

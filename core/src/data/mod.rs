@@ -4,6 +4,8 @@
 //! becomes a [`Dataset`]: an indexable collection that decodes one [`Sample`] at a time, so a
 //! folder of 100 000 images is never held in memory at once.
 
+mod augment;
+mod balance;
 mod batcher;
 mod chestxray14;
 mod csv_folder;
@@ -16,6 +18,8 @@ mod source;
 mod spec;
 pub mod synthetic;
 
+pub use augment::{AugmentDraw, Augmentation};
+pub use balance::{balance_weights, balanced_order};
 pub use batcher::{Batch, BatchLoader, batch_targets, images_to_tensor};
 pub use chestxray14::open_chestxray14;
 pub use csv_folder::{CsvColumns, open_csv};

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::ArchitectureConfig;
 use crate::TaskKind;
 use crate::data::Image;
+use crate::defense::DefenseSpec;
+use crate::train::{ClassificationLoss, Schedule, Selection};
 
 /// The input a model expects. Pixels in [0, 1] go in; the model normalises with `mean` / `std`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,7 +47,18 @@ impl InputSpec {
     }
 }
 
-/// How and on what a model was trained.
+/// The epoch model selection kept, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelectedEpoch {
+    pub by: Selection,
+    /// 1-based.
+    pub epoch: usize,
+    /// Its validation score (accuracy; macro AUC for multi-label tasks).
+    pub score: f64,
+}
+
+/// How and on what a model was trained. Fields after `final_loss` came with the defenses; a
+/// model written before them reads as clean cross-entropy training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingSummary {
     /// The data set as the user named it.
@@ -58,6 +71,70 @@ pub struct TrainingSummary {
     pub seed: u64,
     /// Mean training loss of the last epoch.
     pub final_loss: Option<f64>,
+    /// The training objective and its settings.
+    #[serde(default)]
+    pub defense: Option<DefenseSpec>,
+    #[serde(default)]
+    pub loss: Option<ClassificationLoss>,
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    #[serde(default)]
+    pub weight_decay: f64,
+    #[serde(default)]
+    pub nesterov: bool,
+    #[serde(default)]
+    pub augment: bool,
+    #[serde(default)]
+    pub balance: bool,
+    /// The epoch kept by model selection (absent: the last).
+    #[serde(default)]
+    pub selected: Option<SelectedEpoch>,
+}
+
+impl TrainingSummary {
+    /// The defense's registry name (`none` for clean training and older models).
+    pub fn defense_name(&self) -> &str {
+        self.defense.as_ref().map_or("none", |d| d.defense.as_str())
+    }
+
+    /// One line on how the model was trained, for listings, reports and the page.
+    pub fn describe(&self) -> String {
+        let defense = match &self.defense {
+            Some(d) if !d.is_clean() => d.describe(),
+            _ => "clean".into(),
+        };
+        let mut text = format!(
+            "{defense}; {} epochs of {} ({} images), {} lr {}",
+            self.epochs, self.data, self.train_samples, self.optimizer, self.learning_rate
+        );
+        if self.nesterov {
+            text += " nesterov";
+        }
+        if self.weight_decay > 0.0 {
+            text += &format!(" wd {}", self.weight_decay);
+        }
+        if let Some(Schedule::Step { every, factor }) = self.schedule {
+            text += &format!(", ×{factor} every {every} epochs");
+        }
+        if let Some(loss @ ClassificationLoss::Focal { .. }) = self.loss {
+            text += &format!(", {}", loss.describe());
+        }
+        if self.augment {
+            text += ", augmented";
+        }
+        if self.balance {
+            text += ", class-balanced";
+        }
+        if let Some(s) = &self.selected {
+            text += &format!(
+                ", kept epoch {} by {} ({:.3})",
+                s.epoch,
+                s.by.describe(),
+                s.score
+            );
+        }
+        text
+    }
 }
 
 /// Everything about a model except its weights.

@@ -15,7 +15,7 @@ mod small_cnn;
 mod torch;
 
 pub use attn_vgg::{AttnVgg, AttnVggConfig};
-pub use card::{InputSpec, ModelCard, TrainingSummary};
+pub use card::{InputSpec, ModelCard, SelectedEpoch, TrainingSummary};
 pub use classifier::{Classifier, ClassifierOutput};
 pub use densenet::{DenseNet, DenseNetConfig};
 pub use diagnostic::DiagnosticModel;

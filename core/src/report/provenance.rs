@@ -12,6 +12,16 @@ pub fn provenance(record: &AttackReport) -> Vec<(&'static str, String)> {
             format!("{} ({})", record.model.file, record.model.architecture),
         ),
         (
+            "trained",
+            record
+                .model
+                .training
+                .as_ref()
+                .map_or("not recorded (imported or untrained)".into(), |t| {
+                    t.describe()
+                }),
+        ),
+        (
             "model sha256",
             record
                 .model

@@ -1,17 +1,20 @@
 //! Checkpoints: the model file, the optimiser state and the run's progress in one file, so an
 //! interrupted run resumes exactly where it stopped.
 //!
-//! Layout: the magic `RDXCKPT1`, then three sections, each a little-endian `u64` length and its
-//! bytes: progress (JSON), model (burnpack with card), optimiser state (burnpack).
+//! Layout: the magic `RDXCKPT2`, then four sections, each a little-endian `u64` length and its
+//! bytes: progress (JSON), model (burnpack with card), optimiser state (burnpack), and the best
+//! epoch's model so far (burnpack; empty when there is none). `RDXCKPT1` files (the first three
+//! sections) still resume.
 
 use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
-use super::{EpochStats, TrainConfig, Trainer};
+use super::{BestEpoch, EpochStats, TrainConfig, Trainer};
 use crate::model::DiagnosticModel;
 use crate::{Error, Result};
 
-const MAGIC: &[u8; 8] = b"RDXCKPT1";
+const MAGIC: &[u8; 8] = b"RDXCKPT2";
+const MAGIC_V1: &[u8; 8] = b"RDXCKPT1";
 
 #[derive(Serialize, Deserialize)]
 struct Progress {
@@ -19,6 +22,9 @@ struct Progress {
     epoch: usize,
     history: Vec<EpochStats>,
     data_name: String,
+    /// Epoch and score of the best model section.
+    #[serde(default)]
+    best: Option<(usize, f64)>,
 }
 
 fn checkpoint_error(file: &str, reason: impl ToString) -> Error {
@@ -36,6 +42,7 @@ impl Trainer {
             epoch: self.epoch,
             history: self.history.clone(),
             data_name: self.data_name.clone(),
+            best: self.best.as_ref().map(|b| (b.epoch, b.score)),
         })
         .map_err(|e| Error::invalid(e.to_string()))?;
         // `valid()` first: batch norm's running statistics are only brought up to date by a sync,
@@ -45,8 +52,12 @@ impl Trainer {
             .optimizer
             .into_bytes()
             .map_err(|e| Error::invalid(format!("cannot serialise the optimiser: {e}")))?;
+        let best = match &self.best {
+            Some(best) => best.model.to_bytes()?,
+            None => Vec::new(),
+        };
         let mut out = MAGIC.to_vec();
-        for section in [&progress[..], &model[..], &optimizer[..]] {
+        for section in [&progress[..], &model[..], &optimizer[..], &best[..]] {
             out.extend_from_slice(&(section.len() as u64).to_le_bytes());
             out.extend_from_slice(section);
         }
@@ -56,12 +67,14 @@ impl Trainer {
     /// Restores a trainer from [`Trainer::checkpoint`] bytes onto `device`. `file` names it in
     /// errors.
     pub fn resume(bytes: &[u8], file: &str, device: &Device) -> Result<Self> {
-        let rest = bytes
-            .strip_prefix(MAGIC)
-            .ok_or_else(|| checkpoint_error(file, "not a robustdx checkpoint"))?;
-        let mut sections = Vec::with_capacity(3);
+        let (rest, count) = match (bytes.strip_prefix(MAGIC), bytes.strip_prefix(MAGIC_V1)) {
+            (Some(rest), _) => (rest, 4),
+            (None, Some(rest)) => (rest, 3),
+            (None, None) => return Err(checkpoint_error(file, "not a robustdx checkpoint")),
+        };
+        let mut sections = Vec::with_capacity(count);
         let mut rest = rest;
-        for _ in 0..3 {
+        for _ in 0..count {
             let (len, tail) = rest
                 .split_first_chunk::<8>()
                 .ok_or_else(|| checkpoint_error(file, "truncated"))?;
@@ -83,6 +96,15 @@ impl Trainer {
             .map_err(|e| checkpoint_error(file, e))?;
         trainer.epoch = progress.epoch;
         trainer.history = progress.history;
+        if let (Some((epoch, score)), Some(bytes)) = (progress.best, sections.get(3))
+            && !bytes.is_empty()
+        {
+            trainer.best = Some(BestEpoch {
+                epoch,
+                score,
+                model: DiagnosticModel::from_bytes(bytes, file, device)?,
+            });
+        }
         Ok(trainer)
     }
 }

@@ -1,6 +1,9 @@
+use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig, momentum::MomentumConfig};
 use serde::{Deserialize, Serialize};
 
+use super::ClassificationLoss;
+use crate::defense::DefenseSpec;
 use crate::{Error, Result};
 
 /// Which optimiser updates the weights.
@@ -35,6 +38,42 @@ impl std::fmt::Display for OptimizerKind {
     }
 }
 
+/// How the learning rate falls over a run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Schedule {
+    /// Cosine decay from the peak to 0 over the whole run.
+    #[default]
+    Cosine,
+    /// The peak times `factor` after every `every` epochs (the seed's SGD: ×0.1 every 10).
+    Step { every: usize, factor: f64 },
+}
+
+/// Which epoch's weights become the model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "by", rename_all = "kebab-case")]
+pub enum Selection {
+    /// The last epoch's.
+    #[default]
+    Last,
+    /// The best validation score on clean images (accuracy; macro AUC for multi-label tasks).
+    Clean,
+    /// The best validation score under L∞ PGD at `eps` (1/255 units) with `steps` steps.
+    Robust { eps: f32, steps: usize },
+}
+
+impl Selection {
+    pub fn describe(&self) -> String {
+        match self {
+            Selection::Last => "last epoch".into(),
+            Selection::Clean => "clean validation score".into(),
+            Selection::Robust { eps, steps } => {
+                format!("validation score under PGD-{steps} at ε={eps}/255")
+            }
+        }
+    }
+}
+
 /// Hyper-parameters of a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -43,8 +82,31 @@ pub struct TrainConfig {
     /// Peak learning rate (see [`TrainConfig::learning_rate_at`]).
     pub learning_rate: f64,
     pub optimizer: OptimizerKind,
-    /// Seeds the weight initialisation and the shuffle of every epoch.
+    /// Seeds the weight initialisation, the shuffle, augmentation and the defenses' draws.
     pub seed: u64,
+    /// The training objective.
+    #[serde(default)]
+    pub defense: DefenseSpec,
+    /// The classification term.
+    #[serde(default)]
+    pub loss: ClassificationLoss,
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// L2 penalty added to the gradients (PyTorch's `weight_decay`).
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Nesterov momentum (SGD).
+    #[serde(default)]
+    pub nesterov: bool,
+    /// Random resized crops, flips and 90° rotations of the training images.
+    #[serde(default)]
+    pub augment: bool,
+    /// Class-balanced sampling: each epoch draws as many images as the split holds, with
+    /// replacement, each class equally likely.
+    #[serde(default)]
+    pub balance: bool,
+    #[serde(default)]
+    pub select: Selection,
 }
 
 impl Default for TrainConfig {
@@ -55,6 +117,14 @@ impl Default for TrainConfig {
             learning_rate: 2e-3,
             optimizer: OptimizerKind::Adam,
             seed: 0,
+            defense: DefenseSpec::default(),
+            loss: ClassificationLoss::CrossEntropy,
+            schedule: Schedule::Cosine,
+            weight_decay: 0.0,
+            nesterov: false,
+            augment: false,
+            balance: false,
+            select: Selection::Last,
         }
     }
 }
@@ -72,24 +142,66 @@ impl TrainConfig {
                 self.learning_rate
             )));
         }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(Error::invalid(format!(
+                "--weight-decay must be ≥ 0, got {}",
+                self.weight_decay
+            )));
+        }
+        if self.nesterov && self.optimizer != OptimizerKind::Sgd {
+            return Err(Error::invalid("--nesterov is a setting of --optimizer sgd"));
+        }
+        if let Schedule::Step { every, factor } = self.schedule
+            && (every == 0 || !(factor > 0.0 && factor <= 1.0))
+        {
+            return Err(Error::invalid(format!(
+                "step decay needs every ≥ 1 epoch and a factor in (0, 1], got every {every}, factor {factor}"
+            )));
+        }
+        if let Selection::Robust { eps, steps } = self.select
+            && (steps == 0 || !(eps.is_finite() && eps > 0.0 && eps <= 255.0))
+        {
+            return Err(Error::invalid(format!(
+                "robust selection needs ε in (0, 255] (1/255 units) and ≥ 1 step, got ε {eps}, {steps} steps"
+            )));
+        }
+        self.defense.build()?;
         Ok(())
     }
 
     pub(crate) fn optimizer(&self) -> ModuleOptimizer {
+        let decay =
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
         match self.optimizer {
-            OptimizerKind::Adam => AdamConfig::new().init(),
+            OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
             OptimizerKind::Sgd => SgdConfig::new()
                 .with_momentum(Some(
-                    MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
+                    MomentumConfig::new()
+                        .with_momentum(0.9)
+                        .with_dampening(0.0)
+                        .with_nesterov(self.nesterov),
                 ))
+                .with_weight_decay(decay)
                 .init(),
         }
     }
 
-    /// Learning rate at `progress` in [0, 1] of the whole run: cosine decay from the peak to 0,
-    /// so the last epochs settle instead of bouncing between minima.
+    /// Learning rate at `progress` in [0, 1] of the whole run. Cosine: decay from the peak to 0,
+    /// so the last epochs settle instead of bouncing between minima. Step: the peak times
+    /// `factor` for every `every` epochs completed.
     pub fn learning_rate_at(&self, progress: f64) -> f64 {
-        0.5 * self.learning_rate * (1.0 + (std::f64::consts::PI * progress.clamp(0.0, 1.0)).cos())
+        let progress = progress.clamp(0.0, 1.0);
+        match self.schedule {
+            Schedule::Cosine => {
+                0.5 * self.learning_rate * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+            Schedule::Step { every, factor } => {
+                // Epochs completed, rounded so that float noise at a boundary counts it done.
+                let epoch = (progress * self.epochs as f64 + 1e-9).floor() as usize;
+                let epoch = epoch.min(self.epochs.saturating_sub(1));
+                self.learning_rate * factor.powi((epoch / every.max(1)) as i32)
+            }
+        }
     }
 
     /// Shuffle seed of epoch `epoch`: a different order each epoch, the same for a given seed.
@@ -114,6 +226,25 @@ mod tests {
     }
 
     #[test]
+    fn step_decay_divides_by_ten_every_ten_epochs() {
+        let config = TrainConfig {
+            epochs: 30,
+            learning_rate: 1e-3,
+            schedule: Schedule::Step {
+                every: 10,
+                factor: 0.1,
+            },
+            ..TrainConfig::default()
+        };
+        let at_epoch = |e: usize, batch: f64| config.learning_rate_at((e as f64 + batch) / 30.0);
+        assert_eq!(at_epoch(0, 0.0), 1e-3);
+        assert_eq!(at_epoch(9, 0.99), 1e-3);
+        assert!((at_epoch(10, 0.0) - 1e-4).abs() < 1e-15);
+        assert!((at_epoch(29, 0.5) - 1e-5).abs() < 1e-16);
+        assert!((config.learning_rate_at(1.0) - 1e-5).abs() < 1e-16);
+    }
+
+    #[test]
     fn bad_hyper_parameters_are_rejected() {
         for bad in [
             TrainConfig {
@@ -130,6 +261,25 @@ mod tests {
             },
             TrainConfig {
                 learning_rate: -1.0,
+                ..TrainConfig::default()
+            },
+            TrainConfig {
+                nesterov: true,
+                ..TrainConfig::default()
+            },
+            TrainConfig {
+                weight_decay: -1e-4,
+                ..TrainConfig::default()
+            },
+            TrainConfig {
+                schedule: Schedule::Step {
+                    every: 0,
+                    factor: 0.1,
+                },
+                ..TrainConfig::default()
+            },
+            TrainConfig {
+                select: Selection::Robust { eps: 0.0, steps: 4 },
                 ..TrainConfig::default()
             },
         ] {

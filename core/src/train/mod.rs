@@ -4,9 +4,12 @@
 mod checkpoint;
 mod config;
 mod evaluate;
+mod loss;
 mod trainer;
 
-pub use config::{OptimizerKind, TrainConfig};
+pub use config::{OptimizerKind, Schedule, Selection, TrainConfig};
 pub(crate) use evaluate::check_compatible;
 pub use evaluate::predict;
-pub use trainer::{BatchProgress, EpochStats, Trainer};
+pub use loss::ClassificationLoss;
+pub(crate) use loss::log_sigmoid;
+pub use trainer::{BatchProgress, BestEpoch, EpochStats, Trainer, selection_score};

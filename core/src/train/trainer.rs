@@ -1,12 +1,19 @@
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::TrainConfig;
 use super::evaluate::check_compatible;
-use crate::data::{BatchLoader, Dataset, batch_targets};
-use crate::model::{Classifier, DiagnosticModel, TrainingSummary};
-use crate::{Error, Result, task};
+use super::{Selection, TrainConfig, predict};
+use crate::attack::{AttackedModel, ProjectedGradientDescent, SampleKeys};
+use crate::data::{Augmentation, BatchLoader, Dataset, balanced_order, batch_targets};
+use crate::defense::TrainingBatch;
+use crate::metrics::{self, Metrics};
+use crate::model::{DiagnosticModel, SelectedEpoch, TrainingSummary};
+use crate::robustness::evaluate_attack;
+use crate::{Error, Label, Result};
 
 /// What one epoch did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,6 +22,9 @@ pub struct EpochStats {
     pub epoch: usize,
     pub mean_loss: f64,
     pub samples: usize,
+    /// The model-selection score on the validation split, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<f64>,
 }
 
 /// Progress inside an epoch, for progress bars.
@@ -27,6 +37,14 @@ pub struct BatchProgress {
     pub loss: f64,
 }
 
+/// The best epoch so far by the selection score, and its weights.
+#[derive(Clone)]
+pub struct BestEpoch {
+    pub epoch: usize,
+    pub score: f64,
+    pub(crate) model: DiagnosticModel,
+}
+
 /// A model being trained, with its optimiser state and history: everything a checkpoint holds.
 pub struct Trainer {
     pub config: TrainConfig,
@@ -36,6 +54,11 @@ pub struct Trainer {
     pub epoch: usize,
     pub history: Vec<EpochStats>,
     pub(crate) data_name: String,
+    pub(crate) best: Option<BestEpoch>,
+    /// The plain device (the model lives on its autodiff version).
+    device: Device,
+    /// Labels of the training split, read once for class balancing.
+    labels: Option<Vec<Label>>,
 }
 
 impl Trainer {
@@ -54,6 +77,9 @@ impl Trainer {
             epoch: 0,
             history: Vec::new(),
             data_name: data_name.to_string(),
+            best: None,
+            device: device.clone(),
+            labels: None,
         })
     }
 
@@ -70,27 +96,70 @@ impl Trainer {
         &self.model
     }
 
-    /// One pass over `data` in a seeded random order.
+    /// The best epoch so far by the selection score.
+    pub fn best(&self) -> Option<&BestEpoch> {
+        self.best.as_ref()
+    }
+
+    /// The order of epoch `epoch`'s samples: a seeded shuffle, or a class-balanced draw.
+    fn epoch_order(&mut self, data: &dyn Dataset) -> Result<Vec<usize>> {
+        let seed = self.config.shuffle_seed(self.epoch);
+        if !self.config.balance {
+            let mut order: Vec<usize> = (0..data.len()).collect();
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+            return Ok(order);
+        }
+        if self.labels.as_ref().map(Vec::len) != Some(data.len()) {
+            self.labels = Some(
+                (0..data.len())
+                    .map(|i| data.label(i))
+                    .collect::<Result<_>>()?,
+            );
+        }
+        balanced_order(self.labels.as_deref().unwrap_or_default(), seed)
+    }
+
+    /// One pass over `data` in a seeded order, each batch's loss from the run's defense.
     pub fn train_epoch(
         &mut self,
         data: &dyn Dataset,
         on_batch: &mut dyn FnMut(BatchProgress),
     ) -> Result<EpochStats> {
         check_compatible(&self.model, data)?;
-        let device = self.model_device();
+        let defense = self.config.defense.build()?;
         let card = self.model.card.clone();
-        let loader = BatchLoader::new(
-            data,
-            self.config.batch_size,
-            &card.input,
-            Some(self.config.shuffle_seed(self.epoch)),
-        );
+        let order = self.epoch_order(data)?;
+        // Keys of this epoch's random draws: per image (starts, augmentation) and per batch.
+        let epoch_seed = self.config.shuffle_seed(self.epoch);
+        let augmentation = self.config.augment.then_some(Augmentation {
+            seed: self.config.seed,
+            epoch: self.epoch as u64,
+        });
+        let batch_size = self.config.batch_size;
+        let loader = BatchLoader::new(data, batch_size, &card.input, None)
+            .with_order(order.clone())
+            .augmented(augmentation);
         let batches = loader.num_batches();
         let (mut loss_sum, mut samples) = (0.0, 0);
         for (index, prepared) in loader.enumerate() {
-            let batch = batch_targets(prepared?, card.task, card.num_classes(), &device)?;
+            let batch = batch_targets(prepared?, card.task, card.num_classes(), &self.device)?;
             let rows = batch.labels.len();
-            let loss = task::loss(card.task, self.model.logits(batch.images), batch.targets);
+            let indices = order[index * batch_size..index * batch_size + rows]
+                .iter()
+                .map(|&i| i as u64)
+                .collect();
+            let keys = SampleKeys::new(epoch_seed, indices);
+            let attacked = AttackedModel::new(&self.model.valid(), &self.device);
+            let loss = defense.loss(&TrainingBatch {
+                model: &self.model,
+                attacked: &attacked,
+                images: batch.images,
+                targets: batch.targets,
+                labels: &batch.labels,
+                keys: &keys,
+                batch_key: epoch_seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+                loss: self.config.loss,
+            })?;
             let grads = GradientsParams::from_grads(loss.backward(), &self.model.network);
             let value = f64::from(loss.into_scalar::<f32>());
             if !value.is_finite() {
@@ -120,35 +189,118 @@ impl Trainer {
             epoch: self.epoch,
             mean_loss: loss_sum / samples.max(1) as f64,
             samples,
+            validation: None,
         };
         self.history.push(stats.clone());
         Ok(stats)
     }
 
-    fn model_device(&self) -> Device {
-        use burn::module::Module;
-        self.model
-            .network
-            .devices()
-            .into_iter()
-            .next()
-            .expect("a model has parameters")
+    /// Scores the model as it is now on `validation` by the run's selection rule, records the
+    /// score in the last epoch's stats and keeps these weights if they are the best so far.
+    /// `None` when the run keeps its last epoch. `on_batch(done, total)` reports progress.
+    pub fn select(
+        &mut self,
+        validation: &dyn Dataset,
+        on_batch: &mut dyn FnMut(usize, usize),
+    ) -> Result<Option<f64>> {
+        if self.config.select == Selection::Last {
+            return Ok(None);
+        }
+        let model = self.model.valid();
+        let metrics = match self.config.select {
+            Selection::Last => unreachable!("returned above"),
+            Selection::Clean => {
+                metrics::evaluate(&predict(&model, validation, 64, &self.device, on_batch)?)?
+            }
+            Selection::Robust { eps, steps } => {
+                let attack = ProjectedGradientDescent::linf(eps / 255.0, steps);
+                let range = 0..validation.len();
+                evaluate_attack(
+                    &model,
+                    validation,
+                    range,
+                    &attack,
+                    self.config.seed,
+                    64,
+                    0,
+                    &self.device,
+                    on_batch,
+                )?
+                .metrics
+                .adversarial
+            }
+        };
+        let score = selection_score(&metrics);
+        if let Some(last) = self.history.last_mut() {
+            last.validation = Some(score);
+        }
+        if self.best.as_ref().is_none_or(|b| score > b.score) {
+            self.best = Some(BestEpoch {
+                epoch: self.epoch,
+                score,
+                model,
+            });
+        }
+        Ok(Some(score))
     }
 
-    /// The trained model, back on the plain (inference) device, with its training summary.
+    /// The model as trained so far, back on the plain (inference) device, with its training
+    /// summary.
     pub fn finish(&self, train_samples: usize) -> DiagnosticModel {
-        let mut model = self.model.valid();
+        self.summarised(self.model.valid(), train_samples, None)
+    }
+
+    /// The model the run keeps: the best epoch's by the selection score, else the last.
+    pub fn selected(&self, train_samples: usize) -> DiagnosticModel {
+        match &self.best {
+            Some(best) => self.summarised(
+                best.model.clone(),
+                train_samples,
+                Some(SelectedEpoch {
+                    by: self.config.select,
+                    epoch: best.epoch,
+                    score: best.score,
+                }),
+            ),
+            None => self.finish(train_samples),
+        }
+    }
+
+    fn summarised(
+        &self,
+        mut model: DiagnosticModel,
+        train_samples: usize,
+        selected: Option<SelectedEpoch>,
+    ) -> DiagnosticModel {
+        let c = &self.config;
         model.card.training = Some(TrainingSummary {
             data: self.data_name.clone(),
             train_samples,
             epochs: self.epoch,
-            batch_size: self.config.batch_size,
-            optimizer: self.config.optimizer.to_string(),
-            learning_rate: self.config.learning_rate,
-            seed: self.config.seed,
+            batch_size: c.batch_size,
+            optimizer: c.optimizer.to_string(),
+            learning_rate: c.learning_rate,
+            seed: c.seed,
             final_loss: self.history.last().map(|s| s.mean_loss),
+            defense: Some(c.defense.clone()),
+            loss: Some(c.loss),
+            schedule: Some(c.schedule),
+            weight_decay: c.weight_decay,
+            nesterov: c.nesterov,
+            augment: c.augment,
+            balance: c.balance,
+            selected,
         });
         model
+    }
+}
+
+/// What model selection maximises: accuracy for single-label tasks, macro AUC for multi-label
+/// ones (accuracy at 0.5 rewards predicting "absent" everywhere on rare findings).
+pub fn selection_score(metrics: &Metrics) -> f64 {
+    match metrics.task.is_multi_label() {
+        true => metrics.auc_macro.unwrap_or(metrics.accuracy),
+        false => metrics.accuracy,
     }
 }
 
@@ -157,7 +309,7 @@ mod tests {
     use burn::tensor::Tolerance;
 
     use super::*;
-    use crate::metrics;
+    use crate::model::Classifier;
     use crate::test_support::{LeftRight, cpu, seeded_small_cnn};
     use crate::train::{TrainConfig, predict};
 
@@ -264,7 +416,6 @@ mod tests {
 mod every_architecture {
     use super::*;
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
-    use crate::metrics;
     use crate::model::ARCHITECTURES;
     use crate::test_support::{cpu, rng_lock};
     use crate::train::{TrainConfig, predict};

@@ -1,0 +1,31 @@
+//! Clean training: the classification loss on the images as they are.
+
+use burn::Tensor;
+
+use super::registry::{DefenseEntry, DefenseSpec};
+use super::{Defense, TrainingBatch};
+use crate::Result;
+use crate::attack::{NoSettings, canonical_settings};
+
+pub(super) const ENTRY: DefenseEntry = DefenseEntry {
+    name: "none",
+    about: "clean training: the classification loss on the unperturbed images",
+    canonical: canonical_settings::<NoSettings>,
+    build: |_: &DefenseSpec| Ok(Box::new(CleanTraining)),
+};
+
+pub struct CleanTraining;
+
+impl Defense for CleanTraining {
+    fn name(&self) -> &'static str {
+        ENTRY.name
+    }
+
+    fn training_eps(&self) -> Option<f32> {
+        None
+    }
+
+    fn loss(&self, batch: &TrainingBatch) -> Result<Tensor<1>> {
+        Ok(batch.classification_loss(batch.images.clone()))
+    }
+}

@@ -1,0 +1,50 @@
+//! The inner maximisation adversarial training shares: the attack registry's PGD, and the
+//! Gaussian start of MART and TRADES.
+
+use burn::Tensor;
+use serde_json::json;
+
+use crate::attack::{AttackSpec, Convention, Goal, Norm, ProjectedGradientDescent, SampleKeys};
+use crate::{Error, Result};
+
+/// The draw stream of the Gaussian start, apart from PGD's random starts (streams 0, 1, …).
+const GAUSSIAN_START: u64 = 1 << 20;
+
+/// L∞ PGD at `eps` (1/255 pixel units) with `steps` steps of `step_size` (1/255 units; ε/4 when
+/// absent), built through the attack registry so it is the same PGD a sweep runs.
+pub(super) fn pgd(
+    eps: f64,
+    steps: usize,
+    step_size: Option<f64>,
+    random_start: bool,
+) -> Result<ProjectedGradientDescent> {
+    if steps == 0 {
+        return Err(Error::invalid("the inner attack needs at least 1 step"));
+    }
+    let settings = json!({"steps": steps, "step_size": step_size, "random_start": random_start});
+    let spec = AttackSpec::new(
+        "pgd",
+        eps as f32,
+        Norm::Linf,
+        Convention::Pixel,
+        Goal::Untargeted,
+        settings.as_object().expect("an object"),
+    )?;
+    ProjectedGradientDescent::from_spec(&spec)
+}
+
+/// `x + 0.001·N(0, 1)`, each image's noise keyed by the image: where MART's and TRADES' inner
+/// attacks start (the references do not clip it; the first projected step does).
+pub(super) fn gaussian_start(images: &Tensor<4>, keys: &SampleKeys) -> Tensor<4> {
+    let [_, c, h, w] = images.dims();
+    let noise = keys.normal(GAUSSIAN_START, [c, h, w], &images.device());
+    images.clone() + noise.mul_scalar(1e-3)
+}
+
+/// β weighs the robustness term against the classification term.
+pub(super) fn check_beta(beta: f64) -> Result<()> {
+    match beta.is_finite() && beta >= 0.0 {
+        true => Ok(()),
+        false => Err(Error::invalid(format!("beta must be ≥ 0, got {beta}"))),
+    }
+}

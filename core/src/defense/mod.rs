@@ -1,0 +1,83 @@
+//! Defenses: training objectives plugged into the one trainer (same loop, checkpoints, resume).
+//! Each is one type implementing [`Defense`]: given a batch and the model being trained, the loss
+//! to minimise. The inner maximisations are the attack registry's PGD, run against a frozen copy
+//! of the current weights with batch norm on its running statistics (the references switch to
+//! `model.eval()` for the attack), so the attack does not disturb the statistics it trains.
+
+mod clean;
+mod divergence;
+mod inner;
+mod mart;
+mod mpadvt;
+mod pgd_at;
+mod registry;
+mod trades;
+
+pub use clean::CleanTraining;
+pub use divergence::kl_terms;
+pub use mart::{Mart, MartSettings};
+pub use mpadvt::{MixedPerturbationTraining, MpadvtDraw, MpadvtSettings};
+pub use pgd_at::{PgdAdversarialTraining, PgdAtSettings};
+pub use registry::{DEFENSES, DefenseEntry, DefenseSpec, defense_entry};
+pub use trades::{Trades, TradesSettings};
+
+use burn::Tensor;
+
+use crate::attack::{AttackedModel, SampleKeys};
+use crate::model::DiagnosticModel;
+use crate::train::ClassificationLoss;
+use crate::{Label, Result};
+
+/// One training batch, as a defense sees it.
+pub struct TrainingBatch<'a> {
+    /// The model being trained: autodiff weights, batch norm in training mode.
+    pub model: &'a DiagnosticModel,
+    /// The same weights frozen, for the inner maximisation.
+    pub attacked: &'a AttackedModel,
+    /// `[batch, channels, height, width]`, pixels in [0, 1], on the plain device.
+    pub images: Tensor<4>,
+    /// One-hot / multi-hot `[batch, classes]`, on the plain device.
+    pub targets: Tensor<2>,
+    pub labels: &'a [Label],
+    /// Keys of the images (the run's seed for this epoch, each image's index in the data set):
+    /// random starts follow the image, not the batch.
+    pub keys: &'a SampleKeys,
+    /// Key of the batch itself, for per-batch draws (MPAdvT).
+    pub batch_key: u64,
+    /// The classification term (cross-entropy or focal).
+    pub loss: ClassificationLoss,
+}
+
+impl TrainingBatch<'_> {
+    /// Logits of the trained model (gradients reach its weights) for plain-device `images`.
+    pub fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        use crate::model::Classifier;
+        self.model.logits(images.autodiff())
+    }
+
+    /// The classification loss of the trained model on `images`, batch mean `[1]`.
+    pub fn classification_loss(&self, images: Tensor<4>) -> Tensor<1> {
+        let logits = self.logits(images);
+        self.loss.mean(
+            self.model.card.task,
+            logits,
+            self.targets.clone().autodiff(),
+        )
+    }
+}
+
+/// A training objective.
+pub trait Defense {
+    /// The registry name (`none`, `pgd-at`, `mpadvt`, `mart`, `trades`).
+    fn name(&self) -> &'static str;
+
+    /// The ε (1/255 units) the model is hardened at, if the defense has one: what robust model
+    /// selection attacks with unless told otherwise.
+    fn training_eps(&self) -> Option<f32>;
+
+    /// The loss of one batch, on the autodiff device, ready for `backward`.
+    fn loss(&self, batch: &TrainingBatch) -> Result<Tensor<1>>;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,69 @@
+//! PGD adversarial training (Madry et al. 2018): every batch is replaced by its PGD examples,
+//! and the classification loss is taken on those alone.
+
+use burn::Tensor;
+use serde::{Deserialize, Serialize};
+
+use super::registry::{DefenseEntry, DefenseSpec};
+use super::{Defense, TrainingBatch, inner};
+use crate::Result;
+use crate::attack::{Attack, ProjectedGradientDescent, canonical_settings};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PgdAtSettings {
+    /// L∞ radius, 1/255 pixel units.
+    pub eps: f64,
+    pub steps: usize,
+    /// 1/255 units; ε/4 when absent.
+    pub step_size: Option<f64>,
+}
+
+impl Default for PgdAtSettings {
+    fn default() -> Self {
+        Self {
+            eps: 8.0,
+            steps: 10,
+            step_size: None,
+        }
+    }
+}
+
+pub(super) const ENTRY: DefenseEntry = DefenseEntry {
+    name: "pgd-at",
+    about: "PGD-AT (Madry et al. 2018): train on PGD examples (random start) at ε",
+    canonical: canonical_settings::<PgdAtSettings>,
+    build: |spec: &DefenseSpec| Ok(Box::new(PgdAdversarialTraining::new(spec.settings_as()?)?)),
+};
+
+pub struct PgdAdversarialTraining {
+    settings: PgdAtSettings,
+    attack: ProjectedGradientDescent,
+}
+
+impl PgdAdversarialTraining {
+    pub fn new(settings: PgdAtSettings) -> Result<Self> {
+        let attack = inner::pgd(settings.eps, settings.steps, settings.step_size, true)?;
+        Ok(Self { settings, attack })
+    }
+}
+
+impl Defense for PgdAdversarialTraining {
+    fn name(&self) -> &'static str {
+        ENTRY.name
+    }
+
+    fn training_eps(&self) -> Option<f32> {
+        Some(self.settings.eps as f32)
+    }
+
+    fn loss(&self, batch: &TrainingBatch) -> Result<Tensor<1>> {
+        let adversarial = self.attack.perturb(
+            batch.attacked,
+            batch.images.clone(),
+            batch.labels,
+            batch.keys,
+        )?;
+        Ok(batch.classification_loss(adversarial))
+    }
+}

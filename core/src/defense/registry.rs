@@ -1,0 +1,155 @@
+//! The defense registry. A [`DefenseSpec`] (name and the defense's own settings, defaults filled
+//! in) is the one description of a training objective: the CLI builds it from its flags, the
+//! checkpoint resumes with it, the model card records it. Adding a defense is one file with a
+//! [`DefenseEntry`] and one line in [`DEFENSES`].
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::Defense;
+use crate::attack::Settings;
+use crate::{Error, Result};
+
+/// Every training objective, clean first.
+pub static DEFENSES: &[DefenseEntry] = &[
+    super::clean::ENTRY,
+    super::pgd_at::ENTRY,
+    super::mpadvt::ENTRY,
+    super::mart::ENTRY,
+    super::trades::ENTRY,
+];
+
+/// One registered defense.
+pub struct DefenseEntry {
+    /// The name users type and model cards store.
+    pub name: &'static str,
+    /// One line for help texts and the page.
+    pub about: &'static str,
+    /// The settings with every default filled in, from the ones given; an unknown or ill-typed
+    /// setting is an error.
+    pub canonical: fn(&Settings) -> Result<Settings>,
+    /// Builds the defense a spec describes (its settings already canonical).
+    pub build: fn(&DefenseSpec) -> Result<Box<dyn Defense>>,
+}
+
+impl DefenseEntry {
+    pub fn defaults(&self) -> Map<String, Value> {
+        (self.canonical)(&Map::new()).expect("a defense's defaults are valid settings")
+    }
+}
+
+/// The entry named `name`, or an error listing the names there are.
+pub fn defense_entry(name: &str) -> Result<&'static DefenseEntry> {
+    DEFENSES.iter().find(|d| d.name == name).ok_or_else(|| {
+        let names: Vec<&str> = DEFENSES.iter().map(|d| d.name).collect();
+        Error::invalid(format!(
+            "unknown defense '{name}' (expected one of {})",
+            names.join(", ")
+        ))
+    })
+}
+
+/// A training objective, completely described.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DefenseSpec {
+    /// The registry name.
+    pub defense: String,
+    /// Its own settings, every default filled in (ε and step sizes in 1/255 pixel units).
+    pub settings: Map<String, Value>,
+}
+
+impl Default for DefenseSpec {
+    /// Clean training.
+    fn default() -> Self {
+        Self {
+            defense: super::clean::ENTRY.name.into(),
+            settings: Map::new(),
+        }
+    }
+}
+
+impl DefenseSpec {
+    /// A spec with `settings` canonicalised by the defense's entry.
+    pub fn new(defense: &str, settings: &Map<String, Value>) -> Result<Self> {
+        let entry = defense_entry(defense)?;
+        let spec = Self {
+            defense: entry.name.into(),
+            settings: (entry.canonical)(settings)
+                .map_err(|e| Error::invalid(format!("{defense}: {e}")))?,
+        };
+        spec.build()?;
+        Ok(spec)
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.defense == super::clean::ENTRY.name
+    }
+
+    /// The defense this spec describes (its settings checked).
+    pub fn build(&self) -> Result<Box<dyn Defense>> {
+        (defense_entry(&self.defense)?.build)(self)
+            .map_err(|e| Error::invalid(format!("{}: {e}", self.defense)))
+    }
+
+    /// The settings as the defense's typed struct.
+    pub fn settings_as<S: DeserializeOwned>(&self) -> Result<S> {
+        serde_json::from_value(Value::Object(self.settings.clone()))
+            .map_err(|e| Error::invalid(format!("{} settings: {e}", self.defense)))
+    }
+
+    /// `mart eps=8 steps=4 step_size=1.785 beta=6`: the name and every setting, for cards,
+    /// listings and the page.
+    pub fn describe(&self) -> String {
+        let mut text = self.defense.clone();
+        for (key, value) in &self.settings {
+            text.push_str(&format!(" {key}={value}"));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn defaults_fill_in_and_bad_settings_are_named() {
+        let mart = DefenseSpec::new("mart", &Map::new()).unwrap();
+        assert_eq!(
+            mart,
+            DefenseSpec::new("mart", &map(json!({"beta": 6.0}))).unwrap()
+        );
+        assert_eq!(
+            mart.describe(),
+            "mart beta=6.0 eps=8.0 step_size=1.785 steps=4"
+        );
+        let err = DefenseSpec::new("mpadvt", &map(json!({"eps": 4.0})))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mpadvt") && err.contains("'eps'"), "{err}");
+        let err = DefenseSpec::new("madry", &Map::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pgd-at") && err.contains("trades"), "{err}");
+        for bad in [
+            json!({"eps": -1.0}),
+            json!({"eps": 300.0}),
+            json!({"beta": -1.0}),
+            json!({"steps": 0}),
+        ] {
+            assert!(
+                DefenseSpec::new("trades", &map(bad.clone())).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(DefenseSpec::new("mpadvt", &map(json!({"eps_min": 5.0, "eps_max": 2.0}))).is_err());
+        assert!(DefenseSpec::new("none", &Map::new()).unwrap().is_clean());
+    }
+}
