@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates what the page ships, with the robustdx command line: small models trained on the
 # synthetic sets, a GAP generator, sample images and an example sweep record. Deterministic
-# (every step is seeded). Run from anywhere; takes ~15 minutes on a 2-core CPU.
+# (every step is seeded). Run from anywhere; takes ~35 minutes on a 2-core CPU. The defended
+# models are trained exactly as `robustdx bench defenses` trains them (same flags, same seed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A=web/assets
@@ -18,6 +19,11 @@ $R gap train --model "$A/models/small-cnn-derm.bpk" --data "$DERM" --out "$A/mod
   --width 8 --epochs 2 --lr 2e-3
 $R train --data "$DERM" --model attn-vgg --tiny --epochs 3 --out "$A/models/attn-vgg-derm.bpk"
 $R train --data "$FUNDUS" --model small-cnn --epochs 3 --out "$A/models/small-cnn-fundus.bpk"
+# Defended derm models, hardened at ε = 4/255 (MPAdvT draws its own ε).
+$R train --data "$DERM" --model small-cnn --epochs 6 --defense pgd-at --eps 4 --attack-steps 5 \
+  --out "$A/models/small-cnn-derm-pgd-at.bpk"
+$R train --data "$DERM" --model small-cnn --epochs 6 --defense mpadvt --out "$A/models/small-cnn-derm-mpadvt.bpk"
+$R train --data "$DERM" --model small-cnn --epochs 6 --defense mart --eps 4 --out "$A/models/small-cnn-derm-mart.bpk"
 $R attack --model "$A/models/small-cnn-derm.bpk" --data "$DERM" --attack fgsm,pgd,gap \
   --generator "$A/models/small-cnn-derm-gap.bpk" --eps 0,1,2,4,8 --json "$A/reports/small-cnn-derm.json"
 rm -f "$A"/models/*.ckpt "$A"/reports/*.lock
@@ -41,18 +47,30 @@ for set in derm:$DERM fundus:$FUNDUS; do
   done
 done
 
+# How each model was trained, from its own card.
+recipe() { $R models "$A/models/$1.bpk" | sed 's/.*; trained: //'; }
+
 cat > "$A/manifest.json" <<JSON
 {
   "models": [
     {"id": "small-cnn-derm", "title": "Small CNN, synthetic dermoscopy (clean)", "file": "models/small-cnn-derm.bpk",
-     "data": "derm", "training": "clean", "generator": "models/small-cnn-derm-gap.bpk", "attention": false,
+     "data": "derm", "training": "clean", "recipe": "$(recipe small-cnn-derm)", "generator": "models/small-cnn-derm-gap.bpk", "attention": false,
      "about": "A small VGG-style CNN (conv, batch norm, ReLU, pooling blocks) trained by robustdx on synthetic dermoscopy (benign vs malignant), 64×64, 3 epochs."},
     {"id": "attn-vgg-derm", "title": "AttnVGG (tiny), synthetic dermoscopy (clean)", "file": "models/attn-vgg-derm.bpk",
-     "data": "derm", "training": "clean", "generator": null, "attention": true,
+     "data": "derm", "training": "clean", "recipe": "$(recipe attn-vgg-derm)", "generator": null, "attention": true,
      "about": "The seed study's attention-gated VGG at its narrow width, trained on synthetic dermoscopy; shows its two attention maps before and after the attack."},
     {"id": "small-cnn-fundus", "title": "Small CNN, synthetic fundus grading (clean)", "file": "models/small-cnn-fundus.bpk",
-     "data": "fundus", "training": "clean", "generator": null, "attention": false,
-     "about": "A small VGG-style CNN grading synthetic fundus photographs 0–3 by lesion counts, 64×64, 3 epochs."}
+     "data": "fundus", "training": "clean", "recipe": "$(recipe small-cnn-fundus)", "generator": null, "attention": false,
+     "about": "A small VGG-style CNN grading synthetic fundus photographs 0–3 by lesion counts, 64×64, 3 epochs."},
+    {"id": "small-cnn-derm-pgd-at", "title": "Small CNN, synthetic dermoscopy (PGD-AT, ε 4/255)", "file": "models/small-cnn-derm-pgd-at.bpk",
+     "data": "derm", "training": "pgd-at", "recipe": "$(recipe small-cnn-derm-pgd-at)", "generator": null, "attention": false,
+     "about": "The same small CNN trained only on PGD examples (Madry et al.): 5 steps at ε = 4/255 for every batch, 6 epochs."},
+    {"id": "small-cnn-derm-mpadvt", "title": "Small CNN, synthetic dermoscopy (MPAdvT)", "file": "models/small-cnn-derm-mpadvt.bpk",
+     "data": "derm", "training": "mpadvt", "recipe": "$(recipe small-cnn-derm-mpadvt)", "generator": null, "attention": false,
+     "about": "The seed study's MPAdvT: half the batches replaced by PGD examples at a drawn ε (0.01–0.04) and step count (1–9), 6 epochs."},
+    {"id": "small-cnn-derm-mart", "title": "Small CNN, synthetic dermoscopy (MAAdvT / MART, ε 4/255)", "file": "models/small-cnn-derm-mart.bpk",
+     "data": "derm", "training": "mart", "recipe": "$(recipe small-cnn-derm-mart)", "generator": null, "attention": false,
+     "about": "The seed study's MAAdvT (MART): boosted adversarial cross-entropy plus β·KL weighted toward misclassified images, 4 steps at ε = 4/255, 6 epochs."}
   ],
   "samples": [
 $(IFS=,; printf '    %s\n' "${samples[*]}" | sed 's/}, *{/},\n    {/g')

@@ -13,8 +13,11 @@ pub struct ShippedModel {
     pub file: String,
     /// The data set it was trained on; samples of the same set suit it.
     pub data: String,
-    /// `clean` or the defense that hardened it.
+    /// `clean` or the defense that hardened it (its registry name).
     pub training: String,
+    /// How it was trained, in words: the model card's own line (`robustdx models FILE`).
+    #[serde(default)]
+    pub recipe: Option<String>,
     /// A GAP generator trained against it (path under `assets/`).
     pub generator: Option<String>,
     /// Whether it draws attention maps.
@@ -43,6 +46,12 @@ pub const ASSETS: &str = "assets";
 
 pub fn asset_url(file: &str) -> String {
     format!("./{ASSETS}/{file}")
+}
+
+impl ShippedModel {
+    pub fn is_defended(&self) -> bool {
+        self.training != "clean"
+    }
 }
 
 impl Manifest {

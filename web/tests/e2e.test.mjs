@@ -116,6 +116,50 @@ test('APGD from the core\'s registry, on the CPU fallback, equals the native bin
   });
 });
 
+test('a defended model keeps the prediction that a small PGD flips on the clean one (CPU fallback)', { timeout: SLOW }, async () => {
+  const bin = process.env.ROBUSTDX_BIN;
+  const defended = manifest.models.find((m) => m.training === 'pgd-at');
+  assert.ok(defended, 'the page ships a PGD-AT model');
+  const eps = 2;
+  const dir = mkdtempSync(join(tmpdir(), 'robustdx-defended-'));
+  const nativeAttack = (m, s) => {
+    const out = join(dir, `${m.id}-${s.id}.json`);
+    execFileSync(bin, [
+      '--backend', 'cpu', 'attack', '--model', join(ROOT, 'web', 'assets', m.file),
+      '--image', join(ROOT, 'web', 'assets', s.file), '--attack', 'pgd', '--eps', String(eps), '--steps', '10', '--json', out,
+    ], { stdio: ['ignore', 'ignore', 'inherit'] });
+    return JSON.parse(readFileSync(out, 'utf8'));
+  };
+  const flipped = (r) => r.adversarial.label !== r.clean.label;
+  // The shipped samples the native binary finds flipped on the clean model and standing on the defended one.
+  const measured = manifest.samples.filter((s) => s.data === defended.data)
+    .map((s) => ({ sample: s, clean: nativeAttack(model, s), defended: nativeAttack(defended, s) }));
+  for (const m of measured) {
+    const drop = (r) => Math.max(...r.clean.probs) - r.adversarial.probs[r.class_names.indexOf(r.clean.label)];
+    console.log(`# ${m.sample.id} at ε = ${eps}/255: clean model ${m.clean.clean.label} → ${m.clean.adversarial.label} ` +
+      `(drop ${drop(m.clean).toFixed(3)}), PGD-AT model ${m.defended.clean.label} → ${m.defended.adversarial.label} (drop ${drop(m.defended).toFixed(3)})`);
+  }
+  const shown = measured.find((m) => flipped(m.clean) && !flipped(m.defended));
+  assert.ok(shown, 'some shipped sample flips on the clean model and stands on the defended one (margins above)');
+  await withBrowser({ webgpu: false }, server.origin, async ({ page }) => {
+    for (const [m, expected, flips] of [[model, shown.clean, true], [defended, shown.defended, false]]) {
+      await page.goto(`${server.origin}/?embed&model=${m.id}&image=${shown.sample.id}&attack=pgd&eps=${eps}&steps=10`);
+      const result = await embedResult(page, SLOW);
+      assert.equal(result.clean.label, expected.clean.label, `${m.id}: clean prediction`);
+      assert.equal(result.adversarial.label, expected.adversarial.label, `${m.id}: prediction after PGD`);
+      assert.equal(result.adversarial.label !== result.clean.label, flips, `${m.id}: flipped = ${flips}`);
+    }
+    // The picker says how each model was trained, defended ones apart from clean ones.
+    await page.goto(`${server.origin}/`);
+    await page.locator('[data-testid="model"] optgroup[label="Defended models"] option').first().waitFor({ state: 'attached', timeout: 60_000 });
+    const defendedIds = await page.locator('[data-testid="model"] optgroup[label="Defended models"] option').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(defendedIds, manifest.models.filter((m) => m.training !== 'clean').map((m) => m.id));
+    await page.locator('[data-testid="model"]').selectOption(defended.id);
+    assert.match(await page.locator('[data-testid="model-training"]').textContent(), /Defended: pgd-at eps=4/);
+    await page.screenshot({ path: join(SHOTS, 'page-defended-model.png'), fullPage: true });
+  });
+});
+
 test('attention maps of AttnVGG before and after, on the CPU fallback', { timeout: SLOW }, async () => {
   await withBrowser({ webgpu: false }, server.origin, async ({ page }) => {
     const attn = manifest.models.find((m) => m.attention);

@@ -8,6 +8,15 @@ use super::{Classifier, ClassifierOutput, ModelCard, ModelOptions, Network};
 use crate::data::{DatasetInfo, Image, images_to_tensor};
 use crate::{Error, Result};
 
+/// Forces every parameter's lazy initialisation.
+struct Materialise;
+
+impl burn::module::ModuleVisitor for Materialise {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
 /// A trained (or fresh) classifier: weights and the record that says how to use them.
 #[derive(Debug, Clone)]
 pub struct DiagnosticModel {
@@ -45,7 +54,11 @@ impl DiagnosticModel {
             class_names: data.class_names.clone(),
             training: None,
         };
-        Ok(Self::from_card(card, device))
+        let model = Self::from_card(card, device);
+        // burn initialises parameters lazily, on first use: drawn now, they come from the
+        // stream the caller just seeded, not from wherever it stands at the first forward pass.
+        burn::module::Module::visit(&model.network, &mut Materialise);
+        Ok(model)
     }
 
     /// Fresh weights for `card`.

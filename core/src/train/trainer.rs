@@ -400,6 +400,94 @@ mod tests {
         );
     }
 
+    /// Model selection, augmentation and class balancing all survive an interruption: the
+    /// resumed run has the same history, keeps the same best epoch and writes the same model.
+    #[test]
+    fn selection_augmentation_and_balance_resume_exactly() {
+        let (data, validation) = (LeftRight::new(32, 16), LeftRight::new(12, 16));
+        let config = TrainConfig {
+            epochs: 3,
+            batch_size: 16,
+            augment: true,
+            balance: true,
+            select: Selection::Clean,
+            ..TrainConfig::default()
+        };
+        let fresh = || {
+            let model = seeded_small_cnn(&data.info, 16, 4, 11);
+            Trainer::new(model, config.clone(), &data.info.name, &cpu()).unwrap()
+        };
+        let epoch = |t: &mut Trainer| {
+            t.train_epoch(&data, &mut |_| {}).unwrap();
+            t.select(&validation, &mut |_, _| {}).unwrap().unwrap()
+        };
+        let mut straight = fresh();
+        let scores: Vec<f64> = (0..3).map(|_| epoch(&mut straight)).collect();
+
+        let mut interrupted = fresh();
+        epoch(&mut interrupted);
+        epoch(&mut interrupted);
+        let bytes = interrupted.checkpoint().unwrap();
+        let mut resumed = Trainer::resume(&bytes, "run.ckpt", &cpu()).unwrap();
+        assert_eq!(
+            resumed.best().map(|b| b.epoch),
+            interrupted.best().map(|b| b.epoch)
+        );
+        epoch(&mut resumed);
+
+        assert_eq!(resumed.history, straight.history);
+        let best = straight.best().unwrap();
+        let top = scores.iter().cloned().fold(f64::MIN, f64::max);
+        assert_eq!(best.score, top);
+        assert_eq!(
+            scores[best.epoch - 1],
+            top,
+            "the first epoch with the top score"
+        );
+        let (a, b) = (straight.selected(32), resumed.selected(32));
+        let x = crate::data::images_to_tensor(&[&data.get(3).unwrap().image], &cpu());
+        a.logits(x.clone())
+            .into_data()
+            .assert_approx_eq::<f32>(&b.logits(x).into_data(), Tolerance::absolute(1e-6));
+        let kept = a.card.training.unwrap().selected.unwrap();
+        assert_eq!((kept.epoch, kept.score), (best.epoch, best.score));
+        // Another seed augments and samples differently.
+        let mut other = {
+            let model = seeded_small_cnn(&data.info, 16, 4, 11);
+            let config = TrainConfig {
+                seed: 1,
+                ..config.clone()
+            };
+            Trainer::new(model, config, &data.info.name, &cpu()).unwrap()
+        };
+        epoch(&mut other);
+        assert_ne!(other.history[0].mean_loss, straight.history[0].mean_loss);
+    }
+
+    /// Robust selection scores under PGD: never above the clean score of the same weights.
+    #[test]
+    fn robust_selection_scores_under_attack() {
+        let (data, validation) = (LeftRight::new(16, 16), LeftRight::new(12, 16));
+        let score = |select| {
+            let model = seeded_small_cnn(&data.info, 16, 4, 11);
+            let config = TrainConfig {
+                epochs: 1,
+                batch_size: 16,
+                select,
+                ..TrainConfig::default()
+            };
+            let mut t = Trainer::new(model, config, &data.info.name, &cpu()).unwrap();
+            t.train_epoch(&data, &mut |_| {}).unwrap();
+            t.select(&validation, &mut |_, _| {}).unwrap().unwrap()
+        };
+        let clean = score(Selection::Clean);
+        let robust = score(Selection::Robust {
+            eps: 32.0,
+            steps: 3,
+        });
+        assert!(robust <= clean, "robust {robust} > clean {clean}");
+    }
+
     #[test]
     fn same_seed_same_weights() {
         let data = LeftRight::new(16, 16);

@@ -166,12 +166,20 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                             attack.set("pgd".into());
                         }
                     }>
-                        {manifest.with_value(|m| m.models.iter().map(|s| view! {
-                            <option value=s.id.clone()>{s.title.clone()}</option>
+                        {manifest.with_value(|m| [("Clean models", false), ("Defended models", true)].map(|(label, defended)| view! {
+                            <optgroup label=label>
+                                {m.models.iter().filter(|s| s.is_defended() == defended).map(|s| view! {
+                                    <option value=s.id.clone() data-training=s.training.clone()>{s.title.clone()}</option>
+                                }).collect_view()}
+                            </optgroup>
                         }).collect_view())}
                     </select>
                 </label>
                 <p class="note">{move || model().about}</p>
+                <p class="note" data-testid="model-training">
+                    <strong>{move || if model().is_defended() { "Defended: " } else { "Clean training: " }}</strong>
+                    {move || model().recipe.unwrap_or_else(|| model().training)}
+                </p>
                 <div class="samples" data-testid="samples">
                     {move || {
                         let m = model();
