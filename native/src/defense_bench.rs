@@ -6,12 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser};
-use robustdx_core::report::AttackReport;
+use robustdx_core::report::{AttackReport, models_against_eps};
 use robustdx_core::train::selection_score;
 
 use crate::attack::AttackArgs;
 use crate::backend::BackendChoice;
-use crate::files::read;
+use crate::files::{read, write_atomic};
+use crate::report::escape;
 use crate::train::TrainArgs;
 
 #[derive(Debug, Args)]
@@ -47,6 +48,9 @@ pub struct DefenseBenchArgs {
     /// Steps of the evaluating APGD-CE
     #[arg(long, default_value_t = 25)]
     apgd_steps: usize,
+    /// The evaluating attacks: pgd and/or apgd
+    #[arg(long, value_delimiter = ',', default_value = "pgd,apgd")]
+    attacks: Vec<String>,
     /// Extra `robustdx train` flags for every run (e.g. "--tiny"), space-separated
     #[arg(long, default_value = "")]
     train_flags: String,
@@ -104,6 +108,9 @@ pub fn run(args: DefenseBenchArgs, backend: BackendChoice) -> anyhow::Result<()>
         }
         let mut reports = Vec::new();
         for (attack, steps) in [("pgd", args.pgd_steps), ("apgd", args.apgd_steps)] {
+            if !args.attacks.iter().any(|a| a == attack) {
+                continue;
+            }
             let json = path(format!("{defense}-{attack}.json"));
             let flags = [
                 "attack",
@@ -127,11 +134,71 @@ pub fn run(args: DefenseBenchArgs, backend: BackendChoice) -> anyhow::Result<()>
         }
         rows.push((defense.clone(), reports));
     }
-    print_table(&args, &rows);
+    let table = table(&args, &rows);
+    println!("{table}");
+    let page = write_comparison(&args, &rows, &table)?;
+    println!("comparison report: {}", page.display());
     Ok(())
 }
 
-fn print_table(args: &DefenseBenchArgs, rows: &[(String, Vec<AttackReport>)]) {
+/// `OUT/comparison.html`: score against ε per model for each attack, side by side, the table
+/// and how each model was trained.
+fn write_comparison(
+    args: &DefenseBenchArgs,
+    rows: &[(String, Vec<AttackReport>)],
+    table: &str,
+) -> anyhow::Result<PathBuf> {
+    let mut charts = String::new();
+    for attack in &args.attacks {
+        let models: Vec<(String, &AttackReport)> = rows
+            .iter()
+            .filter_map(|(defense, reports)| {
+                let report = reports
+                    .iter()
+                    .find(|r| r.results.iter().any(|c| &c.attack == attack))?;
+                Some((defense.clone(), report))
+            })
+            .collect();
+        let multi_label = models
+            .first()
+            .is_some_and(|(_, r)| r.model.task.is_multi_label());
+        let title = format!(
+            "{} under {attack}",
+            if multi_label { "macro AUC" } else { "accuracy" }
+        );
+        charts += &models_against_eps(&models, attack, &title, &|r| {
+            Some(selection_score(&r.metrics.adversarial))
+        })?;
+    }
+    let recipes: String = rows
+        .iter()
+        .filter_map(|(defense, reports)| {
+            let training = reports.first()?.model.training.as_ref()?;
+            Some(format!(
+                "<tr><th>{}</th><td>{}</td></tr>",
+                escape(defense),
+                escape(&training.describe())
+            ))
+        })
+        .collect();
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>robustdx: defenses compared</title>\
+         <style>body{{font-family:sans-serif;margin:2em;max-width:75em}}td,th{{text-align:left;padding:2px 8px}}\
+         .charts svg{{margin:4px}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body>\
+         <h1>Defenses compared on {data}</h1><p>The same architecture trained clean and with each defense \
+         (same seed, same epochs), attacked over the test split. Higher is more robust.</p>\
+         <div class=\"charts\">{charts}</div><h2>Table</h2><pre>{table}</pre>\
+         <h2>How each model was trained</h2><table>{recipes}</table></body></html>",
+        data = escape(&args.data),
+        table = escape(table),
+    );
+    let path = args.out.join("comparison.html");
+    write_atomic(&path, html.as_bytes())?;
+    Ok(path)
+}
+
+fn table(args: &DefenseBenchArgs, rows: &[(String, Vec<AttackReport>)]) -> String {
+    let mut out = String::new();
     let budgets: Vec<f32> = args
         .test_eps
         .split(',')
@@ -143,17 +210,21 @@ fn print_table(args: &DefenseBenchArgs, rows: &[(String, Vec<AttackReport>)]) {
         .and_then(|(_, r)| r.first())
         .is_some_and(|r| r.model.task.is_multi_label());
     let score = if multi_label { "macro AUC" } else { "accuracy" };
-    println!(
-        "\n{score} on {} under PGD-{} and APGD-CE-{} (ε in 1/255); APGD more than 5 points below PGD hints at gradient masking",
+    out += &format!(
+        "{score} on {} under PGD-{} and APGD-CE-{} (ε in 1/255)\n(APGD more than 5 points below PGD hints at gradient masking)\n",
         args.data, args.pgd_steps, args.apgd_steps
     );
     let mut header = format!("{:<8} {:>6}", "defense", "clean");
-    for attack in ["PGD", "APGD"] {
+    for attack in ["pgd", "apgd"]
+        .iter()
+        .filter(|a| args.attacks.iter().any(|b| b == *a))
+    {
+        let attack = attack.to_uppercase();
         for eps in &budgets {
             header += &format!(" {:>8}", format!("{attack}@{eps}"));
         }
     }
-    println!("{header}  flags");
+    out += &format!("{header}  flags\n");
     for (defense, reports) in rows {
         let value = |report: &AttackReport, eps: f32| {
             report
@@ -195,6 +266,7 @@ fn print_table(args: &DefenseBenchArgs, rows: &[(String, Vec<AttackReport>)]) {
         } else {
             flags.join("; ")
         };
-        println!("{line}  {flags}");
+        out += &format!("{line}  {flags}\n");
     }
+    out
 }

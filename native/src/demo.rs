@@ -16,6 +16,16 @@ pub struct DemoArgs {
     /// Directory for the model, the results and the report (reused: a finished step is skipped)
     #[arg(long, default_value = "robustdx-demo")]
     out: PathBuf,
+    /// Instead: train a clean, an MPAdvT and a MART small CNN on synthetic dermoscopy, attack
+    /// each with PGD-10 at ε = 0–8/255, and write one report comparing them (OUT/defenses/)
+    #[arg(long)]
+    defenses: bool,
+}
+
+#[derive(Parser)]
+struct DefenseBench {
+    #[command(flatten)]
+    args: crate::defense_bench::DefenseBenchArgs,
 }
 
 /// The demo's data: synthetic dermoscopy, small enough to train in about a minute.
@@ -41,6 +51,30 @@ struct Attack {
 
 pub fn run(args: DemoArgs, backend: BackendChoice) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)?;
+    if args.defenses {
+        let out = args.out.join("defenses").to_string_lossy().into_owned();
+        eprintln!(
+            "demo: training a clean, an MPAdvT and a MART (ε = 4/255) small CNN on synthetic dermoscopy, then PGD-10 against each"
+        );
+        let bench = DefenseBench::parse_from([
+            "bench",
+            "--data",
+            DATA,
+            "--out",
+            &out,
+            "--defenses",
+            "none,mpadvt,mart",
+            "--epochs",
+            "3",
+            "--attacks",
+            "pgd",
+        ]);
+        crate::defense_bench::run(bench.args, backend)?;
+        println!(
+            "\nOpen the comparison report: each model's accuracy against ε, side by side, and how each was trained."
+        );
+        return Ok(());
+    }
     let path = |name: &str| args.out.join(name).to_string_lossy().into_owned();
     let model = path("derm.bpk");
     if std::path::Path::new(&model).exists() {

@@ -17,7 +17,7 @@ use crate::files::write_atomic;
 /// Example images per (attack, ε), in sweep order.
 pub type Gallery = Vec<(String, f32, Vec<Example>)>;
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -1074,3 +1074,156 @@ fn a_resumed_training_keeps_its_own_epochs() {
     assert!(card.status.success(), "{}", text(&card));
     assert_eq!(json(&d.join("e.json"))["model"]["training"]["epochs"], 5);
 }
+
+#[test]
+fn defended_training_with_selection_records_its_recipe_and_refuses_mixed_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = "synth-derm:n=48,test=8,size=32,seed=5";
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--backend",
+            "cpu",
+            "--data",
+            data,
+            "--image-size",
+            "32",
+            "--width",
+            "4",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "16",
+            "--out",
+            "m.bpk",
+            "--no-eval",
+        ];
+        args.extend_from_slice(extra);
+        robustdx(d, &args)
+    };
+    let out = train(&[
+        "--defense",
+        "mart",
+        "--eps",
+        "4",
+        "--attack-steps",
+        "2",
+        "--augment",
+        "--balance",
+        "--select",
+        "robust",
+        "--loss",
+        "focal",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("objective: mart beta=6.0 eps=4.0"), "{said}");
+    assert!(
+        said.contains("validation") && said.contains("kept epoch"),
+        "{said}"
+    );
+    // The card says how the model was trained, and eval / models show it.
+    let listed = robustdx(d, &["models", "--backend", "cpu", "m.bpk"]);
+    assert!(listed.status.success(), "{}", text(&listed));
+    let line = text(&listed);
+    for part in [
+        "mart",
+        "eps=4.0",
+        "focal γ=2",
+        "augmented",
+        "class-balanced",
+        "kept epoch",
+    ] {
+        assert!(line.contains(part), "'{part}' missing from: {line}");
+    }
+    let eval = robustdx(
+        d,
+        &[
+            "eval",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--data",
+            data,
+            "--json",
+            "e.json",
+        ],
+    );
+    assert!(
+        eval.status.success() && text(&eval).contains("trained: mart"),
+        "{}",
+        text(&eval)
+    );
+    let training = &json(&d.join("e.json"))["model"]["training"];
+    assert_eq!(training["defense"]["defense"], "mart");
+    assert_eq!(training["defense"]["settings"]["steps"], 2);
+    assert_eq!(training["selected"]["by"]["by"], "robust");
+    // Resuming with another objective would mix two; a flag of another defense is named.
+    fails_with(
+        d,
+        &[
+            "train",
+            "--backend",
+            "cpu",
+            "--data",
+            data,
+            "--out",
+            "m.bpk",
+            "--resume",
+            "--defense",
+            "trades",
+        ],
+        &["m.bpk.ckpt", "--defense mart", "mix"],
+    );
+    fails_with(
+        d,
+        &[
+            "train",
+            "--backend",
+            "cpu",
+            "--data",
+            data,
+            "--out",
+            "n.bpk",
+            "--defense",
+            "mpadvt",
+            "--eps",
+            "4",
+        ],
+        &["--eps is not a setting of --defense mpadvt", "eps_max"],
+    );
+    fails_with(
+        d,
+        &[
+            "train",
+            "--backend",
+            "cpu",
+            "--data",
+            data,
+            "--out",
+            "n.bpk",
+            "--defense",
+            "madry",
+        ],
+        &["unknown defense 'madry'", "pgd-at"],
+    );
+    fails_with(
+        d,
+        &[
+            "train",
+            "--backend",
+            "cpu",
+            "--data",
+            data,
+            "--out",
+            "n.bpk",
+            "--defense",
+            "trades",
+            "--eps=-3",
+        ],
+        &["ε must be"],
+    );
+    assert!(!d.join("n.bpk").exists());
+}

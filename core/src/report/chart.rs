@@ -6,11 +6,12 @@ use plotters::prelude::*;
 use super::{AttackReport, AttackResult};
 use crate::{Error, Result};
 
-const COLORS: [RGBColor; 4] = [
+const COLORS: [RGBColor; 5] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
     RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
 ];
 
 fn drawing(e: impl std::fmt::Display) -> Error {
@@ -25,7 +26,50 @@ pub fn metric_against_eps(
 ) -> Result<String> {
     let mut attacks: Vec<&str> = record.results.iter().map(|r| r.attack.as_str()).collect();
     attacks.dedup();
-    let max_eps = record.results.iter().map(|r| r.eps).fold(1.0f32, f32::max);
+    let lines: Vec<(String, Vec<(f32, f32)>)> = attacks
+        .iter()
+        .map(|attack| {
+            let points = record
+                .results
+                .iter()
+                .filter(|r| r.attack == *attack)
+                .filter_map(|r| value(r).map(|v| (r.eps, v as f32)))
+                .collect();
+            (attack.to_string(), points)
+        })
+        .collect();
+    lines_against_eps(title, &lines)
+}
+
+/// One line per model: `value` of each model's results of `attack` against ε — clean and
+/// defended models side by side.
+pub fn models_against_eps(
+    models: &[(String, &AttackReport)],
+    attack: &str,
+    title: &str,
+    value: &dyn Fn(&AttackResult) -> Option<f64>,
+) -> Result<String> {
+    let lines: Vec<(String, Vec<(f32, f32)>)> = models
+        .iter()
+        .map(|(name, record)| {
+            let points = record
+                .results
+                .iter()
+                .filter(|r| r.attack == attack)
+                .filter_map(|r| value(r).map(|v| (r.eps, v as f32)))
+                .collect();
+            (name.clone(), points)
+        })
+        .collect();
+    lines_against_eps(title, &lines)
+}
+
+/// Named lines of (ε, value in [0, 1]) points, as an SVG document.
+fn lines_against_eps(title: &str, lines: &[(String, Vec<(f32, f32)>)]) -> Result<String> {
+    let max_eps = lines
+        .iter()
+        .flat_map(|(_, points)| points.iter().map(|p| p.0))
+        .fold(1.0f32, f32::max);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (440, 300)).into_drawing_area();
@@ -43,18 +87,12 @@ pub fn metric_against_eps(
             .y_desc(title)
             .draw()
             .map_err(drawing)?;
-        for (i, attack) in attacks.iter().enumerate() {
+        for (i, (name, points)) in lines.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
-            let points: Vec<(f32, f32)> = record
-                .results
-                .iter()
-                .filter(|r| r.attack == *attack)
-                .filter_map(|r| value(r).map(|v| (r.eps, v as f32)))
-                .collect();
             chart
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
                 .map_err(drawing)?
-                .label(*attack)
+                .label(name.as_str())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                 });

@@ -5,7 +5,7 @@ mod picture;
 mod provenance;
 mod schema;
 
-pub use chart::{loss_curve, metric_against_eps, sweep_charts};
+pub use chart::{loss_curve, metric_against_eps, models_against_eps, sweep_charts};
 pub use picture::{amplified_perturbation, heatmap_overlay, png_data_url};
 pub use provenance::{provenance, sanity_summary, settings_text};
 
