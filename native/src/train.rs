@@ -10,7 +10,8 @@ use robustdx_core::defense::{DEFENSES, DefenseSpec};
 use robustdx_core::metrics;
 use robustdx_core::model::{DiagnosticModel, architecture};
 use robustdx_core::train::{
-    ClassificationLoss, OptimizerKind, Schedule, Selection, TrainConfig, Trainer, predict,
+    ClassificationLoss, OptimizerKind, Schedule, Selection, TrainConfig, Trainer, TrainingRecipe,
+    predict,
 };
 use serde_json::{Map, Value, json};
 
@@ -185,19 +186,21 @@ impl TrainArgs {
         let config = TrainConfig {
             optimizer: self.optimizer,
             seed: self.seed,
-            defense,
-            loss: ClassificationLoss::parse(&self.loss, self.gamma)?,
-            schedule: match self.lr_schedule {
-                LrSchedule::Cosine => Schedule::Cosine,
-                LrSchedule::Step => Schedule::Step {
-                    every: self.lr_step,
-                    factor: self.lr_factor,
+            recipe: TrainingRecipe {
+                defense,
+                loss: ClassificationLoss::parse(&self.loss, self.gamma)?,
+                schedule: match self.lr_schedule {
+                    LrSchedule::Cosine => Schedule::Cosine,
+                    LrSchedule::Step => Schedule::Step {
+                        every: self.lr_step,
+                        factor: self.lr_factor,
+                    },
                 },
+                weight_decay: self.weight_decay,
+                nesterov: self.nesterov,
+                augment: self.augment,
+                balance: self.balance,
             },
-            weight_decay: self.weight_decay,
-            nesterov: self.nesterov,
-            augment: self.augment,
-            balance: self.balance,
             select,
             ..self.over(&TrainConfig::default())
         };
@@ -259,9 +262,9 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
         let own = trainer.config.clone();
         if let Some(name) = &args.defense {
             anyhow::ensure!(
-                *name == own.defense.defense,
+                *name == own.recipe.defense.defense,
                 "{name_}: the run trains with --defense {}; resuming with --defense {name} would mix objectives (start a new run with another --out)",
-                own.defense.defense,
+                own.recipe.defense.defense,
                 name_ = checkpoint.display()
             );
         }
@@ -330,13 +333,17 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
     );
     eprintln!(
         "objective: {}, {}{}{}; keeps {}",
-        match config.defense.is_clean() {
+        match config.recipe.defense.is_clean() {
             true => "clean".to_string(),
-            false => config.defense.describe(),
+            false => config.recipe.defense.describe(),
         },
-        config.loss.describe(),
-        if config.augment { ", augmented" } else { "" },
-        if config.balance {
+        config.recipe.loss.describe(),
+        if config.recipe.augment {
+            ", augmented"
+        } else {
+            ""
+        },
+        if config.recipe.balance {
             ", class-balanced"
         } else {
             ""

@@ -14,7 +14,7 @@ use crate::data::{Dataset, batch_targets};
 use crate::model::Classifier;
 use crate::robustness::evaluate_attack;
 use crate::test_support::{LeftRight, cpu, seeded_small_cnn, trained_left_right};
-use crate::train::{TrainConfig, Trainer};
+use crate::train::{TrainConfig, Trainer, TrainingRecipe};
 use crate::{TaskKind, train::ClassificationLoss};
 
 fn t(values: &[f64], rows: usize) -> Tensor<2> {
@@ -384,7 +384,10 @@ fn every_defense_trains_binary_and_multi_label_models() {
             let config = TrainConfig {
                 epochs: 1,
                 batch_size: 4,
-                defense: spec(entry.name, settings),
+                recipe: TrainingRecipe {
+                    defense: spec(entry.name, settings),
+                    ..TrainingRecipe::default()
+                },
                 ..TrainConfig::default()
             };
             let mut trainer = Trainer::new(model, config, &train.info().name, &cpu()).unwrap();
@@ -417,7 +420,10 @@ fn a_defended_model_resists_pgd_that_breaks_the_clean_one() {
         let config = TrainConfig {
             epochs: 4,
             batch_size: 16,
-            defense: spec("pgd-at", json!({"eps": eps * 255.0, "steps": 5})),
+            recipe: TrainingRecipe {
+                defense: spec("pgd-at", json!({"eps": eps * 255.0, "steps": 5})),
+                ..TrainingRecipe::default()
+            },
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(model, config, &data.info.name, &cpu()).unwrap();

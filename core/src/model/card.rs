@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::ArchitectureConfig;
 use crate::TaskKind;
 use crate::data::Image;
-use crate::defense::DefenseSpec;
-use crate::train::{ClassificationLoss, Schedule, Selection};
+use crate::train::{ClassificationLoss, Schedule, Selection, TrainingRecipe};
 
 /// The input a model expects. Pixels in [0, 1] go in; the model normalises with `mean` / `std`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,8 +56,8 @@ pub struct SelectedEpoch {
     pub score: f64,
 }
 
-/// How and on what a model was trained. Fields after `final_loss` came with the defenses; a
-/// model written before them reads as clean cross-entropy training.
+/// How and on what a model was trained. A model written before the recipe was recorded reads as
+/// clean cross-entropy training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingSummary {
     /// The data set as the user named it.
@@ -71,21 +70,9 @@ pub struct TrainingSummary {
     pub seed: u64,
     /// Mean training loss of the last epoch.
     pub final_loss: Option<f64>,
-    /// The training objective and its settings.
-    #[serde(default)]
-    pub defense: Option<DefenseSpec>,
-    #[serde(default)]
-    pub loss: Option<ClassificationLoss>,
-    #[serde(default)]
-    pub schedule: Option<Schedule>,
-    #[serde(default)]
-    pub weight_decay: f64,
-    #[serde(default)]
-    pub nesterov: bool,
-    #[serde(default)]
-    pub augment: bool,
-    #[serde(default)]
-    pub balance: bool,
+    /// The objective and recipe (flattened: the card's JSON keeps one level).
+    #[serde(flatten)]
+    pub recipe: TrainingRecipe,
     /// The epoch kept by model selection (absent: the last).
     #[serde(default)]
     pub selected: Option<SelectedEpoch>,
@@ -94,35 +81,36 @@ pub struct TrainingSummary {
 impl TrainingSummary {
     /// The defense's registry name (`none` for clean training and older models).
     pub fn defense_name(&self) -> &str {
-        self.defense.as_ref().map_or("none", |d| d.defense.as_str())
+        &self.recipe.defense.defense
     }
 
     /// One line on how the model was trained, for listings, reports and the page.
     pub fn describe(&self) -> String {
-        let defense = match &self.defense {
-            Some(d) if !d.is_clean() => d.describe(),
-            _ => "clean".into(),
+        let r = &self.recipe;
+        let defense = match r.defense.is_clean() {
+            true => "clean".into(),
+            false => r.defense.describe(),
         };
         let mut text = format!(
             "{defense}; {} epochs of {} ({} images), {} lr {}",
             self.epochs, self.data, self.train_samples, self.optimizer, self.learning_rate
         );
-        if self.nesterov {
+        if r.nesterov {
             text += " nesterov";
         }
-        if self.weight_decay > 0.0 {
-            text += &format!(" wd {}", self.weight_decay);
+        if r.weight_decay > 0.0 {
+            text += &format!(" wd {}", r.weight_decay);
         }
-        if let Some(Schedule::Step { every, factor }) = self.schedule {
+        if let Schedule::Step { every, factor } = r.schedule {
             text += &format!(", ×{factor} every {every} epochs");
         }
-        if let Some(loss @ ClassificationLoss::Focal { .. }) = self.loss {
+        if let loss @ ClassificationLoss::Focal { .. } = r.loss {
             text += &format!(", {}", loss.describe());
         }
-        if self.augment {
+        if r.augment {
             text += ", augmented";
         }
-        if self.balance {
+        if r.balance {
             text += ", class-balanced";
         }
         if let Some(s) = &self.selected {

@@ -74,16 +74,11 @@ impl Selection {
     }
 }
 
-/// Hyper-parameters of a training run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    pub epochs: usize,
-    pub batch_size: usize,
-    /// Peak learning rate (see [`TrainConfig::learning_rate_at`]).
-    pub learning_rate: f64,
-    pub optimizer: OptimizerKind,
-    /// Seeds the weight initialisation, the shuffle, augmentation and the defenses' draws.
-    pub seed: u64,
+/// How the weights are fitted besides epochs, batch size and learning rate: the objective and the
+/// recipe real data needs. A model card records it as the run had it. Every field has a default,
+/// so cards and checkpoints written before it read as clean cross-entropy training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TrainingRecipe {
     /// The training objective.
     #[serde(default)]
     pub defense: DefenseSpec,
@@ -105,6 +100,20 @@ pub struct TrainConfig {
     /// replacement, each class equally likely.
     #[serde(default)]
     pub balance: bool,
+}
+
+/// Hyper-parameters of a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Peak learning rate (see [`TrainConfig::learning_rate_at`]).
+    pub learning_rate: f64,
+    pub optimizer: OptimizerKind,
+    /// Seeds the weight initialisation, the shuffle, augmentation and the defenses' draws.
+    pub seed: u64,
+    #[serde(flatten)]
+    pub recipe: TrainingRecipe,
     #[serde(default)]
     pub select: Selection,
 }
@@ -117,13 +126,7 @@ impl Default for TrainConfig {
             learning_rate: 2e-3,
             optimizer: OptimizerKind::Adam,
             seed: 0,
-            defense: DefenseSpec::default(),
-            loss: ClassificationLoss::CrossEntropy,
-            schedule: Schedule::Cosine,
-            weight_decay: 0.0,
-            nesterov: false,
-            augment: false,
-            balance: false,
+            recipe: TrainingRecipe::default(),
             select: Selection::Last,
         }
     }
@@ -142,16 +145,17 @@ impl TrainConfig {
                 self.learning_rate
             )));
         }
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+        let recipe = &self.recipe;
+        if !(recipe.weight_decay.is_finite() && recipe.weight_decay >= 0.0) {
             return Err(Error::invalid(format!(
                 "--weight-decay must be ≥ 0, got {}",
-                self.weight_decay
+                recipe.weight_decay
             )));
         }
-        if self.nesterov && self.optimizer != OptimizerKind::Sgd {
+        if recipe.nesterov && self.optimizer != OptimizerKind::Sgd {
             return Err(Error::invalid("--nesterov is a setting of --optimizer sgd"));
         }
-        if let Schedule::Step { every, factor } = self.schedule
+        if let Schedule::Step { every, factor } = recipe.schedule
             && (every == 0 || !(factor > 0.0 && factor <= 1.0))
         {
             return Err(Error::invalid(format!(
@@ -165,13 +169,13 @@ impl TrainConfig {
                 "robust selection needs ε in (0, 255] (1/255 units) and ≥ 1 step, got ε {eps}, {steps} steps"
             )));
         }
-        self.defense.build()?;
+        recipe.defense.build()?;
         Ok(())
     }
 
     pub(crate) fn optimizer(&self) -> ModuleOptimizer {
-        let decay =
-            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        let decay = (self.recipe.weight_decay > 0.0)
+            .then(|| WeightDecayConfig::new(self.recipe.weight_decay as f32));
         match self.optimizer {
             OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
             OptimizerKind::Sgd => SgdConfig::new()
@@ -179,7 +183,7 @@ impl TrainConfig {
                     MomentumConfig::new()
                         .with_momentum(0.9)
                         .with_dampening(0.0)
-                        .with_nesterov(self.nesterov),
+                        .with_nesterov(self.recipe.nesterov),
                 ))
                 .with_weight_decay(decay)
                 .init(),
@@ -191,7 +195,7 @@ impl TrainConfig {
     /// `factor` for every `every` epochs completed.
     pub fn learning_rate_at(&self, progress: f64) -> f64 {
         let progress = progress.clamp(0.0, 1.0);
-        match self.schedule {
+        match self.recipe.schedule {
             Schedule::Cosine => {
                 0.5 * self.learning_rate * (1.0 + (std::f64::consts::PI * progress).cos())
             }
@@ -230,9 +234,12 @@ mod tests {
         let config = TrainConfig {
             epochs: 30,
             learning_rate: 1e-3,
-            schedule: Schedule::Step {
-                every: 10,
-                factor: 0.1,
+            recipe: TrainingRecipe {
+                schedule: Schedule::Step {
+                    every: 10,
+                    factor: 0.1,
+                },
+                ..TrainingRecipe::default()
             },
             ..TrainConfig::default()
         };
@@ -264,17 +271,26 @@ mod tests {
                 ..TrainConfig::default()
             },
             TrainConfig {
-                nesterov: true,
+                recipe: TrainingRecipe {
+                    nesterov: true,
+                    ..TrainingRecipe::default()
+                },
                 ..TrainConfig::default()
             },
             TrainConfig {
-                weight_decay: -1e-4,
+                recipe: TrainingRecipe {
+                    weight_decay: -1e-4,
+                    ..TrainingRecipe::default()
+                },
                 ..TrainConfig::default()
             },
             TrainConfig {
-                schedule: Schedule::Step {
-                    every: 0,
-                    factor: 0.1,
+                recipe: TrainingRecipe {
+                    schedule: Schedule::Step {
+                        every: 0,
+                        factor: 0.1,
+                    },
+                    ..TrainingRecipe::default()
                 },
                 ..TrainConfig::default()
             },

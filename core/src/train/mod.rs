@@ -7,7 +7,7 @@ mod evaluate;
 mod loss;
 mod trainer;
 
-pub use config::{OptimizerKind, Schedule, Selection, TrainConfig};
+pub use config::{OptimizerKind, Schedule, Selection, TrainConfig, TrainingRecipe};
 pub(crate) use evaluate::check_compatible;
 pub use evaluate::predict;
 pub use loss::ClassificationLoss;

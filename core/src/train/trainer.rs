@@ -104,7 +104,7 @@ impl Trainer {
     /// The order of epoch `epoch`'s samples: a seeded shuffle, or a class-balanced draw.
     fn epoch_order(&mut self, data: &dyn Dataset) -> Result<Vec<usize>> {
         let seed = self.config.shuffle_seed(self.epoch);
-        if !self.config.balance {
+        if !self.config.recipe.balance {
             let mut order: Vec<usize> = (0..data.len()).collect();
             order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
             return Ok(order);
@@ -126,12 +126,12 @@ impl Trainer {
         on_batch: &mut dyn FnMut(BatchProgress),
     ) -> Result<EpochStats> {
         check_compatible(&self.model, data)?;
-        let defense = self.config.defense.build()?;
+        let defense = self.config.recipe.defense.build()?;
         let card = self.model.card.clone();
         let order = self.epoch_order(data)?;
         // Keys of this epoch's random draws: per image (starts, augmentation) and per batch.
         let epoch_seed = self.config.shuffle_seed(self.epoch);
-        let augmentation = self.config.augment.then_some(Augmentation {
+        let augmentation = self.config.recipe.augment.then_some(Augmentation {
             seed: self.config.seed,
             epoch: self.epoch as u64,
         });
@@ -158,7 +158,7 @@ impl Trainer {
                 labels: &batch.labels,
                 keys: &keys,
                 batch_key: epoch_seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
-                loss: self.config.loss,
+                loss: self.config.recipe.loss,
             })?;
             let grads = GradientsParams::from_grads(loss.backward(), &self.model.network);
             let value = f64::from(loss.into_scalar::<f32>());
@@ -282,13 +282,7 @@ impl Trainer {
             learning_rate: c.learning_rate,
             seed: c.seed,
             final_loss: self.history.last().map(|s| s.mean_loss),
-            defense: Some(c.defense.clone()),
-            loss: Some(c.loss),
-            schedule: Some(c.schedule),
-            weight_decay: c.weight_decay,
-            nesterov: c.nesterov,
-            augment: c.augment,
-            balance: c.balance,
+            recipe: c.recipe.clone(),
             selected,
         });
         model
@@ -311,7 +305,7 @@ mod tests {
     use super::*;
     use crate::model::Classifier;
     use crate::test_support::{LeftRight, cpu, seeded_small_cnn};
-    use crate::train::{TrainConfig, predict};
+    use crate::train::{TrainConfig, TrainingRecipe, predict};
 
     fn trainer(epochs: usize) -> Trainer {
         let data = LeftRight::new(64, 16);
@@ -408,8 +402,11 @@ mod tests {
         let config = TrainConfig {
             epochs: 3,
             batch_size: 16,
-            augment: true,
-            balance: true,
+            recipe: TrainingRecipe {
+                augment: true,
+                balance: true,
+                ..TrainingRecipe::default()
+            },
             select: Selection::Clean,
             ..TrainConfig::default()
         };
