@@ -120,7 +120,7 @@ impl Defense for Mart {
     fn loss(&self, batch: &TrainingBatch) -> Result<Tensor<1>> {
         let start = inner::gaussian_start(&batch.images, batch.keys);
         let adversarial = self.attack.climb_from(
-            batch.attacked,
+            batch.attacked(),
             batch.images.clone(),
             start,
             batch.targets.clone(),

@@ -21,7 +21,10 @@ pub use pgd_at::{PgdAdversarialTraining, PgdAtSettings};
 pub use registry::{DEFENSES, DefenseEntry, DefenseSpec, defense_entry};
 pub use trades::{Trades, TradesSettings};
 
+use std::cell::OnceCell;
+
 use burn::Tensor;
+use burn::tensor::Device;
 
 use crate::attack::{AttackedModel, SampleKeys};
 use crate::model::DiagnosticModel;
@@ -32,8 +35,8 @@ use crate::{Label, Result};
 pub struct TrainingBatch<'a> {
     /// The model being trained: autodiff weights, batch norm in training mode.
     pub model: &'a DiagnosticModel,
-    /// The same weights frozen, for the inner maximisation.
-    pub attacked: &'a AttackedModel,
+    /// The plain device the batch lives on.
+    pub device: &'a Device,
     /// `[batch, channels, height, width]`, pixels in [0, 1], on the plain device.
     pub images: Tensor<4>,
     /// One-hot / multi-hot `[batch, classes]`, on the plain device.
@@ -46,9 +49,17 @@ pub struct TrainingBatch<'a> {
     pub batch_key: u64,
     /// The classification term (cross-entropy or focal).
     pub loss: ClassificationLoss,
+    /// The frozen copy, made when a defense first asks (clean training never does).
+    pub(crate) attacked: OnceCell<AttackedModel>,
 }
 
 impl TrainingBatch<'_> {
+    /// The current weights frozen, for the inner maximisation.
+    pub fn attacked(&self) -> &AttackedModel {
+        self.attacked
+            .get_or_init(|| AttackedModel::new(&self.model.valid(), self.device))
+    }
+
     /// Logits of the trained model (gradients reach its weights) for plain-device `images`.
     pub fn logits(&self, images: Tensor<4>) -> Tensor<2> {
         use crate::model::Classifier;

@@ -121,7 +121,7 @@ impl Defense for MixedPerturbationTraining {
             MpadvtDraw::Clean => batch.images.clone(),
             MpadvtDraw::Adversarial { eps, steps } if steps > 0 => {
                 inner::pgd(eps, steps, Some(self.settings.step_size), true)?.perturb(
-                    batch.attacked,
+                    batch.attacked(),
                     batch.images.clone(),
                     batch.labels,
                     batch.keys,

@@ -59,7 +59,7 @@ impl Defense for PgdAdversarialTraining {
 
     fn loss(&self, batch: &TrainingBatch) -> Result<Tensor<1>> {
         let adversarial = self.attack.perturb(
-            batch.attacked,
+            batch.attacked(),
             batch.images.clone(),
             batch.labels,
             batch.keys,

@@ -85,11 +85,11 @@ impl Defense for Trades {
         let kind = batch.model.card.task;
         // Soft targets: the cross-entropy (BCE) against the clean prediction differs from the
         // KL only by that prediction's entropy, a constant in x', so PGD on it climbs the KL.
-        let clean_probs = task::probabilities(kind, batch.attacked.logits(batch.images.clone()));
+        let clean_probs = task::probabilities(kind, batch.attacked().logits(batch.images.clone()));
         let start = inner::gaussian_start(&batch.images, batch.keys);
         let adversarial =
             self.attack
-                .climb_from(batch.attacked, batch.images.clone(), start, clean_probs)?;
+                .climb_from(batch.attacked(), batch.images.clone(), start, clean_probs)?;
         Ok(Self::objective(
             kind,
             batch.loss,

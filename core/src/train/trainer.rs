@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::evaluate::check_compatible;
 use super::{Selection, TrainConfig, predict};
-use crate::attack::{AttackedModel, ProjectedGradientDescent, SampleKeys};
+use crate::attack::{ProjectedGradientDescent, SampleKeys};
 use crate::data::{Augmentation, BatchLoader, Dataset, balanced_order, batch_targets};
 use crate::defense::TrainingBatch;
 use crate::metrics::{self, Metrics};
@@ -149,16 +149,16 @@ impl Trainer {
                 .map(|&i| i as u64)
                 .collect();
             let keys = SampleKeys::new(epoch_seed, indices);
-            let attacked = AttackedModel::new(&self.model.valid(), &self.device);
             let loss = defense.loss(&TrainingBatch {
                 model: &self.model,
-                attacked: &attacked,
+                device: &self.device,
                 images: batch.images,
                 targets: batch.targets,
                 labels: &batch.labels,
                 keys: &keys,
                 batch_key: epoch_seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
                 loss: self.config.recipe.loss,
+                attacked: Default::default(),
             })?;
             let grads = GradientsParams::from_grads(loss.backward(), &self.model.network);
             let value = f64::from(loss.into_scalar::<f32>());
