@@ -470,3 +470,63 @@ fn unknown_settings_name_the_defense() {
         .to_string();
     assert!(err.contains("pgd-at") && err.contains("beta"), "{err}");
 }
+
+/// The reference code's MART and TRADES (PyTorch, float64; `tests/fixtures/defenses/`): the
+/// same loss and the same gradient with respect to both logit tensors.
+#[test]
+fn mart_and_trades_equal_the_pytorch_reference() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/defenses/defense_golden.json"
+    );
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let matrix = |value: &serde_json::Value| -> (Vec<f64>, usize) {
+        let rows = value.as_array().unwrap();
+        let values = rows
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
+            .collect();
+        (values, rows.len())
+    };
+    let (clean, batch) = matrix(&golden["clean_logits"]);
+    let (adversarial, _) = matrix(&golden["adversarial_logits"]);
+    let classes = clean.len() / batch;
+    let mut one_hot = vec![0.0; batch * classes];
+    for (i, y) in golden["labels"].as_array().unwrap().iter().enumerate() {
+        one_hot[i * classes + y.as_u64().unwrap() as usize] = 1.0;
+    }
+    let beta = golden["beta"].as_f64().unwrap() as f32;
+    for (name, objective) in [
+        ("mart", Mart::objective as Objective),
+        ("trades", Trades::objective as Objective),
+    ] {
+        let c = t(&clean, batch).autodiff().require_grad();
+        let a = t(&adversarial, batch).autodiff().require_grad();
+        let loss = objective(
+            TaskKind::MultiClass,
+            CE,
+            beta,
+            c.clone(),
+            a.clone(),
+            t(&one_hot, batch).autodiff(),
+        );
+        let grads = loss.backward();
+        let value = scalar(loss.without_autodiff());
+        let want = golden[name]["loss"].as_f64().unwrap();
+        assert!(
+            (value - want).abs() < 1e-5 * want.abs().max(1.0),
+            "{name}: {value} vs PyTorch {want}"
+        );
+        for (which, x) in [("grad_clean", c), ("grad_adversarial", a)] {
+            let got: Vec<f32> = x.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+            let (want, _) = matrix(&golden[name][which]);
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (f64::from(*g) - w).abs() < 1e-5,
+                    "{name} {which}[{i}]: {g} vs PyTorch {w}"
+                );
+            }
+        }
+    }
+}
