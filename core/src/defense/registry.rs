@@ -98,11 +98,12 @@ impl DefenseSpec {
             .map_err(|e| Error::invalid(format!("{} settings: {e}", self.defense)))
     }
 
-    /// `mart eps=8 steps=4 step_size=1.785 beta=6`: the name and every setting, for cards,
-    /// listings and the page.
+    /// `mart beta=6.0 eps=8.0 step_size=1.785 steps=4`: the name and every setting that has a
+    /// value (an absent step size means the defense's own rule, ε/4), for cards, listings and
+    /// the page.
     pub fn describe(&self) -> String {
         let mut text = self.defense.clone();
-        for (key, value) in &self.settings {
+        for (key, value) in self.settings.iter().filter(|(_, v)| !v.is_null()) {
             text.push_str(&format!(" {key}={value}"));
         }
         text
@@ -151,5 +152,9 @@ mod tests {
         }
         assert!(DefenseSpec::new("mpadvt", &map(json!({"eps_min": 5.0, "eps_max": 2.0}))).is_err());
         assert!(DefenseSpec::new("none", &Map::new()).unwrap().is_clean());
+        assert_eq!(
+            DefenseSpec::new("pgd-at", &Map::new()).unwrap().describe(),
+            "pgd-at eps=8.0 steps=10"
+        );
     }
 }
