@@ -105,7 +105,7 @@ pub fn run(args: DefenseBenchArgs, backend: BackendChoice) -> anyhow::Result<()>
                 flags.push("--resume".into());
             }
             eprintln!("bench defenses: {}", flags[1..].join(" "));
-            crate::train::run(Train::parse_from(&flags).args, backend)?;
+            crate::train::run(Train::try_parse_from(&flags)?.args, backend)?;
         }
         let mut reports = Vec::new();
         for (attack, steps) in [("pgd", args.pgd_steps), ("apgd", args.apgd_steps)] {
@@ -129,7 +129,7 @@ pub fn run(args: DefenseBenchArgs, backend: BackendChoice) -> anyhow::Result<()>
                 &json,
                 "--resume",
             ];
-            crate::attack::run(Attack::parse_from(flags).args, backend)?;
+            crate::attack::run(Attack::try_parse_from(flags)?.args, backend)?;
             let text = String::from_utf8(read(Path::new(&json))?)?;
             reports.push(AttackReport::from_json(&text, &json)?);
         }

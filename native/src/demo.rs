@@ -56,7 +56,7 @@ pub fn run(args: DemoArgs, backend: BackendChoice) -> anyhow::Result<()> {
         eprintln!(
             "demo: training a clean, an MPAdvT and a MART (ε = 4/255) small CNN on synthetic dermoscopy, then PGD-10 against each"
         );
-        let bench = DefenseBench::parse_from([
+        let bench = DefenseBench::try_parse_from([
             "bench",
             "--data",
             DATA,
@@ -68,7 +68,7 @@ pub fn run(args: DemoArgs, backend: BackendChoice) -> anyhow::Result<()> {
             "3",
             "--attacks",
             "pgd",
-        ]);
+        ])?;
         crate::defense_bench::run(bench.args, backend)?;
         println!(
             "\nOpen the comparison report: each model's accuracy against ε, side by side, and how each was trained."

@@ -71,17 +71,17 @@ pub struct TrainArgs {
     defense: Option<String>,
     /// Defense: L∞ radius of the inner attack, in 1/255 [pgd-at, mart, trades: 8]
     #[arg(long)]
-    eps: Option<f32>,
+    eps: Option<f64>,
     /// Defense: steps of the inner attack [pgd-at 10, mart 4, trades 10]
     #[arg(long)]
     attack_steps: Option<usize>,
     /// Defense: step size of the inner attack, in 1/255 [pgd-at ε/4, mart and trades 1.785,
     /// mpadvt 1]
     #[arg(long)]
-    attack_step_size: Option<f32>,
+    attack_step_size: Option<f64>,
     /// Defense: weight of the robustness term [mart, trades: 6]
     #[arg(long)]
-    beta: Option<f32>,
+    beta: Option<f64>,
     /// Random resized crops, flips and 90° rotations of the training images (seeded)
     #[arg(long)]
     augment: bool,
@@ -98,7 +98,7 @@ pub struct TrainArgs {
     select: SelectBy,
     /// robust selection: ε in 1/255 [the defense's ε, else 4]
     #[arg(long)]
-    select_eps: Option<f32>,
+    select_eps: Option<f64>,
     /// robust selection: PGD steps
     #[arg(long, default_value_t = 4)]
     select_steps: usize,
@@ -177,7 +177,7 @@ impl TrainArgs {
             SelectBy::Clean => Selection::Clean,
             SelectBy::Robust => Selection::Robust {
                 eps: match self.select_eps {
-                    Some(eps) => eps,
+                    Some(eps) => eps as f32,
                     None => defense.build()?.training_eps().unwrap_or(4.0),
                 },
                 steps: self.select_steps,
@@ -217,6 +217,42 @@ impl TrainArgs {
             ..base.clone()
         }
     }
+}
+
+impl TrainArgs {
+    /// The flags as a fresh `robustdx train` with none given has them.
+    fn parse_defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Train {
+            #[command(flatten)]
+            args: TrainArgs,
+        }
+        <Train as clap::Parser>::parse_from(["train"]).args
+    }
+}
+
+/// (flag, asked now, its default, the run's) for each recipe setting a flag controls.
+fn recipe_flags(
+    asked: &TrainConfig,
+    defaults: &TrainConfig,
+    run: &TrainConfig,
+) -> Vec<(&'static str, String, String, String)> {
+    type Setting = (&'static str, fn(&TrainConfig) -> String);
+    let fields: [Setting; 9] = [
+        ("--defense", |c| c.recipe.defense.describe()),
+        ("--loss", |c| c.recipe.loss.describe()),
+        ("--lr-schedule", |c| format!("{:?}", c.recipe.schedule)),
+        ("--weight-decay", |c| c.recipe.weight_decay.to_string()),
+        ("--nesterov", |c| c.recipe.nesterov.to_string()),
+        ("--augment", |c| c.recipe.augment.to_string()),
+        ("--balance", |c| c.recipe.balance.to_string()),
+        ("--select", |c| c.select.describe()),
+        ("--optimizer", |c| c.optimizer.to_string()),
+    ];
+    fields
+        .into_iter()
+        .map(|(flag, value)| (flag, value(asked), value(defaults), value(run)))
+        .collect()
 }
 
 fn checkpoint_path(out: &Path) -> PathBuf {
@@ -260,12 +296,15 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
             train.info().name
         );
         let own = trainer.config.clone();
-        if let Some(name) = &args.defense {
+        // Recipe flags given now must agree with the run's: an objective, a loss or a sampling
+        // changed mid-run would train a model no card describes.
+        let asked = args.config()?;
+        let defaults = TrainArgs::parse_defaults().config()?;
+        for (flag, now, default, was) in recipe_flags(&asked, &defaults, &own) {
             anyhow::ensure!(
-                *name == own.recipe.defense.defense,
-                "{name_}: the run trains with --defense {}; resuming with --defense {name} would mix objectives (start a new run with another --out)",
-                own.recipe.defense.defense,
-                name_ = checkpoint.display()
+                now == default || now == was,
+                "{}: the run trains with {flag} {was}; resuming with {flag} {now} would change it mid-run (start a new run with another --out)",
+                checkpoint.display()
             );
         }
         let config = args.over(&own);
@@ -444,7 +483,12 @@ fn validation_split(
         train.info().name,
         train.len()
     );
-    let label = format!("{:.0}% held out for validation", fraction * 100.0);
+    // The name carries what made the split, so a resumed run on another split is refused.
+    let label = format!(
+        "{}% held out for validation, split seed {}",
+        fraction * 100.0,
+        args.data.split_seed
+    );
     let validation: Arc<dyn Dataset> = Arc::new(Subset::new(train.clone(), held, "validation"));
     Ok((Arc::new(Subset::new(train, keep, &label)), Some(validation)))
 }

@@ -1175,7 +1175,7 @@ fn defended_training_with_selection_records_its_recipe_and_refuses_mixed_flags()
             "--defense",
             "trades",
         ],
-        &["m.bpk.ckpt", "--defense mart", "mix"],
+        &["m.bpk.ckpt", "--defense mart", "change it mid-run"],
     );
     fails_with(
         d,

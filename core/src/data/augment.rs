@@ -1,7 +1,8 @@
 //! Training-time augmentation: a random resized crop, horizontal and vertical flips and a
 //! rotation by a multiple of 90°, the geometry a dermoscopy, fundus or slide image has no
-//! preferred orientation in. Each image's draws are keyed by (seed, epoch, image index), so an
-//! image is augmented the same way whatever batch it lands in.
+//! preferred orientation in. The draws are keyed by (seed, epoch, image), with a key of its own
+//! for each repeat of an image in one epoch (class-balanced sampling), so they do not depend on the
+//! batch an image lands in, and every draw of an image gets its own view.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -40,9 +41,10 @@ impl Augmentation {
         ChaCha8Rng::from_seed(key)
     }
 
-    /// The draws for image `index` of a `height` x `width` source.
-    pub fn draw(&self, index: u64, height: usize, width: usize) -> AugmentDraw {
-        let mut rng = self.rng(index);
+    /// The draws for the image keyed `key` (see [`draw_keys`](super::draw_keys)), a `height` x
+    /// `width` source.
+    pub fn draw(&self, key: u64, height: usize, width: usize) -> AugmentDraw {
+        let mut rng = self.rng(key);
         let area = (height * width) as f64;
         // torchvision's RandomResizedCrop: up to ten tries at a crop that fits, else the whole
         // image.
@@ -72,9 +74,9 @@ impl Augmentation {
         }
     }
 
-    /// Image `index` augmented (at its crop's size: the model input's resize follows).
-    pub fn apply(&self, image: Image, index: u64) -> Image {
-        let draw = self.draw(index, image.height, image.width);
+    /// The image keyed `key` augmented (at its crop's size: the model input's resize follows).
+    pub fn apply(&self, image: Image, key: u64) -> Image {
+        let draw = self.draw(key, image.height, image.width);
         draw.apply(&image)
     }
 }

@@ -82,6 +82,14 @@ mod tests {
     }
 
     #[test]
+    fn a_repeat_gets_a_draw_key_of_its_own() {
+        // Image 2 drawn three times: its index, then index + len, index + 2 len.
+        assert_eq!(crate::data::draw_keys(&[2, 0, 2, 1, 2], 3), [2, 0, 5, 1, 8]);
+        // Without repeats, each position is keyed by its image.
+        assert_eq!(crate::data::draw_keys(&[1, 0, 2], 3), [1, 0, 2]);
+    }
+
+    #[test]
     fn multi_label_weights_by_hand() {
         let f = |v: &[bool]| Label::Findings(v.to_vec());
         // Finding 0 on three images, finding 1 on one, one image with none.

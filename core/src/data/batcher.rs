@@ -28,7 +28,24 @@ pub struct BatchLoader<'a> {
     batch_size: usize,
     input: InputSpec,
     augmentation: Option<Augmentation>,
+    /// What each position's random draws are keyed by (see [`draw_keys`]).
+    keys: Vec<u64>,
     next: usize,
+}
+
+/// The key of each position of `order` for per-image random draws: the image's index the first
+/// time it appears, and a key of its own for each repeat (class-balanced sampling draws some
+/// images twice; each draw should get its own view). An order without repeats keys by image.
+pub fn draw_keys(order: &[usize], len: usize) -> Vec<u64> {
+    let mut seen = vec![0u64; len];
+    order
+        .iter()
+        .map(|&i| {
+            let occurrence = seen[i];
+            seen[i] += 1;
+            i as u64 + occurrence * len as u64
+        })
+        .collect()
 }
 
 impl<'a> BatchLoader<'a> {
@@ -49,12 +66,14 @@ impl<'a> BatchLoader<'a> {
             batch_size: batch_size.max(1),
             input: input.clone(),
             augmentation: None,
+            keys: (0..dataset.len() as u64).collect(),
             next: 0,
         }
     }
 
     /// Walks `order` (indices into the data set, repeats allowed) instead.
     pub fn with_order(mut self, order: Vec<usize>) -> Self {
+        self.keys = draw_keys(&order, self.dataset.len());
         self.order = order;
         self
     }
@@ -72,7 +91,14 @@ impl<'a> BatchLoader<'a> {
 
     /// Only the samples `range` of the data set, in index order (a shard of a split).
     pub fn only(mut self, range: std::ops::Range<usize>) -> Self {
-        self.order.retain(|i| range.contains(i));
+        let (order, keys) = self
+            .order
+            .iter()
+            .zip(&self.keys)
+            .filter(|(i, _)| range.contains(i))
+            .map(|(&i, &k)| (i, k))
+            .unzip();
+        (self.order, self.keys) = (order, keys);
         self
     }
 
@@ -81,11 +107,13 @@ impl<'a> BatchLoader<'a> {
         self.order.len().div_ceil(self.batch_size)
     }
 
-    /// Decodes and prepares sample `index` of the data set for the model input.
-    fn prepare(&self, index: usize) -> Result<Sample> {
-        let sample = self.dataset.get(index)?;
+    /// Decodes and prepares the sample at `position` of the walk for the model input.
+    /// Augmentation is keyed by the position's draw key: by image, with a key of its own for an
+    /// image drawn again in the same epoch (class-balanced sampling), so each draw gets a view.
+    fn prepare(&self, position: usize) -> Result<Sample> {
+        let sample = self.dataset.get(self.order[position])?;
         let image = match self.augmentation {
-            Some(augmentation) => augmentation.apply(sample.image, index as u64),
+            Some(augmentation) => augmentation.apply(sample.image, self.keys[position]),
             None => sample.image,
         };
         let image = self.input.prepare(image);
@@ -101,9 +129,13 @@ impl Iterator for BatchLoader<'_> {
             return None;
         }
         let end = (self.next + self.batch_size).min(self.order.len());
-        let indices = self.order[self.next..end].to_vec();
+        let start = self.next;
         self.next = end;
-        Some(indices.into_iter().map(|i| self.prepare(i)).collect())
+        Some(
+            (start..end)
+                .map(|position| self.prepare(position))
+                .collect(),
+        )
     }
 }
 

@@ -20,7 +20,7 @@ pub mod synthetic;
 
 pub use augment::{AugmentDraw, Augmentation};
 pub use balance::{balance_weights, balanced_order};
-pub use batcher::{Batch, BatchLoader, batch_targets, images_to_tensor};
+pub use batcher::{Batch, BatchLoader, batch_targets, draw_keys, images_to_tensor};
 pub use chestxray14::open_chestxray14;
 pub use csv_folder::{CsvColumns, open_csv};
 pub use dataset::{DataSplits, Dataset, DatasetInfo, FileDataset, Sample, Subset, holdout_split};

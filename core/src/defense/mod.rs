@@ -42,8 +42,8 @@ pub struct TrainingBatch<'a> {
     /// One-hot / multi-hot `[batch, classes]`, on the plain device.
     pub targets: Tensor<2>,
     pub labels: &'a [Label],
-    /// Keys of the images (the run's seed for this epoch, each image's index in the data set):
-    /// random starts follow the image, not the batch.
+    /// Keys of the images (the run's seed for this epoch, each image's index; a repeat drawn by
+    /// class balancing has a key of its own): random starts follow the image, not the batch.
     pub keys: &'a SampleKeys,
     /// Key of the batch itself, for per-batch draws (MPAdvT).
     pub batch_key: u64,

@@ -35,8 +35,9 @@ impl ClassificationLoss {
     /// Each sample's loss `[batch]` against one-hot / multi-hot `targets`.
     pub fn per_sample(&self, kind: TaskKind, logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
         let gamma = match *self {
-            Self::CrossEntropy => return task::per_sample_loss(kind, logits, targets),
-            Self::Focal { gamma } => gamma,
+            Self::Focal { gamma } if gamma > 0.0 => gamma,
+            // γ = 0 is cross-entropy, computed as such (no 0⁰ in the gradient).
+            _ => return task::per_sample_loss(kind, logits, targets),
         };
         let [batch, _] = logits.dims();
         let per_sample = if kind.is_multi_label() {
@@ -65,9 +66,10 @@ impl ClassificationLoss {
     }
 }
 
-/// `-(1 - p)^γ log p` from `log p`.
+/// `-(1 - p)^γ log p` from `log p`. The weight is kept off 0: where p rounds to 1, the
+/// derivative γ·w^(γ-1) of w^γ would be infinite for γ < 1 and make the gradient NaN.
 fn focal_term(log_p: Tensor<2>, gamma: f32) -> Tensor<2> {
-    let weight = log_p.clone().exp().neg().add_scalar(1.0).clamp_min(0.0);
+    let weight = log_p.clone().exp().neg().add_scalar(1.0).clamp_min(1e-12);
     weight.powf_scalar(gamma) * log_p.neg()
 }
 
@@ -137,6 +139,25 @@ mod tests {
         ))[0];
         let want = 0.5 * (-(0.5f32.powi(2)) * 0.5f32.ln() - 0.8f32.powi(2) * 0.2f32.ln());
         assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    }
+
+    /// Where p rounds to 1 in f32 the gradient stays finite, for γ below 1 too.
+    #[test]
+    fn confident_predictions_keep_a_finite_gradient() {
+        for gamma in [0.0, 0.5, 2.0] {
+            let logits = t(&[40.0, -40.0, 0.3, 0.1], 2).autodiff().require_grad();
+            let targets = t(&[1.0, 0.0, 0.0, 1.0], 2).autodiff();
+            let loss =
+                ClassificationLoss::Focal { gamma }.mean(TaskKind::Binary, logits.clone(), targets);
+            let grads = loss.backward();
+            let grad: Vec<f32> = logits
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+            assert!(grad.iter().all(|g| g.is_finite()), "γ = {gamma}: {grad:?}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::evaluate::check_compatible;
 use super::{Selection, TrainConfig, predict};
 use crate::attack::{ProjectedGradientDescent, SampleKeys};
-use crate::data::{Augmentation, BatchLoader, Dataset, balanced_order, batch_targets};
+use crate::data::{Augmentation, BatchLoader, Dataset, balanced_order, batch_targets, draw_keys};
 use crate::defense::TrainingBatch;
 use crate::metrics::{self, Metrics};
 use crate::model::{DiagnosticModel, SelectedEpoch, TrainingSummary};
@@ -136,19 +136,19 @@ impl Trainer {
             epoch: self.epoch as u64,
         });
         let batch_size = self.config.batch_size;
+        let keys = draw_keys(&order, data.len());
         let loader = BatchLoader::new(data, batch_size, &card.input, None)
-            .with_order(order.clone())
+            .with_order(order)
             .augmented(augmentation);
         let batches = loader.num_batches();
         let (mut loss_sum, mut samples) = (0.0, 0);
         for (index, prepared) in loader.enumerate() {
             let batch = batch_targets(prepared?, card.task, card.num_classes(), &self.device)?;
             let rows = batch.labels.len();
-            let indices = order[index * batch_size..index * batch_size + rows]
-                .iter()
-                .map(|&i| i as u64)
-                .collect();
-            let keys = SampleKeys::new(epoch_seed, indices);
+            // Keyed by image (a repeat drawn by class balancing by its own key): batch-size
+            // independent, and each draw of an image gets its own random start.
+            let first = index * batch_size;
+            let keys = SampleKeys::new(epoch_seed, keys[first..first + rows].to_vec());
             let loss = defense.loss(&TrainingBatch {
                 model: &self.model,
                 device: &self.device,
