@@ -41,28 +41,29 @@ pub struct TrainArgs {
     /// run's own]
     #[arg(long)]
     lr: Option<f64>,
-    /// adam | sgd (momentum 0.9)
-    #[arg(long, default_value = "adam")]
-    optimizer: OptimizerKind,
+    /// adam | sgd (momentum 0.9) [default: adam]
+    #[arg(long)]
+    optimizer: Option<OptimizerKind>,
     /// SGD: Nesterov momentum (the seed's melanoma recipe: --optimizer sgd --nesterov
     /// --weight-decay 1e-4 --lr-schedule step)
     #[arg(long)]
     nesterov: bool,
-    /// L2 weight decay (PyTorch's weight_decay)
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f64,
-    /// cosine: decay to 0 over the run; step: ×--lr-factor every --lr-step epochs
-    #[arg(long, value_enum, default_value = "cosine")]
-    lr_schedule: LrSchedule,
+    /// L2 weight decay (PyTorch's weight_decay) [default: 0]
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// cosine: decay to 0 over the run; step: ×--lr-factor every --lr-step epochs [default:
+    /// cosine]
+    #[arg(long, value_enum)]
+    lr_schedule: Option<LrSchedule>,
     /// step schedule: epochs between decays
     #[arg(long, default_value_t = 10)]
     lr_step: usize,
     /// step schedule: factor of each decay
     #[arg(long, default_value_t = 0.1)]
     lr_factor: f64,
-    /// ce (cross-entropy; BCE for multi-label) | focal
-    #[arg(long, default_value = "ce")]
-    loss: String,
+    /// ce (cross-entropy; BCE for multi-label) | focal [default: ce]
+    #[arg(long)]
+    loss: Option<String>,
     /// focal loss: the focusing exponent γ
     #[arg(long, default_value_t = 2.0)]
     gamma: f32,
@@ -93,9 +94,9 @@ pub struct TrainArgs {
     #[arg(long)]
     val: Option<f64>,
     /// Which epoch becomes the model: last | clean (best validation accuracy / macro AUC) |
-    /// robust (best under PGD at --select-eps)
-    #[arg(long, value_enum, default_value = "last")]
-    select: SelectBy,
+    /// robust (best under PGD at --select-eps) [default: last]
+    #[arg(long, value_enum)]
+    select: Option<SelectBy>,
     /// robust selection: ε in 1/255 [the defense's ε, else 4]
     #[arg(long)]
     select_eps: Option<f64>,
@@ -138,10 +139,15 @@ enum SelectBy {
 }
 
 impl TrainArgs {
-    /// The defense the flags describe; each flag must be a setting of that defense.
-    fn defense(&self) -> anyhow::Result<DefenseSpec> {
-        let name = self.defense.as_deref().unwrap_or("none");
-        let mut settings = Map::new();
+    /// The defense the flags describe over `base`: `--defense` (else the base's), with `base`'s
+    /// settings when it is the same defense and the setting flags given on top; each flag must
+    /// be a setting of that defense.
+    fn defense_over(&self, base: &DefenseSpec) -> anyhow::Result<DefenseSpec> {
+        let name = self.defense.as_deref().unwrap_or(&base.defense);
+        let mut settings = match name == base.defense {
+            true => base.settings.clone(),
+            false => Map::new(),
+        };
         for (flag, key, value) in [
             ("--eps", "eps", self.eps.map(|v| json!(v))),
             (
@@ -169,13 +175,16 @@ impl TrainArgs {
         Ok(DefenseSpec::new(name, &settings)?)
     }
 
-    /// The training recipe of a fresh run.
-    fn config(&self) -> anyhow::Result<TrainConfig> {
-        let defense = self.defense()?;
+    /// `base` with every setting the user gave a flag for: a fresh run's recipe over the
+    /// defaults, or what a resumed run is asked to be over the run's own.
+    fn over(&self, base: &TrainConfig) -> anyhow::Result<TrainConfig> {
+        let r = &base.recipe;
+        let defense = self.defense_over(&r.defense)?;
         let select = match self.select {
-            SelectBy::Last => Selection::Last,
-            SelectBy::Clean => Selection::Clean,
-            SelectBy::Robust => Selection::Robust {
+            None => base.select,
+            Some(SelectBy::Last) => Selection::Last,
+            Some(SelectBy::Clean) => Selection::Clean,
+            Some(SelectBy::Robust) => Selection::Robust {
                 eps: match self.select_eps {
                     Some(eps) => eps as f32,
                     None => defense.build()?.training_eps().unwrap_or(4.0),
@@ -183,60 +192,46 @@ impl TrainArgs {
                 steps: self.select_steps,
             },
         };
+        let loss = match &self.loss {
+            Some(name) => ClassificationLoss::parse(name, self.gamma)?,
+            None => r.loss,
+        };
+        let schedule = match self.lr_schedule {
+            None => r.schedule,
+            Some(LrSchedule::Cosine) => Schedule::Cosine,
+            Some(LrSchedule::Step) => Schedule::Step {
+                every: self.lr_step,
+                factor: self.lr_factor,
+            },
+        };
         let config = TrainConfig {
-            optimizer: self.optimizer,
-            seed: self.seed,
+            epochs: self.epochs.unwrap_or(base.epochs),
+            batch_size: self.batch_size.unwrap_or(base.batch_size),
+            learning_rate: self.lr.unwrap_or(base.learning_rate),
+            optimizer: self.optimizer.unwrap_or(base.optimizer),
+            seed: base.seed,
             recipe: TrainingRecipe {
                 defense,
-                loss: ClassificationLoss::parse(&self.loss, self.gamma)?,
-                schedule: match self.lr_schedule {
-                    LrSchedule::Cosine => Schedule::Cosine,
-                    LrSchedule::Step => Schedule::Step {
-                        every: self.lr_step,
-                        factor: self.lr_factor,
-                    },
-                },
-                weight_decay: self.weight_decay,
-                nesterov: self.nesterov,
-                augment: self.augment,
-                balance: self.balance,
+                loss,
+                schedule,
+                weight_decay: self.weight_decay.unwrap_or(r.weight_decay),
+                // A switch given turns the setting on; absent, the base's stands.
+                nesterov: self.nesterov || r.nesterov,
+                augment: self.augment || r.augment,
+                balance: self.balance || r.balance,
             },
             select,
-            ..self.over(&TrainConfig::default())
         };
         config.validate()?;
         Ok(config)
     }
-
-    /// `base` with the epochs, batch size and learning rate the user gave.
-    fn over(&self, base: &TrainConfig) -> TrainConfig {
-        TrainConfig {
-            epochs: self.epochs.unwrap_or(base.epochs),
-            batch_size: self.batch_size.unwrap_or(base.batch_size),
-            learning_rate: self.lr.unwrap_or(base.learning_rate),
-            ..base.clone()
-        }
-    }
 }
 
-impl TrainArgs {
-    /// The flags as a fresh `robustdx train` with none given has them.
-    fn parse_defaults() -> Self {
-        #[derive(clap::Parser)]
-        struct Train {
-            #[command(flatten)]
-            args: TrainArgs,
-        }
-        <Train as clap::Parser>::parse_from(["train"]).args
-    }
-}
-
-/// (flag, asked now, its default, the run's) for each recipe setting a flag controls.
-fn recipe_flags(
+/// The first recipe setting in which `asked` differs from `run`: (flag, asked, the run's).
+fn changed_recipe(
     asked: &TrainConfig,
-    defaults: &TrainConfig,
     run: &TrainConfig,
-) -> Vec<(&'static str, String, String, String)> {
+) -> Option<(&'static str, String, String)> {
     type Setting = (&'static str, fn(&TrainConfig) -> String);
     let fields: [Setting; 9] = [
         ("--defense", |c| c.recipe.defense.describe()),
@@ -249,10 +244,10 @@ fn recipe_flags(
         ("--select", |c| c.select.describe()),
         ("--optimizer", |c| c.optimizer.to_string()),
     ];
-    fields
-        .into_iter()
-        .map(|(flag, value)| (flag, value(asked), value(defaults), value(run)))
-        .collect()
+    fields.into_iter().find_map(|(flag, value)| {
+        let (now, was) = (value(asked), value(run));
+        (now != was).then_some((flag, now, was))
+    })
 }
 
 fn checkpoint_path(out: &Path) -> PathBuf {
@@ -277,7 +272,7 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
     // A resumed run keeps selecting the way it started.
     let selects = match &resumed {
         Some(trainer) => trainer.config.select != Selection::Last,
-        None => args.select != SelectBy::Last,
+        None => !matches!(args.select, None | Some(SelectBy::Last)),
     };
     let (train, validation) = validation_split(&args, splits.train.clone(), selects)?;
     let (train, test) = (train.as_ref(), splits.test.as_ref());
@@ -298,17 +293,13 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
         let own = trainer.config.clone();
         // Recipe flags given now must agree with the run's: an objective, a loss or a sampling
         // changed mid-run would train a model no card describes.
-        let asked = args.config()?;
-        let defaults = TrainArgs::parse_defaults().config()?;
-        for (flag, now, default, was) in recipe_flags(&asked, &defaults, &own) {
-            anyhow::ensure!(
-                now == default || now == was,
+        let config = args.over(&own)?;
+        if let Some((flag, now, was)) = changed_recipe(&config, &own) {
+            anyhow::bail!(
                 "{}: the run trains with {flag} {was}; resuming with {flag} {now} would change it mid-run (start a new run with another --out)",
                 checkpoint.display()
             );
         }
-        let config = args.over(&own);
-        config.validate()?;
         let said: Vec<String> = [
             (
                 "--epochs",
@@ -341,7 +332,10 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
         trainer.config = config;
         trainer
     } else {
-        let config = args.config()?;
+        let config = args.over(&TrainConfig {
+            seed: args.seed,
+            ..TrainConfig::default()
+        })?;
         device.seed(args.seed);
         let info = architecture(&args.model)?;
         let (width, size) = match args.tiny {

@@ -1161,68 +1161,49 @@ fn defended_training_with_selection_records_its_recipe_and_refuses_mixed_flags()
     assert_eq!(training["defense"]["settings"]["steps"], 2);
     assert_eq!(training["selected"]["by"]["by"], "robust");
     // Resuming with another objective would mix two; a flag of another defense is named.
-    fails_with(
-        d,
-        &[
-            "train",
-            "--backend",
-            "cpu",
-            "--data",
-            data,
-            "--out",
-            "m.bpk",
-            "--resume",
-            "--defense",
-            "trades",
-        ],
+    let refused = |out: &str, extra: &[&str], expected: &[&str]| {
+        let mut args = vec!["train", "--backend", "cpu", "--data", data, "--out", out];
+        args.extend_from_slice(extra);
+        fails_with(d, &args, expected);
+    };
+    refused(
+        "m.bpk",
+        &["--resume", "--defense", "trades"],
         &["m.bpk.ckpt", "--defense mart", "change it mid-run"],
     );
-    fails_with(
-        d,
+    refused(
+        "m.bpk",
         &[
-            "train",
-            "--backend",
-            "cpu",
-            "--data",
-            data,
-            "--out",
-            "n.bpk",
+            "--resume",
             "--defense",
-            "mpadvt",
+            "mart",
             "--eps",
             "4",
+            "--attack-steps",
+            "2",
+            "--no-eval",
+            "--balance",
+            "--augment",
+            "--select",
+            "robust",
+            "--loss",
+            "ce",
         ],
+        &["--loss focal γ=2", "change it mid-run"],
+    );
+    refused(
+        "n.bpk",
+        &["--defense", "mpadvt", "--eps", "4"],
         &["--eps is not a setting of --defense mpadvt", "eps_max"],
     );
-    fails_with(
-        d,
-        &[
-            "train",
-            "--backend",
-            "cpu",
-            "--data",
-            data,
-            "--out",
-            "n.bpk",
-            "--defense",
-            "madry",
-        ],
+    refused(
+        "n.bpk",
+        &["--defense", "madry"],
         &["unknown defense 'madry'", "pgd-at"],
     );
-    fails_with(
-        d,
-        &[
-            "train",
-            "--backend",
-            "cpu",
-            "--data",
-            data,
-            "--out",
-            "n.bpk",
-            "--defense",
-            "trades",
-            "--eps=-3",
-        ],
+    refused(
+        "n.bpk",
+        &["--defense", "trades", "--eps=-3"],
         &["ε must be"],
     );
     assert!(!d.join("n.bpk").exists());

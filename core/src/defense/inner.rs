@@ -4,6 +4,7 @@
 use burn::Tensor;
 use serde_json::json;
 
+use super::TrainingBatch;
 use crate::attack::{AttackSpec, Convention, Goal, Norm, ProjectedGradientDescent, SampleKeys};
 use crate::{Error, Result};
 
@@ -46,5 +47,35 @@ pub(super) fn check_beta(beta: f64) -> Result<()> {
     match beta.is_finite() && beta >= 0.0 {
         true => Ok(()),
         false => Err(Error::invalid(format!("beta must be ≥ 0, got {beta}"))),
+    }
+}
+
+/// The inner maximisation of MART and TRADES: K steps of α·sign from the Gaussian start.
+pub(super) struct GaussianStartPgd(ProjectedGradientDescent);
+
+impl GaussianStartPgd {
+    /// At `eps` with `steps` steps of `step_size` (1/255 units); `beta` is the weight of the
+    /// objective's robustness term, checked here for both.
+    pub(super) fn new(eps: f64, steps: usize, step_size: f64, beta: f64) -> Result<Self> {
+        check_beta(beta)?;
+        Ok(Self(pgd(eps, steps, Some(step_size), false)?))
+    }
+
+    /// The trained model's logits on the clean images and on x′, where x′ climbs the loss
+    /// against `targets` (the labels for MART; the clean prediction for TRADES, which makes the
+    /// loss the KL up to a constant).
+    pub(super) fn logits(
+        &self,
+        batch: &TrainingBatch,
+        targets: Tensor<2>,
+    ) -> Result<(Tensor<2>, Tensor<2>)> {
+        let start = gaussian_start(&batch.images, batch.keys);
+        let adversarial =
+            self.0
+                .climb_from(batch.attacked(), batch.images.clone(), start, targets)?;
+        Ok((
+            batch.logits(batch.images.clone()),
+            batch.logits(adversarial),
+        ))
     }
 }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::divergence::kl_terms;
 use super::registry::{DefenseEntry, DefenseSpec};
 use super::{Defense, TrainingBatch, inner};
-use crate::attack::{ProjectedGradientDescent, canonical_settings};
+use crate::attack::canonical_settings;
 use crate::{Result, TaskKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,17 +54,16 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
 
 pub struct Mart {
     settings: MartSettings,
-    attack: ProjectedGradientDescent,
+    attack: inner::GaussianStartPgd,
 }
 
 impl Mart {
     pub fn new(settings: MartSettings) -> Result<Self> {
-        inner::check_beta(settings.beta)?;
-        let attack = inner::pgd(
+        let attack = inner::GaussianStartPgd::new(
             settings.eps,
             settings.steps,
-            Some(settings.step_size),
-            false,
+            settings.step_size,
+            settings.beta,
         )?;
         Ok(Self { settings, attack })
     }
@@ -118,20 +117,13 @@ impl Defense for Mart {
     }
 
     fn loss(&self, batch: &TrainingBatch) -> Result<Tensor<1>> {
-        let start = inner::gaussian_start(&batch.images, batch.keys);
-        let adversarial = self.attack.climb_from(
-            batch.attacked(),
-            batch.images.clone(),
-            start,
-            batch.targets.clone(),
-        )?;
-        let kind = batch.model.card.task;
+        let (clean, adversarial) = self.attack.logits(batch, batch.targets.clone())?;
         Ok(Self::objective(
-            kind,
+            batch.model.card.task,
             batch.loss,
             self.settings.beta as f32,
-            batch.logits(batch.images.clone()),
-            batch.logits(adversarial),
+            clean,
+            adversarial,
             batch.targets.clone().autodiff(),
         ))
     }

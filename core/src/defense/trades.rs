@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::divergence::per_sample_kl;
 use super::registry::{DefenseEntry, DefenseSpec};
 use super::{Defense, TrainingBatch, inner};
-use crate::attack::{ProjectedGradientDescent, canonical_settings};
+use crate::attack::canonical_settings;
 use crate::{Result, TaskKind, task};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,17 +43,16 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
 
 pub struct Trades {
     settings: TradesSettings,
-    attack: ProjectedGradientDescent,
+    attack: inner::GaussianStartPgd,
 }
 
 impl Trades {
     pub fn new(settings: TradesSettings) -> Result<Self> {
-        inner::check_beta(settings.beta)?;
-        let attack = inner::pgd(
+        let attack = inner::GaussianStartPgd::new(
             settings.eps,
             settings.steps,
-            Some(settings.step_size),
-            false,
+            settings.step_size,
+            settings.beta,
         )?;
         Ok(Self { settings, attack })
     }
@@ -86,16 +85,13 @@ impl Defense for Trades {
         // Soft targets: the cross-entropy (BCE) against the clean prediction differs from the
         // KL only by that prediction's entropy, a constant in x', so PGD on it climbs the KL.
         let clean_probs = task::probabilities(kind, batch.attacked().logits(batch.images.clone()));
-        let start = inner::gaussian_start(&batch.images, batch.keys);
-        let adversarial =
-            self.attack
-                .climb_from(batch.attacked(), batch.images.clone(), start, clean_probs)?;
+        let (clean, adversarial) = self.attack.logits(batch, clean_probs)?;
         Ok(Self::objective(
             kind,
             batch.loss,
             self.settings.beta as f32,
-            batch.logits(batch.images.clone()),
-            batch.logits(adversarial),
+            clean,
+            adversarial,
             batch.targets.clone().autodiff(),
         ))
     }
