@@ -223,9 +223,18 @@ fn table(args: &DefenseBenchArgs, rows: &[(String, Vec<AttackReport>)]) -> Strin
     };
     let mut out = String::new();
     for (index, (name, score)) in scores.into_iter().enumerate() {
+        let attacks: Vec<String> = args
+            .attacks
+            .iter()
+            .map(|a| match a.as_str() {
+                "apgd" => format!("APGD-CE-{}", args.apgd_steps),
+                _ => format!("PGD-{}", args.pgd_steps),
+            })
+            .collect();
         out += &format!(
-            "{name} on {} under PGD-{} and APGD-CE-{} (ε in 1/255)\n",
-            args.data, args.pgd_steps, args.apgd_steps
+            "{name} on {} under {} (ε in 1/255)\n",
+            args.data,
+            attacks.join(" and ")
         );
         if index == 0 {
             out += "(flags: the sanity checks', and APGD more than 5 points below PGD, a sign of gradient masking)\n";
