@@ -236,8 +236,10 @@ fn table(args: &DefenseBenchArgs, rows: &[(String, Vec<AttackReport>)]) -> Strin
             args.data,
             attacks.join(" and ")
         );
-        if index == 0 {
+        if index == 0 && args.attacks.len() > 1 {
             out += "(flags: the sanity checks', and APGD more than 5 points below PGD, a sign of gradient masking)\n";
+        } else if index == 0 {
+            out += "(flags: the sanity checks')\n";
         }
         out += &score_table(args, rows, &budgets, score, index == 0);
         out += "\n";
