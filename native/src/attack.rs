@@ -213,14 +213,13 @@ impl AttackArgs {
 /// `robustdx attacks`: the registry, with each attack's settings and defaults.
 pub fn list_attacks() {
     for entry in ATTACKS {
-        let settings: Vec<String> = entry
-            .defaults()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let settings = entry.defaults();
         println!("{:<6} {}", entry.name, entry.about);
         if !settings.is_empty() {
-            println!("       settings: {}", settings.join(", "));
+            println!(
+                "       settings: {}",
+                robustdx_core::attack::describe_settings(&settings)
+            );
         }
     }
 }

@@ -487,13 +487,12 @@ fn validation_split(
     Ok((Arc::new(Subset::new(train, keep, &label)), Some(validation)))
 }
 
-/// `eps=8, steps=4, …` for error messages.
+/// `eps=8, steps=4, …`, or `none`, for error messages and the listing.
 fn describe_settings(settings: &Map<String, Value>) -> String {
-    if settings.is_empty() {
-        return "none".into();
+    match settings.is_empty() {
+        true => "none".into(),
+        false => robustdx_core::attack::describe_settings(settings),
     }
-    let parts: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    parts.join(", ")
 }
 
 /// `robustdx defenses`: the registry with each defense's settings and defaults.

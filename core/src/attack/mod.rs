@@ -29,7 +29,7 @@ pub use goal::Goal;
 pub use pgd::{PgdRun, PgdSettings, ProjectedGradientDescent};
 pub use registry::{
     ATTACKS, AttackContext, AttackEntry, AttackSpec, NoSettings, Settings, applicable,
-    attack_entry, canonical_settings,
+    attack_entry, canonical_settings, describe_settings, find_entry, typed_settings,
 };
 pub use sample_draws::{SampleKeys, Stream};
 

@@ -52,13 +52,36 @@ pub struct AttackContext<'a> {
 
 /// The entry named `name`, or an error listing the names there are.
 pub fn attack_entry(name: &str) -> Result<&'static AttackEntry> {
-    ATTACKS.iter().find(|a| a.name == name).ok_or_else(|| {
-        let names: Vec<&str> = ATTACKS.iter().map(|a| a.name).collect();
+    find_entry(ATTACKS, |a| a.name, "attack", name)
+}
+
+/// The entry of a registry (`kind`: `attack`, `defense`) called `name`, or an error listing
+/// the names there are.
+pub fn find_entry<T>(
+    entries: &'static [T],
+    name_of: fn(&T) -> &'static str,
+    kind: &str,
+    name: &str,
+) -> Result<&'static T> {
+    entries.iter().find(|e| name_of(e) == name).ok_or_else(|| {
+        let names: Vec<&str> = entries.iter().map(name_of).collect();
         Error::invalid(format!(
-            "unknown attack '{name}' (expected one of {})",
+            "unknown {kind} '{name}' (expected one of {})",
             names.join(", ")
         ))
     })
+}
+
+/// A registry entry's `settings` as its typed struct `S`; errors name the entry, `owner`.
+pub fn typed_settings<S: DeserializeOwned>(owner: &str, settings: &Settings) -> Result<S> {
+    serde_json::from_value(Value::Object(settings.clone()))
+        .map_err(|e| Error::invalid(format!("{owner} settings: {e}")))
+}
+
+/// `key=value, …` for listings of a registry's defaults.
+pub fn describe_settings(settings: &Settings) -> String {
+    let parts: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    parts.join(", ")
 }
 
 /// One attack at one budget, completely described.
@@ -141,8 +164,7 @@ impl AttackSpec {
 
     /// The attack's own settings as its typed struct.
     pub fn settings_as<S: DeserializeOwned>(&self) -> Result<S> {
-        serde_json::from_value(Value::Object(self.settings.clone()))
-            .map_err(|e| Error::invalid(format!("{} settings: {e}", self.attack)))
+        typed_settings(&self.attack, &self.settings)
     }
 
     /// `key=value` for each setting that differs from the attack's defaults (string values

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::Defense;
-use crate::attack::Settings;
+use crate::attack::{Settings, find_entry, typed_settings};
 use crate::{Error, Result};
 
 /// Every training objective, clean first.
@@ -41,13 +41,7 @@ impl DefenseEntry {
 
 /// The entry named `name`, or an error listing the names there are.
 pub fn defense_entry(name: &str) -> Result<&'static DefenseEntry> {
-    DEFENSES.iter().find(|d| d.name == name).ok_or_else(|| {
-        let names: Vec<&str> = DEFENSES.iter().map(|d| d.name).collect();
-        Error::invalid(format!(
-            "unknown defense '{name}' (expected one of {})",
-            names.join(", ")
-        ))
-    })
+    find_entry(DEFENSES, |d| d.name, "defense", name)
 }
 
 /// A training objective, completely described.
@@ -94,8 +88,7 @@ impl DefenseSpec {
 
     /// The settings as the defense's typed struct.
     pub fn settings_as<S: DeserializeOwned>(&self) -> Result<S> {
-        serde_json::from_value(Value::Object(self.settings.clone()))
-            .map_err(|e| Error::invalid(format!("{} settings: {e}", self.defense)))
+        typed_settings(&self.defense, &self.settings)
     }
 
     /// `mart beta=6.0 eps=8.0 step_size=1.785 steps=4`: the name and every setting that has a
