@@ -224,6 +224,13 @@ pub fn list_attacks() {
     }
 }
 
+/// A sweep result file (`attack --json`), any readable schema version.
+pub fn read_report(path: &Path) -> anyhow::Result<AttackReport> {
+    let text =
+        String::from_utf8(read(path)?).with_context(|| format!("{}: not text", path.display()))?;
+    Ok(AttackReport::from_json(&text, &path.to_string_lossy())?)
+}
+
 /// Holds `path.lock` while a sweep writes `path`: a second process gets a clear error instead
 /// of interleaving its cells with ours.
 pub struct ResultLock {
@@ -362,9 +369,7 @@ pub fn sweep(
     let _lock = args.json.as_deref().map(ResultLock::acquire).transpose()?;
     let previous = match (&args.json, args.resume) {
         (Some(path), true) if path.exists() => {
-            let text = String::from_utf8(read(path)?)
-                .with_context(|| format!("{}: not text", path.display()))?;
-            let record = AttackReport::from_json(&text, &path.to_string_lossy())?;
+            let record = read_report(path)?;
             anyhow::ensure!(
                 record.data.shard == shard,
                 "{}: recorded for shard {}, not {}",

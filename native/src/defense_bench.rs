@@ -12,7 +12,7 @@ use robustdx_core::train::selection_score;
 
 use crate::attack::AttackArgs;
 use crate::backend::BackendChoice;
-use crate::files::{read, write_atomic};
+use crate::files::write_atomic;
 use crate::report::escape;
 use crate::train::TrainArgs;
 
@@ -90,7 +90,9 @@ pub fn run(args: DefenseBenchArgs, backend: BackendChoice) -> anyhow::Result<()>
             .map(String::from)
             .to_vec();
             flags.extend(["--epochs".into(), args.epochs.to_string()]);
-            if matches!(defense.as_str(), "pgd-at" | "mart" | "trades") {
+            // Every defense with a training ε gets the bench's (MPAdvT draws its own).
+            let entry = robustdx_core::defense::defense_entry(defense)?;
+            if entry.defaults().contains_key("eps") {
                 flags.extend(["--eps".into(), args.eps.to_string()]);
             }
             if matches!(defense.as_str(), "pgd-at" | "trades") {
@@ -130,8 +132,7 @@ pub fn run(args: DefenseBenchArgs, backend: BackendChoice) -> anyhow::Result<()>
                 "--resume",
             ];
             crate::attack::run(Attack::try_parse_from(flags)?.args, backend)?;
-            let text = String::from_utf8(read(Path::new(&json))?)?;
-            reports.push(AttackReport::from_json(&text, &json)?);
+            reports.push(crate::attack::read_report(Path::new(&json))?);
         }
         rows.push((defense.clone(), reports));
     }

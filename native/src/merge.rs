@@ -3,13 +3,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
-use robustdx_core::report::AttackReport;
 use robustdx_core::robustness::merge_shards;
 
-use crate::attack::{ResultLock, table, write_records};
-use crate::files::{read, write_atomic};
+use crate::attack::{ResultLock, read_report, table, write_records};
+use crate::files::write_atomic;
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -30,9 +28,7 @@ pub struct MergeArgs {
 pub fn run(args: MergeArgs) -> anyhow::Result<()> {
     let mut shards = Vec::new();
     for path in &args.shards {
-        let name = path.to_string_lossy().into_owned();
-        let text = String::from_utf8(read(path)?).with_context(|| format!("{name}: not text"))?;
-        shards.push((name.clone(), AttackReport::from_json(&text, &name)?));
+        shards.push((path.to_string_lossy().into_owned(), read_report(path)?));
     }
     let _lock = ResultLock::acquire(&args.out)?;
     let mut merged = merge_shards(shards)?;
