@@ -12,6 +12,7 @@ pub mod defense;
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod perturb;
 pub mod readback;
 pub mod report;
 pub mod robustness;

@@ -310,7 +310,7 @@ impl SweepEvents for CliEvents<'_> {
 /// The data as identities name it: the source with its defaults filled in (`synth-derm` and
 /// `synth-derm:n=800` name the same images when 800 is the default) and the options that decide
 /// the split.
-fn data_identity(args: &DataArgs, source: &str) -> String {
+pub(crate) fn data_identity(args: &DataArgs, source: &str) -> String {
     let mut text = format!(
         "{source} holdout={} split-seed={}",
         args.holdout, args.split_seed

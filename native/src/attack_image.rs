@@ -47,7 +47,7 @@ fn settings(args: &AttackArgs) -> anyhow::Result<SingleImageSettings> {
 }
 
 /// A one-line name of the backend `device` runs on.
-fn backend_name(device: &Device) -> &'static str {
+pub(crate) fn backend_name(device: &Device) -> &'static str {
     if format!("{device:?}").to_lowercase().contains("wgpu") {
         "wgpu"
     } else {

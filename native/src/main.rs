@@ -4,6 +4,8 @@ mod attack;
 mod attack_image;
 mod backend;
 mod bench;
+mod benchmark;
+mod benchmark_report;
 mod data_args;
 mod defense_bench;
 mod demo;
@@ -50,7 +52,11 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Attack a model over a data set's test split at several budgets: table, JSON, CSV, report
     Attack(attack::AttackArgs),
-    /// Join the shards of one sweep (attack --shard i/n --json …) into one result
+    /// The Robust-Benchmark: Flip Probability on sequences of 14 growing everyday perturbations
+    Benchmark(benchmark::BenchmarkArgs),
+    /// List the perturbation kinds of the benchmark with their frame schedules
+    Perturbations,
+    /// Join the shards of one sweep or benchmark (--shard i/n --json …) into one result
     Merge(merge::MergeArgs),
     /// List the architectures robustdx can build, train and import; with model files, how each
     /// was trained
@@ -100,6 +106,8 @@ enum DataCommand {
     Preview(preview::PreviewArgs),
     /// Write a data set's images as PNG files (one folder per class)
     Export(preview::ExportArgs),
+    /// Write one image's perturbation sequence as PNG files
+    Perturb(preview::PerturbArgs),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +119,11 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args, cli.backend),
         Command::Predict(args) => predict::run(args, cli.backend),
         Command::Attack(args) => attack::run(args, cli.backend),
+        Command::Benchmark(args) => benchmark::run(args, cli.backend),
+        Command::Perturbations => {
+            benchmark::list_perturbations();
+            Ok(())
+        }
         Command::Merge(args) => merge::run(args),
         Command::Attacks => {
             attack::list_attacks();
@@ -130,6 +143,7 @@ fn main() -> ExitCode {
         Command::Gap(GapCommand::Train(args)) => gap::train(args, cli.backend),
         Command::Data(DataCommand::Preview(args)) => preview::run(args),
         Command::Data(DataCommand::Export(args)) => preview::export(args),
+        Command::Data(DataCommand::Perturb(args)) => preview::perturb(args),
         Command::Bench(BenchCommand::Models(args)) => bench::run(args),
         Command::Bench(BenchCommand::Defenses(args)) => defense_bench::run(args, cli.backend),
         Command::Bench(BenchCommand::Speed(args)) => bench::run_speed(args),

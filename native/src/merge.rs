@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use robustdx_core::perturb::merge_benchmark_shards;
 use robustdx_core::robustness::merge_shards;
 
 use crate::attack::{ResultLock, read_report, table, write_records};
+use crate::benchmark::read_benchmark;
 use crate::files::write_atomic;
 
 #[derive(Debug, Args)]
@@ -14,7 +16,7 @@ pub struct MergeArgs {
     /// The merged result (JSON)
     #[arg(long)]
     pub out: PathBuf,
-    /// Shard result files, one per shard, in any order
+    /// Shard result files (all sweeps or all benchmarks), one per shard, in any order
     #[arg(required = true)]
     pub shards: Vec<PathBuf>,
     /// Also write the merged per-image records here (.csv: CSV; otherwise JSON lines)
@@ -25,7 +27,46 @@ pub struct MergeArgs {
     pub csv: Option<PathBuf>,
 }
 
+/// Whether `path` holds a benchmark result (`robustdx benchmark --json`) rather than a sweep's.
+fn is_benchmark(path: &std::path::Path) -> anyhow::Result<bool> {
+    let text = crate::files::read(path)?;
+    let value: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", path.display()))?;
+    Ok(value.get("fp_variant").is_some())
+}
+
+/// The shards of one benchmark joined.
+fn run_benchmark(args: &MergeArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.records.is_none(),
+        "--records is for sweeps: a benchmark's JSON holds its records"
+    );
+    let mut shards = Vec::new();
+    for path in &args.shards {
+        shards.push((path.to_string_lossy().into_owned(), read_benchmark(path)?));
+    }
+    let _lock = ResultLock::acquire(&args.out)?;
+    let merged = merge_benchmark_shards(shards)?;
+    write_atomic(&args.out, merged.to_json().as_bytes())?;
+    if let Some(path) = &args.csv {
+        write_atomic(path, merged.to_csv().as_bytes())?;
+    }
+    println!(
+        "{} shards of {} on {} ({} images) → {}",
+        args.shards.len(),
+        merged.model.file,
+        merged.data.name,
+        merged.data.samples,
+        args.out.display()
+    );
+    print!("{}", crate::benchmark::table(&merged));
+    Ok(())
+}
+
 pub fn run(args: MergeArgs) -> anyhow::Result<()> {
+    if is_benchmark(&args.shards[0])? {
+        return run_benchmark(&args);
+    }
     let mut shards = Vec::new();
     for path in &args.shards {
         shards.push((path.to_string_lossy().into_owned(), read_report(path)?));

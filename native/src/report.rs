@@ -14,6 +14,19 @@ use robustdx_core::robustness::{Example, decision};
 
 use crate::files::write_atomic;
 
+/// The look every robustdx report shares.
+pub(crate) const STYLE: &str = "body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1100px; }
+table { border-collapse: collapse; margin: 1em 0; }
+td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+.gallery td { text-align: center; vertical-align: top; }
+.gallery img { width: 128px; image-rendering: pixelated; }
+.charts { display: flex; gap: 1em; flex-wrap: wrap; }
+.note { color: #666; font-size: 0.9em; }
+.about th { text-align: left; } td.left { text-align: left; font-family: monospace; }
+.flag { background: #fff3cd; border-left: 4px solid #c80; padding: 4px 8px; }
+.ok { color: #276; margin: 0.2em 0; }
+";
+
 /// Example images per (attack, ε), in sweep order.
 pub type Gallery = Vec<(String, f32, Vec<Example>)>;
 
@@ -122,18 +135,7 @@ pub fn write(
     let html = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>robustdx report: {model}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1100px; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
-.gallery td {{ text-align: center; vertical-align: top; }}
-.gallery img {{ width: 128px; image-rendering: pixelated; }}
-.charts {{ display: flex; gap: 1em; flex-wrap: wrap; }}
-.note {{ color: #666; font-size: 0.9em; }}
-.about th {{ text-align: left; }} td.left {{ text-align: left; font-family: monospace; }}
-.flag {{ background: #fff3cd; border-left: 4px solid #c80; padding: 4px 8px; }}
-.ok {{ color: #276; margin: 0.2em 0; }}
-</style></head><body>
+<style>{STYLE}</style></head><body>
 <h1>Robustness of {model}</h1>
 <p>{arch} ({task}, classes: {classes}), evaluated on <b>{data}</b> ({samples} test images) by {tool} {version}.</p>
 <table class="about">{about}</table>

@@ -1208,3 +1208,133 @@ fn defended_training_with_selection_records_its_recipe_and_refuses_mixed_flags()
     );
     assert!(!d.join("n.bpk").exists());
 }
+
+/// The Robust-Benchmark end to end: table, JSON (per-frame records), CSV and report; a resumed
+/// run reuses matching kinds; shards merge into the single run; one image's sequence as PNGs and
+/// as the page's record; bad kinds and frame counts refused.
+#[test]
+fn benchmark_writes_json_csv_report_resumes_merges_and_shows_one_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    train_small(d, "synth-chest:n=32,test=9,size=32,seed=2");
+    let base = [
+        "benchmark",
+        "--backend",
+        "cpu",
+        "--model",
+        "m.bpk",
+        "--data",
+        "synth-chest:n=32,test=9,size=32,seed=2",
+        "--kinds",
+        "rotate,gaussian_noise",
+        "--frames",
+        "4",
+        "--seed",
+        "3",
+    ];
+    fn join<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [base, extra].concat()
+    }
+    let with = |extra: &[&'static str]| join(&base, extra);
+    let out = robustdx(
+        d,
+        &with(&["--json", "b.json", "--csv", "b.csv", "--report", "rep", "--fp-variant", "seed"]),
+    );
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    // Registry order, whatever order --kinds gave.
+    let noise = all.find("gaussian_noise").unwrap();
+    assert!(noise < all.find("rotate").unwrap() && all.contains("FP (seed)"), "{all}");
+    let record = json(&d.join("b.json"));
+    assert_eq!(record["fp_variant"], "seed");
+    let results = record["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["reference"], "first");
+    assert_eq!(results[1]["reference"], "previous");
+    let records = results[1]["records"].as_array().unwrap();
+    assert_eq!(records.len(), 9);
+    assert_eq!(records[0]["probs"].as_array().unwrap().len(), 4);
+    for r in results {
+        let fp = r["flip_probability"].as_f64().unwrap();
+        let seed_fp = r["flip_probability_seed"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&fp) && (0.0..=3.0).contains(&seed_fp), "{r}");
+    }
+    let csv = std::fs::read_to_string(d.join("b.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.starts_with("perturbation,reference,frames,flip_probability"), "{csv}");
+    let html = std::fs::read_to_string(d.join("rep/index.html")).unwrap();
+    assert!(html.contains("Flip Probability per perturbation") && html.contains("<svg"));
+    assert_eq!(html.matches("<h3>").count(), 2, "one strip per kind");
+    assert_eq!(html.matches("data:image/png;base64").count(), 8, "4 frames per strip");
+
+    // Resume: same settings reuse both kinds; another seed recomputes them, saying why.
+    let out = robustdx(d, &with(&["--json", "b.json", "--resume"]));
+    assert!(text(&out).contains("rotate: reused"), "{}", text(&out));
+    let mut reseeded = with(&["--json", "b.json", "--resume"]);
+    let at = reseeded.iter().position(|a| *a == "3").unwrap();
+    reseeded[at] = "4";
+    let out = robustdx(d, &reseeded);
+    assert!(text(&out).contains("recomputed (seed 3 → 4)"), "{}", text(&out));
+
+    // Shards merged equal the single run (seed 3 again).
+    robustdx(d, &with(&["--json", "single.json"]));
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        let file = format!("s{i}.json");
+        let out = robustdx(d, &join(&base, &["--json", &file, "--shard", &shard]));
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = robustdx(d, &["merge", "--out", "merged.json", "s1.json", "s0.json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (single, merged) = (json(&d.join("single.json")), json(&d.join("merged.json")));
+    assert_eq!(single["results"], merged["results"]);
+    fails_with(d, &["merge", "--out", "m2.json", "s0.json"], &["shard 1/2 is missing"]);
+
+    // One image: the frames as PNG and the page's record.
+    let out = robustdx(
+        d,
+        &["data", "export", "--data", "synth-chest:n=32,test=9,size=32,seed=2", "--out", "img", "--limit", "1"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let image = walk_png(&d.join("img"));
+    let image = image.to_str().unwrap();
+    let out = robustdx(
+        d,
+        &["data", "perturb", "--kind", "spatter", "--image", image, "--out", "frames", "--frames", "5"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    for i in 0..5 {
+        assert!(d.join(format!("frames/spatter_{i:02}.png")).exists());
+    }
+    let out = robustdx(
+        d,
+        &["benchmark", "--backend", "cpu", "--model", "m.bpk", "--image", image, "--kinds", "gaussian_noise", "--seed", "3", "--json", "one.json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let one = json(&d.join("one.json"));
+    assert_eq!(one["perturbation"], "gaussian_noise");
+    assert_eq!(one["frames"].as_array().unwrap().len(), 10);
+    assert!(text(&out).contains("frames flipped (vs the first frame)"), "{}", text(&out));
+
+    fails_with(d, &with(&["--kinds", "fog"]), &["unknown perturbation \"fog\"", "spatter"]);
+    fails_with(d, &[&base[..9], &["--frames", "1"]].concat(), &["--frames 1", "2 to 31"]);
+    fails_with(
+        d,
+        &["data", "perturb", "--kind", "snow", "--image", "nothing.png", "--out", "x"],
+        &["nothing.png"],
+    );
+}
+
+/// The first PNG under `dir`.
+fn walk_png(dir: &Path) -> std::path::PathBuf {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            return walk_png(&path);
+        }
+        if path.extension().is_some_and(|e| e == "png") {
+            return path;
+        }
+    }
+    panic!("no PNG under {}", dir.display())
+}

@@ -1,7 +1,7 @@
 //! Messages between the page and the worker, as JSON text (an uploaded image's bytes travel
 //! beside the text as a `Uint8Array`).
 
-use robustdx_core::report::SingleImageReport;
+use robustdx_core::report::{ImageSequenceReport, SingleImageReport};
 use robustdx_core::robustness::SingleImageSettings;
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +44,37 @@ pub struct AttackJob {
     pub image_name: String,
     pub image: ImageSource,
     pub settings: SingleImageSettings,
+}
+
+/// Page → worker: one image's perturbation sequence and the model's decision on each frame.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SequenceJob {
+    pub id: u32,
+    pub model_url: String,
+    pub image_name: String,
+    pub image: ImageSource,
+    /// A kind of the core's registry (`gaussian_noise`, `rotate`, …).
+    pub perturbation: String,
+    pub frames: usize,
+    /// Keys the draws, as `robustdx benchmark --image --seed` (the image is image 0).
+    pub seed: u64,
+}
+
+/// Page → worker, as JSON tagged by `job`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "lowercase")]
+pub enum Job {
+    Attack(AttackJob),
+    Sequence(SequenceJob),
+}
+
+impl Job {
+    pub fn id(&self) -> u32 {
+        match self {
+            Job::Attack(j) => j.id,
+            Job::Sequence(j) => j.id,
+        }
+    }
 }
 
 /// Pictures of an outcome, as PNG data URLs.
@@ -92,6 +123,13 @@ pub enum WorkerMessage {
         id: u32,
         report: Box<SingleImageReport>,
         pictures: Box<Pictures>,
+        timing: Timing,
+    },
+    /// A finished perturbation sequence: the record and each frame as a PNG data URL.
+    Sequence {
+        id: u32,
+        report: Box<ImageSequenceReport>,
+        frames: Vec<String>,
         timing: Timing,
     },
     Failed {

@@ -11,6 +11,7 @@ use js_sys::{Array, Reflect, Uint8Array};
 use robustdx_core::attack::GenerativeAdversarialPerturbation;
 use robustdx_core::data::Image;
 use robustdx_core::model::DiagnosticModel;
+use robustdx_core::perturb::{image_sequence, perturbation};
 use robustdx_core::report::png_data_url;
 use robustdx_core::robustness::attack_single_image;
 use wasm_bindgen::JsCast;
@@ -18,7 +19,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, Response};
 
-use crate::protocol::{AttackJob, BackendKind, ImageSource, Pictures, Timing, WorkerMessage};
+use crate::protocol::{
+    AttackJob, BackendKind, ImageSource, Job, Pictures, SequenceJob, Timing, WorkerMessage,
+};
 
 /// The largest image the page accepts, in bytes and in pixels per side: beyond these a decode
 /// would take the tab's memory, not make a better demo.
@@ -176,12 +179,57 @@ async fn cached<T>(
     Ok(built)
 }
 
-async fn run(engine: &RefCell<Engine>, job: AttackJob, upload: Option<Vec<u8>>) -> WorkerMessage {
-    let id = job.id;
-    match run_job(engine, job, upload).await {
-        Ok(done) => done,
-        Err(message) => WorkerMessage::Failed { id, message },
-    }
+async fn run(engine: &RefCell<Engine>, job: Job, upload: Option<Vec<u8>>) -> WorkerMessage {
+    let id = job.id();
+    let done = match job {
+        Job::Attack(job) => run_job(engine, job, upload).await,
+        Job::Sequence(job) => run_sequence(engine, job, upload).await,
+    };
+    done.unwrap_or_else(|message| WorkerMessage::Failed { id, message })
+}
+
+/// The job's image: a shipped sample fetched from the page's origin, or the visitor's bytes.
+async fn job_image(source: &ImageSource, name: &str, upload: Option<Vec<u8>>) -> Result<Image, String> {
+    let bytes = match source {
+        ImageSource::Url(url) => fetch_bytes(url).await?,
+        ImageSource::Upload => upload.ok_or("the uploaded image did not arrive")?,
+    };
+    decode_image(&bytes, name)
+}
+
+/// One image's perturbation sequence: the core's `image_sequence`, as `robustdx benchmark
+/// --image` runs it.
+async fn run_sequence(
+    engine: &RefCell<Engine>,
+    job: SequenceJob,
+    upload: Option<Vec<u8>>,
+) -> Result<WorkerMessage, String> {
+    let start = now_ms();
+    let image = job_image(&job.image, &job.image_name, upload).await?;
+    let kind = perturbation(&job.perturbation).map_err(|e| e.to_string())?;
+    let model = cached(engine, |e| &mut e.models, &job.model_url, DiagnosticModel::from_bytes).await?;
+    let (device, backend) = {
+        let e = engine.borrow();
+        (e.device.clone(), e.backend)
+    };
+    let loaded = now_ms();
+    let (frames, mut report) = image_sequence(&model, image, kind, job.frames, job.seed, &device)
+        .await
+        .map_err(|e| e.to_string())?;
+    let end = now_ms();
+    report.backend = backend.name().into();
+    report.model = job.model_url.clone();
+    report.image = job.image_name.clone();
+    Ok(WorkerMessage::Sequence {
+        id: job.id,
+        report: Box::new(report),
+        frames: frames.iter().map(png_data_url).collect(),
+        timing: Timing {
+            load_ms: loaded - start,
+            total_ms: end - start,
+            per_step_ms: (end - loaded) / job.frames.max(1) as f64,
+        },
+    })
 }
 
 async fn run_job(
@@ -190,11 +238,7 @@ async fn run_job(
     upload: Option<Vec<u8>>,
 ) -> Result<WorkerMessage, String> {
     let start = now_ms();
-    let bytes = match &job.image {
-        ImageSource::Url(url) => fetch_bytes(url).await?,
-        ImageSource::Upload => upload.ok_or("the uploaded image did not arrive")?,
-    };
-    let image = decode_image(&bytes, &job.image_name)?;
+    let image = job_image(&job.image, &job.image_name, upload).await?;
     let model = cached(
         engine,
         |e| &mut e.models,
@@ -270,10 +314,10 @@ async fn run_job(
 }
 
 /// The page's message: `[job as JSON, uploaded bytes or null]`.
-fn parse(data: JsValue) -> Result<(AttackJob, Option<Vec<u8>>), String> {
+fn parse(data: JsValue) -> Result<(Job, Option<Vec<u8>>), String> {
     let parts: Array = data.dyn_into().map_err(|_| "malformed message")?;
     let text = parts.get(0).as_string().ok_or("malformed message")?;
-    let job: AttackJob = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let job: Job = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     let bytes = parts
         .get(1)
         .dyn_into::<Uint8Array>()

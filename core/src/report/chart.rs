@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use super::{AttackReport, AttackResult};
+use super::{AttackReport, AttackResult, BenchmarkReport};
 use crate::{Error, Result};
 
 const COLORS: [RGBColor; 5] = [
@@ -174,6 +174,70 @@ pub fn loss_curve(loss: &[f32], steps: usize) -> Result<String> {
                     .iter()
                     .map(|p| Circle::new(*p, 3, COLORS[1].filled())),
             )
+            .map_err(drawing)?;
+        root.present().map_err(drawing)?;
+    }
+    Ok(svg)
+}
+
+/// The Flip Probability of each kind of a benchmark (its `fp_variant`'s), one bar each, with
+/// the mean as a vertical line, as an SVG document.
+pub fn flip_probability_chart(report: &BenchmarkReport) -> Result<String> {
+    let bars: Vec<(&str, f64)> = report
+        .results
+        .iter()
+        .map(|r| (r.perturbation.as_str(), r.flip_probability(report.fp_variant)))
+        .collect();
+    let n = bars.len().max(1);
+    let top = bars.iter().map(|b| b.1).fold(0.02f64, f64::max) * 1.15;
+    let mean = report.mean_flip_probability();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (560, 60 + 22 * n as u32))
+            .into_drawing_area();
+        root.fill(&WHITE).map_err(drawing)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Flip Probability per perturbation", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(110)
+            .build_cartesian_2d(0f64..top, (0..n).into_segmented())
+            .map_err(drawing)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => bars.get(*i).map_or(String::new(), |b| b.0.into()),
+                _ => String::new(),
+            })
+            .x_desc("Flip Probability")
+            .draw()
+            .map_err(drawing)?;
+        chart
+            .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
+                let mut bar = Rectangle::new(
+                    [(0.0, SegmentValue::Exact(i)), (*v, SegmentValue::Exact(i + 1))],
+                    COLORS[0].filled(),
+                );
+                bar.set_margin(3, 3, 0, 0);
+                bar
+            }))
+            .map_err(drawing)?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(mean, SegmentValue::Exact(0)), (mean, SegmentValue::Exact(n))],
+                COLORS[1].stroke_width(2),
+            )))
+            .map_err(drawing)?
+            .label(format!("mean {mean:.3}"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], COLORS[1].stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
             .map_err(drawing)?;
         root.present().map_err(drawing)?;
     }

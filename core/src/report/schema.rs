@@ -179,7 +179,7 @@ impl EvalReport {
 }
 
 /// Parses a result record of kind `what`, refusing other schema versions.
-fn parse_versioned<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_versioned<T: serde::de::DeserializeOwned>(
     text: &str,
     file: &str,
     what: &str,

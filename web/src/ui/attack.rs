@@ -8,6 +8,7 @@ use web_sys::File;
 use super::client::WorkerClient;
 use super::files::file_bytes;
 use super::outcome::Outcome;
+use super::sequence::SequencePanel;
 use crate::manifest::{Manifest, ShippedModel, asset_url};
 use crate::protocol::{AttackJob, ImageSource};
 use crate::worker::MAX_UPLOAD_BYTES;
@@ -237,6 +238,7 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                 </div>
             </div>
             <Outcome client/>
+            <SequencePanel client model=Signal::derive(model) chosen/>
         </section>
     }
 }

@@ -5,18 +5,32 @@ use std::cell::RefCell;
 
 use js_sys::{Array, Uint8Array};
 use leptos::prelude::*;
-use robustdx_core::report::SingleImageReport;
+use robustdx_core::report::{ImageSequenceReport, SingleImageReport};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker};
 
-use crate::protocol::{AttackJob, BackendKind, Pictures, Timing, WorkerMessage};
+use crate::protocol::{AttackJob, BackendKind, Job, Pictures, SequenceJob, Timing, WorkerMessage};
 
 /// trunk's loader shim for the `robustdx-worker` program (see index.html).
 const WORKER_SCRIPT: &str = "./robustdx-worker_loader.js";
 
 thread_local! {
     static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+    /// The last job id handed out (attacks and sequences share the count).
+    static LAST_ID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// What the page knows about the current perturbation sequence.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SequenceState {
+    pub id: u32,
+    pub running: bool,
+    pub report: Option<ImageSequenceReport>,
+    /// Each frame as a PNG data URL.
+    pub frames: Vec<String>,
+    pub timing: Option<Timing>,
+    pub error: Option<String>,
 }
 
 /// A finished attack.
@@ -56,6 +70,7 @@ pub struct Backend {
 pub struct WorkerClient {
     pub backend: RwSignal<Option<Backend>>,
     pub run: RwSignal<RunState>,
+    pub sequence: RwSignal<SequenceState>,
 }
 
 impl WorkerClient {
@@ -64,6 +79,7 @@ impl WorkerClient {
         let client = Self {
             backend: RwSignal::new(None),
             run: RwSignal::new(RunState::default()),
+            sequence: RwSignal::new(SequenceState::default()),
         };
         let worker = match Worker::new(WORKER_SCRIPT) {
             Ok(w) => w,
@@ -145,13 +161,36 @@ impl WorkerClient {
                     timing,
                 });
             }),
-            WorkerMessage::Failed { id, message } => self.run.update(|r| {
-                if id != 0 && r.id != id {
+            WorkerMessage::Sequence {
+                id,
+                report,
+                frames,
+                timing,
+            } => self.sequence.update(|s| {
+                if s.id != id {
                     return;
                 }
-                r.running = false;
-                r.error = Some(message);
+                s.running = false;
+                s.report = Some(*report);
+                s.frames = frames;
+                s.timing = Some(timing);
             }),
+            WorkerMessage::Failed { id, message } => {
+                if self.sequence.with_untracked(|s| s.id == id && id != 0) {
+                    self.sequence.update(|s| {
+                        s.running = false;
+                        s.error = Some(message);
+                    });
+                    return;
+                }
+                self.run.update(|r| {
+                    if id != 0 && r.id != id {
+                        return;
+                    }
+                    r.running = false;
+                    r.error = Some(message);
+                })
+            }
         }
     }
 
@@ -159,32 +198,60 @@ impl WorkerClient {
         self.run.with(|r| r.running)
     }
 
-    /// Sends a job (its id is assigned here); `upload` carries the visitor's image bytes.
+    /// Sends an attack (its id is assigned here); `upload` carries the visitor's image bytes.
     pub fn submit(&self, mut job: AttackJob, upload: Option<Vec<u8>>) {
-        let id = self.run.with_untracked(|r| r.id) + 1;
-        job.id = id;
+        job.id = next_id();
         self.run.set(RunState {
-            id,
+            id: job.id,
             running: true,
             steps: job.settings.steps_taken(),
             ..RunState::default()
         });
-        let text = serde_json::to_string(&job).expect("jobs serialise");
-        let message = Array::new();
-        message.push(&JsValue::from_str(&text));
-        match upload {
-            Some(bytes) => message.push(&Uint8Array::from(bytes.as_slice())),
-            None => message.push(&JsValue::NULL),
-        };
-        let sent = WORKER.with(|w| match w.borrow().as_ref() {
-            Some(worker) => worker.post_message(&message).map_err(|e| format!("{e:?}")),
-            None => Err("the worker is not running".into()),
-        });
-        if let Err(e) = sent {
+        if let Err(e) = post(&Job::Attack(job), upload) {
             self.run.update(|r| {
                 r.running = false;
-                r.error = Some(format!("cannot reach the worker: {e}"));
+                r.error = Some(e);
             });
         }
     }
+
+    /// Sends a perturbation sequence (its id is assigned here).
+    pub fn submit_sequence(&self, mut job: SequenceJob, upload: Option<Vec<u8>>) {
+        job.id = next_id();
+        self.sequence.set(SequenceState {
+            id: job.id,
+            running: true,
+            ..SequenceState::default()
+        });
+        if let Err(e) = post(&Job::Sequence(job), upload) {
+            self.sequence.update(|s| {
+                s.running = false;
+                s.error = Some(e);
+            });
+        }
+    }
+}
+
+fn next_id() -> u32 {
+    LAST_ID.with(|last| {
+        last.set(last.get() + 1);
+        last.get()
+    })
+}
+
+/// `[job as JSON, uploaded bytes or null]` to the worker.
+fn post(job: &Job, upload: Option<Vec<u8>>) -> Result<(), String> {
+    let text = serde_json::to_string(job).expect("jobs serialise");
+    let message = Array::new();
+    message.push(&JsValue::from_str(&text));
+    match upload {
+        Some(bytes) => message.push(&Uint8Array::from(bytes.as_slice())),
+        None => message.push(&JsValue::NULL),
+    };
+    WORKER
+        .with(|w| match w.borrow().as_ref() {
+            Some(worker) => worker.post_message(&message).map_err(|e| format!("{e:?}")),
+            None => Err("the worker is not running".into()),
+        })
+        .map_err(|e| format!("cannot reach the worker: {e}"))
 }

@@ -7,6 +7,7 @@ mod embed;
 mod files;
 mod gallery;
 mod outcome;
+mod sequence;
 mod viewer;
 
 use leptos::prelude::*;

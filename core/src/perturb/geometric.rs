@@ -1,0 +1,177 @@
+//! The moving-camera kinds: translate, rotate, tilt, scale and shear. Each frame is the image
+//! under one projective map about its centre; what comes from outside the image is black, as in
+//! PIL's and OpenCV's warps.
+//!
+//! Maps are forward (where a source pixel lands) in pixel-centre coordinates, y down: rotate,
+//! scale and shear are torchvision's `affine` (angle clockwise, shear along x:
+//! `[[cos a·s, −sin(a + φ)·s], [sin a·s, cos(a + φ)·s]]`), tilt is the seed's perspective matrix
+//! `P2·T·Rx(θ)·Ry(φ)·P1` with focal length √(w² + h²).
+
+use image::Luma;
+use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp};
+
+use super::planes::map_planes;
+use super::zoom_blur::about_centre;
+use super::{Perturbation, Schedule, SequenceKey, pixel_scale};
+use crate::data::Image;
+
+/// The map for a frame's strength on a `width` × `height` image whose lengths scale by `scale`.
+type MapAt = fn(strength: f64, width: u32, height: u32, scale: f64) -> Projection;
+
+pub struct Geometric {
+    name: &'static str,
+    about: &'static str,
+    schedule: Schedule,
+    map: MapAt,
+    interpolation: Interpolation,
+}
+
+pub static TRANSLATE: Geometric = Geometric {
+    name: "translate",
+    about: "shift right by (i − 20) px at 224 px, nearest pixel",
+    schedule: Schedule::linear(-20.0, 1.0, "px at 224:"),
+    map: |dx, _, _, scale| Projection::translate((dx * scale) as f32, 0.0),
+    interpolation: Interpolation::Nearest,
+};
+
+pub static ROTATE: Geometric = Geometric {
+    name: "rotate",
+    about: "rotate clockwise by (i − 15)° about the centre, bilinear",
+    schedule: Schedule::linear(-15.0, 1.0, "°"),
+    map: |degrees, w, h, _| about_centre(w, h, rotate_scale_shear(degrees, 1.0, 0.0)),
+    interpolation: Interpolation::Bilinear,
+};
+
+pub static SCALE: Geometric = Geometric {
+    name: "scale",
+    about: "scale by (2.5·i + 40) / 100 about the centre, bilinear",
+    schedule: Schedule::linear(0.40, 0.025, "×"),
+    map: |factor, w, h, _| about_centre(w, h, rotate_scale_shear(0.0, factor, 0.0)),
+    interpolation: Interpolation::Bilinear,
+};
+
+pub static SHEAR: Geometric = Geometric {
+    name: "shear",
+    about: "shear along x by (i − 15)° about the centre, bilinear",
+    schedule: Schedule::linear(-15.0, 1.0, "°"),
+    map: |degrees, w, h, _| about_centre(w, h, rotate_scale_shear(0.0, 1.0, degrees)),
+    interpolation: Interpolation::Bilinear,
+};
+
+pub static TILT: Geometric = Geometric {
+    name: "tilt",
+    about: "tilt the image plane by (i − 15)° about both axes (perspective), bilinear",
+    schedule: Schedule::linear(-15.0, 1.0, "°"),
+    map: |degrees, w, h, _| tilt(degrees, w as f64, h as f64),
+    interpolation: Interpolation::Bilinear,
+};
+
+/// torchvision's forward `RSS(a, s, φ)` (angle and shear in degrees).
+pub(crate) fn rotate_scale_shear(angle: f64, scale: f64, shear: f64) -> Projection {
+    let (a, s) = (angle.to_radians(), shear.to_radians());
+    let m = [
+        a.cos() * scale,
+        -(a + s).sin() * scale,
+        0.0,
+        a.sin() * scale,
+        (a + s).cos() * scale,
+        0.0,
+        0.0,
+        0.0,
+        1.0,
+    ];
+    Projection::from_matrix(m.map(|v| v as f32)).expect("invertible for |angle + shear| < 90°")
+}
+
+fn multiply<const N: usize, const K: usize, const M: usize>(
+    a: [[f64; K]; N],
+    b: [[f64; M]; K],
+) -> [[f64; M]; N] {
+    let mut out = [[0.0; M]; N];
+    for i in 0..N {
+        for j in 0..M {
+            out[i][j] = (0..K).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    out
+}
+
+/// The seed's tilt: the image plane turned by φ = θ = `degrees` about the y and x axes, seen
+/// through a pinhole at focal length √(w² + h²) (forward map for `cv2.warpPerspective`).
+pub(crate) fn tilt(degrees: f64, w: f64, h: f64) -> Projection {
+    let (phi, theta) = (degrees.to_radians(), degrees.to_radians());
+    let f = (w * w + h * h).sqrt();
+    let p1 = [
+        [1.0, 0.0, -w / 2.0],
+        [0.0, 1.0, -h / 2.0],
+        [0.0, 0.0, 1.0],
+        [0.0, 0.0, 1.0],
+    ];
+    let rx = [
+        [1.0, 0.0, 0.0, 0.0],
+        [0.0, theta.cos(), -theta.sin(), 0.0],
+        [0.0, theta.sin(), theta.cos(), 0.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ];
+    let ry = [
+        [phi.cos(), 0.0, -phi.sin(), 0.0],
+        [0.0, 1.0, 0.0, 0.0],
+        [phi.sin(), 0.0, phi.cos(), 0.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ];
+    let t = [
+        [1.0, 0.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0, f],
+        [0.0, 0.0, 0.0, 1.0],
+    ];
+    let p2 = [
+        [f, 0.0, w / 2.0, 0.0],
+        [0.0, f, h / 2.0, 0.0],
+        [0.0, 0.0, 1.0, 0.0],
+    ];
+    let m = multiply(multiply(multiply(multiply(p2, t), rx), ry), p1);
+    let flat = [
+        m[0][0], m[0][1], m[0][2], m[1][0], m[1][1], m[1][2], m[2][0], m[2][1], m[2][2],
+    ];
+    Projection::from_matrix(flat.map(|v| v as f32)).expect("a tilt below 90° is invertible")
+}
+
+impl Geometric {
+    /// The forward map of frame `frame` on `image`.
+    pub(crate) fn projection(&self, image: &Image, frame: usize) -> Projection {
+        let strength = self.schedule.at(frame).expect("every frame moves");
+        (self.map)(
+            strength,
+            image.width as u32,
+            image.height as u32,
+            pixel_scale(image),
+        )
+    }
+}
+
+impl Perturbation for Geometric {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn about(&self) -> &'static str {
+        self.about
+    }
+
+    fn schedule(&self) -> Schedule {
+        self.schedule
+    }
+
+    fn frame(&self, image: &Image, frame: usize, _key: SequenceKey) -> Image {
+        let projection = self.projection(image, frame);
+        map_planes(image, |p| {
+            warp(
+                p,
+                projection,
+                self.interpolation,
+                Border::Constant(Luma([0.0])),
+            )
+        })
+    }
+}

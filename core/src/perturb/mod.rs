@@ -1,0 +1,177 @@
+//! The Robust-Benchmark (after ImageNet-P, as the seed study ran it): for each image a sequence of
+//! frames of a growing everyday perturbation, and the [Flip Probability](FlipProbability) of a
+//! model's decisions along it.
+//!
+//! Each kind is one [`Perturbation`] in [`PERTURBATIONS`]: a seeded, pure function (image, frame
+//! index, key) → image of the same size with pixels in [0, 1], with its frame schedule as data.
+//! Frames are made on the fly from the model-sized image, never stored as video. Lengths that say
+//! where content goes (shifts, motion streaks, snow, drops) are the seed's at 224 × 224 and scale
+//! with the image, so a 64-pixel image sees the same motion relative to its size; the Gaussian
+//! blur's sub-pixel σ stays in the model's own pixels, as the seed's models (224-pixel inputs)
+//! saw it.
+
+mod benchmark;
+mod brightness;
+mod flip;
+mod gaussian_blur;
+mod geometric;
+mod motion_blur;
+mod noise;
+mod planes;
+mod registry;
+mod single_image;
+mod snow;
+mod spatter;
+mod zoom_blur;
+
+#[cfg(test)]
+mod tests;
+
+pub use benchmark::{
+    BenchmarkEvents, KindPlan, RobustBenchmark, SequenceRecord, kind_result, merge_benchmark_shards,
+    model_frames, plan_kinds,
+};
+pub use flip::{FlipProbability, FlipVariant};
+pub use registry::{PERTURBATIONS, perturbation, perturbations};
+pub use single_image::image_sequence;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Image;
+
+/// The longest sequence a run takes (ImageNet-P's are 31 frames long).
+pub const MAX_FRAMES: usize = 31;
+
+/// The side length the seed's pixel amounts are given for (ImageNet-P's centre crop).
+pub const REFERENCE_SIDE: f64 = 224.0;
+
+/// Against which frame a sequence's decisions count as flips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reference {
+    /// The clean first frame (the noises: every frame is a fresh draw around the same image).
+    First,
+    /// The frame before (everything that moves along the sequence).
+    Previous,
+}
+
+/// A frame's strength: `at_zero + per_frame · i` for frame `i` from `first_frame` on; earlier
+/// frames are the clean image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    pub at_zero: f64,
+    pub per_frame: f64,
+    /// The first perturbed frame (1 for the noises, whose frame 0 is clean).
+    pub first_frame: usize,
+    /// What the value is, for listings ("σ", "°", "px at 224").
+    pub unit: &'static str,
+}
+
+impl Schedule {
+    pub const fn linear(at_zero: f64, per_frame: f64, unit: &'static str) -> Self {
+        Self {
+            at_zero,
+            per_frame,
+            first_frame: 0,
+            unit,
+        }
+    }
+
+    /// A fixed strength from frame 1 on, frame 0 clean.
+    pub const fn after_clean(value: f64, unit: &'static str) -> Self {
+        Self {
+            at_zero: value,
+            per_frame: 0.0,
+            first_frame: 1,
+            unit,
+        }
+    }
+
+    /// The strength at frame `i` (`None`: the clean image).
+    pub fn at(&self, i: usize) -> Option<f64> {
+        (i >= self.first_frame).then(|| self.at_zero + self.per_frame * i as f64)
+    }
+
+    /// "σ 0.25 + 0.035·i", "(i − 15)°", for listings and reports.
+    pub fn describe(&self) -> String {
+        let fmt = |v: f64| {
+            let text = format!("{v:.4}");
+            let text = text.trim_end_matches('0').trim_end_matches('.');
+            text.replace('-', "−")
+        };
+        let value = match (self.at_zero, self.per_frame) {
+            (a, p) if p == 0.0 => fmt(a),
+            (a, p) if a == 0.0 => format!("{}·i", fmt(p)),
+            (a, p) if p == 1.0 => format!("i {} {}", sign(a), fmt(a.abs())),
+            (a, p) => format!("{} {} {}·i", fmt(a), if p < 0.0 { "−" } else { "+" }, fmt(p.abs())),
+        };
+        let clean = if self.first_frame > 0 {
+            format!(" from frame {} (frame 0 clean)", self.first_frame)
+        } else {
+            String::new()
+        };
+        format!("{} {}{clean}", self.unit, value)
+    }
+}
+
+fn sign(v: f64) -> &'static str {
+    if v < 0.0 { "−" } else { "+" }
+}
+
+/// Whose sequence a frame belongs to: the run's seed and the image's index in its split. Every
+/// random draw of a sequence is keyed by it (and the kind and frame), so an image gets the same
+/// frames in any batch, shard or backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SequenceKey {
+    pub seed: u64,
+    pub image: u64,
+}
+
+impl SequenceKey {
+    pub fn new(seed: u64, image: u64) -> Self {
+        Self { seed, image }
+    }
+
+    /// The generator for `stream` (a frame index, or a per-sequence layer) of kind `kind`.
+    pub(crate) fn rng(&self, kind: &str, stream: u64) -> ChaCha8Rng {
+        let mut key = [0u8; 32];
+        key[..8].copy_from_slice(&self.seed.to_le_bytes());
+        key[8..16].copy_from_slice(&self.image.to_le_bytes());
+        key[16..24].copy_from_slice(&stream.to_le_bytes());
+        // The kind's name, folded into the last eight bytes: kinds draw independently.
+        let mut tag = *b"perturb!";
+        for (i, b) in kind.bytes().enumerate() {
+            tag[i % 8] = tag[i % 8].rotate_left(3) ^ b;
+        }
+        key[24..].copy_from_slice(&tag);
+        ChaCha8Rng::from_seed(key)
+    }
+}
+
+/// One kind of perturbation sequence.
+pub trait Perturbation: Sync {
+    /// As the command line and records name it (`gaussian_noise`, `rotate`, …).
+    fn name(&self) -> &'static str;
+    /// One line for listings.
+    fn about(&self) -> &'static str;
+    /// How the strength grows along the sequence.
+    fn schedule(&self) -> Schedule;
+    /// What flips are counted against.
+    fn reference(&self) -> Reference {
+        Reference::Previous
+    }
+    /// Frame `frame` of `image`'s sequence: the same size, pixels in [0, 1].
+    fn frame(&self, image: &Image, frame: usize, key: SequenceKey) -> Image;
+
+    /// Frames `0..frames`.
+    fn sequence(&self, image: &Image, frames: usize, key: SequenceKey) -> Vec<Image> {
+        (0..frames).map(|i| self.frame(image, i, key)).collect()
+    }
+}
+
+/// How much a length given at 224 pixels (the seed's) is at this image's size.
+pub(crate) fn pixel_scale(image: &Image) -> f64 {
+    image.height.min(image.width) as f64 / REFERENCE_SIDE
+}

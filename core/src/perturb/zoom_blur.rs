@@ -1,0 +1,65 @@
+//! Zoom blur: frame i is the mean of the image zoomed by 1, 1.004, …, 1 + 0.004·i about its centre
+//! (bilinear), as a camera moving in during the exposure.
+
+use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp};
+use image::Luma;
+
+use super::planes::{from_planes, planes};
+use super::{Perturbation, Schedule, SequenceKey};
+use crate::data::Image;
+
+pub struct ZoomBlur;
+
+pub static ZOOM_BLUR: ZoomBlur = ZoomBlur;
+
+/// The image scaled by `factor` about its centre (same size; the centre crop of the zoom).
+pub(crate) fn about_centre(width: u32, height: u32, projection: Projection) -> Projection {
+    let (cx, cy) = ((width as f32 - 1.0) / 2.0, (height as f32 - 1.0) / 2.0);
+    Projection::translate(-cx, -cy)
+        .and_then(projection)
+        .and_then(Projection::translate(cx, cy))
+}
+
+impl Perturbation for ZoomBlur {
+    fn name(&self) -> &'static str {
+        "zoom_blur"
+    }
+
+    fn about(&self) -> &'static str {
+        "mean of zooms 1 + 0.004·j for j ≤ i"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::linear(1.0, 0.004, "largest zoom:")
+    }
+
+    fn frame(&self, image: &Image, frame: usize, _key: SequenceKey) -> Image {
+        let channels = planes(image);
+        let (w, h) = channels[0].dimensions();
+        let mut sums: Vec<Vec<f32>> = channels.iter().map(|p| p.as_raw().clone()).collect();
+        for j in 1..=frame {
+            let zoom = 1.0 + 0.004 * j as f32;
+            let projection = about_centre(w, h, Projection::scale(zoom, zoom));
+            for (sum, plane) in sums.iter_mut().zip(&channels) {
+                let zoomed = warp(
+                    plane,
+                    projection,
+                    Interpolation::Bilinear,
+                    Border::Constant(Luma([0.0])),
+                );
+                for (s, z) in sum.iter_mut().zip(zoomed.as_raw()) {
+                    *s += z;
+                }
+            }
+        }
+        let n = (frame + 1) as f32;
+        from_planes(
+            sums.into_iter()
+                .map(|s| {
+                    super::planes::Plane::from_raw(w, h, s.into_iter().map(|v| v / n).collect())
+                        .expect("same size")
+                })
+                .collect(),
+        )
+    }
+}

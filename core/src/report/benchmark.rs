@@ -1,0 +1,193 @@
+//! `robustdx benchmark`'s result: per perturbation kind, the Flip Probability, the scores on the
+//! last frame and every image's per-frame probabilities (so FP can be recomputed, at another
+//! threshold or variant, and shards merged).
+
+use serde::{Deserialize, Serialize};
+
+use super::schema::{
+    DataSummary, ModelSummary, SCHEMA_VERSION, SinglePrediction, ToolInfo, parse_versioned,
+};
+use crate::Result;
+use crate::metrics::Metrics;
+use crate::perturb::{FlipVariant, Reference, SequenceRecord};
+
+/// Everything that decides one kind's numbers; `--resume` reuses a kind only when all match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenchmarkIdentity {
+    pub perturbation: String,
+    pub frames: usize,
+    /// SHA-256 of the model file's bytes.
+    pub model_sha256: String,
+    /// The data as the user named it, with the options that decide the split.
+    pub data: String,
+    pub split: String,
+    /// Keys every random draw of the sequences (with each image's index).
+    pub seed: u64,
+}
+
+impl BenchmarkIdentity {
+    /// What differs between `self` (recorded) and `now`, in words.
+    pub fn differences(&self, now: &Self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut differ = |what: &str, was: String, is: String| {
+            if was != is {
+                out.push(format!("{what} {was} → {is}"));
+            }
+        };
+        differ("frames", self.frames.to_string(), now.frames.to_string());
+        let short = |h: &str| h.chars().take(12).collect::<String>();
+        differ(
+            "model sha256",
+            short(&self.model_sha256),
+            short(&now.model_sha256),
+        );
+        differ("data", self.data.clone(), now.data.clone());
+        differ("split", self.split.clone(), now.split.clone());
+        differ("seed", self.seed.to_string(), now.seed.to_string());
+        out
+    }
+}
+
+/// One perturbation kind over the split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindResult {
+    pub perturbation: String,
+    /// What flips count against (the clean first frame for the noises).
+    pub reference: Reference,
+    pub identity: BenchmarkIdentity,
+    /// Flip Probability in [0, 1] (multi-label: per label, averaged).
+    pub flip_probability: f64,
+    /// The seed's variant: equal to `flip_probability` for single-label models; multi-label:
+    /// first-frame reference, summed over frames, in [0, frames − 1].
+    pub flip_probability_seed: f64,
+    /// Accuracy, AUC … on the last frame.
+    pub last_frame: Metrics,
+    /// Every image's sequence, in index order.
+    pub records: Vec<SequenceRecord>,
+}
+
+impl KindResult {
+    pub fn flip_probability(&self, variant: FlipVariant) -> f64 {
+        match variant {
+            FlipVariant::Normalized => self.flip_probability,
+            FlipVariant::Seed => self.flip_probability_seed,
+        }
+    }
+}
+
+/// `robustdx benchmark --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchmarkReport {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub model: ModelSummary,
+    pub data: DataSummary,
+    pub frames: usize,
+    pub seed: u64,
+    /// Which Flip Probability the table and report lead with.
+    pub fp_variant: FlipVariant,
+    pub results: Vec<KindResult>,
+}
+
+impl BenchmarkReport {
+    pub fn new(
+        model: ModelSummary,
+        data: DataSummary,
+        frames: usize,
+        seed: u64,
+        fp_variant: FlipVariant,
+    ) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo::this(),
+            model,
+            data,
+            frames,
+            seed,
+            fp_variant,
+            results: Vec::new(),
+        }
+    }
+
+    /// The mean Flip Probability over the kinds run (the `fp_variant`'s).
+    pub fn mean_flip_probability(&self) -> f64 {
+        if self.results.is_empty() {
+            return 0.0;
+        }
+        self.results
+            .iter()
+            .map(|r| r.flip_probability(self.fp_variant))
+            .sum::<f64>()
+            / self.results.len() as f64
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reports serialise")
+    }
+
+    /// Parses a record, checking its schema version. `file` names it in errors.
+    pub fn from_json(text: &str, file: &str) -> Result<Self> {
+        parse_versioned(text, file, "benchmark")
+    }
+
+    /// One row per kind, for spreadsheets.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from(
+            "perturbation,reference,frames,flip_probability,flip_probability_seed,last_frame_accuracy,last_frame_auc_macro,samples\n",
+        );
+        for r in &self.results {
+            out.push_str(&format!(
+                "{},{},{},{:.6},{:.6},{:.6},{},{}\n",
+                r.perturbation,
+                match r.reference {
+                    Reference::First => "first",
+                    Reference::Previous => "previous",
+                },
+                self.frames,
+                r.flip_probability,
+                r.flip_probability_seed,
+                r.last_frame.accuracy,
+                r.last_frame
+                    .auc_macro
+                    .map(|a| format!("{a:.6}"))
+                    .unwrap_or_default(),
+                r.last_frame.samples
+            ));
+        }
+        out
+    }
+}
+
+/// One image's sequence under one kind: what `robustdx benchmark --image --json` writes and what
+/// the page's perturbation view shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageSequenceReport {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    /// Where it ran: `webgpu` or `cpu` in a browser, `wgpu` or `cpu` natively.
+    pub backend: String,
+    pub model: String,
+    pub image: String,
+    pub perturbation: String,
+    pub reference: Reference,
+    /// Keys the sequence's draws (the image is image 0 of its own run).
+    pub seed: u64,
+    pub class_names: Vec<String>,
+    /// The decision and probabilities on each frame, frame 0 first.
+    pub frames: Vec<SinglePrediction>,
+    /// Frames after the first whose decision differs from their reference frame's.
+    pub flips: usize,
+    /// This one sequence's Flip Probability (normalised).
+    pub flip_probability: f64,
+}
+
+impl ImageSequenceReport {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reports serialise")
+    }
+
+    /// Parses a record, checking its schema version. `file` names it in errors.
+    pub fn from_json(text: &str, file: &str) -> Result<Self> {
+        parse_versioned(text, file, "image sequence")
+    }
+}

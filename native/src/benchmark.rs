@@ -1,0 +1,313 @@
+//! `robustdx benchmark`: the Robust-Benchmark — every test image under sequences of growing
+//! everyday perturbations, and how often the model changes its mind along them (Flip
+//! Probability). A table, a JSON record written after every kind (so `--resume` picks up a
+//! stopped run), CSV, an HTML report, shards for clusters; `--image` shows one sequence.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use burn::tensor::Device;
+use clap::Args;
+use robustdx_core::data::Image;
+use robustdx_core::model::DiagnosticModel;
+use robustdx_core::perturb::{
+    BenchmarkEvents, FlipVariant, KindPlan, PERTURBATIONS, RobustBenchmark, image_sequence,
+    perturbations,
+};
+use robustdx_core::report::{BenchmarkIdentity, BenchmarkReport, DataSummary, ModelSummary};
+use robustdx_core::robustness::Shard;
+
+use crate::attack::{ResultLock, data_identity};
+use crate::backend::{self, BackendChoice};
+use crate::data_args::DataArgs;
+use crate::eval::load_model_hashed;
+use crate::files::{read, write_atomic};
+use crate::progress::bar;
+
+#[derive(Debug, Args)]
+pub struct BenchmarkArgs {
+    /// Model file written by robustdx
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Perturbation kinds, comma-separated [default: all 14; `robustdx perturbations` lists
+    /// them]
+    #[arg(long, value_delimiter = ',')]
+    pub kinds: Vec<String>,
+    /// Frames per sequence (the seed's 10; ImageNet-P's 31 at most)
+    #[arg(long, default_value_t = 10)]
+    pub frames: usize,
+    /// Keys every random draw (noise, snow, spatter), per image: same seed, same frames for any
+    /// batch size or shard
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Which multi-label Flip Probability the table leads with: normalized (per label, in
+    /// [0, 1]) or seed (the seed study's ChestX-ray number, in [0, frames − 1]); the JSON
+    /// holds both
+    #[arg(long, default_value = "normalized")]
+    pub fp_variant: FlipVariant,
+    /// Images per forward pass (each with all its frames)
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Write the record (versioned JSON, every image's per-frame probabilities included) here,
+    /// after every kind
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Continue the run recorded in --json: reuse the kinds whose identity (frames, model file
+    /// hash, data, seed) matches, recompute the rest
+    #[arg(long, requires = "json")]
+    pub resume: bool,
+    /// Run only part i of n (0 ≤ i < n) of the test split; `robustdx merge` joins the parts
+    #[arg(long, requires = "json")]
+    pub shard: Option<String>,
+    /// Also write one row per kind as CSV
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Write a self-contained HTML report (index.html) into this directory
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// One image instead of a data set: its frames under one --kinds kind and the model's
+    /// decision on each (--json: the page's record; --out DIR: the frames as PNG)
+    #[arg(long, conflicts_with_all = ["resume", "csv", "report", "shard"])]
+    pub image: Option<PathBuf>,
+    /// With --image: write the frames here as PNG files
+    #[arg(long, requires = "image")]
+    pub out: Option<PathBuf>,
+}
+
+/// `robustdx perturbations`: the kinds, what each does and its schedule.
+pub fn list_perturbations() {
+    for kind in PERTURBATIONS {
+        println!(
+            "{:<15} {:<9} {}\n{:<25} frame i: {}",
+            kind.name(),
+            match kind.reference() {
+                robustdx_core::perturb::Reference::First => "vs first",
+                robustdx_core::perturb::Reference::Previous => "vs prev",
+            },
+            kind.about(),
+            "",
+            kind.schedule().describe()
+        );
+    }
+}
+
+/// A benchmark result file (`benchmark --json`).
+pub fn read_benchmark(path: &Path) -> anyhow::Result<BenchmarkReport> {
+    let text =
+        String::from_utf8(read(path)?).with_context(|| format!("{}: not text", path.display()))?;
+    Ok(BenchmarkReport::from_json(&text, &path.to_string_lossy())?)
+}
+
+/// Progress bars and after-every-kind writes.
+struct CliEvents<'a> {
+    json: Option<&'a Path>,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl BenchmarkEvents for CliEvents<'_> {
+    fn kind_start(&mut self, kind: &str, plan: &KindPlan) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        match plan {
+            KindPlan::Reuse(_) => eprintln!("{kind}: reused (same identity)"),
+            KindPlan::Run { because } => {
+                if let Some(why) = because {
+                    eprintln!("{kind}: recomputed ({why})");
+                }
+                self.bar = Some(bar(0, kind, "img"));
+            }
+        }
+    }
+
+    fn progress(&mut self, done: usize, total: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    }
+
+    fn kind_done(&mut self, report: &BenchmarkReport) -> robustdx_core::Result<()> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if let Some(path) = self.json {
+            write_atomic(path, report.to_json().as_bytes())
+                .map_err(|e| robustdx_core::Error::invalid(format!("{e:#}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the benchmark over the test split (or a shard of it).
+pub fn benchmark(
+    args: &BenchmarkArgs,
+    model: &DiagnosticModel,
+    model_sha256: &str,
+    device: &Device,
+) -> anyhow::Result<BenchmarkReport> {
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let kinds = perturbations(&args.kinds)?;
+    let splits = args.data.open()?;
+    let test = splits.test.as_ref();
+    let mut summary = ModelSummary::new(&args.model.to_string_lossy(), &model.card);
+    summary.sha256 = Some(model_sha256.to_string());
+    let source = splits.info().name.clone();
+    let data = DataSummary {
+        name: test.info().name.clone(),
+        split: "test".into(),
+        samples: test.len(),
+        shard,
+    };
+    let identities: Vec<BenchmarkIdentity> = kinds
+        .iter()
+        .map(|kind| BenchmarkIdentity {
+            perturbation: kind.name().into(),
+            frames: args.frames,
+            model_sha256: model_sha256.to_string(),
+            data: data_identity(&args.data, &source),
+            split: "test".into(),
+            seed: args.seed,
+        })
+        .collect();
+    let _lock = args.json.as_deref().map(ResultLock::acquire).transpose()?;
+    let previous = match (&args.json, args.resume) {
+        (Some(path), true) if path.exists() => {
+            let record = read_benchmark(path)?;
+            anyhow::ensure!(
+                record.data.shard == shard,
+                "{}: recorded for shard {}, not {}",
+                path.display(),
+                record.data.shard.map_or("none".into(), |s| s.to_string()),
+                shard.map_or("none".into(), |s| s.to_string())
+            );
+            record.results
+        }
+        _ => Vec::new(),
+    };
+    let run = RobustBenchmark {
+        model,
+        data: test,
+        shard,
+        batch_size: args.batch_size,
+        device,
+    };
+    let mut events = CliEvents {
+        json: args.json.as_deref(),
+        bar: None,
+    };
+    let header = BenchmarkReport::new(summary, data, args.frames, args.seed, args.fp_variant);
+    Ok(run.run(&identities, &previous, header, &mut events)?)
+}
+
+/// The benchmark's table for the terminal.
+pub fn table(report: &BenchmarkReport) -> String {
+    let seed = report.fp_variant == FlipVariant::Seed && report.model.task.is_multi_label();
+    let fp_head = if seed { "FP (seed)" } else { "FP" };
+    let mut out = format!(
+        "{:<15} {:>8} {:>10} {:>10} {:>9}\n",
+        "perturbation", "vs", fp_head, "last acc", "last AUC"
+    );
+    for r in &report.results {
+        out.push_str(&format!(
+            "{:<15} {:>8} {:>10.4} {:>10.3} {:>9}\n",
+            r.perturbation,
+            match r.reference {
+                robustdx_core::perturb::Reference::First => "first",
+                robustdx_core::perturb::Reference::Previous => "previous",
+            },
+            r.flip_probability(report.fp_variant),
+            r.last_frame.accuracy,
+            r.last_frame
+                .auc_macro
+                .map_or("-".into(), |a| format!("{a:.3}"))
+        ));
+    }
+    out.push_str(&format!(
+        "{:<15} {:>8} {:>10.4}\n",
+        "mean",
+        "",
+        report.mean_flip_probability()
+    ));
+    out
+}
+
+pub fn run(args: BenchmarkArgs, backend: BackendChoice) -> anyhow::Result<()> {
+    let device = backend::select(backend)?;
+    let (model, model_sha256) = load_model_hashed(&args.model, &device)?;
+    if let Some(image) = &args.image {
+        return run_image(&args, image, &model, &device);
+    }
+    let started = std::time::Instant::now();
+    let report = benchmark(&args, &model, &model_sha256, &device)?;
+    let images = report.results.first().map_or(0, |r| r.records.len());
+    println!(
+        "{} on {} ({} images × {} kinds × {} frames, {:.1} s)",
+        args.model.display(),
+        report.data.name,
+        images,
+        report.results.len(),
+        report.frames,
+        started.elapsed().as_secs_f64()
+    );
+    print!("{}", table(&report));
+    if let Some(path) = &args.csv {
+        write_atomic(path, report.to_csv().as_bytes())?;
+    }
+    if let Some(dir) = &args.report {
+        let splits = args.data.open()?;
+        let index = crate::benchmark_report::write(dir, &report, &model, splits.test.as_ref())?;
+        println!("report: {}", index.display());
+    }
+    Ok(())
+}
+
+/// `--image`: one sequence, its decisions and flips.
+fn run_image(
+    args: &BenchmarkArgs,
+    path: &Path,
+    model: &DiagnosticModel,
+    device: &Device,
+) -> anyhow::Result<()> {
+    let [kind] = &perturbations(&args.kinds)?[..] else {
+        anyhow::bail!("--image shows one perturbation: give one --kinds kind");
+    };
+    let name = path.to_string_lossy();
+    let image = Image::decode(&read(path)?, &name)?;
+    let (frames, mut report) = futures_lite::future::block_on(image_sequence(
+        model,
+        image,
+        *kind,
+        args.frames,
+        args.seed,
+        device,
+    ))?;
+    report.backend = crate::attack_image::backend_name(device).into();
+    report.model = args.model.to_string_lossy().into_owned();
+    report.image = name.into_owned();
+    for (i, f) in report.frames.iter().enumerate() {
+        let top = f.probs.iter().fold(0.0f32, |m, p| m.max(*p));
+        println!("frame {i:>2}: {} ({top:.3})", f.label);
+    }
+    println!(
+        "{} on {}: {} of {} frames flipped (vs the {} frame), FP {:.3}",
+        report.perturbation,
+        report.image,
+        report.flips,
+        report.frames.len() - 1,
+        match report.reference {
+            robustdx_core::perturb::Reference::First => "first",
+            robustdx_core::perturb::Reference::Previous => "previous",
+        },
+        report.flip_probability
+    );
+    if let Some(dir) = &args.out {
+        crate::preview::write_frames(dir, kind.name(), &frames)?;
+    }
+    if let Some(json) = &args.json {
+        write_atomic(json, report.to_json().as_bytes())?;
+    }
+    Ok(())
+}
