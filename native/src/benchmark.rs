@@ -80,12 +80,9 @@ pub struct BenchmarkArgs {
 pub fn list_perturbations() {
     for kind in PERTURBATIONS {
         println!(
-            "{:<15} {:<9} {}\n{:<25} frame i: {}",
+            "{:<15} {:<12} {}\n{:<28} frame i: {}",
             kind.name(),
-            match kind.reference() {
-                robustdx_core::perturb::Reference::First => "vs first",
-                robustdx_core::perturb::Reference::Previous => "vs prev",
-            },
+            format!("vs {}", kind.reference().name()),
             kind.about(),
             "",
             kind.schedule().describe()
@@ -214,10 +211,7 @@ pub fn table(report: &BenchmarkReport) -> String {
         out.push_str(&format!(
             "{:<15} {:>8} {:>10.4} {:>10.3} {:>9}\n",
             r.perturbation,
-            match r.reference {
-                robustdx_core::perturb::Reference::First => "first",
-                robustdx_core::perturb::Reference::Previous => "previous",
-            },
+            r.reference.name(),
             r.flip_probability(report.fp_variant),
             r.last_frame.accuracy,
             r.last_frame
@@ -297,10 +291,7 @@ fn run_image(
         report.image,
         report.flips,
         report.frames.len() - 1,
-        match report.reference {
-            robustdx_core::perturb::Reference::First => "first",
-            robustdx_core::perturb::Reference::Previous => "previous",
-        },
+        report.reference.name(),
         report.flip_probability
     );
     if let Some(dir) = &args.out {

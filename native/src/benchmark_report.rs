@@ -48,11 +48,7 @@ fn strip(
     let decisions = decided(record);
     let mut cells = String::new();
     for (i, (frame, d)) in frames.iter().zip(&decisions).enumerate() {
-        let against = match result.reference {
-            Reference::First => &decisions[0],
-            Reference::Previous => &decisions[i.saturating_sub(1)],
-        };
-        let flipped = i > 0 && d != against;
+        let flipped = fp.flipped(&decisions, i);
         let top = record.probs[i].iter().fold(0.0f32, |m, p| m.max(*p));
         cells.push_str(&format!(
             "<td class=\"{}\"><img src=\"{}\"><br>{i}: {} {top:.2}</td>",
@@ -68,7 +64,11 @@ fn strip(
         record.index,
         escape(&record.id),
         fp.changed_frames(&decisions),
-        if fp.changed_frames(&decisions) == 1 { "" } else { "s" },
+        if fp.changed_frames(&decisions) == 1 {
+            ""
+        } else {
+            "s"
+        },
     ))
 }
 

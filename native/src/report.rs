@@ -15,7 +15,8 @@ use robustdx_core::robustness::{Example, decision};
 use crate::files::write_atomic;
 
 /// The look every robustdx report shares.
-pub(crate) const STYLE: &str = "body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1100px; }
+pub(crate) const STYLE: &str =
+    "body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1100px; }
 table { border-collapse: collapse; margin: 1em 0; }
 td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
 .gallery td { text-align: center; vertical-align: top; }

@@ -1238,13 +1238,25 @@ fn benchmark_writes_json_csv_report_resumes_merges_and_shows_one_sequence() {
     let with = |extra: &[&'static str]| join(&base, extra);
     let out = robustdx(
         d,
-        &with(&["--json", "b.json", "--csv", "b.csv", "--report", "rep", "--fp-variant", "seed"]),
+        &with(&[
+            "--json",
+            "b.json",
+            "--csv",
+            "b.csv",
+            "--report",
+            "rep",
+            "--fp-variant",
+            "seed",
+        ]),
     );
     let all = text(&out);
     assert!(out.status.success(), "{all}");
     // Registry order, whatever order --kinds gave.
     let noise = all.find("gaussian_noise").unwrap();
-    assert!(noise < all.find("rotate").unwrap() && all.contains("FP (seed)"), "{all}");
+    assert!(
+        noise < all.find("rotate").unwrap() && all.contains("FP (seed)"),
+        "{all}"
+    );
     let record = json(&d.join("b.json"));
     assert_eq!(record["fp_variant"], "seed");
     let results = record["results"].as_array().unwrap();
@@ -1257,15 +1269,25 @@ fn benchmark_writes_json_csv_report_resumes_merges_and_shows_one_sequence() {
     for r in results {
         let fp = r["flip_probability"].as_f64().unwrap();
         let seed_fp = r["flip_probability_seed"].as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&fp) && (0.0..=3.0).contains(&seed_fp), "{r}");
+        assert!(
+            (0.0..=1.0).contains(&fp) && (0.0..=3.0).contains(&seed_fp),
+            "{r}"
+        );
     }
     let csv = std::fs::read_to_string(d.join("b.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
-    assert!(csv.starts_with("perturbation,reference,frames,flip_probability"), "{csv}");
+    assert!(
+        csv.starts_with("perturbation,reference,frames,flip_probability"),
+        "{csv}"
+    );
     let html = std::fs::read_to_string(d.join("rep/index.html")).unwrap();
     assert!(html.contains("Flip Probability per perturbation") && html.contains("<svg"));
     assert_eq!(html.matches("<h3>").count(), 2, "one strip per kind");
-    assert_eq!(html.matches("data:image/png;base64").count(), 8, "4 frames per strip");
+    assert_eq!(
+        html.matches("data:image/png;base64").count(),
+        8,
+        "4 frames per strip"
+    );
 
     // Resume: same settings reuse both kinds; another seed recomputes them, saying why.
     let out = robustdx(d, &with(&["--json", "b.json", "--resume"]));
@@ -1274,7 +1296,11 @@ fn benchmark_writes_json_csv_report_resumes_merges_and_shows_one_sequence() {
     let at = reseeded.iter().position(|a| *a == "3").unwrap();
     reseeded[at] = "4";
     let out = robustdx(d, &reseeded);
-    assert!(text(&out).contains("recomputed (seed 3 → 4)"), "{}", text(&out));
+    assert!(
+        text(&out).contains("recomputed (seed 3 → 4)"),
+        "{}",
+        text(&out)
+    );
 
     // Shards merged equal the single run (seed 3 again).
     robustdx(d, &with(&["--json", "single.json"]));
@@ -1288,19 +1314,35 @@ fn benchmark_writes_json_csv_report_resumes_merges_and_shows_one_sequence() {
     assert!(out.status.success(), "{}", text(&out));
     let (single, merged) = (json(&d.join("single.json")), json(&d.join("merged.json")));
     assert_eq!(single["results"], merged["results"]);
-    fails_with(d, &["merge", "--out", "m2.json", "s0.json"], &["shard 1/2 is missing"]);
+    fails_with(
+        d,
+        &["merge", "--out", "m2.json", "s0.json"],
+        &["shard 1/2 is missing"],
+    );
 
     // One image: the frames as PNG and the page's record.
     let out = robustdx(
         d,
-        &["data", "export", "--data", "synth-chest:n=32,test=9,size=32,seed=2", "--out", "img", "--limit", "1"],
+        &[
+            "data",
+            "export",
+            "--data",
+            "synth-chest:n=32,test=9,size=32,seed=2",
+            "--out",
+            "img",
+            "--limit",
+            "1",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     let image = walk_png(&d.join("img"));
     let image = image.to_str().unwrap();
     let out = robustdx(
         d,
-        &["data", "perturb", "--kind", "spatter", "--image", image, "--out", "frames", "--frames", "5"],
+        &[
+            "data", "perturb", "--kind", "spatter", "--image", image, "--out", "frames",
+            "--frames", "5",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     for i in 0..5 {
@@ -1308,19 +1350,54 @@ fn benchmark_writes_json_csv_report_resumes_merges_and_shows_one_sequence() {
     }
     let out = robustdx(
         d,
-        &["benchmark", "--backend", "cpu", "--model", "m.bpk", "--image", image, "--kinds", "gaussian_noise", "--seed", "3", "--json", "one.json"],
+        &[
+            "benchmark",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--image",
+            image,
+            "--kinds",
+            "gaussian_noise",
+            "--seed",
+            "3",
+            "--json",
+            "one.json",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     let one = json(&d.join("one.json"));
     assert_eq!(one["perturbation"], "gaussian_noise");
     assert_eq!(one["frames"].as_array().unwrap().len(), 10);
-    assert!(text(&out).contains("frames flipped (vs the first frame)"), "{}", text(&out));
+    assert!(
+        text(&out).contains("frames flipped (vs the first frame)"),
+        "{}",
+        text(&out)
+    );
 
-    fails_with(d, &with(&["--kinds", "fog"]), &["unknown perturbation \"fog\"", "spatter"]);
-    fails_with(d, &[&base[..9], &["--frames", "1"]].concat(), &["--frames 1", "2 to 31"]);
     fails_with(
         d,
-        &["data", "perturb", "--kind", "snow", "--image", "nothing.png", "--out", "x"],
+        &with(&["--kinds", "fog"]),
+        &["unknown perturbation \"fog\"", "spatter"],
+    );
+    fails_with(
+        d,
+        &[&base[..9], &["--frames", "1"]].concat(),
+        &["--frames 1", "2 to 31"],
+    );
+    fails_with(
+        d,
+        &[
+            "data",
+            "perturb",
+            "--kind",
+            "snow",
+            "--image",
+            "nothing.png",
+            "--out",
+            "x",
+        ],
         &["nothing.png"],
     );
 }

@@ -189,7 +189,11 @@ async fn run(engine: &RefCell<Engine>, job: Job, upload: Option<Vec<u8>>) -> Wor
 }
 
 /// The job's image: a shipped sample fetched from the page's origin, or the visitor's bytes.
-async fn job_image(source: &ImageSource, name: &str, upload: Option<Vec<u8>>) -> Result<Image, String> {
+async fn job_image(
+    source: &ImageSource,
+    name: &str,
+    upload: Option<Vec<u8>>,
+) -> Result<Image, String> {
     let bytes = match source {
         ImageSource::Url(url) => fetch_bytes(url).await?,
         ImageSource::Upload => upload.ok_or("the uploaded image did not arrive")?,
@@ -207,7 +211,13 @@ async fn run_sequence(
     let start = now_ms();
     let image = job_image(&job.image, &job.image_name, upload).await?;
     let kind = perturbation(&job.perturbation).map_err(|e| e.to_string())?;
-    let model = cached(engine, |e| &mut e.models, &job.model_url, DiagnosticModel::from_bytes).await?;
+    let model = cached(
+        engine,
+        |e| &mut e.models,
+        &job.model_url,
+        DiagnosticModel::from_bytes,
+    )
+    .await?;
     let (device, backend) = {
         let e = engine.borrow();
         (e.device.clone(), e.backend)

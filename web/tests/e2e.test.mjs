@@ -253,3 +253,52 @@ test('the full page: a sample attacked step by step, a non-image upload refused,
     assert.match(await page.locator('[data-testid="viewer-error"]').textContent(), /other\.json/);
   });
 });
+
+/** `robustdx benchmark --image` on the model and sample the page's lab starts with. */
+function nativeSequence(kind, seed) {
+  const out = join(mkdtempSync(join(tmpdir(), 'robustdx-sequence-')), `${kind}.json`);
+  execFileSync(process.env.ROBUSTDX_BIN, [
+    '--backend', 'cpu', 'benchmark', '--model', join(ROOT, 'web', 'assets', model.file),
+    '--image', join(ROOT, 'web', 'assets', sample.file), '--kinds', kind, '--seed', String(seed), '--json', out,
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(readFileSync(out, 'utf8'));
+}
+
+for (const backend of ['webgpu', 'cpu']) {
+  test(`perturbation view on ${backend}: every frame's decision equals the native benchmark's`, { timeout: SLOW }, async () => {
+    // Gaussian noise: the frames come from seeded draws, so the browser and the native binary
+    // must draw the same noise, not only run the same model.
+    const kind = 'gaussian_noise';
+    const seed = 3;
+    const expected = nativeSequence(kind, seed);
+    await withBrowser({ webgpu: backend === 'webgpu' }, server.origin, async ({ page }) => {
+      await page.goto(`${server.origin}/`);
+      assert.equal(await announcedBackend(page, SLOW), backend);
+      await page.locator(`[data-testid="sample-${sample.id}"]`).click();
+      // The kinds are the core's registry.
+      const offered = await page.locator('[data-testid="perturb-kind"] option').evaluateAll((os) => os.map((o) => o.value));
+      assert.equal(offered.length, 14);
+      await page.locator('[data-testid="perturb-kind"]').selectOption(kind);
+      await page.locator('[data-testid="perturb-seed"]').fill(String(seed));
+      await page.locator('[data-testid="perturb-run"]').click();
+      await page.locator('[data-testid="sequence"], [data-testid="perturb-error"]').first().waitFor({ timeout: SLOW });
+      assert.equal(await page.locator('[data-testid="perturb-error"]').count(), 0);
+      const result = JSON.parse(await page.locator('[data-testid="sequence-json"]').textContent());
+      assert.equal(result.backend, backend);
+      assert.equal(result.perturbation, kind);
+      assert.equal(result.frames.length, 10);
+      assert.deepEqual(result.frames.map((f) => f.label), expected.frames.map((f) => f.label), 'decision per frame');
+      result.frames.forEach((f, i) => assertClose(f.probs, expected.frames[i].probs, 1e-4, `frame ${i} probabilities`));
+      assert.equal(result.flips, expected.flips);
+      assert.equal(await page.locator('[data-testid="sequence"] figure').count(), 10);
+      assert.match(await page.locator('[data-testid="sequence-summary"]').textContent(), new RegExp(`${expected.flips} of 9 frames flipped`));
+      console.log(`# ${backend}: ${kind} seed ${seed}: ${result.flips} of 9 frames flipped, ` +
+        `largest |Δp| vs native ${Math.max(...result.frames.flatMap((f, i) => f.probs.map((p, k) => Math.abs(p - expected.frames[i].probs[k])))).toExponential(2)}`);
+      await page.locator('[data-testid="perturb-kind"]').selectOption('rotate');
+      await page.locator('[data-testid="perturb-run"]').click();
+      await page.locator('[data-testid="sequence-json"]', { hasText: '"rotate"' }).waitFor({ state: 'attached', timeout: SLOW });
+      await page.locator('[data-testid="sequence"]').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(SHOTS, `page-perturbation-${backend}.png`), fullPage: true });
+    });
+  });
+}

@@ -193,10 +193,9 @@ impl RobustBenchmark<'_> {
             let result = match plan {
                 KindPlan::Reuse(result) => *result,
                 KindPlan::Run { .. } => {
-                    let records =
-                        self.records(kind, id.frames, id.seed, &mut |done, total| {
-                            events.progress(done, total)
-                        })?;
+                    let records = self.records(kind, id.frames, id.seed, &mut |done, total| {
+                        events.progress(done, total)
+                    })?;
                     kind_result(card.task, &card.class_names, id.clone(), records)?
                 }
             };
@@ -227,22 +226,37 @@ pub fn merge_benchmark_shards(shards: Vec<(String, BenchmarkReport)>) -> Result<
         if shard.count != count {
             return Err(Error::format(
                 name,
-                format!("shard {shard} belongs to a run of {} shards, {first_name} to one of {count}", shard.count),
+                format!(
+                    "shard {shard} belongs to a run of {} shards, {first_name} to one of {count}",
+                    shard.count
+                ),
             ));
         }
         if let Some(other) = seen[shard.index].replace(name) {
-            return Err(Error::format(name, format!("shard {shard} is given twice (also {other})")));
+            return Err(Error::format(
+                name,
+                format!("shard {shard} is given twice (also {other})"),
+            ));
         }
-        let kinds = |r: &BenchmarkReport| r.results.iter().map(|k| k.identity.clone()).collect::<Vec<_>>();
+        let kinds = |r: &BenchmarkReport| {
+            r.results
+                .iter()
+                .map(|k| k.identity.clone())
+                .collect::<Vec<_>>()
+        };
         if kinds(report) != kinds(first) || report.data.samples != first.data.samples {
             return Err(Error::format(
                 name,
-                format!("other kinds, settings, model or data than {first_name} (or an unfinished shard: resume it)"),
+                format!(
+                    "other kinds, settings, model or data than {first_name} (or an unfinished shard: resume it)"
+                ),
             ));
         }
     }
     if let Some(missing) = seen.iter().position(Option::is_none) {
-        return Err(Error::invalid(format!("shard {missing}/{count} is missing")));
+        return Err(Error::invalid(format!(
+            "shard {missing}/{count} is missing"
+        )));
     }
     let mut merged = first.clone();
     merged.data.shard = None;
@@ -252,7 +266,9 @@ pub fn merge_benchmark_shards(shards: Vec<(String, BenchmarkReport)>) -> Result<
             .flat_map(|(_, r)| r.results[k].records.iter().cloned())
             .collect();
         records.sort_by_key(|r| r.index);
-        if records.len() != first.data.samples || records.iter().enumerate().any(|(i, r)| r.index != i) {
+        if records.len() != first.data.samples
+            || records.iter().enumerate().any(|(i, r)| r.index != i)
+        {
             return Err(Error::invalid(format!(
                 "the {} records of the shards do not cover images 0..{} exactly once",
                 result.perturbation, first.data.samples

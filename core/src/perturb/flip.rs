@@ -99,11 +99,17 @@ impl FlipProbability {
     /// flips a person counts along one sequence.
     pub fn changed_frames(&self, frames: &[Decision]) -> usize {
         (1..frames.len())
-            .filter(|&i| match self.reference {
+            .filter(|&i| self.flipped(frames, i))
+            .count()
+    }
+
+    /// Whether frame `i` decides otherwise than its reference frame (never frame 0).
+    pub fn flipped(&self, frames: &[Decision], i: usize) -> bool {
+        i > 0
+            && match self.reference {
                 Reference::First => frames[i] != frames[0],
                 Reference::Previous => frames[i] != frames[i - 1],
-            })
-            .count()
+            }
     }
 
     /// The mean over sequences (0 for none).

@@ -28,8 +28,8 @@ mod zoom_blur;
 mod tests;
 
 pub use benchmark::{
-    BenchmarkEvents, KindPlan, RobustBenchmark, SequenceRecord, kind_result, merge_benchmark_shards,
-    model_frames, plan_kinds,
+    BenchmarkEvents, KindPlan, RobustBenchmark, SequenceRecord, kind_result,
+    merge_benchmark_shards, model_frames, plan_kinds,
 };
 pub use flip::{FlipProbability, FlipVariant};
 pub use registry::{PERTURBATIONS, perturbation, perturbations};
@@ -55,6 +55,16 @@ pub enum Reference {
     First,
     /// The frame before (everything that moves along the sequence).
     Previous,
+}
+
+impl Reference {
+    /// "first" or "previous", for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reference::First => "first",
+            Reference::Previous => "previous",
+        }
+    }
 }
 
 /// A frame's strength: `at_zero + per_frame · i` for frame `i` from `first_frame` on; earlier
@@ -91,7 +101,7 @@ impl Schedule {
 
     /// The strength at frame `i` (`None`: the clean image).
     pub fn at(&self, i: usize) -> Option<f64> {
-        (i >= self.first_frame).then(|| self.at_zero + self.per_frame * i as f64)
+        (i >= self.first_frame).then_some(self.at_zero + self.per_frame * i as f64)
     }
 
     /// "σ 0.25 + 0.035·i", "(i − 15)°", for listings and reports.
@@ -102,10 +112,15 @@ impl Schedule {
             text.replace('-', "−")
         };
         let value = match (self.at_zero, self.per_frame) {
-            (a, p) if p == 0.0 => fmt(a),
-            (a, p) if a == 0.0 => format!("{}·i", fmt(p)),
-            (a, p) if p == 1.0 => format!("i {} {}", sign(a), fmt(a.abs())),
-            (a, p) => format!("{} {} {}·i", fmt(a), if p < 0.0 { "−" } else { "+" }, fmt(p.abs())),
+            (a, 0.0) => fmt(a),
+            (0.0, p) => format!("{}·i", fmt(p)),
+            (a, 1.0) => format!("i {} {}", sign(a), fmt(a.abs())),
+            (a, p) => format!(
+                "{} {} {}·i",
+                fmt(a),
+                if p < 0.0 { "−" } else { "+" },
+                fmt(p.abs())
+            ),
         };
         let clean = if self.first_frame > 0 {
             format!(" from frame {} (frame 0 clean)", self.first_frame)

@@ -112,15 +112,14 @@ impl Perturbation for Spatter {
         let plane = (w * h) as usize;
         let gray_water = 0.299 * WATER[0] + 0.587 * WATER[1] + 0.114 * WATER[2];
         let mut out = image.clone();
-        for c in 0..image.channels {
+        for (c, channel) in out.pixels.chunks_mut(plane).enumerate() {
             let colour = if image.channels == 3 {
                 WATER[c]
             } else {
                 gray_water
             };
-            for i in 0..plane {
-                let v = image.pixels[c * plane + i] + water[i] * colour;
-                out.pixels[c * plane + i] = v.clamp(0.0, 1.0);
+            for (v, wet) in channel.iter_mut().zip(&water) {
+                *v = (*v + wet * colour).clamp(0.0, 1.0);
             }
         }
         out

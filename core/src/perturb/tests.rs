@@ -32,7 +32,10 @@ fn flip_probability_on_hand_made_sequences() {
     assert_eq!(mean, 0.25);
     // The seed's variant is ImageNet-P's for single-label sequences: the same numbers.
     let seed_previous = FlipProbability::new(Reference::Previous, FlipVariant::Seed);
-    assert_eq!(seed_previous.sequence(&classes(&[0, 1, 0, 0])), previous.sequence(&classes(&[0, 1, 0, 0])));
+    assert_eq!(
+        seed_previous.sequence(&classes(&[0, 1, 0, 0])),
+        previous.sequence(&classes(&[0, 1, 0, 0]))
+    );
 
     // Multi-label, 2 labels, 3 frames [10, 11, 01]:
     let seq = findings(&[&[1, 0], &[1, 1], &[0, 1]]);
@@ -96,7 +99,12 @@ fn every_kind_is_seeded_keeps_the_shape_and_the_pixel_range() {
                 "{} frame {i} leaves [0, 1]",
                 kind.name()
             );
-            assert_eq!(f, &kind.frame(&image, i, key), "{} frame {i}: sequence = frame", kind.name());
+            assert_eq!(
+                f,
+                &kind.frame(&image, i, key),
+                "{} frame {i}: sequence = frame",
+                kind.name()
+            );
         }
         // Same key, same frames; a perturbed frame differs from the clean image.
         assert_eq!(frames, kind.sequence(&image, 10, key), "{}", kind.name());
@@ -114,21 +122,46 @@ fn every_kind_is_seeded_keeps_the_shape_and_the_pixel_range() {
 #[test]
 fn random_kinds_draw_per_seed_and_image_and_noises_start_clean() {
     let image = pattern(32);
-    for name in ["gaussian_noise", "shot_noise", "speckle_noise", "snow", "spatter"] {
+    for name in [
+        "gaussian_noise",
+        "shot_noise",
+        "speckle_noise",
+        "snow",
+        "spatter",
+    ] {
         let kind = perturbation(name).unwrap();
         let a = kind.frame(&image, 3, SequenceKey::new(1, 0));
-        assert_ne!(a, kind.frame(&image, 3, SequenceKey::new(2, 0)), "{name}: seed");
-        assert_ne!(a, kind.frame(&image, 3, SequenceKey::new(1, 1)), "{name}: image");
+        assert_ne!(
+            a,
+            kind.frame(&image, 3, SequenceKey::new(2, 0)),
+            "{name}: seed"
+        );
+        assert_ne!(
+            a,
+            kind.frame(&image, 3, SequenceKey::new(1, 1)),
+            "{name}: image"
+        );
     }
     for name in ["gaussian_noise", "shot_noise", "speckle_noise"] {
         let kind = perturbation(name).unwrap();
         assert_eq!(kind.reference(), Reference::First, "{name}");
-        assert_eq!(kind.frame(&image, 0, SequenceKey::new(1, 0)), image, "{name}: frame 0 clean");
+        assert_eq!(
+            kind.frame(&image, 0, SequenceKey::new(1, 0)),
+            image,
+            "{name}: frame 0 clean"
+        );
         // Fresh draws: frames 1 and 2 differ from each other.
         let key = SequenceKey::new(1, 0);
-        assert_ne!(kind.frame(&image, 1, key), kind.frame(&image, 2, key), "{name}");
+        assert_ne!(
+            kind.frame(&image, 1, key),
+            kind.frame(&image, 2, key),
+            "{name}"
+        );
     }
-    for kind in PERTURBATIONS.iter().filter(|k| !k.name().ends_with("noise")) {
+    for kind in PERTURBATIONS
+        .iter()
+        .filter(|k| !k.name().ends_with("noise"))
+    {
         assert_eq!(kind.reference(), Reference::Previous, "{}", kind.name());
     }
 }
@@ -138,20 +171,36 @@ fn noise_statistics_match_their_formulas() {
     // A flat mid-gray image, far from the clip at 0 and 1.
     let image = Image::new(3, 64, 64, vec![0.5; 3 * 64 * 64]);
     let stats = |name: &str| {
-        let f = perturbation(name).unwrap().frame(&image, 1, SequenceKey::new(0, 0));
+        let f = perturbation(name)
+            .unwrap()
+            .frame(&image, 1, SequenceKey::new(0, 0));
         let n = f.pixels.len() as f64;
         let mean = f.pixels.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = f.pixels.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        let var = f
+            .pixels
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
         (mean, var.sqrt())
     };
     let (mean, sd) = stats("gaussian_noise");
-    assert!((mean - 0.5).abs() < 0.002 && (sd - 0.03).abs() < 0.0015, "{mean} {sd}");
+    assert!(
+        (mean - 0.5).abs() < 0.002 && (sd - 0.03).abs() < 0.0015,
+        "{mean} {sd}"
+    );
     // Poisson(150) / 300: mean 0.5, sd √150 / 300.
     let (mean, sd) = stats("shot_noise");
-    assert!((mean - 0.5).abs() < 0.002 && (sd - 150f64.sqrt() / 300.0).abs() < 0.002, "{mean} {sd}");
+    assert!(
+        (mean - 0.5).abs() < 0.002 && (sd - 150f64.sqrt() / 300.0).abs() < 0.002,
+        "{mean} {sd}"
+    );
     // x + x·N(0, 0.05): sd 0.025.
     let (mean, sd) = stats("speckle_noise");
-    assert!((mean - 0.5).abs() < 0.002 && (sd - 0.025).abs() < 0.0015, "{mean} {sd}");
+    assert!(
+        (mean - 0.5).abs() < 0.002 && (sd - 0.025).abs() < 0.0015,
+        "{mean} {sd}"
+    );
 }
 
 #[test]
@@ -168,7 +217,10 @@ fn blurs_grow_with_the_frame_index() {
         }
     }
     // Zoom blur's frame 0 is the image itself (a zoom of 1).
-    assert_eq!(perturbation("zoom_blur").unwrap().frame(&image, 0, key), image);
+    assert_eq!(
+        perturbation("zoom_blur").unwrap().frame(&image, 0, key),
+        image
+    );
 }
 
 #[test]
@@ -184,14 +236,22 @@ fn blur_kernels_by_hand() {
     // taps at x + 0, 1, 2; at 90° the same weights down the column.
     let total = 1.0 + (-0.5f64).exp() + (-2.0f64).exp();
     let k = motion_blur::motion_kernel(1.0, 1.0, 0.0);
-    assert_eq!(k.iter().map(|t| (t.1, t.2)).collect::<Vec<_>>(), [(0, 0), (1, 0), (2, 0)]);
+    assert_eq!(
+        k.iter().map(|t| (t.1, t.2)).collect::<Vec<_>>(),
+        [(0, 0), (1, 0), (2, 0)]
+    );
     assert!((k[1].0 as f64 - (-0.5f64).exp() / total).abs() < 1e-7);
     let k = motion_blur::motion_kernel(1.0, 1.0, 90.0);
-    assert_eq!(k.iter().map(|t| (t.1, t.2)).collect::<Vec<_>>(), [(0, 0), (0, 1), (0, 2)]);
+    assert_eq!(
+        k.iter().map(|t| (t.1, t.2)).collect::<Vec<_>>(),
+        [(0, 0), (0, 1), (0, 2)]
+    );
     // A flat image stays flat under every blur (edges repeat the border).
     let flat = Image::new(1, 20, 20, vec![0.4; 400]);
     for name in ["gaussian_blur", "motion_blur", "zoom_blur"] {
-        let f = perturbation(name).unwrap().frame(&flat, 9, SequenceKey::new(0, 0));
+        let f = perturbation(name)
+            .unwrap()
+            .frame(&flat, 9, SequenceKey::new(0, 0));
         let interior = (5..15).flat_map(|y| (5..15).map(move |x| (y, x)));
         for (y, x) in interior {
             assert!((f.at(0, y, x) - 0.4).abs() < 1e-5, "{name} at {y},{x}");
@@ -227,9 +287,10 @@ fn dot(x: usize, y: usize) -> Image {
 }
 
 fn assert_moves(name: &str, frame: usize, from: (usize, usize), to: (f64, f64)) {
-    let moved = perturbation(name)
-        .unwrap()
-        .frame(&dot(from.0, from.1), frame, SequenceKey::new(0, 0));
+    let moved =
+        perturbation(name)
+            .unwrap()
+            .frame(&dot(from.0, from.1), frame, SequenceKey::new(0, 0));
     let (x, y) = centroid(&moved);
     assert!(
         (x - to.0).abs() < 0.2 && (y - to.1).abs() < 0.2,
@@ -249,7 +310,12 @@ fn geometric_kinds_move_pixels_where_the_formulas_say() {
     // rotate: frame 0 turns by −15° (counter-clockwise on screen, y down). The dot at (162, 111)
     // is (50.5, −0.5) from the centre; (dx, dy) → (cos a·dx − sin a·dy, sin a·dx + cos a·dy).
     let (s, co) = 15f64.to_radians().sin_cos();
-    assert_moves("rotate", 0, (162, 111), (c + 50.5 * co - 0.5 * s, c - 50.5 * s - 0.5 * co));
+    assert_moves(
+        "rotate",
+        0,
+        (162, 111),
+        (c + 50.5 * co - 0.5 * s, c - 50.5 * s - 0.5 * co),
+    );
     // scale: frame 0 shrinks by 0.4 about the centre, frame 9 by 0.625.
     assert_moves("scale", 0, (162, 111), (c + 50.5 * 0.4, c - 0.5 * 0.4));
     assert_moves("scale", 9, (162, 111), (c + 50.5 * 0.625, c - 0.5 * 0.625));
@@ -279,14 +345,20 @@ fn brightness_against_hsv_by_hand() {
     // Gray 0.5 at frame 9 (shift −0.12) → 0.38; black stays black (V clips at 0); a dim
     // pixel at frame 0 clips to black.
     let out = kind.frame(&pixel(0.5, 0.5, 0.5), 9, SequenceKey::new(0, 0));
-    assert!(out.pixels.iter().all(|v| (v - 0.38).abs() < 1e-6), "{:?}", out.pixels);
+    assert!(
+        out.pixels.iter().all(|v| (v - 0.38).abs() < 1e-6),
+        "{:?}",
+        out.pixels
+    );
     let out = kind.frame(&pixel(0.1, 0.2, 0.05), 0, SequenceKey::new(0, 0));
     assert_eq!(out.pixels, [0.0, 0.0, 0.0]);
     // A round trip through HSV gives the colour back.
     for (r, g, b) in [(0.1, 0.9, 0.3), (0.7, 0.2, 0.95), (0.3, 0.3, 0.8)] {
         let (h, s, v) = brightness::rgb_to_hsv(r, g, b);
         let back = brightness::hsv_to_rgb(h, s, v);
-        assert!((back.0 - r).abs() < 1e-6 && (back.1 - g).abs() < 1e-6 && (back.2 - b).abs() < 1e-6);
+        assert!(
+            (back.0 - r).abs() < 1e-6 && (back.1 - g).abs() < 1e-6 && (back.2 - b).abs() < 1e-6
+        );
     }
 }
 
@@ -300,10 +372,14 @@ fn spatter_drips_down_and_snow_whitens() {
     assert_eq!(column, [0.0, 0.05, 0.1, 0.15, 0.7, 0.0, 0.0, 0.0]);
     // Snow never darkens a pixel: the whitened image plus flakes.
     let image = pattern(64);
-    let snowy = perturbation("snow").unwrap().frame(&image, 4, SequenceKey::new(3, 1));
+    let snowy = perturbation("snow")
+        .unwrap()
+        .frame(&image, 4, SequenceKey::new(3, 1));
     assert!(image.pixels.iter().zip(&snowy.pixels).all(|(a, b)| b >= a));
     // Spatter adds water: never darker either.
-    let wet = perturbation("spatter").unwrap().frame(&image, 4, SequenceKey::new(3, 1));
+    let wet = perturbation("spatter")
+        .unwrap()
+        .frame(&image, 4, SequenceKey::new(3, 1));
     assert!(image.pixels.iter().zip(&wet.pixels).all(|(a, b)| b >= a));
 }
 
@@ -315,18 +391,39 @@ fn registry_names_and_schedules() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 14, "{names:?}");
-    assert_eq!(perturbation("gaussian-blur").unwrap().name(), "gaussian_blur");
+    assert_eq!(
+        perturbation("gaussian-blur").unwrap().name(),
+        "gaussian_blur"
+    );
     let err = perturbation("fog").err().unwrap().to_string();
     assert!(err.contains("fog") && err.contains("spatter"), "{err}");
     let picked = perturbations(&["rotate".into(), "snow".into()]).unwrap();
-    assert_eq!(picked.iter().map(|p| p.name()).collect::<Vec<_>>(), ["snow", "rotate"]);
+    assert_eq!(
+        picked.iter().map(|p| p.name()).collect::<Vec<_>>(),
+        ["snow", "rotate"]
+    );
     // The schedules are the seed's numbers.
-    assert_eq!(perturbation("gaussian_blur").unwrap().schedule().at(9), Some(0.25 + 0.035 * 9.0));
-    assert_eq!(perturbation("translate").unwrap().schedule().at(0), Some(-20.0));
+    assert_eq!(
+        perturbation("gaussian_blur").unwrap().schedule().at(9),
+        Some(0.25 + 0.035 * 9.0)
+    );
+    assert_eq!(
+        perturbation("translate").unwrap().schedule().at(0),
+        Some(-20.0)
+    );
     assert_eq!(perturbation("scale").unwrap().schedule().at(4), Some(0.5));
-    assert_eq!(perturbation("motion_blur").unwrap().schedule().at(0), Some(-120.0));
-    assert_eq!(perturbation("gaussian_noise").unwrap().schedule().at(0), None);
-    assert_eq!(perturbation("brightness").unwrap().schedule().describe(), "value shift: −0.3 + 0.02·i");
+    assert_eq!(
+        perturbation("motion_blur").unwrap().schedule().at(0),
+        Some(-120.0)
+    );
+    assert_eq!(
+        perturbation("gaussian_noise").unwrap().schedule().at(0),
+        None
+    );
+    assert_eq!(
+        perturbation("brightness").unwrap().schedule().describe(),
+        "value shift: −0.3 + 0.02·i"
+    );
 }
 
 mod benchmark_runs {
@@ -381,31 +478,32 @@ mod benchmark_runs {
         let test = splits.test.as_ref();
         let model = seeded_small_cnn(test.info(), 32, 4, 5);
         let ids = vec![identity("gaussian_noise", 0), identity("rotate", 0)];
-        let run = |ids: &[BenchmarkIdentity], previous: &[crate::report::KindResult], batch, shard| {
-            let header = BenchmarkReport::new(
-                ModelSummary::new("m.bpk", &model.card),
-                DataSummary {
-                    name: "synth-chest".into(),
-                    split: "test".into(),
-                    samples: test.len(),
+        let run =
+            |ids: &[BenchmarkIdentity], previous: &[crate::report::KindResult], batch, shard| {
+                let header = BenchmarkReport::new(
+                    ModelSummary::new("m.bpk", &model.card),
+                    DataSummary {
+                        name: "synth-chest".into(),
+                        split: "test".into(),
+                        samples: test.len(),
+                        shard,
+                    },
+                    4,
+                    0,
+                    FlipVariant::Normalized,
+                );
+                let mut events = Quiet::default();
+                let report = RobustBenchmark {
+                    model: &model,
+                    data: test,
                     shard,
-                },
-                4,
-                0,
-                FlipVariant::Normalized,
-            );
-            let mut events = Quiet::default();
-            let report = RobustBenchmark {
-                model: &model,
-                data: test,
-                shard,
-                batch_size: batch,
-                device: &device,
-            }
-            .run(ids, previous, header, &mut events)
-            .unwrap();
-            (report, events)
-        };
+                    batch_size: batch,
+                    device: &device,
+                }
+                .run(ids, previous, header, &mut events)
+                .unwrap();
+                (report, events)
+            };
         let (one, events) = run(&ids, &[], 1, None);
         assert_eq!(events.written, 2);
         let (three, _) = run(&ids, &[], 3, None);
@@ -413,12 +511,22 @@ mod benchmark_runs {
         let noise = &one.results[0];
         assert_eq!(noise.records.len(), 5);
         let findings = test.info().class_names.len();
-        assert!(noise.records.iter().all(|r| r.probs.len() == 4 && r.probs[0].len() == findings));
+        assert!(
+            noise
+                .records
+                .iter()
+                .all(|r| r.probs.len() == 4 && r.probs[0].len() == findings)
+        );
         // FP is the records' own: recomputed from the decisions.
         let decisions: Vec<Vec<_>> = noise
             .records
             .iter()
-            .map(|r| r.probs.iter().map(|p| decision(model.card.task, p)).collect())
+            .map(|r| {
+                r.probs
+                    .iter()
+                    .map(|p| decision(model.card.task, p))
+                    .collect()
+            })
             .collect();
         let fp = FlipProbability::new(Reference::First, FlipVariant::Normalized).over(&decisions);
         assert_eq!(noise.flip_probability, fp);

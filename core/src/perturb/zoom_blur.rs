@@ -1,8 +1,8 @@
 //! Zoom blur: frame i is the mean of the image zoomed by 1, 1.004, …, 1 + 0.004·i about its centre
 //! (bilinear), as a camera moving in during the exposure.
 
-use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp};
 use image::Luma;
+use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp};
 
 use super::planes::{from_planes, planes};
 use super::{Perturbation, Schedule, SequenceKey};

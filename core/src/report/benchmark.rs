@@ -139,10 +139,7 @@ impl BenchmarkReport {
             out.push_str(&format!(
                 "{},{},{},{:.6},{:.6},{:.6},{},{}\n",
                 r.perturbation,
-                match r.reference {
-                    Reference::First => "first",
-                    Reference::Previous => "previous",
-                },
+                r.reference.name(),
                 self.frames,
                 r.flip_probability,
                 r.flip_probability_seed,

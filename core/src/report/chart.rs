@@ -186,15 +186,19 @@ pub fn flip_probability_chart(report: &BenchmarkReport) -> Result<String> {
     let bars: Vec<(&str, f64)> = report
         .results
         .iter()
-        .map(|r| (r.perturbation.as_str(), r.flip_probability(report.fp_variant)))
+        .map(|r| {
+            (
+                r.perturbation.as_str(),
+                r.flip_probability(report.fp_variant),
+            )
+        })
         .collect();
     let n = bars.len().max(1);
     let top = bars.iter().map(|b| b.1).fold(0.02f64, f64::max) * 1.15;
     let mean = report.mean_flip_probability();
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (560, 60 + 22 * n as u32))
-            .into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (560, 60 + 22 * n as u32)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
         let mut chart = ChartBuilder::on(&root)
             .caption("Flip Probability per perturbation", ("sans-serif", 18))
@@ -217,7 +221,10 @@ pub fn flip_probability_chart(report: &BenchmarkReport) -> Result<String> {
         chart
             .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
                 let mut bar = Rectangle::new(
-                    [(0.0, SegmentValue::Exact(i)), (*v, SegmentValue::Exact(i + 1))],
+                    [
+                        (0.0, SegmentValue::Exact(i)),
+                        (*v, SegmentValue::Exact(i + 1)),
+                    ],
                     COLORS[0].filled(),
                 );
                 bar.set_margin(3, 3, 0, 0);
@@ -226,12 +233,17 @@ pub fn flip_probability_chart(report: &BenchmarkReport) -> Result<String> {
             .map_err(drawing)?;
         chart
             .draw_series(std::iter::once(PathElement::new(
-                vec![(mean, SegmentValue::Exact(0)), (mean, SegmentValue::Exact(n))],
+                vec![
+                    (mean, SegmentValue::Exact(0)),
+                    (mean, SegmentValue::Exact(n)),
+                ],
                 COLORS[1].stroke_width(2),
             )))
             .map_err(drawing)?
             .label(format!("mean {mean:.3}"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], COLORS[1].stroke_width(2)));
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], COLORS[1].stroke_width(2))
+            });
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::LowerRight)

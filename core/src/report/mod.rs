@@ -7,7 +7,9 @@ mod provenance;
 mod schema;
 
 pub use benchmark::{BenchmarkIdentity, BenchmarkReport, ImageSequenceReport, KindResult};
-pub use chart::{flip_probability_chart, loss_curve, metric_against_eps, models_against_eps, sweep_charts};
+pub use chart::{
+    flip_probability_chart, loss_curve, metric_against_eps, models_against_eps, sweep_charts,
+};
 pub use picture::{amplified_perturbation, heatmap_overlay, png_data_url};
 pub use provenance::{provenance, sanity_summary, settings_text};
 
