@@ -58,11 +58,16 @@ fn strip(
         ));
     }
     Ok(format!(
-        "<h3>{} <span class=\"note\">({}; image #{} {}, {} flip{})</span></h3>\n<table class=\"strip\"><tr>{cells}</tr></table>\n",
+        "<h3>{} <span class=\"note\">({}; image #{}{}, {} flip{})</span></h3>\n<table class=\"strip\"><tr>{cells}</tr></table>\n",
         kind.name(),
         escape(&kind.schedule().describe()),
         record.index,
-        escape(&record.id),
+        // Generated images are named by their index: say it once.
+        if record.id == record.index.to_string() {
+            String::new()
+        } else {
+            format!(" {}", escape(&record.id))
+        },
         fp.changed_frames(&decisions),
         if fp.changed_frames(&decisions) == 1 {
             ""

@@ -73,7 +73,7 @@ impl Perturbation for Brightness {
     }
 
     fn schedule(&self) -> Schedule {
-        Schedule::linear(-0.30, 0.02, "value shift:")
+        Schedule::linear(-0.30, 0.02, "HSV value + (#)")
     }
 
     fn frame(&self, image: &Image, frame: usize, _key: SequenceKey) -> Image {

@@ -42,7 +42,7 @@ impl Perturbation for GaussianBlur {
     }
 
     fn schedule(&self) -> Schedule {
-        Schedule::linear(0.25, 0.035, "σ px:")
+        Schedule::linear(0.25, 0.035, "σ = # px")
     }
 
     fn frame(&self, image: &Image, frame: usize, _key: SequenceKey) -> Image {

@@ -29,7 +29,7 @@ pub struct Geometric {
 pub static TRANSLATE: Geometric = Geometric {
     name: "translate",
     about: "shift right by (i − 20) px at 224 px, nearest pixel",
-    schedule: Schedule::linear(-20.0, 1.0, "px at 224:"),
+    schedule: Schedule::linear(-20.0, 1.0, "shift (#) px at 224 px"),
     map: |dx, _, _, scale| Projection::translate((dx * scale) as f32, 0.0),
     interpolation: Interpolation::Nearest,
 };
@@ -37,7 +37,7 @@ pub static TRANSLATE: Geometric = Geometric {
 pub static ROTATE: Geometric = Geometric {
     name: "rotate",
     about: "rotate clockwise by (i − 15)° about the centre, bilinear",
-    schedule: Schedule::linear(-15.0, 1.0, "°"),
+    schedule: Schedule::linear(-15.0, 1.0, "turn (#)°"),
     map: |degrees, w, h, _| about_centre(w, h, rotate_scale_shear(degrees, 1.0, 0.0)),
     interpolation: Interpolation::Bilinear,
 };
@@ -45,7 +45,7 @@ pub static ROTATE: Geometric = Geometric {
 pub static SCALE: Geometric = Geometric {
     name: "scale",
     about: "scale by (2.5·i + 40) / 100 about the centre, bilinear",
-    schedule: Schedule::linear(0.40, 0.025, "×"),
+    schedule: Schedule::linear(0.40, 0.025, "× (#)"),
     map: |factor, w, h, _| about_centre(w, h, rotate_scale_shear(0.0, factor, 0.0)),
     interpolation: Interpolation::Bilinear,
 };
@@ -53,7 +53,7 @@ pub static SCALE: Geometric = Geometric {
 pub static SHEAR: Geometric = Geometric {
     name: "shear",
     about: "shear along x by (i − 15)° about the centre, bilinear",
-    schedule: Schedule::linear(-15.0, 1.0, "°"),
+    schedule: Schedule::linear(-15.0, 1.0, "shear (#)°"),
     map: |degrees, w, h, _| about_centre(w, h, rotate_scale_shear(0.0, 1.0, degrees)),
     interpolation: Interpolation::Bilinear,
 };
@@ -61,7 +61,7 @@ pub static SHEAR: Geometric = Geometric {
 pub static TILT: Geometric = Geometric {
     name: "tilt",
     about: "tilt the image plane by (i − 15)° about both axes (perspective), bilinear",
-    schedule: Schedule::linear(-15.0, 1.0, "°"),
+    schedule: Schedule::linear(-15.0, 1.0, "tilt (#)°"),
     map: |degrees, w, h, _| tilt(degrees, w as f64, h as f64),
     interpolation: Interpolation::Bilinear,
 };

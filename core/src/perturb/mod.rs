@@ -75,27 +75,27 @@ pub struct Schedule {
     pub per_frame: f64,
     /// The first perturbed frame (1 for the noises, whose frame 0 is clean).
     pub first_frame: usize,
-    /// What the value is, for listings ("σ", "°", "px at 224").
-    pub unit: &'static str,
+    /// How listings show it: `#` stands for the value ("σ = # px", "turn (#)°").
+    pub shown: &'static str,
 }
 
 impl Schedule {
-    pub const fn linear(at_zero: f64, per_frame: f64, unit: &'static str) -> Self {
+    pub const fn linear(at_zero: f64, per_frame: f64, shown: &'static str) -> Self {
         Self {
             at_zero,
             per_frame,
             first_frame: 0,
-            unit,
+            shown,
         }
     }
 
     /// A fixed strength from frame 1 on, frame 0 clean.
-    pub const fn after_clean(value: f64, unit: &'static str) -> Self {
+    pub const fn after_clean(value: f64, shown: &'static str) -> Self {
         Self {
             at_zero: value,
             per_frame: 0.0,
             first_frame: 1,
-            unit,
+            shown,
         }
     }
 
@@ -104,7 +104,7 @@ impl Schedule {
         (i >= self.first_frame).then_some(self.at_zero + self.per_frame * i as f64)
     }
 
-    /// "σ 0.25 + 0.035·i", "(i − 15)°", for listings and reports.
+    /// "σ = 0.25 + 0.035·i px", "turn (i − 15)°", for listings and reports.
     pub fn describe(&self) -> String {
         let fmt = |v: f64| {
             let text = format!("{v:.4}");
@@ -127,7 +127,7 @@ impl Schedule {
         } else {
             String::new()
         };
-        format!("{} {}{clean}", self.unit, value)
+        format!("{}{clean}", self.shown.replace('#', &value))
     }
 }
 

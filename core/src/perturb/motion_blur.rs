@@ -56,7 +56,7 @@ impl Perturbation for MotionBlur {
     }
 
     fn schedule(&self) -> Schedule {
-        Schedule::linear(-120.0, 4.0, "angle °:")
+        Schedule::linear(-120.0, 4.0, "streak at (#)°")
     }
 
     fn frame(&self, image: &Image, frame: usize, _key: SequenceKey) -> Image {

@@ -28,21 +28,21 @@ pub static GAUSSIAN_NOISE: Noise = Noise {
     name: "gaussian_noise",
     about: "x + 0.03·N(0, 1), a fresh draw per frame",
     draw: Draw::Additive,
-    schedule: Schedule::after_clean(0.03, "σ"),
+    schedule: Schedule::after_clean(0.03, "σ = #"),
 };
 
 pub static SHOT_NOISE: Noise = Noise {
     name: "shot_noise",
     about: "Poisson(300·x) / 300, a fresh draw per frame",
     draw: Draw::Counts,
-    schedule: Schedule::after_clean(300.0, "photons per unit"),
+    schedule: Schedule::after_clean(300.0, "λ = # photons per unit"),
 };
 
 pub static SPECKLE_NOISE: Noise = Noise {
     name: "speckle_noise",
     about: "x + x·N(0, 0.05), a fresh draw per frame",
     draw: Draw::Multiplicative,
-    schedule: Schedule::after_clean(0.05, "σ"),
+    schedule: Schedule::after_clean(0.05, "σ = #"),
 };
 
 impl Perturbation for Noise {

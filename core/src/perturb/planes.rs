@@ -1,6 +1,7 @@
 //! An [`Image`] as imageproc sees it: one `Luma<f32>` buffer per channel (our layout is planar, so
 //! a plane is a slice, no shuffling), and back.
 
+use image::imageops::FilterType;
 use image::{ImageBuffer, Luma};
 
 use crate::data::Image;
@@ -54,4 +55,21 @@ pub(crate) fn clip(v: f32) -> f32 {
 /// Luminance (ITU-R BT.601, as OpenCV's RGB2GRAY), or the one channel of a gray image.
 pub(crate) fn luminance(image: &Image) -> Vec<f32> {
     image.clone().with_channels(1).pixels
+}
+
+/// The size at which `image` would have the seed's 224-pixel shorter side: layers drawn with the
+/// seed's pixel numbers (snow flakes, water drops) are made at this size and then resized, so
+/// they look the same relative to the image at any resolution.
+pub(crate) fn reference_size(image: &Image) -> (u32, u32) {
+    let scale = super::pixel_scale(image);
+    let side = |n: usize| ((n as f64 / scale).round() as u32).max(1);
+    (side(image.width), side(image.height))
+}
+
+/// `plane` resampled to `width` × `height` (bilinear, antialiased when shrinking).
+pub(crate) fn resize_plane(plane: &Plane, width: u32, height: u32) -> Plane {
+    if plane.dimensions() == (width, height) {
+        return plane.clone();
+    }
+    image::imageops::resize(plane, width, height, FilterType::Triangle)
 }

@@ -1,16 +1,16 @@
 //! Snow (ImageNet-C's snow layer, ImageNet-P's sequence): one layer of flakes per sequence —
 //! N(0.05, 0.3) noise zoomed ×3, below 0.5 cut to nothing, kept as 8 bits — motion-blurred
-//! (radius 14 px, σ 4 px at 224 px) at an angle turning 4° a frame, laid over the whitened image
-//! and again turned 180°.
+//! (radius 14 px, σ 4 px) at an angle turning 4° a frame, laid over the whitened image and again
+//! turned 180°. The layer is made at the seed's 224 px and resized to the image.
 
 use image::Luma;
 use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp};
 use rand_distr::{Distribution, Normal};
 
 use super::motion_blur::{motion_blur_plane, motion_kernel};
-use super::planes::{Plane, luminance};
+use super::planes::{Plane, luminance, reference_size, resize_plane};
 use super::zoom_blur::about_centre;
-use super::{Perturbation, Schedule, SequenceKey, pixel_scale};
+use super::{Perturbation, Schedule, SequenceKey};
 use crate::data::Image;
 
 pub struct Snow;
@@ -52,17 +52,15 @@ impl Perturbation for Snow {
     }
 
     fn schedule(&self) -> Schedule {
-        Schedule::linear(-150.0, 4.0, "streak angle °:")
+        Schedule::linear(-150.0, 4.0, "flakes streak at (#)°")
     }
 
     fn frame(&self, image: &Image, frame: usize, key: SequenceKey) -> Image {
         let (w, h) = (image.width as u32, image.height as u32);
         let angle = self.schedule().at(frame).expect("every frame snows");
-        let scale = pixel_scale(image);
-        let streaks = motion_blur_plane(
-            &self.layer(w, h, key),
-            &motion_kernel(14.0 * scale, 4.0 * scale, angle),
-        );
+        let (rw, rh) = reference_size(image);
+        let streaks = motion_blur_plane(&self.layer(rw, rh, key), &motion_kernel(14.0, 4.0, angle));
+        let streaks = resize_plane(&streaks, w, h);
         let flakes = streaks.as_raw();
         let gray = luminance(image);
         let plane = (w * h) as usize;

@@ -1,8 +1,8 @@
 //! Spatter (ImageNet-C's liquid layer, ImageNet-P's sequence): drops of pale-turquoise water —
-//! N(0.65, 0.27) noise blurred (σ 3.7 px at 224 px), below 0.69 dry — shaded by the distance to
-//! their edges (Canny, Euclidean distance transform, histogram equalisation, an emboss kernel),
-//! and running down the image: each frame convolves the layer's columns with
-//! [0.05, 0.1, 0.15, 0.7] once more.
+//! N(0.65, 0.27) noise blurred (σ 3.7 px), below 0.69 dry — shaded by the distance to their edges
+//! (Canny, Euclidean distance transform, histogram equalisation, an emboss kernel), and running
+//! down the image: each frame convolves the layer's columns with [0.05, 0.1, 0.15, 0.7] once more.
+//! The water is made at the seed's 224 px and resized to the image.
 //!
 //! imageproc does the image processing; its Canny smooths first (σ 1.4) where OpenCV's does not,
 //! so the drops' shading differs from the seed's in detail, not in kind.
@@ -16,8 +16,8 @@ use imageproc::kernel::Kernel;
 use rand_distr::{Distribution, Normal};
 
 use super::gaussian_blur::gaussian_kernel;
-use super::planes::Plane;
-use super::{Perturbation, Schedule, SequenceKey, pixel_scale};
+use super::planes::{Plane, reference_size, resize_plane};
+use super::{Perturbation, Schedule, SequenceKey};
 use crate::data::Image;
 
 pub struct Spatter;
@@ -33,11 +33,11 @@ const EMBOSS: [f32; 9] = [-2.0, -1.0, 0.0, -1.0, 1.0, 1.0, 0.0, 1.0, 2.0];
 
 impl Spatter {
     /// The wet areas of `key`'s sequence at frame 0.
-    pub(crate) fn layer(&self, w: u32, h: u32, scale: f64, key: SequenceKey) -> Plane {
+    pub(crate) fn layer(&self, w: u32, h: u32, key: SequenceKey) -> Plane {
         let mut rng = key.rng(self.name(), LAYER);
         let normal = Normal::new(0.65f32, 0.27).expect("finite σ");
         let noise = Plane::from_fn(w, h, |_, _| Luma([normal.sample(&mut rng)]));
-        let blurred = separable_filter_equal(&noise, &gaussian_kernel(3.7 * scale, 4.0));
+        let blurred = separable_filter_equal(&noise, &gaussian_kernel(3.7, 4.0));
         Plane::from_fn(w, h, |x, y| {
             let v = blurred.get_pixel(x, y)[0];
             Luma([if v < 0.69 { 0.0 } else { v }])
@@ -60,7 +60,7 @@ impl Spatter {
     }
 
     /// How much water lies on each pixel (0 to 0.6), shaded by the distance to the drops' edges.
-    fn water(layer: &Plane) -> Vec<f32> {
+    fn water(layer: &Plane) -> Plane {
         let (w, h) = layer.dimensions();
         let level = GrayImage::from_fn(w, h, |x, y| {
             Luma([(layer.get_pixel(x, y)[0] * 255.0).clamp(0.0, 255.0) as u8])
@@ -82,10 +82,8 @@ impl Spatter {
             .map(|(l, s)| l[0] as f32 * s[0] as f32)
             .collect();
         let most = wet.iter().copied().fold(0.0f32, f32::max);
-        if most == 0.0 {
-            return vec![0.0; wet.len()];
-        }
-        wet.into_iter().map(|m| 0.6 * m / most).collect()
+        let scale = if most == 0.0 { 0.0 } else { 0.6 / most };
+        Plane::from_raw(w, h, wet.into_iter().map(|m| m * scale).collect()).expect("same size")
     }
 }
 
@@ -99,16 +97,17 @@ impl Perturbation for Spatter {
     }
 
     fn schedule(&self) -> Schedule {
-        Schedule::linear(0.0, 1.0, "drip steps:")
+        Schedule::linear(0.0, 1.0, "# drip steps")
     }
 
     fn frame(&self, image: &Image, frame: usize, key: SequenceKey) -> Image {
         let (w, h) = (image.width as u32, image.height as u32);
-        let mut layer = self.layer(w, h, pixel_scale(image), key);
+        let (rw, rh) = reference_size(image);
+        let mut layer = self.layer(rw, rh, key);
         for _ in 0..frame {
             layer = Self::drip(&layer);
         }
-        let water = Self::water(&layer);
+        let water = resize_plane(&Self::water(&layer), w, h).into_raw();
         let plane = (w * h) as usize;
         let gray_water = 0.299 * WATER[0] + 0.587 * WATER[1] + 0.114 * WATER[2];
         let mut out = image.clone();

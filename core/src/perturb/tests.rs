@@ -420,9 +420,12 @@ fn registry_names_and_schedules() {
         perturbation("gaussian_noise").unwrap().schedule().at(0),
         None
     );
+    let shown = |name: &str| perturbation(name).unwrap().schedule().describe();
+    assert_eq!(shown("brightness"), "HSV value + (−0.3 + 0.02·i)");
+    assert_eq!(shown("rotate"), "turn (i − 15)°");
     assert_eq!(
-        perturbation("brightness").unwrap().schedule().describe(),
-        "value shift: −0.3 + 0.02·i"
+        shown("shot_noise"),
+        "λ = 300 photons per unit from frame 1 (frame 0 clean)"
     );
 }
 

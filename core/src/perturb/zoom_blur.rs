@@ -30,7 +30,7 @@ impl Perturbation for ZoomBlur {
     }
 
     fn schedule(&self) -> Schedule {
-        Schedule::linear(1.0, 0.004, "largest zoom:")
+        Schedule::linear(1.0, 0.004, "zooms up to ×(#)")
     }
 
     fn frame(&self, image: &Image, frame: usize, _key: SequenceKey) -> Image {

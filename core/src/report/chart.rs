@@ -212,7 +212,10 @@ pub fn flip_probability_chart(report: &BenchmarkReport) -> Result<String> {
             .disable_y_mesh()
             .y_labels(n)
             .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => bars.get(*i).map_or(String::new(), |b| b.0.into()),
+                // The first kind at the top.
+                SegmentValue::CenterOf(j) if *j < n => {
+                    bars.get(n - 1 - j).map_or(String::new(), |b| b.0.into())
+                }
                 _ => String::new(),
             })
             .x_desc("Flip Probability")

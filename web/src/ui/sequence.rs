@@ -77,7 +77,7 @@ pub fn SequencePanel(
                     </select>
                 </label>
                 <label>"seed "
-                    <input type="number" min="0" data-testid="perturb-seed" prop:value=move || seed.get().to_string()
+                    <input type="number" min="0" class="narrow" data-testid="perturb-seed" prop:value=move || seed.get().to_string()
                         on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { seed.set(v) } }/>
                 </label>
                 <button class="run" data-testid="perturb-run" on:click=run
