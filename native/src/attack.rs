@@ -11,7 +11,7 @@ use robustdx_core::attack::{
     ATTACKS, AttackContext, AttackSpec, Convention, Goal, Norm, applicable, attack_entry,
 };
 use robustdx_core::model::DiagnosticModel;
-use robustdx_core::report::{AttackReport, DataSummary, ModelSummary};
+use robustdx_core::report::AttackReport;
 use robustdx_core::robustness::{
     CellPlan, ImageRecord, ResultIdentity, Shard, Sweep, SweepEvents, records_csv,
     records_json_lines,
@@ -22,8 +22,9 @@ use crate::backend::{self, BackendChoice};
 use crate::data_args::DataArgs;
 use crate::eval::load_model_hashed;
 use crate::files::{read, write_atomic};
-use crate::progress::bar;
+use crate::progress::PieceByPiece;
 use crate::report::{self, Gallery};
+use crate::result_file::{ResultLock, TestSplitHead, previous_results};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum NormArg {
@@ -231,102 +232,25 @@ pub fn read_report(path: &Path) -> anyhow::Result<AttackReport> {
     Ok(AttackReport::from_json(&text, &path.to_string_lossy())?)
 }
 
-/// Holds `path.lock` while a sweep writes `path`: a second process gets a clear error instead
-/// of interleaving its cells with ours.
-pub struct ResultLock {
-    _file: std::fs::File,
-}
-
-impl ResultLock {
-    pub fn acquire(path: &Path) -> anyhow::Result<Self> {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".lock");
-        let lock_path = PathBuf::from(name);
-        if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("{}: cannot create directory", dir.display()))?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("{}: cannot open the lock file", lock_path.display()))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Self { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-                "{}: another robustdx process is writing this result (lock: {})",
-                path.display(),
-                lock_path.display()
-            ),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(e).with_context(|| format!("{}: cannot lock", lock_path.display()))
-            }
-        }
-    }
-}
-
 /// Progress bars and after-every-cell writes for a running sweep.
-struct CliEvents<'a> {
-    json: Option<&'a Path>,
-    bar: Option<indicatif::ProgressBar>,
-}
+struct CliEvents<'a>(PieceByPiece<'a>);
 
 impl SweepEvents for CliEvents<'_> {
     fn cell_start(&mut self, spec: &AttackSpec, plan: &CellPlan) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        match plan {
-            CellPlan::Reuse(_) => eprintln!("{}: reused (same identity)", spec.describe()),
-            CellPlan::Run { because } => {
-                if let Some(why) = because {
-                    eprintln!("{}: recomputed ({why})", spec.describe());
-                }
-                self.bar = Some(bar(0, &spec.describe(), "img"));
-            }
-        }
+        let computed = match plan {
+            CellPlan::Reuse(_) => None,
+            CellPlan::Run { because } => Some(because.as_deref()),
+        };
+        self.0.start(&spec.describe(), computed);
     }
 
     fn progress(&mut self, done: usize, total: usize) {
-        if let Some(bar) = &self.bar {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        }
+        self.0.progress(done, total);
     }
 
     fn cell_done(&mut self, report: &AttackReport) -> robustdx_core::Result<()> {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        if let Some(path) = self.json {
-            write_atomic(path, report.to_json().as_bytes())
-                .map_err(|e| robustdx_core::Error::invalid(format!("{e:#}")))?;
-        }
-        Ok(())
+        self.0.done(|| report.to_json())
     }
-}
-
-/// The data as identities name it: the source with its defaults filled in (`synth-derm` and
-/// `synth-derm:n=800` name the same images when 800 is the default) and the options that decide
-/// the split.
-pub(crate) fn data_identity(args: &DataArgs, source: &str) -> String {
-    let mut text = format!(
-        "{source} holdout={} split-seed={}",
-        args.holdout, args.split_seed
-    );
-    if args.data.starts_with("csv:") {
-        text.push_str(&format!(
-            " images={} id-column={} label-column={} header={}",
-            args.images
-                .as_ref()
-                .map_or(String::new(), |p| p.to_string_lossy().into_owned()),
-            args.id_column,
-            args.label_column,
-            !args.no_header
-        ));
-    }
-    text
 }
 
 /// Runs the sweep; returns the record and, per computed result, a few example images.
@@ -346,41 +270,23 @@ pub fn sweep(
     let specs = args.specs(gap.as_ref().map(|(_, sha)| sha.as_str()))?;
     let splits = args.data.open()?;
     let test = splits.test.as_ref();
-    let mut summary = ModelSummary::new(&args.model.to_string_lossy(), &model.card);
-    summary.sha256 = Some(model_sha256.to_string());
-    let source = splits.info().name.clone();
-    let data = DataSummary {
-        name: test.info().name.clone(),
-        split: "test".into(),
-        samples: test.len(),
-        shard,
-    };
+    let head = TestSplitHead::new(&args.model, model, model_sha256, &args.data, &splits, shard);
     let identities: Vec<ResultIdentity> = specs
         .into_iter()
         .map(|attack| ResultIdentity {
             attack,
             model_sha256: model_sha256.to_string(),
-            data: data_identity(&args.data, &source),
+            data: head.data_identity.clone(),
             split: "test".into(),
             seed: args.seed,
         })
         .collect();
 
     let _lock = args.json.as_deref().map(ResultLock::acquire).transpose()?;
-    let previous = match (&args.json, args.resume) {
-        (Some(path), true) if path.exists() => {
-            let record = read_report(path)?;
-            anyhow::ensure!(
-                record.data.shard == shard,
-                "{}: recorded for shard {}, not {}",
-                path.display(),
-                record.data.shard.map_or("none".into(), |s| s.to_string()),
-                shard.map_or("none".into(), |s| s.to_string())
-            );
-            record.results
-        }
-        _ => Vec::new(),
-    };
+    let previous = previous_results(args.json.as_deref(), args.resume, shard, |path| {
+        let record = read_report(path)?;
+        Ok((record.data.shard, record.results))
+    })?;
     let run = Sweep {
         model,
         data: test,
@@ -392,14 +298,11 @@ pub fn sweep(
         },
         device,
     };
-    let mut events = CliEvents {
-        json: args.json.as_deref(),
-        bar: None,
-    };
+    let mut events = CliEvents(PieceByPiece::new(args.json.as_deref()));
     let (mut record, examples) = run.run(
         &identities,
         &previous,
-        AttackReport::new(summary, data),
+        AttackReport::new(head.model, head.data),
         &mut events,
     )?;
     if let Some(path) = &args.records {

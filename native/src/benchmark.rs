@@ -14,15 +14,15 @@ use robustdx_core::perturb::{
     BenchmarkEvents, FlipVariant, KindPlan, PERTURBATIONS, RobustBenchmark, image_sequence,
     perturbations,
 };
-use robustdx_core::report::{BenchmarkIdentity, BenchmarkReport, DataSummary, ModelSummary};
+use robustdx_core::report::{BenchmarkIdentity, BenchmarkReport};
 use robustdx_core::robustness::Shard;
 
-use crate::attack::{ResultLock, data_identity};
 use crate::backend::{self, BackendChoice};
 use crate::data_args::DataArgs;
 use crate::eval::load_model_hashed;
 use crate::files::{read, write_atomic};
-use crate::progress::bar;
+use crate::progress::PieceByPiece;
+use crate::result_file::{ResultLock, TestSplitHead, previous_results};
 
 #[derive(Debug, Args)]
 pub struct BenchmarkArgs {
@@ -98,43 +98,23 @@ pub fn read_benchmark(path: &Path) -> anyhow::Result<BenchmarkReport> {
 }
 
 /// Progress bars and after-every-kind writes.
-struct CliEvents<'a> {
-    json: Option<&'a Path>,
-    bar: Option<indicatif::ProgressBar>,
-}
+struct CliEvents<'a>(PieceByPiece<'a>);
 
 impl BenchmarkEvents for CliEvents<'_> {
     fn kind_start(&mut self, kind: &str, plan: &KindPlan) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        match plan {
-            KindPlan::Reuse(_) => eprintln!("{kind}: reused (same identity)"),
-            KindPlan::Run { because } => {
-                if let Some(why) = because {
-                    eprintln!("{kind}: recomputed ({why})");
-                }
-                self.bar = Some(bar(0, kind, "img"));
-            }
-        }
+        let computed = match plan {
+            KindPlan::Reuse(_) => None,
+            KindPlan::Run { because } => Some(because.as_deref()),
+        };
+        self.0.start(kind, computed);
     }
 
     fn progress(&mut self, done: usize, total: usize) {
-        if let Some(bar) = &self.bar {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        }
+        self.0.progress(done, total);
     }
 
     fn kind_done(&mut self, report: &BenchmarkReport) -> robustdx_core::Result<()> {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        if let Some(path) = self.json {
-            write_atomic(path, report.to_json().as_bytes())
-                .map_err(|e| robustdx_core::Error::invalid(format!("{e:#}")))?;
-        }
-        Ok(())
+        self.0.done(|| report.to_json())
     }
 }
 
@@ -149,41 +129,23 @@ pub fn benchmark(
     let kinds = perturbations(&args.kinds)?;
     let splits = args.data.open()?;
     let test = splits.test.as_ref();
-    let mut summary = ModelSummary::new(&args.model.to_string_lossy(), &model.card);
-    summary.sha256 = Some(model_sha256.to_string());
-    let source = splits.info().name.clone();
-    let data = DataSummary {
-        name: test.info().name.clone(),
-        split: "test".into(),
-        samples: test.len(),
-        shard,
-    };
+    let head = TestSplitHead::new(&args.model, model, model_sha256, &args.data, &splits, shard);
     let identities: Vec<BenchmarkIdentity> = kinds
         .iter()
         .map(|kind| BenchmarkIdentity {
             perturbation: kind.name().into(),
             frames: args.frames,
             model_sha256: model_sha256.to_string(),
-            data: data_identity(&args.data, &source),
+            data: head.data_identity.clone(),
             split: "test".into(),
             seed: args.seed,
         })
         .collect();
     let _lock = args.json.as_deref().map(ResultLock::acquire).transpose()?;
-    let previous = match (&args.json, args.resume) {
-        (Some(path), true) if path.exists() => {
-            let record = read_benchmark(path)?;
-            anyhow::ensure!(
-                record.data.shard == shard,
-                "{}: recorded for shard {}, not {}",
-                path.display(),
-                record.data.shard.map_or("none".into(), |s| s.to_string()),
-                shard.map_or("none".into(), |s| s.to_string())
-            );
-            record.results
-        }
-        _ => Vec::new(),
-    };
+    let previous = previous_results(args.json.as_deref(), args.resume, shard, |path| {
+        let record = read_benchmark(path)?;
+        Ok((record.data.shard, record.results))
+    })?;
     let run = RobustBenchmark {
         model,
         data: test,
@@ -191,11 +153,14 @@ pub fn benchmark(
         batch_size: args.batch_size,
         device,
     };
-    let mut events = CliEvents {
-        json: args.json.as_deref(),
-        bar: None,
-    };
-    let header = BenchmarkReport::new(summary, data, args.frames, args.seed, args.fp_variant);
+    let mut events = CliEvents(PieceByPiece::new(args.json.as_deref()));
+    let header = BenchmarkReport::new(
+        head.model,
+        head.data,
+        args.frames,
+        args.seed,
+        args.fp_variant,
+    );
     Ok(run.run(&identities, &previous, header, &mut events)?)
 }
 

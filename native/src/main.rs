@@ -17,6 +17,7 @@ mod predict;
 mod preview;
 mod progress;
 mod report;
+mod result_file;
 mod torch;
 mod train;
 

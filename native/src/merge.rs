@@ -5,11 +5,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 use robustdx_core::perturb::merge_benchmark_shards;
+use robustdx_core::report::{DataSummary, ModelSummary};
 use robustdx_core::robustness::merge_shards;
 
-use crate::attack::{ResultLock, read_report, table, write_records};
+use crate::attack::{read_report, table, write_records};
 use crate::benchmark::read_benchmark;
 use crate::files::write_atomic;
+use crate::result_file::ResultLock;
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -25,6 +27,18 @@ pub struct MergeArgs {
     /// Also write the headline numbers as CSV
     #[arg(long)]
     pub csv: Option<PathBuf>,
+}
+
+/// "4 shards of m.bpk on synth-derm (200 images) → merged.json".
+fn announce(args: &MergeArgs, model: &ModelSummary, data: &DataSummary) {
+    println!(
+        "{} shards of {} on {} ({} images) → {}",
+        args.shards.len(),
+        model.file,
+        data.name,
+        data.samples,
+        args.out.display()
+    );
 }
 
 /// Whether `path` holds a benchmark result (`robustdx benchmark --json`) rather than a sweep's.
@@ -51,14 +65,7 @@ fn run_benchmark(args: &MergeArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.csv {
         write_atomic(path, merged.to_csv().as_bytes())?;
     }
-    println!(
-        "{} shards of {} on {} ({} images) → {}",
-        args.shards.len(),
-        merged.model.file,
-        merged.data.name,
-        merged.data.samples,
-        args.out.display()
-    );
+    announce(args, &merged.model, &merged.data);
     print!("{}", crate::benchmark::table(&merged));
     Ok(())
 }
@@ -81,14 +88,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.csv {
         write_atomic(path, merged.to_csv().as_bytes())?;
     }
-    println!(
-        "{} shards of {} on {} ({} images) → {}",
-        args.shards.len(),
-        merged.model.file,
-        merged.data.name,
-        merged.data.samples,
-        args.out.display()
-    );
+    announce(&args, &merged.model, &merged.data);
     print!("{}", table(&merged));
     Ok(())
 }

@@ -35,6 +35,12 @@ struct Engine {
     generators: HashMap<String, Rc<GenerativeAdversarialPerturbation>>,
 }
 
+impl Engine {
+    fn device_and_backend(&self) -> (Device, BackendKind) {
+        (self.device.clone(), self.backend)
+    }
+}
+
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
@@ -188,17 +194,28 @@ async fn run(engine: &RefCell<Engine>, job: Job, upload: Option<Vec<u8>>) -> Wor
     done.unwrap_or_else(|message| WorkerMessage::Failed { id, message })
 }
 
-/// The job's image: a shipped sample fetched from the page's origin, or the visitor's bytes.
-async fn job_image(
+/// A job's image (a shipped sample fetched from the page's origin, or the visitor's bytes) and
+/// its model (fetched and put on the device once).
+async fn load(
+    engine: &RefCell<Engine>,
     source: &ImageSource,
     name: &str,
     upload: Option<Vec<u8>>,
-) -> Result<Image, String> {
+    model_url: &str,
+) -> Result<(Image, Rc<DiagnosticModel>), String> {
     let bytes = match source {
         ImageSource::Url(url) => fetch_bytes(url).await?,
         ImageSource::Upload => upload.ok_or("the uploaded image did not arrive")?,
     };
-    decode_image(&bytes, name)
+    let image = decode_image(&bytes, name)?;
+    let model = cached(
+        engine,
+        |e| &mut e.models,
+        model_url,
+        DiagnosticModel::from_bytes,
+    )
+    .await?;
+    Ok((image, model))
 }
 
 /// One image's perturbation sequence: the core's `image_sequence`, as `robustdx benchmark
@@ -209,19 +226,9 @@ async fn run_sequence(
     upload: Option<Vec<u8>>,
 ) -> Result<WorkerMessage, String> {
     let start = now_ms();
-    let image = job_image(&job.image, &job.image_name, upload).await?;
     let kind = perturbation(&job.perturbation).map_err(|e| e.to_string())?;
-    let model = cached(
-        engine,
-        |e| &mut e.models,
-        &job.model_url,
-        DiagnosticModel::from_bytes,
-    )
-    .await?;
-    let (device, backend) = {
-        let e = engine.borrow();
-        (e.device.clone(), e.backend)
-    };
+    let (image, model) = load(engine, &job.image, &job.image_name, upload, &job.model_url).await?;
+    let (device, backend) = engine.borrow().device_and_backend();
     let loaded = now_ms();
     let (frames, mut report) = image_sequence(&model, image, kind, job.frames, job.seed, &device)
         .await
@@ -248,14 +255,7 @@ async fn run_job(
     upload: Option<Vec<u8>>,
 ) -> Result<WorkerMessage, String> {
     let start = now_ms();
-    let image = job_image(&job.image, &job.image_name, upload).await?;
-    let model = cached(
-        engine,
-        |e| &mut e.models,
-        &job.model_url,
-        DiagnosticModel::from_bytes,
-    )
-    .await?;
+    let (image, model) = load(engine, &job.image, &job.image_name, upload, &job.model_url).await?;
     let generator = match &job.generator_url {
         Some(url) => Some(
             cached(
@@ -268,10 +268,7 @@ async fn run_job(
         ),
         None => None,
     };
-    let (device, backend) = {
-        let e = engine.borrow();
-        (e.device.clone(), e.backend)
-    };
+    let (device, backend) = engine.borrow().device_and_backend();
     let loaded = now_ms();
     let id = job.id;
     let class_names = model.card.class_names.clone();

@@ -10,6 +10,7 @@ use super::schema::{
 use crate::Result;
 use crate::metrics::Metrics;
 use crate::perturb::{FlipVariant, Reference, SequenceRecord};
+use crate::robustness::subject_differences;
 
 /// Everything that decides one kind's numbers; `--resume` reuses a kind only when all match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,21 +30,13 @@ impl BenchmarkIdentity {
     /// What differs between `self` (recorded) and `now`, in words.
     pub fn differences(&self, now: &Self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut differ = |what: &str, was: String, is: String| {
-            if was != is {
-                out.push(format!("{what} {was} → {is}"));
-            }
-        };
-        differ("frames", self.frames.to_string(), now.frames.to_string());
-        let short = |h: &str| h.chars().take(12).collect::<String>();
-        differ(
-            "model sha256",
-            short(&self.model_sha256),
-            short(&now.model_sha256),
-        );
-        differ("data", self.data.clone(), now.data.clone());
-        differ("split", self.split.clone(), now.split.clone());
-        differ("seed", self.seed.to_string(), now.seed.to_string());
+        if self.frames != now.frames {
+            out.push(format!("frames {} → {}", self.frames, now.frames));
+        }
+        out.extend(subject_differences(
+            (&self.model_sha256, &self.data, &self.split, self.seed),
+            (&now.model_sha256, &now.data, &now.split, now.seed),
+        ));
         out
     }
 }

@@ -56,17 +56,30 @@ impl ResultIdentity {
             let show = |v: Option<&serde_json::Value>| v.map_or("-".into(), |v| v.to_string());
             differ(key, show(a.settings.get(key)), show(b.settings.get(key)));
         }
-        let short = |h: &str| h.chars().take(12).collect::<String>();
-        differ(
-            "model sha256",
-            short(&self.model_sha256),
-            short(&now.model_sha256),
-        );
-        differ("data", self.data.clone(), now.data.clone());
-        differ("split", self.split.clone(), now.split.clone());
-        differ("seed", self.seed.to_string(), now.seed.to_string());
+        out.extend(subject_differences(
+            (&self.model_sha256, &self.data, &self.split, self.seed),
+            (&now.model_sha256, &now.data, &now.split, now.seed),
+        ));
         out
     }
+}
+
+/// What a result was measured on: model hash, data, split and seed.
+pub(crate) type Subject<'a> = (&'a str, &'a str, &'a str, u64);
+
+/// How two results' subjects differ, in words ("seed 0 → 1", "model sha256 3f2a… → 9c41…").
+pub(crate) fn subject_differences(was: Subject, now: Subject) -> Vec<String> {
+    let short = |h: &str| h.chars().take(12).collect::<String>();
+    [
+        ("model sha256", short(was.0), short(now.0)),
+        ("data", was.1.to_string(), now.1.to_string()),
+        ("split", was.2.to_string(), now.2.to_string()),
+        ("seed", was.3.to_string(), now.3.to_string()),
+    ]
+    .into_iter()
+    .filter(|(_, a, b)| a != b)
+    .map(|(what, a, b)| format!("{what} {a} → {b}"))
+    .collect()
 }
 
 /// Part `index` (zero-based) of `count` disjoint, contiguous parts of a split.

@@ -11,6 +11,7 @@ mod single_image;
 mod sweep;
 
 pub use evaluate::{AttackEvaluation, Example, evaluate_attack};
+pub(crate) use identity::subject_differences;
 pub use identity::{ResultIdentity, Shard, sha256_hex};
 pub use merge::merge_shards;
 pub use outcome::{Decision, decision, finding_names};
