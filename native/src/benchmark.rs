@@ -176,7 +176,8 @@ pub fn table(report: &BenchmarkReport) -> String {
         out.push_str(&format!(
             "{:<15} {:>8} {:>10.4} {:>10.3} {:>9}\n",
             r.perturbation,
-            r.reference.name(),
+            // The seed's multi-label variant counts every kind against the first frame.
+            if seed { "first" } else { r.reference.name() },
             r.flip_probability(report.fp_variant),
             r.last_frame.accuracy,
             r.last_frame

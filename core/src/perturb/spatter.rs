@@ -46,17 +46,42 @@ impl Spatter {
 
     /// The layer one frame later: every column run down once.
     pub(crate) fn drip(layer: &Plane) -> Plane {
-        let (w, h) = (layer.width() as i64, layer.height() as i64);
-        Plane::from_fn(w as u32, h as u32, |x, y| {
-            let mut v = 0.0;
-            for (j, k) in DRIP.iter().enumerate() {
-                let sy = y as i64 + 1 - j as i64;
-                if (0..h).contains(&sy) {
-                    v += k * layer.get_pixel(x, sy as u32)[0];
+        let (w, h) = (layer.width() as usize, layer.height() as usize);
+        let src = layer.as_raw();
+        let mut out = vec![0.0f32; src.len()];
+        for (j, k) in DRIP.iter().enumerate() {
+            // Row y takes k·row(y + 1 − j), where that row exists.
+            for y in 0..h {
+                let Some(sy) = (y + 1).checked_sub(j).filter(|&sy| sy < h) else {
+                    continue;
+                };
+                let (dst, row) = (&mut out[y * w..(y + 1) * w], &src[sy * w..(sy + 1) * w]);
+                for (d, v) in dst.iter_mut().zip(row) {
+                    *d += k * v;
                 }
             }
-            Luma([v])
-        })
+        }
+        Plane::from_raw(w as u32, h as u32, out).expect("same size")
+    }
+
+    /// `image` under the water of `layer`.
+    fn wet(image: &Image, layer: &Plane) -> Image {
+        let (w, h) = (image.width as u32, image.height as u32);
+        let water = resize_plane(&Self::water(layer), w, h).into_raw();
+        let plane = (w * h) as usize;
+        let gray_water = 0.299 * WATER[0] + 0.587 * WATER[1] + 0.114 * WATER[2];
+        let mut out = image.clone();
+        for (c, channel) in out.pixels.chunks_mut(plane).enumerate() {
+            let colour = if image.channels == 3 {
+                WATER[c]
+            } else {
+                gray_water
+            };
+            for (v, wet) in channel.iter_mut().zip(&water) {
+                *v = (*v + wet * colour).clamp(0.0, 1.0);
+            }
+        }
+        out
     }
 
     /// How much water lies on each pixel (0 to 0.6), shaded by the distance to the drops' edges.
@@ -101,25 +126,24 @@ impl Perturbation for Spatter {
     }
 
     fn frame(&self, image: &Image, frame: usize, key: SequenceKey) -> Image {
-        let (w, h) = (image.width as u32, image.height as u32);
         let (rw, rh) = reference_size(image);
         let mut layer = self.layer(rw, rh, key);
         for _ in 0..frame {
             layer = Self::drip(&layer);
         }
-        let water = resize_plane(&Self::water(&layer), w, h).into_raw();
-        let plane = (w * h) as usize;
-        let gray_water = 0.299 * WATER[0] + 0.587 * WATER[1] + 0.114 * WATER[2];
-        let mut out = image.clone();
-        for (c, channel) in out.pixels.chunks_mut(plane).enumerate() {
-            let colour = if image.channels == 3 {
-                WATER[c]
-            } else {
-                gray_water
-            };
-            for (v, wet) in channel.iter_mut().zip(&water) {
-                *v = (*v + wet * colour).clamp(0.0, 1.0);
+        Self::wet(image, &layer)
+    }
+
+    /// The frames in one pass: each frame's layer is the previous one run down once more.
+    fn sequence(&self, image: &Image, frames: usize, key: SequenceKey) -> Vec<Image> {
+        let (rw, rh) = reference_size(image);
+        let mut layer = self.layer(rw, rh, key);
+        let mut out = Vec::with_capacity(frames);
+        for i in 0..frames {
+            if i > 0 {
+                layer = Self::drip(&layer);
             }
+            out.push(Self::wet(image, &layer));
         }
         out
     }

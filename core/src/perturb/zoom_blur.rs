@@ -4,7 +4,7 @@
 use image::Luma;
 use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp};
 
-use super::planes::{from_planes, planes};
+use super::planes::{Plane, from_planes, planes};
 use super::{Perturbation, Schedule, SequenceKey};
 use crate::data::Image;
 
@@ -33,33 +33,43 @@ impl Perturbation for ZoomBlur {
         Schedule::linear(1.0, 0.004, "zooms up to ×(#)")
     }
 
-    fn frame(&self, image: &Image, frame: usize, _key: SequenceKey) -> Image {
+    fn frame(&self, image: &Image, frame: usize, key: SequenceKey) -> Image {
+        self.sequence(image, frame + 1, key)
+            .pop()
+            .expect("one frame at least")
+    }
+
+    /// The frames in one pass: a running sum of the zooms, divided by their count.
+    fn sequence(&self, image: &Image, frames: usize, _key: SequenceKey) -> Vec<Image> {
         let channels = planes(image);
         let (w, h) = channels[0].dimensions();
         let mut sums: Vec<Vec<f32>> = channels.iter().map(|p| p.as_raw().clone()).collect();
-        for j in 1..=frame {
-            let zoom = 1.0 + 0.004 * j as f32;
-            let projection = about_centre(w, h, Projection::scale(zoom, zoom));
-            for (sum, plane) in sums.iter_mut().zip(&channels) {
-                let zoomed = warp(
-                    plane,
-                    projection,
-                    Interpolation::Bilinear,
-                    Border::Constant(Luma([0.0])),
-                );
-                for (s, z) in sum.iter_mut().zip(zoomed.as_raw()) {
-                    *s += z;
+        let mut out = Vec::with_capacity(frames);
+        for j in 0..frames {
+            if j > 0 {
+                let zoom = 1.0 + 0.004 * j as f32;
+                let projection = about_centre(w, h, Projection::scale(zoom, zoom));
+                for (sum, plane) in sums.iter_mut().zip(&channels) {
+                    let zoomed = warp(
+                        plane,
+                        projection,
+                        Interpolation::Bilinear,
+                        Border::Constant(Luma([0.0])),
+                    );
+                    for (s, z) in sum.iter_mut().zip(zoomed.as_raw()) {
+                        *s += z;
+                    }
                 }
             }
+            let n = (j + 1) as f32;
+            out.push(from_planes(
+                sums.iter()
+                    .map(|s| {
+                        Plane::from_raw(w, h, s.iter().map(|v| v / n).collect()).expect("same size")
+                    })
+                    .collect(),
+            ));
         }
-        let n = (frame + 1) as f32;
-        from_planes(
-            sums.into_iter()
-                .map(|s| {
-                    super::planes::Plane::from_raw(w, h, s.into_iter().map(|v| v / n).collect())
-                        .expect("same size")
-                })
-                .collect(),
-        )
+        out
     }
 }
