@@ -223,10 +223,12 @@ pub fn flip_probability_chart(report: &BenchmarkReport) -> Result<String> {
             .map_err(drawing)?;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
+                // The first kind at the top, as its label.
+                let row = n - 1 - i;
                 let mut bar = Rectangle::new(
                     [
-                        (0.0, SegmentValue::Exact(i)),
-                        (*v, SegmentValue::Exact(i + 1)),
+                        (0.0, SegmentValue::Exact(row)),
+                        (*v, SegmentValue::Exact(row + 1)),
                     ],
                     COLORS[0].filled(),
                 );
@@ -268,6 +270,81 @@ mod tests {
         let svg = loss_curve(&[0.1, 0.5, 0.9], 2).unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
         assert_eq!(svg.matches("<circle").count(), 3);
+    }
+
+    /// Each bar sits on its own kind's label: the longest bar's row is the label of the kind
+    /// with the largest FP.
+    #[test]
+    fn flip_probability_bars_line_up_with_their_labels() {
+        use crate::metrics::Metrics;
+        use crate::perturb::{FlipVariant, Reference};
+        use crate::report::ModelSummary;
+        use crate::report::{BenchmarkIdentity, BenchmarkReport, DataSummary, KindResult};
+        let text = include_str!("../../../web/assets/reports/small-cnn-derm.json");
+        let sweep = AttackReport::from_json(text, "fixture").unwrap();
+        let model: ModelSummary = sweep.model.clone();
+        let metrics: Metrics = sweep.results[0].metrics.adversarial.clone();
+        let mut report = BenchmarkReport::new(
+            model,
+            DataSummary {
+                name: "d".into(),
+                split: "test".into(),
+                samples: 1,
+                shard: None,
+            },
+            10,
+            0,
+            FlipVariant::Normalized,
+        );
+        for (kind, fp) in [("gaussian_noise", 0.05), ("rotate", 0.4), ("shear", 0.1)] {
+            report.results.push(KindResult {
+                perturbation: kind.into(),
+                reference: Reference::Previous,
+                identity: BenchmarkIdentity {
+                    perturbation: kind.into(),
+                    frames: 10,
+                    model_sha256: String::new(),
+                    data: String::new(),
+                    split: "test".into(),
+                    seed: 0,
+                },
+                flip_probability: fp,
+                flip_probability_seed: fp,
+                last_frame: metrics.clone(),
+                records: Vec::new(),
+            });
+        }
+        let svg = flip_probability_chart(&report).unwrap();
+        // The y of a label's text and the vertical middle of each bar's rectangle.
+        let number = |tag: &str, attr: &str| -> f64 {
+            let at = tag.find(&format!("{attr}=\"")).unwrap() + attr.len() + 2;
+            tag[at..].split('"').next().unwrap().parse().unwrap()
+        };
+        let label_y = |name: &str| {
+            let end = svg.find(&format!("\n{name}\n</text>")).unwrap();
+            let start = svg[..end].rfind("<text").unwrap();
+            number(&svg[start..end], "y")
+        };
+        let widest = svg
+            .match_indices("<rect")
+            .map(|(at, _)| &svg[at..at + svg[at..].find('>').unwrap()])
+            .filter(|r| r.contains("fill=\"#1F77B4\""))
+            .max_by(|a, b| number(a, "width").total_cmp(&number(b, "width")))
+            .unwrap();
+        let middle = number(widest, "y") + number(widest, "height") / 2.0;
+        let nearest = ["gaussian_noise", "rotate", "shear"]
+            .into_iter()
+            .min_by(|a, b| {
+                (label_y(a) - middle)
+                    .abs()
+                    .total_cmp(&(label_y(b) - middle).abs())
+            })
+            .unwrap();
+        assert_eq!(nearest, "rotate", "{svg}");
+        assert!(
+            label_y("gaussian_noise") < label_y("shear"),
+            "first kind on top"
+        );
     }
 
     #[test]
