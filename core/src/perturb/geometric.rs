@@ -2,10 +2,10 @@
 //! under one projective map about its centre; what comes from outside the image is black, as in
 //! PIL's and OpenCV's warps.
 //!
-//! Maps are forward (where a source pixel lands) in pixel-centre coordinates, y down: rotate,
-//! scale and shear are torchvision's `affine` (angle clockwise, shear along x:
-//! `[[cos a·s, −sin(a + φ)·s], [sin a·s, cos(a + φ)·s]]`), tilt is the seed's perspective matrix
-//! `P2·T·Rx(θ)·Ry(φ)·P1` with focal length √(w² + h²).
+//! Maps are forward (where a source pixel lands) in pixel-centre coordinates, y down, about the
+//! image centre: rotate, scale and shear are torchvision's `affine` as the seed called it (checked
+//! against torchvision on PIL images, `tests/fixtures/perturb/`), tilt is the seed's perspective
+//! matrix `P2·T·Rx(θ)·Ry(φ)·P1` with focal length √(w² + h²).
 
 use image::Luma;
 use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp};
@@ -36,7 +36,7 @@ pub static TRANSLATE: Geometric = Geometric {
 
 pub static ROTATE: Geometric = Geometric {
     name: "rotate",
-    about: "rotate clockwise by (i − 15)° about the centre, bilinear",
+    about: "rotate by (i − 15)° about the centre (torchvision's affine), bilinear",
     schedule: Schedule::linear(-15.0, 1.0, "turn (#)°"),
     map: |degrees, w, h, _| about_centre(w, h, rotate_scale_shear(degrees, 1.0, 0.0)),
     interpolation: Interpolation::Bilinear,
@@ -66,21 +66,22 @@ pub static TILT: Geometric = Geometric {
     interpolation: Interpolation::Bilinear,
 };
 
-/// torchvision's forward `RSS(a, s, φ)` (angle and shear in degrees).
+/// torchvision's forward map `RSS(a, s, φ)` of `affine` (angle and shear along x in degrees):
+/// `[[cos a, −cos a·tan φ − sin a], [sin a, cos a − sin a·tan φ]]·s`.
 pub(crate) fn rotate_scale_shear(angle: f64, scale: f64, shear: f64) -> Projection {
-    let (a, s) = (angle.to_radians(), shear.to_radians());
+    let (a, t) = (angle.to_radians(), shear.to_radians().tan());
     let m = [
         a.cos() * scale,
-        -(a + s).sin() * scale,
+        (-a.cos() * t - a.sin()) * scale,
         0.0,
         a.sin() * scale,
-        (a + s).cos() * scale,
+        (a.cos() - a.sin() * t) * scale,
         0.0,
         0.0,
         0.0,
         1.0,
     ];
-    Projection::from_matrix(m.map(|v| v as f32)).expect("invertible for |angle + shear| < 90°")
+    Projection::from_matrix(m.map(|v| v as f32)).expect("invertible for |shear| < 90°")
 }
 
 fn multiply<const N: usize, const K: usize, const M: usize>(

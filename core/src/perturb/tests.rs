@@ -319,9 +319,14 @@ fn geometric_kinds_move_pixels_where_the_formulas_say() {
     // scale: frame 0 shrinks by 0.4 about the centre, frame 9 by 0.625.
     assert_moves("scale", 0, (162, 111), (c + 50.5 * 0.4, c - 0.5 * 0.4));
     assert_moves("scale", 9, (162, 111), (c + 50.5 * 0.625, c - 0.5 * 0.625));
-    // shear: frame 0, φ = −15°: x' = x − sin φ·(y − c), y' = c + cos φ·(y − c); a dot 40.5 px
-    // below the centre moves 40.5·sin 15° to the right and up to 40.5·cos 15° below.
-    assert_moves("shear", 0, (111, 152), (111.0 + 40.5 * s, c + 40.5 * co));
+    // shear: frame 0, φ = −15°: x' = x − tan φ·(y − c), y unchanged; a dot 40.5 px below the
+    // centre moves 40.5·tan 15° to the right.
+    assert_moves(
+        "shear",
+        0,
+        (111, 152),
+        (111.0 + 40.5 * 15f64.to_radians().tan(), 152.0),
+    );
     // tilt at frame 15 (0°) is the identity; at frame 0 (−15° about both axes) a
     // dot lands where numpy puts it with the seed's matrix (P2·T·Rx·Ry·P1, f = √(224² + 224²)):
     // (162, 112) → (162.395, 108.783), (60, 170) → (61.860, 171.961).
@@ -561,4 +566,66 @@ mod benchmark_runs {
         assert_eq!(resumed.results[1], one.results[1]);
         assert_ne!(resumed.results[0].records, one.results[0].records);
     }
+}
+
+/// robustdx's frames against the libraries the seed called (`tests/fixtures/perturb/`): scipy's
+/// Gaussian filter, HSV by `colorsys`, torchvision's affine on float PIL images.
+#[test]
+fn frames_equal_the_reference_libraries() {
+    #[derive(serde::Deserialize)]
+    struct Golden {
+        height: usize,
+        width: usize,
+        image: Vec<f32>,
+        frames: std::collections::BTreeMap<String, Vec<f32>>,
+    }
+    let golden: Golden = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/perturb/perturb_golden.json"
+    ))
+    .unwrap();
+    let image = Image::new(3, golden.height, golden.width, golden.image.clone());
+    let key = SequenceKey::new(0, 0);
+    // Pixels within `radius` of the centre (all of them for an infinite radius).
+    let (h, w) = (golden.height, golden.width);
+    let within = |i: usize, radius: f32| {
+        let (y, x) = ((i % (h * w)) / w, i % w);
+        let (dy, dx) = (
+            y as f32 - (h as f32 - 1.0) / 2.0,
+            x as f32 - (w as f32 - 1.0) / 2.0,
+        );
+        dx.hypot(dy) <= radius
+    };
+    let difference = |name: &str, frame: usize, reference: &str, radius: f32| {
+        let ours = perturbation(name).unwrap().frame(&image, frame, key);
+        let theirs = &golden.frames[reference];
+        ours.pixels
+            .iter()
+            .zip(theirs)
+            .enumerate()
+            .filter(|(i, _)| within(*i, radius))
+            .map(|(_, (a, b))| (a - b).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let largest_difference = |name: &str, frame: usize, reference: &str| {
+        difference(name, frame, reference, f32::INFINITY)
+    };
+    for i in [0, 9] {
+        for (name, tolerance) in [("gaussian_blur", 1e-6), ("brightness", 1e-6)] {
+            let d = largest_difference(name, i, &format!("{name}/{i}"));
+            assert!(d <= tolerance, "{name} frame {i}: off by {d}");
+        }
+        // Bilinear warps: the same sampling points and weights, in f32 here and in PIL. PIL
+        // fills a pixel whose source falls off the image; imageproc blends the last pixel with
+        // the black beyond: they agree where the source lies inside the image (1 px from its
+        // edge, 10.5 px from the centre of a 24 px image): within 10.5 px of the centre for a
+        // rotation, 10.5·s for a scale by s, 8 px for a 15° shear (tan 15° ≈ 0.27).
+        let scale = 0.4 + 0.025 * i as f32;
+        for (name, radius) in [("rotate", 10.5), ("scale", 10.5 * scale), ("shear", 8.0)] {
+            let d = difference(name, i, &format!("{name}/{i}"), radius);
+            assert!(d <= 1e-4, "{name} frame {i}: off by {d}");
+        }
+    }
+    // translate at 24 px: frame 0 shifts by −2 px, frame 9 by −1 px (nearest pixel).
+    assert_eq!(largest_difference("translate", 0, "translate_px/-2"), 0.0);
+    assert_eq!(largest_difference("translate", 9, "translate_px/-1"), 0.0);
 }
