@@ -6,6 +6,7 @@
 //! as bytes through a [`data::FileSource`], results go out as values and serialisable records, so
 //! the same code serves the native `robustdx` binary and the WebAssembly page.
 
+pub mod analysis;
 pub mod attack;
 pub mod data;
 pub mod defense;

@@ -95,21 +95,29 @@ impl Dataset for LeftRight {
 /// image: what the attack tests attack. Trained once per test process.
 pub fn trained_left_right() -> &'static DiagnosticModel {
     static MODEL: std::sync::OnceLock<DiagnosticModel> = std::sync::OnceLock::new();
-    MODEL.get_or_init(|| {
-        use crate::train::{TrainConfig, Trainer};
-        let data = LeftRight::new(64, 16);
-        let model = seeded_small_cnn(&data.info, 16, 4, 11);
-        let config = TrainConfig {
-            epochs: 4,
-            batch_size: 16,
-            ..TrainConfig::default()
-        };
-        let mut trainer = Trainer::new(model, config, &data.info.name, &cpu()).unwrap();
-        while !trainer.is_finished() {
-            trainer.train_epoch(&data, &mut |_| {}).unwrap();
-        }
-        trainer.finish(data.len())
-    })
+    MODEL.get_or_init(|| train_left_right(16, 4))
+}
+
+/// The same at 32 pixels: its last block keeps a 2 × 2 map, so a map can tell left from right.
+pub fn trained_left_right_32() -> &'static DiagnosticModel {
+    static MODEL: std::sync::OnceLock<DiagnosticModel> = std::sync::OnceLock::new();
+    MODEL.get_or_init(|| train_left_right(32, 12))
+}
+
+fn train_left_right(size: usize, epochs: usize) -> DiagnosticModel {
+    use crate::train::{TrainConfig, Trainer};
+    let data = LeftRight::new(64, size);
+    let model = seeded_small_cnn(&data.info, size, 4, 11);
+    let config = TrainConfig {
+        epochs,
+        batch_size: 16,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(model, config, &data.info.name, &cpu()).unwrap();
+    while !trainer.is_finished() {
+        trainer.train_epoch(&data, &mut |_| {}).unwrap();
+    }
+    trainer.finish(data.len())
 }
 
 /// The first `n` images of [`LeftRight`] as a batch, with their labels.

@@ -21,6 +21,13 @@ pub struct PredictArgs {
     /// Print the predictions as JSON (versioned schema) instead of a table
     #[arg(long)]
     json: bool,
+    /// Also write each image's Grad-CAM map, laid over the image, as DIR/NAME.cam.png (the map
+    /// explains the decision, or --cam-class)
+    #[arg(long)]
+    cam: Option<PathBuf>,
+    /// The class (single-label) or finding (multi-label) index the maps explain
+    #[arg(long, requires = "cam")]
+    cam_class: Option<usize>,
 }
 
 /// Images per forward pass: bounds memory for long file lists.
@@ -45,6 +52,9 @@ pub fn run(args: PredictArgs, backend: BackendChoice) -> anyhow::Result<()> {
             predictions.push(ImagePrediction::new(&name, &model.card, &probs));
         }
     }
+    if let Some(dir) = &args.cam {
+        write_cams(&args, dir, &model, &device)?;
+    }
     if args.json {
         let summary = ModelSummary::new(&args.model.to_string_lossy(), &model.card);
         let report = PredictReport::new(summary, predictions);
@@ -64,6 +74,42 @@ pub fn run(args: PredictArgs, backend: BackendChoice) -> anyhow::Result<()> {
             print!(" {:>w$.4}", c.probability);
         }
         println!();
+    }
+    Ok(())
+}
+
+/// `--cam DIR`: each image's Grad-CAM map over the image as the model sees it.
+fn write_cams(
+    args: &PredictArgs,
+    dir: &std::path::Path,
+    model: &robustdx_core::model::DiagnosticModel,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<()> {
+    use robustdx_core::analysis::{CamTarget, grad_cam};
+    use robustdx_core::data::images_to_tensor;
+    let target = args
+        .cam_class
+        .map_or(CamTarget::Predicted, CamTarget::Class);
+    for path in &args.images {
+        let name = path.to_string_lossy();
+        let image = model
+            .card
+            .input
+            .prepare(Image::decode(&read(path)?, &name)?);
+        let images = images_to_tensor(&[&image], device);
+        let (maps, explained) =
+            futures_lite::future::block_on(grad_cam(model, images, target, device))?;
+        let stem = path
+            .file_stem()
+            .map_or("image".into(), |s| s.to_string_lossy());
+        let out = dir.join(format!("{stem}.cam.png"));
+        let overlay = robustdx_core::report::heatmap_overlay(&image, &maps[0]);
+        crate::files::write_atomic(&out, &overlay.encode_png())?;
+        eprintln!(
+            "{name}: Grad-CAM for {} → {}",
+            model.card.class_names[explained[0]],
+            out.display()
+        );
     }
     Ok(())
 }

@@ -1415,3 +1415,60 @@ fn walk_png(dir: &Path) -> std::path::PathBuf {
     }
     panic!("no PNG under {}", dir.display())
 }
+
+/// `predict --cam DIR`: one Grad-CAM overlay per image, explaining the decision or a chosen
+/// class; a class the model does not have is an error naming it.
+#[test]
+fn predict_writes_grad_cam_overlays() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    train_small(d, DATA);
+    let out = robustdx(
+        d,
+        &[
+            "data", "export", "--data", DATA, "--out", "img", "--limit", "2",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let image = walk_png(&d.join("img"));
+    let image = image.to_str().unwrap();
+    let out = robustdx(
+        d,
+        &[
+            "predict",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            image,
+            "--cam",
+            "cams",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Grad-CAM for"), "{}", text(&out));
+    let stem = std::path::Path::new(image)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let png = d.join("cams").join(format!("{stem}.cam.png"));
+    let decoded = image::open(&png).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (32, 32));
+    fails_with(
+        d,
+        &[
+            "predict",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            image,
+            "--cam",
+            "cams",
+            "--cam-class",
+            "9",
+        ],
+        &["class 9", "2 classes"],
+    );
+}

@@ -2,6 +2,7 @@
 //! trunk whose pool3 and pool4 maps are weighed by two attention gates queried by pool5; the
 //! global pool5 vector and the two attended vectors feed one linear head.
 
+use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
@@ -145,20 +146,26 @@ impl AttnVggConfig {
 
 impl AttnVgg {
     /// `x` is already normalised. Returns (logits, [pool3 attention, pool4 attention], the
-    /// 1280-d feature at full width).
-    pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Vec<Tensor<4>>, Tensor<2>) {
+    /// 1280-d feature at full width). Stages: blocks 1 to 5 (each pooled); the Grad-CAM layer:
+    /// block 5's output (`features[-1]` of the seed's trunk), which the gates and the head read.
+    pub fn forward(
+        &self,
+        x: Tensor<4>,
+        probe: &mut dyn Probe,
+    ) -> (Tensor<2>, Vec<Tensor<4>>, Tensor<2>) {
         let mut pools = Vec::with_capacity(STAGES.len());
         let mut units = self.features.iter();
         let mut x = x;
-        for &convs in &STAGES {
+        for (i, &convs) in STAGES.iter().enumerate() {
             x = units
                 .by_ref()
                 .take(convs)
                 .fold(x, |x, unit| unit.forward(x));
             x = self.pool.forward(x);
+            probe.stage(i, &x);
             pools.push(x.clone());
         }
-        let pool5 = x;
+        let pool5 = probe.cam_layer(x);
         let (a1, g1) = self.attn1.forward(pools[2].clone(), pool5.clone());
         let (a2, g2) = self.attn2.forward(pools[3].clone(), pool5.clone());
         let g: Tensor<2> = self.global_pool.forward(pool5).flatten(1, 3);

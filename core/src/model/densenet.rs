@@ -1,6 +1,7 @@
 //! DenseNet-121 (Huang et al. 2017) with torchvision's structure and parameter names; CheXNet's
 //! backbone for the 14 chest findings. Each layer sees the concatenation of all earlier maps.
 
+use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
@@ -164,8 +165,9 @@ impl DenseNetConfig {
 }
 
 impl DenseNet {
-    /// `x` is already normalised. Returns (logits, penultimate feature).
-    pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+    /// `x` is already normalised. Returns (logits, penultimate feature). Stages: the dense
+    /// blocks (with their transitions); the Grad-CAM layer: `norm5`.
+    pub fn forward(&self, x: Tensor<4>, probe: &mut dyn Probe) -> (Tensor<2>, Tensor<2>) {
         let f = &self.features;
         let mut x = f.pool0.forward(relu(f.norm0.forward(f.conv0.forward(x))));
         for (i, block) in f.blocks.iter().enumerate() {
@@ -173,8 +175,9 @@ impl DenseNet {
             if let Some(transition) = f.transitions.get(i) {
                 x = transition.forward(x);
             }
+            probe.stage(i, &x);
         }
-        let x = relu(f.norm5.forward(x));
+        let x = relu(probe.cam_layer(f.norm5.forward(x)));
         let feature: Tensor<2> = self.pool.forward(x).flatten(1, 3);
         (self.classifier.forward(feature.clone()), feature)
     }

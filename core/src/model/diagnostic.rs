@@ -138,6 +138,24 @@ impl DiagnosticModel {
     }
 }
 
+impl DiagnosticModel {
+    /// A forward pass on pixel images that shows its stages and its Grad-CAM layer to `probe`
+    /// (see [`Probe`](super::Probe)).
+    pub fn forward_probed(
+        &self,
+        images: Tensor<4>,
+        probe: &mut dyn super::Probe,
+    ) -> ClassifierOutput {
+        let (logits, attention, feature) =
+            self.network.forward_probed(self.normalize(images), probe);
+        ClassifierOutput {
+            logits,
+            attention,
+            feature,
+        }
+    }
+}
+
 impl Classifier for DiagnosticModel {
     fn forward_all(&self, images: Tensor<4>) -> ClassifierOutput {
         let (logits, attention, feature) = self.network.forward(self.normalize(images));

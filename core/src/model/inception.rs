@@ -2,6 +2,7 @@
 //! seed study's diabetic-retinopathy grader, at 299x299. Every channel count scales with
 //! `width / 32`, so a narrow copy trains on a CPU.
 
+use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::pool::{
@@ -353,24 +354,30 @@ impl InceptionV3Config {
 }
 
 impl InceptionV3 {
-    /// `x` is already normalised. Returns (logits, penultimate feature).
-    pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+    /// `x` is already normalised. Returns (logits, penultimate feature). Stages: the stem,
+    /// `Mixed_5d`, `Mixed_6e`, `Mixed_7c`; the Grad-CAM layer: `Mixed_7c`.
+    pub fn forward(&self, x: Tensor<4>, probe: &mut dyn Probe) -> (Tensor<2>, Tensor<2>) {
         let x = self.conv2d_1a_3x3.forward(x);
         let x = self.conv2d_2a_3x3.forward(x);
         let x = self.pool.forward(self.conv2d_2b_3x3.forward(x));
         let x = self.conv2d_3b_1x1.forward(x);
         let x = self.pool.forward(self.conv2d_4a_3x3.forward(x));
+        probe.stage(0, &x);
         let x = self.mixed_5b.forward(x);
         let x = self.mixed_5c.forward(x);
         let x = self.mixed_5d.forward(x);
+        probe.stage(1, &x);
         let x = self.mixed_6a.forward(x);
         let x = self.mixed_6b.forward(x);
         let x = self.mixed_6c.forward(x);
         let x = self.mixed_6d.forward(x);
         let x = self.mixed_6e.forward(x);
+        probe.stage(2, &x);
         let x = self.mixed_7a.forward(x);
         let x = self.mixed_7b.forward(x);
         let x = self.mixed_7c.forward(x);
+        probe.stage(3, &x);
+        let x = probe.cam_layer(x);
         // Dropout (p = 0.5 in torchvision) is left out: the trainer regularises with data.
         let feature: Tensor<2> = self.avgpool.forward(x).flatten(1, 3);
         (self.fc.forward(feature.clone()), feature)

@@ -9,6 +9,7 @@ mod diagnostic;
 mod file;
 mod inception;
 mod layers;
+mod probe;
 mod registry;
 mod resnet;
 mod small_cnn;
@@ -22,6 +23,7 @@ pub use diagnostic::DiagnosticModel;
 pub use file::{MODEL_FILE_VERSION, read_card};
 pub(crate) use file::{check_all_finite, model_error};
 pub use inception::{InceptionV3, InceptionV3Config};
+pub use probe::{NoProbe, Probe};
 pub use registry::{
     ARCHITECTURES, ArchitectureConfig, ArchitectureInfo, ModelOptions, Network, architecture,
 };

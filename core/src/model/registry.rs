@@ -1,5 +1,6 @@
 //! The architectures robustdx knows, by name, with their default configurations.
 
+use super::probe::{NoProbe, Probe};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -236,13 +237,22 @@ impl ArchitectureConfig {
 impl Network {
     /// `x` is already normalised. Returns (logits, attention maps, penultimate feature).
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Vec<Tensor<4>>, Tensor<2>) {
+        self.forward_probed(x, &mut NoProbe)
+    }
+
+    /// [`forward`](Self::forward), showing the stages and the Grad-CAM layer to `probe`.
+    pub fn forward_probed(
+        &self,
+        x: Tensor<4>,
+        probe: &mut dyn Probe,
+    ) -> (Tensor<2>, Vec<Tensor<4>>, Tensor<2>) {
         let plain = |(logits, feature)| (logits, Vec::new(), feature);
         match self {
-            Network::SmallCnn(net) => plain(net.forward(x)),
-            Network::ResNet18(net) => plain(net.forward(x)),
-            Network::AttnVgg(net) => net.forward(x),
-            Network::InceptionV3(net) => plain(net.forward(x)),
-            Network::DenseNet121(net) => plain(net.forward(x)),
+            Network::SmallCnn(net) => plain(net.forward(x, probe)),
+            Network::ResNet18(net) => plain(net.forward(x, probe)),
+            Network::AttnVgg(net) => net.forward(x, probe),
+            Network::InceptionV3(net) => plain(net.forward(x, probe)),
+            Network::DenseNet121(net) => plain(net.forward(x, probe)),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! ResNet-18 (He et al. 2016) with torchvision's structure and parameter names, for quick runs
 //! and the browser: a 7x7 stem, four stages of two basic blocks, global pooling, one linear head.
 
+use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
@@ -108,15 +109,20 @@ impl ResNet18Config {
 }
 
 impl ResNet18 {
-    /// `x` is already normalised. Returns (logits, penultimate feature).
-    pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let x = self
+    /// `x` is already normalised. Returns (logits, penultimate feature). Stages: `layer1` to
+    /// `layer4`; the Grad-CAM layer: `layer4`.
+    pub fn forward(&self, x: Tensor<4>, probe: &mut dyn Probe) -> (Tensor<2>, Tensor<2>) {
+        let mut x = self
             .maxpool
             .forward(relu(self.bn1.forward(self.conv1.forward(x))));
-        let x = [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
+        for (i, layer) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
             .into_iter()
-            .flatten()
-            .fold(x, |x, block| block.forward(x));
+            .enumerate()
+        {
+            x = layer.iter().fold(x, |x, block| block.forward(x));
+            probe.stage(i, &x);
+        }
+        let x = probe.cam_layer(x);
         let feature: Tensor<2> = self.avgpool.forward(x).flatten(1, 3);
         (self.fc.forward(feature.clone()), feature)
     }

@@ -1,6 +1,7 @@
 //! A small VGG-style CNN for quick runs, tests and the browser: `blocks` x (3x3 conv, batch norm,
 //! ReLU, 2x2 max-pool), global average pooling, one linear head.
 
+use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -86,9 +87,15 @@ impl SmallCnnConfig {
 }
 
 impl SmallCnn {
-    /// `x` is already normalised. Returns (logits, penultimate feature).
-    pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
+    /// `x` is already normalised. Returns (logits, penultimate feature). Stages: the blocks;
+    /// the Grad-CAM layer: the last block.
+    pub fn forward(&self, x: Tensor<4>, probe: &mut dyn Probe) -> (Tensor<2>, Tensor<2>) {
+        let mut x = x;
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x);
+            probe.stage(i, &x);
+        }
+        let x = probe.cam_layer(x);
         let feature: Tensor<2> = self.pool.forward(x).flatten(1, 3);
         (self.head.forward(feature.clone()), feature)
     }

@@ -1,0 +1,65 @@
+//! Feature shift: how far an attack moves each stage's activations — per image ‖A(x′) − A(x)‖₂ /
+//! ‖A(x)‖₂ at every stage the architecture shows (AttnVGG blocks 1–5, ResNet `layer1`–`layer4`,
+//! …), averaged over images. The seed study read the growth of this distance over depth as the
+//! attack's effect building up inside the model.
+
+use burn::Tensor;
+
+use crate::model::{DiagnosticModel, Probe};
+use crate::{Result, readback};
+
+/// One stage's mean relative shift.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StageShift {
+    /// 1-based, in depth order.
+    pub stage: usize,
+    pub relative_l2: f64,
+}
+
+/// Keeps every stage's activation.
+#[derive(Default)]
+struct Stages(Vec<Tensor<4>>);
+
+impl Probe for Stages {
+    fn stage(&mut self, _index: usize, x: &Tensor<4>) {
+        self.0.push(x.clone());
+    }
+}
+
+fn stages(model: &DiagnosticModel, images: Tensor<4>) -> Vec<Tensor<4>> {
+    let mut probe = Stages::default();
+    model.valid().forward_probed(images, &mut probe);
+    probe.0
+}
+
+/// Per-image L2 norm over channels and positions: `[batch]`.
+fn norms(x: Tensor<4>) -> Tensor<1> {
+    let [batch, ..] = x.dims();
+    x.powi_scalar(2)
+        .reshape([batch as i32, -1])
+        .sum_dim(1)
+        .sqrt()
+        .reshape([batch])
+}
+
+/// The mean relative shift of every stage between `clean` and `adversarial` (the same images,
+/// `[batch, channels, height, width]` pixels).
+pub async fn feature_shift(
+    model: &DiagnosticModel,
+    clean: Tensor<4>,
+    adversarial: Tensor<4>,
+) -> Result<Vec<StageShift>> {
+    let before = stages(model, clean);
+    let after = stages(model, adversarial);
+    let mut out = Vec::with_capacity(before.len());
+    for (i, (c, a)) in before.into_iter().zip(after).enumerate() {
+        let ratio = norms(a - c.clone()) / norms(c).clamp_min(1e-12);
+        let values = readback::floats(ratio).await?;
+        let mean = values.iter().map(|&v| v as f64).sum::<f64>() / values.len().max(1) as f64;
+        out.push(StageShift {
+            stage: i + 1,
+            relative_l2: mean,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,195 @@
+//! Grad-CAM on hand-built activations and gradients, on a model that learned where to look, and
+//! on every architecture; feature shift's invariants.
+
+use burn::Tensor;
+use burn::tensor::TensorData;
+
+use super::*;
+use crate::data::Dataset;
+use crate::data::images_to_tensor;
+use crate::model::{Classifier, DiagnosticModel};
+use crate::test_support::{LeftRight, cpu, rng_lock, trained_left_right, trained_left_right_32};
+
+fn tensor4(values: Vec<f32>, shape: [usize; 4]) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(values, shape), &cpu())
+}
+
+/// Two channels on a 2 × 2 map: A1 = [[1, 0], [0, 0]], A2 = [[0, 0], [0, 2]]; gradients 0.5 and
+/// −0.25 everywhere, so w = (0.5, −0.25) and Σ w·A = [[0.5, 0], [0, −0.5]], ReLU [[0.5, 0], [0, 0]].
+#[test]
+fn cam_by_hand() {
+    let activation = tensor4(vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0], [1, 2, 2, 2]);
+    let gradient = tensor4(
+        vec![0.5, 0.5, 0.5, 0.5, -0.25, -0.25, -0.25, -0.25],
+        [1, 2, 2, 2],
+    );
+    let cam: Vec<f32> = cam_from(activation, gradient)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    assert_eq!(cam, [0.5, 0.0, 0.0, 0.0]);
+}
+
+/// Every weight made positive: each conv sums its inputs, the head sums the pooled features, so
+/// the logits read where the image is bright (its normalised value positive) and nothing else.
+struct Positive;
+
+impl burn::module::ModuleMapper for Positive {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        param.map(|t| t.abs())
+    }
+}
+
+/// A hand-built model whose logits read one region: a black image with a bright 8 × 8 patch in
+/// one quadrant. Its map peaks in that quadrant, wherever the patch is.
+#[test]
+fn grad_cam_peaks_where_a_hand_built_model_reads() {
+    use burn::module::Module;
+    let data = LeftRight::new(1, 32);
+    let mut model = {
+        let _rng = rng_lock();
+        cpu().seed(5);
+        DiagnosticModel::create("small-cnn", &data.info, 32, Some(4), &cpu()).unwrap()
+    };
+    model.network = model.network.map(&mut Positive);
+    for (qy, qx) in [(0, 1), (1, 0), (1, 1)] {
+        let mut image = crate::data::Image::zeros(3, 32, 32);
+        for c in 0..3 {
+            for y in 0..8 {
+                for x in 0..8 {
+                    image.pixels[(c * 32 + 16 * qy + 4 + y) * 32 + 16 * qx + 4 + x] = 1.0;
+                }
+            }
+        }
+        let images = images_to_tensor(&[&image], &cpu());
+        let (maps, _) =
+            futures_lite::future::block_on(grad_cam(&model, images, CamTarget::Class(1), &cpu()))
+                .unwrap();
+        let quadrant = |qy: usize, qx: usize| -> f32 {
+            (0..16)
+                .flat_map(|y| (0..16).map(move |x| (y, x)))
+                .map(|(y, x)| maps[0].at(0, 16 * qy + y, 16 * qx + x))
+                .sum()
+        };
+        let inside = quadrant(qy, qx);
+        for (oy, ox) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            if (oy, ox) != (qy, qx) {
+                assert!(
+                    inside > 2.0 * quadrant(oy, ox),
+                    "patch in quadrant {qy},{qx}: {inside} there, {} in {oy},{ox}",
+                    quadrant(oy, ox)
+                );
+            }
+        }
+    }
+}
+
+/// The predicted class is the one explained, and a class out of range is an error.
+#[test]
+fn grad_cam_explains_the_decision() {
+    let model = trained_left_right_32();
+    let data = LeftRight::new(4, 32);
+    let samples: Vec<_> = (0..4).map(|i| data.get(i).unwrap().image).collect();
+    let refs: Vec<_> = samples.iter().collect();
+    let images = images_to_tensor(&refs, &cpu());
+    let (maps, explained) =
+        futures_lite::future::block_on(grad_cam(model, images, CamTarget::Predicted, &cpu()))
+            .unwrap();
+    assert_eq!(
+        explained,
+        [0, 1, 0, 1],
+        "the model decides each image right"
+    );
+    assert!(maps.iter().all(|m| (m.height, m.width) == (32, 32)));
+    // A class out of range is an error, not a panic.
+    let images = images_to_tensor(&refs[..1], &cpu());
+    let err = futures_lite::future::block_on(grad_cam(model, images, CamTarget::Class(5), &cpu()));
+    assert!(err.unwrap_err().to_string().contains("class 5"));
+}
+
+/// Every architecture shows a Grad-CAM layer and stages; the map is finite and normalised.
+#[test]
+fn every_architecture_has_a_grad_cam_layer_and_stages() {
+    let data = LeftRight::new(2, 32);
+    for (name, size) in [
+        ("small-cnn", 32),
+        ("resnet-18", 32),
+        ("attn-vgg", 32),
+        ("densenet-121", 32),
+        ("inception-v3", 75),
+    ] {
+        let model = {
+            let _rng = rng_lock();
+            cpu().seed(3);
+            DiagnosticModel::create(name, &data.info, size, Some(2), &cpu()).unwrap()
+        };
+        let image = data.get(1).unwrap().image.resized(size, size);
+        let images = images_to_tensor(&[&image], &cpu());
+        let (maps, _) = futures_lite::future::block_on(grad_cam(
+            &model,
+            images.clone(),
+            CamTarget::Class(1),
+            &cpu(),
+        ))
+        .unwrap();
+        assert_eq!((maps[0].height, maps[0].width), (size, size), "{name}");
+        assert!(
+            maps[0]
+                .pixels
+                .iter()
+                .all(|v| v.is_finite() && (0.0..=1.0 + 1e-6).contains(v)),
+            "{name}"
+        );
+        // The probed pass gives the plain pass's logits.
+        let plain: Vec<f32> = model
+            .valid()
+            .logits(images.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let probed: Vec<f32> = model
+            .valid()
+            .forward_probed(images.clone(), &mut crate::model::NoProbe)
+            .logits
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(plain, probed, "{name}");
+        let shift =
+            futures_lite::future::block_on(feature_shift(&model, images.clone(), images.clone()))
+                .unwrap();
+        assert!(shift.len() >= 3, "{name}: {} stages", shift.len());
+        assert!(
+            shift.iter().all(|s| s.relative_l2 == 0.0),
+            "{name}: no change, no shift"
+        );
+    }
+}
+
+/// Feature shift grows with the perturbation and is relative: an image and its twice-as-far
+/// perturbation give a larger shift at the first stage.
+#[test]
+fn feature_shift_grows_with_the_perturbation() {
+    let model = trained_left_right();
+    let data = LeftRight::new(4, 16);
+    let samples: Vec<_> = (0..4).map(|i| data.get(i).unwrap().image).collect();
+    let refs: Vec<_> = samples.iter().collect();
+    let clean = images_to_tensor(&refs, &cpu());
+    let noise = clean.random_like(burn::tensor::Distribution::Uniform(-1.0, 1.0));
+    let near = (clean.clone() + noise.clone() * 0.02).clamp(0.0, 1.0);
+    let far = (clean.clone() + noise * 0.08).clamp(0.0, 1.0);
+    let shift = |x: Tensor<4>| {
+        futures_lite::future::block_on(feature_shift(model, clean.clone(), x)).unwrap()
+    };
+    let (near, far) = (shift(near), shift(far));
+    assert_eq!(near.len(), 4, "four blocks");
+    for (n, f) in near.iter().zip(&far) {
+        assert!(
+            n.relative_l2 > 0.0 && f.relative_l2 > n.relative_l2,
+            "{near:?} {far:?}"
+        );
+    }
+}
