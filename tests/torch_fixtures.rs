@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use burn::Tensor;
 use burn::store::{ModuleStore, PytorchStore};
 use burn::tensor::{Device, TensorData};
-use robustdx_core::model::{Classifier, ImportOptions, import_torch, read_safetensors};
+use robustdx_core::analysis::{CamTarget, grad_cam_at_layer};
+use robustdx_core::model::{
+    Classifier, DiagnosticModel, ImportOptions, import_torch, read_safetensors,
+};
 use robustdx_tests::max_abs_diff;
 
 const TOLERANCE: f32 = 1e-4;
@@ -33,6 +36,12 @@ fn read_expected(file: &Path) -> HashMap<String, Vec<f64>> {
         .into_iter()
         .map(|t| {
             let values = match t.dtype {
+                burn::tensor::DType::I64 => t
+                    .to_bytes()
+                    .unwrap()
+                    .chunks_exact(8)
+                    .map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f64)
+                    .collect(),
                 burn::tensor::DType::F64 => t
                     .to_bytes()
                     .unwrap()
@@ -59,7 +68,8 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap()
 }
 
-fn check_fixture(entry: &serde_json::Value, device: &Device) {
+/// The fixture model of `entry`, imported from its torchvision-named weights.
+fn import_fixture(entry: &serde_json::Value, device: &Device) -> DiagnosticModel {
     let arch = entry["arch"].as_str().unwrap();
     let size = entry["size"].as_u64().unwrap() as usize;
     let weights = fixtures().join(entry["weights_file"].as_str().unwrap());
@@ -70,8 +80,20 @@ fn check_fixture(entry: &serde_json::Value, device: &Device) {
         ..Default::default()
     };
     let tensors = read_safetensors(&bytes, &source).unwrap();
-    let imported = import_torch(arch, tensors, &source, &options, device).unwrap();
-    let model = imported.model;
+    import_torch(arch, tensors, &source, &options, device)
+        .unwrap()
+        .model
+}
+
+fn fixture_entries() -> Vec<serde_json::Value> {
+    let index = std::fs::read_to_string(fixtures().join("fixtures.json")).unwrap();
+    serde_json::from_str(&index).unwrap()
+}
+
+fn check_fixture(entry: &serde_json::Value, device: &Device) {
+    let arch = entry["arch"].as_str().unwrap();
+    let size = entry["size"].as_u64().unwrap() as usize;
+    let model = import_fixture(entry, device);
     assert_eq!(
         model.card.num_classes(),
         entry["classes"].as_u64().unwrap() as usize,
@@ -111,8 +133,7 @@ fn check_fixture(entry: &serde_json::Value, device: &Device) {
 #[test]
 fn imported_torchvision_models_match_pytorch_logits() {
     let device = Device::flex();
-    let index = std::fs::read_to_string(fixtures().join("fixtures.json")).unwrap();
-    let entries: Vec<serde_json::Value> = serde_json::from_str(&index).unwrap();
+    let entries = fixture_entries();
     assert_eq!(entries.len(), 4);
     for entry in &entries {
         check_fixture(entry, &device);
@@ -141,4 +162,44 @@ fn a_pt_file_imports_like_its_safetensors_twin() {
     let a = to_vec(from_pt.model.logits(x.clone()));
     let b = to_vec(from_st.model.logits(x));
     assert_eq!(a, b);
+}
+
+/// Grad-CAM at each architecture's layer (ResNet `layer4`, DenseNet `norm5`, Inception
+/// `Mixed_7c`, AttnVGG `features[-1]`) equals PyTorch's with jacobgil's formula
+/// (`make_grad_cam.py`): the same explained class and the same normalised map, to 1e-4.
+#[test]
+fn grad_cam_equals_pytorch() {
+    let device = Device::flex();
+    let expected = read_expected(&fixtures().join("grad_cam.expected.safetensors"));
+    for entry in fixture_entries() {
+        let arch = entry["arch"].as_str().unwrap();
+        let size = entry["size"].as_u64().unwrap() as usize;
+        let model = import_fixture(&entry, &device);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(fixed_input(size), [2, 3, size, size]),
+            &device,
+        );
+        let (maps, classes) = futures_lite::future::block_on(grad_cam_at_layer(
+            &model,
+            x,
+            CamTarget::Predicted,
+            &device,
+        ))
+        .unwrap();
+        let want_classes: Vec<usize> = expected[&format!("{arch}.class")]
+            .iter()
+            .map(|&c| c as usize)
+            .collect();
+        assert_eq!(classes, want_classes, "{arch}: explained classes");
+        let ours: Vec<f32> = maps.iter().flat_map(|m| m.pixels.clone()).collect();
+        let diff = max_abs_diff(&ours, &as_f32(&expected[&format!("{arch}.cam")]));
+        eprintln!(
+            "{arch}: max |cam - PyTorch| = {diff:.2e} ({}x{} maps)",
+            maps[0].height, maps[0].width
+        );
+        assert!(
+            diff <= TOLERANCE,
+            "{arch}: Grad-CAM differs from PyTorch by {diff}"
+        );
+    }
 }

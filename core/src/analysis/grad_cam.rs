@@ -50,7 +50,21 @@ pub async fn grad_cam(
     target: CamTarget,
     device: &Device,
 ) -> Result<(Vec<Image>, Vec<usize>)> {
-    let [batch, _, height, width] = images.dims();
+    let [_, _, height, width] = images.dims();
+    let (maps, explained) = grad_cam_at_layer(model, images, target, device).await?;
+    let resized = maps.into_iter().map(|m| m.resized(height, width)).collect();
+    Ok((resized, explained))
+}
+
+/// The same maps at the Grad-CAM layer's own size, before the resize (what the PyTorch reference
+/// is compared with).
+pub async fn grad_cam_at_layer(
+    model: &DiagnosticModel,
+    images: Tensor<4>,
+    target: CamTarget,
+    device: &Device,
+) -> Result<(Vec<Image>, Vec<usize>)> {
+    let [batch, ..] = images.dims();
     let classes = model.card.class_names.len();
     if let CamTarget::Class(c) = target
         && c >= classes
@@ -97,7 +111,7 @@ pub async fn grad_cam(
             let low = m.iter().copied().fold(f32::INFINITY, f32::min);
             let high = m.iter().map(|v| v - low).fold(0.0f32, f32::max);
             let scaled = m.iter().map(|v| (v - low) / (1e-7 + high)).collect();
-            Image::new(1, h, w, scaled).resized(height, width)
+            Image::new(1, h, w, scaled)
         })
         .collect();
     Ok((maps, explained))

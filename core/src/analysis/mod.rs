@@ -8,4 +8,4 @@ mod grad_cam;
 mod tests;
 
 pub use feature_shift::{StageShift, feature_shift};
-pub use grad_cam::{CamTarget, cam_from, grad_cam};
+pub use grad_cam::{CamTarget, cam_from, grad_cam, grad_cam_at_layer};

@@ -166,7 +166,9 @@ impl DenseNetConfig {
 
 impl DenseNet {
     /// `x` is already normalised. Returns (logits, penultimate feature). Stages: the dense
-    /// blocks (with their transitions); the Grad-CAM layer: `norm5`.
+    /// blocks (with their transitions); the Grad-CAM layer: `norm5` after its ReLU, what the head
+    /// reads (torchvision's in-place ReLU turns a hook's view of `features.norm5` into exactly
+    /// this).
     pub fn forward(&self, x: Tensor<4>, probe: &mut dyn Probe) -> (Tensor<2>, Tensor<2>) {
         let f = &self.features;
         let mut x = f.pool0.forward(relu(f.norm0.forward(f.conv0.forward(x))));
@@ -177,7 +179,7 @@ impl DenseNet {
             }
             probe.stage(i, &x);
         }
-        let x = relu(probe.cam_layer(f.norm5.forward(x)));
+        let x = probe.cam_layer(relu(f.norm5.forward(x)));
         let feature: Tensor<2> = self.pool.forward(x).flatten(1, 3);
         (self.classifier.forward(feature.clone()), feature)
     }
