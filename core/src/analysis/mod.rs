@@ -1,11 +1,16 @@
-//! What an attack does inside a model: where it looks (Grad-CAM) and how far each stage's
-//! features move.
+//! What an attack does inside a model: where it looks (Grad-CAM), how far each stage's features
+//! move, how well its features still separate the classes, and whether it keeps findings'
+//! co-occurrence.
 
+mod discriminability;
 mod feature_shift;
 mod grad_cam;
+mod label_correlation;
 
 #[cfg(test)]
 mod tests;
 
+pub use discriminability::{fisher_ratio, silhouette};
 pub use feature_shift::{StageShift, feature_shift};
 pub use grad_cam::{CamTarget, cam_from, grad_cam, grad_cam_at_layer};
+pub use label_correlation::{LabelCorrelation, correlation_matrix, matrix_distance};

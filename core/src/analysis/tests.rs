@@ -193,3 +193,44 @@ fn feature_shift_grows_with_the_perturbation() {
         );
     }
 }
+
+/// Silhouette and Fisher ratio by hand: two groups on a line, {0, 1} and {4, 5}.
+/// Point 0: a = 1, b = mean(4, 5) = 4.5 → 1 − 1/4.5; point 1: a = 1, b = 3.5 → 1 − 1/3.5; by
+/// symmetry the other two the same. Fisher: means 0.5 and 4.5, overall 2.5: between 2·4 + 2·4 =
+/// 16, within 4 · 0.25 = 1.
+#[test]
+fn silhouette_and_fisher_by_hand() {
+    let points: Vec<Vec<f32>> = [0.0, 1.0, 4.0, 5.0].iter().map(|&v| vec![v]).collect();
+    let labels = [0, 0, 1, 1];
+    let expected = ((1.0 - 1.0 / 4.5) + (1.0 - 1.0 / 3.5)) / 2.0;
+    assert!((silhouette(&points, &labels).unwrap() - expected).abs() < 1e-12);
+    assert!((fisher_ratio(&points, &labels).unwrap() - 16.0).abs() < 1e-12);
+    // Mixed groups score lower; one group has no score.
+    let mixed = [0, 1, 0, 1];
+    assert!(silhouette(&points, &mixed).unwrap() < 0.0);
+    assert!(fisher_ratio(&points, &mixed).unwrap() < 0.1);
+    assert_eq!(silhouette(&points, &[0, 0, 0, 0]), None);
+    assert_eq!(fisher_ratio(&points, &[0, 0, 0, 0]), None);
+}
+
+/// Correlation of 0/1 columns by hand: A = (1, 1, 0, 0), B = A, C = not A, D constant.
+#[test]
+fn label_correlation_by_hand() {
+    let rows = |cols: [[u8; 4]; 4]| -> Vec<Vec<bool>> {
+        (0..4)
+            .map(|i| cols.iter().map(|c| c[i] == 1).collect())
+            .collect()
+    };
+    let truth = rows([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [1, 1, 1, 1]]);
+    let m = correlation_matrix(&truth);
+    assert_eq!(m[0][1], 1.0);
+    assert_eq!(m[0][2], -1.0);
+    assert_eq!(m[0][3], 0.0, "a constant finding correlates 0");
+    assert_eq!(m[3][3], 1.0);
+    // A = (1, 0, 1, 0) against B = (1, 1, 0, 0): phi = 0.
+    let other = rows([[1, 0, 1, 0], [1, 1, 0, 0], [0, 0, 1, 1], [1, 1, 1, 1]]);
+    let c = LabelCorrelation::new(&truth, &truth, &other);
+    assert_eq!(c.clean_distance, 0.0);
+    // Entries (0,1), (1,0) move from 1 to 0 and (0,2), (2,0) from −1 to 0: √4 = 2.
+    assert!((c.adversarial_distance - 2.0).abs() < 1e-12, "{c:?}");
+}
