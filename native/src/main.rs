@@ -1,5 +1,6 @@
 //! `robustdx`: train, evaluate, attack and harden medical image classifiers from the command line.
 
+mod analyze;
 mod attack;
 mod attack_image;
 mod backend;
@@ -53,6 +54,9 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Attack a model over a data set's test split at several budgets: table, JSON, CSV, report
     Attack(attack::AttackArgs),
+    /// What an attack does inside a model: feature shift, class separation, label correlation,
+    /// Grad-CAM before and after
+    Analyze(analyze::AnalyzeArgs),
     /// The Robust-Benchmark: Flip Probability on sequences of 14 growing everyday perturbations
     Benchmark(benchmark::BenchmarkArgs),
     /// List the perturbation kinds of the benchmark with their frame schedules
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args, cli.backend),
         Command::Predict(args) => predict::run(args, cli.backend),
         Command::Attack(args) => attack::run(args, cli.backend),
+        Command::Analyze(args) => analyze::run(args, cli.backend),
         Command::Benchmark(args) => benchmark::run(args, cli.backend),
         Command::Perturbations => {
             benchmark::list_perturbations();

@@ -1472,3 +1472,97 @@ fn predict_writes_grad_cam_overlays() {
         &["class 9", "2 classes"],
     );
 }
+
+/// `analyze`: feature shift per stage, class separation clean and adversarial, label correlation
+/// for a multi-label model, Grad-CAM maps for the shown images in the JSON and the report.
+#[test]
+fn analyze_writes_findings_and_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    train_small(d, "synth-chest:n=32,test=9,size=32,seed=2");
+    let out = robustdx(
+        d,
+        &[
+            "analyze",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--data",
+            "synth-chest:n=32,test=9,size=32,seed=2",
+            "--attack",
+            "pgd",
+            "--eps",
+            "8",
+            "--steps",
+            "3",
+            "--limit",
+            "6",
+            "--shown",
+            "2",
+            "--batch-size",
+            "4",
+            "--json",
+            "a.json",
+            "--report",
+            "rep",
+        ],
+    );
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("feature shift") && all.contains("label correlation"),
+        "{all}"
+    );
+    let record = json(&d.join("a.json"));
+    assert_eq!(record["samples"], 6);
+    assert_eq!(record["attack"]["attack"], "pgd");
+    let shift = record["feature_shift"].as_array().unwrap();
+    assert!(shift.len() >= 2);
+    assert!(
+        shift
+            .iter()
+            .all(|s| s["relative_l2"].as_f64().unwrap() > 0.0)
+    );
+    let cams = record["cams"].as_array().unwrap();
+    assert_eq!(cams.len(), 2, "the shown images, across batches of 4");
+    assert_eq!(cams[0]["clean_cam"].as_array().unwrap().len(), 32 * 32);
+    assert!(record["label_correlation"]["truth"].is_array());
+    let html = std::fs::read_to_string(d.join("rep/index.html")).unwrap();
+    assert!(html.contains("Feature shift over depth") && html.contains("Label correlation"));
+    assert_eq!(
+        html.matches("data:image/png;base64").count(),
+        8,
+        "4 pictures per shown image"
+    );
+    fails_with(
+        d,
+        &[
+            "analyze",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--data",
+            "synth-chest:n=32,test=9,size=32,seed=2",
+            "--attack",
+            "gap",
+        ],
+        &["--attack gap needs a generator"],
+    );
+    fails_with(
+        d,
+        &[
+            "analyze",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--data",
+            "synth-chest:n=32,test=9,size=32,seed=2",
+            "--eps",
+            "-3",
+        ],
+        &["--eps -3"],
+    );
+}

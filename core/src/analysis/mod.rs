@@ -6,6 +6,7 @@ mod discriminability;
 mod feature_shift;
 mod grad_cam;
 mod label_correlation;
+mod run;
 
 #[cfg(test)]
 mod tests;
@@ -14,3 +15,4 @@ pub use discriminability::{fisher_ratio, silhouette};
 pub use feature_shift::{StageShift, feature_shift};
 pub use grad_cam::{CamTarget, cam_from, grad_cam, grad_cam_at_layer};
 pub use label_correlation::{LabelCorrelation, correlation_matrix, matrix_distance};
+pub use run::{AnalysisFindings, CamExample, Separation, ShownImages, analyze};

@@ -144,29 +144,83 @@ pub fn loss_curve(loss: &[f32], steps: usize) -> Result<String> {
         .copied()
         .filter(|l| l.is_finite())
         .fold(0.0f32, f32::max);
+    let points: Vec<(f32, f32)> = loss
+        .iter()
+        .enumerate()
+        .map(|(k, &l)| (k as f32, l))
+        .collect();
+    integer_curve(
+        None,
+        (360, 220),
+        0.0..steps.max(1) as f32,
+        (top * 1.1).max(1e-3),
+        ("step", "loss"),
+        &points,
+    )
+}
+
+/// Feature shift against depth: the mean relative L2 distance of each stage's activations, clean
+/// to adversarial, one point per stage, as an SVG document.
+pub fn feature_shift_chart(shift: &[crate::analysis::StageShift]) -> Result<String> {
+    let top = shift
+        .iter()
+        .map(|s| s.relative_l2 as f32)
+        .fold(0.0f32, f32::max);
+    let points: Vec<(f32, f32)> = shift
+        .iter()
+        .map(|s| (s.stage as f32, s.relative_l2 as f32))
+        .collect();
+    integer_curve(
+        Some("Feature shift over depth"),
+        (440, 300),
+        0.5..shift.len().max(1) as f32 + 0.5,
+        (top * 1.15).max(1e-3),
+        ("stage", "‖A(x′) − A(x)‖ / ‖A(x)‖"),
+        &points,
+    )
+}
+
+/// One line with a dot per point over whole-number x (steps, stages): the x axis is labelled
+/// 0, 1, 2 …, not 0.0, 1.0, ….
+fn integer_curve(
+    caption: Option<&str>,
+    size: (u32, u32),
+    x: std::ops::Range<f32>,
+    top: f32,
+    (x_desc, y_desc): (&str, &str),
+    points: &[(f32, f32)],
+) -> Result<String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (360, 220)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(32)
-            .y_label_area_size(44)
-            .build_cartesian_2d(0f32..steps.max(1) as f32, 0f32..(top * 1.1).max(1e-3))
+        let mut builder = ChartBuilder::on(&root);
+        if let Some(caption) = caption {
+            builder.caption(caption, ("sans-serif", 18));
+        }
+        let whole = (x.end - x.start).round().max(1.0) as usize;
+        let mut chart = builder
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(52)
+            .build_cartesian_2d(x, 0f32..top)
             .map_err(drawing)?;
         chart
             .configure_mesh()
-            .x_desc("step")
-            .y_desc("loss")
+            .x_labels((whole + 1).min(12))
+            .x_label_formatter(&|v| {
+                if (v - v.round()).abs() < 1e-3 {
+                    format!("{}", v.round() as i64)
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc(x_desc)
+            .y_desc(y_desc)
             .draw()
             .map_err(drawing)?;
-        let points: Vec<(f32, f32)> = loss
-            .iter()
-            .enumerate()
-            .map(|(k, &l)| (k as f32, l))
-            .collect();
         chart
-            .draw_series(LineSeries::new(points.clone(), COLORS[1].stroke_width(2)))
+            .draw_series(LineSeries::new(points.to_vec(), COLORS[1].stroke_width(2)))
             .map_err(drawing)?;
         chart
             .draw_series(
@@ -270,6 +324,9 @@ mod tests {
         let svg = loss_curve(&[0.1, 0.5, 0.9], 2).unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
         assert_eq!(svg.matches("<circle").count(), 3);
+        // Steps are whole numbers on the axis: 1, not 1.0.
+        assert!(svg.contains("\n1\n</text>"), "{svg}");
+        assert!(!svg.contains("\n1.0\n</text>"), "{svg}");
     }
 
     /// Each bar sits on its own kind's label: the longest bar (the first kind's) is beside the

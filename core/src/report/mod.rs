@@ -1,14 +1,17 @@
 //! Result records shared by the native binary and the web page (which can open native files).
 
+mod analysis;
 mod benchmark;
 mod chart;
 mod picture;
 mod provenance;
 mod schema;
 
+pub use analysis::AnalysisReport;
 pub use benchmark::{BenchmarkIdentity, BenchmarkReport, ImageSequenceReport, KindResult};
 pub use chart::{
-    flip_probability_chart, loss_curve, metric_against_eps, models_against_eps, sweep_charts,
+    feature_shift_chart, flip_probability_chart, loss_curve, metric_against_eps,
+    models_against_eps, sweep_charts,
 };
 pub use picture::{amplified_perturbation, heatmap_overlay, png_data_url};
 pub use provenance::{provenance, sanity_summary, settings_text};

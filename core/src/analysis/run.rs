@@ -1,0 +1,215 @@
+//! One analysis of a model under one attack over the first images of a split: feature shift per
+//! stage, class separation of the penultimate feature clean and adversarial, label correlation
+//! (multi-label), and Grad-CAM before and after for the first few images.
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    CamTarget, LabelCorrelation, StageShift, feature_shift, fisher_ratio, grad_cam, silhouette,
+};
+use crate::attack::{Attack, AttackedModel, SampleKeys};
+use crate::data::{BatchLoader, Dataset, Image, images_to_tensor};
+use crate::model::{Classifier, DiagnosticModel};
+use crate::robustness::{Decision, decision};
+use crate::{Label, Result, readback};
+
+/// How well one condition's penultimate features separate the classes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Separation {
+    /// Share of images decided right (multi-label: every finding right).
+    pub accuracy: f64,
+    pub silhouette: Option<f64>,
+    pub fisher_ratio: Option<f64>,
+}
+
+/// One shown image: its Grad-CAM maps (at the input's size, row-major, in [0, 1]) before and
+/// after the attack, each explaining that image's own decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CamExample {
+    pub index: usize,
+    pub id: String,
+    pub height: usize,
+    pub width: usize,
+    pub clean_decision: String,
+    pub adversarial_decision: String,
+    pub clean_cam: Vec<f32>,
+    pub adversarial_cam: Vec<f32>,
+}
+
+/// What an analysis found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisFindings {
+    pub samples: usize,
+    /// Per stage, the mean relative L2 shift over the images.
+    pub feature_shift: Vec<StageShift>,
+    pub clean: Separation,
+    pub adversarial: Separation,
+    /// Multi-label models only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_correlation: Option<LabelCorrelation>,
+    pub cams: Vec<CamExample>,
+}
+
+/// The images behind `AnalysisFindings::cams`, for reports: (clean, adversarial) at the input's
+/// size.
+pub type ShownImages = Vec<(Image, Image)>;
+
+/// Grouping for the separation scores: the class, or (multi-label) the set of findings.
+fn group(label: &Label) -> Vec<bool> {
+    match label {
+        Label::Class(c) => (0..=*c).map(|i| i == *c).collect(),
+        Label::Findings(f) => f.clone(),
+    }
+}
+
+fn separation(features: &[Vec<f32>], labels: &[Label], decisions: &[Decision]) -> Separation {
+    let mut groups: Vec<Vec<bool>> = Vec::new();
+    let ids: Vec<usize> = labels
+        .iter()
+        .map(|l| {
+            let g = group(l);
+            groups.iter().position(|x| *x == g).unwrap_or_else(|| {
+                groups.push(g);
+                groups.len() - 1
+            })
+        })
+        .collect();
+    let right = labels
+        .iter()
+        .zip(decisions)
+        .filter(|(l, d)| Decision::from(*l) == **d)
+        .count();
+    Separation {
+        accuracy: right as f64 / labels.len().max(1) as f64,
+        silhouette: silhouette(features, &ids),
+        fisher_ratio: fisher_ratio(features, &ids),
+    }
+}
+
+/// Analyses `model` under `attack` on the first `limit` images of `data`, `batch_size` at a time
+/// (random draws keyed by `seed` and each image's index), showing Grad-CAM for the first `shown`.
+/// Asynchronous reads only: the page can run it too.
+#[allow(clippy::too_many_arguments)]
+pub async fn analyze(
+    model: &DiagnosticModel,
+    data: &dyn Dataset,
+    attack: &dyn Attack,
+    limit: usize,
+    shown: usize,
+    seed: u64,
+    batch_size: usize,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(AnalysisFindings, ShownImages)> {
+    let card = &model.card;
+    let attacked = AttackedModel::new(model, device);
+    let valid = model.valid();
+    let total = limit.min(data.len());
+    let (mut clean_features, mut adversarial_features) = (Vec::new(), Vec::new());
+    let (mut labels, mut clean_decisions, mut adversarial_decisions) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let mut shift_sums: Vec<f64> = Vec::new();
+    let (mut cams, mut images) = (Vec::new(), Vec::new());
+    let mut next = 0;
+    for samples in BatchLoader::new(data, batch_size, &card.input, None).only(0..total) {
+        let samples = samples?;
+        let indices: Vec<usize> = (next..next + samples.len()).collect();
+        next += samples.len();
+        let refs: Vec<&Image> = samples.iter().map(|s| &s.image).collect();
+        let clean = images_to_tensor(&refs, device);
+        let batch_labels: Vec<Label> = samples.iter().map(|s| s.label.clone()).collect();
+        let keys = SampleKeys::new(seed, indices.iter().map(|&i| i as u64).collect());
+        let adversarial = attack.perturb(&attacked, clean.clone(), &batch_labels, &keys)?;
+        for (tensor, features, decisions) in [
+            (&clean, &mut clean_features, &mut clean_decisions),
+            (
+                &adversarial,
+                &mut adversarial_features,
+                &mut adversarial_decisions,
+            ),
+        ] {
+            let out = valid.forward_all(tensor.clone());
+            let probs = crate::task::probabilities(card.task, out.logits);
+            let [_, k] = probs.dims();
+            let probs = readback::floats(probs).await?;
+            decisions.extend(probs.chunks(k).map(|p| decision(card.task, p)));
+            let [_, f] = out.feature.dims();
+            features.extend(
+                readback::floats(out.feature)
+                    .await?
+                    .chunks(f)
+                    .map(<[f32]>::to_vec),
+            );
+        }
+        let shift = feature_shift(model, clean.clone(), adversarial.clone()).await?;
+        shift_sums.resize(shift.len(), 0.0);
+        for (sum, s) in shift_sums.iter_mut().zip(&shift) {
+            *sum += s.relative_l2 * samples.len() as f64;
+        }
+        let wanted = shown.saturating_sub(cams.len()).min(samples.len());
+        if wanted > 0 {
+            let head = |t: &burn::Tensor<4>| t.clone().narrow(0, 0, wanted);
+            let (clean_maps, _) =
+                grad_cam(model, head(&clean), CamTarget::Predicted, device).await?;
+            let (adversarial_maps, _) =
+                grad_cam(model, head(&adversarial), CamTarget::Predicted, device).await?;
+            let adversarial_images = readback::images(head(&adversarial)).await?;
+            let first = labels.len();
+            for (j, ((cm, am), adv)) in clean_maps
+                .into_iter()
+                .zip(adversarial_maps)
+                .zip(adversarial_images)
+                .enumerate()
+            {
+                let index = indices[j];
+                cams.push(CamExample {
+                    index,
+                    id: data.id(index),
+                    height: cm.height,
+                    width: cm.width,
+                    clean_decision: clean_decisions[first + j].describe(&card.class_names),
+                    adversarial_decision: adversarial_decisions[first + j]
+                        .describe(&card.class_names),
+                    clean_cam: cm.pixels,
+                    adversarial_cam: am.pixels,
+                });
+                images.push((samples[j].image.clone(), adv));
+            }
+        }
+        labels.extend(batch_labels);
+        progress(next, total);
+    }
+    let label_correlation = card.task.is_multi_label().then(|| {
+        let flags = |ds: &[Decision]| -> Vec<Vec<bool>> {
+            ds.iter()
+                .map(|d| match d {
+                    Decision::Findings(f) => f.clone(),
+                    Decision::Class(_) => Vec::new(),
+                })
+                .collect()
+        };
+        let truth: Vec<Vec<bool>> = labels.iter().map(group).collect();
+        LabelCorrelation::new(
+            &truth,
+            &flags(&clean_decisions),
+            &flags(&adversarial_decisions),
+        )
+    });
+    let findings = AnalysisFindings {
+        samples: labels.len(),
+        feature_shift: shift_sums
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StageShift {
+                stage: i + 1,
+                relative_l2: s / labels.len().max(1) as f64,
+            })
+            .collect(),
+        clean: separation(&clean_features, &labels, &clean_decisions),
+        adversarial: separation(&adversarial_features, &labels, &adversarial_decisions),
+        label_correlation,
+        cams,
+    };
+    Ok((findings, images))
+}
