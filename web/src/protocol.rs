@@ -85,6 +85,9 @@ pub struct Pictures {
     pub perturbation: String,
     pub attention_clean: Vec<String>,
     pub attention_adversarial: Vec<String>,
+    /// Grad-CAM before and after, laid over the images.
+    pub cam_clean: String,
+    pub cam_adversarial: String,
 }
 
 /// How long the worker took, for the page's footer and the benchmark.

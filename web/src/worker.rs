@@ -301,6 +301,8 @@ async fn run_job(
         clean: png_data_url(&outcome.clean),
         adversarial: png_data_url(&outcome.adversarial),
         perturbation: png_data_url(&outcome.perturbation),
+        cam_clean: png_data_url(&outcome.cam_clean),
+        cam_adversarial: png_data_url(&outcome.cam_adversarial),
         attention_clean: outcome.attention_clean.iter().map(png_data_url).collect(),
         attention_adversarial: outcome
             .attention_adversarial

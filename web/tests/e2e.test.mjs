@@ -85,6 +85,15 @@ for (const backend of ['webgpu', 'cpu']) {
       assertClose(result.clean.probs, expected.clean.probs, 1e-4, 'clean probabilities');
       assertClose(result.adversarial.probs, expected.adversarial.probs, 2e-3, 'adversarial probabilities');
       assertClose(result.loss, expected.loss, 2e-3 * Math.max(1, ...expected.loss), 'loss per step');
+      // Grad-CAM before and after, drawn, and the maps equal the native binary's.
+      assert.equal(await page.locator('[data-testid="cam-clean"] img').count(), 1);
+      assert.equal(await page.locator('[data-testid="cam-adversarial"] img').count(), 1);
+      assert.equal(result.grad_cam.clean.length, result.grad_cam.height * result.grad_cam.width);
+      assertClose(result.grad_cam.clean, expected.grad_cam.clean, 1e-3, 'Grad-CAM before');
+      assertClose(result.grad_cam.adversarial, expected.grad_cam.adversarial, 1e-3, 'Grad-CAM after');
+      const camDiff = Math.max(...result.grad_cam.clean.map((v, i) => Math.abs(v - expected.grad_cam.clean[i])),
+        ...result.grad_cam.adversarial.map((v, i) => Math.abs(v - expected.grad_cam.adversarial[i])));
+      console.log(`# ${backend}: largest |Δ Grad-CAM| vs native ${camDiff.toExponential(2)}`);
       console.log(`# ${backend}: ${result.clean.label} → ${result.adversarial.label}, loss ${result.loss[0].toFixed(4)} → ${result.loss.at(-1).toFixed(4)}, ` +
         `largest |Δp| vs native ${Math.max(...result.adversarial.probs.map((p, i) => Math.abs(p - expected.adversarial.probs[i]))).toExponential(2)}, ` +
         `${result.timing.per_step_ms.toFixed(1)} ms/step`);

@@ -17,7 +17,7 @@ pub use picture::{amplified_perturbation, heatmap_overlay, png_data_url};
 pub use provenance::{provenance, sanity_summary, settings_text};
 
 pub use schema::{
-    AttackReport, AttackResult, ClassProbability, DataSummary, EvalReport, ImagePrediction,
-    ModelSummary, OLDEST_READABLE_SCHEMA, PredictReport, SCHEMA_VERSION, SingleImageReport,
-    SinglePrediction, ToolInfo,
+    AttackReport, AttackResult, ClassProbability, DataSummary, EvalReport, GradCamPair,
+    ImagePrediction, ModelSummary, OLDEST_READABLE_SCHEMA, PredictReport, SCHEMA_VERSION,
+    SingleImageReport, SinglePrediction, ToolInfo,
 };

@@ -330,6 +330,20 @@ pub struct SingleImageReport {
     pub linf: f32,
     /// Whether the decision changed.
     pub flipped: bool,
+    /// Grad-CAM of the clean and the adversarial image, each explaining its own decision
+    /// (absent in records written before robustdx drew them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_cam: Option<GradCamPair>,
+}
+
+/// Two Grad-CAM maps of one image, before and after an attack: row-major, in [0, 1], at the
+/// model's input size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradCamPair {
+    pub height: usize,
+    pub width: usize,
+    pub clean: Vec<f32>,
+    pub adversarial: Vec<f32>,
 }
 
 impl SingleImageReport {
@@ -354,6 +368,7 @@ impl SingleImageReport {
             adversarial,
             loss,
             linf,
+            grad_cam: None,
         }
     }
 

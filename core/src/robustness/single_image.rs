@@ -3,6 +3,8 @@
 //! `robustdx attack --image` both run this, so their numbers agree. Every device read is
 //! asynchronous, the only kind WebGPU allows.
 
+use crate::analysis::{CamTarget, grad_cam};
+use crate::report::GradCamPair;
 use burn::Tensor;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -111,6 +113,9 @@ pub struct SingleImageOutcome {
     /// One overlay per attention gate (empty for models without attention).
     pub attention_clean: Vec<Image>,
     pub attention_adversarial: Vec<Image>,
+    /// Grad-CAM before and after, laid over the images (the maps are in the report).
+    pub cam_clean: Image,
+    pub cam_adversarial: Image,
 }
 
 /// The model's view of one image: probabilities, decision, attention overlays, and the loss
@@ -234,7 +239,7 @@ pub async fn attack_single_image(
         label: v.decision.describe(&card.class_names),
         probs: v.probs.clone(),
     };
-    let report = SingleImageReport::new(
+    let mut report = SingleImageReport::new(
         settings.clone(),
         card.class_names.clone(),
         prediction(&before),
@@ -242,7 +247,20 @@ pub async fn attack_single_image(
         loss,
         linf * 255.0,
     );
+    // Each map explains that image's own decision: where the model looks before and after.
+    let pair = images_to_tensor(&[&clean_image, &adversarial_image], device);
+    let (mut maps, _) = grad_cam(model, pair, CamTarget::Predicted, device).await?;
+    let (cam_adversarial, cam_clean) =
+        (maps.pop().expect("two maps"), maps.pop().expect("two maps"));
+    report.grad_cam = Some(GradCamPair {
+        height: cam_clean.height,
+        width: cam_clean.width,
+        clean: cam_clean.pixels.clone(),
+        adversarial: cam_adversarial.pixels.clone(),
+    });
     Ok(SingleImageOutcome {
+        cam_clean: heatmap_overlay(&clean_image, &cam_clean),
+        cam_adversarial: heatmap_overlay(&adversarial_image, &cam_adversarial),
         report,
         perturbation: amplified_perturbation(&clean_image, &adversarial_image),
         clean: clean_image,
@@ -379,5 +397,20 @@ mod tests {
         assert_eq!(outcome.attention_adversarial.len(), 2);
         let shown = &outcome.attention_clean[0];
         assert_eq!((shown.channels, shown.height, shown.width), (3, 32, 32));
+        // Grad-CAM beside the attention maps: the maps in the record, their overlays drawn.
+        let cam = outcome
+            .report
+            .grad_cam
+            .as_ref()
+            .expect("Grad-CAM before and after");
+        assert_eq!((cam.height, cam.width), (32, 32));
+        assert_eq!(cam.clean.len(), 32 * 32);
+        assert!(
+            cam.clean
+                .iter()
+                .chain(&cam.adversarial)
+                .all(|v| (0.0..=1.0 + 1e-6).contains(v))
+        );
+        assert_eq!(outcome.cam_adversarial.channels, 3);
     }
 }

@@ -1,5 +1,5 @@
-//! What an attack did, drawn: images before / after, the perturbation, attention maps, the
-//! prediction bars and the loss curve. The lab and the embed widget both show it.
+//! What an attack did, drawn: images before / after, the perturbation, Grad-CAM and attention
+//! maps, the prediction bars and the loss curve. The lab and the embed widget both show it.
 
 use leptos::prelude::*;
 use robustdx_core::report::loss_curve;
@@ -82,6 +82,8 @@ pub fn Outcome(client: WorkerClient) -> impl IntoView {
                         {figure(p.clean.clone(), "clean".into(), "clean-image")}
                         {figure(p.adversarial.clone(), "adversarial".into(), "adversarial-image")}
                         {figure(p.perturbation.clone(), "perturbation (amplified)".into(), "perturbation-image")}
+                        {figure(p.cam_clean.clone(), "Grad-CAM before".into(), "cam-clean")}
+                        {figure(p.cam_adversarial.clone(), "Grad-CAM after".into(), "cam-adversarial")}
                         {attention}
                     </div>
                 }.into_any()
