@@ -18,8 +18,8 @@ pub fn amplified_perturbation(clean: &Image, adversarial: &Image) -> Image {
     Image::new(clean.channels, clean.height, clean.width, pixels)
 }
 
-/// `map` (one channel, any size) resized onto `image` and blended over it in a blue (its lowest
-/// value) to red (its highest) colour scale: normalised per map, the usual way attention and CAM
+/// `map` (one channel, any size) resized onto `image` and blended over it in the turbo colour
+/// map (blue: its lowest value, red: its highest): normalised per map, the usual way attention and CAM
 /// maps are read (a gate whose sigmoid sits near 0.6 everywhere still shows where it looks).
 pub fn heatmap_overlay(image: &Image, map: &Image) -> Image {
     let mut map = map
@@ -52,15 +52,10 @@ pub fn heatmap_overlay(image: &Image, map: &Image) -> Image {
     Image::new(3, image.height, image.width, pixels)
 }
 
-/// A perceptually ordered blue → cyan → yellow → red ramp.
+/// Turbo (Google's improved JET, the seed's colour map): dark blue at 0 to dark red at 1.
 fn heat(v: f32) -> [f32; 3] {
-    let v = v.clamp(0.0, 1.0);
-    let ramp = |x: f32| x.clamp(0.0, 1.0);
-    [
-        ramp(2.0 * v - 0.5),
-        ramp(1.5 - (2.0 * v - 1.0).abs() * 1.5),
-        ramp(1.5 - 2.0 * v),
-    ]
+    let c = colorous::TURBO.eval_continuous(v.clamp(0.0, 1.0) as f64);
+    [c.r, c.g, c.b].map(|x| x as f32 / 255.0)
 }
 
 /// The image as a `data:image/png;base64,…` URL.
@@ -86,14 +81,17 @@ mod tests {
     }
 
     #[test]
-    fn heatmap_is_blue_where_the_map_is_lowest_and_red_where_it_is_highest() {
-        let black = Image::zeros(3, 1, 2);
-        let map = Image::new(1, 1, 2, vec![0.55, 0.6]);
+    fn heatmap_is_blue_where_the_map_is_low_and_red_where_it_is_highest() {
+        // Normalised per map: 0.55, 0.56, 0.65 become 0, 0.1, 1. Turbo starts near black, is
+        // blue by 0.1 and ends in red.
+        let black = Image::zeros(3, 1, 3);
+        let map = Image::new(1, 1, 3, vec![0.55, 0.56, 0.65]);
         let overlay = heatmap_overlay(&black, &map);
         let r = |i: usize| overlay.pixels[i];
-        let b = |i: usize| overlay.pixels[4 + i];
-        assert!(b(0) > r(0), "low attention is blue");
-        assert!(r(1) > b(1), "high attention is red");
+        let b = |i: usize| overlay.pixels[6 + i];
+        assert!(b(1) > r(1), "low attention is blue");
+        assert!(r(2) > b(2), "high attention is red");
+        assert!(r(0) + b(0) < r(1) + b(1), "the lowest is the darkest");
     }
 
     #[test]
