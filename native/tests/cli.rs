@@ -1317,7 +1317,7 @@ fn benchmark_writes_json_csv_report_resumes_merges_and_shows_one_sequence() {
     fails_with(
         d,
         &["merge", "--out", "m2.json", "s0.json"],
-        &["shard 1/2 is missing"],
+        &["shard 1/2 missing"],
     );
 
     // One image: the frames as PNG and the page's record.

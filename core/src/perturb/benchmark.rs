@@ -13,7 +13,7 @@ use crate::data::{Dataset, Image};
 use crate::metrics::{self, Predictions};
 use crate::model::{DiagnosticModel, InputSpec};
 use crate::report::{BenchmarkIdentity, BenchmarkReport, KindResult};
-use crate::robustness::{Shard, decision};
+use crate::robustness::{Shard, check_shard_set, covers_exactly, decision};
 use crate::{Error, Label, Result, TaskKind};
 
 /// One image's sequence under one kind.
@@ -212,32 +212,13 @@ pub fn merge_benchmark_shards(shards: Vec<(String, BenchmarkReport)>) -> Result<
     let Some((first_name, first)) = shards.first() else {
         return Err(Error::invalid("merge needs at least one shard"));
     };
-    let count = first
-        .data
-        .shard
-        .ok_or_else(|| Error::format(first_name, "not a shard (written without --shard)"))?
-        .count;
-    let mut seen = vec![None::<&str>; count];
+    check_shard_set(
+        &shards
+            .iter()
+            .map(|(name, r)| (name.as_str(), r.data.shard))
+            .collect::<Vec<_>>(),
+    )?;
     for (name, report) in &shards {
-        let shard = report
-            .data
-            .shard
-            .ok_or_else(|| Error::format(name, "not a shard (written without --shard)"))?;
-        if shard.count != count {
-            return Err(Error::format(
-                name,
-                format!(
-                    "shard {shard} belongs to a run of {} shards, {first_name} to one of {count}",
-                    shard.count
-                ),
-            ));
-        }
-        if let Some(other) = seen[shard.index].replace(name) {
-            return Err(Error::format(
-                name,
-                format!("shard {shard} is given twice (also {other})"),
-            ));
-        }
         let kinds = |r: &BenchmarkReport| {
             r.results
                 .iter()
@@ -253,11 +234,6 @@ pub fn merge_benchmark_shards(shards: Vec<(String, BenchmarkReport)>) -> Result<
             ));
         }
     }
-    if let Some(missing) = seen.iter().position(Option::is_none) {
-        return Err(Error::invalid(format!(
-            "shard {missing}/{count} is missing"
-        )));
-    }
     let mut merged = first.clone();
     merged.data.shard = None;
     for (k, result) in merged.results.iter_mut().enumerate() {
@@ -266,9 +242,7 @@ pub fn merge_benchmark_shards(shards: Vec<(String, BenchmarkReport)>) -> Result<
             .flat_map(|(_, r)| r.results[k].records.iter().cloned())
             .collect();
         records.sort_by_key(|r| r.index);
-        if records.len() != first.data.samples
-            || records.iter().enumerate().any(|(i, r)| r.index != i)
-        {
+        if !covers_exactly(records.iter().map(|r| r.index), first.data.samples) {
             return Err(Error::invalid(format!(
                 "the {} records of the shards do not cover images 0..{} exactly once",
                 result.perturbation, first.data.samples

@@ -550,7 +550,7 @@ mod benchmark_runs {
         assert_eq!(merged.results, one.results);
         assert_eq!(merged.data.shard, None);
         let err = merge_benchmark_shards(vec![shards[0].clone()]).unwrap_err();
-        assert!(err.to_string().contains("1/2 is missing"), "{err}");
+        assert!(err.to_string().contains("shard 1/2 missing"), "{err}");
         let err = merge_benchmark_shards(vec![shards[0].clone(), shards[0].clone()]).unwrap_err();
         assert!(err.to_string().contains("given twice"), "{err}");
 

@@ -9,28 +9,29 @@ use super::sanity::check_attacks;
 use crate::report::AttackReport;
 use crate::{Error, Result};
 
-/// `shards`: (file name for messages, its report). Errors name the file or shard at fault.
-pub fn merge_shards(shards: Vec<(String, AttackReport)>) -> Result<AttackReport> {
-    let Some((first_name, first)) = shards.first() else {
+/// Checks that `shards` (file name, the part of the split it covers) are the parts of one run:
+/// each a shard, all of one count, each once and none missing. Returns the count.
+pub(crate) fn check_shard_set(shards: &[(&str, Option<Shard>)]) -> Result<usize> {
+    let Some(&(first_name, _)) = shards.first() else {
         return Err(Error::invalid("merge needs at least one shard"));
     };
-    let shard_of = |name: &str, r: &AttackReport| -> Result<Shard> {
-        r.data.shard.ok_or_else(|| {
+    let shard_of = |name: &str, shard: Option<Shard>| {
+        shard.ok_or_else(|| {
             Error::format(
                 name,
                 "not a shard (written without --shard): nothing to merge",
             )
         })
     };
-    let count = shard_of(first_name, first)?.count;
+    let count = shard_of(first_name, shards[0].1)?.count;
     let mut by_index: BTreeMap<usize, &str> = BTreeMap::new();
-    for (name, report) in &shards {
-        let shard = shard_of(name, report)?;
+    for &(name, shard) in shards {
+        let shard = shard_of(name, shard)?;
         if shard.count != count {
             return Err(Error::format(
                 name,
                 format!(
-                    "shard {shard} belongs to a sweep of {} shards, {first_name} to one of {count}",
+                    "shard {shard} belongs to a run of {} shards, {first_name} to one of {count}",
                     shard.count
                 ),
             ));
@@ -41,6 +42,41 @@ pub fn merge_shards(shards: Vec<(String, AttackReport)>) -> Result<AttackReport>
                 format!("shard {shard} is given twice (also {other})"),
             ));
         }
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !by_index.contains_key(i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::invalid(format!(
+            "shard{} {} missing",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", ")
+        )));
+    }
+    Ok(count)
+}
+
+/// Whether sorted record `indices` are exactly 0..`samples`, each once.
+pub(crate) fn covers_exactly(
+    indices: impl ExactSizeIterator<Item = usize>,
+    samples: usize,
+) -> bool {
+    indices.len() == samples && indices.enumerate().all(|(i, index)| index == i)
+}
+
+/// `shards`: (file name for messages, its report). Errors name the file or shard at fault.
+pub fn merge_shards(shards: Vec<(String, AttackReport)>) -> Result<AttackReport> {
+    let Some((first_name, first)) = shards.first() else {
+        return Err(Error::invalid("merge needs at least one shard"));
+    };
+    check_shard_set(
+        &shards
+            .iter()
+            .map(|(name, r)| (name.as_str(), r.data.shard))
+            .collect::<Vec<_>>(),
+    )?;
+    for (name, report) in &shards {
         let same_sweep = report.model.sha256 == first.model.sha256
             && report.data.name == first.data.name
             && report.data.split == first.data.split
@@ -73,18 +109,6 @@ pub fn merge_shards(shards: Vec<(String, AttackReport)>) -> Result<AttackReport>
             }
         }
     }
-    let missing: Vec<String> = (0..count)
-        .filter(|i| !by_index.contains_key(i))
-        .map(|i| format!("{i}/{count}"))
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::invalid(format!(
-            "shard{} {} missing",
-            if missing.len() > 1 { "s" } else { "" },
-            missing.join(", ")
-        )));
-    }
-
     let mut merged = first.clone();
     merged.data.shard = None;
     merged.records_file = None;
@@ -95,9 +119,7 @@ pub fn merge_shards(shards: Vec<(String, AttackReport)>) -> Result<AttackReport>
             .flat_map(|(_, r)| r.results[cell].records.iter().cloned())
             .collect();
         records.sort_by_key(|r| r.index);
-        let complete = records.len() == first.data.samples
-            && records.iter().enumerate().all(|(i, r)| r.index == i);
-        if !complete {
+        if !covers_exactly(records.iter().map(|r| r.index), first.data.samples) {
             return Err(Error::invalid(format!(
                 "the {} ε={} records of the shards do not cover images 0..{} exactly once",
                 result.attack, result.eps, first.data.samples

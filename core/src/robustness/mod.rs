@@ -14,6 +14,7 @@ pub use evaluate::{AttackEvaluation, Example, evaluate_attack};
 pub(crate) use identity::subject_differences;
 pub use identity::{ResultIdentity, Shard, sha256_hex};
 pub use merge::merge_shards;
+pub(crate) use merge::{check_shard_set, covers_exactly};
 pub use outcome::{Decision, decision, finding_names};
 pub use record::{ImageRecord, records_csv, records_json_lines, summarize};
 pub use sanity::{
