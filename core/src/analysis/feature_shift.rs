@@ -18,7 +18,7 @@ pub struct StageShift {
 
 /// Keeps every stage's activation.
 #[derive(Default)]
-struct Stages(Vec<Tensor<4>>);
+pub(crate) struct Stages(pub(crate) Vec<Tensor<4>>);
 
 impl Probe for Stages {
     fn stage(&mut self, _index: usize, x: &Tensor<4>) {
@@ -49,8 +49,15 @@ pub async fn feature_shift(
     clean: Tensor<4>,
     adversarial: Tensor<4>,
 ) -> Result<Vec<StageShift>> {
-    let before = stages(model, clean);
-    let after = stages(model, adversarial);
+    stage_shifts(stages(model, clean), stages(model, adversarial)).await
+}
+
+/// The mean relative shift of every stage from the activations `before` to `after` (one tensor
+/// per stage, from [`Stages`]).
+pub(crate) async fn stage_shifts(
+    before: Vec<Tensor<4>>,
+    after: Vec<Tensor<4>>,
+) -> Result<Vec<StageShift>> {
     let mut out = Vec::with_capacity(before.len());
     for (i, (c, a)) in before.into_iter().zip(after).enumerate() {
         let ratio = norms(a - c.clone()) / norms(c).clamp_min(1e-12);

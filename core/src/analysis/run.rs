@@ -5,12 +5,11 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    CamTarget, LabelCorrelation, StageShift, feature_shift, fisher_ratio, grad_cam, silhouette,
-};
+use super::feature_shift::{Stages, stage_shifts};
+use super::{CamTarget, LabelCorrelation, StageShift, fisher_ratio, grad_cam, silhouette};
 use crate::attack::{Attack, AttackedModel, SampleKeys};
 use crate::data::{BatchLoader, Dataset, Image, images_to_tensor};
-use crate::model::{Classifier, DiagnosticModel};
+use crate::model::DiagnosticModel;
 use crate::robustness::{Decision, decision};
 use crate::{Label, Result, readback};
 
@@ -121,6 +120,8 @@ pub async fn analyze(
         let batch_labels: Vec<Label> = samples.iter().map(|s| s.label.clone()).collect();
         let keys = SampleKeys::new(seed, indices.iter().map(|&i| i as u64).collect());
         let adversarial = attack.perturb(&attacked, clean.clone(), &batch_labels, &keys)?;
+        // One pass per condition gives the decision, the penultimate feature and every stage.
+        let mut stages = Vec::with_capacity(2);
         for (tensor, features, decisions) in [
             (&clean, &mut clean_features, &mut clean_decisions),
             (
@@ -129,7 +130,9 @@ pub async fn analyze(
                 &mut adversarial_decisions,
             ),
         ] {
-            let out = valid.forward_all(tensor.clone());
+            let mut probe = Stages::default();
+            let out = valid.forward_probed(tensor.clone(), &mut probe);
+            stages.push(probe.0);
             let probs = crate::task::probabilities(card.task, out.logits);
             let [_, k] = probs.dims();
             let probs = readback::floats(probs).await?;
@@ -142,7 +145,8 @@ pub async fn analyze(
                     .map(<[f32]>::to_vec),
             );
         }
-        let shift = feature_shift(model, clean.clone(), adversarial.clone()).await?;
+        let after = stages.pop().expect("the adversarial pass");
+        let shift = stage_shifts(stages.pop().expect("the clean pass"), after).await?;
         shift_sums.resize(shift.len(), 0.0);
         for (sum, s) in shift_sums.iter_mut().zip(&shift) {
             *sum += s.relative_l2 * samples.len() as f64;
