@@ -46,6 +46,7 @@ fn strip(
         SequenceKey::new(report.seed, record.index as u64),
     );
     let decisions = decided(record);
+    let flips = fp.changed_frames(&decisions);
     let mut cells = String::new();
     for (i, (frame, d)) in frames.iter().zip(&decisions).enumerate() {
         let flipped = fp.flipped(&decisions, i);
@@ -68,12 +69,8 @@ fn strip(
         } else {
             format!(" {}", escape(&record.id))
         },
-        fp.changed_frames(&decisions),
-        if fp.changed_frames(&decisions) == 1 {
-            ""
-        } else {
-            "s"
-        },
+        flips,
+        if flips == 1 { "" } else { "s" },
     ))
 }
 

@@ -78,10 +78,7 @@ impl FlipProbability {
         let labels = frames[0].len().max(1);
         let mut flips = 0usize;
         for i in 1..frames.len() {
-            let against = match reference {
-                Reference::First => &frames[0],
-                Reference::Previous => &frames[i - 1],
-            };
+            let against = &frames[reference.frame_for(i)];
             flips += frames[i]
                 .iter()
                 .zip(against)
@@ -105,11 +102,7 @@ impl FlipProbability {
 
     /// Whether frame `i` decides otherwise than its reference frame (never frame 0).
     pub fn flipped(&self, frames: &[Decision], i: usize) -> bool {
-        i > 0
-            && match self.reference {
-                Reference::First => frames[i] != frames[0],
-                Reference::Previous => frames[i] != frames[i - 1],
-            }
+        i > 0 && frames[i] != frames[self.reference.frame_for(i)]
     }
 
     /// The mean over sequences (0 for none).

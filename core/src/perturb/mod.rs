@@ -58,6 +58,14 @@ pub enum Reference {
 }
 
 impl Reference {
+    /// The frame that frame `i` (≥ 1) is compared with.
+    pub fn frame_for(self, i: usize) -> usize {
+        match self {
+            Reference::First => 0,
+            Reference::Previous => i.saturating_sub(1),
+        }
+    }
+
     /// "first" or "previous", for tables.
     pub fn name(self) -> &'static str {
         match self {

@@ -94,10 +94,7 @@ pub fn SequencePanel(
                     return view! { <p class="note">{if s.running { "Making the frames…" } else { "" }}</p> }.into_any();
                 };
                 let decisions: Vec<&str> = report.frames.iter().map(|f| f.label.as_str()).collect();
-                let flipped = |i: usize| i > 0 && match report.reference {
-                    Reference::First => decisions[i] != decisions[0],
-                    Reference::Previous => decisions[i] != decisions[i - 1],
-                };
+                let flipped = |i: usize| i > 0 && decisions[i] != decisions[report.reference.frame_for(i)];
                 let against = match report.reference {
                     Reference::First => "the clean first frame",
                     Reference::Previous => "the frame before",
