@@ -11,7 +11,6 @@ use image::Luma;
 use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp};
 
 use super::planes::map_planes;
-use super::zoom_blur::about_centre;
 use super::{Perturbation, Schedule, SequenceKey, pixel_scale};
 use crate::data::Image;
 
@@ -65,6 +64,14 @@ pub static TILT: Geometric = Geometric {
     map: |degrees, w, h, _| tilt(degrees, w as f64, h as f64),
     interpolation: Interpolation::Bilinear,
 };
+
+/// `projection` about the image's centre (pixel-centre coordinates) instead of its corner.
+pub(crate) fn about_centre(width: u32, height: u32, projection: Projection) -> Projection {
+    let (cx, cy) = ((width as f32 - 1.0) / 2.0, (height as f32 - 1.0) / 2.0);
+    Projection::translate(-cx, -cy)
+        .and_then(projection)
+        .and_then(Projection::translate(cx, cy))
+}
 
 /// torchvision's forward map `RSS(a, s, φ)` of `affine` (angle and shear along x in degrees):
 /// `[[cos a, −cos a·tan φ − sin a], [sin a, cos a − sin a·tan φ]]·s`.

@@ -7,9 +7,9 @@ use image::Luma;
 use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp};
 use rand_distr::{Distribution, Normal};
 
+use super::geometric::about_centre;
 use super::motion_blur::{motion_blur_plane, motion_kernel};
 use super::planes::{Plane, luminance, reference_size, resize_plane};
-use super::zoom_blur::about_centre;
 use super::{Perturbation, Schedule, SequenceKey};
 use crate::data::Image;
 

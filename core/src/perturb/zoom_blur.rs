@@ -4,6 +4,7 @@
 use image::Luma;
 use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp};
 
+use super::geometric::about_centre;
 use super::planes::{Plane, from_planes, planes};
 use super::{Perturbation, Schedule, SequenceKey};
 use crate::data::Image;
@@ -11,14 +12,6 @@ use crate::data::Image;
 pub struct ZoomBlur;
 
 pub static ZOOM_BLUR: ZoomBlur = ZoomBlur;
-
-/// The image scaled by `factor` about its centre (same size; the centre crop of the zoom).
-pub(crate) fn about_centre(width: u32, height: u32, projection: Projection) -> Projection {
-    let (cx, cy) = ((width as f32 - 1.0) / 2.0, (height as f32 - 1.0) / 2.0);
-    Projection::translate(-cx, -cy)
-        .and_then(projection)
-        .and_then(Projection::translate(cx, cy))
-}
 
 impl Perturbation for ZoomBlur {
     fn name(&self) -> &'static str {
