@@ -1,5 +1,6 @@
 //! `robustdx analyze`: what an attack does inside a model — feature shift per stage, how well the
-//! penultimate feature separates the classes before and after, label correlation (multi-label),
+//! penultimate feature separates the classes before and after (scores and a t-SNE map), label
+//! correlation (multi-label),
 //! and Grad-CAM before and after for a few images. A table, JSON and an HTML report.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +10,9 @@ use clap::Args;
 use robustdx_core::analysis::{AnalysisFindings, Separation, ShownImages, analyze};
 use robustdx_core::attack::{AttackContext, AttackSpec, Convention, Goal, Norm};
 use robustdx_core::data::Image;
-use robustdx_core::report::{AnalysisReport, feature_shift_chart, heatmap_overlay, png_data_url};
+use robustdx_core::report::{
+    AnalysisReport, feature_shift_chart, heatmap_overlay, png_data_url, tsne_chart,
+};
 use serde_json::{Map, Value};
 
 use crate::backend::{self, BackendChoice};
@@ -217,6 +220,19 @@ fn write_report(
             png_data_url(&heatmap_overlay(adversarial, &map(&example.adversarial_cam))),
         ));
     }
+    let tsne = match &f.tsne {
+        Some(map) => format!(
+            "<h2>t-SNE of the penultimate feature</h2><p class=\"note\">Clean and adversarial features embedded together (perplexity {:.0}, {} iterations, seed {}): an adversarial point sits where the attack moved its feature, among the clean classes. Colour: the true class; ×: fooled (right clean, wrong after).</p>{}",
+            map.perplexity,
+            map.epochs,
+            map.seed,
+            tsne_chart(map)?
+        ),
+        None => format!(
+            "<h2>t-SNE of the penultimate feature</h2><p class=\"note\">No map: it needs at least {} images.</p>",
+            robustdx_core::analysis::tsne::MIN_POINTS.div_ceil(2)
+        ),
+    };
     let correlation = f.label_correlation.as_ref().map_or(String::new(), |c| {
         let names = &report.model.class_names;
         format!(
@@ -243,6 +259,7 @@ fn write_report(
 <h2>Class separation of the penultimate feature</h2>
 <p class="note">Silhouette (−1 to 1) and Fisher ratio (between- over within-class scatter) of the feature the head reads, grouped by the true class (multi-label: by the set of findings).</p>
 <table><tr><th></th><th>accuracy</th><th>silhouette</th><th>Fisher ratio</th></tr>{clean_row}{adversarial_row}</table>
+{tsne}
 {correlation}
 <h2>Grad-CAM before and after</h2>
 <p class="note">Each map explains that image's own decision (red: most, blue: least).</p>

@@ -1528,8 +1528,44 @@ fn analyze_writes_findings_and_a_report() {
     assert_eq!(cams.len(), 2, "the shown images, across batches of 4");
     assert_eq!(cams[0]["clean_cam"].as_array().unwrap().len(), 32 * 32);
     assert!(record["label_correlation"]["truth"].is_array());
+    let tsne = &record["tsne"];
+    assert_eq!(tsne["clean"].as_array().unwrap().len(), 6);
+    assert_eq!(tsne["adversarial"].as_array().unwrap().len(), 6);
+    assert_eq!(tsne["groups"].as_array().unwrap().len(), 6);
     let html = std::fs::read_to_string(d.join("rep/index.html")).unwrap();
     assert!(html.contains("Feature shift over depth") && html.contains("Label correlation"));
+    assert!(html.contains("t-SNE of the penultimate feature") && html.contains("fooled: ×"));
+    // Same seed, same numbers, whatever the batch size: the t-SNE map included.
+    let again = robustdx(
+        d,
+        &[
+            "analyze",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--data",
+            "synth-chest:n=32,test=9,size=32,seed=2",
+            "--attack",
+            "pgd",
+            "--eps",
+            "8",
+            "--steps",
+            "3",
+            "--limit",
+            "6",
+            "--shown",
+            "2",
+            "--batch-size",
+            "6",
+            "--json",
+            "b.json",
+        ],
+    );
+    assert!(again.status.success(), "{}", text(&again));
+    let other = json(&d.join("b.json"));
+    assert_eq!(other["tsne"], record["tsne"]);
+    assert_eq!(other["feature_shift"], record["feature_shift"]);
     assert_eq!(
         html.matches("data:image/png;base64").count(),
         8,

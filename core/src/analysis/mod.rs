@@ -7,6 +7,7 @@ mod feature_shift;
 mod grad_cam;
 mod label_correlation;
 mod run;
+pub mod tsne;
 
 #[cfg(test)]
 mod tests;
@@ -16,3 +17,4 @@ pub use feature_shift::{StageShift, feature_shift};
 pub use grad_cam::{CamTarget, cam_from, grad_cam, grad_cam_at_layer};
 pub use label_correlation::{LabelCorrelation, correlation_matrix, matrix_distance};
 pub use run::{AnalysisFindings, CamExample, Separation, ShownImages, analyze};
+pub use tsne::TsneMap;

@@ -6,6 +6,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::feature_shift::{Stages, stage_shifts};
+use super::tsne::TsneMap;
 use super::{CamTarget, LabelCorrelation, StageShift, fisher_ratio, grad_cam, silhouette};
 use crate::attack::{Attack, AttackedModel, SampleKeys};
 use crate::data::{BatchLoader, Dataset, Image, images_to_tensor};
@@ -47,6 +48,10 @@ pub struct AnalysisFindings {
     /// Multi-label models only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_correlation: Option<LabelCorrelation>,
+    /// The joint t-SNE map of the penultimate features; absent where robustdx was built without
+    /// it (the page) or for fewer than `tsne::MIN_POINTS` images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsne: Option<TsneMap>,
     pub cams: Vec<CamExample>,
 }
 
@@ -62,9 +67,11 @@ fn group(label: &Label) -> Vec<bool> {
     }
 }
 
-fn separation(features: &[Vec<f32>], labels: &[Label], decisions: &[Decision]) -> Separation {
+/// Each label's group (the class, or the set of findings) as an index, and the groups in order
+/// of first appearance.
+fn grouping(labels: &[Label]) -> (Vec<usize>, Vec<Vec<bool>>) {
     let mut groups: Vec<Vec<bool>> = Vec::new();
-    let ids: Vec<usize> = labels
+    let ids = labels
         .iter()
         .map(|l| {
             let g = group(l);
@@ -74,15 +81,29 @@ fn separation(features: &[Vec<f32>], labels: &[Label], decisions: &[Decision]) -
             })
         })
         .collect();
-    let right = labels
+    (ids, groups)
+}
+
+/// A group's name: its class, its findings joined by " + ", or "no finding".
+fn group_name(group: &[bool], class_names: &[String]) -> String {
+    let named: Vec<&str> = group
         .iter()
-        .zip(decisions)
-        .filter(|(l, d)| Decision::from(*l) == **d)
-        .count();
+        .enumerate()
+        .filter(|&(_, &on)| on)
+        .map(|(i, _)| class_names.get(i).map_or("?", String::as_str))
+        .collect();
+    if named.is_empty() {
+        "no finding".into()
+    } else {
+        named.join(" + ")
+    }
+}
+
+fn separation(features: &[Vec<f32>], ids: &[usize], right: &[bool]) -> Separation {
     Separation {
-        accuracy: right as f64 / labels.len().max(1) as f64,
-        silhouette: silhouette(features, &ids),
-        fisher_ratio: fisher_ratio(features, &ids),
+        accuracy: right.iter().filter(|&&r| r).count() as f64 / right.len().max(1) as f64,
+        silhouette: silhouette(features, ids),
+        fisher_ratio: fisher_ratio(features, ids),
     }
 }
 
@@ -200,6 +221,34 @@ pub async fn analyze(
             &flags(&adversarial_decisions),
         )
     });
+    let (ids, groups) = grouping(&labels);
+    let right = |ds: &[Decision]| -> Vec<bool> {
+        labels
+            .iter()
+            .zip(ds)
+            .map(|(l, d)| Decision::from(l) == *d)
+            .collect()
+    };
+    let (clean_right, adversarial_right) = (right(&clean_decisions), right(&adversarial_decisions));
+    let tsne = tsne_map(
+        &clean_features,
+        &adversarial_features,
+        seed,
+        TsneMap {
+            perplexity: super::tsne::perplexity_for(2 * labels.len()),
+            epochs: super::tsne::EPOCHS,
+            seed,
+            clean: Vec::new(),
+            adversarial: Vec::new(),
+            groups: ids.clone(),
+            group_names: groups
+                .iter()
+                .map(|g| group_name(g, &card.class_names))
+                .collect(),
+            clean_right: clean_right.clone(),
+            adversarial_right: adversarial_right.clone(),
+        },
+    )?;
     let findings = AnalysisFindings {
         samples: labels.len(),
         feature_shift: shift_sums
@@ -210,10 +259,34 @@ pub async fn analyze(
                 relative_l2: s / labels.len().max(1) as f64,
             })
             .collect(),
-        clean: separation(&clean_features, &labels, &clean_decisions),
-        adversarial: separation(&adversarial_features, &labels, &adversarial_decisions),
+        clean: separation(&clean_features, &ids, &clean_right),
+        adversarial: separation(&adversarial_features, &ids, &adversarial_right),
         label_correlation,
+        tsne,
         cams,
     };
     Ok((findings, images))
+}
+
+/// Fills `map` with the joint embedding of the clean and adversarial features (clean first).
+#[cfg(feature = "tsne")]
+fn tsne_map(
+    clean: &[Vec<f32>],
+    adversarial: &[Vec<f32>],
+    seed: u64,
+    mut map: TsneMap,
+) -> Result<Option<TsneMap>> {
+    let points: Vec<Vec<f32>> = clean.iter().chain(adversarial).cloned().collect();
+    let Some(mut embedded) = super::tsne::embed(&points, seed, map.epochs)? else {
+        return Ok(None);
+    };
+    map.adversarial = embedded.split_off(clean.len());
+    map.clean = embedded;
+    Ok(Some(map))
+}
+
+/// Built without t-SNE (the page): no map.
+#[cfg(not(feature = "tsne"))]
+fn tsne_map(_: &[Vec<f32>], _: &[Vec<f32>], _: u64, _: TsneMap) -> Result<Option<TsneMap>> {
+    Ok(None)
 }

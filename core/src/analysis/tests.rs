@@ -234,3 +234,77 @@ fn label_correlation_by_hand() {
     // Entries (0,1), (1,0) move from 1 to 0 and (0,2), (2,0) from −1 to 0: √4 = 2.
     assert!((c.adversarial_distance - 2.0).abs() < 1e-12, "{c:?}");
 }
+
+/// Two tight blobs in 16-d, `n` points each, far apart; a seeded draw so the test is fixed.
+#[cfg(feature = "tsne")]
+fn two_blobs(n: usize) -> (Vec<Vec<f32>>, Vec<usize>) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut points = Vec::new();
+    let mut labels = Vec::new();
+    for blob in 0..2 {
+        for _ in 0..n {
+            points.push(
+                (0..16)
+                    .map(|k| rng.random::<f32>() * 0.2 + if k % 2 == blob { 3.0 } else { 0.0 })
+                    .collect(),
+            );
+            labels.push(blob);
+        }
+    }
+    (points, labels)
+}
+
+/// The map keeps separate what is separate, and a seed fixes it bit for bit.
+#[cfg(feature = "tsne")]
+#[test]
+fn tsne_separates_two_blobs_and_is_repeatable() {
+    let (points, labels) = two_blobs(30);
+    let map = tsne::embed(&points, 3, 300).unwrap().unwrap();
+    assert_eq!(map.len(), 60);
+    let as_rows: Vec<Vec<f32>> = map.iter().map(|p| p.to_vec()).collect();
+    let s = silhouette(&as_rows, &labels).unwrap();
+    assert!(s > 0.8, "the blobs mix in the map: silhouette {s}");
+    assert_eq!(tsne::embed(&points, 3, 300).unwrap().unwrap(), map);
+    assert_ne!(tsne::embed(&points, 4, 300).unwrap().unwrap(), map);
+}
+
+#[cfg(feature = "tsne")]
+#[test]
+fn tsne_refuses_what_it_cannot_map() {
+    let (mut points, _) = two_blobs(4);
+    assert_eq!(tsne::embed(&points[..6], 0, 10).unwrap(), None, "too few");
+    assert_eq!(tsne::perplexity_for(7), 2.0);
+    assert_eq!(tsne::perplexity_for(400), 30.0);
+    points[2][5] = f32::NAN;
+    let e = tsne::embed(&points, 0, 10).unwrap_err().to_string();
+    assert!(e.contains("point 2") && e.contains("not finite"), "{e}");
+    points[2] = vec![1.0; 3];
+    let e = tsne::embed(&points, 0, 10).unwrap_err().to_string();
+    assert!(e.contains("point 2 has 3 values"), "{e}");
+    // A dead feature (every image the same) still gives a map, not a panic or NaN.
+    let same = vec![vec![0.5f32; 4]; 8];
+    let map = tsne::embed(&same, 0, 50).unwrap().unwrap();
+    assert!(map.iter().flatten().all(|v| v.is_finite()), "{map:?}");
+}
+
+/// The chart draws every clean point, the clean map faintly behind the adversarial panel, a dot
+/// for each adversarial point not fooled and a cross (two lines) for each fooled one.
+#[test]
+fn tsne_chart_marks_the_fooled() {
+    let map = TsneMap {
+        perplexity: 2.0,
+        epochs: 10,
+        seed: 0,
+        clean: vec![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]],
+        adversarial: vec![[0.1, 0.0], [0.9, 0.2], [0.5, 0.5], [1.0, 0.9]],
+        groups: vec![0, 1, 0, 1],
+        group_names: vec!["benign".into(), "malignant".into()],
+        clean_right: vec![true, true, false, true],
+        adversarial_right: vec![false, true, false, false],
+    };
+    assert_eq!(map.fooled().collect::<Vec<_>>(), [true, false, false, true]);
+    let svg = crate::report::tsne_chart(&map).unwrap();
+    assert_eq!(svg.matches("<circle").count(), 4 + 4 + 2 + 2, "{svg}");
+    assert!(svg.contains("2 of 4 fooled") && svg.contains("malignant"));
+}

@@ -315,6 +315,140 @@ pub fn flip_probability_chart(report: &BenchmarkReport) -> Result<String> {
     Ok(svg)
 }
 
+/// d3's category10 without its grey (index 7), which is kept for "other": the groups beyond the
+/// nine largest.
+const TSNE_PALETTE: [usize; 9] = [0, 1, 2, 3, 4, 5, 6, 8, 9];
+const TSNE_COLOURED_GROUPS: usize = TSNE_PALETTE.len();
+const TSNE_OTHER: RGBColor = RGBColor(170, 170, 170);
+
+/// The t-SNE map as two panels on the same axes, an SVG document: clean features coloured by
+/// their true group, then adversarial ones (the clean map faint behind them), the fooled images
+/// (right clean, wrong after) drawn as crosses; a legend of the groups below, off the points.
+pub fn tsne_chart(map: &crate::analysis::TsneMap) -> Result<String> {
+    let mut order: Vec<usize> = (0..map.group_names.len()).collect();
+    let size = |g: usize| map.groups.iter().filter(|&&x| x == g).count();
+    order.sort_by_key(|&g| std::cmp::Reverse(size(g)));
+    let palette = |g: usize| -> RGBColor {
+        match order.iter().position(|&x| x == g) {
+            Some(rank) if rank < TSNE_COLOURED_GROUPS => {
+                let c = colorous::CATEGORY10[TSNE_PALETTE[rank]];
+                RGBColor(c.r, c.g, c.b)
+            }
+            _ => TSNE_OTHER,
+        }
+    };
+    let all = map.clean.iter().chain(&map.adversarial);
+    let (mut lo, mut hi) = ([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]);
+    for p in all {
+        for k in 0..2 {
+            lo[k] = lo[k].min(p[k]);
+            hi[k] = hi[k].max(p[k]);
+        }
+    }
+    if !(lo[0].is_finite() && lo[1].is_finite()) {
+        return Err(Error::invalid("the t-SNE map has no points"));
+    }
+    let pad = |k: usize| ((hi[k] - lo[k]) * 0.05).max(1e-3);
+    let (xs, ys) = (
+        lo[0] - pad(0)..hi[0] + pad(0),
+        lo[1] - pad(1)..hi[1] + pad(1),
+    );
+    let fooled: Vec<bool> = map.fooled().collect();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, 430)).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing)?;
+        let (panels, legend) = root.split_vertically(370);
+        let (left, right) = panels.split_horizontally(380);
+        for (area, adversarial) in [(&left, false), (&right, true)] {
+            let caption = if adversarial {
+                format!(
+                    "adversarial ({} of {} fooled: ×)",
+                    fooled.iter().filter(|&&f| f).count(),
+                    fooled.len()
+                )
+            } else {
+                "clean".to_string()
+            };
+            let mut chart = ChartBuilder::on(area)
+                .caption(caption, ("sans-serif", 16))
+                .margin(10)
+                .build_cartesian_2d(xs.clone(), ys.clone())
+                .map_err(drawing)?;
+            // t-SNE's axes have no units: a frame, no ticks.
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .disable_x_axis()
+                .disable_y_axis()
+                .draw()
+                .map_err(drawing)?;
+            chart
+                .plotting_area()
+                .draw(&Rectangle::new(
+                    [(xs.start, ys.start), (xs.end, ys.end)],
+                    BLACK.mix(0.4),
+                ))
+                .map_err(drawing)?;
+            let points = if adversarial {
+                chart
+                    .draw_series(
+                        map.clean
+                            .iter()
+                            .map(|p| Circle::new((p[0], p[1]), 2, BLACK.mix(0.08).filled())),
+                    )
+                    .map_err(drawing)?;
+                &map.adversarial
+            } else {
+                &map.clean
+            };
+            for (i, p) in points.iter().enumerate() {
+                let colour = palette(map.groups[i]);
+                let at = (p[0], p[1]);
+                if adversarial && fooled[i] {
+                    chart
+                        .draw_series(std::iter::once(Cross::new(at, 4, colour.stroke_width(2))))
+                        .map_err(drawing)?;
+                } else {
+                    chart
+                        .draw_series(std::iter::once(Circle::new(
+                            at,
+                            3,
+                            colour.mix(0.8).filled(),
+                        )))
+                        .map_err(drawing)?;
+                }
+            }
+        }
+        let style = ("sans-serif", 13).into_font().color(&BLACK);
+        let (mut x, mut y) = (16i32, 14i32);
+        let mut named: Vec<(String, RGBColor)> = order
+            .iter()
+            .take(TSNE_COLOURED_GROUPS)
+            .map(|&g| (map.group_names[g].clone(), palette(g)))
+            .collect();
+        if order.len() > TSNE_COLOURED_GROUPS {
+            named.push(("other".into(), TSNE_OTHER));
+        }
+        for (name, colour) in named {
+            // About 7 px a character at 13 px: wrap before the right edge.
+            let width = 24 + 7 * name.chars().count() as i32;
+            if x > 16 && x + width > 744 {
+                (x, y) = (16, y + 22);
+            }
+            legend
+                .draw(&Circle::new((x, y), 4, colour.filled()))
+                .map_err(drawing)?;
+            legend
+                .draw(&Text::new(name, (x + 8, y - 7), style.clone()))
+                .map_err(drawing)?;
+            x += width;
+        }
+        root.present().map_err(drawing)?;
+    }
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
