@@ -100,6 +100,10 @@ pub struct Timing {
     /// Mean time per attack step (for PGD: gradient, update, and the read-back of the
     /// animation frame).
     pub per_step_ms: f64,
+    /// Grad-CAM before and after the attack, with their overlays (attack jobs only): from the
+    /// last step's frame to the result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cam_ms: Option<f64>,
 }
 
 /// Worker → page.

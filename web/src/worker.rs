@@ -245,6 +245,7 @@ async fn run_sequence(
             load_ms: loaded - start,
             total_ms: end - start,
             per_step_ms: (end - loaded) / job.frames.max(1) as f64,
+            cam_ms: None,
         },
     })
 }
@@ -272,6 +273,8 @@ async fn run_job(
     let loaded = now_ms();
     let id = job.id;
     let class_names = model.card.class_names.clone();
+    // The last step's frame comes right before Grad-CAM: what follows it is the maps.
+    let last_step_at = std::cell::Cell::new(loaded);
     let outcome = attack_single_image(
         &model,
         generator.as_deref(),
@@ -279,6 +282,9 @@ async fn run_job(
         &job.settings,
         &device,
         |progress| {
+            if progress.step == progress.steps {
+                last_step_at.set(now_ms());
+            }
             post(&WorkerMessage::Step {
                 id,
                 class_names: class_names.clone(),
@@ -318,6 +324,7 @@ async fn run_job(
             load_ms: loaded - start,
             total_ms: end - start,
             per_step_ms: (end - loaded) / job.settings.steps_taken().max(1) as f64,
+            cam_ms: Some(end - last_step_at.get()),
         },
     })
 }

@@ -34,7 +34,7 @@ console.log(`| everything | ${mb(page.total + worker.total + assets.total)} | ${
 
 const manifest = JSON.parse(readFileSync(join(DIST, 'assets', 'manifest.json'), 'utf8'));
 const server = await serve();
-console.log(`\n| backend | model | first result, PGD-${STEPS} (page load, model fetch, shader compilation) | per PGD step, first run | per PGD step, second run |\n|---|---|---|---|---|`);
+console.log(`\n| backend | model | first result, PGD-${STEPS} (page load, model fetch, shader compilation) | per PGD step, first run | per PGD step, second run | Grad-CAM before and after |\n|---|---|---|---|---|---|`);
 for (const webgpu of [true, false]) {
   for (const model of manifest.models.filter((m) => m.data === 'derm')) {
     const sample = manifest.samples.find((s) => s.data === model.data);
@@ -57,7 +57,7 @@ for (const webgpu of [true, false]) {
         await verdict.waitFor({ timeout: 600_000 });
         perStep.push(Number((await verdict.textContent()).match(/([0-9.]+) ms per step/)[1]));
       }
-      console.log(`| ${backend} | ${model.id} | ${(first / 1000).toFixed(1)} s | ${cold.timing.per_step_ms.toFixed(0)} ms | ${perStep[1].toFixed(0)} ms |`);
+      console.log(`| ${backend} | ${model.id} | ${(first / 1000).toFixed(1)} s | ${cold.timing.per_step_ms.toFixed(0)} ms | ${perStep[1].toFixed(0)} ms | ${cold.timing.cam_ms.toFixed(0)} ms |`);
     } finally {
       await browser.close();
     }

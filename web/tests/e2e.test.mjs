@@ -96,7 +96,8 @@ for (const backend of ['webgpu', 'cpu']) {
       console.log(`# ${backend}: largest |Δ Grad-CAM| vs native ${camDiff.toExponential(2)}`);
       console.log(`# ${backend}: ${result.clean.label} → ${result.adversarial.label}, loss ${result.loss[0].toFixed(4)} → ${result.loss.at(-1).toFixed(4)}, ` +
         `largest |Δp| vs native ${Math.max(...result.adversarial.probs.map((p, i) => Math.abs(p - expected.adversarial.probs[i]))).toExponential(2)}, ` +
-        `${result.timing.per_step_ms.toFixed(1)} ms/step`);
+        `${result.timing.per_step_ms.toFixed(1)} ms/step, Grad-CAM ${result.timing.cam_ms.toFixed(0)} ms`);
+      assert.ok(result.timing.cam_ms > 0 && result.timing.cam_ms < result.timing.total_ms, 'Grad-CAM timed');
       await page.screenshot({ path: join(SHOTS, `embed-${backend}.png`), fullPage: true });
     });
   });

@@ -59,8 +59,9 @@ pub fn Outcome(client: WorkerClient) -> impl IntoView {
                     };
                     view! {
                         <p class="verdict" class:flipped=rep.flipped data-testid="verdict">{verdict}
-                            {format!(" ‖δ‖∞ = {:.2}/255. {} on {}: {:.0} ms in all, {:.1} ms per step.",
-                                rep.linf, rep.settings.attack.to_uppercase(), rep.backend, f.timing.total_ms, f.timing.per_step_ms)}
+                            {format!(" ‖δ‖∞ = {:.2}/255. {} on {}: {:.0} ms in all, {:.1} ms per step{}.",
+                                rep.linf, rep.settings.attack.to_uppercase(), rep.backend, f.timing.total_ms, f.timing.per_step_ms,
+                                f.timing.cam_ms.map_or(String::new(), |ms| format!(", Grad-CAM {ms:.0} ms")))}
                         </p>
                     }.into_any()
                 }
