@@ -63,7 +63,11 @@ pub fn run(
 ) -> anyhow::Result<SingleImageReport> {
     let settings = settings(args)?;
     let name = image_path.to_string_lossy();
-    let image = Image::decode(&read(image_path)?, &name)?;
+    let image = Image::decode_with(
+        &read(image_path)?,
+        &name,
+        &args.data.dicom.decode_options()?,
+    )?;
     let generator = match (&args.generator, settings.attack.as_str()) {
         (Some(path), "gap") => Some(crate::gap::load(path, device)?),
         (None, "gap") => anyhow::bail!("--attack gap needs --generator FILE"),

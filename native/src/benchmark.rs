@@ -235,7 +235,7 @@ fn run_image(
         anyhow::bail!("--image shows one perturbation: give one --kinds kind");
     };
     let name = path.to_string_lossy();
-    let image = Image::decode(&read(path)?, &name)?;
+    let image = Image::decode_with(&read(path)?, &name, &args.data.dicom.decode_options()?)?;
     let (frames, mut report) = futures_lite::future::block_on(image_sequence(
         model,
         image,

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use robustdx_core::data::{self, CsvColumns, DataSpec, DataSplits, OpenOptions};
+use robustdx_core::data::dicom::{DicomFrames, DicomWindow};
+use robustdx_core::data::{self, CsvColumns, DataSpec, DataSplits, DecodeOptions, OpenOptions};
 
 use crate::files::DiskSource;
 
@@ -32,6 +33,44 @@ pub struct DataArgs {
     /// Seed of that hold-out split
     #[arg(long, default_value_t = 0)]
     pub split_seed: u64,
+    #[command(flatten)]
+    pub dicom: DicomArgs,
+}
+
+/// How DICOM files are read: by every command that reads image files.
+#[derive(Debug, Clone, Args)]
+pub struct DicomArgs {
+    /// DICOM window: auto (the file's window, else min–max), none (min–max) or CENTER,WIDTH
+    #[arg(long, default_value = "auto")]
+    pub dicom_window: String,
+    /// Multi-frame DICOM: first (the first frame) or all (each frame an image, id FILE#FRAME)
+    #[arg(long, default_value = "first")]
+    pub dicom_frames: String,
+}
+
+impl DicomArgs {
+    pub fn decode_options(&self) -> anyhow::Result<DecodeOptions> {
+        Ok(DecodeOptions {
+            dicom_window: self.dicom_window.parse::<DicomWindow>()?,
+            dicom_frame: 0,
+        })
+    }
+
+    pub fn frames(&self) -> anyhow::Result<DicomFrames> {
+        Ok(self.dicom_frames.parse()?)
+    }
+
+    /// For result identities: nothing when the defaults are used (older results stay valid).
+    pub fn identity(&self) -> String {
+        let mut text = String::new();
+        if self.dicom_window != "auto" {
+            text.push_str(&format!(" dicom-window={}", self.dicom_window));
+        }
+        if self.dicom_frames != "first" {
+            text.push_str(&format!(" dicom-frames={}", self.dicom_frames));
+        }
+        text
+    }
 }
 
 impl DataArgs {
@@ -51,6 +90,8 @@ impl DataArgs {
             csv,
             holdout: self.holdout,
             seed: self.split_seed,
+            decode: self.dicom.decode_options()?,
+            dicom_frames: self.dicom.frames()?,
         };
         Ok(data::open(&spec, &options, Arc::new(DiskSource))?)
     }

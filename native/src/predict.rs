@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use robustdx_core::data::Image;
+use robustdx_core::data::dicom::{DicomFrames, dicom_frame_count, is_dicom};
+use robustdx_core::data::{DecodeOptions, Image};
 use robustdx_core::report::{ImagePrediction, ModelSummary, PredictReport};
 
 use crate::backend::{self, BackendChoice};
+use crate::data_args::DicomArgs;
 use crate::eval::load_model;
 use crate::files::read;
 
@@ -15,9 +17,11 @@ pub struct PredictArgs {
     /// Model file written by robustdx
     #[arg(long)]
     model: PathBuf,
-    /// Images (PNG, JPEG, BMP, TIFF)
+    /// Images (PNG, JPEG, BMP, TIFF, DICOM)
     #[arg(required = true)]
     images: Vec<PathBuf>,
+    #[command(flatten)]
+    dicom: DicomArgs,
     /// Print the predictions as JSON (versioned schema) instead of a table
     #[arg(long)]
     json: bool,
@@ -33,23 +37,72 @@ pub struct PredictArgs {
 /// Images per forward pass: bounds memory for long file lists.
 const CHUNK: usize = 16;
 
+/// One image to predict: a file, or one frame of a multi-frame DICOM file
+/// (`--dicom-frames all`, named `FILE#FRAME`).
+pub struct ImageFile {
+    pub path: PathBuf,
+    pub name: String,
+    pub options: DecodeOptions,
+}
+
+impl ImageFile {
+    /// The file's image at the model's input size (decoded, then shrunk at once).
+    pub fn load(&self, input: &robustdx_core::model::InputSpec) -> anyhow::Result<Image> {
+        let bytes = read(&self.path)?;
+        Ok(input.prepare(Image::decode_with(&bytes, &self.name, &self.options)?))
+    }
+}
+
+/// The images `paths` hold, as `dicom` asks.
+pub fn image_files(paths: &[PathBuf], dicom: &DicomArgs) -> anyhow::Result<Vec<ImageFile>> {
+    let options = dicom.decode_options()?;
+    let all_frames = dicom.frames()? == DicomFrames::All;
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        let name = path.to_string_lossy().into_owned();
+        let frames = if all_frames {
+            let bytes = read(path)?;
+            if is_dicom(&bytes) {
+                dicom_frame_count(&bytes, &name)?
+            } else {
+                1
+            }
+        } else {
+            1
+        };
+        for frame in 0..frames {
+            files.push(ImageFile {
+                path: path.clone(),
+                name: if frames > 1 {
+                    format!("{name}#{frame}")
+                } else {
+                    name.clone()
+                },
+                options: DecodeOptions {
+                    dicom_frame: frame,
+                    ..options
+                },
+            });
+        }
+    }
+    Ok(files)
+}
+
 pub fn run(args: PredictArgs, backend: BackendChoice) -> anyhow::Result<()> {
-    // Decode everything first: a bad file fails the command before any output.
-    let images = args
-        .images
-        .iter()
-        .map(|path| Ok(Image::decode(&read(path)?, &path.to_string_lossy())?))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let files = image_files(&args.images, &args.dicom)?;
     let device = backend::select(backend)?;
     let model = load_model(&args.model, &device)?;
-    let mut predictions = Vec::with_capacity(images.len());
-    let mut names = args.images.iter();
-    let mut images = images.into_iter().peekable();
-    while images.peek().is_some() {
-        let chunk: Vec<Image> = images.by_ref().take(CHUNK).collect();
-        for probs in model.predict_images(chunk, &device)? {
-            let name = names.next().expect("one name per image").to_string_lossy();
-            predictions.push(ImagePrediction::new(&name, &model.card, &probs));
+    // A chunk at a time, each image shrunk to the model's input as it is read: memory stays
+    // bounded for long lists and large files. Nothing is printed before every file has been
+    // read, so a bad file fails the command without partial output.
+    let mut predictions = Vec::with_capacity(files.len());
+    for chunk in files.chunks(CHUNK) {
+        let images = chunk
+            .iter()
+            .map(|f| f.load(&model.card.input))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for (file, probs) in chunk.iter().zip(model.predict_images(images, &device)?) {
+            predictions.push(ImagePrediction::new(&file.name, &model.card, &probs));
         }
     }
     if let Some(dir) = &args.cam {
@@ -90,18 +143,22 @@ fn write_cams(
     let target = args
         .cam_class
         .map_or(CamTarget::Predicted, CamTarget::Class);
-    for path in &args.images {
-        let name = path.to_string_lossy();
-        let image = model
-            .card
-            .input
-            .prepare(Image::decode(&read(path)?, &name)?);
+    for file in image_files(&args.images, &args.dicom)? {
+        let (path, name) = (&file.path, &file.name);
+        let image = file.load(&model.card.input)?;
         let images = images_to_tensor(&[&image], device);
         let (maps, explained) =
             futures_lite::future::block_on(grad_cam(model, images, target, device))?;
         let stem = path
             .file_stem()
             .map_or("image".into(), |s| s.to_string_lossy());
+        // Frames of one file get their own maps.
+        let stem = match name.rsplit_once('#') {
+            Some((_, frame)) if name.len() > path.to_string_lossy().len() => {
+                format!("{stem}#{frame}")
+            }
+            _ => stem.into_owned(),
+        };
         let out = dir.join(format!("{stem}.cam.png"));
         let overlay = robustdx_core::report::heatmap_overlay(&image, &maps[0]);
         crate::files::write_atomic(&out, &overlay.encode_png())?;

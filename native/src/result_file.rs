@@ -54,6 +54,7 @@ fn data_identity(args: &DataArgs, source: &str) -> String {
         "{source} holdout={} split-seed={}",
         args.holdout, args.split_seed
     );
+    text.push_str(&args.dicom.identity());
     if args.data.starts_with("csv:") {
         text.push_str(&format!(
             " images={} id-column={} label-column={} header={}",

@@ -155,8 +155,14 @@ async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
-/// Decodes an image, refusing what is too large before spending memory on it.
-pub fn decode_image(bytes: &[u8], name: &str) -> Result<Image, String> {
+/// Decodes an image, refusing what is too large before spending memory on it; one more than
+/// twice the model's input (`fit`: height, width) is shrunk to it while still 8 or 16 bits a
+/// sample (an 8192-px upload never exists as full-size `f32`).
+pub fn decode_image(
+    bytes: &[u8],
+    name: &str,
+    fit: Option<(usize, usize)>,
+) -> Result<Image, String> {
     if bytes.len() > MAX_UPLOAD_BYTES {
         return Err(format!(
             "{name}: {:.1} MB is too large (the page takes images up to {} MB)",
@@ -164,7 +170,7 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<Image, String> {
             MAX_UPLOAD_BYTES / (1024 * 1024)
         ));
     }
-    Image::decode_within(bytes, name, MAX_SIDE).map_err(|e| e.to_string())
+    Image::decode_fitted(bytes, name, MAX_SIDE, fit).map_err(|e| e.to_string())
 }
 
 /// The file at `url`, built once by `build` and kept in `cache` (models and generators are
@@ -207,7 +213,6 @@ async fn load(
         ImageSource::Url(url) => fetch_bytes(url).await?,
         ImageSource::Upload => upload.ok_or("the uploaded image did not arrive")?,
     };
-    let image = decode_image(&bytes, name)?;
     let model = cached(
         engine,
         |e| &mut e.models,
@@ -215,6 +220,8 @@ async fn load(
         DiagnosticModel::from_bytes,
     )
     .await?;
+    let input = &model.card.input;
+    let image = decode_image(&bytes, name, Some((input.height, input.width)))?;
     Ok((image, model))
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{DataSplits, DatasetInfo, FileDataset, FileSource, join};
+use super::{DataSplits, DatasetInfo, FileDataset, FileSource, OpenOptions, join};
 use crate::{Error, Label, Result, TaskKind};
 
 /// The 14 ChestX-ray14 findings, in the standard output order (also ChestMNIST's label order).
@@ -31,7 +31,11 @@ const IMAGE_COLUMN: &str = "Image Index";
 const FINDINGS_COLUMN: &str = "Finding Labels";
 
 /// Opens the ChestX-ray14 release in `dir` with its official train (train+val) and test lists.
-pub fn open_chestxray14(source: Arc<dyn FileSource>, dir: &str) -> Result<DataSplits> {
+pub fn open_chestxray14(
+    source: Arc<dyn FileSource>,
+    dir: &str,
+    options: &OpenOptions,
+) -> Result<DataSplits> {
     let entry_file = join(dir, ENTRY_FILE);
     let findings = read_entries(&source.read(&entry_file)?, &entry_file)?;
     let images_dir = match join(dir, "images") {
@@ -69,7 +73,12 @@ pub fn open_chestxray14(source: Arc<dyn FileSource>, dir: &str) -> Result<DataSp
             class_names: CHESTXRAY14_FINDINGS.iter().map(|f| f.to_string()).collect(),
             channels: 1,
         };
-        Ok(Arc::new(FileDataset::new(info, source.clone(), entries)))
+        Ok(Arc::new(FileDataset::new(
+            info,
+            source.clone(),
+            entries,
+            options,
+        )?))
     };
     Ok(DataSplits {
         train: split("train_val_list.txt", "train")?,
@@ -207,7 +216,12 @@ mod tests {
 
     #[test]
     fn reads_the_official_split_and_findings() {
-        let splits = open_chestxray14(release(ENTRIES, "cxr/images").into_shared(), "cxr").unwrap();
+        let splits = open_chestxray14(
+            release(ENTRIES, "cxr/images").into_shared(),
+            "cxr",
+            &OpenOptions::default(),
+        )
+        .unwrap();
         assert_eq!((splits.train.len(), splits.test.len()), (3, 1));
         let info = splits.info();
         assert_eq!(
@@ -236,16 +250,25 @@ mod tests {
 
     #[test]
     fn images_may_sit_next_to_the_csv() {
-        let splits = open_chestxray14(release(ENTRIES, "cxr").into_shared(), "cxr").unwrap();
+        let splits = open_chestxray14(
+            release(ENTRIES, "cxr").into_shared(),
+            "cxr",
+            &OpenOptions::default(),
+        )
+        .unwrap();
         assert!(splits.train.get(1).is_ok());
     }
 
     #[test]
     fn unknown_finding_names_row_and_finding() {
         let entries = ENTRIES.replace("Cardiomegaly|Emphysema", "Cardiomegaly|Covid");
-        let err = open_chestxray14(release(&entries, "cxr/images").into_shared(), "cxr")
-            .err()
-            .unwrap();
+        let err = open_chestxray14(
+            release(&entries, "cxr/images").into_shared(),
+            "cxr",
+            &OpenOptions::default(),
+        )
+        .err()
+        .unwrap();
         assert!(matches!(err, Error::Row { row: 3, .. }), "{err}");
         assert!(
             err.to_string()
@@ -258,7 +281,7 @@ mod tests {
     fn list_entry_missing_from_the_csv_names_list_and_line() {
         let src = release(ENTRIES, "cxr/images")
             .with("cxr/test_list.txt", "00000003_000.png\n00000009_000.png\n");
-        let msg = open_chestxray14(src.into_shared(), "cxr")
+        let msg = open_chestxray14(src.into_shared(), "cxr", &OpenOptions::default())
             .err()
             .unwrap()
             .to_string();
@@ -271,7 +294,9 @@ mod tests {
     #[test]
     fn empty_list_is_an_empty_split() {
         let src = release(ENTRIES, "cxr/images").with("cxr/test_list.txt", "\n");
-        let err = open_chestxray14(src.into_shared(), "cxr").err().unwrap();
+        let err = open_chestxray14(src.into_shared(), "cxr", &OpenOptions::default())
+            .err()
+            .unwrap();
         assert!(
             matches!(&err, Error::EmptySplit { split, .. } if split == "test"),
             "{err}"
@@ -282,9 +307,13 @@ mod tests {
     #[test]
     fn missing_column_and_missing_files_are_named() {
         let entries = ENTRIES.replace("Finding Labels", "Findings");
-        let err = open_chestxray14(release(&entries, "cxr/images").into_shared(), "cxr")
-            .err()
-            .unwrap();
+        let err = open_chestxray14(
+            release(&entries, "cxr/images").into_shared(),
+            "cxr",
+            &OpenOptions::default(),
+        )
+        .err()
+        .unwrap();
         assert!(
             matches!(err, Error::MissingColumn { .. })
                 && err.to_string().contains("'Finding Labels'"),
@@ -293,6 +322,7 @@ mod tests {
         let err = open_chestxray14(
             MemorySource::new().with("cxr/x", vec![]).into_shared(),
             "cxr",
+            &OpenOptions::default(),
         )
         .err()
         .unwrap();
@@ -303,7 +333,7 @@ mod tests {
     fn corrupt_image_fails_on_get_naming_its_path() {
         let src =
             release(ENTRIES, "cxr/images").with("cxr/images/00000003_000.png", b"broken".to_vec());
-        let splits = open_chestxray14(src.into_shared(), "cxr").unwrap();
+        let splits = open_chestxray14(src.into_shared(), "cxr", &OpenOptions::default()).unwrap();
         let err = splits.test.get(0).err().unwrap();
         assert!(
             err.to_string().contains("cxr/images/00000003_000.png"),

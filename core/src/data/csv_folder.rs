@@ -117,7 +117,7 @@ pub fn open_csv(
         .zip(classes.into_iter().map(Label::Class))
         .collect();
     holdout_splits(
-        Arc::new(FileDataset::new(info, source, entries)),
+        Arc::new(FileDataset::new(info, source, entries, options)?),
         options,
         file,
     )
@@ -271,6 +271,7 @@ mod tests {
             csv,
             holdout,
             seed: 1,
+            ..OpenOptions::default()
         }
     }
 

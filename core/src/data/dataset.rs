@@ -7,7 +7,8 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{FileSource, Image};
+use super::dicom::{DicomFrames, dicom_frame_count, is_dicom};
+use super::{DecodeOptions, FileSource, Image, OpenOptions};
 use crate::{Error, Label, Result, TaskKind};
 
 /// One image with its ground truth.
@@ -75,24 +76,61 @@ pub struct FileDataset {
     info: DatasetInfo,
     source: Arc<dyn FileSource>,
     entries: Vec<(String, Label)>,
+    decode: DecodeOptions,
+    /// Per entry, the DICOM frame it is (`--dicom-frames all`); empty: the options' frame.
+    frames: Vec<u32>,
 }
 
 impl FileDataset {
-    /// `entries` are (file path, label) pairs; the images are only read when asked for.
+    /// `entries` are (file path, label) pairs; the images are only read when asked for, as
+    /// `options` say. With `--dicom-frames all`, each frame of a multi-frame DICOM file becomes an
+    /// entry of its own (id `path#frame`), which reads every DICOM file's header here.
     pub fn new(
         info: DatasetInfo,
         source: Arc<dyn FileSource>,
         entries: Vec<(String, Label)>,
-    ) -> Self {
-        Self {
+        options: &OpenOptions,
+    ) -> Result<Self> {
+        let mut dataset = Self {
             info,
             source,
             entries,
+            decode: options.decode,
+            frames: Vec::new(),
+        };
+        if options.dicom_frames == DicomFrames::All {
+            let mut entries = Vec::with_capacity(dataset.entries.len());
+            let mut frames = Vec::with_capacity(dataset.entries.len());
+            for (path, label) in std::mem::take(&mut dataset.entries) {
+                let bytes = dataset.source.read(&path)?;
+                let count = if is_dicom(&bytes) {
+                    dicom_frame_count(&bytes, &path)?
+                } else {
+                    1
+                };
+                for frame in 0..count {
+                    entries.push((path.clone(), label.clone()));
+                    frames.push(frame);
+                }
+            }
+            dataset.entries = entries;
+            dataset.frames = frames;
         }
+        Ok(dataset)
     }
 
     pub fn entries(&self) -> &[(String, Label)] {
         &self.entries
+    }
+
+    fn options_for(&self, index: usize) -> DecodeOptions {
+        match self.frames.get(index) {
+            Some(&frame) => DecodeOptions {
+                dicom_frame: frame,
+                ..self.decode
+            },
+            None => self.decode,
+        }
     }
 }
 
@@ -106,7 +144,15 @@ impl Dataset for FileDataset {
     }
 
     fn id(&self, index: usize) -> String {
-        self.entries[index].0.clone()
+        let path = &self.entries[index].0;
+        match self.frames.get(index) {
+            // A frame of a file with several (a neighbour entry is the same file's next frame,
+            // or this is not its first) is named with its frame.
+            Some(&frame) if self.frames.get(index + 1) == Some(&(frame + 1)) || frame > 0 => {
+                format!("{path}#{frame}")
+            }
+            _ => path.clone(),
+        }
     }
 
     fn label(&self, index: usize) -> Result<Label> {
@@ -117,7 +163,7 @@ impl Dataset for FileDataset {
         let (path, label) = &self.entries[index];
         let bytes = self.source.read(path)?;
         Ok(Sample {
-            image: Image::decode(&bytes, path)?,
+            image: Image::decode_with(&bytes, path, &self.options_for(index))?,
             label: label.clone(),
         })
     }

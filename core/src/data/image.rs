@@ -3,7 +3,41 @@
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageBuffer, Luma, Rgb};
 
+use super::dicom::{DicomWindow, decode_dicom, is_dicom};
 use crate::{Error, Result};
+
+/// The longest side read: a decompression bomb declares 40 000 × 40 000 pixels in a few hundred
+/// bytes; it is refused from its header.
+pub const MAX_SIDE: u64 = 32_768;
+/// The most pixels read (8192 × 8192, twice a full-field mammogram): 800 MB as RGB `f32`.
+pub const MAX_PIXELS: u64 = 1 << 26;
+/// What a decoder may allocate (the `image` crate's limit): 16-bit RGBA at `MAX_PIXELS`.
+const MAX_DECODE_BYTES: u64 = 8 * MAX_PIXELS;
+
+/// Refuses a `width` × `height` image over [`MAX_SIDE`] or [`MAX_PIXELS`], naming the file.
+pub(crate) fn check_size(name: &str, width: u64, height: u64) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::format(name, "image has no pixels"));
+    }
+    if width > MAX_SIDE || height > MAX_SIDE || width.saturating_mul(height) > MAX_PIXELS {
+        return Err(Error::format(
+            name,
+            format!(
+                "{width}×{height} pixels is too large to read (at most {MAX_SIDE} on a side and {} megapixels)",
+                MAX_PIXELS >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Choices for files that need them: which window and frame of a DICOM file.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DecodeOptions {
+    pub dicom_window: DicomWindow,
+    /// 0-based.
+    pub dicom_frame: u32,
+}
 
 /// A decoded image with 1 (grayscale) or 3 (RGB) channels, pixels in [0, 1], planar CHW.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,11 +73,38 @@ impl Image {
         )
     }
 
-    /// Decodes PNG / JPEG / BMP / TIFF bytes. `name` (usually the file path) goes into errors.
-    /// Grayscale files stay one channel; everything else becomes RGB (alpha is dropped).
+    /// Decodes PNG / JPEG / BMP / TIFF / DICOM bytes. `name` (usually the file path) goes into
+    /// errors. Grayscale files stay one channel; everything else becomes RGB (alpha dropped,
+    /// palette and CMYK converted); 16-bit files keep their 16 bits.
     pub fn decode(bytes: &[u8], name: &str) -> Result<Self> {
-        let decoded = image::load_from_memory(bytes)
-            .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?;
+        Self::decode_with(bytes, name, &DecodeOptions::default())
+    }
+
+    /// [`Image::decode`] with DICOM's choices (window, frame). Images over [`MAX_SIDE`] on a side
+    /// or [`MAX_PIXELS`] in all are refused from their header, before anything is allocated.
+    pub fn decode_with(bytes: &[u8], name: &str, options: &DecodeOptions) -> Result<Self> {
+        if bytes.is_empty() {
+            return Err(Error::format(name, "an empty file (0 bytes)"));
+        }
+        if is_dicom(bytes) {
+            return decode_dicom(bytes, name, options.dicom_window, options.dicom_frame);
+        }
+        let not_image =
+            |e: image::ImageError| Error::format(name, format!("not a readable image: {e}"));
+        let reader = || {
+            image::ImageReader::new(std::io::Cursor::new(bytes))
+                .with_guessed_format()
+                .map_err(|e| Error::format(name, format!("not a readable image: {e}")))
+        };
+        let (width, height) = reader()?.into_dimensions().map_err(not_image)?;
+        check_size(name, width as u64, height as u64)?;
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(width);
+        limits.max_image_height = Some(height);
+        limits.max_alloc = Some(MAX_DECODE_BYTES);
+        let mut decoder = reader()?;
+        decoder.limits(limits);
+        let decoded = decoder.decode().map_err(not_image)?;
         if decoded.width() == 0 || decoded.height() == 0 {
             return Err(Error::format(name, "image has no pixels"));
         }
@@ -53,28 +114,76 @@ impl Image {
     /// Like [`Image::decode`], but refuses images larger than `max_side` pixels on a side before
     /// decoding them (a decoded image takes 12 bytes per pixel).
     pub fn decode_within(bytes: &[u8], name: &str, max_side: u32) -> Result<Self> {
-        let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?
-            .into_dimensions()
-            .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?;
-        if width > max_side || height > max_side {
+        Self::decode_fitted(bytes, name, max_side, None)
+    }
+
+    /// Like [`Image::decode_within`]; where `fit` (height, width) is given and the image is more
+    /// than twice as large, it is shrunk to `fit` (the same triangle filter as [`Image::resized`])
+    /// while still 8 or 16 bits a sample, so a large upload never exists as `f32` at full size.
+    pub fn decode_fitted(
+        bytes: &[u8],
+        name: &str,
+        max_side: u32,
+        fit: Option<(usize, usize)>,
+    ) -> Result<Self> {
+        if !is_dicom(bytes) && !bytes.is_empty() {
+            let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
+                .with_guessed_format()
+                .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?
+                .into_dimensions()
+                .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?;
+            if width > max_side || height > max_side {
+                return Err(Error::format(
+                    name,
+                    format!("{width}×{height} pixels is too large (at most {max_side} on a side)"),
+                ));
+            }
+            if let Some((h, w)) = fit {
+                if height as usize > 2 * h && width as usize > 2 * w {
+                    check_size(name, width as u64, height as u64)?;
+                    let decoded = image::load_from_memory(bytes)
+                        .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?;
+                    let small = decoded.resize_exact(w as u32, h as u32, FilterType::Triangle);
+                    return Ok(Self::from_dynamic(small));
+                }
+            }
+        }
+        let image = Self::decode(bytes, name)?;
+        if image.width > max_side as usize || image.height > max_side as usize {
             return Err(Error::format(
                 name,
-                format!("{width}×{height} pixels is too large (at most {max_side} on a side)"),
+                format!(
+                    "{}×{} pixels is too large (at most {max_side} on a side)",
+                    image.width, image.height
+                ),
             ));
         }
-        Self::decode(bytes, name)
+        Ok(image)
     }
 
     fn from_dynamic(decoded: DynamicImage) -> Self {
         let (width, height) = (decoded.width() as usize, decoded.height() as usize);
+        let plane = height * width;
         if decoded.color().has_color() {
-            let rgb = decoded.into_rgb32f();
-            let mut pixels = vec![0.0; 3 * height * width];
-            for (i, p) in rgb.pixels().enumerate() {
-                for c in 0..3 {
-                    pixels[c * height * width + i] = p.0[c].clamp(0.0, 1.0);
+            // 8-bit files straight from their bytes (no full-size f32 RGB copy in between);
+            // 16-bit and float ones through f32, which scales 16 bits to [0, 1].
+            let mut pixels = vec![0.0; 3 * plane];
+            match decoded {
+                DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => {
+                    let rgb = decoded.into_rgb8();
+                    for (i, p) in rgb.pixels().enumerate() {
+                        for c in 0..3 {
+                            pixels[c * plane + i] = p.0[c] as f32 / 255.0;
+                        }
+                    }
+                }
+                other => {
+                    let rgb = other.into_rgb32f();
+                    for (i, p) in rgb.pixels().enumerate() {
+                        for c in 0..3 {
+                            pixels[c * plane + i] = p.0[c].clamp(0.0, 1.0);
+                        }
+                    }
                 }
             }
             Self::new(3, height, width, pixels)

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::dicom::is_dicom;
 use super::{
     DataSplits, Dataset, DatasetInfo, FileDataset, FileSource, Image, OpenOptions, Subset,
     holdout_split, join,
@@ -14,7 +15,7 @@ use crate::{Error, Label, Result, TaskKind};
 
 /// Extensions of the image files a folder or CSV source reads (compared case-insensitively), in
 /// the order a CSV image id without an extension tries them.
-pub(crate) const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "bmp", "tif", "tiff"];
+pub(crate) const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "dcm"];
 
 /// Names of a test split's folder, in order of preference.
 const TEST_FOLDERS: [&str; 4] = ["test", "val", "valid", "validation"];
@@ -23,6 +24,16 @@ const TEST_FOLDERS: [&str; 4] = ["test", "val", "valid", "validation"];
 pub(crate) fn has_image_extension(name: &str) -> bool {
     name.rsplit_once('.')
         .is_some_and(|(_, ext)| IMAGE_EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e)))
+}
+
+/// Whether the file `name` in `dir` is an image: by its extension, or (a name without one, as
+/// DICOM files often come) by the `DICM` marker of its content.
+fn is_image_file(source: &dyn FileSource, dir: &str, name: &str) -> bool {
+    has_image_extension(name)
+        || (!name.contains('.')
+            && source
+                .read(&join(dir, name))
+                .is_ok_and(|bytes| is_dicom(&bytes)))
 }
 
 /// Channels of the image at `path`, found by decoding it.
@@ -66,12 +77,12 @@ pub fn open_image_folder(
     let has = |name: &str| folders.iter().any(|f| f == name);
     let test_folder = TEST_FOLDERS.into_iter().find(|name| has(name));
     match (has("train"), test_folder) {
-        (true, Some(test_folder)) => open_split_folders(source, dir, test_folder),
+        (true, Some(test_folder)) => open_split_folders(source, dir, test_folder, options),
         (false, None) => {
             let classes = scan_classes(source.as_ref(), dir)?;
             let info = folder_info(source.as_ref(), dir, &classes)?;
             let entries = labelled_entries(&classes, Some);
-            let all = Arc::new(FileDataset::new(info, source, entries));
+            let all = Arc::new(FileDataset::new(info, source, entries, options)?);
             holdout_splits(all, options, dir)
         }
         // A lone `train/` or `test/` is almost surely a split missing its partner, not a class.
@@ -89,6 +100,7 @@ fn open_split_folders(
     source: Arc<dyn FileSource>,
     dir: &str,
     test_folder: &str,
+    options: &OpenOptions,
 ) -> Result<DataSplits> {
     let (train_dir, test_dir) = (join(dir, "train"), join(dir, test_folder));
     let train_classes = scan_classes(source.as_ref(), &train_dir)?;
@@ -114,8 +126,13 @@ fn open_split_folders(
         names.iter().position(|n| **n == test_classes[i].0)
     });
     Ok(DataSplits {
-        train: Arc::new(FileDataset::new(named("train"), source.clone(), train)),
-        test: Arc::new(FileDataset::new(named("test"), source, test)),
+        train: Arc::new(FileDataset::new(
+            named("train"),
+            source.clone(),
+            train,
+            options,
+        )?),
+        test: Arc::new(FileDataset::new(named("test"), source, test, options)?),
     })
 }
 
@@ -127,14 +144,14 @@ fn scan_classes(source: &dyn FileSource, dir: &str) -> Result<Vec<(String, Vec<S
         let mut images: Vec<String> = source
             .list(&class_dir)?
             .into_iter()
-            .filter(|e| !e.is_dir && has_image_extension(&e.name))
+            .filter(|e| !e.is_dir && is_image_file(source, &class_dir, &e.name))
             .map(|e| join(&class_dir, &e.name))
             .collect();
         if images.is_empty() {
             return Err(Error::format(
                 class_dir,
                 format!(
-                    "class folder holds no images (looked for {}; DICOM is not read from folders)",
+                    "class folder holds no images (looked for {} and DICOM files without an extension)",
                     IMAGE_EXTENSIONS.join(", ")
                 ),
             ));
@@ -227,7 +244,8 @@ mod tests {
     #[test]
     fn recognises_image_extensions_case_insensitively() {
         assert!(has_image_extension("x.PNG") && has_image_extension("a.b.tiff"));
-        assert!(!has_image_extension("scan.dcm") && !has_image_extension("png"));
+        assert!(has_image_extension("scan.DCM") && !has_image_extension("png"));
+        assert!(!has_image_extension("notes.txt"));
     }
 
     #[test]
@@ -305,7 +323,7 @@ mod tests {
 
     #[test]
     fn class_folder_without_images_is_named() {
-        let src = flat_folder().with("dr/grade2/scan.dcm", b"DICM".to_vec());
+        let src = flat_folder().with("dr/grade2/notes.txt", b"no image".to_vec());
         let msg = open_image_folder(src.into_shared(), "dr", &OpenOptions::default())
             .err()
             .unwrap()

@@ -10,7 +10,8 @@ mod batcher;
 mod chestxray14;
 mod csv_folder;
 mod dataset;
-mod image;
+pub mod dicom;
+pub(crate) mod image;
 mod image_folder;
 mod medmnist;
 pub mod preview;
@@ -24,7 +25,7 @@ pub use batcher::{Batch, BatchLoader, batch_targets, draw_keys, images_to_tensor
 pub use chestxray14::open_chestxray14;
 pub use csv_folder::{CsvColumns, open_csv};
 pub use dataset::{DataSplits, Dataset, DatasetInfo, FileDataset, Sample, Subset, holdout_split};
-pub use image::Image;
+pub use image::{DecodeOptions, Image, MAX_PIXELS, MAX_SIDE};
 pub use image_folder::open_image_folder;
 pub use medmnist::open_medmnist;
 pub use source::{DirEntry, FileSource, MemorySource, join};

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use super::dicom::DicomFrames;
 use super::synthetic::{SyntheticConfig, SyntheticKind};
 use super::{
-    CsvColumns, DataSplits, FileSource, open_chestxray14, open_csv, open_image_folder,
-    open_medmnist,
+    CsvColumns, DataSplits, DecodeOptions, FileSource, open_chestxray14, open_csv,
+    open_image_folder, open_medmnist,
 };
 use crate::{Error, Result};
 
@@ -32,6 +33,10 @@ pub struct OpenOptions {
     pub holdout: f64,
     /// Seed of that hold-out split.
     pub seed: u64,
+    /// How image files are read (DICOM's window).
+    pub decode: DecodeOptions,
+    /// Which frames of a multi-frame DICOM file are images.
+    pub dicom_frames: DicomFrames,
 }
 
 impl Default for OpenOptions {
@@ -40,6 +45,8 @@ impl Default for OpenOptions {
             csv: CsvColumns::default(),
             holdout: 0.2,
             seed: 0,
+            decode: DecodeOptions::default(),
+            dicom_frames: DicomFrames::default(),
         }
     }
 }
@@ -92,7 +99,7 @@ pub fn open(
         DataSpec::MedMnist(file) => open_medmnist(source.as_ref(), file),
         DataSpec::Folder(dir) => open_image_folder(source, dir, options),
         DataSpec::Csv(file) => open_csv(source, file, options),
-        DataSpec::ChestXray14(dir) => open_chestxray14(source, dir),
+        DataSpec::ChestXray14(dir) => open_chestxray14(source, dir, options),
     }
 }
 
