@@ -16,7 +16,7 @@ use robustdx_core::report::{
 use serde_json::{Map, Value};
 
 use crate::backend::{self, BackendChoice};
-use crate::data_args::DataArgs;
+use crate::data_args::{DataArgs, positive};
 use crate::eval::load_model_hashed;
 use crate::files::write_atomic;
 use crate::progress::bar;
@@ -37,17 +37,17 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 8.0, allow_negative_numbers = true)]
     pub eps: f32,
     /// Iterations of PGD / APGD [default: the attack's]
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     pub steps: Option<usize>,
     /// Analyse the first N test images
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = positive)]
     pub limit: usize,
     /// Grad-CAM before and after for the first N of them
     #[arg(long, default_value_t = 4)]
     pub shown: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = positive)]
     pub batch_size: usize,
     /// Write the findings (versioned JSON; the shown Grad-CAM maps as arrays) here
     #[arg(long)]

@@ -19,7 +19,7 @@ use robustdx_core::robustness::{
 use serde_json::{Map, Value};
 
 use crate::backend::{self, BackendChoice};
-use crate::data_args::DataArgs;
+use crate::data_args::{DataArgs, positive};
 use crate::eval::load_model_hashed;
 use crate::files::{read, write_atomic};
 use crate::progress::PieceByPiece;
@@ -56,7 +56,7 @@ pub struct AttackArgs {
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub eps: Vec<f32>,
     /// Iterations of PGD [default: 10] and APGD [default: 100]
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     pub steps: Option<usize>,
     /// PGD step size in 1/255 units (default: ε/4)
     #[arg(long)]
@@ -80,7 +80,7 @@ pub struct AttackArgs {
     /// Generator file for --attack gap (from `robustdx gap train`)
     #[arg(long)]
     pub generator: Option<PathBuf>,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = positive)]
     pub batch_size: usize,
     /// Seeds the random starts, drawn per image: same seed, same numbers for any batch size or
     /// shard

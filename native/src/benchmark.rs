@@ -18,7 +18,7 @@ use robustdx_core::report::{BenchmarkIdentity, BenchmarkReport};
 use robustdx_core::robustness::Shard;
 
 use crate::backend::{self, BackendChoice};
-use crate::data_args::DataArgs;
+use crate::data_args::{DataArgs, positive};
 use crate::eval::load_model_hashed;
 use crate::files::{read, write_atomic};
 use crate::progress::PieceByPiece;
@@ -48,7 +48,7 @@ pub struct BenchmarkArgs {
     #[arg(long, default_value = "normalized")]
     pub fp_variant: FlipVariant,
     /// Images per forward pass (each with all its frames)
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = positive)]
     pub batch_size: usize,
     /// Write the record (versioned JSON, every image's per-frame probabilities included) here,
     /// after every kind

@@ -9,6 +9,16 @@ use robustdx_core::data::{self, CsvColumns, DataSpec, DataSplits, DecodeOptions,
 
 use crate::files::DiskSource;
 
+/// A count that must be at least 1 (`--batch-size`, `--steps`, `--limit`): 0 is refused by
+/// clap with the flag's name instead of running an empty loop or dividing by it.
+pub fn positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a whole number: {e}")),
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Data set: synth-derm | synth-fundus | synth-chest [:n=…,test=…,size=…,seed=…],

@@ -10,7 +10,7 @@ use robustdx_core::train::predict;
 
 use crate::attack::write_record_cells;
 use crate::backend::{self, BackendChoice};
-use crate::data_args::DataArgs;
+use crate::data_args::{DataArgs, positive};
 use crate::files::{read, write_atomic};
 use crate::progress::bar;
 
@@ -28,7 +28,7 @@ pub struct EvalArgs {
     /// records' format: an evaluation is the ε = 0 cell (clean and "adversarial" the same)
     #[arg(long)]
     records: Option<PathBuf>,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = positive)]
     batch_size: usize,
 }
 

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use robustdx_core::attack::{GapSettings, GenerativeAdversarialPerturbation, GeneratorConfig};
 
 use crate::backend::{self, BackendChoice};
-use crate::data_args::DataArgs;
+use crate::data_args::{DataArgs, positive};
 use crate::eval::load_model;
 use crate::files::{read, write_atomic};
 use crate::progress::bar;
@@ -40,7 +40,7 @@ pub struct GapTrainArgs {
     pub eps: f32,
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = positive)]
     pub batch_size: usize,
     /// Adam (β₁ 0.5) learning rate
     #[arg(long, default_value_t = 2e-4)]

@@ -16,7 +16,7 @@ use robustdx_core::train::{
 use serde_json::{Map, Value, json};
 
 use crate::backend::{self, BackendChoice};
-use crate::data_args::DataArgs;
+use crate::data_args::{DataArgs, positive};
 use crate::files::{read, write_atomic};
 use crate::progress::bar;
 
@@ -35,7 +35,7 @@ pub struct TrainArgs {
     #[arg(long)]
     epochs: Option<usize>,
     /// [default: 32; with --resume: the run's own]
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     batch_size: Option<usize>,
     /// Peak learning rate, cosine decay to 0 over the run [default: 0.002; with --resume: the
     /// run's own]

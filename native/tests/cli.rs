@@ -1602,3 +1602,251 @@ fn analyze_writes_findings_and_a_report() {
         &["--eps -3"],
     );
 }
+
+fn dicom_fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/dicom")
+        .join(name)
+}
+
+/// The bad-input corpus, built at run time: every bad file is a non-zero exit with a message
+/// naming the file (and row), never a panic; odd-but-valid input works.
+#[test]
+fn hostile_input_fails_cleanly_and_odd_input_works() {
+    use image::{DynamicImage, ImageBuffer, ImageFormat, Luma};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    train_small(d, "synth-derm:n=32,test=8,size=32,seed=1");
+    let encode = |image: DynamicImage, format: ImageFormat| {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    };
+    let png = encode(
+        DynamicImage::ImageRgb8(ImageBuffer::from_fn(40, 30, |x, y| {
+            image::Rgb([x as u8 * 6, y as u8 * 8, 90])
+        })),
+        ImageFormat::Png,
+    );
+    let mut bomb = png.clone();
+    bomb[16..20].copy_from_slice(&40_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&40_000u32.to_be_bytes());
+    let crc = crc32fast::hash(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    for (name, bytes) in [
+        ("zero.png", Vec::new()),
+        ("text.png", b"a text file, not an image".to_vec()),
+        ("truncated.png", png[..png.len() / 2].to_vec()),
+        ("bomb.png", bomb),
+    ] {
+        std::fs::write(d.join(name), bytes).unwrap();
+        fails_with(
+            d,
+            &["predict", "--backend", "cpu", "--model", "m.bpk", name],
+            &[name],
+        );
+    }
+    fails_with(
+        d,
+        &[
+            "predict",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "bomb.png",
+        ],
+        &["too large"],
+    );
+    for (name, reason) in [
+        ("no_pixel_data.dcm", "without pixel data"),
+        ("bomb.dcm", "too large"),
+    ] {
+        let path = dicom_fixture(name);
+        let path = path.to_string_lossy();
+        fails_with(
+            d,
+            &["predict", "--backend", "cpu", "--model", "m.bpk", &path],
+            &[name, reason],
+        );
+    }
+
+    // Odd but valid: 16-bit gray, RGBA, 1×1, very wide, DICOM with and without an extension,
+    // each frame of a multi-frame DICOM.
+    let gray16 = ImageBuffer::<Luma<u16>, _>::from_fn(20, 20, |x, _| Luma([x as u16 * 3000]));
+    std::fs::write(
+        d.join("g16.png"),
+        encode(DynamicImage::ImageLuma16(gray16), ImageFormat::Png),
+    )
+    .unwrap();
+    let rgba = image::RgbaImage::from_pixel(5, 5, image::Rgba([200, 10, 10, 0]));
+    std::fs::write(
+        d.join("rgba.png"),
+        encode(DynamicImage::ImageRgba8(rgba), ImageFormat::Png),
+    )
+    .unwrap();
+    let one = image::RgbImage::from_pixel(1, 1, image::Rgb([9, 9, 9]));
+    std::fs::write(
+        d.join("one.bmp"),
+        encode(DynamicImage::ImageRgb8(one), ImageFormat::Bmp),
+    )
+    .unwrap();
+    let wide = image::GrayImage::from_pixel(5000, 2, Luma([128]));
+    std::fs::write(
+        d.join("wide.tif"),
+        encode(DynamicImage::ImageLuma8(wide), ImageFormat::Tiff),
+    )
+    .unwrap();
+    std::fs::copy(dicom_fixture("mono16_rle.dcm"), d.join("IM0001")).unwrap();
+    std::fs::copy(dicom_fixture("multiframe8.dcm"), d.join("cine.dcm")).unwrap();
+    std::fs::copy(dicom_fixture("ybr_full8.dcm"), d.join("colour.dcm")).unwrap();
+    let out = robustdx(
+        d,
+        &[
+            "predict",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--dicom-frames",
+            "all",
+            "--dicom-window",
+            "none",
+            "g16.png",
+            "rgba.png",
+            "one.bmp",
+            "wide.tif",
+            "IM0001",
+            "cine.dcm",
+            "colour.dcm",
+        ],
+    );
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    for name in [
+        "g16.png",
+        "rgba.png",
+        "one.bmp",
+        "wide.tif",
+        "IM0001",
+        "cine.dcm#0",
+        "cine.dcm#2",
+        "colour.dcm",
+    ] {
+        assert!(all.contains(name), "{name} missing:\n{all}");
+    }
+    fails_with(
+        d,
+        &[
+            "predict",
+            "--backend",
+            "cpu",
+            "--model",
+            "m.bpk",
+            "--dicom-window",
+            "40",
+            "one.bmp",
+        ],
+        &["--dicom-window 40", "CENTER,WIDTH"],
+    );
+
+    // CSVs: empty, binary, ragged, a missing image, an empty label (named by file and row); a
+    // BOM before the header is fine.
+    std::fs::write(d.join("a.png"), &png).unwrap();
+    let export = |csv: &str| {
+        vec![
+            "data".to_string(),
+            "export".into(),
+            "--data".into(),
+            format!("csv:{csv}"),
+            "--holdout".into(),
+            "0.5".into(),
+            "--out".into(),
+            "out".into(),
+        ]
+    };
+    for (csv, content, expected) in [
+        ("empty.csv", &b""[..], "empty.csv"),
+        (
+            "binary.csv",
+            &b"\x00\xff\xfe\x01\x02PNG\x00"[..],
+            "binary.csv",
+        ),
+        (
+            "ragged.csv",
+            &b"image_id,label\na,benign\na,benign,extra\n"[..],
+            "ragged.csv",
+        ),
+        (
+            "missing.csv",
+            &b"image_id,label\na,benign\nb,malignant\n"[..],
+            "missing.csv",
+        ),
+        (
+            "nolabel.csv",
+            &b"image_id,label\na,benign\na,\n"[..],
+            "nolabel.csv",
+        ),
+    ] {
+        std::fs::write(d.join(csv), content).unwrap();
+        let args = export(csv);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails_with(d, &args, &[expected]);
+    }
+    std::fs::write(d.join("b.png"), &png).unwrap();
+    std::fs::write(
+        d.join("bom.csv"),
+        b"\xef\xbb\xbfimage_id,label\na,benign\nb,malignant\n",
+    )
+    .unwrap();
+    let args = export("bom.csv");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = robustdx(d, &args);
+    assert!(out.status.success(), "a BOM is fine: {}", text(&out));
+
+    // Model files: garbage, truncated, NaN weights (a byte pattern of NaN over the weights).
+    let model = std::fs::read(d.join("m.bpk")).unwrap();
+    std::fs::write(d.join("garbage.bpk"), b"\x89 not a model at all").unwrap();
+    std::fs::write(d.join("cut.bpk"), &model[..model.len() / 2]).unwrap();
+    let mut nan = model.clone();
+    let tail = nan.len() - 64;
+    for chunk in nan[tail..].chunks_mut(4) {
+        chunk.copy_from_slice(&f32::NAN.to_le_bytes()[..chunk.len()]);
+    }
+    std::fs::write(d.join("nan.bpk"), &nan).unwrap();
+    for (file, reason) in [
+        ("garbage.bpk", "not a robustdx model"),
+        ("cut.bpk", "cut.bpk"),
+        ("nan.bpk", "NaN or infinite"),
+    ] {
+        fails_with(
+            d,
+            &["predict", "--backend", "cpu", "--model", file, "a.png"],
+            &[file, reason],
+        );
+    }
+
+    // Absurd flags.
+    for (flag, value) in [
+        ("--eps", "1e9"),
+        ("--eps", "NaN"),
+        ("--batch-size", "0"),
+        ("--steps", "0"),
+    ] {
+        fails_with(
+            d,
+            &[
+                "attack",
+                "--backend",
+                "cpu",
+                "--model",
+                "m.bpk",
+                "--data",
+                "synth-derm:n=8,test=4,size=32",
+                flag,
+                value,
+            ],
+            &[flag],
+        );
+    }
+}

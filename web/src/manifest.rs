@@ -55,6 +55,29 @@ impl ShippedModel {
 }
 
 impl Manifest {
+    /// Reads `manifest.json`: a manifest without models, or with a model no sample suits, is an
+    /// error the page shows (its Lab starts from the first model and its samples).
+    pub fn parse(text: &str, url: &str) -> Result<Self, String> {
+        let manifest: Manifest = serde_json::from_str(text)
+            .map_err(|e| format!("{url}: not a robustdx asset manifest: {e}"))?;
+        if manifest.models.is_empty() {
+            return Err(format!(
+                "{url}: the manifest lists no models, so there is nothing to attack"
+            ));
+        }
+        if let Some(m) = manifest
+            .models
+            .iter()
+            .find(|m| manifest.samples_for(m).next().is_none())
+        {
+            return Err(format!(
+                "{url}: model '{}' has no sample images of its data set '{}'",
+                m.id, m.data
+            ));
+        }
+        Ok(manifest)
+    }
+
     pub fn model(&self, id: &str) -> Option<&ShippedModel> {
         self.models.iter().find(|m| m.id == id)
     }

@@ -240,12 +240,23 @@ impl Attack for GenerativeAdversarialPerturbation {
     /// labels are consulted: the generator learnt them in training.
     fn perturb(
         &self,
-        _model: &AttackedModel,
+        model: &AttackedModel,
         images: Tensor<4>,
         _labels: &[Label],
         _keys: &SampleKeys,
     ) -> Result<Tensor<4>> {
         self.check_budget()?;
+        // A generator of another task (other classes) says nothing about this model; one of
+        // another architecture with the same classes is a transfer attack, which is allowed.
+        let classes = &model.model().card.class_names;
+        if *classes != self.card.model_classes {
+            return Err(Error::invalid(format!(
+                "this GAP generator was trained against a {} model of classes [{}]; the model attacked has classes [{}]",
+                self.card.model_architecture,
+                self.card.model_classes.join(", "),
+                classes.join(", ")
+            )));
+        }
         if self.budget.eps == 0.0 {
             return Ok(images);
         }

@@ -40,7 +40,7 @@ impl FromStr for DicomWindow {
                     c.trim().parse().map_err(|_| bad())?,
                     w.trim().parse().map_err(|_| bad())?,
                 );
-                if !center.is_finite() || !(width.is_finite() && width >= 1.0) {
+                if !(center.is_finite() && width.is_finite() && width >= 1.0) {
                     return Err(Error::invalid(format!(
                         "--dicom-window {other}: the centre must be a number and the width at least 1"
                     )));
@@ -461,9 +461,7 @@ mod with_dicom_rs {
 #[cfg(all(test, feature = "dicom"))]
 mod tests {
     use super::*;
-    use crate::data::{
-        Dataset, DecodeOptions, Image, MemorySource, OpenOptions, open_image_folder,
-    };
+    use crate::data::{DecodeOptions, Image, MemorySource, OpenOptions, open_image_folder};
 
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/dicom");
 

@@ -138,14 +138,15 @@ impl Image {
                     format!("{width}×{height} pixels is too large (at most {max_side} on a side)"),
                 ));
             }
-            if let Some((h, w)) = fit {
-                if height as usize > 2 * h && width as usize > 2 * w {
-                    check_size(name, width as u64, height as u64)?;
-                    let decoded = image::load_from_memory(bytes)
-                        .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?;
-                    let small = decoded.resize_exact(w as u32, h as u32, FilterType::Triangle);
-                    return Ok(Self::from_dynamic(small));
-                }
+            if let Some((h, w)) = fit
+                && height as usize > 2 * h
+                && width as usize > 2 * w
+            {
+                check_size(name, width as u64, height as u64)?;
+                let decoded = image::load_from_memory(bytes)
+                    .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?;
+                let small = decoded.resize_exact(w as u32, h as u32, FilterType::Triangle);
+                return Ok(Self::from_dynamic(small));
             }
         }
         let image = Self::decode(bytes, name)?;
@@ -304,6 +305,149 @@ mod tests {
         let img = Image::decode(bytes.get_ref(), "g.png").unwrap();
         assert_eq!(img.channels, 1);
         assert!((img.at(0, 1, 3) - 180.0 / 255.0).abs() < 1e-4);
+    }
+
+    fn encode(image: DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    /// 16-bit files keep their 16 bits: 1000 / 65535 is not a multiple of 1 / 255.
+    #[test]
+    fn sixteen_bit_files_are_scaled_from_sixteen_bits() {
+        let gray =
+            image::ImageBuffer::<Luma<u16>, _>::from_raw(3, 1, vec![0u16, 1000, 65535]).unwrap();
+        for format in [image::ImageFormat::Png, image::ImageFormat::Tiff] {
+            let img = Image::decode(
+                &encode(DynamicImage::ImageLuma16(gray.clone()), format),
+                "g16",
+            )
+            .unwrap();
+            assert_eq!(img.channels, 1);
+            assert_eq!(img.pixels, [0.0, 1000.0 / 65535.0, 1.0], "{format:?}");
+        }
+        let rgb =
+            image::ImageBuffer::<image::Rgb<u16>, _>::from_raw(1, 1, vec![1000u16, 30000, 65535])
+                .unwrap();
+        let img = Image::decode(
+            &encode(DynamicImage::ImageRgb16(rgb), image::ImageFormat::Png),
+            "c16",
+        )
+        .unwrap();
+        assert_eq!(img.channels, 3);
+        for (got, want) in img
+            .pixels
+            .iter()
+            .zip([1000.0f32 / 65535.0, 30000.0 / 65535.0, 1.0])
+        {
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+    }
+
+    /// Palette and RGBA become RGB (alpha dropped); a CMYK JPEG becomes RGB; 1×1 and very wide
+    /// images are fine.
+    #[test]
+    fn odd_but_valid_images_decode() {
+        // A 2×1 palette PNG: red, then blue.
+        let mut bytes = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut bytes, 2, 1);
+            encoder.set_color(png::ColorType::Indexed);
+            encoder.set_depth(png::BitDepth::Eight);
+            encoder.set_palette(vec![255, 0, 0, 0, 0, 255]);
+            let mut writer = encoder.write_header().unwrap();
+            writer.write_image_data(&[0, 1]).unwrap();
+        }
+        let img = Image::decode(&bytes, "palette.png").unwrap();
+        assert_eq!(
+            (img.channels, img.pixels.clone()),
+            (3, vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+        );
+        let rgba = image::RgbaImage::from_raw(1, 1, vec![51, 102, 153, 0]).unwrap();
+        let img = Image::decode(
+            &encode(DynamicImage::ImageRgba8(rgba), image::ImageFormat::Png),
+            "a.png",
+        )
+        .unwrap();
+        assert_eq!(img.pixels, [0.2, 0.4, 0.6]);
+        // CMYK JPEG (as print workflows write them): 8×8 of one colour.
+        let mut cmyk = Vec::new();
+        jpeg_encoder::Encoder::new(&mut cmyk, 100)
+            .encode(
+                &[0u8, 255, 255, 0].repeat(64),
+                8,
+                8,
+                jpeg_encoder::ColorType::Cmyk,
+            )
+            .unwrap();
+        let img = Image::decode(&cmyk, "cmyk.jpg").unwrap();
+        assert_eq!((img.channels, img.height, img.width), (3, 8, 8));
+        let tiny = Image::decode(&Image::zeros(3, 1, 1).encode_png(), "1x1.png").unwrap();
+        assert_eq!((tiny.height, tiny.width), (1, 1));
+        let wide = Image::decode(&Image::zeros(1, 1, 10_000).encode_png(), "wide.png").unwrap();
+        assert_eq!((wide.height, wide.width), (1, 10_000));
+    }
+
+    /// A PNG that declares 40 000 × 40 000 pixels in a few dozen bytes is refused from its
+    /// header, naming the file, before anything is allocated; so is an empty file.
+    #[test]
+    fn decompression_bombs_and_empty_files_are_refused() {
+        let mut bomb = Image::zeros(1, 1, 1).encode_png();
+        // IHDR's width and height follow the signature (8), length (4) and type (4).
+        bomb[16..20].copy_from_slice(&40_000u32.to_be_bytes());
+        bomb[20..24].copy_from_slice(&40_000u32.to_be_bytes());
+        let crc = crc32fast::hash(&bomb[12..29]);
+        bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+        let err = Image::decode(&bomb, "bomb.png").unwrap_err().to_string();
+        assert!(
+            err.contains("bomb.png") && err.contains("40000×40000") && err.contains("too large"),
+            "{err}"
+        );
+        let err = Image::decode(&[], "empty.png").unwrap_err().to_string();
+        assert!(
+            err.contains("empty.png") && err.contains("empty file"),
+            "{err}"
+        );
+        // Truncated anywhere: an error naming the file, never a panic.
+        let whole = Image::new(3, 4, 5, (0..60).map(|v| v as f32 / 60.0).collect()).encode_png();
+        for cut in 0..whole.len() - 12 {
+            let err = Image::decode(&whole[..cut], "cut.png")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("cut.png"), "{err}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// Random bytes, and real PNG / JPEG / BMP / TIFF / DICOM files with random bytes
+        /// written over them, give an image or an error, never a panic.
+        #[test]
+        fn random_bytes_never_panic(
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            format in 0usize..4,
+            at in 0usize..4096,
+        ) {
+            let _ = Image::decode(&noise, "random");
+            let formats = [
+                image::ImageFormat::Png,
+                image::ImageFormat::Jpeg,
+                image::ImageFormat::Bmp,
+                image::ImageFormat::Tiff,
+            ];
+            let rgb = image::RgbImage::from_fn(9, 7, |x, y| image::Rgb([x as u8 * 20, y as u8 * 30, 7]));
+            let mut file = encode(DynamicImage::ImageRgb8(rgb), formats[format]);
+            let at = at % file.len();
+            let end = (at + noise.len()).min(file.len());
+            file[at..end].copy_from_slice(&noise[..end - at]);
+            let _ = Image::decode(&file, "noisy");
+            // DICOM: the preamble and marker, then noise.
+            let mut dicom = vec![0u8; 128];
+            dicom.extend_from_slice(b"DICM");
+            dicom.extend_from_slice(&noise);
+            let _ = Image::decode(&dicom, "noisy.dcm");
+        }
     }
 
     #[test]

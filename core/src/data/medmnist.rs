@@ -15,6 +15,12 @@ use super::{DataSplits, Dataset, DatasetInfo, FileSource, Image, Sample};
 use crate::{Error, Label, Result, TaskKind};
 
 const REQUIRED: [&str; 4] = ["train_images", "train_labels", "test_images", "test_labels"];
+/// The most image bytes one array may declare (an archive is read into memory whole).
+const MAX_ARRAY_BYTES: u64 = 16 << 30;
+/// Memory reserved before the bytes arrive.
+const RESERVE_AHEAD: usize = 64 << 20;
+/// The most classes (single-label) or findings (multi-label) a label array may name.
+const MAX_CLASSES: usize = 10_000;
 
 type Archive = NpzArchive<Cursor<Vec<u8>>>;
 
@@ -157,9 +163,26 @@ fn read_images(archive: &mut Archive, file: &str, key: &str) -> Result<PixelArra
             ));
         }
     };
-    // One byte per pixel, no byte order: the raw data bytes are the pixels.
-    let expected = count * height * width * channels;
-    let mut data = Vec::with_capacity(expected);
+    // One byte per pixel, no byte order: the raw data bytes are the pixels. The header's sizes
+    // are the file's word: multiplied with overflow checks, and memory is only reserved up to
+    // what a sane archive holds until the bytes have actually arrived.
+    // In u64: on wasm32 a usize cannot even hold the limit.
+    let expected = [height, width, channels]
+        .iter()
+        .try_fold(count as u64, |n, &d| n.checked_mul(d as u64))
+        .filter(|&n| n <= MAX_ARRAY_BYTES)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            Error::format(
+                file,
+                format!(
+                    "'{key}' declares shape {shape:?}: more than {} GB of pixels",
+                    MAX_ARRAY_BYTES >> 30
+                ),
+            )
+        })?;
+    super::image::check_size(&format!("{file} ({key})"), width as u64, height as u64)?;
+    let mut data = Vec::with_capacity(expected.min(RESERVE_AHEAD));
     npy.into_inner()
         .take(expected as u64 + 1)
         .read_to_end(&mut data)
@@ -195,6 +218,12 @@ fn read_labels(archive: &mut Archive, file: &str, key: &str) -> Result<LabelArra
             ));
         }
     };
+    if width > MAX_CLASSES {
+        return Err(Error::format(
+            file,
+            format!("'{key}' has {width} labels per image (at most {MAX_CLASSES})"),
+        ));
+    }
     let values = integers(npy)
         .ok_or_else(|| {
             Error::format(
@@ -203,11 +232,24 @@ fn read_labels(archive: &mut Archive, file: &str, key: &str) -> Result<LabelArra
             )
         })?
         .map_err(|e| Error::format(file, format!("cannot read array '{key}': {e}")))?;
-    if let Some(bad) = values.iter().find(|&&v| v < 0 || (width > 1 && v > 1)) {
+    if Some(values.len()) != rows.checked_mul(width) {
+        return Err(Error::format(
+            file,
+            format!(
+                "'{key}' holds {} values, its shape ({rows}, {width}) needs {}",
+                values.len(),
+                rows.saturating_mul(width)
+            ),
+        ));
+    }
+    if let Some(bad) = values
+        .iter()
+        .find(|&&v| v < 0 || (width > 1 && v > 1) || v >= MAX_CLASSES as i64)
+    {
         let expected = if width > 1 {
             "0 or 1 flags"
         } else {
-            "class indices >= 0"
+            "class indices from 0 to 9999"
         };
         return Err(Error::format(
             file,
@@ -226,7 +268,17 @@ fn integers<R: Read>(npy: NpyFile<R>) -> Option<std::io::Result<Vec<i64>>> {
     macro_rules! try_as {
         ($npy:ident: $($t:ty),*) => {
             $(let $npy = match $npy.try_data::<$t>() {
-                Ok(reader) => return Some(reader.map(|v| v.map(|v| v as i64)).collect()),
+                // Grown as values arrive: a header declaring 10¹² labels reserves nothing.
+                Ok(reader) => {
+                    let mut values = Vec::new();
+                    for v in reader {
+                        match v {
+                            Ok(v) => values.push(v as i64),
+                            Err(e) => return Some(Err(e)),
+                        }
+                    }
+                    return Some(Ok(values));
+                }
                 Err(npy) => npy,
             };)*
         };
@@ -319,6 +371,7 @@ mod tests {
     enum Array<'a> {
         U8(&'a str, Vec<u64>, Vec<u8>),
         F32(&'a str, Vec<u64>, Vec<f32>),
+        I64(&'a str, Vec<u64>, Vec<i64>),
     }
 
     fn npz(arrays: &[Array]) -> Vec<u8> {
@@ -328,6 +381,17 @@ mod tests {
                 Array::U8(name, shape, values) => {
                     let mut out = writer
                         .array::<u8>(name, Default::default())
+                        .unwrap()
+                        .default_dtype()
+                        .shape(shape)
+                        .begin_nd()
+                        .unwrap();
+                    out.extend(values.iter().copied()).unwrap();
+                    out.finish().unwrap();
+                }
+                Array::I64(name, shape, values) => {
+                    let mut out = writer
+                        .array::<i64>(name, Default::default())
                         .unwrap()
                         .default_dtype()
                         .shape(shape)
@@ -486,6 +550,56 @@ mod tests {
         arrays[1] = Array::U8("train_labels", vec![3, 1], vec![0; 3]);
         arrays[5] = Array::U8("test_labels", vec![2, 1], vec![0; 2]);
         assert!(error(&arrays).contains("one class only"));
+    }
+
+    /// A label of 10⁹ would make a model of 10⁹ outputs; a negative one indexes nothing.
+    #[test]
+    fn absurd_labels_are_refused() {
+        for bad in [1_000_000_000i64, -3] {
+            let mut arrays = gray_arrays();
+            arrays[1] = Array::I64("train_labels", vec![3, 1], vec![0, bad, 1]);
+            let err = error(&arrays);
+            assert!(
+                err.contains(&format!("holds {bad}")) && err.contains("0 to 9999"),
+                "{err}"
+            );
+        }
+    }
+
+    /// An archive cut anywhere is an error naming the file, never a panic.
+    #[test]
+    fn truncated_archives_are_errors() {
+        let whole = npz(&gray_arrays());
+        for cut in (0..whole.len()).step_by(11) {
+            let src = MemorySource::new().with("cut.npz", whole[..cut].to_vec());
+            let err = open_medmnist(&src, "cut.npz")
+                .err()
+                .expect("a cut archive fails");
+            assert!(err.to_string().starts_with("cut.npz"), "{err}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Random bytes, and a real archive with random bytes overwritten, never panic.
+        #[test]
+        fn random_bytes_never_panic(
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            at in 0usize..4096,
+        ) {
+            let src = MemorySource::new().with("r.npz", noise.clone());
+            let _ = open_medmnist(&src, "r.npz");
+            let mut archive = npz(&gray_arrays());
+            let at = at % archive.len();
+            let end = (at + noise.len()).min(archive.len());
+            archive[at..end].copy_from_slice(&noise[..end - at]);
+            let src = MemorySource::new().with("r.npz", archive);
+            if let Ok(splits) = open_medmnist(&src, "r.npz") {
+                for i in 0..splits.test.len() {
+                    let _ = splits.test.get(i);
+                }
+            }
+        }
     }
 
     #[test]

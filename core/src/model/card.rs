@@ -19,6 +19,36 @@ pub struct InputSpec {
 }
 
 impl InputSpec {
+    /// The spec is one a model can be built and fed with: 1 or 3 channels, a mean and a
+    /// positive std per channel, a size from 1 to `MAX_SIDE`.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |what: String| Err(crate::Error::invalid(format!("its input spec: {what}")));
+        if self.channels != 1 && self.channels != 3 {
+            return bad(format!("{} channels (1 or 3)", self.channels));
+        }
+        if self.mean.len() != self.channels || self.std.len() != self.channels {
+            return bad(format!(
+                "{} mean and {} std values for {} channels",
+                self.mean.len(),
+                self.std.len(),
+                self.channels
+            ));
+        }
+        if self.mean.iter().any(|m| !m.is_finite())
+            || self.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+        {
+            return bad(format!(
+                "mean {:?} / std {:?} (finite, std > 0)",
+                self.mean, self.std
+            ));
+        }
+        let max = crate::data::MAX_SIDE as usize;
+        if !(1..=max).contains(&self.height) || !(1..=max).contains(&self.width) {
+            return bad(format!("{}×{} pixels", self.width, self.height));
+        }
+        Ok(())
+    }
+
     /// ImageNet statistics for RGB (what torchvision models expect), a neutral 0.5 / 0.25 for
     /// grayscale.
     pub fn with_default_stats(channels: usize, size: usize) -> Self {

@@ -39,7 +39,26 @@ pub fn read_card(bytes: &[u8], file: &str) -> Result<ModelCard> {
             ),
         ));
     }
-    serde_json::from_str(card).map_err(|e| model_error(file, format!("unreadable model card: {e}")))
+    let card: ModelCard = serde_json::from_str(card)
+        .map_err(|e| model_error(file, format!("unreadable model card: {e}")))?;
+    card.input
+        .validate()
+        .map_err(|e| model_error(file, e.to_string()))?;
+    card.architecture
+        .check_input_size(card.input.height.min(card.input.width))
+        .map_err(|e| model_error(file, e.to_string()))?;
+    if card.class_names.len() != card.architecture.classes() {
+        return Err(model_error(
+            file,
+            format!(
+                "its card names {} classes, its {} has {} outputs",
+                card.class_names.len(),
+                card.architecture.name(),
+                card.architecture.classes()
+            ),
+        ));
+    }
+    Ok(card)
 }
 
 /// Rejects weights that are NaN or infinite: such a model would "work" and predict garbage.

@@ -251,8 +251,25 @@ fn infer_config(
         "inception-v3" => ("Conv2d_1a_3x3.conv.weight", "fc.weight"),
         _ => ("features.conv0.weight", "classifier.weight"),
     };
-    let (first, classes) = (shape(first)?, shape(head)?[0]);
+    // A file's shapes are checked before they are indexed: a conv weight has 4 dimensions, a
+    // linear one 2, none of them 0.
+    let dims = |name: &str, rank: usize| -> Result<Vec<usize>> {
+        let s = shape(name)?;
+        if s.len() != rank || s.contains(&0) {
+            return Err(Error::invalid(format!(
+                "{name} has shape {s:?}; a {} weight has {rank} non-zero dimensions",
+                if rank == 4 { "convolution" } else { "linear" }
+            )));
+        }
+        Ok(s)
+    };
+    let (first, classes) = (dims(first, 4)?, dims(head, 2)?[0]);
     let (width, channels) = (first[0], first[1]);
+    if channels != 1 && channels != 3 {
+        return Err(Error::invalid(format!(
+            "its first convolution takes {channels} channels; robustdx models take 1 (gray) or 3 (RGB)"
+        )));
+    }
     let count = |prefix: &str| {
         (0..)
             .take_while(|i| file.keys().any(|k| k.starts_with(&format!("{prefix}{i}."))))
@@ -276,8 +293,8 @@ fn infer_config(
                 .with_aux(file.contains_key("AuxLogits.fc.weight")),
         ),
         _ => {
-            let growth = shape("features.denseblock1.denselayer1.conv2.weight")?[0];
-            let bottleneck = shape("features.denseblock1.denselayer1.conv1.weight")?[0];
+            let growth = dims("features.denseblock1.denselayer1.conv2.weight", 4)?[0];
+            let bottleneck = dims("features.denseblock1.denselayer1.conv1.weight", 4)?[0];
             let blocks = (1..)
                 .map(|b| {
                     let prefix = format!("features.denseblock{b}.denselayer");

@@ -64,8 +64,22 @@ pub fn models_against_eps(
     lines_against_eps(title, &lines)
 }
 
-/// Named lines of (ε, value in [0, 1]) points, as an SVG document.
+/// Named lines of (ε, value in [0, 1]) points, as an SVG document. Points a result file could
+/// hold but no chart can (a non-finite or negative ε, a value off [0, 1]) are left out or
+/// clamped, so an odd file still draws.
 fn lines_against_eps(title: &str, lines: &[(String, Vec<(f32, f32)>)]) -> Result<String> {
+    let lines: Vec<(String, Vec<(f32, f32)>)> = lines
+        .iter()
+        .map(|(name, points)| {
+            let kept = points
+                .iter()
+                .filter(|(x, y)| x.is_finite() && *x >= 0.0 && *x <= 1e6 && y.is_finite())
+                .map(|&(x, y)| (x, y.clamp(0.0, 1.0)))
+                .collect();
+            (name.clone(), kept)
+        })
+        .collect();
+    let lines = &lines[..];
     let max_eps = lines
         .iter()
         .flat_map(|(_, points)| points.iter().map(|p| p.0))
@@ -190,6 +204,17 @@ fn integer_curve(
     (x_desc, y_desc): (&str, &str),
     points: &[(f32, f32)],
 ) -> Result<String> {
+    // A file's odd numbers (NaN, ±∞, 1e300) are not drawn; the axis stays finite.
+    let points: Vec<(f32, f32)> = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite() && y.abs() < 1e30)
+        .collect();
+    let top = if top.is_finite() && top < 1e30 {
+        top
+    } else {
+        points.iter().map(|p| p.1).fold(1e-3, f32::max)
+    };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
@@ -543,6 +568,24 @@ mod tests {
             label_y("gaussian_noise") < label_y("snow"),
             "first kind on top"
         );
+    }
+
+    /// A result file with absurd numbers (ε of 10³⁰ or −1, accuracy 5 or NaN-like infinities,
+    /// an infinite loss) still draws, without them.
+    #[test]
+    fn absurd_numbers_in_a_result_file_still_draw() {
+        let text = include_str!("../../../web/assets/reports/small-cnn-derm.json");
+        let mut record = AttackReport::from_json(text, "fixture").unwrap();
+        let n = record.results.len();
+        record.results[0].eps = 1e30;
+        record.results[1 % n].eps = -1.0;
+        record.results[2 % n].metrics.adversarial.accuracy = 5.0;
+        record.results[3 % n].metrics.fooling_rate = f64::INFINITY;
+        let charts = sweep_charts(&record).unwrap();
+        assert_eq!(charts.len(), 3);
+        assert!(charts.iter().all(|(_, svg)| svg.contains("<svg")));
+        let svg = loss_curve(&[1.0, f32::INFINITY, f32::NAN, 1e38, 2.0], 4).unwrap();
+        assert!(svg.contains("<svg"));
     }
 
     #[test]

@@ -29,8 +29,7 @@ fn load_manifest(manifest: RwSignal<Option<Result<Manifest, String>>>) {
     leptos::task::spawn_local(async move {
         let url = asset_url("manifest.json");
         let result = match files::fetch_text(&url).await {
-            Ok(text) => serde_json::from_str::<Manifest>(&text)
-                .map_err(|e| format!("{url}: not a robustdx asset manifest: {e}")),
+            Ok(text) => Manifest::parse(&text, &url),
             Err(e) => Err(e),
         };
         manifest.set(Some(result));
