@@ -225,6 +225,28 @@ test('the full page: a sample attacked step by step, a non-image upload refused,
     await page.locator('[data-testid="drop"]', { hasText: 'notes.txt' }).waitFor();
     await runAttack(page);
     assert.match(await page.locator('[data-testid="outcome"] [data-testid="error"]').textContent(), /notes\.txt.*not a readable image/);
+    // DICOM is read by the command line; the page says so, naming the file.
+    await page.locator('[data-testid="upload"]').setInputFiles(join(ROOT, 'tests', 'fixtures', 'dicom', 'mono16_rle.dcm'));
+    await page.locator('[data-testid="drop"]', { hasText: 'mono16_rle.dcm' }).waitFor();
+    await runAttack(page);
+    assert.match(await page.locator('[data-testid="outcome"] [data-testid="error"]').textContent(), /mono16_rle\.dcm.*command line reads DICOM/);
+
+    // A large photo (3000 × 2000, drawn by the browser's canvas) is shrunk to the model's input
+    // as it is decoded, and attacked.
+    const big = await page.evaluate(async () => {
+      const canvas = new OffscreenCanvas(3000, 2000);
+      const g = canvas.getContext('2d');
+      g.fillStyle = '#b08060'; g.fillRect(0, 0, 3000, 2000);
+      g.fillStyle = '#503020'; g.beginPath(); g.arc(1500, 1000, 600, 0, 2 * Math.PI); g.fill();
+      const blob = await canvas.convertToBlob({ type: 'image/png' });
+      return Array.from(new Uint8Array(await blob.arrayBuffer()));
+    });
+    await page.locator('[data-testid="upload"]').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from(big) });
+    await page.locator('[data-testid="drop"]', { hasText: 'photo.png' }).waitFor();
+    await runAttack(page);
+    assert.equal(await page.locator('[data-testid="outcome"] [data-testid="error"]').count(), 0);
+    assert.match(await page.locator('[data-testid="verdict"]').textContent(), /FGSM/);
+
     await page.locator(`[data-testid="sample-${sample.id}"]`).click();
     await runAttack(page);
     assert.match(await page.locator('[data-testid="verdict"]').textContent(), /FGSM/);
