@@ -1477,19 +1477,25 @@ fn predict_writes_grad_cam_overlays() {
 /// for a multi-label model, Grad-CAM maps for the shown images in the JSON and the report.
 #[test]
 fn analyze_writes_findings_and_a_report() {
+    const DATA: &str = "synth-chest:n=32,test=9,size=32,seed=2";
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    train_small(d, "synth-chest:n=32,test=9,size=32,seed=2");
-    let out = robustdx(
-        d,
-        &[
+    train_small(d, DATA);
+    let args = |extra: &[&'static str]| {
+        let mut args = vec![
             "analyze",
             "--backend",
             "cpu",
             "--model",
             "m.bpk",
             "--data",
-            "synth-chest:n=32,test=9,size=32,seed=2",
+            DATA,
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+    let pgd = |batch: &'static str, json: &'static str| {
+        args(&[
             "--attack",
             "pgd",
             "--eps",
@@ -1501,13 +1507,14 @@ fn analyze_writes_findings_and_a_report() {
             "--shown",
             "2",
             "--batch-size",
-            "4",
+            batch,
             "--json",
-            "a.json",
-            "--report",
-            "rep",
-        ],
-    );
+            json,
+        ])
+    };
+    let mut first = pgd("4", "a.json");
+    first.extend(["--report", "rep"]);
+    let out = robustdx(d, &first);
     let all = text(&out);
     assert!(out.status.success(), "{all}");
     assert!(
@@ -1536,32 +1543,7 @@ fn analyze_writes_findings_and_a_report() {
     assert!(html.contains("Feature shift over depth") && html.contains("Label correlation"));
     assert!(html.contains("t-SNE of the penultimate feature") && html.contains("fooled: ×"));
     // Same seed, same numbers, whatever the batch size: the t-SNE map included.
-    let again = robustdx(
-        d,
-        &[
-            "analyze",
-            "--backend",
-            "cpu",
-            "--model",
-            "m.bpk",
-            "--data",
-            "synth-chest:n=32,test=9,size=32,seed=2",
-            "--attack",
-            "pgd",
-            "--eps",
-            "8",
-            "--steps",
-            "3",
-            "--limit",
-            "6",
-            "--shown",
-            "2",
-            "--batch-size",
-            "6",
-            "--json",
-            "b.json",
-        ],
-    );
+    let again = robustdx(d, &pgd("6", "b.json"));
     assert!(again.status.success(), "{}", text(&again));
     let other = json(&d.join("b.json"));
     assert_eq!(other["tsne"], record["tsne"]);
@@ -1573,34 +1555,10 @@ fn analyze_writes_findings_and_a_report() {
     );
     fails_with(
         d,
-        &[
-            "analyze",
-            "--backend",
-            "cpu",
-            "--model",
-            "m.bpk",
-            "--data",
-            "synth-chest:n=32,test=9,size=32,seed=2",
-            "--attack",
-            "gap",
-        ],
+        &args(&["--attack", "gap"]),
         &["--attack gap needs a generator"],
     );
-    fails_with(
-        d,
-        &[
-            "analyze",
-            "--backend",
-            "cpu",
-            "--model",
-            "m.bpk",
-            "--data",
-            "synth-chest:n=32,test=9,size=32,seed=2",
-            "--eps",
-            "-3",
-        ],
-        &["--eps -3"],
-    );
+    fails_with(d, &args(&["--eps", "-3"]), &["--eps -3"]);
 }
 
 fn dicom_fixture(name: &str) -> std::path::PathBuf {

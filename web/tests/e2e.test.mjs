@@ -185,6 +185,11 @@ test('attention maps of AttnVGG before and after, on the CPU fallback', { timeou
     await page.goto(`${server.origin}/?embed&model=no-such-model`);
     await page.locator('[data-testid="error"]').waitFor({ timeout: 60_000 });
     assert.match(await page.locator('[data-testid="error"]').textContent(), /model=no-such-model/);
+    // An empty asset manifest is a message on the page, not a crashed one.
+    await page.route('**/assets/manifest.json', (route) => route.fulfill({ contentType: 'application/json', body: '{"models": [], "samples": []}' }));
+    await page.goto(`${server.origin}/`);
+    await page.locator('[data-testid="error"]').first().waitFor({ timeout: 60_000 });
+    assert.match(await page.locator('[data-testid="error"]').first().textContent(), /lists no models/);
   });
 });
 

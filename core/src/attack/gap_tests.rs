@@ -219,6 +219,22 @@ fn zero_eps_returns_the_clean_images_and_other_budgets_are_refused() {
     );
     let smaller = Tensor::<4>::zeros([2, 3, 8, 8], &cpu());
     assert!(fresh(resnet(4), false, 0.1).perturbation(smaller).is_err());
+    // A generator made for a model of other classes is refused, naming both.
+    let mut other = fresh(resnet(4), false, 0.1);
+    other.card.model_classes = vec!["benign".into(), "malignant".into()];
+    let err = other
+        .perturb(
+            &model,
+            images,
+            &labels,
+            &SampleKeys::sequential(0, labels.len()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("benign, malignant") && err.contains("right, left"),
+        "{err}"
+    );
 }
 
 #[test]

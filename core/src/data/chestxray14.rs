@@ -173,6 +173,10 @@ mod tests {
         00000002_000.png,No Finding,0,2,81,M,PA,2500,2048,0.171,0.171,\n\
         00000003_000.png,Hernia|Pleural Thickening|Effusion,0,3,81,F,PA,2582,2991,0.143,0.143,\n";
 
+    fn opened(source: MemorySource) -> Result<DataSplits> {
+        open_chestxray14(source.into_shared(), "cxr", &OpenOptions::default())
+    }
+
     fn gray_png(level: u8) -> Vec<u8> {
         let gray = image::GrayImage::from_pixel(3, 2, image::Luma([level]));
         let mut out = std::io::Cursor::new(Vec::new());
@@ -216,12 +220,7 @@ mod tests {
 
     #[test]
     fn reads_the_official_split_and_findings() {
-        let splits = open_chestxray14(
-            release(ENTRIES, "cxr/images").into_shared(),
-            "cxr",
-            &OpenOptions::default(),
-        )
-        .unwrap();
+        let splits = opened(release(ENTRIES, "cxr/images")).unwrap();
         assert_eq!((splits.train.len(), splits.test.len()), (3, 1));
         let info = splits.info();
         assert_eq!(
@@ -250,25 +249,14 @@ mod tests {
 
     #[test]
     fn images_may_sit_next_to_the_csv() {
-        let splits = open_chestxray14(
-            release(ENTRIES, "cxr").into_shared(),
-            "cxr",
-            &OpenOptions::default(),
-        )
-        .unwrap();
+        let splits = opened(release(ENTRIES, "cxr")).unwrap();
         assert!(splits.train.get(1).is_ok());
     }
 
     #[test]
     fn unknown_finding_names_row_and_finding() {
         let entries = ENTRIES.replace("Cardiomegaly|Emphysema", "Cardiomegaly|Covid");
-        let err = open_chestxray14(
-            release(&entries, "cxr/images").into_shared(),
-            "cxr",
-            &OpenOptions::default(),
-        )
-        .err()
-        .unwrap();
+        let err = opened(release(&entries, "cxr/images")).err().unwrap();
         assert!(matches!(err, Error::Row { row: 3, .. }), "{err}");
         assert!(
             err.to_string()
@@ -281,10 +269,7 @@ mod tests {
     fn list_entry_missing_from_the_csv_names_list_and_line() {
         let src = release(ENTRIES, "cxr/images")
             .with("cxr/test_list.txt", "00000003_000.png\n00000009_000.png\n");
-        let msg = open_chestxray14(src.into_shared(), "cxr", &OpenOptions::default())
-            .err()
-            .unwrap()
-            .to_string();
+        let msg = opened(src).err().unwrap().to_string();
         assert_eq!(
             msg,
             "cxr/test_list.txt, row 2: '00000009_000.png' is not in cxr/Data_Entry_2017.csv"
@@ -294,9 +279,7 @@ mod tests {
     #[test]
     fn empty_list_is_an_empty_split() {
         let src = release(ENTRIES, "cxr/images").with("cxr/test_list.txt", "\n");
-        let err = open_chestxray14(src.into_shared(), "cxr", &OpenOptions::default())
-            .err()
-            .unwrap();
+        let err = opened(src).err().unwrap();
         assert!(
             matches!(&err, Error::EmptySplit { split, .. } if split == "test"),
             "{err}"
@@ -307,25 +290,15 @@ mod tests {
     #[test]
     fn missing_column_and_missing_files_are_named() {
         let entries = ENTRIES.replace("Finding Labels", "Findings");
-        let err = open_chestxray14(
-            release(&entries, "cxr/images").into_shared(),
-            "cxr",
-            &OpenOptions::default(),
-        )
-        .err()
-        .unwrap();
+        let err = opened(release(&entries, "cxr/images")).err().unwrap();
         assert!(
             matches!(err, Error::MissingColumn { .. })
                 && err.to_string().contains("'Finding Labels'"),
             "{err}"
         );
-        let err = open_chestxray14(
-            MemorySource::new().with("cxr/x", vec![]).into_shared(),
-            "cxr",
-            &OpenOptions::default(),
-        )
-        .err()
-        .unwrap();
+        let err = opened(MemorySource::new().with("cxr/x", vec![]))
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("cxr/Data_Entry_2017.csv"), "{err}");
     }
 
@@ -333,7 +306,7 @@ mod tests {
     fn corrupt_image_fails_on_get_naming_its_path() {
         let src =
             release(ENTRIES, "cxr/images").with("cxr/images/00000003_000.png", b"broken".to_vec());
-        let splits = open_chestxray14(src.into_shared(), "cxr", &OpenOptions::default()).unwrap();
+        let splits = opened(src).unwrap();
         let err = splits.test.get(0).err().unwrap();
         assert!(
             err.to_string().contains("cxr/images/00000003_000.png"),

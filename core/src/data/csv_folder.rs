@@ -159,7 +159,8 @@ fn column_index(
 }
 
 /// File names an image id may stand for: the id itself when it has an image extension, else
-/// the id with each image extension added.
+/// the id with each image extension added, and last the id as it is (DICOM files often have no
+/// extension).
 fn candidates(id: &str) -> Vec<String> {
     if has_image_extension(id) {
         vec![id.to_string()]
@@ -167,6 +168,7 @@ fn candidates(id: &str) -> Vec<String> {
         IMAGE_EXTENSIONS
             .iter()
             .map(|ext| format!("{id}.{ext}"))
+            .chain(std::iter::once(id.to_string()))
             .collect()
     }
 }

@@ -552,6 +552,11 @@ mod tests {
             err.contains("bomb.dcm") && err.contains("40000×40000") && err.contains("too large"),
             "{err}"
         );
+        let err = decode("jpeg2000.dcm", "auto", 0).unwrap_err().to_string();
+        assert!(
+            err.contains("jpeg2000.dcm") && err.contains("transfer syntax 1.2.840.10008.1.2.4.90"),
+            "{err}"
+        );
         let err = decode("multiframe8.dcm", "auto", 3)
             .unwrap_err()
             .to_string();

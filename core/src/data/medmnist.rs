@@ -374,43 +374,30 @@ mod tests {
         I64(&'a str, Vec<u64>, Vec<i64>),
     }
 
+    fn write<T: npyz::AutoSerialize + Copy>(
+        writer: &mut NpzWriter<Cursor<Vec<u8>>>,
+        name: &str,
+        shape: &[u64],
+        values: &[T],
+    ) {
+        let mut out = writer
+            .array::<T>(name, Default::default())
+            .unwrap()
+            .default_dtype()
+            .shape(shape)
+            .begin_nd()
+            .unwrap();
+        out.extend(values.iter().copied()).unwrap();
+        out.finish().unwrap();
+    }
+
     fn npz(arrays: &[Array]) -> Vec<u8> {
         let mut writer = NpzWriter::new(Cursor::new(Vec::new()));
         for array in arrays {
             match array {
-                Array::U8(name, shape, values) => {
-                    let mut out = writer
-                        .array::<u8>(name, Default::default())
-                        .unwrap()
-                        .default_dtype()
-                        .shape(shape)
-                        .begin_nd()
-                        .unwrap();
-                    out.extend(values.iter().copied()).unwrap();
-                    out.finish().unwrap();
-                }
-                Array::I64(name, shape, values) => {
-                    let mut out = writer
-                        .array::<i64>(name, Default::default())
-                        .unwrap()
-                        .default_dtype()
-                        .shape(shape)
-                        .begin_nd()
-                        .unwrap();
-                    out.extend(values.iter().copied()).unwrap();
-                    out.finish().unwrap();
-                }
-                Array::F32(name, shape, values) => {
-                    let mut out = writer
-                        .array::<f32>(name, Default::default())
-                        .unwrap()
-                        .default_dtype()
-                        .shape(shape)
-                        .begin_nd()
-                        .unwrap();
-                    out.extend(values.iter().copied()).unwrap();
-                    out.finish().unwrap();
-                }
+                Array::U8(name, shape, values) => write(&mut writer, name, shape, values),
+                Array::F32(name, shape, values) => write(&mut writer, name, shape, values),
+                Array::I64(name, shape, values) => write(&mut writer, name, shape, values),
             }
         }
         writer.zip_writer().finish().unwrap().into_inner()
