@@ -1561,6 +1561,13 @@ fn analyze_writes_findings_and_a_report() {
     fails_with(d, &args(&["--eps", "-3"]), &["--eps -3"]);
 }
 
+/// `predict --backend cpu` and `rest`.
+fn predict_args<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["predict", "--backend", "cpu"];
+    args.extend_from_slice(rest);
+    args
+}
+
 fn dicom_fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures/dicom")
@@ -1598,22 +1605,11 @@ fn hostile_input_fails_cleanly_and_odd_input_works() {
         ("bomb.png", bomb),
     ] {
         std::fs::write(d.join(name), bytes).unwrap();
-        fails_with(
-            d,
-            &["predict", "--backend", "cpu", "--model", "m.bpk", name],
-            &[name],
-        );
+        fails_with(d, &predict_args(&["--model", "m.bpk", name]), &[name]);
     }
     fails_with(
         d,
-        &[
-            "predict",
-            "--backend",
-            "cpu",
-            "--model",
-            "m.bpk",
-            "bomb.png",
-        ],
+        &predict_args(&["--model", "m.bpk", "bomb.png"]),
         &["too large"],
     );
     for (name, reason) in [
@@ -1624,7 +1620,7 @@ fn hostile_input_fails_cleanly_and_odd_input_works() {
         let path = path.to_string_lossy();
         fails_with(
             d,
-            &["predict", "--backend", "cpu", "--model", "m.bpk", &path],
+            &predict_args(&["--model", "m.bpk", &path]),
             &[name, reason],
         );
     }
@@ -1660,10 +1656,7 @@ fn hostile_input_fails_cleanly_and_odd_input_works() {
     std::fs::copy(dicom_fixture("ybr_full8.dcm"), d.join("colour.dcm")).unwrap();
     let out = robustdx(
         d,
-        &[
-            "predict",
-            "--backend",
-            "cpu",
+        &predict_args(&[
             "--model",
             "m.bpk",
             "--dicom-frames",
@@ -1677,7 +1670,7 @@ fn hostile_input_fails_cleanly_and_odd_input_works() {
             "IM0001",
             "cine.dcm",
             "colour.dcm",
-        ],
+        ]),
     );
     let all = text(&out);
     assert!(out.status.success(), "{all}");
@@ -1695,16 +1688,7 @@ fn hostile_input_fails_cleanly_and_odd_input_works() {
     }
     fails_with(
         d,
-        &[
-            "predict",
-            "--backend",
-            "cpu",
-            "--model",
-            "m.bpk",
-            "--dicom-window",
-            "40",
-            "one.bmp",
-        ],
+        &predict_args(&["--model", "m.bpk", "--dicom-window", "40", "one.bmp"]),
         &["--dicom-window 40", "CENTER,WIDTH"],
     );
 
@@ -1779,7 +1763,7 @@ fn hostile_input_fails_cleanly_and_odd_input_works() {
     ] {
         fails_with(
             d,
-            &["predict", "--backend", "cpu", "--model", file, "a.png"],
+            &predict_args(&["--model", file, "a.png"]),
             &[file, reason],
         );
     }
