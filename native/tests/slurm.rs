@@ -1,0 +1,153 @@
+//! The Slurm recipe on a real (one-machine) Slurm: `native/slurm/local-cluster.sh` starts
+//! munge, slurmctld and slurmd; `native/slurm/submit.sh` runs a 3-shard sweep as a job array and
+//! merges it in a dependent job; the merged result equals a single-process run. Skipped, saying
+//! why, only where Slurm is not installed or robustdx does not run as root (slurmd needs it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("slurm")
+        .join(name)
+}
+
+fn robustdx(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_robustdx"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("robustdx runs");
+    assert!(out.status.success(), "{args:?}: {}", text(&out));
+    out
+}
+
+/// Why Slurm cannot run here, if it cannot.
+fn missing() -> Option<String> {
+    for tool in ["munged", "mungekey", "slurmctld", "slurmd", "sbatch"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            return Some(format!(
+                "{tool} is not installed (apt-get install slurmd slurmctld munge)"
+            ));
+        }
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    (!root).then(|| "slurmd needs root".to_string())
+}
+
+/// Stops the cluster however the test ends.
+struct Cluster(PathBuf);
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script("local-cluster.sh"))
+            .arg("stop")
+            .arg(&self.0)
+            .output();
+    }
+}
+
+#[test]
+fn a_sweep_sharded_over_a_slurm_job_array_equals_one_run() {
+    if let Some(why) = missing() {
+        println!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cluster_dir = d.join("cluster");
+    let started = Command::new("bash")
+        .arg(script("local-cluster.sh"))
+        .arg("start")
+        .arg(&cluster_dir)
+        .output()
+        .unwrap();
+    let _cluster = Cluster(cluster_dir.clone());
+    assert!(
+        started.status.success(),
+        "Slurm did not start: {}",
+        text(&started)
+    );
+
+    let data = "synth-derm:n=32,test=12,size=32,seed=3";
+    robustdx(
+        d,
+        &[
+            "train",
+            "--backend",
+            "cpu",
+            "--data",
+            data,
+            "--image-size",
+            "32",
+            "--width",
+            "8",
+            "--epochs",
+            "1",
+            "--out",
+            "m.bpk",
+        ],
+    );
+    let flags = "--backend cpu --attack fgsm,pgd --eps 0,4 --steps 2";
+    let mut single: Vec<&str> = vec!["attack", "--model", "m.bpk", "--data", data];
+    single.extend(flags.split(' '));
+    single.extend(["--json", "single.json"]);
+    robustdx(d, &single);
+
+    let submitted = Command::new("bash")
+        .arg(script("submit.sh"))
+        .arg("3")
+        .current_dir(d)
+        .env("SLURM_CONF", cluster_dir.join("slurm.conf"))
+        .env("MODEL", "m.bpk")
+        .env("DATA", data)
+        .env("OUT", "results")
+        .env("ROBUSTDX", env!("CARGO_BIN_EXE_robustdx"))
+        .env("ATTACK_FLAGS", flags)
+        .env("SBATCH_FLAGS", "--cpus-per-task=1")
+        .env("WAIT", "1")
+        .output()
+        .unwrap();
+    let logs = || {
+        (0..3)
+            .map(|i| d.join(format!("results/shard-{i}.log")))
+            .chain([d.join("results/merge.log")])
+            .map(|p| std::fs::read_to_string(&p).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        submitted.status.success(),
+        "{}\n{}",
+        text(&submitted),
+        logs()
+    );
+    assert!(
+        text(&submitted).contains("array job"),
+        "{}",
+        text(&submitted)
+    );
+    let read = |p: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join(p)).unwrap()).unwrap()
+    };
+    let (whole, merged) = (read("single.json"), read("results/sweep.json"));
+    assert_eq!(merged["results"], whole["results"], "{}", logs());
+    assert_eq!(merged["data"], whole["data"]);
+    assert_eq!(merged["results"].as_array().unwrap().len(), 4);
+}
