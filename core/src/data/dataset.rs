@@ -53,6 +53,12 @@ pub trait Dataset: Send + Sync {
         self.len() == 0
     }
 
+    /// Samples that must stay on one side of a split (the frames of one multi-frame file) share
+    /// a group, named by its first sample's index; by default every sample is its own group.
+    fn group(&self, index: usize) -> usize {
+        index
+    }
+
     /// The label of sample `index`; sources that know labels up front answer without decoding.
     fn label(&self, index: usize) -> Result<Label> {
         self.get(index).map(|s| s.label)
@@ -157,6 +163,13 @@ impl Dataset for FileDataset {
 
     fn label(&self, index: usize) -> Result<Label> {
         Ok(self.entries[index].1.clone())
+    }
+
+    /// A frame's group is its file (frames of a file are consecutive entries, numbered from 0).
+    fn group(&self, index: usize) -> usize {
+        self.frames
+            .get(index)
+            .map_or(index, |&f| index - f as usize)
     }
 
     fn get(&self, index: usize) -> Result<Sample> {

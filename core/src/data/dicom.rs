@@ -643,6 +643,10 @@ mod tests {
                 "d/b/y.DCM"
             ]
         );
+        // The frames of one file never straddle the train / test split.
+        let in_train = |id: &str| (0..splits.train.len()).any(|i| splits.train.id(i) == id);
+        assert_eq!(in_train("d/a/IM0001#0"), in_train("d/a/IM0001#1"));
+        assert_eq!(in_train("d/a/IM0001#0"), in_train("d/a/IM0001#2"));
         for d in [&splits.train, &splits.test] {
             for i in 0..d.len() {
                 let image = d.get(i).unwrap().image;

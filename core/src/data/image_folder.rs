@@ -47,7 +47,20 @@ pub(crate) fn holdout_splits(
     options: &OpenOptions,
     source_name: &str,
 ) -> Result<DataSplits> {
-    let (train, test) = holdout_split(all.len(), options.holdout, options.seed)?;
+    // The split is drawn over groups (a multi-frame file's frames stay together, so no file is
+    // in both splits); where every sample is its own group this is the plain per-sample split.
+    let leaders: Vec<usize> = (0..all.len()).filter(|&i| all.group(i) == i).collect();
+    let (train_groups, test_groups) = holdout_split(leaders.len(), options.holdout, options.seed)?;
+    let members = |groups: Vec<usize>| -> Vec<usize> {
+        groups
+            .into_iter()
+            .flat_map(|k| {
+                let end = leaders.get(k + 1).copied().unwrap_or(all.len());
+                leaders[k]..end
+            })
+            .collect()
+    };
+    let (train, test) = (members(train_groups), members(test_groups));
     // An empty train split is fine for commands that only evaluate (`--holdout 1` attacks every
     // image); the trainer refuses it when it is asked to train.
     if test.is_empty() {
