@@ -34,7 +34,7 @@ pub struct BenchModelsArgs {
 }
 
 /// The device named `cpu` or `wgpu`; `None` (with a note) when wgpu has no adapter here.
-fn bench_device(name: &str) -> anyhow::Result<Option<Device>> {
+pub fn bench_device(name: &str) -> anyhow::Result<Option<Device>> {
     let choice = match name {
         "cpu" => BackendChoice::Cpu,
         "wgpu" => BackendChoice::Wgpu,
@@ -160,6 +160,44 @@ pub struct BenchSpeedArgs {
     runs: usize,
 }
 
+/// The models `bench speed` and `bench compare` time, as `speed_torchattacks.py` builds them:
+/// (architecture, width), 64 px, 3 channels, 2 classes.
+pub const SPEED_MODELS: [(&str, usize); 2] = [("small-cnn", 32), ("attn-vgg", 8)];
+
+/// Median seconds of one PGD-10 batch (L∞, ε 8/255, step 2/255, random start) of `batch`
+/// uniform random 64-px images on a fresh seeded `name` of `width`, over `runs` timed runs
+/// after one warm-up.
+pub fn pgd_seconds(
+    device: &Device,
+    name: &str,
+    width: usize,
+    batch: usize,
+    runs: usize,
+) -> anyhow::Result<f64> {
+    device.seed(0);
+    let model = model(name, width, 64, device)?;
+    let attacked = AttackedModel::new(&model, device);
+    let attack = ProjectedGradientDescent {
+        step_size: 2.0 / 255.0,
+        ..ProjectedGradientDescent::linf(8.0 / 255.0, 10)
+    };
+    let labels = vec![Label::Class(1); batch];
+    let images = Tensor::<4>::random([batch, 3, 64, 64], Distribution::Uniform(0.0, 1.0), device);
+    let mut times = Vec::with_capacity(runs);
+    for run in 0..=runs {
+        let start = Instant::now();
+        let keys = SampleKeys::sequential(0, labels.len());
+        let adversarial = attack.perturb(&attacked, images.clone(), &labels, &keys)?;
+        // Reading a value waits for the device.
+        let _: f32 = adversarial.sum().into_scalar();
+        if run > 0 {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
 /// `robustdx bench speed`: PGD-10 (L∞, ε 8/255, step 2/255, random start) images/s on the
 /// models `tests/fixtures/attacks/speed_torchattacks.py` times in PyTorch + torchattacks.
 pub fn run_speed(args: BenchSpeedArgs) -> anyhow::Result<()> {
@@ -175,33 +213,8 @@ pub fn run_speed(args: BenchSpeedArgs) -> anyhow::Result<()> {
         let Some(device) = bench_device(backend_name)? else {
             continue;
         };
-        for (name, width) in [("small-cnn", 32), ("attn-vgg", 8)] {
-            device.seed(0);
-            let model = model(name, width, 64, &device)?;
-            let attacked = AttackedModel::new(&model, &device);
-            let attack = ProjectedGradientDescent {
-                step_size: 2.0 / 255.0,
-                ..ProjectedGradientDescent::linf(8.0 / 255.0, 10)
-            };
-            let labels = vec![Label::Class(1); args.batch];
-            let images = Tensor::<4>::random(
-                [args.batch, 3, 64, 64],
-                Distribution::Uniform(0.0, 1.0),
-                &device,
-            );
-            let mut times = Vec::with_capacity(args.runs);
-            for run in 0..=args.runs {
-                let start = Instant::now();
-                let keys = SampleKeys::sequential(0, labels.len());
-                let adversarial = attack.perturb(&attacked, images.clone(), &labels, &keys)?;
-                // Reading a value waits for the device.
-                let _: f32 = adversarial.sum().into_scalar();
-                if run > 0 {
-                    times.push(start.elapsed().as_secs_f64());
-                }
-            }
-            times.sort_by(f64::total_cmp);
-            let seconds = times[times.len() / 2];
+        for (name, width) in SPEED_MODELS {
+            let seconds = pgd_seconds(&device, name, width, args.batch, args.runs)?;
             println!(
                 "{:<22} {:<5} {:>6} {:>12.3} {:>9.1}",
                 format!("{name} (width {width}, 64px)"),

@@ -5,6 +5,7 @@ mod attack;
 mod attack_image;
 mod backend;
 mod bench;
+mod bench_compare;
 mod benchmark;
 mod benchmark_report;
 mod data_args;
@@ -103,6 +104,8 @@ enum BenchCommand {
     /// PGD-10 images/s on small-cnn and a tiny AttnVGG, per backend (compare with
     /// tests/fixtures/attacks/speed_torchattacks.py)
     Speed(bench::BenchSpeedArgs),
+    /// robustdx's PGD-10 against PyTorch + torchattacks on the same models, batch and threads
+    Compare(bench_compare::BenchCompareArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +154,7 @@ fn main() -> ExitCode {
         Command::Data(DataCommand::Export(args)) => preview::export(args),
         Command::Data(DataCommand::Perturb(args)) => preview::perturb(args),
         Command::Bench(BenchCommand::Models(args)) => bench::run(args),
+        Command::Bench(BenchCommand::Compare(args)) => bench_compare::run(args),
         Command::Bench(BenchCommand::Defenses(args)) => defense_bench::run(args, cli.backend),
         Command::Bench(BenchCommand::Speed(args)) => bench::run_speed(args),
     };

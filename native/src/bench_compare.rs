@@ -1,0 +1,122 @@
+//! `robustdx bench compare`: robustdx's PGD-10 and PyTorch + torchattacks' on the same models,
+//! sizes, batch and threads, in one run on one machine, with their ratio. The PyTorch side is
+//! `tests/fixtures/attacks/speed_torchattacks.py`; where torchattacks cannot be imported, the
+//! table has robustdx's side and says how to get the other. A benchmark: it asserts nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::Args;
+use serde::Deserialize;
+
+use crate::bench::{SPEED_MODELS, bench_device, pgd_seconds};
+
+#[derive(Debug, Args)]
+pub struct BenchCompareArgs {
+    /// cpu and/or wgpu (PyTorch runs on its CPU either way)
+    #[arg(long, value_delimiter = ',', default_value = "cpu")]
+    backends: Vec<String>,
+    /// Timed PGD-10 runs after one warm-up (PyTorch's side: 3)
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// The Python that has torch and torchattacks
+    #[arg(long, default_value = "python3")]
+    python: PathBuf,
+    /// The script timing PyTorch (run from the repository root, the default finds it)
+    #[arg(long, default_value = "tests/fixtures/attacks/speed_torchattacks.py")]
+    script: PathBuf,
+}
+
+/// The script's `--json` line.
+#[derive(Debug, Deserialize)]
+struct TorchTimes {
+    torch: String,
+    torchattacks: String,
+    threads: usize,
+    batch: usize,
+    rows: Vec<TorchRow>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TorchRow {
+    model: String,
+    images_per_s: f64,
+}
+
+/// PyTorch's side, or why there is none.
+fn torch_times(python: &Path, script: &Path, threads: usize) -> Result<TorchTimes, String> {
+    let importable = Command::new(python)
+        .args(["-c", "import torch, torchattacks"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !importable {
+        return Err(format!(
+            "{} cannot import torch and torchattacks: python3 -m venv v && v/bin/pip install torch torchattacks, then --python v/bin/python",
+            python.display()
+        ));
+    }
+    if !script.exists() {
+        return Err(format!(
+            "{}: no such script (run from the repository root or pass --script)",
+            script.display()
+        ));
+    }
+    let out = Command::new(python)
+        .arg(script)
+        .arg("--json")
+        .env("ROBUSTDX_THREADS", threads.to_string())
+        .output()
+        .map_err(|e| format!("{}: {e}", python.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .map_err(|e| format!("{}: unreadable output ({e}): {line}", script.display()))
+}
+
+pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.runs > 0, "--runs must be positive");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // PyTorch first: robustdx's timing then runs on a quiet machine too.
+    let torch = torch_times(&args.python, &args.script, threads);
+    let batch = torch.as_ref().map_or(32, |t| t.batch);
+    match &torch {
+        Ok(t) => println!(
+            "PGD-10 (L∞, ε 8/255, step 2/255, random start), 64 px, batch {batch}, {} threads; PyTorch {} + torchattacks {} on {} threads",
+            threads, t.torch, t.torchattacks, t.threads
+        ),
+        Err(why) => println!("PGD-10, 64 px, batch {batch}; no PyTorch side: {why}"),
+    }
+    // Devices first: their notes go to stderr before the table starts.
+    let mut devices = Vec::new();
+    for backend in &args.backends {
+        if let Some(device) = bench_device(backend)? {
+            devices.push((backend, device));
+        }
+    }
+    println!(
+        "\n| model | backend | robustdx img/s | PyTorch img/s | ratio |\n|---|---|---|---|---|"
+    );
+    for (backend, device) in devices {
+        for (name, width) in SPEED_MODELS {
+            let ours = batch as f64 / pgd_seconds(&device, name, width, batch, args.runs)?;
+            let theirs = torch
+                .as_ref()
+                .ok()
+                .and_then(|t| t.rows.iter().find(|r| r.model == name))
+                .map(|r| r.images_per_s);
+            println!(
+                "| {name} (width {width}) | {backend} | {ours:.1} | {} | {} |",
+                theirs.map_or("–".into(), |t| format!("{t:.1}")),
+                theirs.map_or("–".into(), |t| format!("{:.2}", ours / t)),
+            );
+        }
+    }
+    Ok(())
+}
