@@ -1792,3 +1792,32 @@ fn hostile_input_fails_cleanly_and_odd_input_works() {
         );
     }
 }
+
+/// `bench compare` without PyTorch: robustdx's side of the table and how to get the other.
+#[test]
+fn bench_compare_without_pytorch_says_how_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = robustdx(
+        dir.path(),
+        &[
+            "bench",
+            "compare",
+            "--python",
+            "/nonexistent/python",
+            "--runs",
+            "1",
+        ],
+    );
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("cannot import torch and torchattacks"),
+        "{all}"
+    );
+    for row in [
+        "| small-cnn (width 32) | cpu |",
+        "| attn-vgg (width 8) | cpu |",
+    ] {
+        assert!(all.contains(row), "{row} missing:\n{all}");
+    }
+}
