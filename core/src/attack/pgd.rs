@@ -258,6 +258,10 @@ impl Attack for ProjectedGradientDescent {
             while !run.is_finished() {
                 run.step()?;
             }
+            if self.restarts == 1 {
+                // Nothing to compare with: the score would cost a forward pass for nothing.
+                return Ok(run.adversarial());
+            }
             // The attack's objective, signed so that larger is stronger.
             let score = run.final_losses()?.mul_scalar(self.goal.direction());
             let adversarial = run.adversarial();
