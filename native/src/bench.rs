@@ -164,25 +164,31 @@ pub struct BenchSpeedArgs {
 /// (architecture, width), 64 px, 3 channels, 2 classes.
 pub const SPEED_MODELS: [(&str, usize); 2] = [("small-cnn", 32), ("attn-vgg", 8)];
 
+/// The full-size networks `bench compare --large` times: (architecture, width), 224 px, batch 8.
+pub const LARGE_MODELS: [(&str, usize); 2] = [("resnet-18", 64), ("densenet-121", 64)];
+
 /// Median seconds of one PGD-10 batch (L∞, ε 8/255, step 2/255, random start) of `batch`
-/// uniform random 64-px images on a fresh seeded `name` of `width`, over `runs` timed runs
+/// uniform random `size`-px images on a fresh seeded `name` of `width`, over `runs` timed runs
 /// after one warm-up.
 pub fn pgd_seconds(
     device: &Device,
-    name: &str,
-    width: usize,
+    (name, width, size): (&str, usize, usize),
     batch: usize,
     runs: usize,
 ) -> anyhow::Result<f64> {
     device.seed(0);
-    let model = model(name, width, 64, device)?;
+    let model = model(name, width, size, device)?;
     let attacked = AttackedModel::new(&model, device);
     let attack = ProjectedGradientDescent {
         step_size: 2.0 / 255.0,
         ..ProjectedGradientDescent::linf(8.0 / 255.0, 10)
     };
     let labels = vec![Label::Class(1); batch];
-    let images = Tensor::<4>::random([batch, 3, 64, 64], Distribution::Uniform(0.0, 1.0), device);
+    let images = Tensor::<4>::random(
+        [batch, 3, size, size],
+        Distribution::Uniform(0.0, 1.0),
+        device,
+    );
     let mut times = Vec::with_capacity(runs);
     for run in 0..=runs {
         let start = Instant::now();
@@ -214,7 +220,7 @@ pub fn run_speed(args: BenchSpeedArgs) -> anyhow::Result<()> {
             continue;
         };
         for (name, width) in SPEED_MODELS {
-            let seconds = pgd_seconds(&device, name, width, args.batch, args.runs)?;
+            let seconds = pgd_seconds(&device, (name, width, 64), args.batch, args.runs)?;
             println!(
                 "{:<22} {:<5} {:>6} {:>12.3} {:>9.1}",
                 format!("{name} (width {width}, 64px)"),

@@ -9,7 +9,7 @@ use std::process::Command;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::bench::{SPEED_MODELS, bench_device, pgd_seconds};
+use crate::bench::{LARGE_MODELS, SPEED_MODELS, bench_device, pgd_seconds};
 
 #[derive(Debug, Args)]
 pub struct BenchCompareArgs {
@@ -22,6 +22,9 @@ pub struct BenchCompareArgs {
     /// The Python that has torch and torchattacks
     #[arg(long, default_value = "python3")]
     python: PathBuf,
+    /// Also ResNet-18 and DenseNet-121 at full width, 224 px, batch 8 (minutes on a CPU)
+    #[arg(long)]
+    large: bool,
     /// The script timing PyTorch (run from the repository root, the default finds it)
     #[arg(long, default_value = "tests/fixtures/attacks/speed_torchattacks.py")]
     script: PathBuf,
@@ -44,7 +47,12 @@ struct TorchRow {
 }
 
 /// PyTorch's side, or why there is none.
-fn torch_times(python: &Path, script: &Path, threads: usize) -> Result<TorchTimes, String> {
+fn torch_times(
+    python: &Path,
+    script: &Path,
+    threads: usize,
+    large: bool,
+) -> Result<TorchTimes, String> {
     let importable = Command::new(python)
         .args(["-c", "import torch, torchattacks"])
         .output()
@@ -64,6 +72,7 @@ fn torch_times(python: &Path, script: &Path, threads: usize) -> Result<TorchTime
     let out = Command::new(python)
         .arg(script)
         .arg("--json")
+        .args(large.then_some("--large"))
         .env("ROBUSTDX_THREADS", threads.to_string())
         .output()
         .map_err(|e| format!("{}: {e}", python.display()))?;
@@ -84,14 +93,14 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.runs > 0, "--runs must be positive");
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // PyTorch first: robustdx's timing then runs on a quiet machine too.
-    let torch = torch_times(&args.python, &args.script, threads);
+    let torch = torch_times(&args.python, &args.script, threads, args.large);
     let batch = torch.as_ref().map_or(32, |t| t.batch);
     match &torch {
         Ok(t) => println!(
-            "PGD-10 (L∞, ε 8/255, step 2/255, random start), 64 px, batch {batch}, {} threads; PyTorch {} + torchattacks {} on {} threads",
+            "PGD-10 (L∞, ε 8/255, step 2/255, random start), {} threads; PyTorch {} + torchattacks {} on {} threads",
             threads, t.torch, t.torchattacks, t.threads
         ),
-        Err(why) => println!("PGD-10, 64 px, batch {batch}; no PyTorch side: {why}"),
+        Err(why) => println!("PGD-10; no PyTorch side: {why}"),
     }
     // Devices first: their notes go to stderr before the table starts.
     let mut devices = Vec::new();
@@ -103,17 +112,23 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
     println!(
         "\n| model | backend | robustdx img/s | PyTorch img/s | ratio |\n|---|---|---|---|---|"
     );
+    let small = SPEED_MODELS.map(|(name, width)| (name, width, 64, batch));
+    let large = LARGE_MODELS.map(|(name, width)| (name, width, 224, 8));
+    let rows: Vec<_> = match args.large {
+        true => small.into_iter().chain(large).collect(),
+        false => small.into_iter().collect(),
+    };
     for (backend, device) in devices {
-        for (name, width) in SPEED_MODELS {
-            let ours = batch as f64 / pgd_seconds(&device, name, width, batch, args.runs)?;
+        for &(name, width, size, batch) in &rows {
+            let ours = batch as f64 / pgd_seconds(&device, (name, width, size), batch, args.runs)?;
             let theirs = torch
                 .as_ref()
                 .ok()
                 .and_then(|t| t.rows.iter().find(|r| r.model == name))
                 .map(|r| r.images_per_s);
             println!(
-                "| {name} (width {width}) | {backend} | {ours:.1} | {} | {} |",
-                theirs.map_or("–".into(), |t| format!("{t:.1}")),
+                "| {name} (width {width}, {size} px, batch {batch}) | {backend} | {ours:.2} | {} | {} |",
+                theirs.map_or("–".into(), |t| format!("{t:.2}")),
                 theirs.map_or("–".into(), |t| format!("{:.2}", ours / t)),
             );
         }
