@@ -172,17 +172,28 @@ pub const LARGE_MODELS: [(&str, usize); 2] = [("resnet-18", 64), ("densenet-121"
 /// after one warm-up.
 pub fn pgd_seconds(
     device: &Device,
+    model: (&str, usize, usize),
+    batch: usize,
+    runs: usize,
+) -> anyhow::Result<f64> {
+    let pgd = ProjectedGradientDescent {
+        step_size: 2.0 / 255.0,
+        ..ProjectedGradientDescent::linf(8.0 / 255.0, 10)
+    };
+    attack_seconds(device, model, batch, runs, &pgd)
+}
+
+/// Median seconds of one `attack` batch, as [`pgd_seconds`] times PGD-10.
+pub fn attack_seconds(
+    device: &Device,
     (name, width, size): (&str, usize, usize),
     batch: usize,
     runs: usize,
+    attack: &dyn Attack,
 ) -> anyhow::Result<f64> {
     device.seed(0);
     let model = model(name, width, size, device)?;
     let attacked = AttackedModel::new(&model, device);
-    let attack = ProjectedGradientDescent {
-        step_size: 2.0 / 255.0,
-        ..ProjectedGradientDescent::linf(8.0 / 255.0, 10)
-    };
     let labels = vec![Label::Class(1); batch];
     let images = Tensor::<4>::random(
         [batch, 3, size, size],

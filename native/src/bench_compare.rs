@@ -1,4 +1,4 @@
-//! `robustdx bench compare`: robustdx's PGD-10 and PyTorch + torchattacks' on the same models,
+//! `robustdx bench compare`: robustdx's PGD-10 and APGD-CE and PyTorch + torchattacks' on the same models,
 //! sizes, batch and threads, in one run on one machine, with their ratio. The PyTorch side is
 //! `tests/fixtures/attacks/speed_torchattacks.py`; where torchattacks cannot be imported, the
 //! table has robustdx's side and says how to get the other. A benchmark: it asserts nothing.
@@ -9,7 +9,9 @@ use std::process::Command;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::bench::{LARGE_MODELS, SPEED_MODELS, bench_device, pgd_seconds};
+use robustdx_core::attack::AutoProjectedGradientDescent;
+
+use crate::bench::{LARGE_MODELS, SPEED_MODELS, attack_seconds, bench_device, pgd_seconds};
 
 #[derive(Debug, Args)]
 pub struct BenchCompareArgs {
@@ -43,7 +45,14 @@ struct TorchTimes {
 #[derive(Debug, Deserialize)]
 struct TorchRow {
     model: String,
+    /// `pgd` (PGD-10) or `apgd` (APGD-CE, 10 iterations).
+    #[serde(default = "pgd")]
+    attack: String,
     images_per_s: f64,
+}
+
+fn pgd() -> String {
+    "pgd".into()
 }
 
 /// PyTorch's side, or why there is none.
@@ -110,24 +119,42 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
         }
     }
     println!(
-        "\n| model | backend | robustdx img/s | PyTorch img/s | ratio |\n|---|---|---|---|---|"
+        "\n| attack | model | backend | robustdx img/s | PyTorch img/s | ratio |\n|---|---|---|---|---|---|"
     );
+    // PGD-10 and APGD-CE (10 iterations, torchattacks' default) on the 64-px models; PGD-10 on
+    // the large ones.
     let small = SPEED_MODELS.map(|(name, width)| (name, width, 64, batch));
     let large = LARGE_MODELS.map(|(name, width)| (name, width, 224, 8));
-    let rows: Vec<_> = match args.large {
-        true => small.into_iter().chain(large).collect(),
-        false => small.into_iter().collect(),
-    };
+    let mut rows: Vec<_> = small.iter().map(|&m| ("pgd", m)).collect();
+    rows.extend(small.iter().map(|&m| ("apgd", m)));
+    if args.large {
+        rows.extend(large.iter().map(|&m| ("pgd", m)));
+    }
+    let apgd = AutoProjectedGradientDescent::linf(8.0 / 255.0, 10);
     for (backend, device) in devices {
-        for &(name, width, size, batch) in &rows {
-            let ours = batch as f64 / pgd_seconds(&device, (name, width, size), batch, args.runs)?;
+        for &(attack, (name, width, size, batch)) in &rows {
+            let model = (name, width, size);
+            let seconds = match attack {
+                "pgd" => pgd_seconds(&device, model, batch, args.runs)?,
+                _ => attack_seconds(&device, model, batch, args.runs, &apgd)?,
+            };
+            let ours = batch as f64 / seconds;
             let theirs = torch
                 .as_ref()
                 .ok()
-                .and_then(|t| t.rows.iter().find(|r| r.model == name))
+                .and_then(|t| {
+                    t.rows
+                        .iter()
+                        .find(|r| r.model == name && r.attack == attack)
+                })
                 .map(|r| r.images_per_s);
             println!(
-                "| {name} (width {width}, {size} px, batch {batch}) | {backend} | {ours:.2} | {} | {} |",
+                "| {} | {name} (width {width}, {size} px, batch {batch}) | {backend} | {ours:.2} | {} | {} |",
+                if attack == "pgd" {
+                    "PGD-10"
+                } else {
+                    "APGD-CE-10"
+                },
                 theirs.map_or("–".into(), |t| format!("{t:.2}")),
                 theirs.map_or("–".into(), |t| format!("{:.2}", ours / t)),
             );

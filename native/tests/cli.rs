@@ -1815,8 +1815,9 @@ fn bench_compare_without_pytorch_says_how_to_get_it() {
         "{all}"
     );
     for row in [
-        "| small-cnn (width 32, 64 px, batch 32) | cpu |",
-        "| attn-vgg (width 8, 64 px, batch 32) | cpu |",
+        "| PGD-10 | small-cnn (width 32, 64 px, batch 32) | cpu |",
+        "| PGD-10 | attn-vgg (width 8, 64 px, batch 32) | cpu |",
+        "| APGD-CE-10 | small-cnn (width 32, 64 px, batch 32) | cpu |",
     ] {
         assert!(all.contains(row), "{row} missing:\n{all}");
     }
