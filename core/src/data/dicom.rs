@@ -176,6 +176,14 @@ mod with_dicom_rs {
         obj.element_opt(tag).ok().flatten()?.to_int::<u64>().ok()
     }
 
+    fn ints(obj: &DefaultDicomObject, tag: dicom_object::Tag) -> Option<Vec<i64>> {
+        obj.element_opt(tag)
+            .ok()
+            .flatten()?
+            .to_multi_int::<i64>()
+            .ok()
+    }
+
     /// The header's sizes, checked before decoding: rows, columns, frames.
     fn sizes(obj: &DefaultDicomObject, name: &str) -> Result<(u64, u64, u64)> {
         if obj.element_opt(tags::PIXEL_DATA).ok().flatten().is_none() {
@@ -399,13 +407,7 @@ mod with_dicom_rs {
         let mut pixels = vec![0.0f32; 3 * plane];
         for (c, (descriptor, data)) in tables.into_iter().enumerate() {
             let missing = || Error::format(name, "PALETTE COLOR without its lookup tables");
-            let d: Vec<i64> = obj
-                .element_opt(descriptor)
-                .ok()
-                .flatten()
-                .ok_or_else(missing)?
-                .to_multi_int::<i64>()
-                .map_err(|_| missing())?;
+            let d = ints(obj, descriptor).ok_or_else(missing)?;
             let [entries, first, bits] = d[..] else {
                 return Err(Error::format(name, "a palette descriptor needs 3 values"));
             };
@@ -415,28 +417,10 @@ mod with_dicom_rs {
             } else {
                 entries.unsigned_abs() as usize
             };
-            let table: Vec<f64> = match bits {
-                8 => {
-                    // 8-bit entries are stored one per 16-bit word (low byte).
-                    let words = obj
-                        .element_opt(data)
-                        .ok()
-                        .flatten()
-                        .ok_or_else(missing)?
-                        .to_multi_int::<u16>()
-                        .map_err(|_| missing())?;
-                    words.iter().map(|&v| (v & 0xff) as f64 / 255.0).collect()
-                }
-                16 => obj
-                    .element_opt(data)
-                    .ok()
-                    .flatten()
-                    .ok_or_else(missing)?
-                    .to_multi_int::<u16>()
-                    .map_err(|_| missing())?
-                    .iter()
-                    .map(|&v| v as f64 / 65535.0)
-                    .collect(),
+            // Entries are stored one per 16-bit word; 8-bit ones in its low byte.
+            let (mask, top) = match bits {
+                8 => (0xff, 255.0),
+                16 => (0xffff, 65535.0),
                 other => {
                     return Err(Error::format(
                         name,
@@ -444,7 +428,12 @@ mod with_dicom_rs {
                     ));
                 }
             };
-            if table.len() < entries.min(1) || table.is_empty() {
+            let table: Vec<f64> = ints(obj, data)
+                .ok_or_else(missing)?
+                .iter()
+                .map(|&v| (v & mask) as f64 / top)
+                .collect();
+            if table.is_empty() {
                 return Err(Error::format(name, "an empty palette lookup table"));
             }
             let last = table.len().min(entries) - 1;

@@ -31,6 +31,44 @@ pub(crate) fn check_size(name: &str, width: u64, height: u64) -> Result<()> {
     Ok(())
 }
 
+fn not_image(name: &str, e: impl std::fmt::Display) -> Error {
+    Error::format(name, format!("not a readable image: {e}"))
+}
+
+fn reader<'a>(
+    bytes: &'a [u8],
+    name: &str,
+) -> Result<image::ImageReader<std::io::Cursor<&'a [u8]>>> {
+    image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| not_image(name, e))
+}
+
+/// The width and height a (non-DICOM) image file declares in its header.
+fn dimensions(bytes: &[u8], name: &str) -> Result<(u32, u32)> {
+    reader(bytes, name)?
+        .into_dimensions()
+        .map_err(|e| not_image(name, e))
+}
+
+/// Decodes a (non-DICOM) image file, refusing from its header what is too large to read, with
+/// the `image` crate's allocation limit as a second guard.
+fn decode_dynamic(bytes: &[u8], name: &str) -> Result<DynamicImage> {
+    let (width, height) = dimensions(bytes, name)?;
+    check_size(name, width as u64, height as u64)?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    let mut decoder = reader(bytes, name)?;
+    decoder.limits(limits);
+    let decoded = decoder.decode().map_err(|e| not_image(name, e))?;
+    if decoded.width() == 0 || decoded.height() == 0 {
+        return Err(Error::format(name, "image has no pixels"));
+    }
+    Ok(decoded)
+}
+
 /// Choices for files that need them: which window and frame of a DICOM file.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct DecodeOptions {
@@ -89,26 +127,7 @@ impl Image {
         if is_dicom(bytes) {
             return decode_dicom(bytes, name, options.dicom_window, options.dicom_frame);
         }
-        let not_image =
-            |e: image::ImageError| Error::format(name, format!("not a readable image: {e}"));
-        let reader = || {
-            image::ImageReader::new(std::io::Cursor::new(bytes))
-                .with_guessed_format()
-                .map_err(|e| Error::format(name, format!("not a readable image: {e}")))
-        };
-        let (width, height) = reader()?.into_dimensions().map_err(not_image)?;
-        check_size(name, width as u64, height as u64)?;
-        let mut limits = image::Limits::default();
-        limits.max_image_width = Some(width);
-        limits.max_image_height = Some(height);
-        limits.max_alloc = Some(MAX_DECODE_BYTES);
-        let mut decoder = reader()?;
-        decoder.limits(limits);
-        let decoded = decoder.decode().map_err(not_image)?;
-        if decoded.width() == 0 || decoded.height() == 0 {
-            return Err(Error::format(name, "image has no pixels"));
-        }
-        Ok(Self::from_dynamic(decoded))
+        Ok(Self::from_dynamic(decode_dynamic(bytes, name)?))
     }
 
     /// Like [`Image::decode`], but refuses images larger than `max_side` pixels on a side before
@@ -126,40 +145,31 @@ impl Image {
         max_side: u32,
         fit: Option<(usize, usize)>,
     ) -> Result<Self> {
-        if !is_dicom(bytes) && !bytes.is_empty() {
-            let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
-                .with_guessed_format()
-                .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?
-                .into_dimensions()
-                .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?;
-            if width > max_side || height > max_side {
-                return Err(Error::format(
-                    name,
-                    format!("{width}×{height} pixels is too large (at most {max_side} on a side)"),
-                ));
-            }
-            if let Some((h, w)) = fit
-                && height as usize > 2 * h
-                && width as usize > 2 * w
-            {
-                check_size(name, width as u64, height as u64)?;
-                let decoded = image::load_from_memory(bytes)
-                    .map_err(|e| Error::format(name, format!("not a readable image: {e}")))?;
-                let small = decoded.resize_exact(w as u32, h as u32, FilterType::Triangle);
-                return Ok(Self::from_dynamic(small));
-            }
-        }
-        let image = Self::decode(bytes, name)?;
-        if image.width > max_side as usize || image.height > max_side as usize {
-            return Err(Error::format(
+        let too_large = |width, height| {
+            Error::format(
                 name,
-                format!(
-                    "{}×{} pixels is too large (at most {max_side} on a side)",
-                    image.width, image.height
-                ),
-            ));
+                format!("{width}×{height} pixels is too large (at most {max_side} on a side)"),
+            )
+        };
+        // DICOM (and an empty file) has no cheap header read here: checked once decoded.
+        if bytes.is_empty() || is_dicom(bytes) {
+            let image = Self::decode(bytes, name)?;
+            if image.width > max_side as usize || image.height > max_side as usize {
+                return Err(too_large(image.width as u32, image.height as u32));
+            }
+            return Ok(image);
         }
-        Ok(image)
+        let (width, height) = dimensions(bytes, name)?;
+        if width > max_side || height > max_side {
+            return Err(too_large(width, height));
+        }
+        let decoded = decode_dynamic(bytes, name)?;
+        Ok(Self::from_dynamic(match fit {
+            Some((h, w)) if height as usize > 2 * h && width as usize > 2 * w => {
+                decoded.resize_exact(w as u32, h as u32, FilterType::Triangle)
+            }
+            _ => decoded,
+        }))
     }
 
     fn from_dynamic(decoded: DynamicImage) -> Self {

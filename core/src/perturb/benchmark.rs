@@ -209,15 +209,14 @@ impl RobustBenchmark<'_> {
 /// Joins the shards of one benchmark into the result a single run writes. `shards`: (file name
 /// for messages, its report).
 pub fn merge_benchmark_shards(shards: Vec<(String, BenchmarkReport)>) -> Result<BenchmarkReport> {
-    let Some((first_name, first)) = shards.first() else {
-        return Err(Error::invalid("merge needs at least one shard"));
-    };
     check_shard_set(
         &shards
             .iter()
             .map(|(name, r)| (name.as_str(), r.data.shard))
             .collect::<Vec<_>>(),
     )?;
+    // check_shard_set refuses an empty set.
+    let (first_name, first) = &shards[0];
     for (name, report) in &shards {
         let kinds = |r: &BenchmarkReport| {
             r.results

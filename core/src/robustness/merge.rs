@@ -67,15 +67,14 @@ pub(crate) fn covers_exactly(
 
 /// `shards`: (file name for messages, its report). Errors name the file or shard at fault.
 pub fn merge_shards(shards: Vec<(String, AttackReport)>) -> Result<AttackReport> {
-    let Some((first_name, first)) = shards.first() else {
-        return Err(Error::invalid("merge needs at least one shard"));
-    };
     check_shard_set(
         &shards
             .iter()
             .map(|(name, r)| (name.as_str(), r.data.shard))
             .collect::<Vec<_>>(),
     )?;
+    // check_shard_set refuses an empty set.
+    let (first_name, first) = &shards[0];
     for (name, report) in &shards {
         let same_sweep = report.model.sha256 == first.model.sha256
             && report.data.name == first.data.name
