@@ -123,7 +123,8 @@ pub enum WorkerMessage {
         step: usize,
         steps: usize,
         loss: f32,
-        adversarial: String,
+        /// The iterate as a PNG data URL; absent on steps between two animation frames.
+        adversarial: Option<String>,
         probs: Vec<f32>,
     },
     Done {

@@ -28,6 +28,10 @@ use crate::protocol::{
 pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
 pub const MAX_SIDE: u32 = 8192;
 
+/// The shortest time between two animation frames: a fast model shows every step, a slow one
+/// (or a large image) does not spend its time encoding pictures nobody can follow.
+const FRAME_INTERVAL_MS: f64 = 100.0;
+
 struct Engine {
     device: Device,
     backend: BackendKind,
@@ -282,6 +286,7 @@ async fn run_job(
     let class_names = model.card.class_names.clone();
     // The last step's frame comes right before Grad-CAM: what follows it is the maps.
     let last_step_at = std::cell::Cell::new(loaded);
+    let last_frame_at = std::cell::Cell::new(f64::NEG_INFINITY);
     let outcome = attack_single_image(
         &model,
         generator.as_deref(),
@@ -289,8 +294,17 @@ async fn run_job(
         &job.settings,
         &device,
         |progress| {
-            if progress.step == progress.steps {
-                last_step_at.set(now_ms());
+            let now = now_ms();
+            let last = progress.step == progress.steps;
+            if last {
+                last_step_at.set(now);
+            }
+            // Every step reports its loss and probabilities; the picture (a PNG encode and a
+            // copy to the page) only every FRAME_INTERVAL_MS, and always the first and last.
+            let picture =
+                progress.step == 0 || last || now - last_frame_at.get() >= FRAME_INTERVAL_MS;
+            if picture {
+                last_frame_at.set(now);
             }
             post(&WorkerMessage::Step {
                 id,
@@ -298,7 +312,7 @@ async fn run_job(
                 step: progress.step,
                 steps: progress.steps,
                 loss: progress.loss,
-                adversarial: png_data_url(&progress.adversarial),
+                adversarial: picture.then(|| png_data_url(&progress.adversarial)),
                 probs: progress.probs,
             })
         },

@@ -193,6 +193,35 @@ test('attention maps of AttnVGG before and after, on the CPU fallback', { timeou
   });
 });
 
+test('the page\'s own wasm links no tensor code (burn lives in the worker only)', () => {
+  const wasm = readFileSync(join(DIST, 'robustdx-web_bg.wasm')).toString('latin1');
+  // A build that keeps function names (trunk's dev build, what CI tests) says what it links.
+  assert.ok(wasm.includes('robustdx_web'), 'the page wasm has no name section to check');
+  for (const crate of ['burn_autodiff', 'burn_flex', 'burn_cubecl', 'burn_tensor']) {
+    assert.ok(!wasm.includes(crate), `the page wasm links ${crate}`);
+  }
+});
+
+test('a running attack can be cancelled: a fresh worker starts and the next attack runs (CPU fallback)', { timeout: SLOW }, async () => {
+  await withBrowser({ webgpu: false }, server.origin, async ({ page }) => {
+    await page.goto(`${server.origin}/`);
+    await announcedBackend(page, SLOW);
+    await page.locator(`[data-testid="sample-${sample.id}"]`).click();
+    await page.locator('[data-testid="attack"]').selectOption('pgd');
+    await page.locator('[data-testid="steps"]').fill('1000');
+    await page.locator('[data-testid="run"]').click();
+    await page.locator('[data-testid="progress"]').waitFor({ timeout: SLOW });
+    await page.locator('[data-testid="cancel"]').click();
+    assert.match(await page.locator('[data-testid="worker-notice"]').textContent(), /Cancelled/);
+    assert.match(await page.locator('[data-testid="outcome"] [data-testid="error"]').textContent(), /Cancelled/);
+    // The fresh worker says which backend it has, then runs the next attack to its end.
+    await announcedBackend(page, SLOW);
+    await page.locator('[data-testid="attack"]').selectOption('fgsm');
+    await runAttack(page);
+    assert.match(await page.locator('[data-testid="verdict"]').textContent(), /FGSM/);
+  });
+});
+
 test('the full page: a sample attacked step by step, a non-image upload refused, a result file opened', { timeout: SLOW + 120_000 }, async () => {
   await withBrowser({ webgpu: true }, server.origin, async ({ page }) => {
     await page.goto(`${server.origin}/`);

@@ -11,7 +11,7 @@ use burn::tensor::Bool;
 use serde::{Deserialize, Serialize};
 
 use super::budget::{l2_norms, where_images};
-use super::registry::{AttackEntry, canonical_settings};
+use super::registry::{AttackEntry, AttackInfo, canonical_settings};
 use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, SampleKeys};
 use crate::{Error, Label, Result};
 
@@ -43,10 +43,12 @@ impl Default for ApgdSettings {
 }
 
 pub(super) const ENTRY: AttackEntry = AttackEntry {
-    name: "apgd",
-    about: "APGD-CE: step-size-free PGD with momentum and restarts from the best point (Croce & Hein 2020)",
-    fixed_goal: None,
-    canonical: canonical_settings::<ApgdSettings>,
+    info: AttackInfo {
+        name: "apgd",
+        about: "APGD-CE: step-size-free PGD with momentum and restarts from the best point (Croce & Hein 2020)",
+        fixed_goal: None,
+        canonical: canonical_settings::<ApgdSettings>,
+    },
     build: |spec, _| {
         if spec.goal != Goal::Untargeted {
             return Err(Error::invalid(

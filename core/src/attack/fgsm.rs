@@ -3,7 +3,7 @@
 use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::registry::{AttackEntry, NoSettings, canonical_settings};
+use super::registry::{AttackEntry, AttackInfo, NoSettings, canonical_settings};
 use super::{Attack, AttackedModel, Budget, Goal, SampleKeys};
 use crate::{Label, Result};
 
@@ -14,10 +14,12 @@ pub struct FastGradientSignMethod {
 }
 
 pub(super) const ENTRY: AttackEntry = AttackEntry {
-    name: "fgsm",
-    about: "FGSM: one step of ε along the sign of the gradient (Goodfellow et al. 2015)",
-    fixed_goal: None,
-    canonical: canonical_settings::<NoSettings>,
+    info: AttackInfo {
+        name: "fgsm",
+        about: "FGSM: one step of ε along the sign of the gradient (Goodfellow et al. 2015)",
+        fixed_goal: None,
+        canonical: canonical_settings::<NoSettings>,
+    },
     build: |spec, _| {
         Ok(Box::new(FastGradientSignMethod {
             budget: spec.budget(),

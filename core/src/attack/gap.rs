@@ -15,7 +15,7 @@ use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
 use super::generator::{Generator, GeneratorConfig, scale_to_budget};
-use super::registry::{AttackEntry, canonical_settings};
+use super::registry::{AttackEntry, AttackInfo, canonical_settings};
 use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, SampleKeys};
 use crate::model::{check_all_finite, model_error};
 use crate::{Error, Label, Result};
@@ -86,10 +86,12 @@ pub struct GapAttackSettings {
 }
 
 pub(super) const ENTRY: AttackEntry = AttackEntry {
-    name: "gap",
-    about: "GAP: a trained generator's perturbation, scaled to ε (Poursaeed et al. 2018)",
-    fixed_goal: Some(Goal::LeastLikely),
-    canonical: canonical_settings::<GapAttackSettings>,
+    info: AttackInfo {
+        name: "gap",
+        about: "GAP: a trained generator's perturbation, scaled to ε (Poursaeed et al. 2018)",
+        fixed_goal: Some(Goal::LeastLikely),
+        canonical: canonical_settings::<GapAttackSettings>,
+    },
     build: |spec, context| {
         let generator = context.generator.ok_or_else(|| {
             Error::invalid("gap needs a trained generator (robustdx gap train; --generator FILE)")

@@ -28,8 +28,9 @@ pub use generator::{
 pub use goal::Goal;
 pub use pgd::{PgdRun, PgdSettings, ProjectedGradientDescent};
 pub use registry::{
-    ATTACKS, AttackContext, AttackEntry, AttackSpec, NoSettings, Settings, applicable,
-    attack_entry, canonical_settings, describe_settings, find_entry, typed_settings,
+    ATTACK_INFO, ATTACKS, AttackContext, AttackEntry, AttackInfo, AttackSpec, NoSettings, Settings,
+    applicable, attack_entry, attack_info, canonical_settings, describe_settings, find_entry,
+    typed_settings,
 };
 pub use sample_draws::{SampleKeys, Stream};
 

@@ -5,7 +5,7 @@ use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::budget::where_images;
-use super::registry::{AttackEntry, AttackSpec, canonical_settings};
+use super::registry::{AttackEntry, AttackInfo, AttackSpec, canonical_settings};
 use super::{Attack, AttackedModel, Budget, Goal, Region, SampleKeys};
 use crate::{Error, Label, Result};
 
@@ -44,10 +44,12 @@ impl Default for PgdSettings {
 }
 
 pub(super) const ENTRY: AttackEntry = AttackEntry {
-    name: "pgd",
-    about: "PGD: repeated projected gradient steps from a random start (Madry et al. 2018)",
-    fixed_goal: None,
-    canonical: canonical_settings::<PgdSettings>,
+    info: AttackInfo {
+        name: "pgd",
+        about: "PGD: repeated projected gradient steps from a random start (Madry et al. 2018)",
+        fixed_goal: None,
+        canonical: canonical_settings::<PgdSettings>,
+    },
     build: |spec, _| Ok(Box::new(ProjectedGradientDescent::from_spec(spec)?)),
 };
 

@@ -1,7 +1,7 @@
 //! The attack registry. An [`AttackSpec`] (name, budget, goal and the attack's own settings) is
 //! the one description of an attack: the CLI builds it from its flags, results store it, resume
 //! matches it, the page offers the registry's entries. Adding an attack is one file with an
-//! [`AttackEntry`] and one line in [`ATTACKS`].
+//! [`AttackEntry`] and its name in the `attacks!` list.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -13,16 +13,38 @@ use crate::{Error, Result};
 /// An attack's own settings, as a JSON object (each attack's typed settings struct, serialised).
 pub type Settings = Map<String, Value>;
 
-/// Every attack robustdx can run, in the order tables and the page list them.
-pub static ATTACKS: &[AttackEntry] = &[
-    super::fgsm::ENTRY,
-    super::pgd::ENTRY,
-    super::apgd::ENTRY,
-    super::gap::ENTRY,
-];
+/// The one list of attacks: adding one is a file with an [`AttackEntry`] and its module's name
+/// here. It makes two statics from the same list: [`ATTACKS`], the entries with the code that
+/// runs them, and [`ATTACK_INFO`], their descriptions only — what forms, result files and the
+/// page need (the page's wasm, which never runs an attack, then links no tensor code).
+macro_rules! attacks {
+    ($($attack:ident),+ $(,)?) => {
+        /// Every attack robustdx can run, in the order tables and the page list them.
+        pub static ATTACKS: &[AttackEntry] = &[$(super::$attack::ENTRY),+];
+        /// What [`ATTACKS`] describe, in the same order, without the code that runs them.
+        pub static ATTACK_INFO: &[AttackInfo] = &[$(super::$attack::ENTRY.info),+];
+    };
+}
 
-/// One registered attack.
+attacks!(fgsm, pgd, apgd, gap);
+
+/// One registered attack: its description and how to build it.
 pub struct AttackEntry {
+    pub info: AttackInfo,
+    /// Builds the attack a spec describes (its settings already canonical).
+    pub build: fn(&AttackSpec, &AttackContext) -> Result<Box<dyn Attack>>,
+}
+
+impl std::ops::Deref for AttackEntry {
+    type Target = AttackInfo;
+
+    fn deref(&self) -> &AttackInfo {
+        &self.info
+    }
+}
+
+/// A registered attack as data: its name, its one line, its goal and its settings.
+pub struct AttackInfo {
     /// The name users type and results store.
     pub name: &'static str,
     /// One line for help texts and the page.
@@ -32,14 +54,32 @@ pub struct AttackEntry {
     /// The attack's own settings with every default filled in, from the ones given; an unknown
     /// or ill-typed setting is an error.
     pub canonical: fn(&Settings) -> Result<Settings>,
-    /// Builds the attack a spec describes (its settings already canonical).
-    pub build: fn(&AttackSpec, &AttackContext) -> Result<Box<dyn Attack>>,
 }
 
-impl AttackEntry {
+impl AttackInfo {
     /// The settings a spec gets when none are given (what the page shows first).
     pub fn defaults(&self) -> Map<String, Value> {
         (self.canonical)(&Map::new()).expect("an attack's defaults are valid settings")
+    }
+
+    /// Whether it runs a trained generator (GAP).
+    pub fn needs_generator(&self) -> bool {
+        self.defaults().contains_key("generator")
+    }
+
+    /// Its default number of steps, for the attacks that take one.
+    pub fn default_steps(&self) -> Option<usize> {
+        self.defaults()
+            .get("steps")
+            .and_then(Value::as_u64)
+            .map(|n| n as usize)
+    }
+
+    /// "PGD", "APGD-CE": the name before the colon of the one-line description.
+    pub fn short_name(&self) -> String {
+        self.about
+            .split_once(':')
+            .map_or(self.name.to_uppercase(), |(name, _)| name.to_string())
     }
 }
 
@@ -53,6 +93,11 @@ pub struct AttackContext<'a> {
 /// The entry named `name`, or an error listing the names there are.
 pub fn attack_entry(name: &str) -> Result<&'static AttackEntry> {
     find_entry(ATTACKS, |a| a.name, "attack", name)
+}
+
+/// The description of the attack named `name`, or an error listing the names there are.
+pub fn attack_info(name: &str) -> Result<&'static AttackInfo> {
+    find_entry(ATTACK_INFO, |a| a.name, "attack", name)
 }
 
 /// The entry of a registry (`kind`: `attack`, `defense`) called `name`, or an error listing
@@ -110,7 +155,7 @@ impl AttackSpec {
         goal: Goal,
         settings: &Map<String, Value>,
     ) -> Result<Self> {
-        let entry = attack_entry(attack)?;
+        let entry = attack_info(attack)?;
         let spec = Self {
             attack: entry.name.into(),
             eps,
@@ -170,7 +215,7 @@ impl AttackSpec {
     /// `key=value` for each setting that differs from the attack's defaults (string values
     /// unquoted; a generator's hash left out, it identifies rather than sets).
     pub fn changed_settings(&self) -> Vec<String> {
-        let defaults = attack_entry(&self.attack)
+        let defaults = attack_info(&self.attack)
             .map(|e| e.defaults())
             .unwrap_or_default();
         self.settings
@@ -225,7 +270,7 @@ pub fn canonical_settings<S: Serialize + DeserializeOwned + Default>(
 
 /// The keys of `options` that `attack` takes: the CLI offers one set of flags to every attack of
 /// a sweep, and each takes what applies to it.
-pub fn applicable(attack: &AttackEntry, options: &Map<String, Value>) -> Map<String, Value> {
+pub fn applicable(attack: &AttackInfo, options: &Map<String, Value>) -> Map<String, Value> {
     let defaults = attack.defaults();
     options
         .iter()

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Decision, decision};
 use crate::attack::{
     AttackContext, AttackSpec, AttackedModel, Convention, GenerativeAdversarialPerturbation, Goal,
-    Norm, ProjectedGradientDescent, SampleKeys, applicable, attack_entry,
+    Norm, ProjectedGradientDescent, SampleKeys, applicable, attack_info,
 };
 use crate::data::{Image, images_to_tensor};
 use crate::model::{Classifier, DiagnosticModel};
@@ -40,14 +40,14 @@ pub const MAX_STEPS: usize = 1000;
 
 impl SingleImageSettings {
     pub fn validate(&self) -> Result<()> {
+        let attack = attack_info(&self.attack)?;
         if !self.eps.is_finite() || !(0.0..=255.0).contains(&self.eps) {
             return Err(Error::invalid(format!(
                 "ε must be between 0 and 255 (in 1/255 pixel units), got {}",
                 self.eps
             )));
         }
-        let entry = attack_entry(&self.attack)?;
-        if entry.defaults().contains_key("steps") && !(1..=MAX_STEPS).contains(&self.steps) {
+        if attack.default_steps().is_some() && !(1..=MAX_STEPS).contains(&self.steps) {
             return Err(Error::invalid(format!(
                 "{} needs between 1 and {MAX_STEPS} steps, got {}",
                 self.attack, self.steps
@@ -73,7 +73,7 @@ impl SingleImageSettings {
 
     /// The registry spec these settings describe (L∞, pixel space, untargeted).
     pub fn spec(&self) -> Result<AttackSpec> {
-        let entry = attack_entry(&self.attack)?;
+        let entry = attack_info(&self.attack)?;
         let mut options = serde_json::Map::new();
         options.insert("steps".into(), self.steps.into());
         options.insert("step_size".into(), self.step_size.into());

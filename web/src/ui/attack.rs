@@ -1,7 +1,7 @@
 //! The attack lab: pick a shipped model, a sample or your own image, an attack and ε; watch it.
 
 use leptos::prelude::*;
-use robustdx_core::attack::{ATTACKS, AttackEntry, attack_entry};
+use robustdx_core::attack::{ATTACK_INFO, attack_info};
 use robustdx_core::robustness::SingleImageSettings;
 use web_sys::File;
 
@@ -93,6 +93,7 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
     let eps = RwSignal::new(8.0f32);
     let steps = RwSignal::new(10usize);
     let upload_error = RwSignal::new(None::<String>);
+    let info = |name: &str| attack_info(name).ok();
 
     let take_file = move |file: File| {
         upload_error.set(None);
@@ -162,7 +163,7 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                         if matches!(chosen.get_untracked(), Some(Chosen::Sample { .. }) | None) {
                             chosen.set(first_sample(&model()));
                         }
-                        let needs = attack_entry(&attack.get_untracked()).is_ok_and(needs_generator);
+                        let needs = info(&attack.get_untracked()).is_some_and(|a| a.needs_generator());
                         if model().generator.is_none() && needs {
                             attack.set("pgd".into());
                         }
@@ -209,16 +210,16 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                         <select data-testid="attack" prop:value=move || attack.get()
                             on:change=move |ev| {
                                 let name = event_target_value(&ev);
-                                if let Ok(entry) = attack_entry(&name) {
-                                    if let Some(n) = default_steps(entry) { steps.set(n) }
+                                if let Some(entry) = info(&name) {
+                                    if let Some(n) = entry.default_steps() { steps.set(n) }
                                     attack.set(name);
                                 }
                             }>
                             // The core's registry: a new attack shows up here by being registered.
-                            {ATTACKS.iter().map(|entry| view! {
+                            {ATTACK_INFO.iter().map(|entry| view! {
                                 <option value=entry.name title=entry.about
-                                    disabled=move || needs_generator(entry) && model().generator.is_none()>
-                                    {short_name(entry)}
+                                    disabled=move || entry.needs_generator() && model().generator.is_none()>
+                                    {entry.short_name()}
                                 </option>
                             }).collect_view()}
                         </select>
@@ -227,7 +228,7 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                         <input type="range" min="0" max="32" step="1" data-testid="eps" prop:value=move || eps.get().to_string()
                             on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { eps.set(v) } }/>
                     </label>
-                    <label class:hidden=move || attack_entry(&attack.get()).ok().and_then(default_steps).is_none()>"steps "
+                    <label class:hidden=move || info(&attack.get()).and_then(|a| a.default_steps()).is_none()>"steps "
                         <input type="number" min="1" max="1000" data-testid="steps" prop:value=move || steps.get().to_string()
                             on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { steps.set(v) } }/>
                     </label>
@@ -235,33 +236,12 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                         disabled=move || client.backend.get().is_none() || client.run.with(|r| r.running) || chosen.get().is_none()>
                         {move || if client.run.with(|r| r.running) { "Running…" } else { "Run attack" }}
                     </button>
+                    <button data-testid="cancel" class:hidden=move || !client.run.with(|r| r.running)
+                        on:click=move |_| client.cancel()>"Cancel"</button>
                 </div>
             </div>
             <Outcome client/>
             <SequencePanel client model=Signal::derive(model) chosen/>
         </section>
     }
-}
-
-/// Whether the attack runs a trained generator (the page offers it only for models that ship
-/// one).
-pub fn needs_generator(entry: &AttackEntry) -> bool {
-    entry.defaults().contains_key("generator")
-}
-
-/// The attack's default number of steps, for the attacks that take one.
-fn default_steps(entry: &AttackEntry) -> Option<usize> {
-    entry
-        .defaults()
-        .get("steps")
-        .and_then(|v| v.as_u64())
-        .map(|n| n as usize)
-}
-
-/// "PGD", "APGD-CE": the name before the colon of the registry's one-line description.
-fn short_name(entry: &AttackEntry) -> String {
-    entry
-        .about
-        .split_once(':')
-        .map_or(entry.name.to_uppercase(), |(name, _)| name.to_string())
 }

@@ -71,6 +71,8 @@ pub struct WorkerClient {
     pub backend: RwSignal<Option<Backend>>,
     pub run: RwSignal<RunState>,
     pub sequence: RwSignal<SequenceState>,
+    /// Said when the worker was stopped or died and a fresh one started.
+    pub notice: RwSignal<Option<String>>,
 }
 
 impl WorkerClient {
@@ -80,14 +82,26 @@ impl WorkerClient {
             backend: RwSignal::new(None),
             run: RwSignal::new(RunState::default()),
             sequence: RwSignal::new(SequenceState::default()),
+            notice: RwSignal::new(None),
         };
+        client.spawn();
+        client
+    }
+
+    /// A fresh worker in place of the current one (if any), which is stopped.
+    fn spawn(&self) {
+        let client = *self;
+        if let Some(old) = WORKER.with(|w| w.borrow_mut().take()) {
+            old.terminate();
+        }
+        client.backend.set(None);
         let worker = match Worker::new(WORKER_SCRIPT) {
             Ok(w) => w,
             Err(e) => {
                 client.run.update(|r| {
                     r.error = Some(format!("cannot start the worker: {e:?}"));
                 });
-                return client;
+                return;
             }
         };
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -105,15 +119,39 @@ impl WorkerClient {
         on_message.forget();
         let on_error =
             Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |e: web_sys::ErrorEvent| {
-                client.run.update(|r| {
-                    r.running = false;
-                    r.error = Some(format!("the worker stopped: {}", e.message()));
-                });
+                client.restart(format!(
+                    "The worker stopped ({}); a fresh one has started: run it again.",
+                    e.message()
+                ));
             });
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         on_error.forget();
         WORKER.with(|w| *w.borrow_mut() = Some(worker));
-        client
+    }
+
+    /// Stops the worker (whatever it is running) and starts a fresh one; a job that was running
+    /// ends with `message`, which the page also shows.
+    fn restart(&self, message: String) {
+        self.run.update(|r| {
+            if r.running {
+                r.running = false;
+                r.error = Some(message.clone());
+            }
+        });
+        self.sequence.update(|s| {
+            if s.running {
+                s.running = false;
+                s.error = Some(message.clone());
+            }
+        });
+        self.notice.set(Some(message));
+        self.spawn();
+    }
+
+    /// Cancels the running attack or sequence. A worker cannot be interrupted between two
+    /// tensor operations, so it is stopped and a fresh one started (models load again).
+    pub fn cancel(&self) {
+        self.restart("Cancelled: the worker was stopped and a fresh one started.".into());
     }
 
     fn receive(&self, message: WorkerMessage) {
@@ -141,7 +179,9 @@ impl WorkerClient {
                 if step == 0 {
                     r.clean_probs = probs.clone();
                 }
-                r.frame = Some(adversarial);
+                if adversarial.is_some() {
+                    r.frame = adversarial;
+                }
                 r.frame_probs = probs;
             }),
             WorkerMessage::Done {

@@ -4,10 +4,8 @@
 //! result as JSON into `[data-testid="result"]` for the host page (and the tests) to read.
 
 use leptos::prelude::*;
-use robustdx_core::attack::attack_entry;
+use robustdx_core::attack::attack_info;
 use robustdx_core::robustness::SingleImageSettings;
-
-use super::attack::needs_generator;
 
 use super::attack::{Chosen, job};
 use super::client::WorkerClient;
@@ -41,18 +39,14 @@ fn configured(
             .ok_or("no sample image suits this model")?,
     };
     let attack = param("attack").unwrap_or_else(|| "pgd".into());
-    let entry = attack_entry(&attack).map_err(|e| format!("attack: {e}"))?;
+    let entry = attack_info(&attack).map_err(|e| format!("attack: {e}"))?;
     let number = |name: &str, default: f32| -> Result<f32, String> {
         param(name).map_or(Ok(default), |v| {
             v.parse::<f32>()
                 .map_err(|_| format!("{name}={v}: not a number"))
         })
     };
-    let default_steps = entry
-        .defaults()
-        .get("steps")
-        .and_then(|v| v.as_f64())
-        .unwrap_or(1.0) as f32;
+    let default_steps = entry.default_steps().unwrap_or(1) as f32;
     let steps = number("steps", default_steps)?;
     if steps.fract() != 0.0 || steps < 0.0 {
         return Err(format!("steps={steps}: a whole number of steps, please"));
@@ -70,7 +64,7 @@ fn configured(
         random_start: false,
     };
     settings.validate().map_err(|e| e.to_string())?;
-    if needs_generator(entry) && model.generator.is_none() {
+    if entry.needs_generator() && model.generator.is_none() {
         return Err(format!(
             "attack={}: model {} ships no GAP generator",
             entry.name, model.id

@@ -39,7 +39,13 @@ fn load_manifest(manifest: RwSignal<Option<Result<Manifest, String>>>) {
 /// Says which backend runs the attacks; the CPU fallback is announced, not hidden.
 #[component]
 fn BackendNotice(client: WorkerClient) -> impl IntoView {
-    move || {
+    let notice = move || {
+        client
+            .notice
+            .get()
+            .map(|n| view! { <p class="note" data-testid="worker-notice" role="status">{n}</p> })
+    };
+    let backend = move || {
         match client.backend.get() {
         None => view! { <p class="backend pending" data-testid="backend" data-backend="">"Starting the worker…"</p> }.into_any(),
         Some(b) if b.kind == BackendKind::Webgpu => view! {
@@ -54,7 +60,8 @@ fn BackendNotice(client: WorkerClient) -> impl IntoView {
             </p>
         }.into_any(),
     }
-    }
+    };
+    view! { {backend}{notice} }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

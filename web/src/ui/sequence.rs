@@ -84,6 +84,8 @@ pub fn SequencePanel(
                     disabled=move || client.backend.get().is_none() || sequence.with(|s| s.running) || chosen.get().is_none()>
                     {move || if sequence.with(|s| s.running) { "Running…" } else { "Run sequence" }}
                 </button>
+                <button data-testid="perturb-cancel" class:hidden=move || !sequence.with(|s| s.running)
+                    on:click=move |_| client.cancel()>"Cancel"</button>
             </div>
             <p class="note">{about}</p>
             {move || sequence.with(|s| {
