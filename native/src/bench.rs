@@ -7,10 +7,13 @@ use burn::Tensor;
 use burn::tensor::{Device, Distribution};
 use clap::Args;
 use robustdx_core::attack::{Attack, AttackedModel, ProjectedGradientDescent, SampleKeys};
+use robustdx_core::data::{Dataset, DatasetInfo, Image, Sample};
+use robustdx_core::defense::DefenseSpec;
 use robustdx_core::model::{
     ARCHITECTURES, ArchitectureConfig, Classifier, DiagnosticModel, InputSpec, ModelCard,
     ModelOptions, architecture,
 };
+use robustdx_core::train::{OptimizerKind, TrainConfig, Trainer, TrainingRecipe};
 use robustdx_core::{Label, TaskKind, task};
 
 use crate::backend::{self, BackendChoice};
@@ -207,6 +210,94 @@ pub fn attack_seconds(
         let adversarial = attack.perturb(&attacked, images.clone(), &labels, &keys)?;
         // Reading a value waits for the device.
         let _: f32 = adversarial.sum().into_scalar();
+        if run > 0 {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// `batch` fixed uniform random images, labels alternating 0, 1: what a training step is timed
+/// on (no decoding, as PyTorch's side has none).
+struct RandomImages {
+    info: DatasetInfo,
+    samples: Vec<Sample>,
+}
+
+impl RandomImages {
+    fn new(batch: usize, size: usize, device: &Device) -> anyhow::Result<Self> {
+        let pixels = 3 * size * size;
+        let values: Vec<f32> =
+            Tensor::<2>::random([batch, pixels], Distribution::Uniform(0.0, 1.0), device)
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let samples = values
+            .chunks(pixels)
+            .enumerate()
+            .map(|(i, pixels)| Sample {
+                image: Image::new(3, size, size, pixels.to_vec()),
+                label: Label::Class(i % 2),
+            })
+            .collect();
+        Ok(Self {
+            info: DatasetInfo {
+                name: format!("random:{batch}x{size}"),
+                task: TaskKind::Binary,
+                class_names: vec!["a".into(), "b".into()],
+                channels: 3,
+            },
+            samples,
+        })
+    }
+}
+
+impl Dataset for RandomImages {
+    fn info(&self) -> &DatasetInfo {
+        &self.info
+    }
+
+    fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    fn get(&self, index: usize) -> robustdx_core::Result<Sample> {
+        Ok(self.samples[index].clone())
+    }
+}
+
+/// Median seconds of one PGD adversarial-training step (`speed_torchattacks.py`'s `pgd-at` row):
+/// PGD-10 (L∞, ε 8/255, step 2/255, random start) on the batch, then one SGD step (lr 0.01,
+/// momentum 0.9) on the adversarial batch, through the trainer `robustdx train --defense pgd-at`
+/// runs. One epoch of one batch per run, after one warm-up.
+pub fn train_step_seconds(
+    device: &Device,
+    (name, width, size): (&str, usize, usize),
+    batch: usize,
+    runs: usize,
+) -> anyhow::Result<f64> {
+    device.seed(0);
+    let model = model(name, width, size, device)?;
+    let settings = serde_json::json!({"eps": 8.0, "steps": 10, "step_size": 2.0});
+    let config = TrainConfig {
+        epochs: runs + 1,
+        batch_size: batch,
+        learning_rate: 0.01,
+        optimizer: OptimizerKind::Sgd,
+        recipe: TrainingRecipe {
+            defense: DefenseSpec::new("pgd-at", settings.as_object().expect("an object"))?,
+            ..TrainingRecipe::default()
+        },
+        ..TrainConfig::default()
+    };
+    let data = RandomImages::new(batch, size, device)?;
+    let mut trainer = Trainer::new(model, config, &data.info.name, device)?;
+    let mut times = Vec::with_capacity(runs);
+    for run in 0..=runs {
+        let start = Instant::now();
+        // The epoch ends with a read of its loss: the step has finished.
+        trainer.train_epoch(&data, &mut |_| {})?;
         if run > 0 {
             times.push(start.elapsed().as_secs_f64());
         }

@@ -1,9 +1,10 @@
-//! `robustdx bench compare`: robustdx's PGD-10 and APGD-CE and PyTorch + torchattacks' on the same models,
+//! `robustdx bench compare`: robustdx's PGD-10, APGD-CE and PGD adversarial-training step, and
+//! PyTorch + torchattacks' on the same models,
 //! sizes, batch and threads, in one run on one machine, with their ratio. The PyTorch side is
 //! `tests/fixtures/attacks/speed_torchattacks.py`; where torchattacks cannot be imported, the
 //! table has robustdx's side and says how to get the other. A benchmark: it asserts nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use clap::Args;
@@ -11,11 +12,13 @@ use serde::Deserialize;
 
 use robustdx_core::attack::AutoProjectedGradientDescent;
 
-use crate::bench::{LARGE_MODELS, SPEED_MODELS, attack_seconds, bench_device, pgd_seconds};
+use crate::bench::{
+    LARGE_MODELS, SPEED_MODELS, attack_seconds, bench_device, pgd_seconds, train_step_seconds,
+};
 
 #[derive(Debug, Args)]
 pub struct BenchCompareArgs {
-    /// cpu and/or wgpu (PyTorch runs on its CPU either way)
+    /// cpu and/or wgpu (PyTorch runs where --torch-device says)
     #[arg(long, value_delimiter = ',', default_value = "cpu")]
     backends: Vec<String>,
     /// Timed PGD-10 runs after one warm-up (PyTorch's side: 3)
@@ -27,6 +30,12 @@ pub struct BenchCompareArgs {
     /// Also ResNet-18 and DenseNet-121 at full width, 224 px, batch 8 (minutes on a CPU)
     #[arg(long)]
     large: bool,
+    /// Where PyTorch runs: cpu, or cuda on a GPU machine (bench/gpu.sh)
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+    torch_device: String,
+    /// Batch of the 224-px models (--large)
+    #[arg(long, default_value_t = 8, value_parser = crate::data_args::positive)]
+    large_batch: usize,
     /// The script timing PyTorch (run from the repository root, the default finds it)
     #[arg(long, default_value = "tests/fixtures/attacks/speed_torchattacks.py")]
     script: PathBuf,
@@ -39,13 +48,23 @@ struct TorchTimes {
     torchattacks: String,
     threads: usize,
     batch: usize,
+    #[serde(default = "cpu")]
+    device: String,
+    /// The GPU's name, when `device` is cuda.
+    #[serde(default)]
+    gpu: Option<String>,
     rows: Vec<TorchRow>,
+}
+
+fn cpu() -> String {
+    "cpu".into()
 }
 
 #[derive(Debug, Deserialize)]
 struct TorchRow {
     model: String,
-    /// `pgd` (PGD-10) or `apgd` (APGD-CE, 10 iterations).
+    /// `pgd` (PGD-10), `apgd` (APGD-CE, 10 iterations) or `pgd-at` (one PGD adversarial-training
+    /// step: PGD-10 and an SGD step on its images).
     #[serde(default = "pgd")]
     attack: String,
     images_per_s: f64,
@@ -56,12 +75,8 @@ fn pgd() -> String {
 }
 
 /// PyTorch's side, or why there is none.
-fn torch_times(
-    python: &Path,
-    script: &Path,
-    threads: usize,
-    large: bool,
-) -> Result<TorchTimes, String> {
+fn torch_times(args: &BenchCompareArgs, threads: usize) -> Result<TorchTimes, String> {
+    let (python, script) = (args.python.as_path(), args.script.as_path());
     let importable = Command::new(python)
         .args(["-c", "import torch, torchattacks"])
         .output()
@@ -81,7 +96,9 @@ fn torch_times(
     let out = Command::new(python)
         .arg(script)
         .arg("--json")
-        .args(large.then_some("--large"))
+        .args(args.large.then_some("--large"))
+        .args(["--device", &args.torch_device])
+        .args(["--large-batch", &args.large_batch.to_string()])
         .env("ROBUSTDX_THREADS", threads.to_string())
         .output()
         .map_err(|e| format!("{}: {e}", python.display()))?;
@@ -102,12 +119,18 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.runs > 0, "--runs must be positive");
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // PyTorch first: robustdx's timing then runs on a quiet machine too.
-    let torch = torch_times(&args.python, &args.script, threads, args.large);
+    let torch = torch_times(&args, threads);
     let batch = torch.as_ref().map_or(32, |t| t.batch);
     match &torch {
         Ok(t) => println!(
-            "PGD-10 (L∞, ε 8/255, step 2/255, random start), {} threads; PyTorch {} + torchattacks {} on {} threads",
-            threads, t.torch, t.torchattacks, t.threads
+            "PGD-10 (L∞, ε 8/255, step 2/255, random start), {} threads; PyTorch {} + torchattacks {} on {}",
+            threads,
+            t.torch,
+            t.torchattacks,
+            match &t.gpu {
+                Some(gpu) => format!("{} ({gpu})", t.device),
+                None => format!("{} threads of the CPU", t.threads),
+            }
         ),
         Err(why) => println!("PGD-10; no PyTorch side: {why}"),
     }
@@ -121,14 +144,16 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
     println!(
         "\n| attack | model | backend | robustdx img/s | PyTorch img/s | ratio |\n|---|---|---|---|---|---|"
     );
-    // PGD-10 and APGD-CE (10 iterations, torchattacks' default) on the 64-px models; PGD-10 on
-    // the large ones.
+    // PGD-10, APGD-CE (10 iterations, torchattacks' default) and the PGD-AT step on the 64-px
+    // models; PGD-10 and the PGD-AT step on the large ones.
     let small = SPEED_MODELS.map(|(name, width)| (name, width, 64, batch));
-    let large = LARGE_MODELS.map(|(name, width)| (name, width, 224, 8));
+    let large = LARGE_MODELS.map(|(name, width)| (name, width, 224, args.large_batch));
     let mut rows: Vec<_> = small.iter().map(|&m| ("pgd", m)).collect();
     rows.extend(small.iter().map(|&m| ("apgd", m)));
+    rows.extend(small.iter().map(|&m| ("pgd-at", m)));
     if args.large {
         rows.extend(large.iter().map(|&m| ("pgd", m)));
+        rows.extend(large.iter().map(|&m| ("pgd-at", m)));
     }
     let apgd = AutoProjectedGradientDescent::linf(8.0 / 255.0, 10);
     for (backend, device) in devices {
@@ -136,7 +161,8 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
             let model = (name, width, size);
             let seconds = match attack {
                 "pgd" => pgd_seconds(&device, model, batch, args.runs)?,
-                _ => attack_seconds(&device, model, batch, args.runs, &apgd)?,
+                "apgd" => attack_seconds(&device, model, batch, args.runs, &apgd)?,
+                _ => train_step_seconds(&device, model, batch, args.runs)?,
             };
             let ours = batch as f64 / seconds;
             let theirs = torch
@@ -150,10 +176,10 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
                 .map(|r| r.images_per_s);
             println!(
                 "| {} | {name} (width {width}, {size} px, batch {batch}) | {backend} | {ours:.2} | {} | {} |",
-                if attack == "pgd" {
-                    "PGD-10"
-                } else {
-                    "APGD-CE-10"
+                match attack {
+                    "pgd" => "PGD-10",
+                    "apgd" => "APGD-CE-10",
+                    _ => "PGD-AT step (PGD-10 + SGD)",
                 },
                 theirs.map_or("–".into(), |t| format!("{t:.2}")),
                 theirs.map_or("–".into(), |t| format!("{:.2}", ours / t)),

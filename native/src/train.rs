@@ -402,7 +402,10 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
         let started = Instant::now();
         let stats = trainer.train_epoch(train, &mut |p| {
             progress.set_position(p.samples as u64);
-            progress.set_message(format!("loss {:.4}", p.loss));
+            // The loss is read every few batches (LOSS_READ_EVERY); NaN until the first read.
+            if p.loss.is_finite() {
+                progress.set_message(format!("loss {:.4}", p.loss));
+            }
         })?;
         progress.finish_and_clear();
         let seconds = started.elapsed().as_secs_f64();

@@ -10,7 +10,7 @@ use crate::{Result, TaskKind, task};
 pub struct AttackedModel {
     /// What gradients flow through.
     frozen: DiagnosticModel,
-    /// The same weights for plain forward passes.
+    /// The same function for plain forward passes (batch norm folded, as in `frozen`).
     model: DiagnosticModel,
     device: Device,
 }
@@ -19,7 +19,7 @@ impl AttackedModel {
     pub fn new(model: &DiagnosticModel, device: &Device) -> Self {
         Self {
             frozen: model.frozen(device),
-            model: model.valid(),
+            model: model.folded(),
             device: device.clone(),
         }
     }

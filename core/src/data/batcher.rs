@@ -131,11 +131,26 @@ impl Iterator for BatchLoader<'_> {
         let end = (self.next + self.batch_size).min(self.order.len());
         let start = self.next;
         self.next = end;
-        Some(
-            (start..end)
-                .map(|position| self.prepare(position))
-                .collect(),
-        )
+        Some(self.prepare_range(start..end))
+    }
+}
+
+impl BatchLoader<'_> {
+    /// A batch's samples, decoded on every core (native): each sample's decode and augmentation
+    /// depend only on its position, so the batch is the same in any order.
+    #[cfg(feature = "parallel")]
+    fn prepare_range(&self, positions: std::ops::Range<usize>) -> Result<Vec<Sample>> {
+        use rayon::prelude::*;
+        positions
+            .into_par_iter()
+            .map(|position| self.prepare(position))
+            .collect()
+    }
+
+    /// A batch's samples, one after the other (the browser's worker has one thread).
+    #[cfg(not(feature = "parallel"))]
+    fn prepare_range(&self, positions: std::ops::Range<usize>) -> Result<Vec<Sample>> {
+        positions.map(|position| self.prepare(position)).collect()
     }
 }
 

@@ -145,6 +145,14 @@ impl AttnVggConfig {
 }
 
 impl AttnVgg {
+    /// Batch norm folded into each convolution of the trunk (an inference copy; see
+    /// [`super::layers::fold_batch_norm`]).
+    pub fn fold_batch_norm(&mut self) {
+        self.features
+            .iter_mut()
+            .for_each(ConvBnRelu::fold_batch_norm);
+    }
+
     /// `x` is already normalised. Returns (logits, [pool3 attention, pool4 attention], the
     /// 1280-d feature at full width). Stages: blocks 1 to 5 (each pooled); the Grad-CAM layer:
     /// block 5's output (`features[-1]` of the seed's trunk), which the gates and the head read.

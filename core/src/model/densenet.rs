@@ -13,7 +13,7 @@ use burn::nn::{BatchNorm, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use super::layers::{batch_norm, conv, split_index};
+use super::layers::{batch_norm, conv, conv_norm, fold_batch_norm, split_index};
 
 /// Configuration of [`DenseNet`]; the defaults are DenseNet-121.
 #[derive(Config, Debug, PartialEq)]
@@ -38,7 +38,8 @@ pub struct DenseNetConfig {
 struct DenseLayer {
     norm1: BatchNorm,
     conv1: Conv2d,
-    norm2: BatchNorm,
+    /// Follows `conv1` (after it, before the ReLU): `None` once folded into it.
+    norm2: Option<BatchNorm>,
     conv2: Conv2d,
 }
 
@@ -48,15 +49,15 @@ impl DenseLayer {
         Self {
             norm1: batch_norm(input, 1e-5, device),
             conv1: conv([input, bottleneck], [1, 1], 1, [0, 0], false, device),
-            norm2: batch_norm(bottleneck, 1e-5, device),
+            norm2: Some(batch_norm(bottleneck, 1e-5, device)),
             conv2: conv([bottleneck, growth], [3, 3], 1, [1, 1], false, device),
         }
     }
 
     /// The `growth` new channels.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv1.forward(relu(self.norm1.forward(x)));
-        self.conv2.forward(relu(self.norm2.forward(y)))
+        let y = conv_norm(&self.conv1, &self.norm2, relu(self.norm1.forward(x)));
+        self.conv2.forward(relu(y))
     }
 }
 
@@ -91,7 +92,7 @@ impl Transition {
 #[derive(Module, Debug)]
 struct Features {
     conv0: Conv2d,
-    norm0: BatchNorm,
+    norm0: Option<BatchNorm>,
     pool0: MaxPool2d,
     blocks: Vec<DenseBlock>,
     transitions: Vec<Transition>,
@@ -142,7 +143,7 @@ impl DenseNetConfig {
                 false,
                 device,
             ),
-            norm0: batch_norm(self.init_features, 1e-5, device),
+            norm0: Some(batch_norm(self.init_features, 1e-5, device)),
             pool0: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -165,13 +166,24 @@ impl DenseNetConfig {
 }
 
 impl DenseNet {
+    /// Batch norm folded into the convolutions it follows: the stem's and each dense layer's
+    /// bottleneck (an inference copy; see [`super::layers::fold_batch_norm`]). The other norms
+    /// come before a convolution, after a concatenation, and stay.
+    pub fn fold_batch_norm(&mut self) {
+        let f = &mut self.features;
+        fold_batch_norm(&mut f.conv0, &mut f.norm0);
+        for layer in f.blocks.iter_mut().flat_map(|b| b.layers.iter_mut()) {
+            fold_batch_norm(&mut layer.conv1, &mut layer.norm2);
+        }
+    }
+
     /// `x` is already normalised. Returns (logits, penultimate feature). Stages: the dense
     /// blocks (with their transitions); the Grad-CAM layer: `norm5` after its ReLU, what the head
     /// reads (torchvision's in-place ReLU turns a hook's view of `features.norm5` into exactly
     /// this).
     pub fn forward(&self, x: Tensor<4>, probe: &mut dyn Probe) -> (Tensor<2>, Tensor<2>) {
         let f = &self.features;
-        let mut x = f.pool0.forward(relu(f.norm0.forward(f.conv0.forward(x))));
+        let mut x = f.pool0.forward(relu(conv_norm(&f.conv0, &f.norm0, x)));
         for (i, block) in f.blocks.iter().enumerate() {
             x = block.forward(x);
             if let Some(transition) = f.transitions.get(i) {

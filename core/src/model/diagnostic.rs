@@ -91,16 +91,26 @@ impl DiagnosticModel {
     }
 
     /// A copy on the autodiff version of `device` that lets gradients reach the input but not
-    /// the weights, with batch norm in inference mode: what an attack differentiates.
+    /// the weights, with batch norm in inference mode and folded into the convolutions: what an
+    /// attack differentiates.
     pub fn frozen(&self, device: &Device) -> Self {
         use burn::module::Module;
         Self {
             card: self.card.clone(),
             network: self
+                .folded()
                 .network
-                .clone()
                 .to_device(&device.clone().autodiff())
                 .freeze(),
+        }
+    }
+
+    /// An inference copy with batch norm folded into the convolutions before it: the same
+    /// function (to float rounding) in fewer passes.
+    pub fn folded(&self) -> Self {
+        Self {
+            card: self.card.clone(),
+            network: self.valid().network.fold_batch_norm(),
         }
     }
 

@@ -398,6 +398,51 @@ pub(crate) fn torch_name(path: &str) -> String {
     }
 }
 
+/// A block's `fold_batch_norm`: each listed unit's batch norm folded into its convolution (an
+/// inference copy; see [`super::layers::fold_batch_norm`]).
+macro_rules! fold_units {
+    ($block:ty: $($unit:ident),+ $(,)?) => {
+        impl $block {
+            fn fold_batch_norm(&mut self) {
+                $(self.$unit.fold_batch_norm();)+
+            }
+        }
+    };
+}
+
+fold_units!(InceptionA: branch1x1, branch5x5_1, branch5x5_2, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3, branch_pool);
+fold_units!(InceptionB: branch3x3, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3);
+fold_units!(InceptionC: branch1x1, branch7x7_1, branch7x7_2, branch7x7_3, branch7x7dbl_1, branch7x7dbl_2, branch7x7dbl_3, branch7x7dbl_4, branch7x7dbl_5, branch_pool);
+fold_units!(InceptionD: branch3x3_1, branch3x3_2, branch7x7x3_1, branch7x7x3_2, branch7x7x3_3, branch7x7x3_4);
+fold_units!(InceptionE: branch1x1, branch3x3_1, branch3x3_2a, branch3x3_2b, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3a, branch3x3dbl_3b, branch_pool);
+fold_units!(InceptionAux: conv0, conv1);
+
+impl InceptionV3 {
+    /// Batch norm folded into every convolution (an inference copy; see
+    /// [`super::layers::fold_batch_norm`]).
+    pub fn fold_batch_norm(&mut self) {
+        self.conv2d_1a_3x3.fold_batch_norm();
+        self.conv2d_2a_3x3.fold_batch_norm();
+        self.conv2d_2b_3x3.fold_batch_norm();
+        self.conv2d_3b_1x1.fold_batch_norm();
+        self.conv2d_4a_3x3.fold_batch_norm();
+        self.mixed_5b.fold_batch_norm();
+        self.mixed_5c.fold_batch_norm();
+        self.mixed_5d.fold_batch_norm();
+        self.mixed_6a.fold_batch_norm();
+        self.mixed_6b.fold_batch_norm();
+        self.mixed_6c.fold_batch_norm();
+        self.mixed_6d.fold_batch_norm();
+        self.mixed_6e.fold_batch_norm();
+        self.mixed_7a.fold_batch_norm();
+        self.mixed_7b.fold_batch_norm();
+        self.mixed_7c.fold_batch_norm();
+        if let Some(aux) = &mut self.aux_logits {
+            aux.fold_batch_norm();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -255,6 +255,19 @@ impl Network {
             Network::DenseNet121(net) => plain(net.forward(x, probe)),
         }
     }
+
+    /// The same function with batch norm folded into the convolutions before it, for
+    /// inference copies (no batch statistics left to train).
+    pub fn fold_batch_norm(mut self) -> Self {
+        match &mut self {
+            Network::SmallCnn(net) => net.fold_batch_norm(),
+            Network::ResNet18(net) => net.fold_batch_norm(),
+            Network::AttnVgg(net) => net.fold_batch_norm(),
+            Network::InceptionV3(net) => net.fold_batch_norm(),
+            Network::DenseNet121(net) => net.fold_batch_norm(),
+        }
+        self
+    }
 }
 
 #[cfg(test)]
@@ -297,6 +310,74 @@ mod tests {
             } else {
                 assert!(maps.is_empty(), "{}", info.name);
             }
+        }
+    }
+
+    /// Scales and shifts every 1-d parameter (batch norm's γ and β, biases) away from its
+    /// initial value, so folding meets γ ≠ 1 and β ≠ 0.
+    struct Jitter;
+
+    impl burn::module::ModuleMapper for Jitter {
+        fn map_float<const D: usize>(
+            &mut self,
+            param: burn::module::Param<Tensor<D>>,
+        ) -> burn::module::Param<Tensor<D>> {
+            if D != 1 {
+                return param;
+            }
+            param.map(|t| {
+                let scale = Tensor::random_like(&t, Distribution::Uniform(0.5, 1.5));
+                let shift = Tensor::random_like(&t, Distribution::Uniform(-0.3, 0.3));
+                t * scale + shift
+            })
+        }
+    }
+
+    #[test]
+    fn folding_batch_norm_keeps_every_architectures_function_and_input_gradient() {
+        use burn::module::Module;
+        let _rng = rng_lock();
+        let device = cpu();
+        device.seed(11);
+        for info in ARCHITECTURES {
+            let size = if info.name == "inception-v3" { 75 } else { 32 };
+            let mut network = tiny(info.name, 3).init(&device).map(&mut Jitter);
+            // Running statistics away from (0, 1): three training-mode batches.
+            let ad = device.clone().autodiff();
+            let trained = network.clone().to_device(&ad).train();
+            for _ in 0..3 {
+                let x = Tensor::<4>::random([4, 3, size, size], Distribution::Default, &ad);
+                let _ = trained.forward(x.mul_scalar(2.0).sub_scalar(0.5));
+            }
+            network = trained.valid();
+            let folded = network.clone().fold_batch_norm();
+            assert!(
+                folded.num_params() < network.num_params(),
+                "{}: nothing was folded",
+                info.name
+            );
+            let x = Tensor::<4>::random([2, 3, size, size], Distribution::Default, &device);
+            let (expected, _, _) = network.forward(x.clone());
+            let (actual, _, _) = folded.forward(x.clone());
+            let scale = expected.clone().abs().max().into_scalar::<f32>().max(1.0);
+            actual.into_data().assert_approx_eq::<f32>(
+                &expected.into_data(),
+                burn::tensor::Tolerance::absolute(2e-5 * scale),
+            );
+            // The input gradient an attack follows, through both.
+            let gradient = |net: &Network| {
+                let net = net.clone().to_device(&ad).freeze();
+                let x = x.clone().autodiff().require_grad();
+                let (logits, _, _) = net.forward(x.clone());
+                let grads = logits.sum().backward();
+                x.grad(&grads).unwrap()
+            };
+            let (g, g_folded) = (gradient(&network), gradient(&folded));
+            let scale = g.clone().abs().max().into_scalar::<f32>().max(1e-3);
+            g_folded.into_data().assert_approx_eq::<f32>(
+                &g.into_data(),
+                burn::tensor::Tolerance::absolute(1e-4 * scale),
+            );
         }
     }
 

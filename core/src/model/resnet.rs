@@ -10,7 +10,7 @@ use burn::nn::{BatchNorm, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use super::layers::{batch_norm, conv};
+use super::layers::{batch_norm, conv, conv_norm, fold_batch_norm};
 
 /// Configuration of [`ResNet18`].
 #[derive(Config, Debug, PartialEq)]
@@ -25,15 +25,15 @@ pub struct ResNet18Config {
 #[derive(Module, Debug)]
 struct Downsample {
     conv: Conv2d,
-    bn: BatchNorm,
+    bn: Option<BatchNorm>,
 }
 
 #[derive(Module, Debug)]
 struct BasicBlock {
     conv1: Conv2d,
-    bn1: BatchNorm,
+    bn1: Option<BatchNorm>,
     conv2: Conv2d,
-    bn2: BatchNorm,
+    bn2: Option<BatchNorm>,
     /// A strided 1x1 projection where the shape changes.
     downsample: Option<Downsample>,
 }
@@ -42,24 +42,32 @@ impl BasicBlock {
     fn new(input: usize, output: usize, stride: usize, device: &Device) -> Self {
         let downsample = (stride != 1 || input != output).then(|| Downsample {
             conv: conv([input, output], [1, 1], stride, [0, 0], false, device),
-            bn: batch_norm(output, 1e-5, device),
+            bn: Some(batch_norm(output, 1e-5, device)),
         });
         Self {
             conv1: conv([input, output], [3, 3], stride, [1, 1], false, device),
-            bn1: batch_norm(output, 1e-5, device),
+            bn1: Some(batch_norm(output, 1e-5, device)),
             conv2: conv([output, output], [3, 3], 1, [1, 1], false, device),
-            bn2: batch_norm(output, 1e-5, device),
+            bn2: Some(batch_norm(output, 1e-5, device)),
             downsample,
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => conv_norm(&d.conv, &d.bn, x.clone()),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(self.conv1.forward(x)));
-        relu(self.bn2.forward(self.conv2.forward(y)) + identity)
+        let y = relu(conv_norm(&self.conv1, &self.bn1, x));
+        relu(conv_norm(&self.conv2, &self.bn2, y) + identity)
+    }
+
+    fn fold_batch_norm(&mut self) {
+        fold_batch_norm(&mut self.conv1, &mut self.bn1);
+        fold_batch_norm(&mut self.conv2, &mut self.bn2);
+        if let Some(d) = &mut self.downsample {
+            fold_batch_norm(&mut d.conv, &mut d.bn);
+        }
     }
 }
 
@@ -67,7 +75,7 @@ impl BasicBlock {
 #[derive(Module, Debug)]
 pub struct ResNet18 {
     conv1: Conv2d,
-    bn1: BatchNorm,
+    bn1: Option<BatchNorm>,
     maxpool: MaxPool2d,
     layer1: Vec<BasicBlock>,
     layer2: Vec<BasicBlock>,
@@ -88,7 +96,7 @@ impl ResNet18Config {
         };
         ResNet18 {
             conv1: conv([self.channels, w], [7, 7], 2, [3, 3], false, device),
-            bn1: batch_norm(w, 1e-5, device),
+            bn1: Some(batch_norm(w, 1e-5, device)),
             maxpool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -109,12 +117,26 @@ impl ResNet18Config {
 }
 
 impl ResNet18 {
+    /// Batch norm folded into each convolution (an inference copy; see
+    /// [`super::layers::fold_batch_norm`]).
+    pub fn fold_batch_norm(&mut self) {
+        fold_batch_norm(&mut self.conv1, &mut self.bn1);
+        for layer in [
+            &mut self.layer1,
+            &mut self.layer2,
+            &mut self.layer3,
+            &mut self.layer4,
+        ] {
+            layer.iter_mut().for_each(BasicBlock::fold_batch_norm);
+        }
+    }
+
     /// `x` is already normalised. Returns (logits, penultimate feature). Stages: `layer1` to
     /// `layer4`; the Grad-CAM layer: `layer4`.
     pub fn forward(&self, x: Tensor<4>, probe: &mut dyn Probe) -> (Tensor<2>, Tensor<2>) {
         let mut x = self
             .maxpool
-            .forward(relu(self.bn1.forward(self.conv1.forward(x))));
+            .forward(relu(conv_norm(&self.conv1, &self.bn1, x)));
         for (i, layer) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
             .into_iter()
             .enumerate()

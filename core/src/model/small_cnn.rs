@@ -1,6 +1,7 @@
 //! A small VGG-style CNN for quick runs, tests and the browser: `blocks` x (3x3 conv, batch norm,
 //! ReLU, 2x2 max-pool), global average pooling, one linear head.
 
+use super::layers::{conv_norm, fold_batch_norm};
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -28,7 +29,8 @@ pub struct SmallCnnConfig {
 #[derive(Module, Debug)]
 struct ConvBlock {
     conv: Conv2d,
-    norm: BatchNorm,
+    /// `None` once folded into `conv`.
+    norm: Option<BatchNorm>,
     pool: MaxPool2d,
 }
 
@@ -39,14 +41,14 @@ impl ConvBlock {
                 .with_padding(PaddingConfig2d::Same)
                 .with_bias(false)
                 .init(device),
-            norm: BatchNormConfig::new(output).init(device),
+            norm: Some(BatchNormConfig::new(output).init(device)),
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.pool
-            .forward(relu(self.norm.forward(self.conv.forward(x))))
+            .forward(relu(conv_norm(&self.conv, &self.norm, x)))
     }
 }
 
@@ -87,6 +89,14 @@ impl SmallCnnConfig {
 }
 
 impl SmallCnn {
+    /// Batch norm folded into each convolution (an inference copy; see
+    /// [`super::layers::fold_batch_norm`]).
+    pub fn fold_batch_norm(&mut self) {
+        for block in &mut self.blocks {
+            fold_batch_norm(&mut block.conv, &mut block.norm);
+        }
+    }
+
     /// `x` is already normalised. Returns (logits, penultimate feature). Stages: the blocks;
     /// the Grad-CAM layer: the last block.
     pub fn forward(&self, x: Tensor<4>, probe: &mut dyn Probe) -> (Tensor<2>, Tensor<2>) {

@@ -1,3 +1,4 @@
+use burn::Tensor;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use rand::SeedableRng;
@@ -27,13 +28,19 @@ pub struct EpochStats {
     pub validation: Option<f64>,
 }
 
-/// Progress inside an epoch, for progress bars.
+/// Batches between two reads of the training loss. A read waits for the device to finish
+/// everything queued (on a GPU, the next batches' work queues behind this one's instead); the
+/// sum stays on the device between reads.
+pub const LOSS_READ_EVERY: usize = 8;
+
+/// Progress inside an epoch, after each batch, for progress bars.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchProgress {
     pub batch: usize,
     pub batches: usize,
     pub samples: usize,
-    /// Loss of this batch.
+    /// Mean loss per image over the batches since the last read of the loss (at most
+    /// [`LOSS_READ_EVERY`], ending with this one).
     pub loss: f64,
 }
 
@@ -142,6 +149,9 @@ impl Trainer {
             .augmented(augmentation);
         let batches = loader.num_batches();
         let (mut loss_sum, mut samples) = (0.0, 0);
+        // The summed loss × images of the batches not read yet, their images and first batch.
+        let mut unread: Option<(Tensor<1>, usize, usize)> = None;
+        let mut shown = f64::NAN;
         for (index, prepared) in loader.enumerate() {
             let batch = batch_targets(prepared?, card.task, card.num_classes(), &self.device)?;
             let rows = batch.labels.len();
@@ -161,13 +171,24 @@ impl Trainer {
                 attacked: Default::default(),
             })?;
             let grads = GradientsParams::from_grads(loss.backward(), &self.model.network);
-            let value = f64::from(loss.into_scalar::<f32>());
-            if !value.is_finite() {
-                return Err(Error::invalid(format!(
-                    "training diverged (loss {value}) in epoch {}, batch {}: lower --lr",
-                    self.epoch + 1,
-                    index + 1
-                )));
+            let weighted = loss.detach().without_autodiff().mul_scalar(rows as f32);
+            unread = Some(match unread.take() {
+                Some((sum, n, first)) => (sum + weighted, n + rows, first),
+                None => (weighted, rows, index),
+            });
+            if (index + 1) % LOSS_READ_EVERY == 0 || index + 1 == batches {
+                let (sum, n, first) = unread.take().expect("this batch's loss is unread");
+                let sum = f64::from(sum.into_scalar::<f32>());
+                if !sum.is_finite() {
+                    return Err(Error::invalid(format!(
+                        "training diverged (loss {sum}) in epoch {}, batches {}–{}: lower --lr",
+                        self.epoch + 1,
+                        first + 1,
+                        index + 1
+                    )));
+                }
+                loss_sum += sum;
+                shown = sum / n as f64;
             }
             // Modules hold reference-counted tensor handles: the clone copies no weights.
             let network = self.model.network.clone();
@@ -175,13 +196,12 @@ impl Trainer {
                 (self.epoch * batches + index) as f64 / (self.config.epochs * batches) as f64;
             let lr = self.config.learning_rate_at(progress);
             self.model.network = self.optimizer.step(lr, network, grads);
-            loss_sum += value * rows as f64;
             samples += rows;
             on_batch(BatchProgress {
                 batch: index + 1,
                 batches,
                 samples,
-                loss: value,
+                loss: shown,
             });
         }
         self.epoch += 1;
@@ -322,20 +342,27 @@ mod tests {
     fn loss_decreases_and_the_model_learns() {
         let data = LeftRight::new(64, 16);
         let mut trainer = trainer(4);
-        let mut first_batches = Vec::new();
+        // Four batches an epoch: the loss is read once, after the last (LOSS_READ_EVERY = 8).
+        let mut read = Vec::new();
         while !trainer.is_finished() {
             trainer
                 .train_epoch(&data, &mut |p| {
-                    if first_batches.len() < 2 {
-                        first_batches.push(p.loss)
+                    assert_eq!(p.loss.is_finite(), p.batch == p.batches, "{}", p.batch);
+                    if p.loss.is_finite() {
+                        read.push(p.loss)
                     }
                 })
                 .unwrap();
         }
-        let last = trainer.history.last().unwrap().mean_loss;
+        let history: Vec<f64> = trainer.history.iter().map(|e| e.mean_loss).collect();
+        // What progress showed is each epoch's mean, as the history has it.
+        assert_eq!(read.len(), history.len());
+        for (shown, mean) in read.iter().zip(&history) {
+            assert!((shown - mean).abs() < 1e-9, "{shown} vs {mean}");
+        }
         assert!(
-            last < 0.5 * first_batches[0],
-            "loss {first_batches:?} -> {last}"
+            history[history.len() - 1] < 0.5 * history[0],
+            "loss {history:?}"
         );
         let model = trainer.finish(data.len());
         let m = metrics::evaluate(&predict(&model, &data, 32, &cpu(), &mut |_, _| {}).unwrap())
