@@ -14,6 +14,7 @@ mod demo;
 mod eval;
 mod files;
 mod gap;
+mod half;
 mod merge;
 mod predict;
 mod preview;
@@ -78,6 +79,9 @@ enum Command {
     Import(torch::ImportArgs),
     /// Write a model's weights as torchvision-named .safetensors, to open in PyTorch
     Export(torch::ExportArgs),
+    /// Store a model's convolution and linear weights in 16-bit floats: half the file, for
+    /// shipping (batch norm stays 32-bit)
+    Half(half::HalfArgs),
     /// GAP: generators of adversarial perturbations
     #[command(subcommand)]
     Gap(GapCommand),
@@ -149,6 +153,7 @@ fn main() -> ExitCode {
         }
         Command::Import(args) => torch::import(args, cli.backend),
         Command::Export(args) => torch::export(args, cli.backend),
+        Command::Half(args) => half::run(args, cli.backend),
         Command::Gap(GapCommand::Train(args)) => gap::train(args, cli.backend),
         Command::Data(DataCommand::Preview(args)) => preview::run(args),
         Command::Data(DataCommand::Export(args)) => preview::export(args),

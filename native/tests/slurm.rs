@@ -1,5 +1,5 @@
-//! The Slurm recipe on a real (one-machine) Slurm: `native/slurm/local-cluster.sh` starts
-//! munge, slurmctld and slurmd; `native/slurm/submit.sh` runs a 3-shard sweep as a job array and
+//! The Slurm recipe on a real (one-machine) Slurm: `scripts/slurm/local-cluster.sh` starts
+//! munge, slurmctld and slurmd; `scripts/slurm/submit.sh` runs a 3-shard sweep as a job array and
 //! merges it in a dependent job; the merged result equals a single-process run. Skipped, saying
 //! why, only where Slurm is not installed or robustdx does not run as root (slurmd needs it).
 
@@ -16,7 +16,7 @@ fn text(out: &Output) -> String {
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("slurm")
+        .join("../scripts/slurm")
         .join(name)
 }
 

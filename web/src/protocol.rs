@@ -5,6 +5,11 @@ use robustdx_core::report::{ImageSequenceReport, SingleImageReport};
 use robustdx_core::robustness::SingleImageSettings;
 use serde::{Deserialize, Serialize};
 
+/// The largest image the page accepts, in bytes and in pixels per side: beyond these a decode
+/// would take the tab's memory, not make a better demo.
+pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
+pub const MAX_SIDE: u32 = 8192;
+
 /// Where the worker runs the core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,8 +102,8 @@ pub struct Timing {
     pub load_ms: f64,
     /// From the job's start to its result.
     pub total_ms: f64,
-    /// Mean time per attack step (for PGD: gradient, update, and the read-back of the
-    /// animation frame).
+    /// Mean time per attack step, from the loaded model to the last step (for PGD: gradient,
+    /// update, the read-back of the probabilities and, at most every 100 ms, a frame).
     pub per_step_ms: f64,
     /// Grad-CAM before and after the attack, with their overlays (attack jobs only): from the
     /// last step's frame to the result.

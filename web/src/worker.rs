@@ -20,13 +20,9 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, Response};
 
 use crate::protocol::{
-    AttackJob, BackendKind, ImageSource, Job, Pictures, SequenceJob, Timing, WorkerMessage,
+    AttackJob, BackendKind, ImageSource, Job, MAX_SIDE, MAX_UPLOAD_BYTES, Pictures, SequenceJob,
+    Timing, WorkerMessage,
 };
-
-/// The largest image the page accepts, in bytes and in pixels per side: beyond these a decode
-/// would take the tab's memory, not make a better demo.
-pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
-pub const MAX_SIDE: u32 = 8192;
 
 /// The shortest time between two animation frames: a fast model shows every step, a slow one
 /// (or a large image) does not spend its time encoding pictures nobody can follow.
@@ -344,7 +340,8 @@ async fn run_job(
         timing: Timing {
             load_ms: loaded - start,
             total_ms: end - start,
-            per_step_ms: (end - loaded) / job.settings.steps_taken().max(1) as f64,
+            // The attack's steps alone: Grad-CAM after the last one has its own figure.
+            per_step_ms: (last_step_at.get() - loaded) / job.settings.steps_taken().max(1) as f64,
             cam_ms: Some(end - last_step_at.get()),
         },
     })

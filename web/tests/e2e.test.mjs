@@ -193,11 +193,11 @@ test('attention maps of AttnVGG before and after, on the CPU fallback', { timeou
   });
 });
 
-test('the page\'s own wasm links no tensor code (burn lives in the worker only)', () => {
+test('the page\'s own wasm links no tensor code (burn and its backends live in the worker only)', () => {
   const wasm = readFileSync(join(DIST, 'robustdx-web_bg.wasm')).toString('latin1');
   // A build that keeps function names (trunk's dev build, what CI tests) says what it links.
   assert.ok(wasm.includes('robustdx_web'), 'the page wasm has no name section to check');
-  for (const crate of ['burn_autodiff', 'burn_flex', 'burn_cubecl', 'burn_tensor']) {
+  for (const crate of ['burn_autodiff', 'burn_flex', 'burn_cubecl', 'burn_tensor', 'cubecl_ir', 'cubecl_wgpu']) {
     assert.ok(!wasm.includes(crate), `the page wasm links ${crate}`);
   }
 });

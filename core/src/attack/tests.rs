@@ -515,3 +515,49 @@ fn apgd_refuses_what_it_does_not_do() {
     let none = AutoProjectedGradientDescent::linf(0.1, 0);
     assert!(none.perturb(&model, images, &labels, &keys).is_err());
 }
+
+/// On the CPU a batch of at least `SPLIT_AT` images runs as two halves on two threads: the
+/// logits, losses and input gradients are the two halves' own, bit for bit, and the one-pass
+/// numbers to float rounding.
+#[cfg(feature = "parallel")]
+#[test]
+fn a_batch_split_over_two_threads_gives_each_half_its_own_numbers() {
+    let model = attacked();
+    let (images, labels) = left_right_batch(10);
+    let targets = task::targets_tensor(&labels, model.task(), model.classes(), &cpu()).unwrap();
+    let (logits, loss, gradient) = model
+        .forward_and_gradient(images.clone(), targets.clone())
+        .unwrap();
+    let half = |start: usize| {
+        model
+            .forward_and_gradient(
+                images.clone().narrow(0, start, 5),
+                targets.clone().narrow(0, start, 5),
+            )
+            .unwrap()
+    };
+    let ((l1, s1, g1), (l2, s2, g2)) = (half(0), half(5));
+    let exact = |a: Vec<f32>, b: Vec<f32>| assert_eq!(a, b);
+    let flat = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    exact(flat(logits.clone()), flat(Tensor::cat(vec![l1, l2], 0)));
+    exact(
+        loss.clone().into_data().try_to_vec::<f32>().unwrap(),
+        Tensor::cat(vec![s1, s2], 0)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap(),
+    );
+    exact(
+        values(gradient.clone()),
+        values(Tensor::cat(vec![g1, g2], 0)),
+    );
+    let (one_logits, _, one_gradient) = model.one_pass(images, targets).unwrap();
+    logits.into_data().assert_approx_eq::<f32>(
+        &one_logits.into_data(),
+        burn::tensor::Tolerance::absolute(1e-5),
+    );
+    gradient.into_data().assert_approx_eq::<f32>(
+        &one_gradient.into_data(),
+        burn::tensor::Tolerance::absolute(1e-5),
+    );
+}

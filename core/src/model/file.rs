@@ -1,6 +1,6 @@
 //! The model file: a burnpack (burn's own weight format) whose metadata carries the model card.
 
-use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::store::{BurnpackStore, FloatCastAdapter, HalfPrecisionAdapter, ModuleSnapshot};
 use burn::tensor::{Bytes, DType, Device};
 
 use super::{DiagnosticModel, ModelCard};
@@ -72,15 +72,19 @@ pub(crate) fn check_all_finite(bytes: &[u8], file: &str) -> Result<()> {
     Ok(())
 }
 
-/// Rejects one tensor's NaN or infinite values (only float32 is checked).
+/// Rejects one tensor's NaN or infinite values (float32 and float16 are checked).
 pub(crate) fn check_finite(name: &str, dtype: DType, data: &[u8], file: &str) -> Result<()> {
-    if dtype != DType::F32 {
-        return Ok(());
-    }
-    let bad = data
-        .chunks_exact(4)
-        .filter(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
-        .count();
+    let bad = match dtype {
+        DType::F32 => data
+            .chunks_exact(4)
+            .filter(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
+            .count(),
+        DType::F16 => data
+            .chunks_exact(2)
+            .filter(|b| !half::f16::from_le_bytes([b[0], b[1]]).is_finite())
+            .count(),
+        _ => 0,
+    };
     if bad > 0 {
         return Err(model_error(
             file,
@@ -90,13 +94,33 @@ pub(crate) fn check_finite(name: &str, dtype: DType, data: &[u8], file: &str) ->
     Ok(())
 }
 
+/// How a model file stores its weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightPrecision {
+    /// 32-bit floats, as trained.
+    Full,
+    /// Convolution and linear weights as 16-bit floats (burn's `HalfPrecisionAdapter`): half
+    /// the file, for shipping (the page). Batch norm keeps 32 bits, its running variance would
+    /// underflow. A half file is a model of its own: its numbers differ from the full one's by
+    /// the rounding, and its hash identifies it.
+    Half,
+}
+
 impl DiagnosticModel {
     /// The model as a burnpack file, card included.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.to_bytes_as(WeightPrecision::Full)
+    }
+
+    /// The model as a burnpack file with its weights stored at `precision`.
+    pub fn to_bytes_as(&self, precision: WeightPrecision) -> Result<Vec<u8>> {
         let card = serde_json::to_string(&self.card).map_err(|e| Error::invalid(e.to_string()))?;
         let mut store = BurnpackStore::from_bytes(None)
             .metadata(CARD_KEY, card)
             .metadata(VERSION_KEY, MODEL_FILE_VERSION.to_string());
+        if precision == WeightPrecision::Half {
+            store = store.with_to_adapter(HalfPrecisionAdapter::new());
+        }
         self.network
             .save_into(&mut store)
             .map_err(|e| Error::invalid(format!("cannot serialise the model: {e}")))?;
@@ -111,7 +135,9 @@ impl DiagnosticModel {
         let card = read_card(bytes, file)?;
         check_all_finite(bytes, file)?;
         let mut model = Self::from_card(card, device);
-        let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
+        // Weights stored in 16 bits (a half file) widen to the 32 bits the model computes in.
+        let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())))
+            .with_from_adapter(FloatCastAdapter::to(DType::F32));
         model.network.load_from(&mut store).map_err(|e| {
             model_error(
                 file,
@@ -153,6 +179,43 @@ mod tests {
         let b = loaded.logits(x).into_data();
         a.assert_approx_eq::<f32>(&b, Tolerance::absolute(0.0));
         assert_eq!(read_card(&bytes, "m.bpk").unwrap(), original.card);
+    }
+
+    #[test]
+    fn a_half_file_is_about_half_the_size_and_computes_the_same_to_its_rounding() {
+        let device = cpu();
+        let original = model(8);
+        let full = original.to_bytes().unwrap();
+        let half = original.to_bytes_as(WeightPrecision::Half).unwrap();
+        assert!(
+            (half.len() as f64) < 0.6 * full.len() as f64,
+            "{} vs {} bytes",
+            half.len(),
+            full.len()
+        );
+        let loaded = DiagnosticModel::from_bytes(&half, "half.bpk", &device).unwrap();
+        assert_eq!(loaded.card, original.card);
+        let x = {
+            let _rng = crate::test_support::rng_lock();
+            Tensor::<4>::random([4, 3, 16, 16], Distribution::Uniform(0.0, 1.0), &device)
+        };
+        let (a, b) = (original.logits(x.clone()), loaded.logits(x));
+        // 16-bit weights carry ~3 significant digits: close, and not bit for bit.
+        let scale = a.clone().abs().max().into_scalar::<f32>().max(1.0);
+        let diff = (a.clone() - b.clone()).abs().max().into_scalar::<f32>();
+        assert!(diff > 0.0 && diff < 1e-2 * scale, "max difference {diff}");
+        // Its weights, written again in full precision, are exactly what it loaded.
+        let widened = loaded.to_bytes().unwrap();
+        let again = DiagnosticModel::from_bytes(&widened, "w.bpk", &device).unwrap();
+        again
+            .logits(Tensor::<4>::ones([1, 3, 16, 16], &device))
+            .into_data()
+            .assert_approx_eq::<f32>(
+                &loaded
+                    .logits(Tensor::<4>::ones([1, 3, 16, 16], &device))
+                    .into_data(),
+                Tolerance::absolute(0.0),
+            );
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub use card::{InputSpec, ModelCard, SelectedEpoch, TrainingSummary};
 pub use classifier::{Classifier, ClassifierOutput};
 pub use densenet::{DenseNet, DenseNetConfig};
 pub use diagnostic::DiagnosticModel;
-pub use file::{MODEL_FILE_VERSION, read_card};
+pub use file::{MODEL_FILE_VERSION, WeightPrecision, read_card};
 pub(crate) use file::{check_all_finite, model_error};
 pub use inception::{InceptionV3, InceptionV3Config};
 pub use probe::{NoProbe, Probe};

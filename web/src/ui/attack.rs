@@ -10,8 +10,8 @@ use super::files::file_bytes;
 use super::outcome::Outcome;
 use super::sequence::SequencePanel;
 use crate::manifest::{Manifest, ShippedModel, asset_url};
+use crate::protocol::MAX_UPLOAD_BYTES;
 use crate::protocol::{AttackJob, ImageSource};
-use crate::worker::MAX_UPLOAD_BYTES;
 
 /// The image the visitor chose.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +42,11 @@ pub fn job(
     let job = AttackJob {
         id: 0,
         model_url: asset_url(&model.file),
-        generator_url: model.generator.as_deref().map(asset_url),
+        // Fetched only for the attack that runs it.
+        generator_url: attack_info(&settings.attack)
+            .is_ok_and(|a| a.needs_generator())
+            .then(|| model.generator.as_deref().map(asset_url))
+            .flatten(),
         image_name,
         image: source,
         settings,

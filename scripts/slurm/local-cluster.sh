@@ -3,9 +3,9 @@
 # trying the job-array recipe and for the test that runs it; everything lives under DIR and
 # nothing outside it is touched (own munge key and socket, own ports 16817/16818).
 #
-#   native/slurm/local-cluster.sh start DIR    # prints: export SLURM_CONF=DIR/slurm.conf
+#   scripts/slurm/local-cluster.sh start DIR    # prints: export SLURM_CONF=DIR/slurm.conf
 #   SLURM_CONF=DIR/slurm.conf sbatch --array=0-2 --wait …
-#   native/slurm/local-cluster.sh stop DIR
+#   scripts/slurm/local-cluster.sh stop DIR
 #
 # Needs Debian's `slurmd slurmctld munge` (Slurm 22.05) and root (slurmd runs jobs as their
 # user). Settings and pitfalls: ../../../shared/TOOLCHAIN.md's Slurm section.

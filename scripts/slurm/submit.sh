@@ -2,7 +2,7 @@
 # Submits a sweep (or Robust-Benchmark) as a Slurm job array of N shards and a merge job that
 # runs when every shard has succeeded; prints the two job ids and the merged result's path.
 #
-#   MODEL=derm.bpk DATA=folder:/data/isic OUT=results native/slurm/submit.sh 8
+#   MODEL=derm.bpk DATA=folder:/data/isic OUT=results scripts/slurm/submit.sh 8
 #   # results/sweep.json once both jobs are done (squeue shows them)
 #
 # Environment: MODEL, DATA, OUT (results), ROBUSTDX (robustdx), COMMAND (attack | benchmark),
