@@ -86,10 +86,12 @@ fn time_step(
     let labels = vec![Label::Class(1); batch];
     let targets = task::targets_tensor(&labels, model.card.task, 2, &ad)?;
     let shape = [batch, input.channels, input.height, input.width];
-    let mut times = Vec::with_capacity(steps);
-    for step in 0..=steps {
-        let x = Tensor::<4>::random(shape, Distribution::Uniform(0.0, 1.0), &ad).require_grad();
-        let start = Instant::now();
+    // Drawn before timing: each step gets its own input, and the draw is not timed.
+    let inputs: Vec<Tensor<4>> = (0..=steps)
+        .map(|_| Tensor::random(shape, Distribution::Uniform(0.0, 1.0), &ad))
+        .collect();
+    median_seconds(steps, |step| {
+        let x = inputs[step].clone().require_grad();
         let loss = task::loss(
             model.card.task,
             trainable.logits(x.clone()),
@@ -99,7 +101,20 @@ fn time_step(
         // Reading a value waits for the device to finish the step.
         let grad = x.grad(&grads).expect("the input takes gradients");
         let _: f32 = grad.sum().into_scalar();
-        if step > 0 {
+        Ok(())
+    })
+}
+
+/// Median seconds of `run(i)` over calls 1 to `runs`, after the warm-up call 0.
+fn median_seconds(
+    runs: usize,
+    mut run: impl FnMut(usize) -> anyhow::Result<()>,
+) -> anyhow::Result<f64> {
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..=runs {
+        let start = Instant::now();
+        run(i)?;
+        if i > 0 {
             times.push(start.elapsed().as_secs_f64());
         }
     }
@@ -203,19 +218,13 @@ pub fn attack_seconds(
         Distribution::Uniform(0.0, 1.0),
         device,
     );
-    let mut times = Vec::with_capacity(runs);
-    for run in 0..=runs {
-        let start = Instant::now();
+    median_seconds(runs, |_| {
         let keys = SampleKeys::sequential(0, labels.len());
         let adversarial = attack.perturb(&attacked, images.clone(), &labels, &keys)?;
         // Reading a value waits for the device.
         let _: f32 = adversarial.sum().into_scalar();
-        if run > 0 {
-            times.push(start.elapsed().as_secs_f64());
-        }
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+        Ok(())
+    })
 }
 
 /// `batch` fixed uniform random images, labels alternating 0, 1: what a training step is timed
@@ -293,17 +302,11 @@ pub fn train_step_seconds(
     };
     let data = RandomImages::new(batch, size, device)?;
     let mut trainer = Trainer::new(model, config, &data.info.name, device)?;
-    let mut times = Vec::with_capacity(runs);
-    for run in 0..=runs {
-        let start = Instant::now();
+    median_seconds(runs, |_| {
         // The epoch ends with a read of its loss: the step has finished.
         trainer.train_epoch(&data, &mut |_| {})?;
-        if run > 0 {
-            times.push(start.elapsed().as_secs_f64());
-        }
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+        Ok(())
+    })
 }
 
 /// `robustdx bench speed`: PGD-10 (L∞, ε 8/255, step 2/255, random start) images/s on the

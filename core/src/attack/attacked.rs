@@ -21,9 +21,11 @@ pub struct AttackedModel {
 
 impl AttackedModel {
     pub fn new(model: &DiagnosticModel, device: &Device) -> Self {
+        // Folded once: `frozen` of a folded model has nothing left to fold.
+        let model = model.folded();
         Self {
             frozen: model.frozen(device),
-            model: model.folded(),
+            model,
             device: device.clone(),
         }
     }
