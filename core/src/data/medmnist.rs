@@ -7,8 +7,9 @@
 
 use std::io::{Cursor, Read};
 
-use npyz::npz::NpzArchive;
+use npyz::npz::array_name_from_file_name;
 use npyz::{Deserialize, NpyFile, Order};
+use zip::ZipArchive;
 
 use super::chestxray14::CHESTXRAY14_FINDINGS;
 use super::{DataSplits, Dataset, DatasetInfo, FileSource, Image, Sample};
@@ -22,13 +23,20 @@ const RESERVE_AHEAD: usize = 64 << 20;
 /// The most classes (single-label) or findings (multi-label) a label array may name.
 const MAX_CLASSES: usize = 10_000;
 
-type Archive = NpzArchive<Cursor<Vec<u8>>>;
+/// An `.npz` file is a zip archive of `.npy` files, one an array, named after the array. It is
+/// read with the zip reader burn's weight import already builds (stored and deflate entries,
+/// what `np.savez` and `np.savez_compressed` write), not with npyz's own, which brings every zip
+/// codec with it.
+type Archive = ZipArchive<Cursor<Vec<u8>>>;
 
 /// Opens the MedMNIST archive `file`; the images stay in memory as the decoded `uint8` arrays.
 pub fn open_medmnist(source: &dyn FileSource, file: &str) -> Result<DataSplits> {
-    let mut archive = NpzArchive::new(Cursor::new(source.read(file)?))
+    let mut archive = ZipArchive::new(Cursor::new(source.read(file)?))
         .map_err(|e| Error::format(file, format!("not an npz archive: {e}")))?;
-    let mut found: Vec<String> = archive.array_names().map(str::to_string).collect();
+    let mut found: Vec<String> = archive
+        .file_names()
+        .filter_map(|name| Some(array_name_from_file_name(&name.ok()?)?.to_string()))
+        .collect();
     found.sort();
     if let Some(missing) = REQUIRED.iter().find(|key| !found.iter().any(|f| f == *key)) {
         let found = if found.is_empty() {
@@ -131,10 +139,11 @@ impl LabelArray {
 
 /// The array `key`, which is known to be in the archive.
 fn array<'a>(archive: &'a mut Archive, file: &str, key: &str) -> Result<NpyFile<impl Read + 'a>> {
-    let npy = archive
-        .by_name(key)
-        .map_err(|e| Error::format(file, format!("cannot read array '{key}': {e}")))?
-        .ok_or_else(|| Error::format(file, format!("no array '{key}'")))?;
+    let entry = archive
+        .by_name(&format!("{key}.npy"))
+        .map_err(|e| Error::format(file, format!("cannot read array '{key}': {e}")))?;
+    let npy = NpyFile::new(entry)
+        .map_err(|e| Error::format(file, format!("cannot read array '{key}': {e}")))?;
     if npy.order() == Order::Fortran && npy.shape().len() > 1 {
         return Err(Error::format(
             file,
@@ -365,7 +374,8 @@ mod tests {
     use super::*;
     use crate::data::MemorySource;
     use npyz::WriterBuilder;
-    use npyz::npz::NpzWriter;
+    use zip::ZipWriter;
+    use zip::write::SimpleFileOptions;
 
     /// An array to write: its name, shape and values.
     enum Array<'a> {
@@ -375,16 +385,19 @@ mod tests {
     }
 
     fn write<T: npyz::AutoSerialize + Copy>(
-        writer: &mut NpzWriter<Cursor<Vec<u8>>>,
+        writer: &mut ZipWriter<Cursor<Vec<u8>>>,
         name: &str,
         shape: &[u64],
         values: &[T],
     ) {
-        let mut out = writer
-            .array::<T>(name, Default::default())
-            .unwrap()
+        // Compressed, as `np.savez_compressed` writes MedMNIST's files.
+        writer
+            .start_file(format!("{name}.npy"), SimpleFileOptions::default())
+            .unwrap();
+        let mut out = npyz::WriteOptions::<T>::new()
             .default_dtype()
             .shape(shape)
+            .writer(&mut *writer)
             .begin_nd()
             .unwrap();
         out.extend(values.iter().copied()).unwrap();
@@ -392,7 +405,7 @@ mod tests {
     }
 
     fn npz(arrays: &[Array]) -> Vec<u8> {
-        let mut writer = NpzWriter::new(Cursor::new(Vec::new()));
+        let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
         for array in arrays {
             match array {
                 Array::U8(name, shape, values) => write(&mut writer, name, shape, values),
@@ -400,7 +413,7 @@ mod tests {
                 Array::I64(name, shape, values) => write(&mut writer, name, shape, values),
             }
         }
-        writer.zip_writer().finish().unwrap().into_inner()
+        writer.finish().unwrap().into_inner()
     }
 
     /// A gray 2x3 set: train 3 images labelled 0, 2, 1; test 2 images labelled 1, 0.
