@@ -139,11 +139,12 @@ impl LabelArray {
 
 /// The array `key`, which is known to be in the archive.
 fn array<'a>(archive: &'a mut Archive, file: &str, key: &str) -> Result<NpyFile<impl Read + 'a>> {
+    let unreadable =
+        |e: &dyn std::fmt::Display| Error::format(file, format!("cannot read array '{key}': {e}"));
     let entry = archive
         .by_name(&format!("{key}.npy"))
-        .map_err(|e| Error::format(file, format!("cannot read array '{key}': {e}")))?;
-    let npy = NpyFile::new(entry)
-        .map_err(|e| Error::format(file, format!("cannot read array '{key}': {e}")))?;
+        .map_err(|e| unreadable(&e))?;
+    let npy = NpyFile::new(entry).map_err(|e| unreadable(&e))?;
     if npy.order() == Order::Fortran && npy.shape().len() > 1 {
         return Err(Error::format(
             file,
