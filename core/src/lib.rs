@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod model;
 pub mod perturb;
 pub mod readback;
+pub mod registry;
 pub mod report;
 pub mod robustness;
 pub mod task;

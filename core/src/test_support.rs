@@ -165,3 +165,16 @@ pub fn rewrite_burnpack(
     }
     writer.into_bytes().unwrap().to_vec()
 }
+
+/// A test input side for architecture `name` at its tiny width: 32 pixels, or the least it
+/// takes.
+pub(crate) fn tiny_side(name: &str) -> usize {
+    use crate::model::{ArchitectureConfig, ModelOptions, architecture};
+    let options = ModelOptions {
+        channels: 3,
+        classes: 2,
+        width: Some(architecture(name).unwrap().tiny_width),
+    };
+    let config = ArchitectureConfig::from_name(name, &options).unwrap();
+    config.min_input_size().max(32)
+}

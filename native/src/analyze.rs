@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use robustdx_core::analysis::{AnalysisFindings, Separation, ShownImages, analyze};
-use robustdx_core::attack::{AttackContext, AttackSpec, Convention, Goal, Norm};
+use robustdx_core::attack::{AttackContext, AttackSpec, Convention, DEFAULT_ATTACK, Goal, Norm};
 use robustdx_core::data::Image;
 use robustdx_core::report::{
     AnalysisReport, feature_shift_chart, heatmap_overlay, png_data_url, tsne_chart,
@@ -31,7 +31,7 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// The attack making the adversarial images: fgsm, pgd or apgd (L∞, pixels)
-    #[arg(long, default_value = "pgd")]
+    #[arg(long, default_value = DEFAULT_ATTACK)]
     pub attack: String,
     /// Budget in 1/255 pixel units
     #[arg(long, default_value_t = 8.0, allow_negative_numbers = true)]
@@ -98,9 +98,11 @@ pub fn run(args: AnalyzeArgs, backend: BackendChoice) -> anyhow::Result<()> {
     if let Some(steps) = args.steps {
         settings.insert("steps".into(), Value::from(steps));
     }
+    let entry = robustdx_core::attack::attack_info(&args.attack)?;
     anyhow::ensure!(
-        args.attack != "gap",
-        "--attack gap needs a generator: analyse with fgsm, pgd or apgd"
+        !entry.needs_generator,
+        "--attack {} needs a generator: analyse with an attack that follows the model's gradient",
+        entry.name
     );
     let spec = AttackSpec::new(
         &args.attack,

@@ -8,9 +8,11 @@ use anyhow::Context;
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use robustdx_core::attack::{
-    ATTACKS, AttackContext, AttackSpec, Convention, Goal, Norm, applicable, attack_entry,
+    ATTACKS, AttackContext, AttackSpec, Convention, DEFAULT_ATTACK, Goal, Norm, applicable,
+    attack_entry,
 };
 use robustdx_core::model::DiagnosticModel;
+use robustdx_core::registry::parse_assignments;
 use robustdx_core::report::AttackReport;
 use robustdx_core::robustness::{
     CellPlan, ImageRecord, ResultIdentity, Shard, Sweep, SweepEvents, records_csv,
@@ -47,10 +49,15 @@ pub struct AttackArgs {
     pub model: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Attacks to run, comma-separated: fgsm, pgd, apgd, gap (`robustdx attacks`
+    /// Attacks to run, comma-separated, by their registry names (`robustdx attacks` lists and
     /// describes them)
-    #[arg(long, value_delimiter = ',', default_value = "pgd")]
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_ATTACK)]
     pub attack: Vec<String>,
+    /// Any attack setting, as KEY=VALUE (repeatable): each attack of the sweep that has the
+    /// setting takes it (`robustdx attacks` lists them); --steps, --step-size, --restarts and
+    /// --no-random-start are shorthands
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Budgets in 1/255 pixel units (0 = clean), comma-separated [default: 0,1,2,4,8; with
     /// --image: 8]
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
@@ -192,22 +199,52 @@ impl AttackArgs {
                 ConventionArg::Paper => Convention::Paper,
             },
         );
+        for pair in &self.set {
+            let key = pair
+                .split_once('=')
+                .map_or(pair.as_str(), |(k, _)| k)
+                .trim();
+            if !entries.iter().any(|e| e.defaults().contains_key(key)) {
+                let settings: Vec<String> = entries
+                    .iter()
+                    .map(|e| format!("{}: {}", e.name, describe_keys(&e.defaults())))
+                    .collect();
+                anyhow::bail!(
+                    "--set {pair}: no attack of the sweep has a setting '{key}' ({})",
+                    settings.join("; ")
+                );
+            }
+        }
         let mut specs = Vec::new();
         for entry in entries {
+            let defaults = entry.defaults();
+            let mut settings = applicable(&defaults, &options);
+            let own: Vec<String> = self
+                .set
+                .iter()
+                .filter(|pair| {
+                    let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
+                    defaults.contains_key(key.trim())
+                })
+                .cloned()
+                .collect();
+            settings.extend(parse_assignments(entry.name, &defaults, &own)?);
             for eps in self.eps_list() {
-                let spec = AttackSpec::new(
-                    entry.name,
-                    eps,
-                    norm,
-                    convention,
-                    self.goal(),
-                    &applicable(entry, &options),
-                )
-                .with_context(|| format!("--attack {} --eps {eps}", entry.name))?;
+                let spec =
+                    AttackSpec::new(entry.name, eps, norm, convention, self.goal(), &settings)
+                        .with_context(|| format!("--attack {} --eps {eps}", entry.name))?;
                 specs.push(spec);
             }
         }
         Ok(specs)
+    }
+}
+
+/// The names of an attack's settings, for errors.
+fn describe_keys(settings: &Map<String, Value>) -> String {
+    match settings.is_empty() {
+        true => "no settings".into(),
+        false => settings.keys().cloned().collect::<Vec<_>>().join(", "),
     }
 }
 
@@ -262,9 +299,15 @@ pub fn sweep(
     device: &Device,
 ) -> anyhow::Result<(AttackReport, Gallery)> {
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
-    let gap = match (&args.generator, args.attack.iter().any(|a| a == "gap")) {
-        (Some(path), true) => Some(crate::gap::load_hashed(path, device)?),
-        (None, true) => anyhow::bail!("--attack gap needs --generator FILE (robustdx gap train)"),
+    let needs_generator = args
+        .attack
+        .iter()
+        .find(|a| attack_entry(a).is_ok_and(|e| e.needs_generator));
+    let gap = match (&args.generator, needs_generator) {
+        (Some(path), Some(_)) => Some(crate::gap::load_hashed(path, device)?),
+        (None, Some(name)) => {
+            anyhow::bail!("--attack {name} needs --generator FILE (robustdx gap train)")
+        }
         _ => None,
     };
     let specs = args.specs(gap.as_ref().map(|(_, sha)| sha.as_str()))?;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use burn::tensor::Device;
+use robustdx_core::attack::attack_info;
 use robustdx_core::data::Image;
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::report::SingleImageReport;
@@ -68,9 +69,10 @@ pub fn run(
         &name,
         &args.data.dicom.decode_options()?,
     )?;
-    let generator = match (&args.generator, settings.attack.as_str()) {
-        (Some(path), "gap") => Some(crate::gap::load(path, device)?),
-        (None, "gap") => anyhow::bail!("--attack gap needs --generator FILE"),
+    let needs_generator = attack_info(&settings.attack)?.needs_generator;
+    let generator = match (&args.generator, needs_generator) {
+        (Some(path), true) => Some(crate::gap::load(path, device)?),
+        (None, true) => anyhow::bail!("--attack {} needs --generator FILE", settings.attack),
         _ => None,
     };
     let outcome = futures_lite::future::block_on(attack_single_image(

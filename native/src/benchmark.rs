@@ -43,8 +43,8 @@ pub struct BenchmarkArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Which multi-label Flip Probability the table leads with: normalized (per label, in
-    /// [0, 1]) or seed (the seed study's ChestX-ray number, in [0, frames − 1]); the JSON
-    /// holds both
+    /// [0, 1]) or paper (the seed study's ChestX-ray number, in [0, frames − 1]; `seed` is
+    /// its older spelling); the JSON holds both
     #[arg(long, default_value = "normalized")]
     pub fp_variant: FlipVariant,
     /// Images per forward pass (each with all its frames)
@@ -166,8 +166,8 @@ pub fn benchmark(
 
 /// The benchmark's table for the terminal.
 pub fn table(report: &BenchmarkReport) -> String {
-    let seed = report.fp_variant == FlipVariant::Seed && report.model.task.is_multi_label();
-    let fp_head = if seed { "FP (seed)" } else { "FP" };
+    let seed = report.fp_variant == FlipVariant::Paper && report.model.task.is_multi_label();
+    let fp_head = if seed { "FP (paper)" } else { "FP" };
     let mut out = format!(
         "{:<15} {:>8} {:>10} {:>10} {:>9}\n",
         "perturbation", "vs", fp_head, "last acc", "last AUC"

@@ -95,7 +95,7 @@ pub fn write(
             },
             r.flip_probability,
             if seed_variant {
-                format!("<td>{:.3}</td>", r.flip_probability_seed)
+                format!("<td>{:.3}</td>", r.flip_probability_paper)
             } else {
                 String::new()
             },

@@ -91,6 +91,15 @@ enum Command {
     /// Benchmarks (tables of measured speed; no pass or fail)
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Comparisons of robustness (tables of measured accuracy under attack)
+    #[command(subcommand)]
+    Compare(CompareCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CompareCommand {
+    /// Train the same model clean and with each defense, attack each with PGD and APGD: one table
+    Defenses(defense_bench::DefenseBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,7 +112,8 @@ enum GapCommand {
 enum BenchCommand {
     /// Forward + backward images/s of each architecture, tiny and full, per backend
     Models(bench::BenchModelsArgs),
-    /// Train the same model clean and with each defense, attack each with PGD and APGD: one table
+    /// The older spelling of `compare defenses`
+    #[command(hide = true)]
     Defenses(defense_bench::DefenseBenchArgs),
     /// PGD-10 images/s on small-cnn and a tiny AttnVGG, per backend (compare with
     /// tests/fixtures/attacks/speed_torchattacks.py)
@@ -160,7 +170,8 @@ fn main() -> ExitCode {
         Command::Data(DataCommand::Perturb(args)) => preview::perturb(args),
         Command::Bench(BenchCommand::Models(args)) => bench::run(args),
         Command::Bench(BenchCommand::Compare(args)) => bench_compare::run(args),
-        Command::Bench(BenchCommand::Defenses(args)) => defense_bench::run(args, cli.backend),
+        Command::Bench(BenchCommand::Defenses(args))
+        | Command::Compare(CompareCommand::Defenses(args)) => defense_bench::run(args, cli.backend),
         Command::Bench(BenchCommand::Speed(args)) => bench::run_speed(args),
     };
     match result {

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use robustdx_core::data::{Dataset, Subset, holdout_split};
-use robustdx_core::defense::{DEFENSES, DefenseSpec};
+use robustdx_core::defense::{DEFENSES, DefenseSpec, defense_entry};
 use robustdx_core::metrics;
 use robustdx_core::model::{DiagnosticModel, architecture};
+use robustdx_core::registry::parse_assignments;
 use robustdx_core::train::{
-    ClassificationLoss, OptimizerKind, Schedule, Selection, TrainConfig, Trainer, TrainingRecipe,
-    predict,
+    ClassificationLoss, OptimizerKind, RecipeChange, ResumeRefusal, Schedule, Selection,
+    TrainConfig, Trainer, TrainingRecipe, predict,
 };
 use serde_json::{Map, Value, json};
 
@@ -67,9 +68,14 @@ pub struct TrainArgs {
     /// focal loss: the focusing exponent γ
     #[arg(long, default_value_t = 2.0)]
     gamma: f32,
-    /// Training objective: none | pgd-at | mpadvt | mart | trades (see `robustdx defenses`)
+    /// Training objective, by its registry name (`robustdx defenses` lists them) [default:
+    /// clean]
     #[arg(long)]
     defense: Option<String>,
+    /// Any setting of the defense, as KEY=VALUE (repeatable; `robustdx defenses` lists each
+    /// defense's settings); the setting flags below are shorthands
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
     /// Defense: L∞ radius of the inner attack, in 1/255 [pgd-at, mart, trades: 8]
     #[arg(long)]
     eps: Option<f64>,
@@ -143,11 +149,13 @@ impl TrainArgs {
     /// settings when it is the same defense and the setting flags given on top; each flag must
     /// be a setting of that defense.
     fn defense_over(&self, base: &DefenseSpec) -> anyhow::Result<DefenseSpec> {
-        let name = self.defense.as_deref().unwrap_or(&base.defense);
-        let mut settings = match name == base.defense {
+        let entry = defense_entry(self.defense.as_deref().unwrap_or(&base.defense))?;
+        let name = entry.name;
+        let mut settings = match defense_entry(&base.defense).is_ok_and(|b| b.name == name) {
             true => base.settings.clone(),
             false => Map::new(),
         };
+        settings.extend(parse_assignments(name, &entry.defaults(), &self.set)?);
         for (flag, key, value) in [
             ("--eps", "eps", self.eps.map(|v| json!(v))),
             (
@@ -163,7 +171,6 @@ impl TrainArgs {
             ("--beta", "beta", self.beta.map(|v| json!(v))),
         ] {
             if let Some(value) = value {
-                let entry = robustdx_core::defense::defense_entry(name)?;
                 anyhow::ensure!(
                     entry.defaults().contains_key(key),
                     "{flag} is not a setting of --defense {name} (its settings: {})",
@@ -227,29 +234,6 @@ impl TrainArgs {
     }
 }
 
-/// The first recipe setting in which `asked` differs from `run`: (flag, asked, the run's).
-fn changed_recipe(
-    asked: &TrainConfig,
-    run: &TrainConfig,
-) -> Option<(&'static str, String, String)> {
-    type Setting = (&'static str, fn(&TrainConfig) -> String);
-    let fields: [Setting; 9] = [
-        ("--defense", |c| c.recipe.defense.describe()),
-        ("--loss", |c| c.recipe.loss.describe()),
-        ("--lr-schedule", |c| format!("{:?}", c.recipe.schedule)),
-        ("--weight-decay", |c| c.recipe.weight_decay.to_string()),
-        ("--nesterov", |c| c.recipe.nesterov.to_string()),
-        ("--augment", |c| c.recipe.augment.to_string()),
-        ("--balance", |c| c.recipe.balance.to_string()),
-        ("--select", |c| c.select.describe()),
-        ("--optimizer", |c| c.optimizer.to_string()),
-    ];
-    fields.into_iter().find_map(|(flag, value)| {
-        let (now, was) = (value(asked), value(run));
-        (now != was).then_some((flag, now, was))
-    })
-}
-
 fn checkpoint_path(out: &Path) -> PathBuf {
     let mut name = out.as_os_str().to_owned();
     name.push(".ckpt");
@@ -284,52 +268,34 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
 
     let mut trainer = if let Some(mut trainer) = resumed {
         let name = checkpoint.to_string_lossy();
-        anyhow::ensure!(
-            trainer.data_name() == train.info().name,
-            "{name}: the checkpoint was trained on {}, not {}",
-            trainer.data_name(),
-            train.info().name
-        );
-        let own = trainer.config.clone();
-        // Recipe flags given now must agree with the run's: an objective, a loss or a sampling
-        // changed mid-run would train a model no card describes.
-        let config = args.over(&own)?;
-        if let Some((flag, now, was)) = changed_recipe(&config, &own) {
-            anyhow::bail!(
-                "{}: the run trains with {flag} {was}; resuming with {flag} {now} would change it mid-run (start a new run with another --out)",
-                checkpoint.display()
-            );
-        }
-        let said: Vec<String> = [
-            (
-                "--epochs",
-                config.epochs.to_string(),
-                own.epochs.to_string(),
+        // Flags given now lay over the run's own settings; the core keeps its recipe.
+        let config = args.over(&trainer.config)?;
+        let continued = match trainer.continue_with(&train.info().name, config) {
+            Ok(continued) => continued,
+            Err(ResumeRefusal::OtherData { run, asked }) => {
+                anyhow::bail!("{name}: the checkpoint was trained on {run}, not {asked}")
+            }
+            Err(ResumeRefusal::Recipe(RecipeChange {
+                setting,
+                asked,
+                run,
+            })) => anyhow::bail!(
+                "{name}: the run trains with --{setting} {run}; resuming with --{setting} {asked} would change it mid-run (start a new run with another --out)"
             ),
-            (
-                "--batch-size",
-                config.batch_size.to_string(),
-                own.batch_size.to_string(),
-            ),
-            (
-                "--lr",
-                config.learning_rate.to_string(),
-                own.learning_rate.to_string(),
-            ),
-        ]
-        .into_iter()
-        .map(|(flag, now, was)| match now == was {
-            true => format!("{flag} {was}"),
-            false => format!("{flag} {now} (the run had {was})"),
-        })
-        .collect();
+        };
+        let said: Vec<String> = continued
+            .iter()
+            .map(|c| match c.changed() {
+                false => format!("--{} {}", c.setting, c.was),
+                true => format!("--{} {} (the run had {})", c.setting, c.now, c.was),
+            })
+            .collect();
         eprintln!(
             "resuming {name} after epoch {} of {}: {}",
             trainer.epoch,
-            config.epochs,
+            trainer.config.epochs,
             said.join(", ")
         );
-        trainer.config = config;
         trainer
     } else {
         let config = args.over(&TrainConfig {
@@ -366,10 +332,7 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
     );
     eprintln!(
         "objective: {}, {}{}{}; keeps {}",
-        match config.recipe.defense.is_clean() {
-            true => "clean".to_string(),
-            false => config.recipe.defense.describe(),
-        },
+        config.recipe.defense.describe(),
         config.recipe.loss.describe(),
         if config.recipe.augment {
             ", augmented"

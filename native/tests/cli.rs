@@ -1254,11 +1254,12 @@ fn benchmark_writes_json_csv_report_resumes_merges_and_shows_one_sequence() {
     // Registry order, whatever order --kinds gave.
     let noise = all.find("gaussian_noise").unwrap();
     assert!(
-        noise < all.find("rotate").unwrap() && all.contains("FP (seed)"),
+        noise < all.find("rotate").unwrap() && all.contains("FP (paper)"),
         "{all}"
     );
     let record = json(&d.join("b.json"));
-    assert_eq!(record["fp_variant"], "seed");
+    // `seed`, the older spelling, is read as `paper`.
+    assert_eq!(record["fp_variant"], "paper");
     let results = record["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);
     assert_eq!(results[0]["reference"], "first");
@@ -1268,7 +1269,7 @@ fn benchmark_writes_json_csv_report_resumes_merges_and_shows_one_sequence() {
     assert_eq!(records[0]["probs"].as_array().unwrap().len(), 4);
     for r in results {
         let fp = r["flip_probability"].as_f64().unwrap();
-        let seed_fp = r["flip_probability_seed"].as_f64().unwrap();
+        let seed_fp = r["flip_probability_paper"].as_f64().unwrap();
         assert!(
             (0.0..=1.0).contains(&fp) && (0.0..=3.0).contains(&seed_fp),
             "{r}"
@@ -1379,7 +1380,7 @@ fn benchmark_writes_json_csv_report_resumes_merges_and_shows_one_sequence() {
     fails_with(
         d,
         &with(&["--kinds", "fog"]),
-        &["unknown perturbation \"fog\"", "spatter"],
+        &["unknown perturbation 'fog'", "spatter"],
     );
     fails_with(
         d,

@@ -11,7 +11,8 @@ use burn::tensor::Bool;
 use serde::{Deserialize, Serialize};
 
 use super::budget::{l2_norms, where_images};
-use super::registry::{AttackEntry, AttackInfo, canonical_settings};
+use super::registry::{AttackEntry, AttackInfo};
+use crate::registry::canonical_settings;
 use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, SampleKeys};
 use crate::{Error, Label, Result};
 
@@ -42,11 +43,19 @@ impl Default for ApgdSettings {
     }
 }
 
-pub(super) const ENTRY: AttackEntry = AttackEntry {
+pub(crate) const ENTRY: AttackEntry = AttackEntry {
     info: AttackInfo {
         name: "apgd",
         about: "APGD-CE: step-size-free PGD with momentum and restarts from the best point (Croce & Hein 2020)",
         fixed_goal: None,
+        revision: 0,
+        stepwise: false,
+        targeted: false,
+        gradient_free: false,
+        randomised: true,
+        needs_generator: false,
+        // Croce & Hein: a PGD that does not reach APGD-CE's loss is a bug or luck.
+        dominates: Some(super::pgd::ENTRY.info.name),
         canonical: canonical_settings::<ApgdSettings>,
     },
     build: |spec, _| {

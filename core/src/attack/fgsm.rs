@@ -3,7 +3,9 @@
 use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::registry::{AttackEntry, AttackInfo, NoSettings, canonical_settings};
+use super::registry::{AttackEntry, AttackInfo};
+use crate::registry::{NoSettings};
+use crate::registry::canonical_settings;
 use super::{Attack, AttackedModel, Budget, Goal, SampleKeys};
 use crate::{Label, Result};
 
@@ -13,11 +15,18 @@ pub struct FastGradientSignMethod {
     pub goal: Goal,
 }
 
-pub(super) const ENTRY: AttackEntry = AttackEntry {
+pub(crate) const ENTRY: AttackEntry = AttackEntry {
     info: AttackInfo {
         name: "fgsm",
         about: "FGSM: one step of ε along the sign of the gradient (Goodfellow et al. 2015)",
         fixed_goal: None,
+        revision: 0,
+        stepwise: false,
+        targeted: true,
+        gradient_free: false,
+        randomised: false,
+        needs_generator: false,
+        dominates: None,
         canonical: canonical_settings::<NoSettings>,
     },
     build: |spec, _| {

@@ -15,7 +15,8 @@ use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
 use super::generator::{Generator, GeneratorConfig, scale_to_budget};
-use super::registry::{AttackEntry, AttackInfo, canonical_settings};
+use super::registry::{AttackEntry, AttackInfo};
+use crate::registry::canonical_settings;
 use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, SampleKeys};
 use crate::model::{check_all_finite, model_error};
 use crate::{Error, Label, Result};
@@ -85,11 +86,18 @@ pub struct GapAttackSettings {
     pub sha256: String,
 }
 
-pub(super) const ENTRY: AttackEntry = AttackEntry {
+pub(crate) const ENTRY: AttackEntry = AttackEntry {
     info: AttackInfo {
         name: "gap",
         about: "GAP: a trained generator's perturbation, scaled to ε (Poursaeed et al. 2018)",
         fixed_goal: Some(Goal::LeastLikely),
+        revision: 0,
+        stepwise: false,
+        targeted: false,
+        gradient_free: true,
+        randomised: false,
+        needs_generator: true,
+        dominates: None,
         canonical: canonical_settings::<GapAttackSettings>,
     },
     build: |spec, context| {

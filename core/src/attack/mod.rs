@@ -1,18 +1,20 @@
 //! Adversarial attacks. Each attack is one type implementing [`Attack`]; they all work in pixel
 //! space (images in [0, 1]) against an [`AttackedModel`], whose input gradients they follow.
 
-mod apgd;
 mod attacked;
 mod budget;
-mod fgsm;
-mod gap;
 mod gap_train;
 mod generator;
 mod goal;
-mod pgd;
 mod registry;
 mod sample_draws;
 
+// The one list of attacks: adding one is its file (with an `ENTRY`) and its name here.
+registry::attacks!(fgsm, pgd, apgd, gap; test: throwaway);
+
+pub use crate::registry::{
+    NoSettings, Settings, applicable, canonical_settings, describe_settings, typed_settings,
+};
 pub use apgd::{ApgdOutcome, ApgdSettings, AutoProjectedGradientDescent};
 pub use attacked::AttackedModel;
 pub use budget::{Budget, Convention, Norm, Region};
@@ -27,12 +29,11 @@ pub use generator::{
 };
 pub use goal::Goal;
 pub use pgd::{PgdRun, PgdSettings, ProjectedGradientDescent};
-pub use registry::{
-    ATTACK_INFO, ATTACKS, AttackContext, AttackEntry, AttackInfo, AttackSpec, NoSettings, Settings,
-    applicable, attack_entry, attack_info, canonical_settings, describe_settings, find_entry,
-    typed_settings,
-};
+pub use registry::{AttackContext, AttackEntry, AttackInfo, AttackSpec, attack_entry, attack_info};
 pub use sample_draws::{SampleKeys, Stream};
+
+/// The attack commands and the page start with: PGD, the field's standard first attack.
+pub const DEFAULT_ATTACK: &str = ProjectedGradientDescent::NAME;
 
 use burn::Tensor;
 

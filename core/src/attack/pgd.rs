@@ -5,7 +5,8 @@ use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::budget::where_images;
-use super::registry::{AttackEntry, AttackInfo, AttackSpec, canonical_settings};
+use super::registry::{AttackEntry, AttackInfo, AttackSpec};
+use crate::registry::canonical_settings;
 use super::{Attack, AttackedModel, Budget, Goal, Region, SampleKeys};
 use crate::{Error, Label, Result};
 
@@ -43,17 +44,27 @@ impl Default for PgdSettings {
     }
 }
 
-pub(super) const ENTRY: AttackEntry = AttackEntry {
+pub(crate) const ENTRY: AttackEntry = AttackEntry {
     info: AttackInfo {
         name: "pgd",
         about: "PGD: repeated projected gradient steps from a random start (Madry et al. 2018)",
         fixed_goal: None,
+        revision: 0,
+        stepwise: true,
+        targeted: true,
+        gradient_free: false,
+        randomised: true,
+        needs_generator: false,
+        dominates: None,
         canonical: canonical_settings::<PgdSettings>,
     },
     build: |spec, _| Ok(Box::new(ProjectedGradientDescent::from_spec(spec)?)),
 };
 
 impl ProjectedGradientDescent {
+    /// Its registry name, for the code that runs PGD itself (the defenses' inner attack).
+    pub const NAME: &'static str = ENTRY.info.name;
+
     /// The PGD a registry spec describes (its step size in 1/255 units, ε/4 when absent).
     pub fn from_spec(spec: &AttackSpec) -> Result<Self> {
         let s: PgdSettings = spec.settings_as()?;

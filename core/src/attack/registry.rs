@@ -7,26 +7,33 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::{ATTACK_INFO, ATTACKS};
 use super::{Attack, Budget, Convention, GenerativeAdversarialPerturbation, Goal, Norm};
+use crate::registry::{Entry, Settings, typed_settings};
 use crate::{Error, Result};
 
-/// An attack's own settings, as a JSON object (each attack's typed settings struct, serialised).
-pub type Settings = Map<String, Value>;
-
-/// The one list of attacks: adding one is a file with an [`AttackEntry`] and its module's name
-/// here. It makes two statics from the same list: [`ATTACKS`], the entries with the code that
-/// runs them, and [`ATTACK_INFO`], their descriptions only — what forms, result files and the
-/// page need (the page's wasm, which never runs an attack, then links no tensor code).
+/// Declares the attack modules and makes two registries from the one list (in `attack/mod.rs`):
+/// [`ATTACKS`], the entries with the code that runs them, and [`ATTACK_INFO`], their
+/// descriptions only — what forms, result files and the page need (the page's wasm, which never
+/// runs an attack, then links no tensor code). Entries after `test:` only the core's own tests
+/// register.
 macro_rules! attacks {
-    ($($attack:ident),+ $(,)?) => {
-        /// Every attack robustdx can run, in the order tables and the page list them.
-        pub static ATTACKS: &[AttackEntry] = &[$(super::$attack::ENTRY),+];
-        /// What [`ATTACKS`] describe, in the same order, without the code that runs them.
-        pub static ATTACK_INFO: &[AttackInfo] = &[$(super::$attack::ENTRY.info),+];
+    ($($attack:ident),+ ; test: $($test:ident),*) => {
+        $(mod $attack;)+
+        $(#[cfg(test)] mod $test;)*
+        $crate::registry::registry! {
+            /// Every attack robustdx can run, in the order tables and the page list them.
+            pub static ATTACKS: Registry<$crate::attack::AttackEntry> = "attack"
+                [$($attack::ENTRY),+] test: [$($test::ENTRY),*]
+        }
+        $crate::registry::registry! {
+            /// What [`ATTACKS`] describe, in the same order, without the code that runs them.
+            pub static ATTACK_INFO: Registry<$crate::attack::AttackInfo> = "attack"
+                [$($attack::ENTRY.info),+] test: [$($test::ENTRY.info),*]
+        }
     };
 }
-
-attacks!(fgsm, pgd, apgd, gap);
+pub(super) use attacks;
 
 /// One registered attack: its description and how to build it.
 pub struct AttackEntry {
@@ -43,28 +50,62 @@ impl std::ops::Deref for AttackEntry {
     }
 }
 
-/// A registered attack as data: its name, its one line, its goal and its settings.
+/// A registered attack as data: its name, its one line, what it can do and its settings.
 pub struct AttackInfo {
     /// The name users type and results store.
     pub name: &'static str,
     /// One line for help texts and the page.
     pub about: &'static str,
+    /// Raised when its numbers change for the same settings (see [`Entry::revision`]).
+    pub revision: u32,
     /// The goal the attack always has (GAP's is fixed by its training), whatever is asked.
     pub fixed_goal: Option<Goal>,
+    /// It runs a trained generator, which the caller supplies ([`AttackContext`]).
+    pub needs_generator: bool,
+    /// It improves its point step by step, so the page can show every step.
+    pub stepwise: bool,
+    /// It can aim at a chosen class (`--target`, `--least-likely`).
+    pub targeted: bool,
+    /// It reads the model's scores only, never a gradient (masked gradients do not fool it).
+    pub gradient_free: bool,
+    /// It draws random numbers (keyed by image, so results do not depend on the batch size).
+    pub randomised: bool,
+    /// An attack this one should never be weaker than at the same budget and goal: a sweep
+    /// that finds it weaker flags the pair (a sanity check).
+    pub dominates: Option<&'static str>,
     /// The attack's own settings with every default filled in, from the ones given; an unknown
     /// or ill-typed setting is an error.
     pub canonical: fn(&Settings) -> Result<Settings>,
 }
 
+impl Entry for AttackInfo {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn about(&self) -> &'static str {
+        self.about
+    }
+    fn revision(&self) -> u32 {
+        self.revision
+    }
+}
+
+impl Entry for AttackEntry {
+    fn name(&self) -> &'static str {
+        self.info.name
+    }
+    fn about(&self) -> &'static str {
+        self.info.about
+    }
+    fn revision(&self) -> u32 {
+        self.info.revision
+    }
+}
+
 impl AttackInfo {
     /// The settings a spec gets when none are given (what the page shows first).
-    pub fn defaults(&self) -> Map<String, Value> {
+    pub fn defaults(&self) -> Settings {
         (self.canonical)(&Map::new()).expect("an attack's defaults are valid settings")
-    }
-
-    /// Whether it runs a trained generator (GAP).
-    pub fn needs_generator(&self) -> bool {
-        self.defaults().contains_key("generator")
     }
 
     /// Its default number of steps, for the attacks that take one.
@@ -92,41 +133,12 @@ pub struct AttackContext<'a> {
 
 /// The entry named `name`, or an error listing the names there are.
 pub fn attack_entry(name: &str) -> Result<&'static AttackEntry> {
-    find_entry(ATTACKS, |a| a.name, "attack", name)
+    ATTACKS.get(name)
 }
 
 /// The description of the attack named `name`, or an error listing the names there are.
 pub fn attack_info(name: &str) -> Result<&'static AttackInfo> {
-    find_entry(ATTACK_INFO, |a| a.name, "attack", name)
-}
-
-/// The entry of a registry (`kind`: `attack`, `defense`) called `name`, or an error listing
-/// the names there are.
-pub fn find_entry<T>(
-    entries: &'static [T],
-    name_of: fn(&T) -> &'static str,
-    kind: &str,
-    name: &str,
-) -> Result<&'static T> {
-    entries.iter().find(|e| name_of(e) == name).ok_or_else(|| {
-        let names: Vec<&str> = entries.iter().map(name_of).collect();
-        Error::invalid(format!(
-            "unknown {kind} '{name}' (expected one of {})",
-            names.join(", ")
-        ))
-    })
-}
-
-/// A registry entry's `settings` as its typed struct `S`; errors name the entry, `owner`.
-pub fn typed_settings<S: DeserializeOwned>(owner: &str, settings: &Settings) -> Result<S> {
-    serde_json::from_value(Value::Object(settings.clone()))
-        .map_err(|e| Error::invalid(format!("{owner} settings: {e}")))
-}
-
-/// `key=value, …` for listings of a registry's defaults.
-pub fn describe_settings(settings: &Settings) -> String {
-    let parts: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    parts.join(", ")
+    ATTACK_INFO.get(name)
 }
 
 /// One attack at one budget, completely described.
@@ -143,6 +155,13 @@ pub struct AttackSpec {
     /// The attack's own settings, every default filled in (so a spec written with defaults
     /// equals one that spells them out).
     pub settings: Map<String, Value>,
+    /// The attack's [revision](Entry::revision) when the spec was made (absent in files: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub revision: u32,
+}
+
+fn is_zero(revision: &u32) -> bool {
+    *revision == 0
 }
 
 impl AttackSpec {
@@ -164,6 +183,7 @@ impl AttackSpec {
             goal: entry.fixed_goal.unwrap_or(goal),
             settings: (entry.canonical)(settings)
                 .map_err(|e| Error::invalid(format!("{attack}: {e}")))?,
+            revision: entry.revision,
         };
         spec.validate()?;
         Ok(spec)
@@ -235,54 +255,6 @@ impl AttackSpec {
         text
     }
 }
-
-/// `canonical` for an attack whose settings are the struct `S` (`#[serde(default)]`): the
-/// defaults overlaid with `given`, checked by deserialising into `S`.
-pub fn canonical_settings<S: Serialize + DeserializeOwned + Default>(
-    given: &Map<String, Value>,
-) -> Result<Map<String, Value>> {
-    let Value::Object(mut settings) =
-        serde_json::to_value(S::default()).expect("settings serialise")
-    else {
-        unreachable!("attack settings are structs")
-    };
-    for (key, value) in given {
-        if !settings.contains_key(key) {
-            let known: Vec<&str> = settings.keys().map(String::as_str).collect();
-            return Err(Error::invalid(format!(
-                "no setting '{key}' (its settings: {})",
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                }
-            )));
-        }
-        settings.insert(key.clone(), value.clone());
-    }
-    let typed: S = serde_json::from_value(Value::Object(settings))
-        .map_err(|e| Error::invalid(format!("bad setting: {e}")))?;
-    let Value::Object(settings) = serde_json::to_value(typed).expect("settings serialise") else {
-        unreachable!("attack settings are structs")
-    };
-    Ok(settings)
-}
-
-/// The keys of `options` that `attack` takes: the CLI offers one set of flags to every attack of
-/// a sweep, and each takes what applies to it.
-pub fn applicable(attack: &AttackInfo, options: &Map<String, Value>) -> Map<String, Value> {
-    let defaults = attack.defaults();
-    options
-        .iter()
-        .filter(|(k, _)| defaults.contains_key(*k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-/// Settings for attacks that have none.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoSettings {}
 
 #[cfg(test)]
 mod tests {

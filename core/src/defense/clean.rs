@@ -8,7 +8,10 @@ use crate::Result;
 use crate::attack::{NoSettings, canonical_settings};
 
 pub(super) const ENTRY: DefenseEntry = DefenseEntry {
-    name: "none",
+    name: "clean",    aliases: &["none"],
+
+    revision: 0,
+    adversarial: false,
     about: "clean training: the classification loss on the unperturbed images",
     canonical: canonical_settings::<NoSettings>,
     build: |_: &DefenseSpec| Ok(Box::new(CleanTraining)),

@@ -24,7 +24,7 @@ pub(super) fn pgd(
     }
     let settings = json!({"steps": steps, "step_size": step_size, "random_start": random_start});
     let spec = AttackSpec::new(
-        "pgd",
+        ProjectedGradientDescent::NAME,
         eps as f32,
         Norm::Linf,
         Convention::Pixel,

@@ -47,7 +47,10 @@ impl Default for MartSettings {
 
 pub(super) const ENTRY: DefenseEntry = DefenseEntry {
     name: "mart",
+    aliases: &[],
     about: "MAAdvT = MART (Wang et al. 2020): boosted adversarial CE plus β·KL weighted by 1 − p_true",
+    revision: 0,
+    adversarial: true,
     canonical: canonical_settings::<MartSettings>,
     build: |spec: &DefenseSpec| Ok(Box::new(Mart::new(spec.settings_as()?)?)),
 };

@@ -4,21 +4,19 @@
 //! of the current weights with batch norm on its running statistics (the references switch to
 //! `model.eval()` for the attack), so the attack does not disturb the statistics it trains.
 
-mod clean;
 mod divergence;
 mod inner;
-mod mart;
-mod mpadvt;
-mod pgd_at;
 mod registry;
-mod trades;
+
+// The one list of defenses: adding one is its file (with an `ENTRY`) and its name here.
+registry::defenses!(clean, pgd_at, mpadvt, mart, trades; test: throwaway);
 
 pub use clean::CleanTraining;
 pub use divergence::kl_terms;
 pub use mart::{Mart, MartSettings};
 pub use mpadvt::{MixedPerturbationTraining, MpadvtDraw, MpadvtSettings};
 pub use pgd_at::{PgdAdversarialTraining, PgdAtSettings};
-pub use registry::{DEFENSES, DefenseEntry, DefenseSpec, defense_entry};
+pub use registry::{DefenseEntry, DefenseSpec, defense_entry};
 pub use trades::{Trades, TradesSettings};
 
 use std::cell::OnceCell;
@@ -79,7 +77,7 @@ impl TrainingBatch<'_> {
 
 /// A training objective.
 pub trait Defense {
-    /// The registry name (`none`, `pgd-at`, `mpadvt`, `mart`, `trades`).
+    /// The registry name (`clean`, `pgd-at`, …).
     fn name(&self) -> &'static str;
 
     /// The ε (1/255 units) the model is hardened at, if the defense has one: what robust model

@@ -44,7 +44,10 @@ impl Default for MpadvtSettings {
 
 pub(super) const ENTRY: DefenseEntry = DefenseEntry {
     name: "mpadvt",
+    aliases: &[],
     about: "MPAdvT (the seed study): half the batches become PGD examples at a drawn ε (U(0.01, 0.04)) and step count (1-9)",
+    revision: 0,
+    adversarial: true,
     canonical: canonical_settings::<MpadvtSettings>,
     build: |spec: &DefenseSpec| {
         Ok(Box::new(MixedPerturbationTraining::new(

@@ -31,7 +31,10 @@ impl Default for PgdAtSettings {
 
 pub(super) const ENTRY: DefenseEntry = DefenseEntry {
     name: "pgd-at",
+    aliases: &[],
     about: "PGD-AT (Madry et al. 2018): train on PGD examples (random start) at ε",
+    revision: 0,
+    adversarial: true,
     canonical: canonical_settings::<PgdAtSettings>,
     build: |spec: &DefenseSpec| Ok(Box::new(PgdAdversarialTraining::new(spec.settings_as()?)?)),
 };

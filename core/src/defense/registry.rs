@@ -4,33 +4,61 @@
 //! [`DefenseEntry`] and one line in [`DEFENSES`].
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use super::Defense;
-use crate::attack::{Settings, find_entry, typed_settings};
+use super::{DEFENSES, Defense};
+use crate::registry::{Entry, Settings, typed_settings};
 use crate::{Error, Result};
 
-/// Every training objective, clean first.
-pub static DEFENSES: &[DefenseEntry] = &[
-    super::clean::ENTRY,
-    super::pgd_at::ENTRY,
-    super::mpadvt::ENTRY,
-    super::mart::ENTRY,
-    super::trades::ENTRY,
-];
+/// Declares the defense modules and their registry (in `defense/mod.rs`); entries after `test:`
+/// only the core's own tests register.
+macro_rules! defenses {
+    ($($defense:ident),+ ; test: $($test:ident),*) => {
+        $(mod $defense;)+
+        $(#[cfg(test)] mod $test;)*
+        $crate::registry::registry! {
+            /// Every training objective, clean first.
+            pub static DEFENSES: Registry<$crate::defense::DefenseEntry> = "defense"
+                [$($defense::ENTRY),+] test: [$($test::ENTRY),*]
+        }
+    };
+}
+pub(super) use defenses;
 
 /// One registered defense.
 pub struct DefenseEntry {
     /// The name users type and model cards store.
     pub name: &'static str,
+    /// Older names that still find it.
+    pub aliases: &'static [&'static str],
     /// One line for help texts and the page.
     pub about: &'static str,
+    /// Raised when its training changes for the same settings (see [`Entry::revision`]).
+    pub revision: u32,
+    /// It trains on adversarial points found by an inner attack (so it costs that attack's
+    /// steps per batch), rather than on the clean images alone.
+    pub adversarial: bool,
     /// The settings with every default filled in, from the ones given; an unknown or ill-typed
     /// setting is an error.
     pub canonical: fn(&Settings) -> Result<Settings>,
     /// Builds the defense a spec describes (its settings already canonical).
     pub build: fn(&DefenseSpec) -> Result<Box<dyn Defense>>,
+}
+
+impl Entry for DefenseEntry {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn about(&self) -> &'static str {
+        self.about
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        self.aliases
+    }
+    fn revision(&self) -> u32 {
+        self.revision
+    }
 }
 
 impl DefenseEntry {
@@ -39,18 +67,34 @@ impl DefenseEntry {
     }
 }
 
-/// The entry named `name`, or an error listing the names there are.
+/// The entry named `name` (or an older name of it), or an error listing the names there are.
 pub fn defense_entry(name: &str) -> Result<&'static DefenseEntry> {
-    find_entry(DEFENSES, |d| d.name, "defense", name)
+    DEFENSES.get(name)
+}
+
+/// A name read from a file, as the registry calls it now (`none` was clean training's name).
+fn current_name<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<String, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    Ok(defense_entry(&name).map_or(name, |entry| entry.name.to_string()))
 }
 
 /// A training objective, completely described.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DefenseSpec {
-    /// The registry name.
+    /// The registry name (an older name in a file reads as the current one).
+    #[serde(deserialize_with = "current_name")]
     pub defense: String,
     /// Its own settings, every default filled in (ε and step sizes in 1/255 pixel units).
     pub settings: Map<String, Value>,
+    /// The defense's [revision](Entry::revision) when the spec was made (absent in files: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub revision: u32,
+}
+
+fn is_zero(revision: &u32) -> bool {
+    *revision == 0
 }
 
 impl Default for DefenseSpec {
@@ -59,6 +103,7 @@ impl Default for DefenseSpec {
         Self {
             defense: super::clean::ENTRY.name.into(),
             settings: Map::new(),
+            revision: super::clean::ENTRY.revision,
         }
     }
 }
@@ -71,13 +116,15 @@ impl DefenseSpec {
             defense: entry.name.into(),
             settings: (entry.canonical)(settings)
                 .map_err(|e| Error::invalid(format!("{defense}: {e}")))?,
+            revision: entry.revision,
         };
         spec.build()?;
         Ok(spec)
     }
 
+    /// Whether it is clean training, under any of its names.
     pub fn is_clean(&self) -> bool {
-        self.defense == super::clean::ENTRY.name
+        defense_entry(&self.defense).is_ok_and(|entry| entry.name == super::clean::ENTRY.name)
     }
 
     /// The defense this spec describes (its settings checked).

@@ -374,11 +374,20 @@ fn every_defense_trains_binary_and_multi_label_models() {
         let splits = synthetic::open(kind, &config);
         let train = splits.train.as_ref();
         for entry in DEFENSES {
-            let settings = match entry.name {
-                "none" => json!({}),
-                "mpadvt" => json!({"probability": 1.0, "steps_max": 2}),
-                _ => json!({"eps": 4.0, "steps": 2}),
-            };
+            // Short inner attacks, whichever settings the defense has.
+            let defaults = entry.defaults();
+            let quick = [
+                ("eps", json!(4.0)),
+                ("steps", json!(2)),
+                ("probability", json!(1.0)),
+                ("steps_max", json!(2)),
+            ];
+            let settings: serde_json::Map<_, _> = quick
+                .into_iter()
+                .filter(|(key, _)| defaults.contains_key(*key))
+                .map(|(key, value)| (key.to_string(), value))
+                .collect();
+            let settings = serde_json::Value::Object(settings);
             let model = seeded_small_cnn(train.info(), 16, 4, 1);
             let before = model.to_bytes().unwrap();
             let config = TrainConfig {

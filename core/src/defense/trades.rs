@@ -36,7 +36,10 @@ impl Default for TradesSettings {
 
 pub(super) const ENTRY: DefenseEntry = DefenseEntry {
     name: "trades",
+    aliases: &[],
     about: "TRADES (Zhang et al. 2019): clean loss plus β·KL(p(x) ‖ p(x')) at the KL-maximising x'",
+    revision: 0,
+    adversarial: true,
     canonical: canonical_settings::<TradesSettings>,
     build: |spec: &DefenseSpec| Ok(Box::new(Trades::new(spec.settings_as()?)?)),
 };

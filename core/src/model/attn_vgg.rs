@@ -2,6 +2,7 @@
 //! trunk whose pool3 and pool4 maps are weighed by two attention gates queried by pool5; the
 //! global pool5 vector and the two attended vectors feed one linear head.
 
+use super::architecture::{Architecture, ArchitectureInfo, ForwardOutput, WeightShapes};
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -204,6 +205,63 @@ pub(crate) fn torch_name(path: &str) -> String {
         };
     }
     path.replace(".w_l.", ".W_l.").replace(".w_g.", ".W_g.")
+}
+
+
+/// AttnVgg in the architecture registry.
+pub struct AttnVggArchitecture;
+
+impl Architecture for AttnVggArchitecture {
+    type Config = AttnVggConfig;
+    type Network = AttnVgg;
+
+    const INFO: ArchitectureInfo = ArchitectureInfo {
+        name: "attn-vgg",
+        input_size: 224,
+        full_width: 64,
+        tiny_width: 8,
+        tiny_size: 64,
+        width_step: 1,
+        multi_label: false,
+        about: "VGG-16-BN with two attention gates (IPMI 2019; the seed's melanoma model)",
+    };
+
+    fn config(channels: usize, classes: usize, width: usize) -> AttnVggConfig {
+        AttnVggConfig::new(channels, classes).with_width(width)
+    }
+
+    fn channels(config: &AttnVggConfig) -> usize {
+        config.channels
+    }
+
+    fn classes(config: &AttnVggConfig) -> usize {
+        config.classes
+    }
+
+    fn min_input_size(config: &AttnVggConfig) -> usize {
+        config.min_input_size()
+    }
+
+    fn init(config: &AttnVggConfig, device: &Device) -> AttnVgg {
+        config.init(device)
+    }
+
+    fn forward(network: &AttnVgg, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
+        network.forward(x, probe)
+    }
+
+    fn fold_batch_norm(network: &mut AttnVgg) {
+        network.fold_batch_norm();
+    }
+
+    fn torch_name(path: &str) -> String {
+        torch_name(path)
+    }
+
+    fn infer_config(weights: &WeightShapes) -> crate::Result<AttnVggConfig> {
+        let ends = weights.ends("features.0.weight", "cls.weight")?;
+        Ok(AttnVggConfig::new(ends.channels, ends.classes).with_width(ends.width))
+    }
 }
 
 #[cfg(test)]

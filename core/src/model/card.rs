@@ -109,7 +109,7 @@ pub struct TrainingSummary {
 }
 
 impl TrainingSummary {
-    /// The defense's registry name (`none` for clean training and older models).
+    /// The defense's registry name (`clean` for clean training and older models).
     pub fn defense_name(&self) -> &str {
         &self.recipe.defense.defense
     }
@@ -117,10 +117,7 @@ impl TrainingSummary {
     /// One line on how the model was trained, for listings, reports and the page.
     pub fn describe(&self) -> String {
         let r = &self.recipe;
-        let defense = match r.defense.is_clean() {
-            true => "clean".into(),
-            false => r.defense.describe(),
-        };
+        let defense = r.defense.describe();
         let mut text = format!(
             "{defense}; {} epochs of {} ({} images), {} lr {}",
             self.epochs, self.data, self.train_samples, self.optimizer, self.learning_rate

@@ -1,6 +1,7 @@
 //! DenseNet-121 (Huang et al. 2017) with torchvision's structure and parameter names; CheXNet's
 //! backbone for the 14 chest findings. Each layer sees the concatenation of all earlier maps.
 
+use super::architecture::{Architecture, ArchitectureInfo, ForwardOutput, WeightShapes};
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -213,6 +214,76 @@ pub(crate) fn torch_name(path: &str) -> String {
         return format!("features.transition{}.{rest}", transition + 1);
     }
     path.to_string()
+}
+
+
+/// DenseNet in the architecture registry.
+pub struct DenseNet121Architecture;
+
+impl Architecture for DenseNet121Architecture {
+    type Config = DenseNetConfig;
+    type Network = DenseNet;
+
+    const INFO: ArchitectureInfo = ArchitectureInfo {
+        name: "densenet-121",
+        input_size: 224,
+        full_width: 64,
+        tiny_width: 8,
+        tiny_size: 64,
+        width_step: 2,
+        multi_label: true,
+        about: "torchvision DenseNet-121 with a sigmoid head (CheXNet; the seed's chest model)",
+    };
+
+    fn config(channels: usize, classes: usize, width: usize) -> DenseNetConfig {
+        DenseNetConfig::new(channels, classes)
+            .with_init_features(width)
+            .with_growth_rate(width / 2)
+    }
+
+    fn channels(config: &DenseNetConfig) -> usize {
+        config.channels
+    }
+
+    fn classes(config: &DenseNetConfig) -> usize {
+        config.classes
+    }
+
+    fn min_input_size(config: &DenseNetConfig) -> usize {
+        config.min_input_size()
+    }
+
+    fn init(config: &DenseNetConfig, device: &Device) -> DenseNet {
+        config.init(device)
+    }
+
+    fn forward(network: &DenseNet, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
+        let (logits, feature) = network.forward(x, probe);
+        (logits, Vec::new(), feature)
+    }
+
+    fn fold_batch_norm(network: &mut DenseNet) {
+        network.fold_batch_norm();
+    }
+
+    fn torch_name(path: &str) -> String {
+        torch_name(path)
+    }
+
+    fn infer_config(weights: &WeightShapes) -> crate::Result<DenseNetConfig> {
+        let ends = weights.ends("features.conv0.weight", "classifier.weight")?;
+        let growth = weights.dims("features.denseblock1.denselayer1.conv2.weight", 4)?[0];
+        let bottleneck = weights.dims("features.denseblock1.denselayer1.conv1.weight", 4)?[0];
+        let blocks = (1..)
+            .map(|b| weights.count(&format!("features.denseblock{b}.denselayer"), 1))
+            .take_while(|&layers| layers > 0)
+            .collect();
+        Ok(DenseNetConfig::new(ends.channels, ends.classes)
+            .with_init_features(ends.width)
+            .with_growth_rate(growth)
+            .with_bn_size(bottleneck / growth.max(1))
+            .with_block_config(blocks))
+    }
 }
 
 #[cfg(test)]

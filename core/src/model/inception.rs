@@ -2,6 +2,7 @@
 //! seed study's diabetic-retinopathy grader, at 299x299. Every channel count scales with
 //! `width / 32`, so a narrow copy trains on a CPU.
 
+use super::architecture::{Architecture, ArchitectureInfo, ForwardOutput, WeightShapes};
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -440,6 +441,66 @@ impl InceptionV3 {
         if let Some(aux) = &mut self.aux_logits {
             aux.fold_batch_norm();
         }
+    }
+}
+
+
+/// InceptionV3 in the architecture registry.
+pub struct InceptionV3Architecture;
+
+impl Architecture for InceptionV3Architecture {
+    type Config = InceptionV3Config;
+    type Network = InceptionV3;
+
+    const INFO: ArchitectureInfo = ArchitectureInfo {
+        name: "inception-v3",
+        input_size: 299,
+        full_width: 32,
+        tiny_width: 4,
+        tiny_size: 96,
+        width_step: 2,
+        multi_label: false,
+        about: "torchvision Inception-v3 (the seed's retinopathy grader)",
+    };
+
+    fn config(channels: usize, classes: usize, width: usize) -> InceptionV3Config {
+        InceptionV3Config::new(channels, classes).with_width(width)
+    }
+
+    fn channels(config: &InceptionV3Config) -> usize {
+        config.channels
+    }
+
+    fn classes(config: &InceptionV3Config) -> usize {
+        config.classes
+    }
+
+    fn min_input_size(config: &InceptionV3Config) -> usize {
+        config.min_input_size()
+    }
+
+    fn init(config: &InceptionV3Config, device: &Device) -> InceptionV3 {
+        config.init(device)
+    }
+
+    fn forward(network: &InceptionV3, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
+        let (logits, feature) = network.forward(x, probe);
+        (logits, Vec::new(), feature)
+    }
+
+    fn fold_batch_norm(network: &mut InceptionV3) {
+        network.fold_batch_norm();
+    }
+
+    fn torch_name(path: &str) -> String {
+        torch_name(path)
+    }
+
+    fn infer_config(weights: &WeightShapes) -> crate::Result<InceptionV3Config> {
+        let ends = weights.ends("Conv2d_1a_3x3.conv.weight", "fc.weight")?;
+        Ok(InceptionV3Config::new(ends.channels, ends.classes)
+            .with_width(ends.width)
+            .with_aux(weights.contains("AuxLogits.fc.weight")))
     }
 }
 

@@ -1,132 +1,185 @@
-//! The architectures robustdx knows, by name, with their default configurations.
+//! The architectures robustdx knows: the `architectures!` list (in `model/mod.rs`) makes the
+//! registry of their descriptions, the serialisable [`ArchitectureConfig`] and the weights of any
+//! of them, [`Network`], whose every `match` the compiler checks for completeness.
 
-use super::probe::{NoProbe, Probe};
-use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{
-    AttnVgg, AttnVggConfig, DenseNet, DenseNetConfig, InceptionV3, InceptionV3Config, ResNet18,
-    ResNet18Config, SmallCnn, SmallCnnConfig, attn_vgg, densenet, inception, resnet,
-};
+use super::architecture::{ArchitectureInfo, ForwardOutput, ModelOptions};
+use super::probe::{NoProbe, Probe};
+use super::{ARCHITECTURES, ArchitectureConfig, Network, WeightShapes};
 use crate::{Error, Result};
 
-/// What the registry says about an architecture before any weights exist.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ArchitectureInfo {
-    pub name: &'static str,
-    /// The input side the architecture was designed for (torchvision's, for the paper's models).
-    pub input_size: usize,
-    /// Width (first-layer channels) of the full model.
-    pub full_width: usize,
-    /// A narrow width that trains on a CPU in seconds.
-    pub tiny_width: usize,
-    /// An input side for the tiny variant (at least the architecture's minimum).
-    pub tiny_size: usize,
-    /// Multi-label head (sigmoid / BCE) by default, as CheXNet's DenseNet-121.
-    pub multi_label: bool,
-    pub about: &'static str,
+/// Declares the architecture modules and everything made from their list (used once, in
+/// `model/mod.rs`): `Variant => module::ArchitectureType`, then, after `test:`, architectures
+/// only the core's own tests register.
+macro_rules! architectures {
+    (
+        $($variant:ident => $module:ident::$arch:ident),+ ;
+        test: $($test_variant:ident => $test_module:ident::$test_arch:ident),*
+    ) => {
+        $(mod $module;)+
+        $(#[cfg(test)] mod $test_module;)*
+        #[cfg(not(test))]
+        $crate::model::registry::architectures!(@emit $($variant => $module::$arch),+);
+        #[cfg(test)]
+        $crate::model::registry::architectures!(
+            @emit $($variant => $module::$arch),+ $(, $test_variant => $test_module::$test_arch)*
+        );
+    };
+    (@emit $($variant:ident => $module:ident::$arch:ident),+) => {
+        /// Every architecture robustdx can build, in the order listings show them.
+        pub static ARCHITECTURES: $crate::registry::Registry<$crate::model::ArchitectureInfo> =
+            $crate::registry::Registry::new("model", &[$(
+                <$module::$arch as $crate::model::Architecture>::INFO
+            ),+]);
+
+        /// The serialisable description of a network: which architecture, with which settings
+        /// (in files: the settings with the architecture's `name` beside them).
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum ArchitectureConfig {
+            $($variant(<$module::$arch as $crate::model::Architecture>::Config)),+
+        }
+
+        /// The weights of any registered architecture.
+        // Inception's many small modules make its variant large; a model holds one network and
+        // moves it rarely, so boxing would buy nothing.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(burn::module::Module, Debug)]
+        pub enum Network {
+            $($variant(<$module::$arch as $crate::model::Architecture>::Network)),+
+        }
+
+        impl $crate::model::registry::Architectures for ArchitectureConfig {
+            type Network = Network;
+
+            fn build(info: &$crate::model::ArchitectureInfo, channels: usize, classes: usize, width: usize) -> Self {
+                use $crate::model::Architecture;
+                $(if info.name == $module::$arch::INFO.name {
+                    return Self::$variant($module::$arch::config(channels, classes, width));
+                })+
+                unreachable!("{} is registered", info.name)
+            }
+
+            fn info(&self) -> &'static $crate::model::ArchitectureInfo {
+                use $crate::model::Architecture;
+                match self {
+                    $(Self::$variant(_) => &$module::$arch::INFO),+
+                }
+            }
+
+            fn channels(&self) -> usize {
+                use $crate::model::Architecture;
+                match self {
+                    $(Self::$variant(c) => $module::$arch::channels(c)),+
+                }
+            }
+
+            fn classes(&self) -> usize {
+                use $crate::model::Architecture;
+                match self {
+                    $(Self::$variant(c) => $module::$arch::classes(c)),+
+                }
+            }
+
+            fn min_input_size(&self) -> usize {
+                use $crate::model::Architecture;
+                match self {
+                    $(Self::$variant(c) => $module::$arch::min_input_size(c)),+
+                }
+            }
+
+            fn init(&self, device: &burn::tensor::Device) -> Network {
+                use $crate::model::Architecture;
+                match self {
+                    $(Self::$variant(c) => Network::$variant($module::$arch::init(c, device))),+
+                }
+            }
+
+            fn torch_name(&self, path: &str) -> String {
+                use $crate::model::Architecture;
+                match self {
+                    $(Self::$variant(_) => $module::$arch::torch_name(path)),+
+                }
+            }
+
+            fn infer(info: &$crate::model::ArchitectureInfo, weights: &$crate::model::WeightShapes) -> $crate::Result<Self> {
+                use $crate::model::Architecture;
+                $(if info.name == $module::$arch::INFO.name {
+                    return $module::$arch::infer_config(weights).map(Self::$variant);
+                })+
+                unreachable!("{} is registered", info.name)
+            }
+
+            fn serialize_tagged<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+                use serde::Serialize;
+                let name = self.info().name;
+                match self {
+                    $(Self::$variant(config) => {
+                        $crate::model::registry::Tagged { name, config }.serialize(serializer)
+                    }),+
+                }
+            }
+
+            fn from_json(info: &$crate::model::ArchitectureInfo, value: serde_json::Value) -> serde_json::Result<Self> {
+                use $crate::model::Architecture;
+                $(if info.name == $module::$arch::INFO.name {
+                    return serde_json::from_value(value).map(Self::$variant);
+                })+
+                unreachable!("{} is registered", info.name)
+            }
+        }
+
+        impl $crate::model::registry::Networks for Network {
+            fn forward_probed(&self, x: burn::tensor::Tensor<4>, probe: &mut dyn $crate::model::Probe) -> $crate::model::ForwardOutput {
+                use $crate::model::Architecture;
+                match self {
+                    $(Self::$variant(net) => $module::$arch::forward(net, x, probe)),+
+                }
+            }
+
+            fn fold_batch_norm_in_place(&mut self) {
+                use $crate::model::Architecture;
+                match self {
+                    $(Self::$variant(net) => $module::$arch::fold_batch_norm(net)),+
+                }
+            }
+        }
+    };
+}
+pub(super) use architectures;
+
+/// The dispatch the `architectures!` list generates for [`ArchitectureConfig`], each method one
+/// exhaustive `match` (the public, documented methods are on the type).
+#[doc(hidden)]
+pub trait Architectures: Sized {
+    type Network;
+    fn build(info: &ArchitectureInfo, channels: usize, classes: usize, width: usize) -> Self;
+    fn info(&self) -> &'static ArchitectureInfo;
+    fn channels(&self) -> usize;
+    fn classes(&self) -> usize;
+    fn min_input_size(&self) -> usize;
+    fn init(&self, device: &Device) -> Self::Network;
+    fn torch_name(&self, path: &str) -> String;
+    fn infer(info: &ArchitectureInfo, weights: &WeightShapes) -> Result<Self>;
+    fn serialize_tagged<S: Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error>;
+    fn from_json(info: &ArchitectureInfo, value: serde_json::Value) -> serde_json::Result<Self>;
 }
 
-/// Registered architectures.
-pub const ARCHITECTURES: &[ArchitectureInfo] = &[
-    ArchitectureInfo {
-        name: "small-cnn",
-        input_size: 64,
-        full_width: 32,
-        tiny_width: 8,
-        tiny_size: 64,
-        multi_label: false,
-        about: "4 conv blocks and a linear head: quick runs and the browser",
-    },
-    ArchitectureInfo {
-        name: "resnet-18",
-        input_size: 224,
-        full_width: 64,
-        tiny_width: 8,
-        tiny_size: 64,
-        multi_label: false,
-        about: "torchvision ResNet-18",
-    },
-    ArchitectureInfo {
-        name: "attn-vgg",
-        input_size: 224,
-        full_width: 64,
-        tiny_width: 8,
-        tiny_size: 64,
-        multi_label: false,
-        about: "VGG-16-BN with two attention gates (IPMI 2019; the seed's melanoma model)",
-    },
-    ArchitectureInfo {
-        name: "inception-v3",
-        input_size: 299,
-        full_width: 32,
-        tiny_width: 4,
-        tiny_size: 96,
-        multi_label: false,
-        about: "torchvision Inception-v3 (the seed's retinopathy grader)",
-    },
-    ArchitectureInfo {
-        name: "densenet-121",
-        input_size: 224,
-        full_width: 64,
-        tiny_width: 8,
-        tiny_size: 64,
-        multi_label: true,
-        about: "torchvision DenseNet-121 with a sigmoid head (CheXNet; the seed's chest model)",
-    },
-];
+/// The dispatch the `architectures!` list generates for [`Network`].
+#[doc(hidden)]
+pub trait Networks {
+    fn forward_probed(&self, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput;
+    fn fold_batch_norm_in_place(&mut self);
+}
 
 /// The registry entry of `name`, or an error listing the known names.
 pub fn architecture(name: &str) -> Result<&'static ArchitectureInfo> {
-    ARCHITECTURES
-        .iter()
-        .find(|a| a.name == name)
-        .ok_or_else(|| {
-            let known: Vec<_> = ARCHITECTURES.iter().map(|a| a.name).collect();
-            Error::invalid(format!(
-                "unknown model '{name}' (known: {})",
-                known.join(", ")
-            ))
-        })
-}
-
-/// Size and width choices a user may override when creating a model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelOptions {
-    pub channels: usize,
-    pub classes: usize,
-    /// Width of the first layer; `None` takes the architecture's full width.
-    pub width: Option<usize>,
-}
-
-/// The serialisable description of a network: which architecture, with which settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name")]
-pub enum ArchitectureConfig {
-    #[serde(rename = "small-cnn")]
-    SmallCnn(SmallCnnConfig),
-    #[serde(rename = "resnet-18")]
-    ResNet18(ResNet18Config),
-    #[serde(rename = "attn-vgg")]
-    AttnVgg(AttnVggConfig),
-    #[serde(rename = "inception-v3")]
-    InceptionV3(InceptionV3Config),
-    #[serde(rename = "densenet-121")]
-    DenseNet121(DenseNetConfig),
-}
-
-/// The weights of any registered architecture.
-// Inception's many small modules make its variant large; a model holds one network and moves
-// it rarely, so boxing would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum Network {
-    SmallCnn(SmallCnn),
-    ResNet18(ResNet18),
-    AttnVgg(AttnVgg),
-    InceptionV3(InceptionV3),
-    DenseNet121(DenseNet),
+    ARCHITECTURES.get(name)
 }
 
 impl ArchitectureConfig {
@@ -134,73 +187,48 @@ impl ArchitectureConfig {
     pub fn from_name(name: &str, options: &ModelOptions) -> Result<Self> {
         let info = architecture(name)?;
         let width = options.width.unwrap_or(info.full_width);
-        // Each architecture's narrowest layer is a fixed fraction of the width.
-        let step = match name {
-            "inception-v3" | "densenet-121" => 2,
-            _ => 1,
-        };
+        let step = info.width_step;
         if width == 0 || !width.is_multiple_of(step) {
             return Err(Error::invalid(format!(
-                "{name}: width must be a positive multiple of {step}, got {width}"
+                "{}: width must be a positive multiple of {step}, got {width}",
+                info.name
             )));
         }
-        let (channels, classes) = (options.channels, options.classes);
-        Ok(match name {
-            "small-cnn" => Self::SmallCnn(SmallCnnConfig::new(channels, classes).with_width(width)),
-            "resnet-18" => Self::ResNet18(ResNet18Config::new(channels, classes).with_width(width)),
-            "attn-vgg" => Self::AttnVgg(AttnVggConfig::new(channels, classes).with_width(width)),
-            "inception-v3" => {
-                Self::InceptionV3(InceptionV3Config::new(channels, classes).with_width(width))
-            }
-            _ => Self::DenseNet121(
-                DenseNetConfig::new(channels, classes)
-                    .with_init_features(width)
-                    .with_growth_rate(width / 2),
-            ),
-        })
+        Ok(<Self as Architectures>::build(
+            info,
+            options.channels,
+            options.classes,
+            width,
+        ))
+    }
+
+    /// The configuration a PyTorch state dict of architecture `info` holds, read off its shapes.
+    pub fn from_weights(info: &ArchitectureInfo, weights: &WeightShapes) -> Result<Self> {
+        <Self as Architectures>::infer(info, weights)
+    }
+
+    /// The registry entry.
+    pub fn info(&self) -> &'static ArchitectureInfo {
+        <Self as Architectures>::info(self)
     }
 
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::SmallCnn(_) => "small-cnn",
-            Self::ResNet18(_) => "resnet-18",
-            Self::AttnVgg(_) => "attn-vgg",
-            Self::InceptionV3(_) => "inception-v3",
-            Self::DenseNet121(_) => "densenet-121",
-        }
+        self.info().name
     }
 
     /// Input channels.
     pub fn channels(&self) -> usize {
-        match self {
-            Self::SmallCnn(c) => c.channels,
-            Self::ResNet18(c) => c.channels,
-            Self::AttnVgg(c) => c.channels,
-            Self::InceptionV3(c) => c.channels,
-            Self::DenseNet121(c) => c.channels,
-        }
+        <Self as Architectures>::channels(self)
     }
 
     /// Output logits.
     pub fn classes(&self) -> usize {
-        match self {
-            Self::SmallCnn(c) => c.classes,
-            Self::ResNet18(c) => c.classes,
-            Self::AttnVgg(c) => c.classes,
-            Self::InceptionV3(c) => c.classes,
-            Self::DenseNet121(c) => c.classes,
-        }
+        <Self as Architectures>::classes(self)
     }
 
     /// Checks that an input of `size` x `size` pixels fits the architecture.
     pub fn check_input_size(&self, size: usize) -> Result<()> {
-        let min = match self {
-            Self::SmallCnn(c) => c.min_input_size(),
-            Self::ResNet18(c) => c.min_input_size(),
-            Self::AttnVgg(c) => c.min_input_size(),
-            Self::InceptionV3(c) => c.min_input_size(),
-            Self::DenseNet121(c) => c.min_input_size(),
-        };
+        let min = <Self as Architectures>::min_input_size(self);
         if size < min {
             return Err(Error::invalid(format!(
                 "{} needs images of at least {min}x{min} pixels, got {size}x{size}",
@@ -210,62 +238,65 @@ impl ArchitectureConfig {
         Ok(())
     }
 
+    /// The smallest input side the architecture takes.
+    pub fn min_input_size(&self) -> usize {
+        <Self as Architectures>::min_input_size(self)
+    }
+
     /// Fresh weights (initialised from the device's random stream).
     pub fn init(&self, device: &Device) -> Network {
-        match self {
-            Self::SmallCnn(c) => Network::SmallCnn(c.init(device)),
-            Self::ResNet18(c) => Network::ResNet18(c.init(device)),
-            Self::AttnVgg(c) => Network::AttnVgg(c.init(device)),
-            Self::InceptionV3(c) => Network::InceptionV3(c.init(device)),
-            Self::DenseNet121(c) => Network::DenseNet121(c.init(device)),
-        }
+        <Self as Architectures>::init(self, device)
     }
 
     /// The PyTorch (torchvision) name of the parameter at `path` in our module, where `path`
     /// already uses PyTorch's parameter names (`weight` / `bias` for batch norm).
     pub fn torch_name(&self, path: &str) -> String {
-        match self {
-            Self::SmallCnn(_) => path.to_string(),
-            Self::ResNet18(_) => resnet::torch_name(path),
-            Self::AttnVgg(_) => attn_vgg::torch_name(path),
-            Self::InceptionV3(_) => inception::torch_name(path),
-            Self::DenseNet121(_) => densenet::torch_name(path),
-        }
+        <Self as Architectures>::torch_name(self, path)
+    }
+}
+
+/// A config as files hold it: the architecture's name, then its settings.
+#[doc(hidden)]
+#[derive(Serialize)]
+pub struct Tagged<'a, C> {
+    pub name: &'static str,
+    #[serde(flatten)]
+    pub config: &'a C,
+}
+
+impl Serialize for ArchitectureConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.serialize_tagged(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ArchitectureConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let mut settings = serde_json::Map::deserialize(deserializer)?;
+        let name = match settings.remove("name") {
+            Some(serde_json::Value::String(name)) => name,
+            _ => return Err(D::Error::missing_field("name")),
+        };
+        let info = architecture(&name).map_err(D::Error::custom)?;
+        Self::from_json(info, serde_json::Value::Object(settings)).map_err(D::Error::custom)
     }
 }
 
 impl Network {
     /// `x` is already normalised. Returns (logits, attention maps, penultimate feature).
-    pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Vec<Tensor<4>>, Tensor<2>) {
+    pub fn forward(&self, x: Tensor<4>) -> ForwardOutput {
         self.forward_probed(x, &mut NoProbe)
     }
 
     /// [`forward`](Self::forward), showing the stages and the Grad-CAM layer to `probe`.
-    pub fn forward_probed(
-        &self,
-        x: Tensor<4>,
-        probe: &mut dyn Probe,
-    ) -> (Tensor<2>, Vec<Tensor<4>>, Tensor<2>) {
-        let plain = |(logits, feature)| (logits, Vec::new(), feature);
-        match self {
-            Network::SmallCnn(net) => plain(net.forward(x, probe)),
-            Network::ResNet18(net) => plain(net.forward(x, probe)),
-            Network::AttnVgg(net) => net.forward(x, probe),
-            Network::InceptionV3(net) => plain(net.forward(x, probe)),
-            Network::DenseNet121(net) => plain(net.forward(x, probe)),
-        }
+    pub fn forward_probed(&self, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
+        <Self as Networks>::forward_probed(self, x, probe)
     }
 
     /// The same function with batch norm folded into the convolutions before it, for
     /// inference copies (no batch statistics left to train).
     pub fn fold_batch_norm(mut self) -> Self {
-        match &mut self {
-            Network::SmallCnn(net) => net.fold_batch_norm(),
-            Network::ResNet18(net) => net.fold_batch_norm(),
-            Network::AttnVgg(net) => net.fold_batch_norm(),
-            Network::InceptionV3(net) => net.fold_batch_norm(),
-            Network::DenseNet121(net) => net.fold_batch_norm(),
-        }
+        self.fold_batch_norm_in_place();
         self
     }
 }
@@ -295,7 +326,7 @@ mod tests {
         let _rng = rng_lock();
         let device = cpu();
         for info in ARCHITECTURES {
-            let size = if info.name == "inception-v3" { 75 } else { 32 };
+            let size = crate::test_support::tiny_side(info.name);
             let config = tiny(info.name, 3);
             config.check_input_size(size).unwrap();
             let x = Tensor::<4>::random([2, 3, size, size], Distribution::Default, &device);
@@ -340,7 +371,7 @@ mod tests {
         let device = cpu();
         device.seed(11);
         for info in ARCHITECTURES {
-            let size = if info.name == "inception-v3" { 75 } else { 32 };
+            let size = crate::test_support::tiny_side(info.name);
             let mut network = tiny(info.name, 3).init(&device).map(&mut Jitter);
             // Running statistics away from (0, 1): three training-mode batches.
             let ad = device.clone().autodiff();

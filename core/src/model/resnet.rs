@@ -1,6 +1,7 @@
 //! ResNet-18 (He et al. 2016) with torchvision's structure and parameter names, for quick runs
 //! and the browser: a 7x7 stem, four stages of two basic blocks, global pooling, one linear head.
 
+use super::architecture::{Architecture, ArchitectureInfo, ForwardOutput, WeightShapes};
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -155,6 +156,64 @@ impl ResNet18 {
 pub(crate) fn torch_name(path: &str) -> String {
     let path = path.replace(".downsample.conv.", ".downsample.0.");
     path.replace(".downsample.bn.", ".downsample.1.")
+}
+
+
+/// ResNet18 in the architecture registry.
+pub struct ResNet18Architecture;
+
+impl Architecture for ResNet18Architecture {
+    type Config = ResNet18Config;
+    type Network = ResNet18;
+
+    const INFO: ArchitectureInfo = ArchitectureInfo {
+        name: "resnet-18",
+        input_size: 224,
+        full_width: 64,
+        tiny_width: 8,
+        tiny_size: 64,
+        width_step: 1,
+        multi_label: false,
+        about: "torchvision ResNet-18",
+    };
+
+    fn config(channels: usize, classes: usize, width: usize) -> ResNet18Config {
+        ResNet18Config::new(channels, classes).with_width(width)
+    }
+
+    fn channels(config: &ResNet18Config) -> usize {
+        config.channels
+    }
+
+    fn classes(config: &ResNet18Config) -> usize {
+        config.classes
+    }
+
+    fn min_input_size(config: &ResNet18Config) -> usize {
+        config.min_input_size()
+    }
+
+    fn init(config: &ResNet18Config, device: &Device) -> ResNet18 {
+        config.init(device)
+    }
+
+    fn forward(network: &ResNet18, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
+        let (logits, feature) = network.forward(x, probe);
+        (logits, Vec::new(), feature)
+    }
+
+    fn fold_batch_norm(network: &mut ResNet18) {
+        network.fold_batch_norm();
+    }
+
+    fn torch_name(path: &str) -> String {
+        torch_name(path)
+    }
+
+    fn infer_config(weights: &WeightShapes) -> crate::Result<ResNet18Config> {
+        let ends = weights.ends("conv1.weight", "fc.weight")?;
+        Ok(ResNet18Config::new(ends.channels, ends.classes).with_width(ends.width))
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! ReLU, 2x2 max-pool), global average pooling, one linear head.
 
 use super::layers::{conv_norm, fold_batch_norm};
+use super::architecture::{Architecture, ArchitectureInfo, ForwardOutput, WeightShapes};
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -108,5 +109,64 @@ impl SmallCnn {
         let x = probe.cam_layer(x);
         let feature: Tensor<2> = self.pool.forward(x).flatten(1, 3);
         (self.head.forward(feature.clone()), feature)
+    }
+}
+
+/// SmallCnn in the architecture registry.
+pub struct SmallCnnArchitecture;
+
+impl Architecture for SmallCnnArchitecture {
+    type Config = SmallCnnConfig;
+    type Network = SmallCnn;
+
+    const INFO: ArchitectureInfo = ArchitectureInfo {
+        name: "small-cnn",
+        input_size: 64,
+        full_width: 32,
+        tiny_width: 8,
+        tiny_size: 64,
+        width_step: 1,
+        multi_label: false,
+        about: "4 conv blocks and a linear head: quick runs and the browser",
+    };
+
+    fn config(channels: usize, classes: usize, width: usize) -> SmallCnnConfig {
+        SmallCnnConfig::new(channels, classes).with_width(width)
+    }
+
+    fn channels(config: &SmallCnnConfig) -> usize {
+        config.channels
+    }
+
+    fn classes(config: &SmallCnnConfig) -> usize {
+        config.classes
+    }
+
+    fn min_input_size(config: &SmallCnnConfig) -> usize {
+        config.min_input_size()
+    }
+
+    fn init(config: &SmallCnnConfig, device: &Device) -> SmallCnn {
+        config.init(device)
+    }
+
+    fn forward(network: &SmallCnn, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
+        let (logits, feature) = network.forward(x, probe);
+        (logits, Vec::new(), feature)
+    }
+
+    fn fold_batch_norm(network: &mut SmallCnn) {
+        network.fold_batch_norm();
+    }
+
+    fn torch_name(path: &str) -> String {
+        path.to_string()
+    }
+
+    fn infer_config(weights: &WeightShapes) -> crate::Result<SmallCnnConfig> {
+        let ends = weights.ends("blocks.0.conv.weight", "head.weight")?;
+        Ok(SmallCnnConfig::new(ends.channels, ends.classes)
+            .with_width(ends.width)
+            .with_blocks(weights.count("blocks.", 0)))
     }
 }

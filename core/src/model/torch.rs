@@ -10,9 +10,8 @@ use burn::tensor::{Bytes, DType, Device};
 use burn_pack::Tensor as PackTensor;
 
 use super::file::{check_finite, model_error};
-use super::{ArchitectureConfig, DiagnosticModel, InputSpec, ModelCard};
-use super::{AttnVggConfig, DenseNetConfig, InceptionV3Config, ResNet18Config, SmallCnnConfig};
-use super::{architecture, registry::ArchitectureInfo};
+use super::{ArchitectureConfig, ArchitectureInfo, DiagnosticModel, InputSpec, ModelCard};
+use super::{WeightShapes, architecture};
 use crate::{Error, Result, TaskKind};
 
 /// Choices `import` cannot read off the weights; each `None` takes torchvision's convention.
@@ -61,15 +60,12 @@ pub fn import_torch(
             file.insert(tensor.name.clone(), to_f32(tensor, source)?);
         }
     }
-    let shape = |key: &str| -> Result<Vec<usize>> {
-        file.get(key).map(|t| t.shape.to_vec()).ok_or_else(|| {
-            model_error(
-                source,
-                format!("no tensor '{key}': is this a {arch} state dict?"),
-            )
-        })
-    };
-    let architecture = infer_config(info, &shape, &file)?;
+    let shapes = file
+        .iter()
+        .map(|(name, t)| (name.clone(), t.shape.to_vec()))
+        .collect();
+    let weights = WeightShapes::new(shapes, info.name, source);
+    let architecture = ArchitectureConfig::from_weights(info, &weights)?;
     let card = import_card(info, &architecture, options)?;
     let mut model = DiagnosticModel::from_card(card, device);
 
@@ -238,85 +234,6 @@ fn check_tensor_finite(tensor: &PackTensor, source: &str) -> Result<()> {
     check_finite(&tensor.name, tensor.dtype, &bytes, source)
 }
 
-/// Reads width, classes, channels (and DenseNet's depth, Inception's aux head) off the shapes.
-fn infer_config(
-    info: &ArchitectureInfo,
-    shape: &dyn Fn(&str) -> Result<Vec<usize>>,
-    file: &BTreeMap<String, PackTensor>,
-) -> Result<ArchitectureConfig> {
-    let (first, head) = match info.name {
-        "small-cnn" => ("blocks.0.conv.weight", "head.weight"),
-        "resnet-18" => ("conv1.weight", "fc.weight"),
-        "attn-vgg" => ("features.0.weight", "cls.weight"),
-        "inception-v3" => ("Conv2d_1a_3x3.conv.weight", "fc.weight"),
-        _ => ("features.conv0.weight", "classifier.weight"),
-    };
-    // A file's shapes are checked before they are indexed: a conv weight has 4 dimensions, a
-    // linear one 2, none of them 0.
-    let dims = |name: &str, rank: usize| -> Result<Vec<usize>> {
-        let s = shape(name)?;
-        if s.len() != rank || s.contains(&0) {
-            return Err(Error::invalid(format!(
-                "{name} has shape {s:?}; a {} weight has {rank} non-zero dimensions",
-                if rank == 4 { "convolution" } else { "linear" }
-            )));
-        }
-        Ok(s)
-    };
-    let (first, classes) = (dims(first, 4)?, dims(head, 2)?[0]);
-    let (width, channels) = (first[0], first[1]);
-    if channels != 1 && channels != 3 {
-        return Err(Error::invalid(format!(
-            "its first convolution takes {channels} channels; robustdx models take 1 (gray) or 3 (RGB)"
-        )));
-    }
-    let count = |prefix: &str| {
-        (0..)
-            .take_while(|i| file.keys().any(|k| k.starts_with(&format!("{prefix}{i}."))))
-            .count()
-    };
-    Ok(match info.name {
-        "small-cnn" => ArchitectureConfig::SmallCnn(
-            SmallCnnConfig::new(channels, classes)
-                .with_width(width)
-                .with_blocks(count("blocks.")),
-        ),
-        "resnet-18" => {
-            ArchitectureConfig::ResNet18(ResNet18Config::new(channels, classes).with_width(width))
-        }
-        "attn-vgg" => {
-            ArchitectureConfig::AttnVgg(AttnVggConfig::new(channels, classes).with_width(width))
-        }
-        "inception-v3" => ArchitectureConfig::InceptionV3(
-            InceptionV3Config::new(channels, classes)
-                .with_width(width)
-                .with_aux(file.contains_key("AuxLogits.fc.weight")),
-        ),
-        _ => {
-            let growth = dims("features.denseblock1.denselayer1.conv2.weight", 4)?[0];
-            let bottleneck = dims("features.denseblock1.denselayer1.conv1.weight", 4)?[0];
-            let blocks = (1..)
-                .map(|b| {
-                    let prefix = format!("features.denseblock{b}.denselayer");
-                    (1..)
-                        .take_while(|l| {
-                            file.keys().any(|k| k.starts_with(&format!("{prefix}{l}.")))
-                        })
-                        .count()
-                })
-                .take_while(|&layers| layers > 0)
-                .collect();
-            ArchitectureConfig::DenseNet121(
-                DenseNetConfig::new(channels, classes)
-                    .with_init_features(width)
-                    .with_growth_rate(growth)
-                    .with_bn_size(bottleneck / growth.max(1))
-                    .with_block_config(blocks),
-            )
-        }
-    })
-}
-
 /// The card of an imported model: torchvision's preprocessing unless told otherwise.
 fn import_card(
     info: &ArchitectureInfo,
@@ -433,7 +350,7 @@ mod tests {
 
     use super::*;
     use crate::model::{Classifier, ModelOptions};
-    use crate::test_support::{cpu, rng_lock};
+    use crate::test_support::{cpu, rng_lock, tiny_side};
 
     fn tiny(name: &str, classes: usize, size: usize) -> DiagnosticModel {
         let info = architecture(name).unwrap();
@@ -477,7 +394,7 @@ mod tests {
         let _rng = rng_lock();
         let device = cpu();
         for info in crate::model::ARCHITECTURES {
-            let size = if info.name == "inception-v3" { 75 } else { 32 };
+            let size = tiny_side(info.name);
             let model = tiny(info.name, 3, size).valid();
             let back = reimport(&model);
             assert_eq!(

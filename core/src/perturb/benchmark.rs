@@ -91,7 +91,7 @@ pub fn kind_result(
         perturbation: kind.name().into(),
         reference,
         flip_probability: fp(FlipVariant::Normalized),
-        flip_probability_seed: fp(FlipVariant::Seed),
+        flip_probability_paper: fp(FlipVariant::Paper),
         identity,
         last_frame,
         records,

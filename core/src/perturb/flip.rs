@@ -6,7 +6,7 @@
 //!
 //! Multi-label (each label decided at 0.5): the same per label, averaged over labels, so FP stays
 //! in [0, 1]. The seed's own multi-label number (`Benchmark/test0.py`, ChestX-ray) is available as
-//! [`FlipVariant::Seed`]: always against the first frame, flips summed over labels and frames and
+//! [`FlipVariant::Paper`]: always against the first frame, flips summed over labels and frames and
 //! divided by the number of labels only, so it runs from 0 to n − 1. For single-label models both
 //! variants are the same number.
 
@@ -22,8 +22,10 @@ pub enum FlipVariant {
     /// Per label, averaged over labels and frames: in [0, 1].
     #[default]
     Normalized,
-    /// The seed's ChestX-ray number: first-frame reference, summed over frames, in [0, n − 1].
-    Seed,
+    /// The paper's ChestX-ray number (the seed study's): first-frame reference, summed over
+    /// frames, in [0, n − 1]. `seed` is its older spelling.
+    #[serde(alias = "seed")]
+    Paper,
 }
 
 impl std::str::FromStr for FlipVariant {
@@ -32,9 +34,9 @@ impl std::str::FromStr for FlipVariant {
     fn from_str(text: &str) -> crate::Result<Self> {
         match text {
             "normalized" | "normalised" => Ok(Self::Normalized),
-            "seed" => Ok(Self::Seed),
+            "paper" | "seed" => Ok(Self::Paper),
             other => Err(crate::Error::invalid(format!(
-                "--fp-variant {other}: expected normalized or seed"
+                "--fp-variant {other}: expected normalized or paper"
             ))),
         }
     }
@@ -68,7 +70,7 @@ impl FlipProbability {
         // The seed's variant changes only how multi-label sequences count: against the first
         // frame, summed over frames. A single-label sequence keeps ImageNet-P's reference.
         let multi_label_seed =
-            self.variant == FlipVariant::Seed && matches!(frames[0], Decision::Findings(_));
+            self.variant == FlipVariant::Paper && matches!(frames[0], Decision::Findings(_));
         let reference = if multi_label_seed {
             Reference::First
         } else {

@@ -11,18 +11,23 @@
 //! saw it.
 
 mod benchmark;
-mod brightness;
 mod flip;
-mod gaussian_blur;
-mod geometric;
-mod motion_blur;
-mod noise;
 mod planes;
 mod registry;
 mod single_image;
-mod snow;
-mod spatter;
-mod zoom_blur;
+
+// The one list of kinds, in the seed's order: adding one is its file and a line here.
+registry::declare_perturbations!(
+    noise: [GAUSSIAN_NOISE, SHOT_NOISE, SPECKLE_NOISE],
+    motion_blur: [MOTION_BLUR],
+    zoom_blur: [ZOOM_BLUR],
+    gaussian_blur: [GAUSSIAN_BLUR],
+    snow: [SNOW],
+    spatter: [SPATTER],
+    brightness: [BRIGHTNESS],
+    geometric: [TRANSLATE, ROTATE, TILT, SCALE, SHEAR];
+    test: throwaway: [CONTRAST]
+);
 
 #[cfg(test)]
 mod tests;
@@ -32,7 +37,7 @@ pub use benchmark::{
     merge_benchmark_shards, model_frames, plan_kinds,
 };
 pub use flip::{FlipProbability, FlipVariant};
-pub use registry::{PERTURBATIONS, perturbation, perturbations};
+pub use registry::{perturbation, perturbations};
 pub use single_image::image_sequence;
 
 use rand::SeedableRng;

@@ -52,7 +52,8 @@ pub struct KindResult {
     pub flip_probability: f64,
     /// The seed's variant: equal to `flip_probability` for single-label models; multi-label:
     /// first-frame reference, summed over frames, in [0, frames − 1].
-    pub flip_probability_seed: f64,
+    #[serde(alias = "flip_probability_seed")]
+    pub flip_probability_paper: f64,
     /// Accuracy, AUC … on the last frame.
     pub last_frame: Metrics,
     /// Every image's sequence, in index order.
@@ -63,7 +64,7 @@ impl KindResult {
     pub fn flip_probability(&self, variant: FlipVariant) -> f64 {
         match variant {
             FlipVariant::Normalized => self.flip_probability,
-            FlipVariant::Seed => self.flip_probability_seed,
+            FlipVariant::Paper => self.flip_probability_paper,
         }
     }
 }
@@ -126,7 +127,7 @@ impl BenchmarkReport {
     /// One row per kind, for spreadsheets.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "perturbation,reference,frames,flip_probability,flip_probability_seed,last_frame_accuracy,last_frame_auc_macro,samples\n",
+            "perturbation,reference,frames,flip_probability,flip_probability_paper,last_frame_accuracy,last_frame_auc_macro,samples\n",
         );
         for r in &self.results {
             out.push_str(&format!(
@@ -135,7 +136,7 @@ impl BenchmarkReport {
                 r.reference.name(),
                 self.frames,
                 r.flip_probability,
-                r.flip_probability_seed,
+                r.flip_probability_paper,
                 r.last_frame.accuracy,
                 r.last_frame
                     .auc_macro

@@ -531,7 +531,7 @@ mod tests {
                     seed: 0,
                 },
                 flip_probability: fp,
-                flip_probability_seed: fp,
+                flip_probability_paper: fp,
                 last_frame: metrics.clone(),
                 records: Vec::new(),
             });

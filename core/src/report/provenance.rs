@@ -2,6 +2,7 @@
 //! a sweep's table, so a reader can tell which model file, data and seed made the numbers.
 
 use super::{AttackReport, AttackResult};
+use crate::attack::attack_info;
 
 /// (label, value) rows describing `record`'s identity.
 pub fn provenance(record: &AttackReport) -> Vec<(&'static str, String)> {
@@ -97,27 +98,36 @@ pub fn sanity_summary(record: &AttackReport) -> Vec<(bool, String)> {
             continue;
         }
         let text = match check {
-            SanityCheck::ProbabilityOutputs => "outputs are logits, not probabilities: passed",
-            SanityCheck::ZeroGradients => "input gradients are non-zero: passed",
-            SanityCheck::NonDeterministic => "repeated forward passes agree: passed",
+            SanityCheck::ProbabilityOutputs => {
+                "outputs are logits, not probabilities: passed".to_string()
+            }
+            SanityCheck::ZeroGradients => "input gradients are non-zero: passed".to_string(),
+            SanityCheck::NonDeterministic => "repeated forward passes agree: passed".to_string(),
             SanityCheck::WeakerAttackStronger => {
-                let has = |name: &str, eps: f32| {
-                    record
-                        .results
-                        .iter()
-                        .any(|r| r.attack == name && r.eps == eps)
+                // The first pair the registry ranks (stronger, weaker) measured at one ε.
+                let name = |attack: &str| {
+                    attack_info(attack).map_or(attack.to_uppercase(), |a| a.short_name())
                 };
-                let compared = record
-                    .results
-                    .iter()
-                    .any(|r| r.attack == "pgd" && r.eps > 0.0 && has("apgd", r.eps));
+                let compared = record.results.iter().find_map(|stronger| {
+                    let weaker = attack_info(&stronger.attack).ok()?.dominates?;
+                    let measured = stronger.eps > 0.0
+                        && record
+                            .results
+                            .iter()
+                            .any(|r| r.attack == weaker && r.eps == stronger.eps);
+                    measured.then(|| (name(&stronger.attack), name(weaker)))
+                });
                 match compared {
-                    true => "APGD at least as strong as PGD at every ε: passed",
-                    false => "PGD vs APGD: not applicable (no PGD and APGD at the same ε)",
+                    Some((stronger, weaker)) => {
+                        format!("{stronger} at least as strong as {weaker} at every ε: passed")
+                    }
+                    None => "stronger vs weaker attack: not applicable (no pair the registry \
+                             ranks at the same ε)"
+                        .to_string(),
                 }
             }
         };
-        lines.push((false, text.to_string()));
+        lines.push((false, text));
     }
     lines
 }

@@ -50,6 +50,11 @@ impl ResultIdentity {
             format!("{:?}", b.convention),
         );
         differ("goal", format!("{:?}", a.goal), format!("{:?}", b.goal));
+        differ(
+            "revision of the attack",
+            a.revision.to_string(),
+            b.revision.to_string(),
+        );
         let keys: std::collections::BTreeSet<&String> =
             a.settings.keys().chain(b.settings.keys()).collect();
         for key in keys {

@@ -6,7 +6,7 @@ use burn::Tensor;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{AttackedModel, Goal};
+use crate::attack::{AttackedModel, Goal, attack_info};
 use crate::data::{BatchLoader, Dataset, Image, images_to_tensor};
 use crate::model::DiagnosticModel;
 use crate::report::AttackResult;
@@ -131,39 +131,45 @@ fn flags(
     out
 }
 
-/// The cross-attack check: PGD must not beat APGD at the same budget.
+/// The cross-attack check: an attack must not beat one the registry says dominates it (PGD
+/// and APGD-CE) at the same budget.
 pub fn check_attacks(results: &[AttackResult]) -> Vec<SanityFlag> {
     let mut out = Vec::new();
-    let untargeted = |r: &&AttackResult| {
+    fn untargeted(r: &AttackResult) -> Option<&crate::attack::AttackSpec> {
         r.identity
             .as_ref()
-            .is_some_and(|i| i.attack.goal == Goal::Untargeted)
-    };
-    for pgd in results
-        .iter()
-        .filter(|r| r.attack == "pgd")
-        .filter(untargeted)
-    {
-        let p = &pgd.identity.as_ref().expect("filtered").attack;
-        for apgd in results
-            .iter()
-            .filter(|r| r.attack == "apgd")
-            .filter(untargeted)
-        {
-            let a = &apgd.identity.as_ref().expect("filtered").attack;
-            let same_budget = (a.eps, a.norm, a.convention) == (p.eps, p.norm, p.convention);
-            let (pgd_acc, apgd_acc) = (
-                pgd.metrics.adversarial.accuracy,
-                apgd.metrics.adversarial.accuracy,
+            .filter(|i| i.attack.goal == Goal::Untargeted)
+            .map(|i| &i.attack)
+    }
+    // Each pair (weaker, stronger) where the registry says the stronger should never lose.
+    for stronger in results {
+        let Some(s) = untargeted(stronger) else {
+            continue;
+        };
+        let Some(dominated) = attack_info(&s.attack).ok().and_then(|info| info.dominates) else {
+            continue;
+        };
+        for weaker in results.iter().filter(|r| r.attack == dominated) {
+            let Some(w) = untargeted(weaker) else {
+                continue;
+            };
+            let same_budget = (s.eps, s.norm, s.convention) == (w.eps, w.norm, w.convention);
+            let (weaker_acc, stronger_acc) = (
+                weaker.metrics.adversarial.accuracy,
+                stronger.metrics.adversarial.accuracy,
             );
-            if same_budget && a.eps > 0.0 && pgd_acc < apgd_acc {
+            if same_budget && s.eps > 0.0 && weaker_acc < stronger_acc {
+                let name = |attack: &str| {
+                    attack_info(attack).map_or(attack.to_uppercase(), |a| a.short_name())
+                };
+                let (weaker_name, stronger_name) = (name(&w.attack), name(&s.attack));
                 out.push(SanityFlag {
                     check: SanityCheck::WeakerAttackStronger,
                     message: format!(
-                        "at ε = {}/255 PGD left accuracy {pgd_acc:.3}, APGD {apgd_acc:.3}: the \
-                         stronger attack should do at least as well — the loss surface may be \
-                         masked",
-                        a.eps
+                        "at ε = {}/255 {weaker_name} left accuracy {weaker_acc:.3}, \
+                         {stronger_name} {stronger_acc:.3}: the stronger attack should do at \
+                         least as well — the loss surface may be masked",
+                        s.eps
                     ),
                 });
             }

@@ -66,9 +66,9 @@ impl SingleImageSettings {
         if self.is_stepwise() { self.steps } else { 1 }
     }
 
-    /// PGD is shown iterate by iterate; every other attack as one step.
+    /// A stepwise attack (PGD) is shown iterate by iterate; every other attack as one step.
     fn is_stepwise(&self) -> bool {
-        self.attack == "pgd"
+        attack_info(&self.attack).is_ok_and(|a| a.stepwise)
     }
 
     /// The registry spec these settings describe (L∞, pixel space, untargeted).
@@ -84,7 +84,7 @@ impl SingleImageSettings {
             Norm::Linf,
             Convention::Pixel,
             Goal::Untargeted,
-            &applicable(entry, &options),
+            &applicable(&entry.defaults(), &options),
         )
     }
 }

@@ -5,6 +5,7 @@ mod checkpoint;
 mod config;
 mod evaluate;
 mod loss;
+mod resume;
 mod trainer;
 
 pub use config::{OptimizerKind, Schedule, Selection, TrainConfig, TrainingRecipe};
@@ -12,4 +13,5 @@ pub(crate) use evaluate::check_compatible;
 pub use evaluate::predict;
 pub use loss::ClassificationLoss;
 pub(crate) use loss::log_sigmoid;
+pub use resume::{ContinuedSetting, RecipeChange, ResumeRefusal};
 pub use trainer::{BatchProgress, BestEpoch, EpochStats, Trainer, selection_score};

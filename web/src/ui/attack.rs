@@ -1,7 +1,7 @@
 //! The attack lab: pick a shipped model, a sample or your own image, an attack and ε; watch it.
 
 use leptos::prelude::*;
-use robustdx_core::attack::{ATTACK_INFO, attack_info};
+use robustdx_core::attack::{ATTACK_INFO, DEFAULT_ATTACK, attack_info};
 use robustdx_core::robustness::SingleImageSettings;
 use web_sys::File;
 
@@ -44,7 +44,7 @@ pub fn job(
         model_url: asset_url(&model.file),
         // Fetched only for the attack that runs it.
         generator_url: attack_info(&settings.attack)
-            .is_ok_and(|a| a.needs_generator())
+            .is_ok_and(|a| a.needs_generator)
             .then(|| model.generator.as_deref().map(asset_url))
             .flatten(),
         image_name,
@@ -93,7 +93,7 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
         })
     };
     let chosen = RwSignal::new(first_sample(&model()));
-    let attack = RwSignal::new("pgd".to_string());
+    let attack = RwSignal::new(DEFAULT_ATTACK.to_string());
     let eps = RwSignal::new(8.0f32);
     let steps = RwSignal::new(10usize);
     let upload_error = RwSignal::new(None::<String>);
@@ -167,9 +167,9 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                         if matches!(chosen.get_untracked(), Some(Chosen::Sample { .. }) | None) {
                             chosen.set(first_sample(&model()));
                         }
-                        let needs = info(&attack.get_untracked()).is_some_and(|a| a.needs_generator());
+                        let needs = info(&attack.get_untracked()).is_some_and(|a| a.needs_generator);
                         if model().generator.is_none() && needs {
-                            attack.set("pgd".into());
+                            attack.set(DEFAULT_ATTACK.into());
                         }
                     }>
                         {manifest.with_value(|m| [("Clean models", false), ("Defended models", true)].map(|(label, defended)| view! {
@@ -222,7 +222,7 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                             // The core's registry: a new attack shows up here by being registered.
                             {ATTACK_INFO.iter().map(|entry| view! {
                                 <option value=entry.name title=entry.about
-                                    disabled=move || entry.needs_generator() && model().generator.is_none()>
+                                    disabled=move || entry.needs_generator && model().generator.is_none()>
                                     {entry.short_name()}
                                 </option>
                             }).collect_view()}

@@ -4,7 +4,7 @@
 //! result as JSON into `[data-testid="result"]` for the host page (and the tests) to read.
 
 use leptos::prelude::*;
-use robustdx_core::attack::attack_info;
+use robustdx_core::attack::{DEFAULT_ATTACK, attack_info};
 use robustdx_core::robustness::SingleImageSettings;
 
 use super::attack::{Chosen, job};
@@ -38,7 +38,7 @@ fn configured(
             .next()
             .ok_or("no sample image suits this model")?,
     };
-    let attack = param("attack").unwrap_or_else(|| "pgd".into());
+    let attack = param("attack").unwrap_or_else(|| DEFAULT_ATTACK.into());
     let entry = attack_info(&attack).map_err(|e| format!("attack: {e}"))?;
     let number = |name: &str, default: f32| -> Result<f32, String> {
         param(name).map_or(Ok(default), |v| {
@@ -64,7 +64,7 @@ fn configured(
         random_start: false,
     };
     settings.validate().map_err(|e| e.to_string())?;
-    if entry.needs_generator() && model.generator.is_none() {
+    if entry.needs_generator && model.generator.is_none() {
         return Err(format!(
             "attack={}: model {} ships no GAP generator",
             entry.name, model.id

@@ -1,0 +1,98 @@
+//! A throwaway architecture that only the core's tests register: one convolution with batch
+//! norm, global average pooling and a linear head. It proves that an architecture is one file
+//! and one line — the registry-parametrised tests (forward, folding, PyTorch export and import,
+//! training) pick it up with nothing else written.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use super::architecture::{Architecture, ArchitectureInfo, ForwardOutput, WeightShapes};
+use super::layers::{conv_norm, fold_batch_norm};
+use super::probe::Probe;
+
+#[derive(Config, Debug, PartialEq)]
+pub struct LinearProbeConfig {
+    pub channels: usize,
+    pub classes: usize,
+    pub width: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct LinearProbe {
+    stem: Conv2d,
+    norm: Option<BatchNorm>,
+    pool: AdaptiveAvgPool2d,
+    head: Linear,
+}
+
+pub struct LinearArchitecture;
+
+impl Architecture for LinearArchitecture {
+    type Config = LinearProbeConfig;
+    type Network = LinearProbe;
+
+    const INFO: ArchitectureInfo = ArchitectureInfo {
+        name: "linear-probe",
+        input_size: 32,
+        full_width: 16,
+        tiny_width: 4,
+        tiny_size: 32,
+        width_step: 1,
+        multi_label: false,
+        about: "one convolution and a linear head (registered by the core's tests only)",
+    };
+
+    fn config(channels: usize, classes: usize, width: usize) -> LinearProbeConfig {
+        LinearProbeConfig::new(channels, classes, width)
+    }
+
+    fn channels(config: &LinearProbeConfig) -> usize {
+        config.channels
+    }
+
+    fn classes(config: &LinearProbeConfig) -> usize {
+        config.classes
+    }
+
+    fn min_input_size(_: &LinearProbeConfig) -> usize {
+        1
+    }
+
+    fn init(config: &LinearProbeConfig, device: &Device) -> LinearProbe {
+        LinearProbe {
+            stem: Conv2dConfig::new([config.channels, config.width], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .with_bias(false)
+                .init(device),
+            norm: Some(BatchNormConfig::new(config.width).init(device)),
+            pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            head: LinearConfig::new(config.width, config.classes).init(device),
+        }
+    }
+
+    fn forward(network: &LinearProbe, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
+        let x = relu(conv_norm(&network.stem, &network.norm, x));
+        probe.stage(0, &x);
+        let x = probe.cam_layer(x);
+        let feature: Tensor<2> = network.pool.forward(x).flatten(1, 3);
+        (network.head.forward(feature.clone()), Vec::new(), feature)
+    }
+
+    fn fold_batch_norm(network: &mut LinearProbe) {
+        fold_batch_norm(&mut network.stem, &mut network.norm);
+    }
+
+    fn torch_name(path: &str) -> String {
+        path.to_string()
+    }
+
+    fn infer_config(weights: &WeightShapes) -> crate::Result<LinearProbeConfig> {
+        let ends = weights.ends("stem.weight", "head.weight")?;
+        Ok(LinearProbeConfig::new(ends.channels, ends.classes, ends.width))
+    }
+}
