@@ -17,6 +17,7 @@ pub mod perturb;
 pub mod readback;
 pub mod report;
 pub mod robustness;
+pub mod run;
 pub mod task;
 pub mod train;
 
