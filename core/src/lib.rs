@@ -18,6 +18,7 @@ pub mod readback;
 pub mod registry;
 pub mod report;
 pub mod robustness;
+pub mod run;
 pub mod task;
 pub mod train;
 

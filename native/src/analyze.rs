@@ -2,16 +2,23 @@
 //! penultimate feature separates the classes before and after (scores and a t-SNE map), label
 //! correlation (multi-label),
 //! and Grad-CAM before and after for a few images. A table, JSON and an HTML report.
+//!
+//! `--resume` reuses the analysis in `--json` when its identity (attack and settings, model file
+//! hash, data, seed, --limit, --shown, robustdx version) matches. `--shard i/n` analyses part of
+//! the images and keeps each one's record (its penultimate features included) in the file, so
+//! that `robustdx merge` recomputes every finding — the whole-set ones too — over all of them.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use robustdx_core::analysis::{AnalysisFindings, Separation, ShownImages, analyze};
+use robustdx_core::analysis::{
+    AnalysisFindings, AnalysisIdentity, Analyzer, Separation, ShownImages,
+};
 use robustdx_core::attack::{AttackContext, AttackSpec, Convention, DEFAULT_ATTACK, Goal, Norm};
 use robustdx_core::data::Image;
 use robustdx_core::report::{
-    AnalysisReport, feature_shift_chart, heatmap_overlay, png_data_url, tsne_chart,
+    AnalysisReport, ToolInfo, feature_shift_chart, heatmap_overlay, png_data_url, tsne_chart,
 };
 use serde_json::{Map, Value};
 
@@ -19,9 +26,8 @@ use crate::backend::{self, BackendChoice};
 use crate::data_args::{DataArgs, positive};
 use crate::eval::load_model_hashed;
 use crate::files::write_atomic;
-use crate::progress::bar;
 use crate::report::{STYLE, escape};
-use crate::result_file::TestSplitHead;
+use crate::result_file::{RunOutput, TestSplitHead};
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -49,9 +55,8 @@ pub struct AnalyzeArgs {
     pub seed: u64,
     #[arg(long, default_value_t = 32, value_parser = positive)]
     pub batch_size: usize,
-    /// Write the findings (versioned JSON; the shown Grad-CAM maps as arrays) here
-    #[arg(long)]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: RunOutput,
     /// Write a self-contained HTML report (index.html) into this directory
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -62,7 +67,7 @@ fn optional(v: Option<f64>) -> String {
 }
 
 /// The findings for the terminal.
-fn table(findings: &AnalysisFindings) -> String {
+pub fn table(findings: &AnalysisFindings) -> String {
     let mut out = String::from("stage  feature shift (‖A(x′) − A(x)‖ / ‖A(x)‖)\n");
     for s in &findings.feature_shift {
         out.push_str(&format!("{:>5}  {:.4}\n", s.stage, s.relative_l2));
@@ -113,37 +118,53 @@ pub fn run(args: AnalyzeArgs, backend: BackendChoice) -> anyhow::Result<()> {
         &settings,
     )
     .with_context(|| format!("--attack {} --eps {}", args.attack, args.eps))?;
-    let attack = spec.build(&AttackContext { generator: None })?;
+    let shard = args.output.shard()?;
     let splits = args.data.open()?;
     let test = splits.test.as_ref();
-    let head = TestSplitHead::new(&args.model, &model, &sha, &args.data, &splits, None);
+    let head = TestSplitHead::new(&args.model, &model, &sha, &args.data, &splits, shard);
+    let identity = AnalysisIdentity {
+        attack: spec.clone(),
+        model_sha256: sha.clone(),
+        data: head.data_identity.clone(),
+        split: "test".into(),
+        seed: args.seed,
+        limit: args.limit,
+        shown: args.shown,
+        version: ToolInfo::this().version,
+    };
+    let file = args.output.open::<AnalysisReport>(shard)?;
+    let analyzer = Analyzer {
+        model: &model,
+        data: test,
+        shard,
+        batch_size: args.batch_size,
+        context: AttackContext { generator: None },
+        device: &device,
+    };
     let started = std::time::Instant::now();
-    let progress = bar(args.limit.min(test.len()), "analysing", "img");
-    let (findings, shown) = futures_lite::future::block_on(analyze(
-        &model,
-        test,
-        attack.as_ref(),
-        args.limit,
-        args.shown,
+    let header = AnalysisReport::new(
+        head.model,
+        head.data,
+        spec.clone(),
         args.seed,
-        args.batch_size,
-        &device,
-        &mut |done, _| progress.set_position(done as u64),
+        AnalysisFindings::default(),
+    );
+    let (report, shown) = futures_lite::future::block_on(analyzer.run(
+        &identity,
+        &file.previous,
+        header,
+        &mut file.events(),
     ))?;
-    progress.finish_and_clear();
+    let findings = &report.findings;
     println!(
         "{} on {}: {} images under {} ({:.1} s)",
         args.model.display(),
-        head.data.name,
+        report.data.name,
         findings.samples,
         spec.describe(),
         started.elapsed().as_secs_f64()
     );
-    print!("{}", table(&findings));
-    let report = AnalysisReport::new(head.model, head.data, spec, args.seed, findings);
-    if let Some(path) = &args.json {
-        write_atomic(path, report.to_json().as_bytes())?;
-    }
+    print!("{}", table(findings));
     if let Some(dir) = &args.report {
         let index = write_report(dir, &report, &shown)?;
         println!("report: {}", index.display());
@@ -221,6 +242,13 @@ fn write_report(
             escape(&example.adversarial_decision),
             png_data_url(&heatmap_overlay(adversarial, &map(&example.adversarial_cam))),
         ));
+    }
+    if shown.len() < f.cams.len() {
+        cams.push_str(
+            "<tr><td colspan=\"5\">The images behind the maps are kept only by the run that \
+             computed them: this analysis was reused (--resume) or merged. Run it again without \
+             --resume to see them.</td></tr>\n",
+        );
     }
     let tsne = match &f.tsne {
         Some(map) => format!(

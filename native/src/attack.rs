@@ -15,18 +15,16 @@ use robustdx_core::model::DiagnosticModel;
 use robustdx_core::registry::parse_assignments;
 use robustdx_core::report::AttackReport;
 use robustdx_core::robustness::{
-    CellPlan, ImageRecord, ResultIdentity, Shard, Sweep, SweepEvents, records_csv,
-    records_json_lines,
+    ImageRecord, ResultIdentity, Sweep, records_csv, records_json_lines,
 };
 use serde_json::{Map, Value};
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::{DataArgs, positive};
 use crate::eval::load_model_hashed;
-use crate::files::{read, write_atomic};
-use crate::progress::PieceByPiece;
+use crate::files::write_atomic;
 use crate::report::{self, Gallery};
-use crate::result_file::{ResultLock, TestSplitHead, previous_results};
+use crate::result_file::{RunOutput, TestSplitHead};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum NormArg {
@@ -93,21 +91,11 @@ pub struct AttackArgs {
     /// shard
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Write the record (versioned JSON, per-image records included) here, after every attack
-    /// and ε
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-    /// Continue the sweep recorded in --json: reuse the cells whose identity (attack settings,
-    /// model file hash, data, seed) matches, recompute the rest
-    #[arg(long, requires = "json")]
-    pub resume: bool,
+    #[command(flatten)]
+    pub output: RunOutput,
     /// Also write the per-image records here (.csv: CSV; otherwise JSON lines)
     #[arg(long)]
     pub records: Option<PathBuf>,
-    /// Run only part i of n (0 ≤ i < n) of the test split, e.g. --shard $SLURM_ARRAY_TASK_ID/8;
-    /// `robustdx merge` joins the parts
-    #[arg(long, requires = "json")]
-    pub shard: Option<String>,
 
     /// Also write the headline numbers as CSV
     #[arg(long)]
@@ -262,34 +250,6 @@ pub fn list_attacks() {
     }
 }
 
-/// A sweep result file (`attack --json`), any readable schema version.
-pub fn read_report(path: &Path) -> anyhow::Result<AttackReport> {
-    let text =
-        String::from_utf8(read(path)?).with_context(|| format!("{}: not text", path.display()))?;
-    Ok(AttackReport::from_json(&text, &path.to_string_lossy())?)
-}
-
-/// Progress bars and after-every-cell writes for a running sweep.
-struct CliEvents<'a>(PieceByPiece<'a>);
-
-impl SweepEvents for CliEvents<'_> {
-    fn cell_start(&mut self, spec: &AttackSpec, plan: &CellPlan) {
-        let computed = match plan {
-            CellPlan::Reuse(_) => None,
-            CellPlan::Run { because } => Some(because.as_deref()),
-        };
-        self.0.start(&spec.describe(), computed);
-    }
-
-    fn progress(&mut self, done: usize, total: usize) {
-        self.0.progress(done, total);
-    }
-
-    fn cell_done(&mut self, report: &AttackReport) -> robustdx_core::Result<()> {
-        self.0.done(|| report.to_json())
-    }
-}
-
 /// Runs the sweep; returns the record and, per computed result, a few example images.
 /// `model_sha256` is the hash of the model file's bytes.
 pub fn sweep(
@@ -298,7 +258,7 @@ pub fn sweep(
     model_sha256: &str,
     device: &Device,
 ) -> anyhow::Result<(AttackReport, Gallery)> {
-    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let shard = args.output.shard()?;
     let needs_generator = args
         .attack
         .iter()
@@ -325,11 +285,7 @@ pub fn sweep(
         })
         .collect();
 
-    let _lock = args.json.as_deref().map(ResultLock::acquire).transpose()?;
-    let previous = previous_results(args.json.as_deref(), args.resume, shard, |path| {
-        let record = read_report(path)?;
-        Ok((record.data.shard, record.results))
-    })?;
+    let file = args.output.open::<AttackReport>(shard)?;
     let run = Sweep {
         model,
         data: test,
@@ -341,17 +297,16 @@ pub fn sweep(
         },
         device,
     };
-    let mut events = CliEvents(PieceByPiece::new(args.json.as_deref()));
     let (mut record, examples) = run.run(
         &identities,
-        &previous,
+        &file.previous,
         AttackReport::new(head.model, head.data),
-        &mut events,
+        &mut file.events(),
     )?;
     if let Some(path) = &args.records {
         write_records(path, &record)?;
         record.records_file = Some(path.to_string_lossy().into_owned());
-        if let Some(json) = &args.json {
+        if let Some(json) = &args.output.json {
             write_atomic(json, record.to_json().as_bytes())?;
         }
     }

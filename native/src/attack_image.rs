@@ -104,7 +104,7 @@ pub fn run(
     );
     let curve: Vec<String> = report.loss.iter().map(|l| format!("{l:.4}")).collect();
     println!("loss: {}", curve.join(" "));
-    if let Some(path) = &args.json {
+    if let Some(path) = &args.output.json {
         write_atomic(path, report.to_json().as_bytes())?;
     }
     Ok(report)

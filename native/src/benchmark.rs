@@ -5,24 +5,20 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use burn::tensor::Device;
 use clap::Args;
 use robustdx_core::data::Image;
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::perturb::{
-    BenchmarkEvents, FlipVariant, KindPlan, PERTURBATIONS, RobustBenchmark, image_sequence,
-    perturbations,
+    FlipVariant, PERTURBATIONS, RobustBenchmark, image_sequence, perturbations,
 };
 use robustdx_core::report::{BenchmarkIdentity, BenchmarkReport};
-use robustdx_core::robustness::Shard;
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::{DataArgs, positive};
 use crate::eval::load_model_hashed;
 use crate::files::{read, write_atomic};
-use crate::progress::PieceByPiece;
-use crate::result_file::{ResultLock, TestSplitHead, previous_results};
+use crate::result_file::{RunOutput, TestSplitHead};
 
 #[derive(Debug, Args)]
 pub struct BenchmarkArgs {
@@ -50,17 +46,8 @@ pub struct BenchmarkArgs {
     /// Images per forward pass (each with all its frames)
     #[arg(long, default_value_t = 8, value_parser = positive)]
     pub batch_size: usize,
-    /// Write the record (versioned JSON, every image's per-frame probabilities included) here,
-    /// after every kind
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-    /// Continue the run recorded in --json: reuse the kinds whose identity (frames, model file
-    /// hash, data, seed) matches, recompute the rest
-    #[arg(long, requires = "json")]
-    pub resume: bool,
-    /// Run only part i of n (0 ≤ i < n) of the test split; `robustdx merge` joins the parts
-    #[arg(long, requires = "json")]
-    pub shard: Option<String>,
+    #[command(flatten)]
+    pub output: RunOutput,
     /// Also write one row per kind as CSV
     #[arg(long)]
     pub csv: Option<PathBuf>,
@@ -90,34 +77,6 @@ pub fn list_perturbations() {
     }
 }
 
-/// A benchmark result file (`benchmark --json`).
-pub fn read_benchmark(path: &Path) -> anyhow::Result<BenchmarkReport> {
-    let text =
-        String::from_utf8(read(path)?).with_context(|| format!("{}: not text", path.display()))?;
-    Ok(BenchmarkReport::from_json(&text, &path.to_string_lossy())?)
-}
-
-/// Progress bars and after-every-kind writes.
-struct CliEvents<'a>(PieceByPiece<'a>);
-
-impl BenchmarkEvents for CliEvents<'_> {
-    fn kind_start(&mut self, kind: &str, plan: &KindPlan) {
-        let computed = match plan {
-            KindPlan::Reuse(_) => None,
-            KindPlan::Run { because } => Some(because.as_deref()),
-        };
-        self.0.start(kind, computed);
-    }
-
-    fn progress(&mut self, done: usize, total: usize) {
-        self.0.progress(done, total);
-    }
-
-    fn kind_done(&mut self, report: &BenchmarkReport) -> robustdx_core::Result<()> {
-        self.0.done(|| report.to_json())
-    }
-}
-
 /// Runs the benchmark over the test split (or a shard of it).
 pub fn benchmark(
     args: &BenchmarkArgs,
@@ -125,7 +84,7 @@ pub fn benchmark(
     model_sha256: &str,
     device: &Device,
 ) -> anyhow::Result<BenchmarkReport> {
-    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let shard = args.output.shard()?;
     let kinds = perturbations(&args.kinds)?;
     let splits = args.data.open()?;
     let test = splits.test.as_ref();
@@ -141,11 +100,7 @@ pub fn benchmark(
             seed: args.seed,
         })
         .collect();
-    let _lock = args.json.as_deref().map(ResultLock::acquire).transpose()?;
-    let previous = previous_results(args.json.as_deref(), args.resume, shard, |path| {
-        let record = read_benchmark(path)?;
-        Ok((record.data.shard, record.results))
-    })?;
+    let file = args.output.open::<BenchmarkReport>(shard)?;
     let run = RobustBenchmark {
         model,
         data: test,
@@ -153,7 +108,6 @@ pub fn benchmark(
         batch_size: args.batch_size,
         device,
     };
-    let mut events = CliEvents(PieceByPiece::new(args.json.as_deref()));
     let header = BenchmarkReport::new(
         head.model,
         head.data,
@@ -161,7 +115,7 @@ pub fn benchmark(
         args.seed,
         args.fp_variant,
     );
-    Ok(run.run(&identities, &previous, header, &mut events)?)
+    Ok(run.run(&identities, &file.previous, header, &mut file.events())?)
 }
 
 /// The benchmark's table for the terminal.
@@ -263,7 +217,7 @@ fn run_image(
     if let Some(dir) = &args.out {
         crate::preview::write_frames(dir, kind.name(), &frames)?;
     }
-    if let Some(json) = &args.json {
+    if let Some(json) = &args.output.json {
         write_atomic(json, report.to_json().as_bytes())?;
     }
     Ok(())

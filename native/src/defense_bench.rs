@@ -14,6 +14,7 @@ use crate::attack::AttackArgs;
 use crate::backend::BackendChoice;
 use crate::files::write_atomic;
 use crate::report::escape;
+use crate::result_file::read_result;
 use crate::train::TrainArgs;
 
 #[derive(Debug, Args)]
@@ -132,7 +133,7 @@ pub fn run(args: DefenseBenchArgs, backend: BackendChoice) -> anyhow::Result<()>
                 "--resume",
             ];
             crate::attack::run(Attack::try_parse_from(flags)?.args, backend)?;
-            reports.push(crate::attack::read_report(Path::new(&json))?);
+            reports.push(read_result::<AttackReport>(Path::new(&json))?);
         }
         rows.push((defense.clone(), reports));
     }

@@ -1,24 +1,26 @@
-//! `robustdx merge`: the shards of one sweep (each `robustdx attack --shard i/n --json F`) joined
-//! into the result a single run writes, after checking they belong together.
+//! `robustdx merge`: the shards of one run (each `robustdx attack`, `benchmark` or `analyze`
+//! with `--shard i/n --json F`) joined into the result a single run writes, after checking they
+//! belong together.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
-use robustdx_core::perturb::merge_benchmark_shards;
-use robustdx_core::report::{DataSummary, ModelSummary};
-use robustdx_core::robustness::merge_shards;
+use robustdx_core::report::{
+    AnalysisReport, AttackReport, BenchmarkReport, DataSummary, ModelSummary,
+};
+use robustdx_core::run::{Merge, merge};
 
-use crate::attack::{read_report, table, write_records};
-use crate::benchmark::read_benchmark;
+use crate::attack::{table, write_records};
 use crate::files::write_atomic;
-use crate::result_file::ResultLock;
+use crate::result_file::{ResultLock, read_result};
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
     /// The merged result (JSON)
     #[arg(long)]
     pub out: PathBuf,
-    /// Shard result files (all sweeps or all benchmarks), one per shard, in any order
+    /// Shard result files (all sweeps, all benchmarks or all analyses), one per shard, in any
+    /// order
     #[arg(required = true)]
     pub shards: Vec<PathBuf>,
     /// Also write the merged per-image records here (.csv: CSV; otherwise JSON lines)
@@ -41,54 +43,84 @@ fn announce(args: &MergeArgs, model: &ModelSummary, data: &DataSummary) {
     );
 }
 
-/// Whether `path` holds a benchmark result (`robustdx benchmark --json`) rather than a sweep's.
-fn is_benchmark(path: &std::path::Path) -> anyhow::Result<bool> {
+/// Which command wrote a result file.
+enum Kind {
+    Sweep,
+    Benchmark,
+    Analysis,
+}
+
+fn kind_of(path: &Path) -> anyhow::Result<Kind> {
     let text = crate::files::read(path)?;
     let value: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", path.display()))?;
-    Ok(value.get("fp_variant").is_some())
+    Ok(if value.get("fp_variant").is_some() {
+        Kind::Benchmark
+    } else if value.get("feature_shift").is_some() {
+        Kind::Analysis
+    } else {
+        Kind::Sweep
+    })
 }
 
-/// The shards of one benchmark joined.
-fn run_benchmark(args: &MergeArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.records.is_none(),
-        "--records is for sweeps: a benchmark's JSON holds its records"
-    );
+/// The shards in `args`, read as results of kind `R`, merged, finished by `finish` (exports
+/// beside it) and written to `args.out`.
+fn merged<R: Merge>(
+    args: &MergeArgs,
+    finish: impl FnOnce(&mut R) -> anyhow::Result<()>,
+) -> anyhow::Result<R> {
     let mut shards = Vec::new();
     for path in &args.shards {
-        shards.push((path.to_string_lossy().into_owned(), read_benchmark(path)?));
+        shards.push((path.to_string_lossy().into_owned(), read_result::<R>(path)?));
     }
     let _lock = ResultLock::acquire(&args.out)?;
-    let merged = merge_benchmark_shards(shards)?;
+    let mut merged = merge(shards)?;
+    finish(&mut merged)?;
     write_atomic(&args.out, merged.to_json().as_bytes())?;
-    if let Some(path) = &args.csv {
-        write_atomic(path, merged.to_csv().as_bytes())?;
-    }
-    announce(args, &merged.model, &merged.data);
-    print!("{}", crate::benchmark::table(&merged));
-    Ok(())
+    Ok(merged)
 }
 
 pub fn run(args: MergeArgs) -> anyhow::Result<()> {
-    if is_benchmark(&args.shards[0])? {
-        return run_benchmark(&args);
+    let first = &args.shards[0];
+    let kind = kind_of(first)?;
+    if !matches!(kind, Kind::Sweep) {
+        anyhow::ensure!(
+            args.records.is_none(),
+            "--records is for sweeps: a benchmark's or an analysis's JSON holds its records"
+        );
     }
-    let mut shards = Vec::new();
-    for path in &args.shards {
-        shards.push((path.to_string_lossy().into_owned(), read_report(path)?));
+    match kind {
+        Kind::Benchmark => {
+            let merged = merged::<BenchmarkReport>(&args, |_| Ok(()))?;
+            if let Some(path) = &args.csv {
+                write_atomic(path, merged.to_csv().as_bytes())?;
+            }
+            announce(&args, &merged.model, &merged.data);
+            print!("{}", crate::benchmark::table(&merged));
+        }
+        Kind::Analysis => {
+            anyhow::ensure!(
+                args.csv.is_none(),
+                "--csv is for sweeps and benchmarks: an analysis has no table of rows"
+            );
+            let merged = merged::<AnalysisReport>(&args, |_| Ok(()))?;
+            announce(&args, &merged.model, &merged.data);
+            print!("{}", crate::analyze::table(&merged.findings));
+        }
+        Kind::Sweep => {
+            let merged = merged::<AttackReport>(&args, |merged| {
+                if let Some(path) = &args.records {
+                    write_records(path, merged)?;
+                    merged.records_file = Some(path.to_string_lossy().into_owned());
+                }
+                Ok(())
+            })?;
+            if let Some(path) = &args.csv {
+                write_atomic(path, merged.to_csv().as_bytes())?;
+            }
+            announce(&args, &merged.model, &merged.data);
+            print!("{}", table(&merged));
+        }
     }
-    let _lock = ResultLock::acquire(&args.out)?;
-    let mut merged = merge_shards(shards)?;
-    if let Some(path) = &args.records {
-        write_records(path, &merged)?;
-        merged.records_file = Some(path.to_string_lossy().into_owned());
-    }
-    write_atomic(&args.out, merged.to_json().as_bytes())?;
-    if let Some(path) = &args.csv {
-        write_atomic(path, merged.to_csv().as_bytes())?;
-    }
-    announce(&args, &merged.model, &merged.data);
-    print!("{}", table(&merged));
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Progress bars for long work (hidden when stderr is not a terminal, e.g. in CI logs).
 
 use indicatif::{ProgressBar, ProgressStyle};
+use robustdx_core::run::{Events, Plan, RunReport};
 
 /// A bar over `len` items of `unit`, with rate and ETA.
 pub fn bar(len: usize, prefix: &str, unit: &str) -> ProgressBar {
@@ -16,49 +17,48 @@ pub fn bar(len: usize, prefix: &str, unit: &str) -> ProgressBar {
     bar
 }
 
-/// A result written piece by piece (sweep cells, benchmark kinds): a bar per computed piece, a
-/// line per reused or recomputed one, and the whole result rewritten after every piece.
-pub struct PieceByPiece<'a> {
-    pub json: Option<&'a std::path::Path>,
+/// A run's progress in the terminal (a bar per computed unit, a line per reused or recomputed
+/// one) and its result file, rewritten atomically after every unit.
+pub struct CliEvents<'a> {
+    json: Option<&'a std::path::Path>,
     bar: Option<ProgressBar>,
 }
 
-impl<'a> PieceByPiece<'a> {
+impl<'a> CliEvents<'a> {
     pub fn new(json: Option<&'a std::path::Path>) -> Self {
         Self { json, bar: None }
     }
+}
 
-    /// Piece `name` starts: reused (`None`), or computed (`Some(because)`, with why an earlier
-    /// result of it did not do, if there was one).
-    pub fn start(&mut self, name: &str, computed: Option<Option<&str>>) {
+impl<R: RunReport> Events<R> for CliEvents<'_> {
+    fn unit_start(&mut self, label: &str, plan: &Plan<R::Unit>) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        match computed {
-            None => eprintln!("{name}: reused (same identity)"),
-            Some(because) => {
+        match plan {
+            Plan::Reuse(_) => eprintln!("{label}: reused (same identity)"),
+            Plan::Run { because } => {
                 if let Some(why) = because {
-                    eprintln!("{name}: recomputed ({why})");
+                    eprintln!("{label}: recomputed ({why})");
                 }
-                self.bar = Some(bar(0, name, "img"));
+                self.bar = Some(bar(0, label, "img"));
             }
         }
     }
 
-    pub fn progress(&mut self, done: usize, total: usize) {
+    fn progress(&mut self, done: usize, total: usize) {
         if let Some(bar) = &self.bar {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         }
     }
 
-    /// The piece is done: `json` (the whole result so far) replaces the file.
-    pub fn done(&mut self, json: impl FnOnce() -> String) -> robustdx_core::Result<()> {
+    fn unit_done(&mut self, report: &R) -> robustdx_core::Result<()> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
         if let Some(path) = self.json {
-            crate::files::write_atomic(path, json().as_bytes())
+            crate::files::write_atomic(path, report.to_json().as_bytes())
                 .map_err(|e| robustdx_core::Error::invalid(format!("{e:#}")))?;
         }
         Ok(())

@@ -1,15 +1,82 @@
-//! What every result-writing command shares: the lock on its result file, the results a resumed
-//! run starts from, and the head of a result on a test split (model, data, data identity).
+//! What every resumable, shardable command (`attack`, `benchmark`, `analyze`) shares: its
+//! output flags, the lock on its result file, the units a resumed run starts from, and the head
+//! of a result on a test split (model, data, data identity).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use clap::Args;
 use robustdx_core::data::DataSplits;
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::report::{DataSummary, ModelSummary};
 use robustdx_core::robustness::Shard;
+use robustdx_core::run::RunReport;
 
 use crate::data_args::DataArgs;
+use crate::files::read;
+use crate::progress::CliEvents;
+
+/// The output flags of a resumable, shardable run.
+#[derive(Debug, Args)]
+pub struct RunOutput {
+    /// Write the result (versioned JSON, per-image records included) here, rewritten after
+    /// every unit (attack and ε, perturbation kind, analysis)
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Continue the run recorded in --json: reuse the units whose identity (settings, model file
+    /// hash, data, seed) matches, recompute the rest
+    #[arg(long, requires = "json")]
+    pub resume: bool,
+    /// Run only part i of n (0 ≤ i < n) of the images, e.g. --shard $SLURM_ARRAY_TASK_ID/8;
+    /// `robustdx merge` joins the parts
+    #[arg(long, requires = "json")]
+    pub shard: Option<String>,
+}
+
+impl RunOutput {
+    /// `--shard`, parsed.
+    pub fn shard(&self) -> anyhow::Result<Option<Shard>> {
+        Ok(self.shard.as_deref().map(Shard::parse).transpose()?)
+    }
+
+    /// Opens the result file for a run of `shard`: locks it for the run, and reads the units
+    /// recorded before when resuming.
+    pub fn open<R: RunReport>(&self, shard: Option<Shard>) -> anyhow::Result<ResultFile<R>> {
+        let lock = self.json.as_deref().map(ResultLock::acquire).transpose()?;
+        let previous = previous_results(self.json.as_deref(), self.resume, shard, |path| {
+            let report = read_result::<R>(path)?;
+            Ok((report.shard(), report.units().to_vec()))
+        })?;
+        Ok(ResultFile {
+            json: self.json.clone(),
+            previous,
+            _lock: lock,
+        })
+    }
+}
+
+/// A run's result file while the run writes it: held locked, with the units a resumed run may
+/// reuse.
+pub struct ResultFile<R: RunReport> {
+    json: Option<PathBuf>,
+    pub previous: Vec<R::Unit>,
+    _lock: Option<ResultLock>,
+}
+
+impl<R: RunReport> ResultFile<R> {
+    /// Progress bars, and the report written (atomically) after every unit.
+    pub fn events(&self) -> CliEvents<'_> {
+        CliEvents::new(self.json.as_deref())
+    }
+}
+
+/// A result file of kind `R` (`attack`, `benchmark` or `analyze --json`), any readable schema
+/// version.
+pub fn read_result<R: RunReport>(path: &Path) -> anyhow::Result<R> {
+    let text =
+        String::from_utf8(read(path)?).with_context(|| format!("{}: not text", path.display()))?;
+    Ok(R::from_json(&text, &path.to_string_lossy())?)
+}
 
 /// Holds `path.lock` while a sweep writes `path`: a second process gets a clear error instead
 /// of interleaving its cells with ours.
@@ -72,7 +139,7 @@ fn data_identity(args: &DataArgs, source: &str) -> String {
 /// The results recorded in `json` that a resumed run may reuse: none unless resuming and the file
 /// exists; an error when it was written for another shard. `read` gives a file's shard and
 /// results.
-pub fn previous_results<R>(
+fn previous_results<R>(
     json: Option<&Path>,
     resume: bool,
     shard: Option<Shard>,

@@ -54,19 +54,27 @@ pub async fn feature_shift(
 
 /// The mean relative shift of every stage from the activations `before` to `after` (one tensor
 /// per stage, from [`Stages`]).
-pub(crate) async fn stage_shifts(
+async fn stage_shifts(before: Vec<Tensor<4>>, after: Vec<Tensor<4>>) -> Result<Vec<StageShift>> {
+    Ok(stage_ratios(before, after)
+        .await?
+        .iter()
+        .enumerate()
+        .map(|(i, values)| StageShift {
+            stage: i + 1,
+            relative_l2: values.iter().map(|&v| v as f64).sum::<f64>() / values.len().max(1) as f64,
+        })
+        .collect())
+}
+
+/// Per stage, every image's relative shift ‖A(x′) − A(x)‖₂ / ‖A(x)‖₂ from `before` to `after`.
+pub(crate) async fn stage_ratios(
     before: Vec<Tensor<4>>,
     after: Vec<Tensor<4>>,
-) -> Result<Vec<StageShift>> {
+) -> Result<Vec<Vec<f32>>> {
     let mut out = Vec::with_capacity(before.len());
-    for (i, (c, a)) in before.into_iter().zip(after).enumerate() {
+    for (c, a) in before.into_iter().zip(after) {
         let ratio = norms(a - c.clone()) / norms(c).clamp_min(1e-12);
-        let values = readback::floats(ratio).await?;
-        let mean = values.iter().map(|&v| v as f64).sum::<f64>() / values.len().max(1) as f64;
-        out.push(StageShift {
-            stage: i + 1,
-            relative_l2: mean,
-        });
+        out.push(readback::floats(ratio).await?);
     }
     Ok(out)
 }

@@ -16,5 +16,8 @@ pub use discriminability::{fisher_ratio, silhouette};
 pub use feature_shift::{StageShift, feature_shift};
 pub use grad_cam::{CamTarget, cam_from, grad_cam, grad_cam_at_layer};
 pub use label_correlation::{LabelCorrelation, correlation_matrix, matrix_distance};
-pub use run::{AnalysisFindings, CamExample, Separation, ShownImages, analyze};
+pub use run::{
+    AnalysisFindings, AnalysisIdentity, AnalysisRecord, Analyzer, CamExample, Separation,
+    ShownImages, analyze, findings,
+};
 pub use tsne::TsneMap;

@@ -1,21 +1,101 @@
 //! One analysis of a model under one attack over the first images of a split: feature shift per
 //! stage, class separation of the penultimate feature clean and adversarial, label correlation
 //! (multi-label), and Grad-CAM before and after for the first few images.
+//!
+//! An analysis is the one unit of a [run](crate::run): a resumed analysis with the same identity
+//! is reused whole. Every finding is computed from per-image [`AnalysisRecord`]s by
+//! [`findings`], so an analysis also runs in shards: the whole-split statistics (class
+//! separation, the t-SNE map, label correlation) need every image's feature and decisions, so a
+//! shard's file keeps its records — penultimate features included — and `merge` recomputes the
+//! findings from all shards' records, equal to a single run's.
+
+use std::ops::Range;
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::feature_shift::{Stages, stage_shifts};
+use super::feature_shift::{Stages, stage_ratios};
 use super::tsne::TsneMap;
 use super::{CamTarget, LabelCorrelation, StageShift, fisher_ratio, grad_cam, silhouette};
-use crate::attack::{Attack, AttackedModel, SampleKeys};
+use crate::attack::{Attack, AttackContext, AttackSpec, AttackedModel, SampleKeys};
 use crate::data::{BatchLoader, Dataset, Image, images_to_tensor};
 use crate::model::DiagnosticModel;
-use crate::robustness::{Decision, decision};
-use crate::{Label, Result, readback};
+use crate::report::AnalysisReport;
+use crate::robustness::{Decision, Shard, attack_differences, decision, subject_differences};
+use crate::run::{Events, Identity, Indexed, Merge, Plan, RunReport, Unit, plan};
+use crate::{Error, Label, Result, TaskKind, readback};
+
+/// Everything that decides an analysis's findings; `--resume` reuses an analysis only when all
+/// of it matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisIdentity {
+    /// The attack making the adversarial images.
+    pub attack: AttackSpec,
+    /// SHA-256 of the model file's bytes.
+    pub model_sha256: String,
+    /// The data as the user named it, with the options that decide the split.
+    pub data: String,
+    pub split: String,
+    /// Keys the attack's random draws per image, and the t-SNE start.
+    pub seed: u64,
+    /// The first `limit` images of the split are analysed.
+    pub limit: usize,
+    /// Grad-CAM before and after for the first `shown` of them.
+    pub shown: usize,
+    /// The robustdx version: the t-SNE map and the scores have no settings of their own, their
+    /// code decides them.
+    pub version: String,
+}
+
+impl Identity for AnalysisIdentity {
+    fn label(&self) -> String {
+        format!("analysis under {}", self.attack.describe())
+    }
+
+    fn differences(&self, now: &Self) -> Vec<String> {
+        let mut out = attack_differences(&self.attack, &now.attack);
+        for (what, was, is) in [
+            ("limit", self.limit, now.limit),
+            ("shown", self.shown, now.shown),
+        ] {
+            if was != is {
+                out.push(format!("{what} {was} → {is}"));
+            }
+        }
+        if self.version != now.version {
+            out.push(format!("robustdx {} → {}", self.version, now.version));
+        }
+        out.extend(subject_differences(
+            (&self.model_sha256, &self.data, &self.split, self.seed),
+            (&now.model_sha256, &now.data, &now.split, now.seed),
+        ));
+        out
+    }
+}
+
+/// What one analysed image contributes to the findings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisRecord {
+    /// Position in the split (the whole split, also in a shard).
+    pub index: usize,
+    pub label: Label,
+    pub clean_probs: Vec<f32>,
+    pub adversarial_probs: Vec<f32>,
+    /// Per stage, ‖A(x′) − A(x)‖₂ / ‖A(x)‖₂.
+    pub shift: Vec<f32>,
+    /// The penultimate feature, clean and adversarial.
+    pub clean_feature: Vec<f32>,
+    pub adversarial_feature: Vec<f32>,
+}
+
+impl Indexed for AnalysisRecord {
+    fn index(&self) -> usize {
+        self.index
+    }
+}
 
 /// How well one condition's penultimate features separate the classes.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Separation {
     /// Share of images decided right (multi-label: every finding right).
     pub accuracy: f64,
@@ -38,8 +118,11 @@ pub struct CamExample {
 }
 
 /// What an analysis found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisFindings {
+    /// Absent in files of a robustdx that wrote none: never reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<AnalysisIdentity>,
     pub samples: usize,
     /// Per stage, the mean relative L2 shift over the images.
     pub feature_shift: Vec<StageShift>,
@@ -53,6 +136,9 @@ pub struct AnalysisFindings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tsne: Option<TsneMap>,
     pub cams: Vec<CamExample>,
+    /// Every image's record, in index order: kept in a shard's file only, for `merge`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<AnalysisRecord>,
 }
 
 /// The images behind `AnalysisFindings::cams`, for reports: (clean, adversarial) at the input's
@@ -107,32 +193,30 @@ fn separation(features: &[Vec<f32>], ids: &[usize], right: &[bool]) -> Separatio
     }
 }
 
-/// Analyses `model` under `attack` on the first `limit` images of `data`, `batch_size` at a time
-/// (random draws keyed by `seed` and each image's index), showing Grad-CAM for the first `shown`.
-/// Asynchronous reads only: the page can run it too.
+/// Analyses `model` under `attack` on the images `range` of `data`, `batch_size` at a time
+/// (random draws keyed by `seed` and each image's index), with Grad-CAM for those before
+/// `shown`. Returns every image's record, the Grad-CAM maps and their images. Asynchronous reads
+/// only: the page can run it too.
 #[allow(clippy::too_many_arguments)]
 pub async fn analyze(
     model: &DiagnosticModel,
     data: &dyn Dataset,
     attack: &dyn Attack,
-    limit: usize,
+    range: Range<usize>,
     shown: usize,
     seed: u64,
     batch_size: usize,
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<(AnalysisFindings, ShownImages)> {
+) -> Result<(Vec<AnalysisRecord>, Vec<CamExample>, ShownImages)> {
     let card = &model.card;
     let attacked = AttackedModel::new(model, device);
     let valid = model.valid();
-    let total = limit.min(data.len());
-    let (mut clean_features, mut adversarial_features) = (Vec::new(), Vec::new());
-    let (mut labels, mut clean_decisions, mut adversarial_decisions) =
-        (Vec::new(), Vec::new(), Vec::new());
-    let mut shift_sums: Vec<f64> = Vec::new();
+    let total = range.len();
+    let mut records: Vec<AnalysisRecord> = Vec::with_capacity(total);
     let (mut cams, mut images) = (Vec::new(), Vec::new());
-    let mut next = 0;
-    for samples in BatchLoader::new(data, batch_size, &card.input, None).only(0..total) {
+    let mut next = range.start;
+    for samples in BatchLoader::new(data, batch_size, &card.input, None).only(range.clone()) {
         let samples = samples?;
         let indices: Vec<usize> = (next..next + samples.len()).collect();
         next += samples.len();
@@ -141,38 +225,35 @@ pub async fn analyze(
         let batch_labels: Vec<Label> = samples.iter().map(|s| s.label.clone()).collect();
         let keys = SampleKeys::new(seed, indices.iter().map(|&i| i as u64).collect());
         let adversarial = attack.perturb(&attacked, clean.clone(), &batch_labels, &keys)?;
-        // One pass per condition gives the decision, the penultimate feature and every stage.
-        let mut stages = Vec::with_capacity(2);
-        for (tensor, features, decisions) in [
-            (&clean, &mut clean_features, &mut clean_decisions),
-            (
-                &adversarial,
-                &mut adversarial_features,
-                &mut adversarial_decisions,
-            ),
-        ] {
+        // One pass per condition gives the probabilities, the penultimate feature and every
+        // stage.
+        let mut passes = Vec::with_capacity(2);
+        for tensor in [&clean, &adversarial] {
             let mut probe = Stages::default();
             let out = valid.forward_probed(tensor.clone(), &mut probe);
-            stages.push(probe.0);
             let probs = crate::task::probabilities(card.task, out.logits);
             let [_, k] = probs.dims();
             let probs = readback::floats(probs).await?;
-            decisions.extend(probs.chunks(k).map(|p| decision(card.task, p)));
             let [_, f] = out.feature.dims();
-            features.extend(
-                readback::floats(out.feature)
-                    .await?
-                    .chunks(f)
-                    .map(<[f32]>::to_vec),
-            );
+            let features = readback::floats(out.feature).await?;
+            let rows = |v: &[f32], n: usize| v.chunks(n).map(<[f32]>::to_vec).collect::<Vec<_>>();
+            passes.push((probe.0, rows(&probs, k), rows(&features, f)));
         }
-        let after = stages.pop().expect("the adversarial pass");
-        let shift = stage_shifts(stages.pop().expect("the clean pass"), after).await?;
-        shift_sums.resize(shift.len(), 0.0);
-        for (sum, s) in shift_sums.iter_mut().zip(&shift) {
-            *sum += s.relative_l2 * samples.len() as f64;
+        let (after, adversarial_probs, adversarial_features) = passes.pop().expect("two passes");
+        let (before, clean_probs, clean_features) = passes.pop().expect("two passes");
+        let ratios = stage_ratios(before, after).await?;
+        for (j, (&index, label)) in indices.iter().zip(&batch_labels).enumerate() {
+            records.push(AnalysisRecord {
+                index,
+                label: label.clone(),
+                clean_probs: clean_probs[j].clone(),
+                adversarial_probs: adversarial_probs[j].clone(),
+                shift: ratios.iter().map(|stage| stage[j]).collect(),
+                clean_feature: clean_features[j].clone(),
+                adversarial_feature: adversarial_features[j].clone(),
+            });
         }
-        let wanted = shown.saturating_sub(cams.len()).min(samples.len());
+        let wanted = indices.iter().filter(|&&i| i < shown).count();
         if wanted > 0 {
             let head = |t: &burn::Tensor<4>| t.clone().narrow(0, 0, wanted);
             let (clean_maps, _) =
@@ -180,32 +261,64 @@ pub async fn analyze(
             let (adversarial_maps, _) =
                 grad_cam(model, head(&adversarial), CamTarget::Predicted, device).await?;
             let adversarial_images = readback::images(head(&adversarial)).await?;
-            let first = labels.len();
+            let first = records.len() - samples.len();
             for (j, ((cm, am), adv)) in clean_maps
                 .into_iter()
                 .zip(adversarial_maps)
                 .zip(adversarial_images)
                 .enumerate()
             {
-                let index = indices[j];
+                let record = &records[first + j];
+                let describe =
+                    |probs: &[f32]| decision(card.task, probs).describe(&card.class_names);
                 cams.push(CamExample {
-                    index,
-                    id: data.id(index),
+                    index: record.index,
+                    id: data.id(record.index),
                     height: cm.height,
                     width: cm.width,
-                    clean_decision: clean_decisions[first + j].describe(&card.class_names),
-                    adversarial_decision: adversarial_decisions[first + j]
-                        .describe(&card.class_names),
+                    clean_decision: describe(&record.clean_probs),
+                    adversarial_decision: describe(&record.adversarial_probs),
                     clean_cam: cm.pixels,
                     adversarial_cam: am.pixels,
                 });
                 images.push((samples[j].image.clone(), adv));
             }
         }
-        labels.extend(batch_labels);
-        progress(next, total);
+        progress(next - range.start, total);
     }
-    let label_correlation = card.task.is_multi_label().then(|| {
+    Ok((records, cams, images))
+}
+
+/// The findings from every analysed image's record (in index order) and the Grad-CAM maps: the
+/// same function serves a run, a shard and merged shards. `seed` starts the t-SNE map.
+pub fn findings(
+    task: TaskKind,
+    class_names: &[String],
+    seed: u64,
+    records: &[AnalysisRecord],
+    cams: Vec<CamExample>,
+) -> Result<AnalysisFindings> {
+    let n = records.len();
+    let labels: Vec<Label> = records.iter().map(|r| r.label.clone()).collect();
+    let decide = |probs: fn(&AnalysisRecord) -> &Vec<f32>| -> Vec<Decision> {
+        records.iter().map(|r| decision(task, probs(r))).collect()
+    };
+    let clean_decisions = decide(|r| &r.clean_probs);
+    let adversarial_decisions = decide(|r| &r.adversarial_probs);
+    let features = |f: fn(&AnalysisRecord) -> &Vec<f32>| -> Vec<Vec<f32>> {
+        records.iter().map(|r| f(r).clone()).collect()
+    };
+    let clean_features = features(|r| &r.clean_feature);
+    let adversarial_features = features(|r| &r.adversarial_feature);
+    let stages = records.first().map_or(0, |r| r.shift.len());
+    if let Some(r) = records.iter().find(|r| r.shift.len() != stages) {
+        return Err(Error::invalid(format!(
+            "analysis record {}: {} stages, the first record has {stages}",
+            r.index,
+            r.shift.len()
+        )));
+    }
+    let label_correlation = task.is_multi_label().then(|| {
         let flags = |ds: &[Decision]| -> Vec<Vec<bool>> {
             ds.iter()
                 .map(|d| match d {
@@ -235,28 +348,25 @@ pub async fn analyze(
         &adversarial_features,
         seed,
         TsneMap {
-            perplexity: super::tsne::perplexity_for(2 * labels.len()),
+            perplexity: super::tsne::perplexity_for(2 * n),
             epochs: super::tsne::EPOCHS,
             seed,
             clean: Vec::new(),
             adversarial: Vec::new(),
             groups: ids.clone(),
-            group_names: groups
-                .iter()
-                .map(|g| group_name(g, &card.class_names))
-                .collect(),
+            group_names: groups.iter().map(|g| group_name(g, class_names)).collect(),
             clean_right: clean_right.clone(),
             adversarial_right: adversarial_right.clone(),
         },
     )?;
-    let findings = AnalysisFindings {
-        samples: labels.len(),
-        feature_shift: shift_sums
-            .iter()
-            .enumerate()
-            .map(|(i, s)| StageShift {
-                stage: i + 1,
-                relative_l2: s / labels.len().max(1) as f64,
+    Ok(AnalysisFindings {
+        identity: None,
+        samples: n,
+        feature_shift: (0..stages)
+            .map(|s| StageShift {
+                stage: s + 1,
+                relative_l2: records.iter().map(|r| r.shift[s] as f64).sum::<f64>()
+                    / n.max(1) as f64,
             })
             .collect(),
         clean: separation(&clean_features, &ids, &clean_right),
@@ -264,8 +374,173 @@ pub async fn analyze(
         label_correlation,
         tsne,
         cams,
-    };
-    Ok((findings, images))
+        records: Vec::new(),
+    })
+}
+
+/// One analysis's fixed parts.
+pub struct Analyzer<'a> {
+    pub model: &'a DiagnosticModel,
+    /// The whole split; the identity's `limit` and `shard` pick the images.
+    pub data: &'a dyn Dataset,
+    pub shard: Option<Shard>,
+    pub batch_size: usize,
+    pub context: AttackContext<'a>,
+    pub device: &'a Device,
+}
+
+impl Analyzer<'_> {
+    /// The images analysed: the first `limit` of the split, or this shard's part of them.
+    pub fn range(&self, limit: usize) -> Range<usize> {
+        let total = limit.min(self.data.len());
+        self.shard.map_or(0..total, |s| s.range(total))
+    }
+
+    /// Runs the analysis `identity` into `report` (whose header the shell filled in), reusing
+    /// what `previous` holds when its identity matches. Returns the report and, when computed,
+    /// the images behind its Grad-CAM maps.
+    pub async fn run(
+        &self,
+        identity: &AnalysisIdentity,
+        previous: &[AnalysisFindings],
+        mut report: AnalysisReport,
+        events: &mut dyn Events<AnalysisReport>,
+    ) -> Result<(AnalysisReport, ShownImages)> {
+        if report.data.shard != self.shard {
+            return Err(Error::invalid("the report's shard is not the analysis's"));
+        }
+        let card = &self.model.card;
+        let plan = plan(std::slice::from_ref(identity), previous)
+            .pop()
+            .expect("one plan per identity");
+        events.unit_start(&identity.label(), &plan);
+        let (findings, shown) = match plan {
+            Plan::Reuse(findings) => (*findings, Vec::new()),
+            Plan::Run { .. } => {
+                let attack = identity.attack.build(&self.context)?;
+                let (records, cams, shown) = analyze(
+                    self.model,
+                    self.data,
+                    attack.as_ref(),
+                    self.range(identity.limit),
+                    identity.shown,
+                    identity.seed,
+                    self.batch_size,
+                    self.device,
+                    &mut |done, total| events.progress(done, total),
+                )
+                .await?;
+                let mut findings =
+                    findings(card.task, &card.class_names, identity.seed, &records, cams)?;
+                findings.identity = Some(identity.clone());
+                if self.shard.is_some() {
+                    findings.records = records;
+                }
+                (findings, shown)
+            }
+        };
+        report.push_unit(findings);
+        events.unit_done(&report)?;
+        Ok((report, shown))
+    }
+}
+
+impl Unit for AnalysisFindings {
+    type Identity = AnalysisIdentity;
+
+    fn identity(&self) -> Option<&AnalysisIdentity> {
+        self.identity.as_ref()
+    }
+
+    /// A file holds one analysis: whatever it was made with, it is the one asked for.
+    fn same_slot(&self, _: &AnalysisIdentity) -> bool {
+        true
+    }
+}
+
+impl RunReport for AnalysisReport {
+    type Unit = AnalysisFindings;
+
+    fn shard(&self) -> Option<Shard> {
+        self.data.shard
+    }
+
+    fn units(&self) -> &[AnalysisFindings] {
+        std::slice::from_ref(&self.findings)
+    }
+
+    /// The one analysis stays until the next replaces it.
+    fn clear_units(&mut self) {}
+
+    fn push_unit(&mut self, unit: AnalysisFindings) {
+        if let Some(identity) = &unit.identity {
+            self.attack = identity.attack.clone();
+            self.seed = identity.seed;
+        }
+        self.findings = unit;
+    }
+
+    fn to_json(&self) -> String {
+        AnalysisReport::to_json(self)
+    }
+
+    fn from_json(text: &str, file: &str) -> Result<Self> {
+        AnalysisReport::from_json(text, file)
+    }
+}
+
+/// An analysis's shards join by their records: the findings, the whole-split ones included, are
+/// recomputed over all images; the Grad-CAM maps are the shards' own (each shard draws those of
+/// its images before `shown`).
+impl Merge for AnalysisReport {
+    type Record = AnalysisRecord;
+
+    fn covered(&self) -> usize {
+        let limit = self
+            .findings
+            .identity
+            .as_ref()
+            .map_or(self.data.samples, |id| id.limit);
+        limit.min(self.data.samples)
+    }
+
+    fn other_run(&self, first: &Self) -> Option<String> {
+        let same = self.model.sha256 == first.model.sha256
+            && self.data.name == first.data.name
+            && self.data.split == first.data.split
+            && self.data.samples == first.data.samples;
+        (!same).then(|| "another model or data set".into())
+    }
+
+    fn records(unit: &AnalysisFindings) -> &[AnalysisRecord] {
+        &unit.records
+    }
+
+    fn remake(
+        &self,
+        parts: &[&AnalysisFindings],
+        records: Vec<AnalysisRecord>,
+    ) -> Result<AnalysisFindings> {
+        let identity = parts[0]
+            .identity
+            .clone()
+            .ok_or_else(|| Error::invalid("an analysis without an identity cannot be merged"))?;
+        let mut cams: Vec<CamExample> = parts.iter().flat_map(|p| p.cams.clone()).collect();
+        cams.sort_by_key(|c| c.index);
+        let mut whole = findings(
+            self.model.task,
+            &self.model.class_names,
+            identity.seed,
+            &records,
+            cams,
+        )?;
+        whole.identity = Some(identity);
+        Ok(whole)
+    }
+
+    fn make_whole(&mut self) {
+        self.data.shard = None;
+    }
 }
 
 /// Fills `map` with the joint embedding of the clean and adversarial features (clean first).

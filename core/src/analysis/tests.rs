@@ -308,3 +308,147 @@ fn tsne_chart_marks_the_fooled() {
     assert_eq!(svg.matches("<circle").count(), 4 + 4 + 2 + 2, "{svg}");
     assert!(svg.contains("2 of 4 fooled") && svg.contains("malignant"));
 }
+
+/// The analysis as a run: a resumed analysis with the same identity computes nothing; one with a
+/// changed setting says why it recomputes; shards merge into the single run's findings (the
+/// whole-split ones — separation, t-SNE, label correlation — included).
+mod analysis_runs {
+    use super::*;
+    use crate::attack::{AttackContext, AttackSpec, Convention, Goal, Norm};
+    use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
+    use crate::report::{AnalysisReport, DataSummary, ModelSummary};
+    use crate::robustness::Shard;
+    use crate::run::{Events, Plan, merge};
+    use crate::test_support::seeded_small_cnn;
+
+    #[derive(Default)]
+    struct Counted {
+        plans: Vec<Plan<AnalysisFindings>>,
+        progress: usize,
+        written: usize,
+    }
+
+    impl Events<AnalysisReport> for Counted {
+        fn unit_start(&mut self, _: &str, plan: &Plan<AnalysisFindings>) {
+            self.plans.push(plan.clone());
+        }
+        fn progress(&mut self, _: usize, _: usize) {
+            self.progress += 1;
+        }
+        fn unit_done(&mut self, _: &AnalysisReport) -> crate::Result<()> {
+            self.written += 1;
+            Ok(())
+        }
+    }
+
+    fn identity(steps: usize, limit: usize) -> AnalysisIdentity {
+        AnalysisIdentity {
+            attack: AttackSpec::new(
+                "pgd",
+                8.0,
+                Norm::Linf,
+                Convention::Pixel,
+                Goal::Untargeted,
+                serde_json::json!({ "steps": steps }).as_object().unwrap(),
+            )
+            .unwrap(),
+            model_sha256: "ab".repeat(32),
+            data: "synth-chest".into(),
+            split: "test".into(),
+            seed: 3,
+            limit,
+            shown: 3,
+            version: "test".into(),
+        }
+    }
+
+    #[test]
+    fn resume_reuses_the_same_analysis_and_shards_merge_to_the_single_run() {
+        let device = cpu();
+        let splits = synthetic::open(
+            SyntheticKind::Chest,
+            &SyntheticConfig {
+                n: 4,
+                test: 11,
+                size: 32,
+                seed: 2,
+            },
+        );
+        let test = splits.test.as_ref();
+        let model = seeded_small_cnn(test.info(), 32, 4, 5);
+        let run = |id: &AnalysisIdentity, previous: &[AnalysisFindings], batch, shard| {
+            let header = AnalysisReport::new(
+                ModelSummary::new("m.bpk", &model.card),
+                DataSummary {
+                    name: "synth-chest".into(),
+                    split: "test".into(),
+                    samples: test.len(),
+                    shard,
+                },
+                id.attack.clone(),
+                id.seed,
+                AnalysisFindings::default(),
+            );
+            let mut events = Counted::default();
+            let (report, shown) = futures_lite::future::block_on(
+                Analyzer {
+                    model: &model,
+                    data: test,
+                    shard,
+                    batch_size: batch,
+                    context: AttackContext::default(),
+                    device: &device,
+                }
+                .run(id, previous, header, &mut events),
+            )
+            .unwrap();
+            (report, shown, events)
+        };
+        let id = identity(2, 10);
+        let (whole, shown, events) = run(&id, &[], 4, None);
+        assert_eq!(events.written, 1);
+        assert!(events.progress > 0);
+        assert_eq!(whole.findings.samples, 10, "the first --limit images");
+        assert_eq!(whole.findings.cams.len(), 3);
+        assert_eq!(shown.len(), 3);
+        assert!(whole.findings.records.is_empty(), "a whole run keeps none");
+        assert!(whole.findings.label_correlation.is_some());
+        assert_eq!(whole.findings.identity.as_ref(), Some(&id));
+
+        // Resumed with the same identity: reused whole, nothing computed.
+        let previous = std::slice::from_ref(&whole.findings);
+        let (again, shown, events) = run(&id, previous, 4, None);
+        assert!(matches!(events.plans[0], Plan::Reuse(_)));
+        assert_eq!(events.progress, 0, "no image analysed");
+        assert!(shown.is_empty());
+        assert_eq!(again.findings, whole.findings);
+        // Another setting: recomputed, saying which.
+        let (_, _, events) = run(&identity(3, 10), previous, 4, None);
+        match &events.plans[0] {
+            Plan::Run { because: Some(why) } => assert_eq!(why, "steps 2 → 3"),
+            other => panic!("{other:?}"),
+        }
+
+        // Three shards of the ten images, merged: the single run's findings, bit for bit.
+        let shards: Vec<(String, AnalysisReport)> = (0..3)
+            .map(|index| {
+                let shard = Some(Shard { index, count: 3 });
+                let (part, _, _) = run(&id, &[], 2, shard);
+                assert_eq!(part.findings.records.len(), part.findings.samples);
+                (format!("s{index}.json"), part)
+            })
+            .collect();
+        let merged = merge(shards.clone()).unwrap();
+        assert_eq!(merged.findings, whole.findings);
+        assert_eq!(merged.data, whole.data);
+        let err = merge(shards[1..].to_vec()).unwrap_err().to_string();
+        assert!(err.contains("shard 0/3 missing"), "{err}");
+        let mut other = shards.clone();
+        other[2].1.findings.identity = Some(identity(3, 10));
+        let err = merge(other).unwrap_err().to_string();
+        assert!(
+            err.contains("s2.json") && err.contains("other settings"),
+            "{err}"
+        );
+    }
+}

@@ -1,7 +1,8 @@
 //! Running the Robust-Benchmark over a split (or a shard of it), kind by kind: every image's
 //! frames are made on the host, keyed by (seed, image index), and the model sees all frames of a
-//! batch of images in one forward pass. Which kinds a resumed run reuses is decided here, from
-//! their identities, as the attack sweep does.
+//! batch of images in one forward pass. The kinds are the units of a [run](crate::run): a resumed
+//! benchmark reuses the kinds whose identity matches and the shards of one benchmark merge, as the
+//! attack sweep's cells do.
 
 use std::ops::Range;
 
@@ -13,7 +14,8 @@ use crate::data::{Dataset, Image};
 use crate::metrics::{self, Predictions};
 use crate::model::{DiagnosticModel, InputSpec};
 use crate::report::{BenchmarkIdentity, BenchmarkReport, KindResult};
-use crate::robustness::{Shard, check_shard_set, covers_exactly, decision};
+use crate::robustness::{Shard, decision};
+use crate::run::{Events, Identity, Indexed, Merge, RunReport, Unit, run_units};
 use crate::{Error, Label, Result, TaskKind};
 
 /// One image's sequence under one kind.
@@ -26,41 +28,6 @@ pub struct SequenceRecord {
     pub label: Label,
     /// The model's probabilities on each frame, frame 0 first.
     pub probs: Vec<Vec<f32>>,
-}
-
-/// What a run does with one kind.
-#[derive(Debug, Clone, PartialEq)]
-pub enum KindPlan {
-    /// The previous run holds this exact result.
-    Reuse(Box<KindResult>),
-    /// Compute it; `because` says why an earlier result of the same kind does not do.
-    Run { because: Option<String> },
-}
-
-/// Decides each kind's fate from what `previous` holds.
-pub fn plan_kinds(identities: &[BenchmarkIdentity], previous: &[KindResult]) -> Vec<KindPlan> {
-    identities
-        .iter()
-        .map(|id| {
-            if let Some(r) = previous.iter().find(|r| &r.identity == id) {
-                return KindPlan::Reuse(Box::new(r.clone()));
-            }
-            let because = previous
-                .iter()
-                .find(|r| r.perturbation == id.perturbation)
-                .map(|r| r.identity.differences(id).join(", "));
-            KindPlan::Run { because }
-        })
-        .collect()
-}
-
-/// What a running benchmark tells its shell.
-pub trait BenchmarkEvents {
-    fn kind_start(&mut self, kind: &str, plan: &KindPlan);
-    /// `done` of `total` images of the current kind.
-    fn progress(&mut self, done: usize, total: usize);
-    /// The report after each kind: the shell writes it, so a killed run loses one kind at most.
-    fn kind_done(&mut self, report: &BenchmarkReport) -> Result<()>;
 }
 
 /// A kind's numbers from its records (in index order): both Flip Probabilities and the scores
@@ -180,79 +147,105 @@ impl RobustBenchmark<'_> {
         identities: &[BenchmarkIdentity],
         previous: &[KindResult],
         mut report: BenchmarkReport,
-        events: &mut dyn BenchmarkEvents,
+        events: &mut dyn Events<BenchmarkReport>,
     ) -> Result<BenchmarkReport> {
         if report.data.shard != self.shard {
             return Err(Error::invalid("the report's shard is not the benchmark's"));
         }
         let card = &self.model.card;
-        report.results.clear();
-        for (id, plan) in identities.iter().zip(plan_kinds(identities, previous)) {
+        run_units(&mut report, identities, previous, events, |id, progress| {
             let kind = perturbation(&id.perturbation)?;
-            events.kind_start(kind.name(), &plan);
-            let result = match plan {
-                KindPlan::Reuse(result) => *result,
-                KindPlan::Run { .. } => {
-                    let records = self.records(kind, id.frames, id.seed, &mut |done, total| {
-                        events.progress(done, total)
-                    })?;
-                    kind_result(card.task, &card.class_names, id.clone(), records)?
-                }
-            };
-            report.results.push(result);
-            events.kind_done(&report)?;
-        }
+            let records = self.records(kind, id.frames, id.seed, progress)?;
+            kind_result(card.task, &card.class_names, id.clone(), records)
+        })?;
         Ok(report)
     }
 }
 
-/// Joins the shards of one benchmark into the result a single run writes. `shards`: (file name
-/// for messages, its report).
-pub fn merge_benchmark_shards(shards: Vec<(String, BenchmarkReport)>) -> Result<BenchmarkReport> {
-    check_shard_set(
-        &shards
-            .iter()
-            .map(|(name, r)| (name.as_str(), r.data.shard))
-            .collect::<Vec<_>>(),
-    )?;
-    // check_shard_set refuses an empty set.
-    let (first_name, first) = &shards[0];
-    for (name, report) in &shards {
-        let kinds = |r: &BenchmarkReport| {
-            r.results
-                .iter()
-                .map(|k| k.identity.clone())
-                .collect::<Vec<_>>()
-        };
-        if kinds(report) != kinds(first) || report.data.samples != first.data.samples {
-            return Err(Error::format(
-                name,
-                format!(
-                    "other kinds, settings, model or data than {first_name} (or an unfinished shard: resume it)"
-                ),
-            ));
-        }
+impl Identity for BenchmarkIdentity {
+    fn label(&self) -> String {
+        self.perturbation.clone()
     }
-    let mut merged = first.clone();
-    merged.data.shard = None;
-    for (k, result) in merged.results.iter_mut().enumerate() {
-        let mut records: Vec<SequenceRecord> = shards
-            .iter()
-            .flat_map(|(_, r)| r.results[k].records.iter().cloned())
-            .collect();
-        records.sort_by_key(|r| r.index);
-        if !covers_exactly(records.iter().map(|r| r.index), first.data.samples) {
-            return Err(Error::invalid(format!(
-                "the {} records of the shards do not cover images 0..{} exactly once",
-                result.perturbation, first.data.samples
-            )));
-        }
-        *result = kind_result(
-            first.model.task,
-            &first.model.class_names,
-            result.identity.clone(),
+
+    fn differences(&self, now: &Self) -> Vec<String> {
+        BenchmarkIdentity::differences(self, now)
+    }
+}
+
+impl Unit for KindResult {
+    type Identity = BenchmarkIdentity;
+
+    fn identity(&self) -> Option<&BenchmarkIdentity> {
+        Some(&self.identity)
+    }
+
+    fn same_slot(&self, id: &BenchmarkIdentity) -> bool {
+        self.perturbation == id.perturbation
+    }
+}
+
+impl RunReport for BenchmarkReport {
+    type Unit = KindResult;
+
+    fn shard(&self) -> Option<Shard> {
+        self.data.shard
+    }
+
+    fn units(&self) -> &[KindResult] {
+        &self.results
+    }
+
+    fn clear_units(&mut self) {
+        self.results.clear();
+    }
+
+    fn push_unit(&mut self, unit: KindResult) {
+        self.results.push(unit);
+    }
+
+    fn to_json(&self) -> String {
+        BenchmarkReport::to_json(self)
+    }
+
+    fn from_json(text: &str, file: &str) -> Result<Self> {
+        BenchmarkReport::from_json(text, file)
+    }
+}
+
+impl Indexed for SequenceRecord {
+    fn index(&self) -> usize {
+        self.index
+    }
+}
+
+/// A benchmark's shards join kind by kind, the Flip Probabilities and last-frame scores
+/// recomputed from all images' sequences.
+impl Merge for BenchmarkReport {
+    type Record = SequenceRecord;
+
+    fn covered(&self) -> usize {
+        self.data.samples
+    }
+
+    /// The kinds' identities name the model and data; the split's size must agree too.
+    fn other_run(&self, first: &Self) -> Option<String> {
+        (self.data.samples != first.data.samples).then(|| "another data set".into())
+    }
+
+    fn records(unit: &KindResult) -> &[SequenceRecord] {
+        &unit.records
+    }
+
+    fn remake(&self, parts: &[&KindResult], records: Vec<SequenceRecord>) -> Result<KindResult> {
+        kind_result(
+            self.model.task,
+            &self.model.class_names,
+            parts[0].identity.clone(),
             records,
-        )?;
+        )
     }
-    Ok(merged)
+
+    fn make_whole(&mut self) {
+        self.data.shard = None;
+    }
 }

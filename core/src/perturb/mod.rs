@@ -32,10 +32,7 @@ registry::declare_perturbations!(
 #[cfg(test)]
 mod tests;
 
-pub use benchmark::{
-    BenchmarkEvents, KindPlan, RobustBenchmark, SequenceRecord, kind_result,
-    merge_benchmark_shards, model_frames, plan_kinds,
-};
+pub use benchmark::{RobustBenchmark, SequenceRecord, kind_result, model_frames};
 pub use flip::{FlipProbability, FlipVariant};
 pub use registry::{perturbation, perturbations};
 pub use single_image::image_sequence;

@@ -454,22 +454,25 @@ fn registry_names_and_schedules() {
 mod benchmark_runs {
     use super::super::*;
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
-    use crate::report::{BenchmarkIdentity, BenchmarkReport, DataSummary, ModelSummary};
+    use crate::report::{
+        BenchmarkIdentity, BenchmarkReport, DataSummary, KindResult, ModelSummary,
+    };
     use crate::robustness::{Shard, decision};
+    use crate::run::{Events, Plan, merge};
     use crate::test_support::{cpu, seeded_small_cnn};
 
     #[derive(Default)]
     struct Quiet {
-        plans: Vec<KindPlan>,
+        plans: Vec<Plan<KindResult>>,
         written: usize,
     }
 
-    impl BenchmarkEvents for Quiet {
-        fn kind_start(&mut self, _: &str, plan: &KindPlan) {
+    impl Events<BenchmarkReport> for Quiet {
+        fn unit_start(&mut self, _: &str, plan: &Plan<KindResult>) {
             self.plans.push(plan.clone());
         }
         fn progress(&mut self, _: usize, _: usize) {}
-        fn kind_done(&mut self, _: &BenchmarkReport) -> crate::Result<()> {
+        fn unit_done(&mut self, _: &BenchmarkReport) -> crate::Result<()> {
             self.written += 1;
             Ok(())
         }
@@ -503,32 +506,31 @@ mod benchmark_runs {
         let test = splits.test.as_ref();
         let model = seeded_small_cnn(test.info(), 32, 4, 5);
         let ids = vec![identity("gaussian_noise", 0), identity("rotate", 0)];
-        let run =
-            |ids: &[BenchmarkIdentity], previous: &[crate::report::KindResult], batch, shard| {
-                let header = BenchmarkReport::new(
-                    ModelSummary::new("m.bpk", &model.card),
-                    DataSummary {
-                        name: "synth-chest".into(),
-                        split: "test".into(),
-                        samples: test.len(),
-                        shard,
-                    },
-                    4,
-                    0,
-                    FlipVariant::Normalized,
-                );
-                let mut events = Quiet::default();
-                let report = RobustBenchmark {
-                    model: &model,
-                    data: test,
+        let run = |ids: &[BenchmarkIdentity], previous: &[KindResult], batch, shard| {
+            let header = BenchmarkReport::new(
+                ModelSummary::new("m.bpk", &model.card),
+                DataSummary {
+                    name: "synth-chest".into(),
+                    split: "test".into(),
+                    samples: test.len(),
                     shard,
-                    batch_size: batch,
-                    device: &device,
-                }
-                .run(ids, previous, header, &mut events)
-                .unwrap();
-                (report, events)
-            };
+                },
+                4,
+                0,
+                FlipVariant::Normalized,
+            );
+            let mut events = Quiet::default();
+            let report = RobustBenchmark {
+                model: &model,
+                data: test,
+                shard,
+                batch_size: batch,
+                device: &device,
+            }
+            .run(ids, previous, header, &mut events)
+            .unwrap();
+            (report, events)
+        };
         let (one, events) = run(&ids, &[], 1, None);
         assert_eq!(events.written, 2);
         let (three, _) = run(&ids, &[], 3, None);
@@ -563,12 +565,12 @@ mod benchmark_runs {
                 (format!("shard{index}.json"), run(&ids, &[], 2, shard).0)
             })
             .collect();
-        let merged = merge_benchmark_shards(shards.clone()).unwrap();
+        let merged = merge(shards.clone()).unwrap();
         assert_eq!(merged.results, one.results);
         assert_eq!(merged.data.shard, None);
-        let err = merge_benchmark_shards(vec![shards[0].clone()]).unwrap_err();
+        let err = merge(vec![shards[0].clone()]).unwrap_err();
         assert!(err.to_string().contains("shard 1/2 missing"), "{err}");
-        let err = merge_benchmark_shards(vec![shards[0].clone(), shards[0].clone()]).unwrap_err();
+        let err = merge(vec![shards[0].clone(), shards[0].clone()]).unwrap_err();
         assert!(err.to_string().contains("given twice"), "{err}");
 
         // Resume with the noise's seed changed: rotate is reused, the noise recomputed (saying
@@ -576,10 +578,10 @@ mod benchmark_runs {
         let changed = vec![identity("gaussian_noise", 1), identity("rotate", 0)];
         let (resumed, events) = run(&changed, &one.results, 2, None);
         match &events.plans[0] {
-            KindPlan::Run { because: Some(why) } => assert_eq!(why, "seed 0 → 1"),
+            Plan::Run { because: Some(why) } => assert_eq!(why, "seed 0 → 1"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(events.plans[1], KindPlan::Reuse(_)));
+        assert!(matches!(events.plans[1], Plan::Reuse(_)));
         assert_eq!(resumed.results[1], one.results[1]);
         assert_ne!(resumed.results[0].records, one.results[0].records);
     }

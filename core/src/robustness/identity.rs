@@ -34,39 +34,44 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 impl ResultIdentity {
     /// What differs between `self` (recorded) and `now`, in words, for "recomputed because …".
     pub fn differences(&self, now: &ResultIdentity) -> Vec<String> {
-        let mut out = Vec::new();
-        let (a, b) = (&self.attack, &now.attack);
-        let mut differ = |what: &str, was: String, is: String| {
-            if was != is {
-                out.push(format!("{what} {was} → {is}"));
-            }
-        };
-        differ("attack", a.attack.clone(), b.attack.clone());
-        differ("ε", a.eps.to_string(), b.eps.to_string());
-        differ("norm", format!("{:?}", a.norm), format!("{:?}", b.norm));
-        differ(
-            "convention",
-            format!("{:?}", a.convention),
-            format!("{:?}", b.convention),
-        );
-        differ("goal", format!("{:?}", a.goal), format!("{:?}", b.goal));
-        differ(
-            "revision of the attack",
-            a.revision.to_string(),
-            b.revision.to_string(),
-        );
-        let keys: std::collections::BTreeSet<&String> =
-            a.settings.keys().chain(b.settings.keys()).collect();
-        for key in keys {
-            let show = |v: Option<&serde_json::Value>| v.map_or("-".into(), |v| v.to_string());
-            differ(key, show(a.settings.get(key)), show(b.settings.get(key)));
-        }
+        let mut out = attack_differences(&self.attack, &now.attack);
         out.extend(subject_differences(
             (&self.model_sha256, &self.data, &self.split, self.seed),
             (&now.model_sha256, &now.data, &now.split, now.seed),
         ));
         out
     }
+}
+
+/// How two attack specs differ, in words ("ε 4 → 8", "steps 2 → 3").
+pub(crate) fn attack_differences(a: &AttackSpec, b: &AttackSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut differ = |what: &str, was: String, is: String| {
+        if was != is {
+            out.push(format!("{what} {was} → {is}"));
+        }
+    };
+    differ("attack", a.attack.clone(), b.attack.clone());
+    differ("ε", a.eps.to_string(), b.eps.to_string());
+    differ("norm", format!("{:?}", a.norm), format!("{:?}", b.norm));
+    differ(
+        "convention",
+        format!("{:?}", a.convention),
+        format!("{:?}", b.convention),
+    );
+    differ("goal", format!("{:?}", a.goal), format!("{:?}", b.goal));
+    differ(
+        "revision of the attack",
+        a.revision.to_string(),
+        b.revision.to_string(),
+    );
+    let keys: std::collections::BTreeSet<&String> =
+        a.settings.keys().chain(b.settings.keys()).collect();
+    for key in keys {
+        let show = |v: Option<&serde_json::Value>| v.map_or("-".into(), |v| v.to_string());
+        differ(key, show(a.settings.get(key)), show(b.settings.get(key)));
+    }
+    out
 }
 
 /// What a result was measured on: model hash, data, split and seed.

@@ -1,9 +1,9 @@
 //! Robustness evaluation: a model's scores on a data set under an attack, and what the attack did
 //! to each image (fooled it or not, how far it moved it).
 
+mod cells;
 mod evaluate;
 mod identity;
-mod merge;
 mod outcome;
 mod record;
 mod sanity;
@@ -11,10 +11,8 @@ mod single_image;
 mod sweep;
 
 pub use evaluate::{AttackEvaluation, Example, evaluate_attack};
-pub(crate) use identity::subject_differences;
 pub use identity::{ResultIdentity, Shard, sha256_hex};
-pub use merge::merge_shards;
-pub(crate) use merge::{check_shard_set, covers_exactly};
+pub(crate) use identity::{attack_differences, subject_differences};
 pub use outcome::{Decision, decision, finding_names};
 pub use record::{ImageRecord, records_csv, records_json_lines, summarize};
 pub use sanity::{
@@ -23,7 +21,7 @@ pub use sanity::{
 pub use single_image::{
     MAX_STEPS, SingleImageOutcome, SingleImageSettings, StepProgress, attack_single_image,
 };
-pub use sweep::{CellExamples, CellPlan, Sweep, SweepEvents, plan_cells};
+pub use sweep::{CellExamples, Sweep};
 
 use serde::{Deserialize, Serialize};
 
