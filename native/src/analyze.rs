@@ -11,9 +11,7 @@ use maud::{Markup, html};
 use robustdx_core::analysis::{AnalysisFindings, Separation, ShownImages, analyze};
 use robustdx_core::attack::{AttackContext, AttackSpec, Convention, Goal, Norm};
 use robustdx_core::data::Image;
-use robustdx_core::report::{
-    AnalysisReport, feature_shift_chart, heatmap_overlay, png_data_url, tsne_chart,
-};
+use robustdx_core::report::{AnalysisReport, feature_shift_chart, heatmap_overlay, tsne_chart};
 use serde_json::{Map, Value};
 
 use crate::backend::{self, BackendChoice};
@@ -235,7 +233,8 @@ fn render(report: &AnalysisReport, shown: &ShownImages) -> anyhow::Result<Markup
         h2 { "Class separation of the penultimate feature" }
         p.note {
             "Silhouette (−1 to 1) and Fisher ratio (between- over within-class scatter) of the "
-            "feature the head reads, grouped by the true class (multi-label: by the set of findings)."
+            "feature the head reads, grouped by the true class (multi-label: by the set of "
+            "findings)."
         }
         table {
             (head_row(&["", "accuracy", "silhouette", "Fisher ratio"]))
@@ -286,15 +285,10 @@ fn render(report: &AnalysisReport, shown: &ShownImages) -> anyhow::Result<Markup
                         // Generated images are named by their index: say it once.
                         @if example.id != example.index.to_string() { (example.id) }
                     }
-                    td { (picture(&png_data_url(clean))) br; (example.clean_decision) }
-                    td { (picture(&png_data_url(&heatmap_overlay(clean, &map(&example.clean_cam))))) }
-                    td { (picture(&png_data_url(adversarial))) br; (example.adversarial_decision) }
-                    td {
-                        (picture(&png_data_url(&heatmap_overlay(
-                            adversarial,
-                            &map(&example.adversarial_cam),
-                        ))))
-                    }
+                    td { (picture(clean)) br; (example.clean_decision) }
+                    td { (picture(&heatmap_overlay(clean, &map(&example.clean_cam)))) }
+                    td { (picture(adversarial)) br; (example.adversarial_decision) }
+                    td { (picture(&heatmap_overlay(adversarial, &map(&example.adversarial_cam)))) }
                 }
             }
         }

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use maud::{Markup, html};
-use robustdx_core::data::Dataset;
+use robustdx_core::data::{Dataset, Image};
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::perturb::{
     FlipProbability, FlipVariant, Reference, SequenceKey, model_frames, perturbation,
 };
-use robustdx_core::report::{BenchmarkReport, KindResult, flip_probability_chart, png_data_url};
+use robustdx_core::report::{BenchmarkReport, KindResult, flip_probability_chart};
 use robustdx_core::robustness::decision;
 
 use crate::files::write_atomic;
@@ -30,7 +30,7 @@ struct Strip {
 
 /// One frame of a strip and the model's decision on it.
 struct Frame {
-    picture: String,
+    picture: Image,
     decision: String,
     /// The highest probability.
     top: f32,
@@ -69,11 +69,11 @@ fn strip(
     );
     let decisions = decided(record);
     let frames = pictures
-        .iter()
+        .into_iter()
         .zip(&decisions)
         .enumerate()
         .map(|(i, (picture, d))| Frame {
-            picture: png_data_url(picture),
+            picture,
             decision: d.describe(&card.class_names),
             top: record.probs[i].iter().fold(0.0f32, |m, p| m.max(*p)),
             flipped: fp.flipped(&decisions, i),
@@ -160,7 +160,11 @@ fn render(report: &BenchmarkReport, strips: &[Strip]) -> anyhow::Result<Markup> 
                     td { (optional(r.last_frame.auc_macro)) }
                 }
             }
-            tr { th.left { "mean" } td {} td { (format!("{:.4}", report.mean_flip_probability())) } }
+            tr {
+                th.left { "mean" }
+                td {}
+                td { (format!("{:.4}", report.mean_flip_probability())) }
+            }
         }
         h2 { "Sequences" }
         p.note {
@@ -229,7 +233,7 @@ mod tests {
             records: Vec::new(),
         });
         let frame = |flipped| Frame {
-            picture: "data:image/png;base64,AA==".into(),
+            picture: Image::new(1, 1, 1, vec![0.5]),
             decision: HOSTILE.into(),
             top: 0.9,
             flipped,

@@ -7,8 +7,7 @@ use anyhow::Context;
 use maud::{Markup, html};
 use robustdx_core::model::ModelCard;
 use robustdx_core::report::{
-    AttackReport, amplified_perturbation, png_data_url, provenance, sanity_summary, settings_text,
-    sweep_charts,
+    AttackReport, amplified_perturbation, provenance, sanity_summary, settings_text, sweep_charts,
 };
 use robustdx_core::robustness::Decision;
 use robustdx_core::robustness::{Example, decision};
@@ -134,12 +133,9 @@ fn gallery(card: &ModelCard, examples: &Gallery) -> Markup {
                 @for e in shown {
                     tr {
                         td { "#" (e.index) " " (truth(card, &e.label)) }
-                        td { (picture(&png_data_url(&e.clean))) br; (describe(card, &e.clean_probs)) }
-                        td {
-                            (picture(&png_data_url(&e.adversarial))) br;
-                            (describe(card, &e.adversarial_probs))
-                        }
-                        td { (picture(&png_data_url(&amplified_perturbation(&e.clean, &e.adversarial)))) }
+                        td { (picture(&e.clean)) br; (describe(card, &e.clean_probs)) }
+                        td { (picture(&e.adversarial)) br; (describe(card, &e.adversarial_probs)) }
+                        td { (picture(&amplified_perturbation(&e.clean, &e.adversarial))) }
                     }
                 }
             }

@@ -3,6 +3,8 @@
 //! in is escaped; the two exceptions (our own CSS, the core's SVG charts) each say why here.
 
 use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
+use robustdx_core::data::Image;
+use robustdx_core::report::png_data_url;
 
 /// The look every robustdx report shares.
 const STYLE: &str =
@@ -41,9 +43,9 @@ pub(crate) fn chart(svg: &str) -> PreEscaped<&str> {
     PreEscaped(svg)
 }
 
-/// A picture as a `data:` URL (`png_data_url`): nothing fetched, safe to mail.
-pub(crate) fn picture(data_url: &str) -> Markup {
-    html! { img src=(data_url); }
+/// A picture inline, as a PNG `data:` URL: nothing fetched, safe to mail.
+pub(crate) fn picture(image: &Image) -> Markup {
+    html! { img src=(png_data_url(image)); }
 }
 
 /// A table's header row.
