@@ -12,13 +12,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use maud::{Markup, html};
 use robustdx_core::analysis::{
     AnalysisFindings, AnalysisIdentity, Analyzer, Separation, ShownImages,
 };
 use robustdx_core::attack::{AttackContext, AttackSpec, Convention, DEFAULT_ATTACK, Goal, Norm};
 use robustdx_core::data::Image;
 use robustdx_core::report::{
-    AnalysisReport, ToolInfo, feature_shift_chart, heatmap_overlay, png_data_url, tsne_chart,
+    AnalysisReport, ToolInfo, feature_shift_chart, heatmap_overlay, tsne_chart,
 };
 use serde_json::{Map, Value};
 
@@ -26,7 +27,7 @@ use crate::backend::{self, BackendChoice};
 use crate::data_args::{DataArgs, positive};
 use crate::eval::load_model_hashed;
 use crate::files::write_atomic;
-use crate::report::{STYLE, escape};
+use crate::report::parts::{chart, head_row, optional, page, picture};
 use crate::result_file::{RunOutput, TestSplitHead};
 
 #[derive(Debug, Args)]
@@ -60,10 +61,6 @@ pub struct AnalyzeArgs {
     /// Write a self-contained HTML report (index.html) into this directory
     #[arg(long)]
     pub report: Option<PathBuf>,
-}
-
-fn optional(v: Option<f64>) -> String {
-    v.map_or("–".into(), |v| format!("{v:.3}"))
 }
 
 /// The findings for the terminal.
@@ -173,39 +170,38 @@ pub fn run(args: AnalyzeArgs, backend: BackendChoice) -> anyhow::Result<()> {
 }
 
 /// A heat map of a matrix in [−1, 1] as an HTML table (blue negative, red positive).
-fn matrix_table(title: &str, names: &[String], m: &[Vec<f64>]) -> String {
-    let mut out = format!(
-        "<table class=\"matrix\"><caption>{}</caption><tr><th></th>",
-        escape(title)
-    );
-    for n in names {
-        out.push_str(&format!("<th class=\"rot\">{}</th>", escape(n)));
-    }
-    out.push_str("</tr>");
-    for (name, row) in names.iter().zip(m) {
-        out.push_str(&format!("<tr><th>{}</th>", escape(name)));
-        for &v in row {
-            let (r, g, b) = if v >= 0.0 {
-                (255.0, 255.0 * (1.0 - v), 255.0 * (1.0 - v))
-            } else {
-                (255.0 * (1.0 + v), 255.0 * (1.0 + v), 255.0)
-            };
-            out.push_str(&format!(
-                "<td style=\"background: rgb({r:.0},{g:.0},{b:.0})\">{v:.2}</td>"
-            ));
+fn matrix_table(title: &str, names: &[String], m: &[Vec<f64>]) -> Markup {
+    let colour = |v: f64| {
+        let (r, g, b) = if v >= 0.0 {
+            (255.0, 255.0 * (1.0 - v), 255.0 * (1.0 - v))
+        } else {
+            (255.0 * (1.0 + v), 255.0 * (1.0 + v), 255.0)
+        };
+        format!("background: rgb({r:.0},{g:.0},{b:.0})")
+    };
+    html! {
+        table.matrix {
+            caption { (title) }
+            tr { th {} @for n in names { th.rot { (n) } } }
+            @for (name, row) in names.iter().zip(m) {
+                tr {
+                    th { (name) }
+                    @for &v in row { td style=(colour(v)) { (format!("{v:.2}")) } }
+                }
+            }
         }
-        out.push_str("</tr>");
     }
-    out + "</table>"
 }
 
-fn separation_row(name: &str, s: &Separation) -> String {
-    format!(
-        "<tr><th>{name}</th><td>{:.3}</td><td>{}</td><td>{}</td></tr>",
-        s.accuracy,
-        optional(s.silhouette),
-        optional(s.fisher_ratio)
-    )
+fn separation_row(name: &str, s: &Separation) -> Markup {
+    html! {
+        tr {
+            th { (name) }
+            td { (format!("{:.3}", s.accuracy)) }
+            td { (optional(s.silhouette)) }
+            td { (optional(s.fisher_ratio)) }
+        }
+    }
 }
 
 /// Writes `dir/index.html`; returns its path.
@@ -216,100 +212,210 @@ fn write_report(
 ) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the report directory", dir.display()))?;
-    let f = &report.findings;
-    let chart = feature_shift_chart(&f.feature_shift)?;
-    let shift_rows: String = f
-        .feature_shift
-        .iter()
-        .map(|s| format!("<tr><td>{}</td><td>{:.4}</td></tr>", s.stage, s.relative_l2))
-        .collect();
-    let mut cams = String::new();
-    for (example, (clean, adversarial)) in f.cams.iter().zip(shown) {
-        let map = |values: &[f32]| Image::new(1, example.height, example.width, values.to_vec());
-        cams.push_str(&format!(
-            "<tr><td>#{} {}</td><td><img src=\"{}\"><br>{}</td><td><img src=\"{}\"></td><td><img src=\"{}\"><br>{}</td><td><img src=\"{}\"></td></tr>\n",
-            example.index,
-            // Generated images are named by their index: say it once.
-            if example.id == example.index.to_string() {
-                String::new()
-            } else {
-                escape(&example.id)
-            },
-            png_data_url(clean),
-            escape(&example.clean_decision),
-            png_data_url(&heatmap_overlay(clean, &map(&example.clean_cam))),
-            png_data_url(adversarial),
-            escape(&example.adversarial_decision),
-            png_data_url(&heatmap_overlay(adversarial, &map(&example.adversarial_cam))),
-        ));
-    }
-    if shown.len() < f.cams.len() {
-        cams.push_str(
-            "<tr><td colspan=\"5\">The images behind the maps are kept only by the run that \
-             computed them: this analysis was reused (--resume) or merged. Run it again without \
-             --resume to see them.</td></tr>\n",
-        );
-    }
-    let tsne = match &f.tsne {
-        Some(map) => format!(
-            "<h2>t-SNE of the penultimate feature</h2><p class=\"note\">Clean and adversarial features embedded together (perplexity {:.0}, {} iterations, seed {}): an adversarial point sits where the attack moved its feature, among the clean classes. Colour: the true class; ×: fooled (right clean, wrong after).</p>{}",
-            map.perplexity,
-            map.epochs,
-            map.seed,
-            tsne_chart(map)?
-        ),
-        None => format!(
-            "<h2>t-SNE of the penultimate feature</h2><p class=\"note\">No map: it needs at least {} images.</p>",
-            robustdx_core::analysis::tsne::MIN_POINTS.div_ceil(2)
-        ),
-    };
-    let correlation = f.label_correlation.as_ref().map_or(String::new(), |c| {
-        let names = &report.model.class_names;
-        format!(
-            "<h2>Label correlation</h2><p class=\"note\">Finding-by-finding correlation (phi) of the ground truth and of the decisions; distance from the ground truth's matrix (Frobenius): clean {:.3}, adversarial {:.3}.</p><div class=\"charts\">{}{}{}</div>",
-            c.clean_distance,
-            c.adversarial_distance,
-            matrix_table("ground truth", names, &c.truth),
-            matrix_table("clean decisions", names, &c.clean),
-            matrix_table("adversarial decisions", names, &c.adversarial),
-        )
-    });
-    let html = format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>robustdx analysis: {model}</title>
-<style>{STYLE}
-.gallery img {{ width: 112px; }}
-.matrix td {{ font-size: 0.75em; padding: 2px 4px; }} .matrix caption {{ font-weight: bold; }}
-</style></head><body>
-<h1>What {attack} does inside {model}</h1>
-<p>{arch} ({task}) on <b>{data}</b>: the first {samples} test images, attacked with {attack}, seed {seed}; by {tool} {version}.</p>
-<h2>Feature shift</h2>
-<p class="note">Per stage, the mean over images of ‖A(x′) − A(x)‖₂ / ‖A(x)‖₂: how far the attack has moved the activations at that depth.</p>
-<div class="charts">{chart}<table><tr><th>stage</th><th>relative shift</th></tr>{shift_rows}</table></div>
-<h2>Class separation of the penultimate feature</h2>
-<p class="note">Silhouette (−1 to 1) and Fisher ratio (between- over within-class scatter) of the feature the head reads, grouped by the true class (multi-label: by the set of findings).</p>
-<table><tr><th></th><th>accuracy</th><th>silhouette</th><th>Fisher ratio</th></tr>{clean_row}{adversarial_row}</table>
-{tsne}
-{correlation}
-<h2>Grad-CAM before and after</h2>
-<p class="note">Each map explains that image's own decision (red: most, blue: least).</p>
-<table class="gallery"><tr><th>image</th><th>clean</th><th>Grad-CAM</th><th>adversarial</th><th>Grad-CAM</th></tr>
-{cams}</table>
-</body></html>
-"#,
-        model = escape(&report.model.file),
-        attack = escape(&report.attack.describe()),
-        arch = escape(&report.model.architecture),
-        task = report.model.task,
-        data = escape(&report.data.name),
-        samples = f.samples,
-        seed = report.seed,
-        tool = report.tool.name,
-        version = report.tool.version,
-        clean_row = separation_row("clean", &f.clean),
-        adversarial_row = separation_row("adversarial", &f.adversarial),
-    );
+    let html = render(report, shown)?;
     let index = dir.join("index.html");
-    write_atomic(&index, html.as_bytes())?;
+    write_atomic(&index, html.into_string().as_bytes())?;
     Ok(index)
+}
+
+/// The analysis report's own look: smaller pictures, compact matrices.
+const ANALYSIS_STYLE: &str = "
+.gallery img { width: 112px; }
+.matrix td { font-size: 0.75em; padding: 2px 4px; } .matrix caption { font-weight: bold; }
+";
+
+/// The analysis report's template.
+fn render(report: &AnalysisReport, shown: &ShownImages) -> anyhow::Result<Markup> {
+    let f = &report.findings;
+    let model = &report.model.file;
+    let attack = report.attack.describe();
+    let tsne = f
+        .tsne
+        .as_ref()
+        .map(|map| Ok::<_, anyhow::Error>((map, tsne_chart(map)?)));
+    let tsne = tsne.transpose()?;
+    let body = html! {
+        h1 { "What " (attack) " does inside " (model) }
+        p {
+            (report.model.architecture) " (" (report.model.task) ") on " b { (report.data.name) }
+            ": the first " (f.samples) " test images, attacked with " (attack) ", seed "
+            (report.seed) "; by " (report.tool.name) " " (report.tool.version) "."
+        }
+        h2 { "Feature shift" }
+        p.note {
+            "Per stage, the mean over images of ‖A(x′) − A(x)‖₂ / ‖A(x)‖₂: how far the attack has "
+            "moved the activations at that depth."
+        }
+        div.charts {
+            (chart(&feature_shift_chart(&f.feature_shift)?))
+            table {
+                (head_row(&["stage", "relative shift"]))
+                @for s in &f.feature_shift {
+                    tr { td { (s.stage) } td { (format!("{:.4}", s.relative_l2)) } }
+                }
+            }
+        }
+        h2 { "Class separation of the penultimate feature" }
+        p.note {
+            "Silhouette (−1 to 1) and Fisher ratio (between- over within-class scatter) of the "
+            "feature the head reads, grouped by the true class (multi-label: by the set of "
+            "findings)."
+        }
+        table {
+            (head_row(&["", "accuracy", "silhouette", "Fisher ratio"]))
+            (separation_row("clean", &f.clean))
+            (separation_row("adversarial", &f.adversarial))
+        }
+        h2 { "t-SNE of the penultimate feature" }
+        @if let Some((map, svg)) = &tsne {
+            p.note {
+                "Clean and adversarial features embedded together (perplexity "
+                (format!("{:.0}", map.perplexity)) ", " (map.epochs) " iterations, seed " (map.seed)
+                "): an adversarial point sits where the attack moved its feature, among the clean "
+                "classes. Colour: the true class; ×: fooled (right clean, wrong after)."
+            }
+            (chart(svg))
+        } @else {
+            p.note {
+                "No map: it needs at least "
+                (robustdx_core::analysis::tsne::MIN_POINTS.div_ceil(2)) " images."
+            }
+        }
+        @if let Some(c) = &f.label_correlation {
+            @let names = &report.model.class_names;
+            h2 { "Label correlation" }
+            p.note {
+                "Finding-by-finding correlation (phi) of the ground truth and of the decisions; "
+                "distance from the ground truth's matrix (Frobenius): clean "
+                (format!("{:.3}", c.clean_distance)) ", adversarial "
+                (format!("{:.3}", c.adversarial_distance)) "."
+            }
+            div.charts {
+                (matrix_table("ground truth", names, &c.truth))
+                (matrix_table("clean decisions", names, &c.clean))
+                (matrix_table("adversarial decisions", names, &c.adversarial))
+            }
+        }
+        h2 { "Grad-CAM before and after" }
+        p.note { "Each map explains that image's own decision (red: most, blue: least)." }
+        table.gallery {
+            (head_row(&["image", "clean", "Grad-CAM", "adversarial", "Grad-CAM"]))
+            @for (example, (clean, adversarial)) in f.cams.iter().zip(shown) {
+                @let map = |values: &[f32]| {
+                    Image::new(1, example.height, example.width, values.to_vec())
+                };
+                tr {
+                    td {
+                        "#" (example.index) " "
+                        // Generated images are named by their index: say it once.
+                        @if example.id != example.index.to_string() { (example.id) }
+                    }
+                    td { (picture(clean)) br; (example.clean_decision) }
+                    td { (picture(&heatmap_overlay(clean, &map(&example.clean_cam)))) }
+                    td { (picture(adversarial)) br; (example.adversarial_decision) }
+                    td { (picture(&heatmap_overlay(adversarial, &map(&example.adversarial_cam)))) }
+                }
+            }
+            @if shown.len() < f.cams.len() {
+                tr {
+                    td colspan="5" {
+                        "The images behind the maps are kept only by the run that computed \
+                         them: this analysis was reused (--resume) or merged. Run it again \
+                         without --resume to see them."
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(
+        &format!("robustdx analysis: {model}"),
+        ANALYSIS_STYLE,
+        body,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use robustdx_core::analysis::{CamExample, LabelCorrelation, StageShift, TsneMap};
+    use robustdx_core::report::DataSummary;
+
+    use super::*;
+    use crate::report::parts::{HOSTILE, assert_escaped, hostile_sweep};
+
+    #[test]
+    fn hostile_names_come_out_escaped() {
+        let model = hostile_sweep().model;
+        let data = DataSummary {
+            name: HOSTILE.into(),
+            split: "test".into(),
+            samples: 2,
+            shard: None,
+        };
+        let spec = AttackSpec::new(
+            "pgd",
+            8.0,
+            Norm::Linf,
+            Convention::Pixel,
+            Goal::Untargeted,
+            &Map::new(),
+        )
+        .unwrap();
+        let separation = Separation {
+            accuracy: 0.5,
+            silhouette: Some(0.1),
+            fisher_ratio: None,
+        };
+        let matrix = vec![vec![1.0, -0.5], vec![-0.5, 1.0]];
+        let findings = AnalysisFindings {
+            samples: 2,
+            feature_shift: vec![
+                StageShift {
+                    stage: 1,
+                    relative_l2: 0.1,
+                },
+                StageShift {
+                    stage: 2,
+                    relative_l2: 0.3,
+                },
+            ],
+            clean: separation,
+            adversarial: separation,
+            label_correlation: Some(LabelCorrelation {
+                truth: matrix.clone(),
+                clean: matrix.clone(),
+                adversarial: matrix,
+                clean_distance: 0.0,
+                adversarial_distance: 0.5,
+            }),
+            tsne: Some(TsneMap {
+                perplexity: 2.0,
+                epochs: 10,
+                seed: 0,
+                clean: vec![[0.0, 0.0], [1.0, 1.0]],
+                adversarial: vec![[0.5, 0.0], [1.0, 0.5]],
+                groups: vec![0, 1],
+                group_names: vec![HOSTILE.into(), "malignant".into()],
+                clean_right: vec![true, true],
+                adversarial_right: vec![false, true],
+            }),
+            cams: vec![CamExample {
+                index: 0,
+                id: HOSTILE.into(),
+                height: 2,
+                width: 2,
+                clean_decision: HOSTILE.into(),
+                adversarial_decision: HOSTILE.into(),
+                clean_cam: vec![0.0, 0.5, 1.0, 0.5],
+                adversarial_cam: vec![1.0, 0.5, 0.0, 0.5],
+            }],
+        };
+        let report = AnalysisReport::new(model, data, spec, 0, findings);
+        let image = Image::new(3, 2, 2, vec![0.5; 12]);
+        let html = render(&report, &vec![(image.clone(), image)])
+            .unwrap()
+            .into_string();
+        assert_escaped(&html);
+        assert!(html.contains("Label correlation") && html.contains("fooled: ×"));
+        assert_eq!(html.matches("data:image/png;base64").count(), 4);
+    }
 }

@@ -5,25 +5,47 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use robustdx_core::data::Dataset;
+use maud::{Markup, html};
+use robustdx_core::data::{Dataset, Image};
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::perturb::{
     FlipProbability, FlipVariant, Reference, SequenceKey, model_frames, perturbation,
 };
-use robustdx_core::report::{BenchmarkReport, KindResult, flip_probability_chart, png_data_url};
+use robustdx_core::report::{BenchmarkReport, KindResult, flip_probability_chart};
 use robustdx_core::robustness::decision;
 
 use crate::files::write_atomic;
-use crate::report::{STYLE, escape};
+use crate::report::parts::{chart, head_row, optional, page, picture};
 
-/// One kind's strip: the frames of its most-flipping image, each with its decision; a flipped
-/// frame is framed in red.
+/// The strip of one kind: the frames of its most-flipping image.
+struct Strip {
+    kind: &'static str,
+    schedule: String,
+    index: usize,
+    /// The image's id where it says more than its index.
+    id: Option<String>,
+    flips: usize,
+    frames: Vec<Frame>,
+}
+
+/// One frame of a strip and the model's decision on it.
+struct Frame {
+    picture: Image,
+    decision: String,
+    /// The highest probability.
+    top: f32,
+    /// Decided otherwise than its reference frame.
+    flipped: bool,
+}
+
+/// One kind's strip: the frames of its most-flipping image, each with its decision; none for a
+/// kind without records.
 fn strip(
     result: &KindResult,
     report: &BenchmarkReport,
     model: &DiagnosticModel,
     data: &dyn Dataset,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Option<Strip>> {
     let card = &model.card;
     let fp = FlipProbability::new(result.reference, FlipVariant::Normalized);
     let decided = |r: &robustdx_core::perturb::SequenceRecord| -> Vec<_> {
@@ -34,11 +56,11 @@ fn strip(
         .iter()
         .max_by_key(|r| (fp.changed_frames(&decided(r)), std::cmp::Reverse(r.index)))
     else {
-        return Ok(String::new());
+        return Ok(None);
     };
     let kind = perturbation(&result.perturbation)?;
     let image = data.get(record.index)?.image;
-    let frames = model_frames(
+    let pictures = model_frames(
         &card.input,
         image,
         kind,
@@ -46,32 +68,26 @@ fn strip(
         SequenceKey::new(report.seed, record.index as u64),
     );
     let decisions = decided(record);
-    let flips = fp.changed_frames(&decisions);
-    let mut cells = String::new();
-    for (i, (frame, d)) in frames.iter().zip(&decisions).enumerate() {
-        let flipped = fp.flipped(&decisions, i);
-        let top = record.probs[i].iter().fold(0.0f32, |m, p| m.max(*p));
-        cells.push_str(&format!(
-            "<td class=\"{}\"><img src=\"{}\"><br>{i}: {} {top:.2}</td>",
-            if flipped { "flip" } else { "" },
-            png_data_url(frame),
-            escape(&d.describe(&card.class_names)),
-        ));
-    }
-    Ok(format!(
-        "<h3>{} <span class=\"note\">({}; image #{}{}, {} flip{})</span></h3>\n<table class=\"strip\"><tr>{cells}</tr></table>\n",
-        kind.name(),
-        escape(&kind.schedule().describe()),
-        record.index,
+    let frames = pictures
+        .into_iter()
+        .zip(&decisions)
+        .enumerate()
+        .map(|(i, (picture, d))| Frame {
+            picture,
+            decision: d.describe(&card.class_names),
+            top: record.probs[i].iter().fold(0.0f32, |m, p| m.max(*p)),
+            flipped: fp.flipped(&decisions, i),
+        })
+        .collect();
+    Ok(Some(Strip {
+        kind: kind.name(),
+        schedule: kind.schedule().describe(),
+        index: record.index,
         // Generated images are named by their index: say it once.
-        if record.id == record.index.to_string() {
-            String::new()
-        } else {
-            format!(" {}", escape(&record.id))
-        },
-        flips,
-        if flips == 1 { "" } else { "s" },
-    ))
+        id: (record.id != record.index.to_string()).then(|| record.id.clone()),
+        flips: fp.changed_frames(&decisions),
+        frames,
+    }))
 }
 
 /// Writes `dir/index.html`; returns its path. `data` is the split the report was run on.
@@ -83,74 +99,156 @@ pub fn write(
 ) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the report directory", dir.display()))?;
-    let seed_variant = report.model.task.is_multi_label();
-    let mut rows = String::new();
+    let mut strips = Vec::new();
     for r in &report.results {
-        rows.push_str(&format!(
-            "<tr><td class=\"left\">{}</td><td>{}</td><td>{:.4}</td>{}<td>{:.3}</td><td>{}</td></tr>\n",
-            r.perturbation,
-            match r.reference {
-                Reference::First => "first frame",
-                Reference::Previous => "previous frame",
-            },
-            r.flip_probability,
-            if seed_variant {
-                format!("<td>{:.3}</td>", r.flip_probability_paper)
-            } else {
-                String::new()
-            },
-            r.last_frame.accuracy,
-            r.last_frame
-                .auc_macro
-                .map_or("–".into(), |a| format!("{a:.3}")),
-        ));
+        strips.extend(strip(r, report, model, data)?);
     }
-    let mut strips = String::new();
-    for r in &report.results {
-        strips.push_str(&strip(r, report, model, data)?);
-    }
-    let chart = flip_probability_chart(report)?;
-    let seed_head = if seed_variant {
-        "<th>FP (seed's variant, 0 to frames − 1)</th>"
-    } else {
-        ""
-    };
-    let html = format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>robustdx benchmark: {model}</title>
-<style>{STYLE}
-.strip td {{ text-align: center; font-size: 0.8em; vertical-align: top; border: 2px solid #ddd; }}
-.strip td.flip {{ border: 2px solid #d62728; background: #fdecea; }}
-.strip img {{ width: 80px; image-rendering: pixelated; }}
-</style></head><body>
-<h1>Robust-Benchmark of {model}</h1>
-<p>{arch} ({task}, classes: {classes}) on <b>{data}</b> ({samples} test images): {kinds} kinds × {frames} frames, seed {seed}, by {tool} {version}.</p>
-<p class="note">Flip Probability (FP): per image, the share of frames 2..{frames} whose decision differs from the reference frame — the clean first frame for the three noises, the previous frame otherwise — averaged over images.
-Multi-label models: per finding at 0.5, averaged over findings (0 to 1); the seed study's variant counts against the first frame and sums over frames (0 to {last}).
-Last-frame scores: the model on each sequence's last frame.</p>
-{chart}
-<table><tr><th>perturbation</th><th>flips against</th><th>FP</th>{seed_head}<th>last-frame accuracy</th><th>last-frame AUC</th></tr>
-{rows}<tr><th class="left">mean</th><td></td><td>{mean:.4}</td></tr></table>
-<h2>Sequences</h2>
-<p class="note">Per kind, the image whose decision changed most often; frames framed in red decided otherwise than their reference frame.</p>
-{strips}
-</body></html>
-"#,
-        model = escape(&report.model.file),
-        arch = escape(&report.model.architecture),
-        task = report.model.task,
-        classes = escape(&report.model.class_names.join(", ")),
-        data = escape(&report.data.name),
-        samples = report.data.samples,
-        kinds = report.results.len(),
-        frames = report.frames,
-        last = report.frames.saturating_sub(1),
-        seed = report.seed,
-        tool = report.tool.name,
-        version = report.tool.version,
-        mean = report.mean_flip_probability(),
-    );
+    let html = render(report, &strips)?;
     let index = dir.join("index.html");
-    write_atomic(&index, html.as_bytes())?;
+    write_atomic(&index, html.into_string().as_bytes())?;
     Ok(index)
+}
+
+/// The strips' own look: a flipped frame is framed in red.
+const STRIP_STYLE: &str = "
+.strip td { text-align: center; font-size: 0.8em; vertical-align: top; border: 2px solid #ddd; }
+.strip td.flip { border: 2px solid #d62728; background: #fdecea; }
+.strip img { width: 80px; image-rendering: pixelated; }
+";
+
+/// The report's template.
+fn render(report: &BenchmarkReport, strips: &[Strip]) -> anyhow::Result<Markup> {
+    let paper_variant = report.model.task.is_multi_label();
+    let frames = report.frames;
+    let model = &report.model.file;
+    let mut head = vec!["perturbation", "flips against", "FP"];
+    if paper_variant {
+        head.push("FP (the paper's variant, 0 to frames − 1)");
+    }
+    head.extend(["last-frame accuracy", "last-frame AUC"]);
+    let body = html! {
+        h1 { "Robust-Benchmark of " (model) }
+        p {
+            (report.model.architecture) " (" (report.model.task) ", classes: "
+            (report.model.class_names.join(", ")) ") on " b { (report.data.name) } " ("
+            (report.data.samples) " test images): " (report.results.len()) " kinds × " (frames)
+            " frames, seed " (report.seed) ", by " (report.tool.name) " " (report.tool.version) "."
+        }
+        p.note {
+            "Flip Probability (FP): per image, the share of frames 2.." (frames) " whose decision "
+            "differs from the reference frame — the clean first frame for the three noises, the "
+            "previous frame otherwise — averaged over images. Multi-label models: per finding at "
+            "0.5, averaged over findings (0 to 1); the paper's variant (the seed study's) counts against the "
+            "first frame and sums over frames (0 to " (frames.saturating_sub(1)) "). Last-frame "
+            "scores: the model on each sequence's last frame."
+        }
+        (chart(&flip_probability_chart(report)?))
+        table {
+            (head_row(&head))
+            @for r in &report.results {
+                tr {
+                    td.left { (r.perturbation) }
+                    td {
+                        @match r.reference {
+                            Reference::First => "first frame",
+                            Reference::Previous => "previous frame",
+                        }
+                    }
+                    td { (format!("{:.4}", r.flip_probability)) }
+                    @if paper_variant { td { (format!("{:.3}", r.flip_probability_paper)) } }
+                    td { (format!("{:.3}", r.last_frame.accuracy)) }
+                    td { (optional(r.last_frame.auc_macro)) }
+                }
+            }
+            tr {
+                th.left { "mean" }
+                td {}
+                td { (format!("{:.4}", report.mean_flip_probability())) }
+            }
+        }
+        h2 { "Sequences" }
+        p.note {
+            "Per kind, the image whose decision changed most often; frames framed in red decided "
+            "otherwise than their reference frame."
+        }
+        @for s in strips {
+            h3 {
+                (s.kind) " "
+                span.note {
+                    "(" (s.schedule) "; image #" (s.index)
+                    @if let Some(id) = &s.id { " " (id) }
+                    ", " (s.flips) " flip" @if s.flips != 1 { "s" } ")"
+                }
+            }
+            table.strip {
+                tr {
+                    @for (i, f) in s.frames.iter().enumerate() {
+                        td class=[f.flipped.then_some("flip")] {
+                            (picture(&f.picture)) br;
+                            (i) ": " (f.decision) " " (format!("{:.2}", f.top))
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(
+        &format!("robustdx benchmark: {model}"),
+        STRIP_STYLE,
+        body,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use robustdx_core::report::{BenchmarkIdentity, DataSummary};
+
+    use super::*;
+    use crate::report::parts::{HOSTILE, assert_escaped, hostile_sweep};
+
+    #[test]
+    fn hostile_names_come_out_escaped() {
+        let sweep = hostile_sweep();
+        let data = DataSummary {
+            name: HOSTILE.into(),
+            split: "test".into(),
+            samples: 1,
+            shard: None,
+        };
+        let mut report = BenchmarkReport::new(sweep.model, data, 2, 0, FlipVariant::Normalized);
+        report.results.push(KindResult {
+            perturbation: "rotate".into(),
+            reference: Reference::Previous,
+            identity: BenchmarkIdentity {
+                perturbation: "rotate".into(),
+                frames: 2,
+                model_sha256: String::new(),
+                data: HOSTILE.into(),
+                split: "test".into(),
+                seed: 0,
+            },
+            flip_probability: 0.5,
+            flip_probability_paper: 0.5,
+            last_frame: sweep.results[0].metrics.adversarial.clone(),
+            records: Vec::new(),
+        });
+        let frame = |flipped| Frame {
+            picture: Image::new(1, 1, 1, vec![0.5]),
+            decision: HOSTILE.into(),
+            top: 0.9,
+            flipped,
+        };
+        let strip = Strip {
+            kind: "rotate",
+            schedule: "0° to 30°".into(),
+            index: 3,
+            id: Some(HOSTILE.into()),
+            flips: 1,
+            frames: vec![frame(false), frame(true)],
+        };
+        let html = render(&report, &[strip]).unwrap().into_string();
+        assert_escaped(&html);
+        assert_eq!(html.matches("<td class=\"flip\">").count(), 1, "{html}");
+        assert!(html.contains("image #3 &lt;script&gt;"), "{html}");
+    }
 }

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser};
+use maud::{Markup, html};
 use robustdx_core::metrics::Metrics;
 use robustdx_core::report::{AttackReport, models_against_eps};
 use robustdx_core::train::selection_score;
@@ -13,7 +14,7 @@ use robustdx_core::train::selection_score;
 use crate::attack::AttackArgs;
 use crate::backend::BackendChoice;
 use crate::files::write_atomic;
-use crate::report::escape;
+use crate::report::parts::{about_table, chart, page};
 use crate::result_file::read_result;
 use crate::train::TrainArgs;
 
@@ -151,7 +152,19 @@ fn write_comparison(
     rows: &[(String, Vec<AttackReport>)],
     table: &str,
 ) -> anyhow::Result<PathBuf> {
-    let mut charts = String::new();
+    let html = comparison(args, rows, table)?;
+    let path = args.out.join("comparison.html");
+    write_atomic(&path, html.into_string().as_bytes())?;
+    Ok(path)
+}
+
+/// The comparison's template.
+fn comparison(
+    args: &DefenseBenchArgs,
+    rows: &[(String, Vec<AttackReport>)],
+    table: &str,
+) -> anyhow::Result<Markup> {
+    let mut charts = Vec::new();
     for attack in &args.attacks {
         let models: Vec<(String, &AttackReport)> = rows
             .iter()
@@ -169,36 +182,31 @@ fn write_comparison(
             "{} under {attack}",
             if multi_label { "macro AUC" } else { "accuracy" }
         );
-        charts += &models_against_eps(&models, attack, &title, &|r| {
+        charts.push(models_against_eps(&models, attack, &title, &|r| {
             Some(selection_score(&r.metrics.adversarial))
-        })?;
+        })?);
     }
-    let recipes: String = rows
-        .iter()
-        .filter_map(|(defense, reports)| {
-            let training = reports.first()?.model.training.as_ref()?;
-            Some(format!(
-                "<tr><th>{}</th><td>{}</td></tr>",
-                escape(defense),
-                escape(&training.describe())
-            ))
-        })
-        .collect();
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>robustdx: defenses compared</title>\
-         <style>body{{font-family:sans-serif;margin:2em;max-width:75em}}td,th{{text-align:left;padding:2px 8px}}\
-         .charts svg{{margin:4px}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body>\
-         <h1>Defenses compared on {data}</h1><p>The same architecture trained clean and with each defense \
-         (same seed, same epochs), attacked over the test split. Higher is more robust.</p>\
-         <div class=\"charts\">{charts}</div><h2>Table</h2><pre>{table}</pre>\
-         <h2>How each model was trained</h2><table>{recipes}</table></body></html>",
-        data = escape(&args.data),
-        table = escape(table),
-    );
-    let path = args.out.join("comparison.html");
-    write_atomic(&path, html.as_bytes())?;
-    Ok(path)
+    let recipes = rows.iter().filter_map(|(defense, reports)| {
+        let training = reports.first()?.model.training.as_ref()?;
+        Some((defense, training.describe()))
+    });
+    let body = html! {
+        h1 { "Defenses compared on " (args.data) }
+        p {
+            "The same architecture trained clean and with each defense (same seed, same epochs), "
+            "attacked over the test split. Higher is more robust."
+        }
+        div.charts { @for svg in &charts { (chart(svg)) } }
+        h2 { "Table" }
+        pre { (table) }
+        h2 { "How each model was trained" }
+        (about_table(recipes))
+    };
+    Ok(page("robustdx: defenses compared", COMPARISON_STYLE, body))
 }
+
+/// The table is the terminal's, as text.
+const COMPARISON_STYLE: &str = "pre { background: #f6f6f6; padding: 1em; overflow: auto; }\n";
 
 /// What a cell is scored by, with its name.
 type Score = (&'static str, fn(&Metrics) -> f64);
@@ -317,4 +325,27 @@ fn score_table(
         out += "\n";
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::parts::{HOSTILE, assert_escaped, hostile_sweep};
+
+    #[derive(Parser)]
+    struct Bench {
+        #[command(flatten)]
+        args: DefenseBenchArgs,
+    }
+
+    #[test]
+    fn hostile_names_come_out_escaped() {
+        let flags = ["bench", "--data", HOSTILE, "--attacks", "pgd,apgd"];
+        let args = Bench::parse_from(flags).args;
+        let rows = vec![(HOSTILE.to_string(), vec![hostile_sweep()])];
+        let table = table(&args, &rows);
+        let html = comparison(&args, &rows, &table).unwrap().into_string();
+        assert_escaped(&html);
+        assert!(html.contains("How each model was trained") && html.contains("<svg"));
+    }
 }

@@ -4,38 +4,21 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use maud::{Markup, html};
 use robustdx_core::model::ModelCard;
 use robustdx_core::report::{
-    AttackReport, amplified_perturbation, png_data_url, provenance, sanity_summary, settings_text,
-    sweep_charts,
+    AttackReport, amplified_perturbation, provenance, sanity_summary, settings_text, sweep_charts,
 };
 use robustdx_core::robustness::Decision;
 use robustdx_core::robustness::{Example, decision};
 
 use crate::files::write_atomic;
+use parts::{about_table, chart, head_row, optional, page, picture};
 
-/// The look every robustdx report shares.
-pub(crate) const STYLE: &str =
-    "body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1100px; }
-table { border-collapse: collapse; margin: 1em 0; }
-td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
-.gallery td { text-align: center; vertical-align: top; }
-.gallery img { width: 128px; image-rendering: pixelated; }
-.charts { display: flex; gap: 1em; flex-wrap: wrap; }
-.note { color: #666; font-size: 0.9em; }
-.about th { text-align: left; } td.left { text-align: left; font-family: monospace; }
-.flag { background: #fff3cd; border-left: 4px solid #c80; padding: 4px 8px; }
-.ok { color: #276; margin: 0.2em 0; }
-";
+pub(crate) mod parts;
 
 /// Example images per (attack, ε), in sweep order.
 pub type Gallery = Vec<(String, f32, Vec<Example>)>;
-
-pub(crate) fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 /// "malignant 0.93" or the findings above threshold.
 fn describe(card: &ModelCard, probs: &[f32]) -> String {
@@ -70,97 +53,132 @@ pub fn write(
 ) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the report directory", dir.display()))?;
-    let charts: String = sweep_charts(record)?
-        .into_iter()
-        .map(|(_, svg)| svg)
-        .collect();
-    let mut rows = String::new();
-    for r in &record.results {
-        let m = &r.metrics;
-        let opt = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.3}"));
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.2}</td><td>{:.3}</td></tr>\n",
-            r.attack, escape(&settings_text(r)), r.eps, m.adversarial.accuracy, opt(m.adversarial.auc_macro), opt(m.adversarial.sensitivity),
-            opt(m.adversarial.specificity), m.fooling_rate, m.success_rate, m.mean_linf * 255.0, m.mean_l2
-        ));
-    }
-    let about: String = provenance(record)
-        .into_iter()
-        .map(|(k, v)| {
-            format!(
-                "<tr><th>{k}</th><td class=\"left\">{}</td></tr>",
-                escape(&v)
-            )
-        })
-        .collect();
+    let html = render(record, card, examples)?;
+    let index = dir.join("index.html");
+    write_atomic(&index, html.into_string().as_bytes())?;
+    Ok(index)
+}
+
+/// The report's template.
+fn render(record: &AttackReport, card: &ModelCard, examples: &Gallery) -> anyhow::Result<Markup> {
+    let charts = sweep_charts(record)?;
     let summary = sanity_summary(record);
-    let flags = match summary.is_empty() {
-        true => {
-            "<p class=\"note\">No sanity checks recorded (an older result file).</p>".to_string()
+    let model = &record.model.file;
+    let body = html! {
+        h1 { "Robustness of " (model) }
+        p {
+            (record.model.architecture) " (" (record.model.task) ", classes: "
+            (card.class_names.join(", ")) "), evaluated on " b { (record.data.name) }
+            " (" (record.data.samples) " test images) by " (record.tool.name) " "
+            (record.tool.version) "."
         }
-        false => summary
-            .iter()
-            .map(|(warn, text)| match warn {
-                true => format!("<p class=\"flag\">⚠ {}</p>", escape(text)),
-                false => format!("<p class=\"ok\">✓ {}</p>", escape(text)),
-            })
-            .collect(),
+        (about_table(provenance(record)))
+        p.note {
+            "ε is the L∞ (or L2) budget in 1/255 pixel units; ε = 0 is the clean model. "
+            "Fooled: share of images whose decision changed. Success: untargeted — share of "
+            "correctly classified images made wrong; targeted — share now decided as the target."
+        }
+        h2 { "Sanity checks" }
+        @if summary.is_empty() {
+            p.note { "No sanity checks recorded (an older result file)." }
+        }
+        @for (warn, text) in &summary {
+            @if *warn { p.flag { "⚠ " (text) } } @else { p.ok { "✓ " (text) } }
+        }
+        div.charts { @for (_, svg) in &charts { (chart(svg)) } }
+        table {
+            (head_row(&[
+                "attack", "settings", "ε×255", "accuracy", "AUC", "sensitivity", "specificity",
+                "fooled", "success", "mean ‖δ‖∞×255", "mean ‖δ‖₂",
+            ]))
+            @for r in &record.results {
+                @let (m, adversarial) = (&r.metrics, &r.metrics.adversarial);
+                tr {
+                    td { (r.attack) }
+                    td { (settings_text(r)) }
+                    td { (r.eps) }
+                    td { (format!("{:.3}", adversarial.accuracy)) }
+                    td { (optional(adversarial.auc_macro)) }
+                    td { (optional(adversarial.sensitivity)) }
+                    td { (optional(adversarial.specificity)) }
+                    td { (format!("{:.3}", m.fooling_rate)) }
+                    td { (format!("{:.3}", m.success_rate)) }
+                    td { (format!("{:.2}", m.mean_linf * 255.0)) }
+                    td { (format!("{:.3}", m.mean_l2)) }
+                }
+            }
+        }
+        h2 { "Examples" }
+        (gallery(card, examples))
     };
-    // Examples: for each attack, its largest ε.
-    let mut gallery = String::new();
+    Ok(page(&format!("robustdx report: {model}"), "", body))
+}
+
+/// For each attack, its examples at its largest ε: the truth, the clean and adversarial images
+/// with their decisions, and the perturbation.
+fn gallery(card: &ModelCard, examples: &Gallery) -> Markup {
     let mut attacks: Vec<&str> = examples.iter().map(|(a, _, _)| a.as_str()).collect();
     attacks.dedup();
-    for attack in attacks {
-        let Some((_, eps, shown)) = examples
+    let largest = attacks.into_iter().filter_map(|attack| {
+        examples
             .iter()
             .filter(|(a, _, _)| a == attack)
             .max_by(|a, b| a.1.total_cmp(&b.1))
-        else {
-            continue;
-        };
-        gallery.push_str(&format!("<h3>{attack}, ε = {eps}/255</h3>\n<table class=\"gallery\"><tr><th>truth</th><th>clean</th><th>adversarial</th><th>perturbation (amplified)</th></tr>\n"));
-        for e in shown {
-            gallery.push_str(&format!(
-                "<tr><td>#{} {}</td><td><img src=\"{}\"><br>{}</td><td><img src=\"{}\"><br>{}</td><td><img src=\"{}\"></td></tr>\n",
-                e.index,
-                escape(&truth(card, &e.label)),
-                png_data_url(&e.clean),
-                escape(&describe(card, &e.clean_probs)),
-                png_data_url(&e.adversarial),
-                escape(&describe(card, &e.adversarial_probs)),
-                png_data_url(&amplified_perturbation(&e.clean, &e.adversarial)),
-            ));
+    });
+    html! {
+        @for (attack, eps, shown) in largest {
+            h3 { (attack) ", ε = " (eps) "/255" }
+            table.gallery {
+                (head_row(&["truth", "clean", "adversarial", "perturbation (amplified)"]))
+                @for e in shown {
+                    tr {
+                        td { "#" (e.index) " " (truth(card, &e.label)) }
+                        td { (picture(&e.clean)) br; (describe(card, &e.clean_probs)) }
+                        td { (picture(&e.adversarial)) br; (describe(card, &e.adversarial_probs)) }
+                        td { (picture(&amplified_perturbation(&e.clean, &e.adversarial))) }
+                    }
+                }
+            }
         }
-        gallery.push_str("</table>\n");
     }
-    let html = format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>robustdx report: {model}</title>
-<style>{STYLE}</style></head><body>
-<h1>Robustness of {model}</h1>
-<p>{arch} ({task}, classes: {classes}), evaluated on <b>{data}</b> ({samples} test images) by {tool} {version}.</p>
-<table class="about">{about}</table>
-<p class="note">ε is the L∞ (or L2) budget in 1/255 pixel units; ε = 0 is the clean model. Fooled: share of images whose decision changed.
-Success: untargeted — share of correctly classified images made wrong; targeted — share now decided as the target.</p>
-<h2>Sanity checks</h2>
-{flags}
-<div class="charts">{charts}</div>
-<table><tr><th>attack</th><th>settings</th><th>ε×255</th><th>accuracy</th><th>AUC</th><th>sensitivity</th><th>specificity</th><th>fooled</th><th>success</th><th>mean ‖δ‖∞×255</th><th>mean ‖δ‖₂</th></tr>
-{rows}</table>
-<h2>Examples</h2>
-{gallery}
-</body></html>
-"#,
-        model = escape(&record.model.file),
-        arch = escape(&record.model.architecture),
-        task = record.model.task,
-        classes = escape(&card.class_names.join(", ")),
-        data = escape(&record.data.name),
-        samples = record.data.samples,
-        tool = record.tool.name,
-        version = record.tool.version,
-    );
-    let index = dir.join("index.html");
-    write_atomic(&index, html.as_bytes())?;
-    Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use robustdx_core::data::Image;
+    use robustdx_core::model::{ArchitectureConfig, InputSpec, ModelOptions};
+    use robustdx_core::{Label, TaskKind};
+
+    use super::*;
+    use crate::report::parts::{HOSTILE, assert_escaped, hostile_sweep};
+
+    #[test]
+    fn hostile_names_come_out_escaped() {
+        let record = hostile_sweep();
+        let options = ModelOptions {
+            channels: 3,
+            classes: 2,
+            width: Some(4),
+        };
+        let card = ModelCard {
+            architecture: ArchitectureConfig::from_name("small-cnn", &options).unwrap(),
+            input: InputSpec::with_default_stats(3, 2),
+            task: TaskKind::Binary,
+            class_names: record.model.class_names.clone(),
+            training: None,
+        };
+        let image = Image::new(3, 2, 2, vec![0.5; 12]);
+        let example = Example {
+            index: 7,
+            label: Label::Class(0),
+            clean: image.clone(),
+            adversarial: image,
+            clean_probs: vec![0.9, 0.1],
+            adversarial_probs: vec![0.2, 0.8],
+        };
+        let gallery = vec![(HOSTILE.to_string(), 8.0, vec![example])];
+        let html = render(&record, &card, &gallery).unwrap().into_string();
+        assert_escaped(&html);
+        assert!(html.contains("Sanity checks") && html.contains("<h2>Examples</h2>"));
+    }
 }
