@@ -37,8 +37,15 @@ use backend::BackendChoice;
     about = "Test and harden medical image classifiers against adversarial attacks"
 )]
 struct Cli {
-    /// Where the work runs: a GPU through wgpu if there is one (auto), wgpu, or the CPU
-    #[arg(long, global = true, value_enum, default_value = "auto")]
+    /// Where the work runs: a GPU through wgpu if there is one (auto), wgpu, or the CPU; the
+    /// ROBUSTDX_BACKEND environment variable when the flag is not given
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "ROBUSTDX_BACKEND",
+        default_value = "auto"
+    )]
     backend: BackendChoice,
     #[command(subcommand)]
     command: Command,

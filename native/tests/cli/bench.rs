@@ -1,0 +1,24 @@
+//! `bench compare`: robustdx's side of the speed table against PyTorch + torchattacks.
+
+use crate::util::Dir;
+
+/// Without PyTorch: robustdx's side of the table and how to get the other.
+#[test]
+fn bench_compare_without_pytorch_says_how_to_get_it() {
+    let dir = Dir::new();
+    let all = dir
+        .robustdx(["bench", "compare", "--python", "/nonexistent/python"])
+        .args(["--runs", "1"])
+        .run_ok();
+    assert!(
+        all.contains("cannot import torch and torchattacks"),
+        "{all}"
+    );
+    for row in [
+        "| PGD-10 | small-cnn (width 32, 64 px, batch 32) | cpu |",
+        "| PGD-10 | attn-vgg (width 8, 64 px, batch 32) | cpu |",
+        "| APGD-CE-10 | small-cnn (width 32, 64 px, batch 32) | cpu |",
+    ] {
+        assert!(all.contains(row), "{row} missing:\n{all}");
+    }
+}

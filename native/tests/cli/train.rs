@@ -1,0 +1,115 @@
+//! `train`: a model file and its checkpoint, resuming after the last finished epoch, and the
+//! flags it refuses. (Defended training is in `defense`.)
+
+use std::sync::LazyLock;
+
+use crate::util::{DERM, Dir};
+
+const DATA: &str = "synth-derm:n=96,test=48,size=32,seed=4";
+
+/// What a one-epoch training on `DATA` at 32 pixels said and wrote (`m.bpk`, `m.bpk.ckpt`), made
+/// once for the tests here.
+struct Trained {
+    said: String,
+    model: Option<Vec<u8>>,
+    checkpoint: Option<Vec<u8>>,
+}
+
+static ONE_EPOCH: LazyLock<Trained> = LazyLock::new(|| {
+    let dir = Dir::new();
+    let said = dir
+        .robustdx(["train", "--data", DATA, "--image-size", "32"])
+        .args(["--epochs", "1", "--out", "m.bpk"])
+        .run_ok();
+    let file = |name: &str| dir.exists(name).then(|| dir.read(name));
+    Trained {
+        said,
+        model: file("m.bpk"),
+        checkpoint: file("m.bpk.ckpt"),
+    }
+});
+
+#[test]
+fn train_writes_the_model_and_its_checkpoint() {
+    let said = &ONE_EPOCH.said;
+    assert!(said.contains("backend: cpu"), "{said}");
+    assert!(ONE_EPOCH.model.is_some() && ONE_EPOCH.checkpoint.is_some());
+}
+
+#[test]
+fn resume_continues_after_the_last_finished_epoch() {
+    let dir = Dir::new();
+    let file = |bytes: &Option<Vec<u8>>| bytes.clone().expect("written by the first epoch");
+    dir.write("m.bpk", file(&ONE_EPOCH.model));
+    dir.write("m.bpk.ckpt", file(&ONE_EPOCH.checkpoint));
+    let said = dir
+        .robustdx(["train", "--data", DATA, "--epochs", "2", "--out", "m.bpk"])
+        .arg("--resume")
+        .run_ok();
+    assert!(said.contains("resuming m.bpk.ckpt after epoch 1"), "{said}");
+    assert!(said.contains("epoch 2/2"), "{said}");
+    dir.robustdx([
+        "eval", "--model", "m.bpk", "--data", DATA, "--json", "e.json",
+    ])
+    .run_ok();
+    assert_eq!(dir.json("e.json")["model"]["training"]["epochs"], 2);
+}
+
+/// Killed after its first checkpoint and resumed without `--epochs`: the run's own 5 epochs.
+#[test]
+fn a_resumed_training_keeps_its_own_epochs() {
+    let dir = Dir::new();
+    let data = "synth-derm:n=384,test=8,size=32,seed=8";
+    let mut child = dir
+        .robustdx([
+            "train",
+            "--data",
+            data,
+            "--image-size",
+            "32",
+            "--width",
+            "4",
+        ])
+        .args(["--epochs", "5", "--batch-size", "16", "--out", "m.bpk"])
+        .spawn();
+    while !dir.exists("m.bpk.ckpt") {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let said = dir
+        .robustdx(["train", "--data", data, "--out", "m.bpk", "--resume"])
+        .run_ok();
+    assert!(said.contains("--epochs 5"), "{said}");
+    dir.robustdx([
+        "eval", "--model", "m.bpk", "--data", data, "--json", "e.json",
+    ])
+    .run_ok();
+    assert_eq!(dir.json("e.json")["model"]["training"]["epochs"], 5);
+}
+
+#[test]
+fn resume_without_a_checkpoint_names_the_missing_file() {
+    Dir::new()
+        .robustdx(["train", "--resume", "--out", "none.bpk"])
+        .fails_with(&["none.bpk.ckpt"]);
+}
+
+#[test]
+fn a_negative_learning_rate_is_refused() {
+    Dir::new()
+        .robustdx(["train", "--lr=-1", "--data", "synth-derm:n=8"])
+        .fails_with(&["--lr"]);
+}
+
+/// `--holdout 1` puts every image in the test split: fine to evaluate, nothing to train on.
+#[test]
+fn an_empty_train_split_is_refused() {
+    let dir = Dir::new();
+    dir.robustdx(["data", "export", "--data", DERM, "--split", "test"])
+        .args(["--limit", "6", "--out", "png"])
+        .run_ok();
+    dir.robustdx(["train", "--data", "folder:png", "--holdout", "1"])
+        .args(["--out", "x.bpk"])
+        .fails_with(&["train split is empty"]);
+}
