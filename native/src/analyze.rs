@@ -367,6 +367,7 @@ mod tests {
         };
         let matrix = vec![vec![1.0, -0.5], vec![-0.5, 1.0]];
         let findings = AnalysisFindings {
+            identity: None,
             samples: 2,
             feature_shift: vec![
                 StageShift {
@@ -408,6 +409,7 @@ mod tests {
                 clean_cam: vec![0.0, 0.5, 1.0, 0.5],
                 adversarial_cam: vec![1.0, 0.5, 0.0, 0.5],
             }],
+            records: Vec::new(),
         };
         let report = AnalysisReport::new(model, data, spec, 0, findings);
         let image = Image::new(3, 2, 2, vec![0.5; 12]);
