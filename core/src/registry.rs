@@ -6,11 +6,10 @@
 //!
 //! ```
 //! use robustdx_core::attack::ATTACKS;
-//! use robustdx_core::registry::Entry;
 //!
-//! let pgd = ATTACKS.get("pgd").unwrap();
+//! let pgd = ATTACKS.get("PGD").unwrap();
 //! assert!(pgd.stepwise && !pgd.needs_generator);
-//! let unknown = ATTACKS.get("cw").unwrap_err().to_string();
+//! let unknown = ATTACKS.get("cw").err().unwrap().to_string();
 //! assert!(unknown.contains("unknown attack 'cw' (expected one of fgsm, pgd"));
 //! ```
 

@@ -9,6 +9,7 @@ use burn::tensor::Device;
 use robustdx_core::attack::attack_info;
 use robustdx_core::data::Image;
 use robustdx_core::model::DiagnosticModel;
+use robustdx_core::registry::parse_assignments;
 use robustdx_core::report::SingleImageReport;
 use robustdx_core::robustness::{SingleImageSettings, attack_single_image};
 
@@ -36,12 +37,14 @@ fn settings(args: &AttackArgs) -> anyhow::Result<SingleImageSettings> {
             && args.restarts.unwrap_or(1) == 1,
         "--image runs the pixel-space L∞ attack with one start"
     );
+    let entry = attack_info(kind)?;
     let settings = SingleImageSettings {
-        attack: kind.clone(),
+        attack: entry.name.into(),
         eps,
         steps: args.steps.unwrap_or(10),
         step_size: args.step_size,
         random_start: false,
+        settings: parse_assignments(entry.name, &entry.defaults(), &args.set)?,
     };
     settings.validate().context("--image")?;
     Ok(settings)

@@ -86,6 +86,37 @@ pub trait Architecture {
     fn infer_config(weights: &WeightShapes) -> Result<Self::Config>;
 }
 
+/// The parts of an [`Architecture`] impl that every burn config / module pair here has alike:
+/// the config's `channels`, `classes`, `min_input_size()` and `init(device)`, the network's
+/// `fold_batch_norm()`.
+macro_rules! burn_config_and_module {
+    ($config:ty, $network:ty) => {
+        type Config = $config;
+        type Network = $network;
+
+        fn channels(config: &$config) -> usize {
+            config.channels
+        }
+
+        fn classes(config: &$config) -> usize {
+            config.classes
+        }
+
+        fn min_input_size(config: &$config) -> usize {
+            config.min_input_size()
+        }
+
+        fn init(config: &$config, device: &Device) -> $network {
+            config.init(device)
+        }
+
+        fn fold_batch_norm(network: &mut $network) {
+            network.fold_batch_norm();
+        }
+    };
+}
+pub(super) use burn_config_and_module;
+
 /// The tensor shapes of a PyTorch state dict, as an architecture reads its configuration off
 /// them: every shape is checked before it is indexed, and errors name the file.
 pub struct WeightShapes<'a> {

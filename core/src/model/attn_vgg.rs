@@ -2,7 +2,9 @@
 //! trunk whose pool3 and pool4 maps are weighed by two attention gates queried by pool5; the
 //! global pool5 vector and the two attended vectors feed one linear head.
 
-use super::architecture::{Architecture, ArchitectureInfo, ForwardOutput, WeightShapes};
+use super::architecture::{
+    Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
+};
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -212,8 +214,7 @@ pub(crate) fn torch_name(path: &str) -> String {
 pub struct AttnVggArchitecture;
 
 impl Architecture for AttnVggArchitecture {
-    type Config = AttnVggConfig;
-    type Network = AttnVgg;
+    burn_config_and_module!(AttnVggConfig, AttnVgg);
 
     const INFO: ArchitectureInfo = ArchitectureInfo {
         name: "attn-vgg",
@@ -230,28 +231,8 @@ impl Architecture for AttnVggArchitecture {
         AttnVggConfig::new(channels, classes).with_width(width)
     }
 
-    fn channels(config: &AttnVggConfig) -> usize {
-        config.channels
-    }
-
-    fn classes(config: &AttnVggConfig) -> usize {
-        config.classes
-    }
-
-    fn min_input_size(config: &AttnVggConfig) -> usize {
-        config.min_input_size()
-    }
-
-    fn init(config: &AttnVggConfig, device: &Device) -> AttnVgg {
-        config.init(device)
-    }
-
     fn forward(network: &AttnVgg, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
         network.forward(x, probe)
-    }
-
-    fn fold_batch_norm(network: &mut AttnVgg) {
-        network.fold_batch_norm();
     }
 
     fn torch_name(path: &str) -> String {

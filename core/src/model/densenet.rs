@@ -1,7 +1,9 @@
 //! DenseNet-121 (Huang et al. 2017) with torchvision's structure and parameter names; CheXNet's
 //! backbone for the 14 chest findings. Each layer sees the concatenation of all earlier maps.
 
-use super::architecture::{Architecture, ArchitectureInfo, ForwardOutput, WeightShapes};
+use super::architecture::{
+    Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
+};
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -221,8 +223,7 @@ pub(crate) fn torch_name(path: &str) -> String {
 pub struct DenseNet121Architecture;
 
 impl Architecture for DenseNet121Architecture {
-    type Config = DenseNetConfig;
-    type Network = DenseNet;
+    burn_config_and_module!(DenseNetConfig, DenseNet);
 
     const INFO: ArchitectureInfo = ArchitectureInfo {
         name: "densenet-121",
@@ -241,29 +242,9 @@ impl Architecture for DenseNet121Architecture {
             .with_growth_rate(width / 2)
     }
 
-    fn channels(config: &DenseNetConfig) -> usize {
-        config.channels
-    }
-
-    fn classes(config: &DenseNetConfig) -> usize {
-        config.classes
-    }
-
-    fn min_input_size(config: &DenseNetConfig) -> usize {
-        config.min_input_size()
-    }
-
-    fn init(config: &DenseNetConfig, device: &Device) -> DenseNet {
-        config.init(device)
-    }
-
     fn forward(network: &DenseNet, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
         let (logits, feature) = network.forward(x, probe);
         (logits, Vec::new(), feature)
-    }
-
-    fn fold_batch_norm(network: &mut DenseNet) {
-        network.fold_batch_norm();
     }
 
     fn torch_name(path: &str) -> String {

@@ -2,7 +2,9 @@
 //! seed study's diabetic-retinopathy grader, at 299x299. Every channel count scales with
 //! `width / 32`, so a narrow copy trains on a CPU.
 
-use super::architecture::{Architecture, ArchitectureInfo, ForwardOutput, WeightShapes};
+use super::architecture::{
+    Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
+};
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -449,8 +451,7 @@ impl InceptionV3 {
 pub struct InceptionV3Architecture;
 
 impl Architecture for InceptionV3Architecture {
-    type Config = InceptionV3Config;
-    type Network = InceptionV3;
+    burn_config_and_module!(InceptionV3Config, InceptionV3);
 
     const INFO: ArchitectureInfo = ArchitectureInfo {
         name: "inception-v3",
@@ -467,29 +468,9 @@ impl Architecture for InceptionV3Architecture {
         InceptionV3Config::new(channels, classes).with_width(width)
     }
 
-    fn channels(config: &InceptionV3Config) -> usize {
-        config.channels
-    }
-
-    fn classes(config: &InceptionV3Config) -> usize {
-        config.classes
-    }
-
-    fn min_input_size(config: &InceptionV3Config) -> usize {
-        config.min_input_size()
-    }
-
-    fn init(config: &InceptionV3Config, device: &Device) -> InceptionV3 {
-        config.init(device)
-    }
-
     fn forward(network: &InceptionV3, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
         let (logits, feature) = network.forward(x, probe);
         (logits, Vec::new(), feature)
-    }
-
-    fn fold_batch_norm(network: &mut InceptionV3) {
-        network.fold_batch_norm();
     }
 
     fn torch_name(path: &str) -> String {

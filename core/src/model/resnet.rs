@@ -1,7 +1,9 @@
 //! ResNet-18 (He et al. 2016) with torchvision's structure and parameter names, for quick runs
 //! and the browser: a 7x7 stem, four stages of two basic blocks, global pooling, one linear head.
 
-use super::architecture::{Architecture, ArchitectureInfo, ForwardOutput, WeightShapes};
+use super::architecture::{
+    Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
+};
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -163,8 +165,7 @@ pub(crate) fn torch_name(path: &str) -> String {
 pub struct ResNet18Architecture;
 
 impl Architecture for ResNet18Architecture {
-    type Config = ResNet18Config;
-    type Network = ResNet18;
+    burn_config_and_module!(ResNet18Config, ResNet18);
 
     const INFO: ArchitectureInfo = ArchitectureInfo {
         name: "resnet-18",
@@ -181,29 +182,9 @@ impl Architecture for ResNet18Architecture {
         ResNet18Config::new(channels, classes).with_width(width)
     }
 
-    fn channels(config: &ResNet18Config) -> usize {
-        config.channels
-    }
-
-    fn classes(config: &ResNet18Config) -> usize {
-        config.classes
-    }
-
-    fn min_input_size(config: &ResNet18Config) -> usize {
-        config.min_input_size()
-    }
-
-    fn init(config: &ResNet18Config, device: &Device) -> ResNet18 {
-        config.init(device)
-    }
-
     fn forward(network: &ResNet18, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
         let (logits, feature) = network.forward(x, probe);
         (logits, Vec::new(), feature)
-    }
-
-    fn fold_batch_norm(network: &mut ResNet18) {
-        network.fold_batch_norm();
     }
 
     fn torch_name(path: &str) -> String {

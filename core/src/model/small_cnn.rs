@@ -2,7 +2,9 @@
 //! ReLU, 2x2 max-pool), global average pooling, one linear head.
 
 use super::layers::{conv_norm, fold_batch_norm};
-use super::architecture::{Architecture, ArchitectureInfo, ForwardOutput, WeightShapes};
+use super::architecture::{
+    Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
+};
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -116,8 +118,7 @@ impl SmallCnn {
 pub struct SmallCnnArchitecture;
 
 impl Architecture for SmallCnnArchitecture {
-    type Config = SmallCnnConfig;
-    type Network = SmallCnn;
+    burn_config_and_module!(SmallCnnConfig, SmallCnn);
 
     const INFO: ArchitectureInfo = ArchitectureInfo {
         name: "small-cnn",
@@ -134,29 +135,9 @@ impl Architecture for SmallCnnArchitecture {
         SmallCnnConfig::new(channels, classes).with_width(width)
     }
 
-    fn channels(config: &SmallCnnConfig) -> usize {
-        config.channels
-    }
-
-    fn classes(config: &SmallCnnConfig) -> usize {
-        config.classes
-    }
-
-    fn min_input_size(config: &SmallCnnConfig) -> usize {
-        config.min_input_size()
-    }
-
-    fn init(config: &SmallCnnConfig, device: &Device) -> SmallCnn {
-        config.init(device)
-    }
-
     fn forward(network: &SmallCnn, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
         let (logits, feature) = network.forward(x, probe);
         (logits, Vec::new(), feature)
-    }
-
-    fn fold_batch_norm(network: &mut SmallCnn) {
-        network.fold_batch_norm();
     }
 
     fn torch_name(path: &str) -> String {

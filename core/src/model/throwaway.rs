@@ -96,3 +96,27 @@ impl Architecture for LinearArchitecture {
         Ok(LinearProbeConfig::new(ends.channels, ends.classes, ends.width))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{ARCHITECTURES, ArchitectureConfig, ModelOptions};
+
+    #[test]
+    fn a_new_architecture_is_registered_by_its_one_line() {
+        assert_eq!(ARCHITECTURES.last().unwrap().name, "linear-probe");
+        let options = ModelOptions {
+            channels: 1,
+            classes: 4,
+            width: None,
+        };
+        let config = ArchitectureConfig::from_name("Linear_Probe", &options).unwrap();
+        assert_eq!((config.name(), config.channels(), config.classes()), ("linear-probe", 1, 4));
+        // The file form: the name beside its settings, read back to the same config.
+        let text = serde_json::to_string(&config).unwrap();
+        assert!(text.starts_with(r#"{"name":"linear-probe","channels":1"#), "{text}");
+        let back: ArchitectureConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, config);
+        let err = serde_json::from_str::<ArchitectureConfig>(r#"{"name":"vgg-11"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown model 'vgg-11'"), "{err}");
+    }
+}

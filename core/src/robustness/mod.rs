@@ -19,7 +19,8 @@ pub use sanity::{
     SANITY_CHECKS, SANITY_IMAGES, SanityCheck, SanityFlag, check_attacks, check_model,
 };
 pub use single_image::{
-    MAX_STEPS, SingleImageOutcome, SingleImageSettings, StepProgress, attack_single_image,
+    FIXED_SETTINGS, MAX_STEPS, SingleImageOutcome, SingleImageSettings, StepProgress,
+    attack_single_image, open_settings,
 };
 pub use sweep::{CellExamples, Sweep};
 

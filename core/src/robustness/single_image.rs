@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Decision, decision};
 use crate::attack::{
-    AttackContext, AttackSpec, AttackedModel, Convention, GenerativeAdversarialPerturbation, Goal,
-    Norm, ProjectedGradientDescent, SampleKeys, applicable, attack_info,
+    AttackContext, AttackInfo, AttackSpec, AttackedModel, Convention,
+    GenerativeAdversarialPerturbation, Goal, Norm, ProjectedGradientDescent, SampleKeys, Settings,
+    applicable, attack_info,
 };
 use crate::data::{Image, images_to_tensor};
 use crate::model::{Classifier, DiagnosticModel};
@@ -33,6 +34,29 @@ pub struct SingleImageSettings {
     /// PGD from a random point of the ε-ball. Off by default: the same image gives the same
     /// numbers on every backend.
     pub random_start: bool,
+    /// The attack's other settings (keys of its registry defaults, as the page's settings form
+    /// and `--set` give them); the fields above win over the same keys here.
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+/// Settings the one-image run decides itself: one start, from the clean image, so the same
+/// image gives the same numbers on every backend.
+pub const FIXED_SETTINGS: [&str; 2] = ["restarts", "random_start"];
+
+/// The settings of `attack` a person may set for one image beyond ε and its steps, with their
+/// defaults: the numbers and switches of its registry entry, less the fixed ones (what the
+/// page's settings form shows; `null` is a number the attack chooses when absent).
+pub fn open_settings(attack: &AttackInfo) -> Vec<(String, serde_json::Value)> {
+    attack
+        .defaults()
+        .into_iter()
+        .filter(|(key, value)| {
+            key != "steps"
+                && !FIXED_SETTINGS.contains(&key.as_str())
+                && (value.is_number() || value.is_boolean() || value.is_null())
+        })
+        .collect()
 }
 
 /// The most PGD iterations one image may ask for: more is a typo, not a stronger attack.
@@ -41,6 +65,9 @@ pub const MAX_STEPS: usize = 1000;
 impl SingleImageSettings {
     pub fn validate(&self) -> Result<()> {
         let attack = attack_info(&self.attack)?;
+        // Unknown or ill-typed keys are named, not dropped.
+        (attack.canonical)(&self.settings)
+            .map_err(|e| Error::invalid(format!("{}: {e}", attack.name)))?;
         if !self.eps.is_finite() || !(0.0..=255.0).contains(&self.eps) {
             return Err(Error::invalid(format!(
                 "ε must be between 0 and 255 (in 1/255 pixel units), got {}",
@@ -74,9 +101,11 @@ impl SingleImageSettings {
     /// The registry spec these settings describe (L∞, pixel space, untargeted).
     pub fn spec(&self) -> Result<AttackSpec> {
         let entry = attack_info(&self.attack)?;
-        let mut options = serde_json::Map::new();
+        let mut options = self.settings.clone();
         options.insert("steps".into(), self.steps.into());
-        options.insert("step_size".into(), self.step_size.into());
+        if self.step_size.is_some() {
+            options.insert("step_size".into(), self.step_size.into());
+        }
         options.insert("random_start".into(), self.random_start.into());
         AttackSpec::new(
             entry.name,
@@ -287,6 +316,7 @@ mod tests {
             steps,
             step_size: None,
             random_start: false,
+            settings: Settings::new(),
         }
     }
 
@@ -412,5 +442,41 @@ mod tests {
                 .all(|v| (0.0..=1.0 + 1e-6).contains(v))
         );
         assert_eq!(outcome.cam_adversarial.channels, 3);
+    }
+
+    #[test]
+    fn the_attacks_other_settings_reach_its_spec_and_unknown_ones_are_named() {
+        let mut s = settings("apgd", 8.0, 5);
+        s.settings.insert("restarts".into(), 3.into());
+        s.validate().unwrap();
+        let spec = s.spec().unwrap();
+        assert_eq!(spec.settings["restarts"], 3);
+        // The steps field wins over the same key in the map.
+        s.settings.insert("steps".into(), 50.into());
+        assert_eq!(s.spec().unwrap().settings["steps"], 5);
+        s.settings.insert("momentum".into(), 0.5.into());
+        let err = s.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("apgd") && err.contains("no setting 'momentum'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_form_offers_what_one_image_can_change() {
+        let keys = |name: &str| -> Vec<String> {
+            open_settings(attack_info(name).unwrap())
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect()
+        };
+        // PGD's step size (its own rule when absent); one start, so no restarts or random start.
+        assert_eq!(keys("pgd"), ["step_size"]);
+        assert!(keys("apgd").is_empty() && keys("fgsm").is_empty());
+        // GAP's generator and hash are files, not form fields.
+        assert!(keys("gap").is_empty());
+        let mut s = settings("pgd", 8.0, 4);
+        s.settings.insert("step_size".into(), 0.5.into());
+        assert_eq!(s.spec().unwrap().settings["step_size"], 0.5);
     }
 }

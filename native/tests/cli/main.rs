@@ -3,6 +3,7 @@
 //! one link; the tiny trained models in `util` are made once for all of it.
 
 mod analyze;
+mod analyze_resume;
 mod attack;
 mod attack_image;
 mod backend;

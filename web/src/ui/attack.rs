@@ -1,8 +1,10 @@
 //! The attack lab: pick a shipped model, a sample or your own image, an attack and ε; watch it.
 
 use leptos::prelude::*;
+use robustdx_core::attack::Settings;
 use robustdx_core::attack::{ATTACK_INFO, DEFAULT_ATTACK, attack_info};
-use robustdx_core::robustness::SingleImageSettings;
+use robustdx_core::robustness::{SingleImageSettings, open_settings};
+use serde_json::Value;
 use web_sys::File;
 
 use super::client::WorkerClient;
@@ -96,6 +98,8 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
     let attack = RwSignal::new(DEFAULT_ATTACK.to_string());
     let eps = RwSignal::new(8.0f32);
     let steps = RwSignal::new(10usize);
+    // The attack's other settings the visitor changed (the form shows its registry defaults).
+    let other = RwSignal::new(Settings::new());
     let upload_error = RwSignal::new(None::<String>);
     let info = |name: &str| attack_info(name).ok();
 
@@ -149,6 +153,7 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
             steps: steps.get_untracked(),
             step_size: None,
             random_start: false,
+            settings: other.get_untracked(),
         };
         if let Err(e) = settings.validate() {
             upload_error.set(Some(e.to_string()));
@@ -216,6 +221,7 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                                 let name = event_target_value(&ev);
                                 if let Some(entry) = info(&name) {
                                     if let Some(n) = entry.default_steps() { steps.set(n) }
+                                    other.set(Settings::new());
                                     attack.set(name);
                                 }
                             }>
@@ -236,6 +242,10 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                         <input type="number" min="1" max="1000" data-testid="steps" prop:value=move || steps.get().to_string()
                             on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { steps.set(v) } }/>
                     </label>
+                    // Every other number or switch of the attack's registry entry, at its default.
+                    {move || info(&attack.get()).map(|entry| open_settings(entry).into_iter().map(|(key, default)| {
+                        setting_input(key, default, other)
+                    }).collect_view())}
                     <button class="run" data-testid="run" on:click=run
                         disabled=move || client.backend.get().is_none() || client.run.with(|r| r.running) || chosen.get().is_none()>
                         {move || if client.run.with(|r| r.running) { "Running…" } else { "Run attack" }}
@@ -248,4 +258,43 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
             <SequencePanel client model=Signal::derive(model) chosen/>
         </section>
     }
+}
+
+/// One registry setting as a form field: a switch, or a number (whole when its default is;
+/// empty means the attack's own choice when its default is absent).
+fn setting_input(key: String, default: Value, other: RwSignal<Settings>) -> impl IntoView {
+    let label = key.replace('_', " ");
+    let testid = format!("setting-{key}");
+    if let Value::Bool(on) = default {
+        return view! {
+            <label>{label}" "
+                <input type="checkbox" data-testid=testid prop:checked=on
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        other.update(|m| { m.insert(key.clone(), on.into()); });
+                    }/>
+            </label>
+        }
+        .into_any();
+    }
+    let whole = default.is_u64() || default.is_i64();
+    let shown = default.as_f64().map(|v| v.to_string()).unwrap_or_default();
+    view! {
+        <label>{label}" "
+            <input type="number" step=if whole { "1" } else { "any" } data-testid=testid
+                placeholder=if default.is_null() { "auto" } else { "" } prop:value=shown
+                on:input=move |ev| {
+                    let text = event_target_value(&ev);
+                    let value = match whole {
+                        true => text.trim().parse::<i64>().ok().map(Value::from),
+                        false => text.trim().parse::<f64>().ok().map(Value::from),
+                    };
+                    other.update(|m| match value {
+                        Some(v) => { m.insert(key.clone(), v); }
+                        None => { m.remove(&key); }
+                    });
+                }/>
+        </label>
+    }
+    .into_any()
 }

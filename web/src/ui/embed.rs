@@ -62,6 +62,7 @@ fn configured(
             })
             .transpose()?,
         random_start: false,
+        settings: Default::default(),
     };
     settings.validate().map_err(|e| e.to_string())?;
     if entry.needs_generator && model.generator.is_none() {
