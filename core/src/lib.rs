@@ -6,6 +6,8 @@
 //! as bytes through a [`data::FileSource`], results go out as values and serialisable records, so
 //! the same code serves the native `robustdx` binary and the WebAssembly page.
 
+#![warn(missing_docs)]
+
 pub mod analysis;
 pub mod attack;
 pub mod data;

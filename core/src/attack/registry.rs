@@ -37,6 +37,7 @@ pub(super) use attacks;
 
 /// One registered attack: its description and how to build it.
 pub struct AttackEntry {
+    /// What the attack is and can do; the part the page needs.
     pub info: AttackInfo,
     /// Builds the attack a spec describes (its settings already canonical).
     pub build: fn(&AttackSpec, &AttackContext) -> Result<Box<dyn Attack>>,
@@ -149,8 +150,12 @@ pub struct AttackSpec {
     /// ε in 1/255 units: of pixels ([0, 1] images), or of normalised values for the paper
     /// convention.
     pub eps: f32,
+    /// The ball ε is measured in: L∞ (every pixel moves at most ε) or L2.
     pub norm: Norm,
+    /// Whether ε and the clip range are in pixels or in normalised units (the seed study's code).
     pub convention: Convention,
+    /// What the attack aims for; an attack with a [fixed goal](AttackInfo::fixed_goal) overrides
+    /// it.
     pub goal: Goal,
     /// The attack's own settings, every default filled in (so a spec written with defaults
     /// equals one that spells them out).

@@ -20,7 +20,9 @@ impl burn::module::ModuleVisitor for Materialise {
 /// A trained (or fresh) classifier: weights and the record that says how to use them.
 #[derive(Debug, Clone)]
 pub struct DiagnosticModel {
+    /// What the weights are and how to feed them.
     pub card: ModelCard,
+    /// The weights, of whichever registered architecture the card names.
     pub network: Network,
 }
 
