@@ -45,7 +45,7 @@ pub enum Error {
     EmptySplit {
         /// The data set as the user named it.
         source_name: String,
-        /// `train` or `test`.
+        /// Which split, in words (`train`, `test`, `evaluated`).
         split: String,
     },
     /// An invalid setting or argument (data spec, hyper-parameter, model config).

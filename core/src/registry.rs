@@ -10,7 +10,7 @@
 //!
 //! let pgd = ATTACKS.get("pgd").unwrap();
 //! assert!(pgd.stepwise && !pgd.needs_generator);
-//! let unknown = ATTACKS.get("cw").unwrap_err().to_string();
+//! let unknown = ATTACKS.get("cw").err().unwrap().to_string();
 //! assert!(unknown.contains("unknown attack 'cw' (expected one of fgsm, pgd"));
 //! ```
 
