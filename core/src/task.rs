@@ -15,6 +15,7 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
+    /// `binary`, `multi-class` or `multi-label`, as files and tables write it.
     pub fn name(self) -> &'static str {
         match self {
             TaskKind::Binary => "binary",
@@ -32,6 +33,8 @@ impl TaskKind {
         }
     }
 
+    /// Whether each finding is predicted on its own (sigmoid per label) rather than one class of
+    /// many.
     pub fn is_multi_label(self) -> bool {
         self == TaskKind::MultiLabel
     }

@@ -13,6 +13,7 @@ use crate::{Result, readback};
 pub struct StageShift {
     /// 1-based, in depth order.
     pub stage: usize,
+    /// Mean over images of ‖A(x′) − A(x)‖₂ / ‖A(x)‖₂ for this stage's activation A.
     pub relative_l2: f64,
 }
 

@@ -49,10 +49,16 @@ pub fn matrix_distance(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
 /// ground truth's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelCorrelation {
+    /// Finding-by-finding correlation of the ground truth.
     pub truth: Vec<Vec<f64>>,
+    /// Of the decisions on the clean images.
     pub clean: Vec<Vec<f64>>,
+    /// Of the decisions on the adversarial images.
     pub adversarial: Vec<Vec<f64>>,
+    /// Frobenius distance of `clean` from `truth`.
     pub clean_distance: f64,
+    /// Frobenius distance of `adversarial` from `truth`: larger than `clean_distance` when the
+    /// attack broke which findings go together.
     pub adversarial_distance: f64,
 }
 

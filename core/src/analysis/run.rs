@@ -35,6 +35,7 @@ pub struct AnalysisIdentity {
     pub model_sha256: String,
     /// The data as the user named it, with the options that decide the split.
     pub data: String,
+    /// `train` or `test`.
     pub split: String,
     /// Keys the attack's random draws per image, and the t-SNE start.
     pub seed: u64,
@@ -78,13 +79,17 @@ impl Identity for AnalysisIdentity {
 pub struct AnalysisRecord {
     /// Position in the split (the whole split, also in a shard).
     pub index: usize,
+    /// Its ground truth.
     pub label: Label,
+    /// The model's probabilities on the clean image.
     pub clean_probs: Vec<f32>,
+    /// The model's probabilities on the attacked image.
     pub adversarial_probs: Vec<f32>,
     /// Per stage, ‖A(x′) − A(x)‖₂ / ‖A(x)‖₂.
     pub shift: Vec<f32>,
     /// The penultimate feature, clean and adversarial.
     pub clean_feature: Vec<f32>,
+    /// See `clean_feature`.
     pub adversarial_feature: Vec<f32>,
 }
 
@@ -99,7 +104,11 @@ impl Indexed for AnalysisRecord {
 pub struct Separation {
     /// Share of images decided right (multi-label: every finding right).
     pub accuracy: f64,
+    /// Mean silhouette of the features grouped by class, in [−1, 1]; `None` with fewer than two
+    /// groups.
     pub silhouette: Option<f64>,
+    /// Between- over within-class scatter of the features; `None` with fewer than two groups or no
+    /// spread within them.
     pub fisher_ratio: Option<f64>,
 }
 
@@ -107,13 +116,21 @@ pub struct Separation {
 /// after the attack, each explaining that image's own decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CamExample {
+    /// Position in the split.
     pub index: usize,
+    /// Its file, or its index for generated images.
     pub id: String,
+    /// Rows of each map.
     pub height: usize,
+    /// Columns of each map.
     pub width: usize,
+    /// The decision on the clean image, in words.
     pub clean_decision: String,
+    /// The decision on the attacked image, in words.
     pub adversarial_decision: String,
+    /// Grad-CAM explaining the clean decision.
     pub clean_cam: Vec<f32>,
+    /// Grad-CAM explaining the adversarial decision.
     pub adversarial_cam: Vec<f32>,
 }
 
@@ -123,10 +140,13 @@ pub struct AnalysisFindings {
     /// Absent in files of a robustdx that wrote none: never reused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<AnalysisIdentity>,
+    /// Images analysed (the whole run's, also in a merged file).
     pub samples: usize,
     /// Per stage, the mean relative L2 shift over the images.
     pub feature_shift: Vec<StageShift>,
+    /// Class separation of the clean images' features.
     pub clean: Separation,
+    /// Class separation of the adversarial images' features.
     pub adversarial: Separation,
     /// Multi-label models only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,6 +155,7 @@ pub struct AnalysisFindings {
     /// it (the page) or for fewer than `tsne::MIN_POINTS` images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tsne: Option<TsneMap>,
+    /// Grad-CAM before and after for the first `shown` images.
     pub cams: Vec<CamExample>,
     /// Every image's record, in index order: kept in a shard's file only, for `merge`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -380,12 +401,17 @@ pub fn findings(
 
 /// One analysis's fixed parts.
 pub struct Analyzer<'a> {
+    /// The model under attack.
     pub model: &'a DiagnosticModel,
     /// The whole split; the identity's `limit` and `shard` pick the images.
     pub data: &'a dyn Dataset,
+    /// This process's share of the images; `None`: all of them.
     pub shard: Option<Shard>,
+    /// Images per attack batch.
     pub batch_size: usize,
+    /// What some attacks need besides their spec (GAP's generator).
     pub context: AttackContext<'a>,
+    /// Where the model runs.
     pub device: &'a Device,
 }
 

@@ -10,18 +10,24 @@ use serde::{Deserialize, Serialize};
 /// Where each clean and each adversarial image's penultimate feature lands in one joint map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TsneMap {
+    /// The t-SNE perplexity used: 30, lowered for small sets.
     pub perplexity: f64,
+    /// Gradient-descent iterations of the fit.
     pub epochs: usize,
+    /// Seeds the start, so the same features give the same map.
     pub seed: u64,
     /// One point per image, in the order of the images.
     pub clean: Vec<[f32; 2]>,
+    /// One point per image, in the same order as `clean`.
     pub adversarial: Vec<[f32; 2]>,
     /// Each image's group (index into `group_names`): its class, or its set of findings.
     pub groups: Vec<usize>,
+    /// What each group is: a class name, or a set of findings.
     pub group_names: Vec<String>,
     /// Whether each image was decided right before and after the attack: the fooled ones are
     /// right clean and wrong adversarial.
     pub clean_right: Vec<bool>,
+    /// See `clean_right`.
     pub adversarial_right: Vec<bool>,
 }
 

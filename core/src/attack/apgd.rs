@@ -16,8 +16,10 @@ use crate::registry::canonical_settings;
 use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, SampleKeys};
 use crate::{Error, Label, Result};
 
+/// APGD-CE, ready to run: the budget and how many iterations and restarts it spends.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AutoProjectedGradientDescent {
+    /// The threat model; APGD runs in pixel space only ([`Convention::Pixel`]).
     pub budget: Budget,
     /// N, the iteration budget the checkpoints are laid out over (100 in AutoAttack).
     pub steps: usize,
@@ -30,7 +32,9 @@ pub struct AutoProjectedGradientDescent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApgdSettings {
+    /// N, the iteration budget the checkpoints are laid out over (100 in AutoAttack).
     pub steps: usize,
+    /// Independent runs from different random starts (1: a single run).
     pub restarts: usize,
 }
 
@@ -114,6 +118,8 @@ fn schedule(steps: usize) -> (usize, usize, usize) {
 }
 
 impl AutoProjectedGradientDescent {
+    /// Untargeted L∞ APGD-CE at `eps` (pixel units, [0, 1] images) over `steps` iterations, one
+    /// run.
     pub fn linf(eps: f32, steps: usize) -> Self {
         Self {
             budget: Budget::linf(eps),
@@ -122,6 +128,7 @@ impl AutoProjectedGradientDescent {
         }
     }
 
+    /// Checks the budget, that it is pixel-space, and that there is at least one step and one run.
     pub fn validate(&self) -> Result<()> {
         self.budget.validate()?;
         if self.budget.convention != Convention::Pixel {

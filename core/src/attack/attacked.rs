@@ -20,6 +20,7 @@ pub struct AttackedModel {
 }
 
 impl AttackedModel {
+    /// Folds `model`'s batch norm and freezes a copy on the autodiff version of `device`.
     pub fn new(model: &DiagnosticModel, device: &Device) -> Self {
         // Folded once: `frozen` of a folded model has nothing left to fold.
         let model = model.folded();
@@ -35,14 +36,17 @@ impl AttackedModel {
         &self.device
     }
 
+    /// The model's task, which decides the loss an attack climbs.
     pub fn task(&self) -> TaskKind {
         self.model.card.task
     }
 
+    /// Width of the model's logits: its class (or label) count.
     pub fn classes(&self) -> usize {
         self.model.card.num_classes()
     }
 
+    /// The folded model, for callers that score the adversarial images themselves.
     pub fn model(&self) -> &DiagnosticModel {
         &self.model
     }

@@ -8,10 +8,13 @@ use super::{SampleKeys, Stream};
 use crate::model::InputSpec;
 use crate::{Error, Result};
 
+/// The norm of the ε-ball around the clean image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Norm {
+    /// The largest change of any one value is at most ε.
     Linf,
+    /// The Euclidean length of the whole change is at most ε.
     L2,
 }
 
@@ -29,13 +32,16 @@ pub enum Convention {
 /// The threat model of one attack run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Budget {
+    /// The ball's norm.
     pub norm: Norm,
     /// In pixel units for [`Convention::Pixel`], normalised units for [`Convention::Paper`].
     pub eps: f32,
+    /// Where ε is measured and what pixels are clipped to.
     pub convention: Convention,
 }
 
 impl Budget {
+    /// An L∞ budget of `eps` in pixel units (8/255 is `8.0 / 255.0`), clipped to [0, 1].
     pub fn linf(eps: f32) -> Self {
         Self {
             norm: Norm::Linf,
@@ -44,6 +50,8 @@ impl Budget {
         }
     }
 
+    /// Checks that ε is finite and ≥ 0, fits the pixel range (L∞ pixel), and that the paper
+    /// convention is L∞.
     pub fn validate(&self) -> Result<()> {
         if !self.eps.is_finite() || self.eps < 0.0 {
             return Err(Error::invalid(format!(
@@ -148,9 +156,13 @@ impl Bound {
 /// range.
 #[derive(Debug, Clone)]
 pub struct Region {
+    /// The norm of the ball.
     pub norm: Norm,
+    /// The radius: one number, or one per channel (the paper convention's ε × std).
     pub eps: Bound,
+    /// Lowest allowed pixel value, one number or one per channel.
     pub lower: Bound,
+    /// Highest allowed pixel value, one number or one per channel.
     pub upper: Bound,
 }
 

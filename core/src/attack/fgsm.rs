@@ -9,9 +9,12 @@ use crate::registry::canonical_settings;
 use super::{Attack, AttackedModel, Budget, Goal, SampleKeys};
 use crate::{Label, Result};
 
+/// FGSM, ready to run: one signed-gradient step of size ε.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct FastGradientSignMethod {
+    /// The threat model; the single step is ε long in its norm.
     pub budget: Budget,
+    /// Untargeted, or towards a class or the least likely one.
     pub goal: Goal,
 }
 

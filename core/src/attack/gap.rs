@@ -31,18 +31,25 @@ const MODEL_CARD_KEY: &str = "robustdx.card";
 /// Everything about a trained generator except its weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GapCard {
+    /// The generator's architecture and sizes, to rebuild it before its weights load.
     pub generator: GeneratorConfig,
     /// The ε (pixel units, L∞) it was trained at; attacks may scale to another.
     pub eps: f32,
+    /// One perturbation for every image (from the stored noise) rather than one per image.
     pub universal: bool,
+    /// Channels of the images it takes and perturbs.
     pub channels: usize,
+    /// Height in pixels of the images it takes.
     pub height: usize,
+    /// Width in pixels of the images it takes.
     pub width: usize,
     /// The classifier it was trained to fool: architecture name and class names.
     pub model_architecture: String,
+    /// The classifier's class names, in logit order.
     pub model_classes: Vec<String>,
     /// The data set it was trained on, as the user named it.
     pub trained_on: String,
+    /// Training epochs run (provenance; not needed to attack).
     pub epochs: usize,
 }
 
@@ -119,6 +126,7 @@ pub(crate) const ENTRY: AttackEntry = AttackEntry {
 pub struct GenerativeAdversarialPerturbation {
     /// An inference copy, on the device the attacked images are on.
     pub generator: Generator,
+    /// Where the generator came from and what it was trained against.
     pub card: GapCard,
     /// Pixel-space L∞; ε starts at the training ε.
     pub budget: Budget,

@@ -16,11 +16,15 @@ use crate::{Error, Result, task};
 /// How to train a generator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GapSettings {
+    /// The generator to train (architecture, sizes, width).
     pub generator: GeneratorConfig,
     /// Pixel units, L∞.
     pub eps: f32,
+    /// Learn one perturbation for every image instead of one per image.
     pub universal: bool,
+    /// Passes over the training data.
     pub epochs: usize,
+    /// Images per optimiser step.
     pub batch_size: usize,
     /// Adam's (β₁ = 0.5, as GAP), constant over the run.
     pub learning_rate: f64,
@@ -43,6 +47,8 @@ impl GapSettings {
         }
     }
 
+    /// Checks ε (in (0, 1]), the generator's sizes, and that epochs, batch size and learning rate
+    /// are positive.
     pub fn validate(&self) -> Result<()> {
         self.generator.validate()?;
         Budget::linf(self.eps).validate()?;
@@ -78,9 +84,11 @@ impl GapSettings {
 pub struct GapProgress {
     /// 1-based.
     pub epoch: usize,
+    /// Total epochs of the run.
     pub epochs: usize,
     /// 1-based.
     pub batch: usize,
+    /// Batches per epoch.
     pub batches: usize,
     /// The attack loss of this batch (lower is stronger).
     pub loss: f64,

@@ -33,17 +33,21 @@ fn default_depth() -> usize {
 /// blocks, two transposed convolutions up, 7x7 convolution out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResnetGeneratorConfig {
+    /// Image channels in and perturbation channels out.
     pub channels: usize,
     /// `[height, width]` of the images (and of the universal noise image).
     pub input_size: [usize; 2],
     /// Channels of the stem; each downsampling doubles it.
     #[serde(default = "default_width")]
     pub width: usize,
+    /// Residual blocks at the bottleneck.
     #[serde(default = "default_blocks")]
     pub blocks: usize,
 }
 
 impl ResnetGeneratorConfig {
+    /// The generator for `channels`-channel images of `input_size` with GAP's narrow defaults
+    /// (width 16, 3 blocks).
     pub fn new(channels: usize, input_size: [usize; 2]) -> Self {
         Self {
             channels,
@@ -58,17 +62,21 @@ impl ResnetGeneratorConfig {
 /// up, each joined to the same level's way down by a skip connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnetGeneratorConfig {
+    /// Image channels in and perturbation channels out.
     pub channels: usize,
     /// `[height, width]` of the images (and of the universal noise image).
     pub input_size: [usize; 2],
     /// Channels of the first level; each deeper level doubles it, up to 8x.
     #[serde(default = "default_width")]
     pub width: usize,
+    /// Stride-2 levels; the image sides must be divisible by 2^depth.
     #[serde(default = "default_depth")]
     pub depth: usize,
 }
 
 impl UnetGeneratorConfig {
+    /// The generator for `channels`-channel images of `input_size` with GAP's narrow defaults
+    /// (width 16, depth 3).
     pub fn new(channels: usize, input_size: [usize; 2]) -> Self {
         Self {
             channels,
@@ -88,13 +96,16 @@ impl UnetGeneratorConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "name")]
 pub enum GeneratorConfig {
+    /// pix2pix's U-Net.
     #[serde(rename = "unet")]
     Unet(UnetGeneratorConfig),
+    /// CycleGAN's ResNet generator.
     #[serde(rename = "resnet")]
     Resnet(ResnetGeneratorConfig),
 }
 
 impl GeneratorConfig {
+    /// The names [`GeneratorConfig::from_name`] accepts (`--generator-arch`).
     pub const NAMES: &'static [&'static str] = &["resnet", "unet"];
 
     /// The generator `name` with its default width, blocks and depth.
@@ -111,6 +122,7 @@ impl GeneratorConfig {
         }
     }
 
+    /// `resnet` or `unet`, as in [`GeneratorConfig::NAMES`].
     pub fn name(&self) -> &'static str {
         match self {
             Self::Unet(_) => "unet",
@@ -118,6 +130,7 @@ impl GeneratorConfig {
         }
     }
 
+    /// Channels of the images it takes and the perturbations it makes.
     pub fn channels(&self) -> usize {
         match self {
             Self::Unet(c) => c.channels,
@@ -133,6 +146,7 @@ impl GeneratorConfig {
         }
     }
 
+    /// Channels of the first layer; deeper layers multiply it.
     pub fn width(&self) -> usize {
         match self {
             Self::Unet(c) => c.width,
@@ -140,6 +154,7 @@ impl GeneratorConfig {
         }
     }
 
+    /// The same generator at another base width (wider learns more, trains slower).
     pub fn with_width(self, width: usize) -> Self {
         match self {
             Self::Unet(c) => Self::Unet(UnetGeneratorConfig { width, ..c }),
@@ -223,6 +238,7 @@ enum Network {
 }
 
 impl Generator {
+    /// Whether it makes one perturbation for every image (see the module doc).
     pub fn is_universal(&self) -> bool {
         self.noise.is_some()
     }
@@ -367,6 +383,7 @@ pub struct ResnetGenerator {
 }
 
 impl ResnetGeneratorConfig {
+    /// A freshly initialised generator on `device`.
     pub fn init(&self, device: &Device) -> ResnetGenerator {
         let w = self.width;
         let down = |input: usize, output: usize| ConvNormRelu {
@@ -425,6 +442,7 @@ pub struct UnetGenerator {
 }
 
 impl UnetGeneratorConfig {
+    /// A freshly initialised generator on `device`.
     pub fn init(&self, device: &Device) -> UnetGenerator {
         let depth = self.depth;
         let down = (0..depth)

@@ -29,6 +29,8 @@ impl Goal {
         }
     }
 
+    /// Whether the attack aims at a chosen target (descends the loss) rather than away from the
+    /// truth.
     pub fn is_targeted(self) -> bool {
         self != Goal::Untargeted
     }

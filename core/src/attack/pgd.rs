@@ -10,15 +10,20 @@ use crate::registry::canonical_settings;
 use super::{Attack, AttackedModel, Budget, Goal, Region, SampleKeys};
 use crate::{Error, Label, Result};
 
+/// PGD, ready to run: the budget, the step schedule and the restarts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ProjectedGradientDescent {
+    /// The threat model.
     pub budget: Budget,
     /// In the units of ε.
     pub step_size: f32,
+    /// Gradient steps per run.
     pub steps: usize,
+    /// Start at a uniformly random point of the ε-ball instead of the clean image.
     pub random_start: bool,
     /// Independent runs from different random starts; each sample keeps its strongest.
     pub restarts: usize,
+    /// Untargeted, or towards a class or the least likely one.
     pub goal: Goal,
 }
 
@@ -26,10 +31,13 @@ pub struct ProjectedGradientDescent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PgdSettings {
+    /// Steps per run (10 by default).
     pub steps: usize,
     /// In 1/255 units, like ε; ε/4 when absent.
     pub step_size: Option<f32>,
+    /// Independent runs from different random starts; each image keeps its strongest.
     pub restarts: usize,
+    /// Start each run at a random point of the ε-ball (Madry et al.); off: from the clean image.
     pub random_start: bool,
 }
 
@@ -93,6 +101,7 @@ impl ProjectedGradientDescent {
         }
     }
 
+    /// Checks the budget and that the step size is finite and ≥ 0 and there is at least one run.
     pub fn validate(&self) -> Result<()> {
         self.budget.validate()?;
         if !self.step_size.is_finite() || self.step_size < 0.0 {
@@ -200,10 +209,12 @@ pub struct PgdRun<'a> {
 }
 
 impl PgdRun<'_> {
+    /// Whether every step has been taken.
     pub fn is_finished(&self) -> bool {
         self.step >= self.attack.steps
     }
 
+    /// Steps taken so far.
     pub fn steps_taken(&self) -> usize {
         self.step
     }

@@ -37,6 +37,7 @@ pub(super) use attacks;
 
 /// One registered attack: its description and how to build it.
 pub struct AttackEntry {
+    /// What the attack is and can do; the part the page needs.
     pub info: AttackInfo,
     /// Builds the attack a spec describes (its settings already canonical).
     pub build: fn(&AttackSpec, &AttackContext) -> Result<Box<dyn Attack>>,
@@ -142,6 +143,41 @@ pub fn attack_info(name: &str) -> Result<&'static AttackInfo> {
 }
 
 /// One attack at one budget, completely described.
+///
+/// Made through [`AttackSpec::new`], which fills in every default of the attack's settings, so
+/// two specs of the same attack are equal exactly when they would run the same attack: what
+/// resume and merge rely on.
+///
+/// ```rust
+/// use robustdx_core::attack::{AttackContext, AttackSpec, Convention, Goal, Norm};
+/// use serde_json::{Map, Value, json};
+///
+/// // PGD at ε = 8/255 in L∞, pixel space, untargeted, with `settings` laid over the defaults.
+/// let pgd = |settings: Value| {
+///     let settings: Map<String, Value> = settings.as_object().cloned().unwrap_or_default();
+///     AttackSpec::new("pgd", 8.0, Norm::Linf, Convention::Pixel, Goal::Untargeted, &settings)
+/// };
+///
+/// let spec = pgd(json!({}))?;
+/// // Every setting is filled in: the canonical form results store and resume compares.
+/// assert_eq!(
+///     Value::Object(spec.settings.clone()),
+///     json!({ "steps": 10, "step_size": null, "restarts": 1, "random_start": true })
+/// );
+/// assert_eq!(spec.budget().eps, 8.0 / 255.0); // attacks work in pixel units
+/// assert_eq!(spec.describe(), "pgd ε=8/255");
+///
+/// // Spelling a default out makes the same spec; changing one shows in the description.
+/// assert_eq!(pgd(json!({ "steps": 10 }))?, spec);
+/// assert_eq!(pgd(json!({ "steps": 50 }))?.describe(), "pgd ε=8/255 steps=50");
+/// // A setting PGD does not have is an error, not a silent default.
+/// assert!(pgd(json!({ "iterations": 50 })).is_err());
+///
+/// // The spec builds the attack it describes.
+/// let attack = spec.build(&AttackContext::default())?;
+/// assert_eq!(attack.name(), "pgd");
+/// # Ok::<(), robustdx_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttackSpec {
     /// The registry name (`fgsm`, `pgd`, `apgd`, `gap`).
@@ -149,8 +185,12 @@ pub struct AttackSpec {
     /// ε in 1/255 units: of pixels ([0, 1] images), or of normalised values for the paper
     /// convention.
     pub eps: f32,
+    /// The ball ε is measured in: L∞ (every pixel moves at most ε) or L2.
     pub norm: Norm,
+    /// Whether ε and the clip range are in pixels or in normalised units (the seed study's code).
     pub convention: Convention,
+    /// What the attack aims for; an attack with a [fixed goal](AttackInfo::fixed_goal) overrides
+    /// it.
     pub goal: Goal,
     /// The attack's own settings, every default filled in (so a spec written with defaults
     /// equals one that spells them out).

@@ -12,7 +12,9 @@ use rand_distr::StandardNormal;
 /// Who the images of a batch are: the run's seed and each image's index in the split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SampleKeys {
+    /// The run's seed: the same seed draws the same noise for the same image.
     pub seed: u64,
+    /// Each image's index in its split, in batch order.
     pub indices: Vec<u64>,
 }
 
@@ -20,6 +22,7 @@ pub struct SampleKeys {
 pub type Stream = u64;
 
 impl SampleKeys {
+    /// Keys for the images at `indices` of a run with `seed`.
     pub fn new(seed: u64, indices: Vec<u64>) -> Self {
         Self { seed, indices }
     }
@@ -29,10 +32,12 @@ impl SampleKeys {
         Self::new(seed, (0..n as u64).collect())
     }
 
+    /// Images in the batch.
     pub fn len(&self) -> usize {
         self.indices.len()
     }
 
+    /// Whether the batch has no images.
     pub fn is_empty(&self) -> bool {
         self.indices.is_empty()
     }

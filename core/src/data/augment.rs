@@ -16,7 +16,9 @@ const CROP_RATIO: (f64, f64) = (3.0 / 4.0, 4.0 / 3.0);
 /// The augmentation of one epoch of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Augmentation {
+    /// The run's seed; with the epoch and image it keys every draw.
     pub seed: u64,
+    /// 0-based; each epoch draws new views of the same image.
     pub epoch: u64,
 }
 
@@ -25,7 +27,9 @@ pub struct Augmentation {
 pub struct AugmentDraw {
     /// Crop rectangle: top, left, height, width (in the source image).
     pub crop: (usize, usize, usize, usize),
+    /// Mirror left to right.
     pub flip_horizontal: bool,
+    /// Mirror top to bottom.
     pub flip_vertical: bool,
     /// Quarter turns counter-clockwise, 0-3.
     pub quarter_turns: u8,
@@ -82,6 +86,8 @@ impl Augmentation {
 }
 
 impl AugmentDraw {
+    /// The crop, flips and turns applied to `image`, in that order; the crop is not resized (the
+    /// loader brings images to the model's size).
     pub fn apply(&self, image: &Image) -> Image {
         let (top, left, h, w) = self.crop;
         // Output size after the turns.

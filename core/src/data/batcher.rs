@@ -17,6 +17,7 @@ pub struct Batch {
     pub images: Tensor<4>,
     /// One-hot / multi-hot `[batch, classes]`.
     pub targets: Tensor<2>,
+    /// The ground truth of each image, in batch order (what `targets` encodes).
     pub labels: Vec<Label>,
 }
 

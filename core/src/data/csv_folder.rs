@@ -19,7 +19,10 @@ use crate::{Error, Label, Result, TaskKind};
 pub struct CsvColumns {
     /// Directory of the images; empty means the CSV's own directory.
     pub images: String,
+    /// The column naming each image: its file name under `images`, with or without the extension
+    /// (default `image_id`).
     pub id_column: String,
+    /// The column of class names, one class per image (default `label`).
     pub label_column: String,
     /// Whether the first row names the columns.
     pub has_header: bool,

@@ -14,7 +14,9 @@ use crate::{Error, Label, Result, TaskKind};
 /// One image with its ground truth.
 #[derive(Debug, Clone)]
 pub struct Sample {
+    /// Pixels in [0, 1], at the size stored (the loader resizes).
     pub image: Image,
+    /// The ground truth.
     pub label: Label,
 }
 
@@ -23,6 +25,7 @@ pub struct Sample {
 pub struct DatasetInfo {
     /// Where it came from, as the user named it (e.g. `synth-derm:n=2000` or a path).
     pub name: String,
+    /// Single-label (binary, multi-class) or multi-label.
     pub task: TaskKind,
     /// Class names (single-label) or finding names (multi-label), in output order.
     pub class_names: Vec<String>,
@@ -31,6 +34,7 @@ pub struct DatasetInfo {
 }
 
 impl DatasetInfo {
+    /// Class (or finding) count: the width of a model's logits for this data.
     pub fn num_classes(&self) -> usize {
         self.class_names.len()
     }
@@ -38,7 +42,9 @@ impl DatasetInfo {
 
 /// An indexable collection of samples, decoded on demand.
 pub trait Dataset: Send + Sync {
+    /// Name, task, classes and channels of the set.
     fn info(&self) -> &DatasetInfo;
+    /// Samples in the set.
     fn len(&self) -> usize;
     /// Decodes sample `index` (< `len()`). Errors name the file (and row) at fault.
     fn get(&self, index: usize) -> Result<Sample>;
@@ -49,6 +55,7 @@ pub trait Dataset: Send + Sync {
         index.to_string()
     }
 
+    /// Whether the set has no samples.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -67,11 +74,14 @@ pub trait Dataset: Send + Sync {
 
 /// A data source's train and test splits.
 pub struct DataSplits {
+    /// What models are trained on.
     pub train: Arc<dyn Dataset>,
+    /// What they are evaluated and attacked on; never seen in training.
     pub test: Arc<dyn Dataset>,
 }
 
 impl DataSplits {
+    /// What the data set holds (the test split's description, which names the source).
     pub fn info(&self) -> &DatasetInfo {
         self.test.info()
     }
@@ -125,6 +135,7 @@ impl FileDataset {
         Ok(dataset)
     }
 
+    /// The (file path, label) of each sample, in index order.
     pub fn entries(&self) -> &[(String, Label)] {
         &self.entries
     }
@@ -190,6 +201,8 @@ pub struct Subset {
 }
 
 impl Subset {
+    /// The samples of `inner` at `indices`, in that order; `split` is appended to its name
+    /// (`[train]`).
     pub fn new(inner: Arc<dyn Dataset>, indices: Vec<usize>, split: &str) -> Self {
         let mut info = inner.info().clone();
         info.name = format!("{} [{split}]", info.name);

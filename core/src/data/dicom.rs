@@ -18,7 +18,12 @@ pub enum DicomWindow {
     /// The image's min–max, whatever the file says.
     MinMax,
     /// This window, whatever the file says.
-    Fixed { center: f64, width: f64 },
+    Fixed {
+        /// The value mapped to mid-gray, in the image's stored (rescaled) units.
+        center: f64,
+        /// The range of values spread over black to white (> 0).
+        width: f64,
+    },
 }
 
 impl FromStr for DicomWindow {
@@ -84,9 +89,12 @@ pub fn is_dicom(bytes: &[u8]) -> bool {
 /// The VOI LUT function of a window (PS3.3 C.11.2.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WindowFunction {
+    /// `LINEAR` (PS3.3 C.11.2.1.2.1), the default.
     #[default]
     Linear,
+    /// `LINEAR_EXACT` (C.11.2.1.3.2): the window without `LINEAR`'s half-unit offsets.
     LinearExact,
+    /// `SIGMOID` (C.11.2.1.3.1).
     Sigmoid,
 }
 

@@ -72,6 +72,7 @@ fn decode_dynamic(bytes: &[u8], name: &str) -> Result<DynamicImage> {
 /// Choices for files that need them: which window and frame of a DICOM file.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct DecodeOptions {
+    /// Which window turns a monochrome DICOM image's values into intensities.
     pub dicom_window: DicomWindow,
     /// 0-based.
     pub dicom_frame: u32,
@@ -80,13 +81,19 @@ pub struct DecodeOptions {
 /// A decoded image with 1 (grayscale) or 3 (RGB) channels, pixels in [0, 1], planar CHW.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
+    /// 1 (grayscale) or 3 (RGB).
     pub channels: usize,
+    /// Rows.
     pub height: usize,
+    /// Columns.
     pub width: usize,
+    /// `channels × height × width` values in [0, 1], channel-major (planar CHW).
     pub pixels: Vec<f32>,
 }
 
 impl Image {
+    /// An image from planar pixels. Panics unless `channels` is 1 or 3 and `pixels` has exactly
+    /// `channels × height × width` values.
     pub fn new(channels: usize, height: usize, width: usize, pixels: Vec<f32>) -> Self {
         assert!(
             channels == 1 || channels == 3,

@@ -11,6 +11,7 @@ use crate::{Error, Result};
 pub struct DirEntry {
     /// File or directory name, without the parent path.
     pub name: String,
+    /// A directory rather than a file.
     pub is_dir: bool,
 }
 
@@ -42,20 +43,25 @@ pub struct MemorySource {
 }
 
 impl MemorySource {
+    /// An empty tree.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The tree with `bytes` at `path` (builder form of [`MemorySource::insert`]).
     pub fn with(mut self, path: &str, bytes: impl Into<Vec<u8>>) -> Self {
         self.insert(path, bytes);
         self
     }
 
+    /// Stores `bytes` at `path` (a leading `./` is dropped); directories exist by having files
+    /// under them.
     pub fn insert(&mut self, path: &str, bytes: impl Into<Vec<u8>>) {
         self.files
             .insert(path.trim_start_matches("./").to_string(), bytes.into());
     }
 
+    /// The tree behind the shared handle data sets take.
     pub fn into_shared(self) -> Arc<dyn FileSource> {
         Arc::new(self)
     }

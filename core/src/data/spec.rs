@@ -28,6 +28,7 @@ pub enum DataSpec {
 /// Settings that apply to file-based sources.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenOptions {
+    /// Which CSV columns hold the ids and labels (`csv:` sources).
     pub csv: CsvColumns,
     /// Fraction of a source without its own train/test split that is held out for testing.
     pub holdout: f64,
@@ -52,6 +53,8 @@ impl Default for OpenOptions {
 }
 
 impl DataSpec {
+    /// Reads a `--data` value: `KIND:PATH` for the file-based kinds; an unknown kind or a missing
+    /// path is an error.
     pub fn parse(spec: &str) -> Result<Self> {
         let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
         let path = |what: &str| -> Result<String> {

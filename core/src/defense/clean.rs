@@ -17,6 +17,7 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
     build: |_: &DefenseSpec| Ok(Box::new(CleanTraining)),
 };
 
+/// Clean training: the classification loss on the unperturbed batch, no inner attack.
 pub struct CleanTraining;
 
 impl Defense for CleanTraining {

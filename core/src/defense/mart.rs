@@ -22,6 +22,7 @@ use super::{Defense, TrainingBatch, inner};
 use crate::attack::canonical_settings;
 use crate::{Result, TaskKind};
 
+/// MART's settings in a [`DefenseSpec`]; the defaults are the seed study's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MartSettings {
@@ -31,6 +32,7 @@ pub struct MartSettings {
     pub steps: usize,
     /// α in 1/255 units (the seed's 0.007 = 1.785/255).
     pub step_size: f64,
+    /// β, the weight of the KL term (6 in the seed and in MART's paper).
     pub beta: f64,
 }
 
@@ -55,12 +57,14 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
     build: |spec: &DefenseSpec| Ok(Box::new(Mart::new(spec.settings_as()?)?)),
 };
 
+/// MART training, ready to run: the settings and the inner attack they make.
 pub struct Mart {
     settings: MartSettings,
     attack: inner::GaussianStartPgd,
 }
 
 impl Mart {
+    /// MART with `settings`; an error if they make no valid inner attack (ε, steps, step size).
     pub fn new(settings: MartSettings) -> Result<Self> {
         let attack = inner::GaussianStartPgd::new(
             settings.eps,

@@ -39,6 +39,7 @@ pub struct TrainingBatch<'a> {
     pub images: Tensor<4>,
     /// One-hot / multi-hot `[batch, classes]`, on the plain device.
     pub targets: Tensor<2>,
+    /// The ground truth of each image, in batch order.
     pub labels: &'a [Label],
     /// Keys of the images (the run's seed for this epoch, each image's index; a repeat drawn by
     /// class balancing has a key of its own): random starts follow the image, not the batch.

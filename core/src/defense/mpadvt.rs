@@ -14,14 +14,17 @@ use super::{Defense, TrainingBatch, inner};
 use crate::attack::{Attack, canonical_settings};
 use crate::{Error, Result};
 
+/// MPAdvT's settings in a [`DefenseSpec`]; the defaults are the seed study's ranges.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MpadvtSettings {
     /// ε is drawn uniformly from [eps_min, eps_max], 1/255 pixel units.
     pub eps_min: f64,
+    /// Upper end of ε's range, 1/255 pixel units.
     pub eps_max: f64,
     /// The step count is drawn uniformly from steps_min..=steps_max.
     pub steps_min: usize,
+    /// Upper end of the step count's range (inclusive).
     pub steps_max: usize,
     /// 1/255 units.
     pub step_size: f64,
@@ -59,19 +62,25 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
 /// What one batch gets: clean, or PGD at this budget.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum MpadvtDraw {
+    /// Train on the batch as it is.
     Clean,
-    /// ε in 1/255 units.
+    /// PGD examples at this budget.
     Adversarial {
+        /// ε in 1/255 pixel units.
         eps: f64,
+        /// PGD steps.
         steps: usize,
     },
 }
 
+/// MPAdvT training: each batch draws clean or PGD at a random budget ([`MpadvtDraw`]).
 pub struct MixedPerturbationTraining {
     settings: MpadvtSettings,
 }
 
 impl MixedPerturbationTraining {
+    /// MPAdvT with `settings`; an error for a probability outside [0, 1], an empty range, or an end
+    /// of the range that makes no valid PGD.
     pub fn new(settings: MpadvtSettings) -> Result<Self> {
         let s = &settings;
         if !(0.0..=1.0).contains(&s.probability) {

@@ -9,11 +9,13 @@ use super::{Defense, TrainingBatch, inner};
 use crate::Result;
 use crate::attack::{Attack, ProjectedGradientDescent, canonical_settings};
 
+/// PGD-AT's settings in a [`DefenseSpec`]; by default ε = 8/255, 10 steps of ε/4.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PgdAtSettings {
     /// L∞ radius, 1/255 pixel units.
     pub eps: f64,
+    /// PGD steps per batch (each costs a forward and a backward pass).
     pub steps: usize,
     /// 1/255 units; ε/4 when absent.
     pub step_size: Option<f64>,
@@ -39,12 +41,14 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
     build: |spec: &DefenseSpec| Ok(Box::new(PgdAdversarialTraining::new(spec.settings_as()?)?)),
 };
 
+/// PGD adversarial training, ready to run: the settings and the PGD they make.
 pub struct PgdAdversarialTraining {
     settings: PgdAtSettings,
     attack: ProjectedGradientDescent,
 }
 
 impl PgdAdversarialTraining {
+    /// PGD-AT with `settings`; an error if they make no valid PGD.
     pub fn new(settings: PgdAtSettings) -> Result<Self> {
         let attack = inner::pgd(settings.eps, settings.steps, settings.step_size, true)?;
         Ok(Self { settings, attack })

@@ -62,6 +62,7 @@ impl Entry for DefenseEntry {
 }
 
 impl DefenseEntry {
+    /// The settings a spec gets when none are given.
     pub fn defaults(&self) -> Map<String, Value> {
         (self.canonical)(&Map::new()).expect("a defense's defaults are valid settings")
     }

@@ -12,14 +12,17 @@ use super::{Defense, TrainingBatch, inner};
 use crate::attack::canonical_settings;
 use crate::{Result, TaskKind, task};
 
+/// TRADES' settings in a [`DefenseSpec`]; the defaults are the reference code's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TradesSettings {
     /// L∞ radius, 1/255 pixel units (the reference's 0.031 ≈ 8/255).
     pub eps: f64,
+    /// K, the steps of the KL-maximising inner attack.
     pub steps: usize,
     /// 1/255 units (0.007 = 1.785/255).
     pub step_size: f64,
+    /// β, the weight of the divergence against the clean loss (6: the paper's robust end).
     pub beta: f64,
 }
 
@@ -44,12 +47,14 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
     build: |spec: &DefenseSpec| Ok(Box::new(Trades::new(spec.settings_as()?)?)),
 };
 
+/// TRADES training, ready to run: the settings and the inner attack they make.
 pub struct Trades {
     settings: TradesSettings,
     attack: inner::GaussianStartPgd,
 }
 
 impl Trades {
+    /// TRADES with `settings`; an error if they make no valid inner attack (ε, steps, step size).
     pub fn new(settings: TradesSettings) -> Result<Self> {
         let attack = inner::GaussianStartPgd::new(
             settings.eps,

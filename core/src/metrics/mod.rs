@@ -23,15 +23,20 @@ use crate::{Error, Label, Result, TaskKind};
 /// per-label sigmoid for multi-label) and the ground truth.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Predictions {
+    /// Decides how rows are scored (argmax or per-label threshold).
     pub task: TaskKind,
+    /// Class (or finding) names, in column order.
     pub class_names: Vec<String>,
+    /// One row per image, one probability per class (or finding).
     pub probs: Vec<Vec<f32>>,
+    /// The ground truth, one per row.
     pub labels: Vec<Label>,
 }
 
 /// One class (single-label, one-vs-rest) or one label (multi-label).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassMetrics {
+    /// The class (or finding) name.
     pub name: String,
     /// None when the class is absent from, or the only class of, the ground truth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,7 +54,9 @@ pub struct ClassMetrics {
 /// Scores of one model on one data set (clean, or under one attack and budget).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
+    /// The task the scores are for (which fields are present depends on it).
     pub task: TaskKind,
+    /// Images scored.
     pub samples: usize,
     /// Single-label: share of argmax == label; multi-label: share of (image, label) pairs right at
     /// threshold 0.5.

@@ -19,6 +19,7 @@ use crate::{Error, Result};
 /// What the registry says about an architecture before any weights exist.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ArchitectureInfo {
+    /// The registry name users type and model cards store (`small-cnn`, `resnet-18`, …).
     pub name: &'static str,
     /// The input side the architecture was designed for (torchvision's, for the paper's models).
     pub input_size: usize,
@@ -32,6 +33,7 @@ pub struct ArchitectureInfo {
     pub width_step: usize,
     /// Multi-label head (sigmoid / BCE) by default, as CheXNet's DenseNet-121.
     pub multi_label: bool,
+    /// One line for listings and help texts.
     pub about: &'static str,
 }
 
@@ -47,7 +49,9 @@ impl Entry for ArchitectureInfo {
 /// Size and width choices a user may override when creating a model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelOptions {
+    /// Input channels: 1 (gray) or 3 (RGB).
     pub channels: usize,
+    /// Logits of the head: classes (single-label) or findings (multi-label).
     pub classes: usize,
     /// Width of the first layer; `None` takes the architecture's full width.
     pub width: Option<usize>,
@@ -65,12 +69,15 @@ pub trait Architecture {
     /// The weights (burn's `#[derive(Module)]`).
     type Network: Module + Debug;
 
+    /// The registry's description of this architecture.
     const INFO: ArchitectureInfo;
 
     /// The configuration for `channels` inputs, `classes` outputs at first-layer `width` (a
     /// positive multiple of [`ArchitectureInfo::width_step`]).
     fn config(channels: usize, classes: usize, width: usize) -> Self::Config;
+    /// Input channels of `config`.
     fn channels(config: &Self::Config) -> usize;
+    /// Output logits of `config`.
     fn classes(config: &Self::Config) -> usize;
     /// The smallest input side the network's downsampling leaves a non-empty map for.
     fn min_input_size(config: &Self::Config) -> usize;
@@ -128,8 +135,11 @@ pub struct WeightShapes<'a> {
 /// Width, input channels and classes, read off the first convolution and the head.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ends {
+    /// Output channels of the first convolution.
     pub width: usize,
+    /// Input channels of the first convolution.
     pub channels: usize,
+    /// Output features of the head: the class count.
     pub classes: usize,
 }
 
@@ -151,6 +161,7 @@ impl<'a> WeightShapes<'a> {
         super::model_error(self.source, reason)
     }
 
+    /// Whether the state dict has a tensor named `key` (optional layers, architecture variants).
     pub fn contains(&self, key: &str) -> bool {
         self.shapes.contains_key(key)
     }

@@ -22,7 +22,9 @@ const STAGES: [usize; 5] = [2, 2, 3, 3, 3];
 /// Configuration of [`AttnVgg`].
 #[derive(Config, Debug, PartialEq)]
 pub struct AttnVggConfig {
+    /// Input channels (1 for grayscale, 3 for RGB).
     pub channels: usize,
+    /// Output logits.
     pub classes: usize,
     /// Channels of the first stage (64 in VGG-16); the stages have 1, 2, 4, 8, 8 times it and
     /// the gates 4 times it (256).
@@ -119,6 +121,7 @@ impl AttnVggConfig {
         self.width << stage.min(3)
     }
 
+    /// Fresh weights on `device`, drawn from its random stream.
     pub fn init(&self, device: &Device) -> AttnVgg {
         let mut features = Vec::new();
         let mut input = self.channels;

@@ -11,10 +11,15 @@ use crate::train::{ClassificationLoss, Schedule, Selection, TrainingRecipe};
 /// The input a model expects. Pixels in [0, 1] go in; the model normalises with `mean` / `std`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
+    /// 1 (gray) or 3 (RGB); images of other channel counts are converted.
     pub channels: usize,
+    /// Input height in pixels; images are resampled to it.
     pub height: usize,
+    /// Input width in pixels; images are resampled to it.
     pub width: usize,
+    /// Per-channel mean subtracted from [0, 1] pixels before the network.
     pub mean: Vec<f32>,
+    /// Per-channel standard deviation the centred pixels are divided by (> 0).
     pub std: Vec<f32>,
 }
 
@@ -79,6 +84,7 @@ impl InputSpec {
 /// The epoch model selection kept, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SelectedEpoch {
+    /// The rule that chose it (last epoch, best clean or best robust score).
     pub by: Selection,
     /// 1-based.
     pub epoch: usize,
@@ -92,11 +98,17 @@ pub struct SelectedEpoch {
 pub struct TrainingSummary {
     /// The data set as the user named it.
     pub data: String,
+    /// Images in the training split.
     pub train_samples: usize,
+    /// Epochs trained.
     pub epochs: usize,
+    /// Images per optimiser step.
     pub batch_size: usize,
+    /// The optimiser's name (`adam`, `sgd`).
     pub optimizer: String,
+    /// The initial learning rate.
     pub learning_rate: f64,
+    /// The seed of initialisation, shuffling and augmentation.
     pub seed: u64,
     /// Mean training loss of the last epoch.
     pub final_loss: Option<f64>,
@@ -155,15 +167,21 @@ impl TrainingSummary {
 /// Everything about a model except its weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelCard {
+    /// Which architecture, at which width, channels and classes.
     pub architecture: ArchitectureConfig,
+    /// Input size and normalisation the network expects.
     pub input: InputSpec,
+    /// Single-label (binary, multi-class) or multi-label, which decides the head's activation and
+    /// loss.
     pub task: TaskKind,
     /// Class names (single-label) or finding names (multi-label), in logit order.
     pub class_names: Vec<String>,
+    /// How it was trained; `None` for a fresh or imported model.
     pub training: Option<TrainingSummary>,
 }
 
 impl ModelCard {
+    /// Width of the logits: the class (or finding) count.
     pub fn num_classes(&self) -> usize {
         self.class_names.len()
     }

@@ -21,7 +21,9 @@ use super::layers::{batch_norm, conv, conv_norm, fold_batch_norm, split_index};
 /// Configuration of [`DenseNet`]; the defaults are DenseNet-121.
 #[derive(Config, Debug, PartialEq)]
 pub struct DenseNetConfig {
+    /// Input channels (1 for grayscale, 3 for RGB).
     pub channels: usize,
+    /// Output logits.
     pub classes: usize,
     /// Channels of the stem (`num_init_features`, 64).
     #[config(default = 64)]
@@ -111,6 +113,7 @@ pub struct DenseNet {
 }
 
 impl DenseNetConfig {
+    /// Fresh weights on `device`, drawn from its random stream.
     pub fn init(&self, device: &Device) -> DenseNet {
         let mut width = self.init_features;
         let mut blocks = Vec::new();

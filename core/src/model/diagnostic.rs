@@ -20,13 +20,44 @@ impl burn::module::ModuleVisitor for Materialise {
 /// A trained (or fresh) classifier: weights and the record that says how to use them.
 #[derive(Debug, Clone)]
 pub struct DiagnosticModel {
+    /// What the weights are and how to feed them.
     pub card: ModelCard,
+    /// The weights, of whichever registered architecture the card names.
     pub network: Network,
 }
 
 impl DiagnosticModel {
     /// A freshly initialised model of architecture `name` for the data set `data`, taking
     /// `size` x `size` inputs. Initialisation draws from the device's seeded random stream.
+    /// `width` (first-layer channels) defaults to the architecture's full width; an unknown
+    /// name, a size below the architecture's minimum or fewer than two classes is an error.
+    ///
+    /// A tiny small-cnn on the CPU backend, classifying a random batch:
+    ///
+    /// ```rust
+    /// use burn::Tensor;
+    /// use burn::tensor::{Device, Distribution};
+    /// use robustdx_core::TaskKind;
+    /// use robustdx_core::data::DatasetInfo;
+    /// use robustdx_core::model::{Classifier, DiagnosticModel};
+    ///
+    /// let device = Device::flex();
+    /// device.seed(0); // the same seed draws the same weights
+    /// let data = DatasetInfo {
+    ///     name: "dermoscopy".into(),
+    ///     task: TaskKind::Binary,
+    ///     class_names: vec!["benign".into(), "malignant".into()],
+    ///     channels: 3,
+    /// };
+    /// let model = DiagnosticModel::create("small-cnn", &data, 32, Some(4), &device)?;
+    /// assert_eq!(model.card.input.height, 32);
+    ///
+    /// // Pixels in [0, 1]: the model normalises them itself (`model.card.input`).
+    /// let images = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
+    /// let logits = model.logits(images);
+    /// assert_eq!(logits.dims(), [2, 2]); // [batch, classes]
+    /// # Ok::<(), robustdx_core::Error>(())
+    /// ```
     pub fn create(
         name: &str,
         data: &DatasetInfo,

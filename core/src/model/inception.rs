@@ -20,7 +20,9 @@ use super::layers::{ConvBnRelu, conv};
 /// Configuration of [`InceptionV3`].
 #[derive(Config, Debug, PartialEq)]
 pub struct InceptionV3Config {
+    /// Input channels (1 for grayscale, 3 for RGB).
     pub channels: usize,
+    /// Output logits.
     pub classes: usize,
     /// Channels of the first conv (32 in torchvision); all others scale with it. Even, so every
     /// scaled count (all multiples of 16 at full width) stays whole.
@@ -319,6 +321,7 @@ pub struct InceptionV3 {
 }
 
 impl InceptionV3Config {
+    /// Fresh weights on `d`, drawn from its random stream.
     pub fn init(&self, d: &Device) -> InceptionV3 {
         let w = Widths(self.width);
         let aux_logits = self.aux.then(|| InceptionAux {

@@ -4,6 +4,7 @@
 
 use burn::Tensor;
 
+/// What a forward pass shows of itself (see the module doc); both hooks default to doing nothing.
 pub trait Probe {
     /// Stage `index` (0-based, in depth order) produced `x`.
     fn stage(&mut self, _index: usize, _x: &Tensor<4>) {}

@@ -39,7 +39,12 @@ macro_rules! architectures {
         /// (in files: the settings with the architecture's `name` beside them).
         #[derive(Debug, Clone, PartialEq)]
         pub enum ArchitectureConfig {
-            $($variant(<$module::$arch as $crate::model::Architecture>::Config)),+
+            $(
+                #[doc = concat!(
+                    "The ", stringify!($variant), " settings (`model/", stringify!($module), ".rs`)."
+                )]
+                $variant(<$module::$arch as $crate::model::Architecture>::Config)
+            ),+
         }
 
         /// The weights of any registered architecture.
@@ -48,7 +53,12 @@ macro_rules! architectures {
         #[allow(clippy::large_enum_variant)]
         #[derive(burn::module::Module, Debug)]
         pub enum Network {
-            $($variant(<$module::$arch as $crate::model::Architecture>::Network)),+
+            $(
+                #[doc = concat!(
+                    "The ", stringify!($variant), " weights (`model/", stringify!($module), ".rs`)."
+                )]
+                $variant(<$module::$arch as $crate::model::Architecture>::Network)
+            ),+
         }
 
         impl $crate::model::registry::Architectures for ArchitectureConfig {
@@ -212,6 +222,7 @@ impl ArchitectureConfig {
         <Self as Architectures>::info(self)
     }
 
+    /// The registry name (`small-cnn`, `resnet-18`, …).
     pub fn name(&self) -> &'static str {
         self.info().name
     }

@@ -18,7 +18,9 @@ use super::layers::{batch_norm, conv, conv_norm, fold_batch_norm};
 /// Configuration of [`ResNet18`].
 #[derive(Config, Debug, PartialEq)]
 pub struct ResNet18Config {
+    /// Input channels (1 for grayscale, 3 for RGB).
     pub channels: usize,
+    /// Output logits.
     pub classes: usize,
     /// Channels of the stem and the first stage (64 in torchvision); stages double it.
     #[config(default = 64)]
@@ -89,6 +91,7 @@ pub struct ResNet18 {
 }
 
 impl ResNet18Config {
+    /// Fresh weights on `device`, drawn from its random stream.
     pub fn init(&self, device: &Device) -> ResNet18 {
         let w = self.width;
         let stage = |input: usize, output: usize, stride: usize| {

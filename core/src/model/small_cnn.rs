@@ -69,6 +69,7 @@ impl SmallCnnConfig {
         self.width << i.min(2)
     }
 
+    /// Fresh weights on `device`, drawn from its random stream.
     pub fn init(&self, device: &Device) -> SmallCnn {
         let mut input = self.channels;
         let blocks = (0..self.blocks)

@@ -23,6 +23,7 @@ pub struct ImportOptions {
     pub input_size: Option<usize>,
     /// Default: ImageNet's mean / std.
     pub mean: Option<Vec<f32>>,
+    /// Default: ImageNet's std.
     pub std: Option<Vec<f32>>,
     /// Default: `class_0`, `class_1`, ….
     pub class_names: Option<Vec<String>>,
@@ -31,6 +32,7 @@ pub struct ImportOptions {
 /// An imported model, and what of the file was not used.
 #[derive(Debug)]
 pub struct TorchImport {
+    /// The model, its card filled from the options and the weights' shapes.
     pub model: DiagnosticModel,
     /// Buffers that carry no weights (`num_batches_tracked`), dropped.
     pub ignored: Vec<String>,

@@ -25,6 +25,7 @@ pub struct SequenceRecord {
     pub index: usize,
     /// Its file, or its index for generated images.
     pub id: String,
+    /// Its ground truth.
     pub label: Label,
     /// The model's probabilities on each frame, frame 0 first.
     pub probs: Vec<Vec<f32>>,
@@ -79,12 +80,15 @@ pub fn model_frames(
 
 /// One benchmark's fixed parts.
 pub struct RobustBenchmark<'a> {
+    /// The model under test.
     pub model: &'a DiagnosticModel,
     /// The whole split; `shard` picks the images.
     pub data: &'a dyn Dataset,
+    /// This process's share of the images; `None`: all of them.
     pub shard: Option<Shard>,
     /// Images per forward pass (each with all its frames).
     pub batch_size: usize,
+    /// Where the model runs.
     pub device: &'a Device,
 }
 

@@ -45,7 +45,9 @@ impl std::str::FromStr for FlipVariant {
 /// The Flip Probability of a set of sequences' decisions.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FlipProbability {
+    /// What each frame's decision is compared with: the first frame or the one before.
     pub reference: Reference,
+    /// How flips are counted: the normalised share, or the seed study's per-label sum.
     pub variant: FlipVariant,
 }
 
@@ -58,6 +60,7 @@ fn units(d: &Decision) -> Vec<i64> {
 }
 
 impl FlipProbability {
+    /// The Flip Probability against `reference`, counted as `variant` says.
     pub fn new(reference: Reference, variant: FlipVariant) -> Self {
         Self { reference, variant }
     }

@@ -81,7 +81,9 @@ impl Reference {
 /// frames are the clean image.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Schedule {
+    /// The strength at frame 0 (the intercept).
     pub at_zero: f64,
+    /// How much stronger each frame is than the last.
     pub per_frame: f64,
     /// The first perturbed frame (1 for the noises, whose frame 0 is clean).
     pub first_frame: usize,
@@ -90,6 +92,7 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// `at_zero + per_frame · i` from frame 0; `shown` as in [`Schedule::shown`].
     pub const fn linear(at_zero: f64, per_frame: f64, shown: &'static str) -> Self {
         Self {
             at_zero,
@@ -150,11 +153,14 @@ fn sign(v: f64) -> &'static str {
 /// frames in any batch, shard or backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SequenceKey {
+    /// The run's seed.
     pub seed: u64,
+    /// The image's index in its split.
     pub image: u64,
 }
 
 impl SequenceKey {
+    /// The key of image `image` in a run with `seed`.
     pub fn new(seed: u64, image: u64) -> Self {
         Self { seed, image }
     }

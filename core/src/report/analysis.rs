@@ -7,21 +7,28 @@ use crate::Result;
 use crate::analysis::AnalysisFindings;
 use crate::attack::AttackSpec;
 
+/// `robustdx analyze --json`: the model, data and attack, and what the analyses found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisReport {
+    /// [`SCHEMA_VERSION`](super::SCHEMA_VERSION) when written; checked first when read.
     pub schema_version: u32,
+    /// The program that wrote it.
     pub tool: ToolInfo,
+    /// The model analysed.
     pub model: ModelSummary,
+    /// The data it was analysed on.
     pub data: DataSummary,
     /// The attack the adversarial images come from.
     pub attack: AttackSpec,
     /// Keys the attack's random draws per image.
     pub seed: u64,
+    /// The analyses' numbers (flattened: one level of JSON keys).
     #[serde(flatten)]
     pub findings: AnalysisFindings,
 }
 
 impl AnalysisReport {
+    /// A report of this build's schema version.
     pub fn new(
         model: ModelSummary,
         data: DataSummary,
@@ -40,6 +47,7 @@ impl AnalysisReport {
         }
     }
 
+    /// Pretty-printed JSON, the form result files take.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("reports serialise")
     }

@@ -15,12 +15,15 @@ use crate::robustness::subject_differences;
 /// Everything that decides one kind's numbers; `--resume` reuses a kind only when all match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BenchmarkIdentity {
+    /// The kind's name (`gaussian_noise`, `rotate`, …).
     pub perturbation: String,
+    /// Frames per sequence, frame 0 included.
     pub frames: usize,
     /// SHA-256 of the model file's bytes.
     pub model_sha256: String,
     /// The data as the user named it, with the options that decide the split.
     pub data: String,
+    /// `train` or `test`.
     pub split: String,
     /// Keys every random draw of the sequences (with each image's index).
     pub seed: u64,
@@ -44,9 +47,11 @@ impl BenchmarkIdentity {
 /// One perturbation kind over the split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KindResult {
+    /// The kind's name (`gaussian_noise`, `rotate`, …).
     pub perturbation: String,
     /// What flips count against (the clean first frame for the noises).
     pub reference: Reference,
+    /// What made these numbers: a resumed benchmark reuses the kind only when it matches.
     pub identity: BenchmarkIdentity,
     /// Flip Probability in [0, 1] (multi-label: per label, averaged).
     pub flip_probability: f64,
@@ -61,6 +66,7 @@ pub struct KindResult {
 }
 
 impl KindResult {
+    /// The Flip Probability as `variant` counts it.
     pub fn flip_probability(&self, variant: FlipVariant) -> f64 {
         match variant {
             FlipVariant::Normalized => self.flip_probability,
@@ -72,18 +78,26 @@ impl KindResult {
 /// `robustdx benchmark --json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchmarkReport {
+    /// [`SCHEMA_VERSION`](super::SCHEMA_VERSION) when written; checked first when read.
     pub schema_version: u32,
+    /// The program that wrote it.
     pub tool: ToolInfo,
+    /// The model under test.
     pub model: ModelSummary,
+    /// The data it was run on.
     pub data: DataSummary,
+    /// Frames per sequence, frame 0 included.
     pub frames: usize,
+    /// Keys every random draw of the sequences (with each image's index).
     pub seed: u64,
     /// Which Flip Probability the table and report lead with.
     pub fp_variant: FlipVariant,
+    /// One per kind, in the registry's order.
     pub results: Vec<KindResult>,
 }
 
 impl BenchmarkReport {
+    /// An empty report of this build's schema version; kinds are pushed as they finish.
     pub fn new(
         model: ModelSummary,
         data: DataSummary,
@@ -115,6 +129,7 @@ impl BenchmarkReport {
             / self.results.len() as f64
     }
 
+    /// Pretty-printed JSON, the form result files take.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("reports serialise")
     }
@@ -153,16 +168,23 @@ impl BenchmarkReport {
 /// the page's perturbation view shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageSequenceReport {
+    /// [`SCHEMA_VERSION`](super::SCHEMA_VERSION) when written; checked first when read.
     pub schema_version: u32,
+    /// The program that wrote it.
     pub tool: ToolInfo,
     /// Where it ran: `webgpu` or `cpu` in a browser, `wgpu` or `cpu` natively.
     pub backend: String,
+    /// The model file as the user named it.
     pub model: String,
+    /// The image file as the user named it.
     pub image: String,
+    /// The kind's name (`gaussian_noise`, `rotate`, …).
     pub perturbation: String,
+    /// What flips are counted against.
     pub reference: Reference,
     /// Keys the sequence's draws (the image is image 0 of its own run).
     pub seed: u64,
+    /// Class (or finding) names, the order of each frame's probabilities.
     pub class_names: Vec<String>,
     /// The decision and probabilities on each frame, frame 0 first.
     pub frames: Vec<SinglePrediction>,
@@ -173,6 +195,7 @@ pub struct ImageSequenceReport {
 }
 
 impl ImageSequenceReport {
+    /// Pretty-printed JSON, the form result files take.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("reports serialise")
     }

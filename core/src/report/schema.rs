@@ -20,11 +20,14 @@ pub const OLDEST_READABLE_SCHEMA: u32 = 1;
 /// Which program wrote a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolInfo {
+    /// `robustdx`.
     pub name: String,
+    /// The crate version that wrote the record.
     pub version: String,
 }
 
 impl ToolInfo {
+    /// This build of robustdx.
     pub fn this() -> Self {
         Self {
             name: "robustdx".into(),
@@ -41,14 +44,20 @@ pub struct ModelSummary {
     /// SHA-256 of the file's bytes (absent in version 1 files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// The architecture's registry name (`small-cnn`, `resnet-18`, …).
     pub architecture: String,
+    /// Single-label or multi-label, which decides how the metrics read.
     pub task: TaskKind,
+    /// Class (or finding) names, in logit order.
     pub class_names: Vec<String>,
+    /// Input size and normalisation.
     pub input: InputSpec,
+    /// How the model was trained; `None` for a fresh or imported model.
     pub training: Option<TrainingSummary>,
 }
 
 impl ModelSummary {
+    /// The summary of the model in `file` (its hash left for the caller, who has the bytes).
     pub fn new(file: &str, card: &ModelCard) -> Self {
         Self {
             file: file.into(),
@@ -65,7 +74,9 @@ impl ModelSummary {
 /// The data a record was measured on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataSummary {
+    /// The data set as the user named it.
     pub name: String,
+    /// `train` or `test`.
     pub split: String,
     /// Images in the split (all of them, also for a shard).
     pub samples: usize,
@@ -77,6 +88,7 @@ pub struct DataSummary {
 /// `robustdx predict`: one image's probabilities under a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImagePrediction {
+    /// The image file as the user named it.
     pub image: String,
     /// The most probable class (single-label), or the findings above 0.5 (multi-label).
     pub predicted: Vec<String>,
@@ -84,13 +96,18 @@ pub struct ImagePrediction {
     pub probabilities: Vec<ClassProbability>,
 }
 
+/// One class's (or finding's) probability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassProbability {
+    /// The class or finding name.
     pub class: String,
+    /// Softmax (single-label) or sigmoid (multi-label) output, in [0, 1].
     pub probability: f32,
 }
 
 impl ImagePrediction {
+    /// The prediction for `image` from `probs`, the model's probabilities in the card's class
+    /// order.
     pub fn new(image: &str, card: &ModelCard, probs: &[f32]) -> Self {
         let predicted = if card.task.is_multi_label() {
             card.class_names
@@ -126,13 +143,18 @@ impl ImagePrediction {
 /// `robustdx predict --json`: the model and each image's prediction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PredictReport {
+    /// [`SCHEMA_VERSION`] when written; checked first when read.
     pub schema_version: u32,
+    /// The program that wrote it.
     pub tool: ToolInfo,
+    /// The model that predicted.
     pub model: ModelSummary,
+    /// One per image, in the order given.
     pub predictions: Vec<ImagePrediction>,
 }
 
 impl PredictReport {
+    /// A report of this build's schema version.
     pub fn new(model: ModelSummary, predictions: Vec<ImagePrediction>) -> Self {
         Self {
             schema_version: SCHEMA_VERSION,
@@ -146,10 +168,15 @@ impl PredictReport {
 /// `robustdx eval`: a model's clean performance on a data set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
+    /// [`SCHEMA_VERSION`] when written; checked first when read.
     pub schema_version: u32,
+    /// The program that wrote it.
     pub tool: ToolInfo,
+    /// The model evaluated.
     pub model: ModelSummary,
+    /// The data it was evaluated on.
     pub data: DataSummary,
+    /// Its clean scores.
     pub metrics: Metrics,
     /// Where the per-image records were written (`--records`), if anywhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +184,7 @@ pub struct EvalReport {
 }
 
 impl EvalReport {
+    /// A report of this build's schema version, with no records file.
     pub fn new(model: ModelSummary, data: DataSummary, metrics: Metrics) -> Self {
         Self {
             schema_version: SCHEMA_VERSION,
@@ -168,6 +196,7 @@ impl EvalReport {
         }
     }
 
+    /// Pretty-printed JSON, the form result files take.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("reports serialise")
     }
@@ -232,14 +261,20 @@ pub struct AttackResult {
 /// `robustdx attack`: a model's scores on a data set under attacks and budgets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttackReport {
+    /// [`SCHEMA_VERSION`] when written; checked first when read.
     pub schema_version: u32,
+    /// The program that wrote it.
     pub tool: ToolInfo,
+    /// The model attacked.
     pub model: ModelSummary,
+    /// The data it was attacked on.
     pub data: DataSummary,
+    /// One per (attack, ε) cell, clean (ε = 0) included, in sweep order.
     pub results: Vec<AttackResult>,
     /// Which sanity checks ran (absent in version 1 files) and what they flagged.
     #[serde(default)]
     pub sanity_checks: Vec<SanityCheck>,
+    /// What the checks flagged (empty: nothing suspicious).
     #[serde(default)]
     pub sanity: Vec<SanityFlag>,
     /// Where the per-image records were also exported (`--records`), if anywhere.
@@ -248,6 +283,7 @@ pub struct AttackReport {
 }
 
 impl AttackReport {
+    /// An empty report of this build's schema version; results are pushed as cells finish.
     pub fn new(model: ModelSummary, data: DataSummary) -> Self {
         Self {
             schema_version: SCHEMA_VERSION,
@@ -261,6 +297,7 @@ impl AttackReport {
         }
     }
 
+    /// Pretty-printed JSON, the form result files take.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("reports serialise")
     }
@@ -313,16 +350,24 @@ pub struct SinglePrediction {
 /// browser's embed mode puts in its result element.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SingleImageReport {
+    /// [`SCHEMA_VERSION`] when written; checked first when read.
     pub schema_version: u32,
+    /// The program that wrote it.
     pub tool: ToolInfo,
     /// Where it ran: `webgpu` or `cpu` in a browser, `wgpu` or `cpu` natively.
     pub backend: String,
+    /// The model file as the user named it.
     pub model: String,
+    /// The image file as the user named it.
     pub image: String,
+    /// The attack, budget and goal it ran with.
     #[serde(flatten)]
     pub settings: SingleImageSettings,
+    /// Class (or finding) names, the order of `probs`.
     pub class_names: Vec<String>,
+    /// The prediction on the image as it is.
     pub clean: SinglePrediction,
+    /// The prediction on the attacked image.
     pub adversarial: SinglePrediction,
     /// The loss against the clean decision at the clean image and after every step.
     pub loss: Vec<f32>,
@@ -340,13 +385,19 @@ pub struct SingleImageReport {
 /// model's input size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GradCamPair {
+    /// Rows of each map.
     pub height: usize,
+    /// Columns of each map.
     pub width: usize,
+    /// The map explaining the clean image's decision.
     pub clean: Vec<f32>,
+    /// The map explaining the adversarial image's decision.
     pub adversarial: Vec<f32>,
 }
 
 impl SingleImageReport {
+    /// A report of this build's schema version; `flipped` is read off the two labels, and the
+    /// backend, model and image names are left empty for the caller.
     pub fn new(
         settings: SingleImageSettings,
         class_names: Vec<String>,
@@ -372,6 +423,7 @@ impl SingleImageReport {
         }
     }
 
+    /// Pretty-printed JSON, the form result files take.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("reports serialise")
     }

@@ -18,11 +18,17 @@ use crate::{Error, Label, Result};
 /// One image before and after the attack, for reports.
 #[derive(Debug, Clone)]
 pub struct Example {
+    /// Position in the evaluated split.
     pub index: usize,
+    /// Its ground truth.
     pub label: Label,
+    /// The image as the model saw it (its channels and size).
     pub clean: Image,
+    /// The attacked image, pixels in [0, 1].
     pub adversarial: Image,
+    /// The model's probabilities on the clean image.
     pub clean_probs: Vec<f32>,
+    /// The model's probabilities on the attacked image.
     pub adversarial_probs: Vec<f32>,
 }
 
@@ -52,6 +58,7 @@ fn delta_norms(delta: Tensor<4>) -> Result<(Vec<f32>, Vec<f32>)> {
 /// What one attack did over (part of) a split.
 #[derive(Debug, Clone)]
 pub struct AttackEvaluation {
+    /// The scores, computed from `records`.
     pub metrics: RobustnessMetrics,
     /// One per image, in index order.
     pub records: Vec<ImageRecord>,

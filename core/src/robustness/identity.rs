@@ -18,6 +18,7 @@ pub struct ResultIdentity {
     pub model_sha256: String,
     /// The data as the user named it, with the options that decide what is in the split.
     pub data: String,
+    /// `train` or `test`.
     pub split: String,
     /// Seeds every random draw of the attack (keyed by image).
     pub seed: u64,
@@ -95,7 +96,9 @@ pub(crate) fn subject_differences(was: Subject, now: Subject) -> Vec<String> {
 /// Part `index` (zero-based) of `count` disjoint, contiguous parts of a split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
+    /// Which part, 0 ≤ `index` < `count`.
     pub index: usize,
+    /// How many parts the split is cut into (≥ 1).
     pub count: usize,
 }
 

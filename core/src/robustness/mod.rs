@@ -41,5 +41,6 @@ pub struct RobustnessMetrics {
     pub success_rate: f64,
     /// Mean over images of ‖δ‖∞ and ‖δ‖₂, in pixel units ([0, 1] images).
     pub mean_linf: f64,
+    /// See `mean_linf`.
     pub mean_l2: f64,
 }

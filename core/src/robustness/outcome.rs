@@ -7,7 +7,9 @@ use crate::{Label, attack::Goal};
 /// What a model decided for one image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
+    /// The class chosen (single-label: the argmax).
     Class(usize),
+    /// Each finding present or not (multi-label: probability above 0.5).
     Findings(Vec<bool>),
 }
 
@@ -69,6 +71,8 @@ impl Decision {
         }
     }
 
+    /// Whether it matches `label` exactly (every finding, for multi-label); a task mismatch is
+    /// never correct.
     pub fn is_correct(&self, label: &Label) -> bool {
         match (self, label) {
             (Decision::Class(c), Label::Class(l)) => c == l,

@@ -16,14 +16,18 @@ pub struct ImageRecord {
     pub index: usize,
     /// Its file, or its index for generated images.
     pub id: String,
+    /// Its ground truth.
     pub label: Label,
+    /// The model's probabilities on the clean image.
     pub clean_probs: Vec<f32>,
+    /// The model's probabilities on the attacked image.
     pub adversarial_probs: Vec<f32>,
     /// What a targeted attack aimed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Label>,
     /// ‖δ‖∞ and ‖δ‖₂ in pixel units ([0, 1] images).
     pub linf: f32,
+    /// See `linf`.
     pub l2: f32,
     /// The attack changed the decision (any label, for multi-label).
     pub fooled: bool,

@@ -17,6 +17,8 @@ pub const SANITY_IMAGES: usize = 64;
 /// Share of images with an all-zero input gradient above which the model is flagged.
 pub const ZERO_GRADIENT_SHARE: f64 = 0.01;
 
+/// A check a sweep runs to catch a model or attack whose robustness numbers should not be trusted
+/// (gradient masking, a broken attack).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SanityCheck {
@@ -33,7 +35,9 @@ pub enum SanityCheck {
 /// One warning.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SanityFlag {
+    /// Which check raised it.
     pub check: SanityCheck,
+    /// What was seen, in words, with the numbers.
     pub message: String,
 }
 

@@ -26,6 +26,7 @@ use crate::{Error, Result, readback, task};
 pub struct SingleImageSettings {
     /// A name from the attack registry ([`crate::attack::ATTACKS`]).
     pub attack: String,
+    /// 1/255 pixel units, 0 to 255.
     pub eps: f32,
     /// Iterations, for the attacks that take a number of steps (PGD, APGD).
     pub steps: usize,
@@ -63,6 +64,8 @@ pub fn open_settings(attack: &AttackInfo) -> Vec<(String, serde_json::Value)> {
 pub const MAX_STEPS: usize = 1000;
 
 impl SingleImageSettings {
+    /// Checks the attack's name, ε in [0, 255], the step count (1 to [`MAX_STEPS`]) for stepwise
+    /// attacks and a positive step size.
     pub fn validate(&self) -> Result<()> {
         let attack = attack_info(&self.attack)?;
         // Unknown or ill-typed keys are named, not dropped.
@@ -123,27 +126,34 @@ impl SingleImageSettings {
 pub struct StepProgress {
     /// 0 for the clean image, then 1 to `steps`.
     pub step: usize,
+    /// The steps the attack takes in all.
     pub steps: usize,
     /// The attack loss at the new point.
     pub loss: f32,
+    /// The image after this step.
     pub adversarial: Image,
+    /// The model's probabilities on it.
     pub probs: Vec<f32>,
 }
 
 /// What the attack did, as numbers ([`SingleImageReport`]) and pictures.
 #[derive(Debug, Clone)]
 pub struct SingleImageOutcome {
+    /// The numbers, as written to JSON.
     pub report: SingleImageReport,
     /// The image as the model saw it (its channels and size).
     pub clean: Image,
+    /// The attacked image, pixels in [0, 1].
     pub adversarial: Image,
     /// δ scaled so its largest entry is full black or white.
     pub perturbation: Image,
     /// One overlay per attention gate (empty for models without attention).
     pub attention_clean: Vec<Image>,
+    /// The same overlays on the attacked image.
     pub attention_adversarial: Vec<Image>,
     /// Grad-CAM before and after, laid over the images (the maps are in the report).
     pub cam_clean: Image,
+    /// Grad-CAM of the attacked image, explaining its own decision.
     pub cam_adversarial: Image,
 }
 

@@ -18,14 +18,19 @@ use crate::{Error, Result};
 
 /// One sweep's fixed parts.
 pub struct Sweep<'a> {
+    /// The model under attack.
     pub model: &'a DiagnosticModel,
     /// The whole split; `shard` picks the images.
     pub data: &'a dyn Dataset,
+    /// This process's share of the images; `None`: all of them.
     pub shard: Option<Shard>,
+    /// Images per attack batch.
     pub batch_size: usize,
     /// Images per cell kept for the report.
     pub keep_examples: usize,
+    /// What some attacks need besides their spec (GAP's generator).
     pub context: AttackContext<'a>,
+    /// Where the model runs.
     pub device: &'a Device,
 }
 

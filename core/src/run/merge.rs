@@ -10,17 +10,20 @@ use crate::{Error, Result};
 
 /// A per-image record: where its image sits in the split.
 pub trait Indexed {
+    /// The image's position in the whole split (not in its shard).
     fn index(&self) -> usize;
 }
 
 /// A run whose units keep per-image records, so that its shards can be joined.
 pub trait Merge: RunReport {
+    /// The per-image record its units keep.
     type Record: Indexed + Clone;
     /// The images the whole run covers: all shards' records together are exactly 0..this.
     fn covered(&self) -> usize;
     /// Why `self` is not a shard of the same run as `first` ("another model or data set"), if
     /// it is not. Units are compared by identity apart from this.
     fn other_run(&self, first: &Self) -> Option<String>;
+    /// The per-image records of `unit`.
     fn records(unit: &Self::Unit) -> &[Self::Record];
     /// One unit of the whole run from its parts (the unit in each shard, in the order the
     /// shards were given) and all their `records`, in index order: the numbers recomputed.

@@ -7,13 +7,78 @@ use super::unit::{Identity, Unit};
 pub enum Plan<U> {
     /// The previous run holds this exact result.
     Reuse(Box<U>),
-    /// Compute it; `because` says why an earlier result in the same place does not do.
-    Run { because: Option<String> },
+    /// Compute it.
+    Run {
+        /// Why an earlier result in the same place does not do (what changed); `None` when
+        /// there was none.
+        because: Option<String>,
+    },
 }
 
 /// Decides each unit's fate from what `previous` holds (a resumed run's file): reused when a
 /// recorded identity equals the one asked for; otherwise computed, saying what changed when an
 /// earlier result of the same place exists.
+///
+/// A sweep plans with [`ResultIdentity`](crate::robustness::ResultIdentity) and the benchmark with
+/// [`BenchmarkIdentity`](crate::report::BenchmarkIdentity); any pair of [`Identity`] and [`Unit`]
+/// works, as these hand-made ones (a place, one setting and a seed) show:
+///
+/// ```rust
+/// use robustdx_core::run::{Identity, Plan, Unit, plan};
+///
+/// #[derive(Debug, Clone, PartialEq)]
+/// struct Cell {
+///     attack: &'static str,
+///     steps: u32,
+///     seed: u64,
+/// }
+///
+/// impl Identity for Cell {
+///     fn label(&self) -> String {
+///         self.attack.into()
+///     }
+///     fn differences(&self, now: &Self) -> Vec<String> {
+///         let mut out = Vec::new();
+///         if self.steps != now.steps {
+///             out.push(format!("steps {} → {}", self.steps, now.steps));
+///         }
+///         if self.seed != now.seed {
+///             out.push(format!("seed {} → {}", self.seed, now.seed));
+///         }
+///         out
+///     }
+/// }
+///
+/// /// A recorded result: the identity it was made with, and its number.
+/// #[derive(Debug, Clone, PartialEq)]
+/// struct Done {
+///     identity: Cell,
+///     accuracy: f64,
+/// }
+///
+/// impl Unit for Done {
+///     type Identity = Cell;
+///     fn identity(&self) -> Option<&Cell> {
+///         Some(&self.identity)
+///     }
+///     fn same_slot(&self, id: &Cell) -> bool {
+///         self.identity.attack == id.attack
+///     }
+/// }
+///
+/// let cell = |attack, steps, seed| Cell { attack, steps, seed };
+/// // The file of an earlier run: PGD with 10 steps, FGSM.
+/// let previous = [
+///     Done { identity: cell("pgd", 10, 0), accuracy: 0.41 },
+///     Done { identity: cell("fgsm", 1, 0), accuracy: 0.55 },
+/// ];
+/// // Now: FGSM as before, PGD with 20 steps, and APGD, never run.
+/// let plans = plan(&[cell("fgsm", 1, 0), cell("pgd", 20, 0), cell("apgd", 100, 0)], &previous);
+///
+/// assert_eq!(plans[0], Plan::Reuse(Box::new(previous[1].clone())));
+/// assert_eq!(plans[1], Plan::Run { because: Some("steps 10 → 20".into()) });
+/// assert_eq!(plans[2], Plan::Run { because: None });
+/// ```
 pub fn plan<U: Unit>(identities: &[U::Identity], previous: &[U]) -> Vec<Plan<U>> {
     identities
         .iter()

@@ -15,6 +15,7 @@ pub trait Identity: Clone + PartialEq {
 
 /// One unit's recorded result.
 pub trait Unit: Clone {
+    /// What decides this unit's numbers.
     type Identity: Identity;
     /// `None`: recorded by a robustdx that wrote no identities; such a result is never reused.
     fn identity(&self) -> Option<&Self::Identity>;
@@ -26,9 +27,11 @@ pub trait Unit: Clone {
 
 /// A run's result file: a header (model, data, shard) and its units in run order.
 pub trait RunReport: Clone {
+    /// The kind of unit the report holds.
     type Unit: Unit;
     /// The part of the split the file covers; `None`: all of it.
     fn shard(&self) -> Option<Shard>;
+    /// The finished units, in run order.
     fn units(&self) -> &[Self::Unit];
     /// Forgets the units, before a run adds them again in its order.
     fn clear_units(&mut self);
@@ -37,6 +40,7 @@ pub trait RunReport: Clone {
     /// Brings up to date what the report computes across units (the sweep's "a weaker attack
     /// beat a stronger one" flag), after each unit and after a merge.
     fn units_changed(&mut self) {}
+    /// Pretty-printed JSON, the form result files take.
     fn to_json(&self) -> String;
     /// Parses a file's text, checking its schema version; `file` names it in errors.
     fn from_json(text: &str, file: &str) -> Result<Self>;

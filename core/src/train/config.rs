@@ -10,6 +10,7 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
+    /// Adam (β₁ 0.9, β₂ 0.999), the default: forgiving of the learning rate.
     Adam,
     /// SGD with momentum 0.9 (no dampening, as PyTorch).
     Sgd,
@@ -46,7 +47,12 @@ pub enum Schedule {
     #[default]
     Cosine,
     /// The peak times `factor` after every `every` epochs (the seed's SGD: ×0.1 every 10).
-    Step { every: usize, factor: f64 },
+    Step {
+        /// Epochs between two decays (≥ 1).
+        every: usize,
+        /// What each decay multiplies the rate by, in (0, 1].
+        factor: f64,
+    },
 }
 
 /// Which epoch's weights become the model.
@@ -59,10 +65,16 @@ pub enum Selection {
     /// The best validation score on clean images (accuracy; macro AUC for multi-label tasks).
     Clean,
     /// The best validation score under L∞ PGD at `eps` (1/255 units) with `steps` steps.
-    Robust { eps: f32, steps: usize },
+    Robust {
+        /// ε of the validation attack, 1/255 pixel units.
+        eps: f32,
+        /// Steps of the validation PGD.
+        steps: usize,
+    },
 }
 
 impl Selection {
+    /// The rule in words, for model cards and listings.
     pub fn describe(&self) -> String {
         match self {
             Selection::Last => "last epoch".into(),
@@ -85,6 +97,7 @@ pub struct TrainingRecipe {
     /// The classification term.
     #[serde(default)]
     pub loss: ClassificationLoss,
+    /// How the learning rate falls from its peak over the run.
     #[serde(default)]
     pub schedule: Schedule,
     /// L2 penalty added to the gradients (PyTorch's `weight_decay`).
@@ -105,15 +118,20 @@ pub struct TrainingRecipe {
 /// Hyper-parameters of a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// Passes over the training split (≥ 1).
     pub epochs: usize,
+    /// Images per optimiser step (≥ 1).
     pub batch_size: usize,
     /// Peak learning rate (see [`TrainConfig::learning_rate_at`]).
     pub learning_rate: f64,
+    /// Adam or SGD with momentum.
     pub optimizer: OptimizerKind,
     /// Seeds the weight initialisation, the shuffle, augmentation and the defenses' draws.
     pub seed: u64,
+    /// Objective, loss, schedule and sampling (flattened: one level of JSON keys).
     #[serde(flatten)]
     pub recipe: TrainingRecipe,
+    /// Which epoch's weights become the model (default: the last).
     #[serde(default)]
     pub select: Selection,
 }
@@ -133,6 +151,8 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Checks every setting and that the defense spec builds; errors name the command-line option
+    /// at fault.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 || self.batch_size == 0 {
             return Err(Error::invalid(

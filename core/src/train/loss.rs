@@ -16,7 +16,10 @@ pub enum ClassificationLoss {
     CrossEntropy,
     /// `-(1 - p_t)^γ log p_t`: well-classified samples count less, so a rare class is not
     /// drowned by easy examples of the common one. Multi-label: per label, averaged.
-    Focal { gamma: f32 },
+    Focal {
+        /// γ ≥ 0: how much confident samples are discounted (0 is cross-entropy; 2 is usual).
+        gamma: f32,
+    },
 }
 
 impl ClassificationLoss {
@@ -58,6 +61,7 @@ impl ClassificationLoss {
         self.per_sample(kind, logits, targets).mean()
     }
 
+    /// `cross-entropy` or `focal γ=…`, for model cards and listings.
     pub fn describe(&self) -> String {
         match self {
             Self::CrossEntropy => "cross-entropy".into(),

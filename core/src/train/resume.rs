@@ -10,19 +10,25 @@ use super::{TrainConfig, Trainer};
 pub struct RecipeChange {
     /// The setting, as the training options name it (`defense`, `lr-schedule`).
     pub setting: &'static str,
+    /// The value this invocation asks for.
     pub asked: String,
+    /// The value the run was started with (and keeps).
     pub run: String,
 }
 
 /// A setting a resumed run may change, as it continues.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContinuedSetting {
+    /// The setting, as the training options name it (`epochs`, `lr`).
     pub setting: &'static str,
+    /// The value the run continues with.
     pub now: String,
+    /// The value it had until now.
     pub was: String,
 }
 
 impl ContinuedSetting {
+    /// Whether the resumed run changes it.
     pub fn changed(&self) -> bool {
         self.now != self.was
     }
@@ -32,7 +38,12 @@ impl ContinuedSetting {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResumeRefusal {
     /// It trained on another data set.
-    OtherData { run: String, asked: String },
+    OtherData {
+        /// The data set the run trained on.
+        run: String,
+        /// The data set asked for now.
+        asked: String,
+    },
     /// A recipe setting differs.
     Recipe(RecipeChange),
 }

@@ -21,7 +21,9 @@ use crate::{Error, Label, Result};
 pub struct EpochStats {
     /// 1-based.
     pub epoch: usize,
+    /// Mean training loss per image over the epoch.
     pub mean_loss: f64,
+    /// Images trained on (with class balancing, drawn with replacement).
     pub samples: usize,
     /// The model-selection score on the validation split, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,8 +38,11 @@ pub const LOSS_READ_EVERY: usize = 8;
 /// Progress inside an epoch, after each batch, for progress bars.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchProgress {
+    /// 1-based, within the epoch.
     pub batch: usize,
+    /// Batches in the epoch.
     pub batches: usize,
+    /// Images trained on so far in the epoch.
     pub samples: usize,
     /// Mean loss per image over the batches since the last read of the loss (at most
     /// [`LOSS_READ_EVERY`], ending with this one).
@@ -47,18 +52,22 @@ pub struct BatchProgress {
 /// The best epoch so far by the selection score, and its weights.
 #[derive(Clone)]
 pub struct BestEpoch {
+    /// 1-based.
     pub epoch: usize,
+    /// Its validation score (accuracy; macro AUC for multi-label tasks), higher is better.
     pub score: f64,
     pub(crate) model: DiagnosticModel,
 }
 
 /// A model being trained, with its optimiser state and history: everything a checkpoint holds.
 pub struct Trainer {
+    /// The run's settings; the recipe part is fixed for the run (see `train/resume.rs`).
     pub config: TrainConfig,
     pub(crate) model: DiagnosticModel,
     pub(crate) optimizer: ModuleOptimizer,
     /// Completed epochs.
     pub epoch: usize,
+    /// One entry per completed epoch.
     pub history: Vec<EpochStats>,
     pub(crate) data_name: String,
     pub(crate) best: Option<BestEpoch>,
@@ -90,6 +99,7 @@ impl Trainer {
         })
     }
 
+    /// Whether every epoch of the config has run.
     pub fn is_finished(&self) -> bool {
         self.epoch >= self.config.epochs
     }
@@ -99,6 +109,7 @@ impl Trainer {
         &self.data_name
     }
 
+    /// The model in training (autodiff weights, training-mode batch norm).
     pub fn model(&self) -> &DiagnosticModel {
         &self.model
     }

@@ -35,6 +35,7 @@ pub enum SyntheticKind {
 }
 
 impl SyntheticKind {
+    /// Every kind, in the order listings show them.
     pub const ALL: [SyntheticKind; 3] = [
         SyntheticKind::Derm,
         SyntheticKind::Fundus,
@@ -46,6 +47,7 @@ impl SyntheticKind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
+    /// The `--data` name: `synth-derm`, `synth-fundus` or `synth-chest`.
     pub fn name(self) -> &'static str {
         match self {
             SyntheticKind::Derm => "synth-derm",
@@ -54,6 +56,7 @@ impl SyntheticKind {
         }
     }
 
+    /// Binary (derm), multi-class (fundus) or multi-label (chest).
     pub fn task(self) -> TaskKind {
         match self {
             SyntheticKind::Derm => TaskKind::Binary,
@@ -72,6 +75,7 @@ impl SyntheticKind {
         names.iter().map(|s| s.to_string()).collect()
     }
 
+    /// 3 for the colour modalities, 1 for chest radiographs.
     pub fn channels(self) -> usize {
         match self {
             SyntheticKind::Derm | SyntheticKind::Fundus => 3,
@@ -99,6 +103,7 @@ pub struct SyntheticConfig {
     pub test: usize,
     /// Side of the square images, in pixels.
     pub size: usize,
+    /// Seed of every image: the same seed renders the same data set.
     pub seed: u64,
 }
 
@@ -106,6 +111,7 @@ impl SyntheticConfig {
     const MIN_SIZE: usize = 16;
     const MAX_SIZE: usize = 1024;
 
+    /// The defaults of `kind`: 2000 / 500 images (3000 / 750 for chest), 64 × 64 pixels, seed 0.
     pub fn default_for(kind: SyntheticKind) -> Self {
         let (n, test) = match kind {
             SyntheticKind::Derm | SyntheticKind::Fundus => (2000, 500),
