@@ -2,18 +2,20 @@
 
 use burn::Tensor;
 
-use super::registry::{DefenseEntry, DefenseSpec};
+use super::registry::{DefenseEntry, DefenseInfo, DefenseSpec};
 use super::{Defense, TrainingBatch};
 use crate::Result;
 use crate::attack::{NoSettings, canonical_settings};
 
 pub(super) const ENTRY: DefenseEntry = DefenseEntry {
-    name: "clean",    aliases: &["none"],
-
-    revision: 0,
-    adversarial: false,
-    about: "clean training: the classification loss on the unperturbed images",
-    canonical: canonical_settings::<NoSettings>,
+    info: DefenseInfo {
+        name: "clean",
+        aliases: &["none"],
+        revision: 0,
+        adversarial: false,
+        about: "clean training: the classification loss on the unperturbed images",
+        canonical: canonical_settings::<NoSettings>,
+    },
     build: |_: &DefenseSpec| Ok(Box::new(CleanTraining)),
 };
 
@@ -22,7 +24,7 @@ pub struct CleanTraining;
 
 impl Defense for CleanTraining {
     fn name(&self) -> &'static str {
-        ENTRY.name
+        ENTRY.info.name
     }
 
     fn training_eps(&self) -> Option<f32> {

@@ -17,7 +17,7 @@ use burn::tensor::activation::{sigmoid, softmax};
 use serde::{Deserialize, Serialize};
 
 use super::divergence::kl_terms;
-use super::registry::{DefenseEntry, DefenseSpec};
+use super::registry::{DefenseEntry, DefenseInfo, DefenseSpec};
 use super::{Defense, TrainingBatch, inner};
 use crate::attack::canonical_settings;
 use crate::{Result, TaskKind};
@@ -48,12 +48,14 @@ impl Default for MartSettings {
 }
 
 pub(super) const ENTRY: DefenseEntry = DefenseEntry {
-    name: "mart",
-    aliases: &[],
-    about: "MAAdvT = MART (Wang et al. 2020): boosted adversarial CE plus β·KL weighted by 1 − p_true",
-    revision: 0,
-    adversarial: true,
-    canonical: canonical_settings::<MartSettings>,
+    info: DefenseInfo {
+        name: "mart",
+        aliases: &[],
+        about: "MAAdvT = MART (Wang et al. 2020): boosted adversarial CE plus β·KL weighted by 1 − p_true",
+        revision: 0,
+        adversarial: true,
+        canonical: canonical_settings::<MartSettings>,
+    },
     build: |spec: &DefenseSpec| Ok(Box::new(Mart::new(spec.settings_as()?)?)),
 };
 
@@ -116,7 +118,7 @@ fn boosted(p_wrong: Tensor<2>) -> Tensor<2> {
 
 impl Defense for Mart {
     fn name(&self) -> &'static str {
-        ENTRY.name
+        ENTRY.info.name
     }
 
     fn training_eps(&self) -> Option<f32> {

@@ -16,7 +16,7 @@ pub use divergence::kl_terms;
 pub use mart::{Mart, MartSettings};
 pub use mpadvt::{MixedPerturbationTraining, MpadvtDraw, MpadvtSettings};
 pub use pgd_at::{PgdAdversarialTraining, PgdAtSettings};
-pub use registry::{DefenseEntry, DefenseSpec, defense_entry};
+pub use registry::{DefenseEntry, DefenseInfo, DefenseSpec, defense_entry, defense_info};
 pub use trades::{Trades, TradesSettings};
 
 use std::cell::OnceCell;

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::registry::{DefenseEntry, DefenseSpec};
+use super::registry::{DefenseEntry, DefenseInfo, DefenseSpec};
 use super::{Defense, TrainingBatch, inner};
 use crate::attack::{Attack, canonical_settings};
 use crate::{Error, Result};
@@ -46,12 +46,14 @@ impl Default for MpadvtSettings {
 }
 
 pub(super) const ENTRY: DefenseEntry = DefenseEntry {
-    name: "mpadvt",
-    aliases: &[],
-    about: "MPAdvT (the seed study): half the batches become PGD examples at a drawn ε (U(0.01, 0.04)) and step count (1-9)",
-    revision: 0,
-    adversarial: true,
-    canonical: canonical_settings::<MpadvtSettings>,
+    info: DefenseInfo {
+        name: "mpadvt",
+        aliases: &[],
+        about: "MPAdvT (the seed study): half the batches become PGD examples at a drawn ε (U(0.01, 0.04)) and step count (1-9)",
+        revision: 0,
+        adversarial: true,
+        canonical: canonical_settings::<MpadvtSettings>,
+    },
     build: |spec: &DefenseSpec| {
         Ok(Box::new(MixedPerturbationTraining::new(
             spec.settings_as()?,
@@ -121,7 +123,7 @@ impl MixedPerturbationTraining {
 
 impl Defense for MixedPerturbationTraining {
     fn name(&self) -> &'static str {
-        ENTRY.name
+        ENTRY.info.name
     }
 
     fn training_eps(&self) -> Option<f32> {

@@ -4,7 +4,7 @@
 use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::registry::{DefenseEntry, DefenseSpec};
+use super::registry::{DefenseEntry, DefenseInfo, DefenseSpec};
 use super::{Defense, TrainingBatch, inner};
 use crate::Result;
 use crate::attack::{Attack, ProjectedGradientDescent, canonical_settings};
@@ -32,12 +32,14 @@ impl Default for PgdAtSettings {
 }
 
 pub(super) const ENTRY: DefenseEntry = DefenseEntry {
-    name: "pgd-at",
-    aliases: &[],
-    about: "PGD-AT (Madry et al. 2018): train on PGD examples (random start) at ε",
-    revision: 0,
-    adversarial: true,
-    canonical: canonical_settings::<PgdAtSettings>,
+    info: DefenseInfo {
+        name: "pgd-at",
+        aliases: &[],
+        about: "PGD-AT (Madry et al. 2018): train on PGD examples (random start) at ε",
+        revision: 0,
+        adversarial: true,
+        canonical: canonical_settings::<PgdAtSettings>,
+    },
     build: |spec: &DefenseSpec| Ok(Box::new(PgdAdversarialTraining::new(spec.settings_as()?)?)),
 };
 
@@ -57,7 +59,7 @@ impl PgdAdversarialTraining {
 
 impl Defense for PgdAdversarialTraining {
     fn name(&self) -> &'static str {
-        ENTRY.name
+        ENTRY.info.name
     }
 
     fn training_eps(&self) -> Option<f32> {

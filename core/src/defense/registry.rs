@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use super::{DEFENSES, Defense};
+use super::{DEFENSE_INFO, DEFENSES, Defense};
 use crate::registry::{Entry, Settings, typed_settings};
 use crate::{Error, Result};
 
@@ -22,12 +22,35 @@ macro_rules! defenses {
             pub static DEFENSES: Registry<$crate::defense::DefenseEntry> = "defense"
                 [$($defense::ENTRY),+] test: [$($test::ENTRY),*]
         }
+        $crate::registry::registry! {
+            /// What [`DEFENSES`] describe, in the same order, without the code that trains
+            /// them: what model cards and the page need (the page's wasm, which reads cards but
+            /// never trains, then links no tensor code).
+            pub static DEFENSE_INFO: Registry<$crate::defense::DefenseInfo> = "defense"
+                [$($defense::ENTRY.info),+] test: [$($test::ENTRY.info),*]
+        }
     };
 }
 pub(super) use defenses;
 
-/// One registered defense.
+/// One registered defense: its description and how to build it.
 pub struct DefenseEntry {
+    /// What the defense is.
+    pub info: DefenseInfo,
+    /// Builds the defense a spec describes (its settings already canonical).
+    pub build: fn(&DefenseSpec) -> Result<Box<dyn Defense>>,
+}
+
+impl std::ops::Deref for DefenseEntry {
+    type Target = DefenseInfo;
+
+    fn deref(&self) -> &DefenseInfo {
+        &self.info
+    }
+}
+
+/// A registered defense as data: its names, its one line, what it does and its settings.
+pub struct DefenseInfo {
     /// The name users type and model cards store.
     pub name: &'static str,
     /// Older names that still find it.
@@ -42,11 +65,9 @@ pub struct DefenseEntry {
     /// The settings with every default filled in, from the ones given; an unknown or ill-typed
     /// setting is an error.
     pub canonical: fn(&Settings) -> Result<Settings>,
-    /// Builds the defense a spec describes (its settings already canonical).
-    pub build: fn(&DefenseSpec) -> Result<Box<dyn Defense>>,
 }
 
-impl Entry for DefenseEntry {
+impl Entry for DefenseInfo {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -61,7 +82,22 @@ impl Entry for DefenseEntry {
     }
 }
 
-impl DefenseEntry {
+impl Entry for DefenseEntry {
+    fn name(&self) -> &'static str {
+        self.info.name
+    }
+    fn about(&self) -> &'static str {
+        self.info.about
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        self.info.aliases
+    }
+    fn revision(&self) -> u32 {
+        self.info.revision
+    }
+}
+
+impl DefenseInfo {
     /// The settings a spec gets when none are given.
     pub fn defaults(&self) -> Map<String, Value> {
         (self.canonical)(&Map::new()).expect("a defense's defaults are valid settings")
@@ -73,12 +109,18 @@ pub fn defense_entry(name: &str) -> Result<&'static DefenseEntry> {
     DEFENSES.get(name)
 }
 
+/// The description of the defense named `name` (or an older name of it), or an error listing
+/// the names there are.
+pub fn defense_info(name: &str) -> Result<&'static DefenseInfo> {
+    DEFENSE_INFO.get(name)
+}
+
 /// A name read from a file, as the registry calls it now (`none` was clean training's name).
 fn current_name<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> std::result::Result<String, D::Error> {
     let name = String::deserialize(deserializer)?;
-    Ok(defense_entry(&name).map_or(name, |entry| entry.name.to_string()))
+    Ok(defense_info(&name).map_or(name, |info| info.name.to_string()))
 }
 
 /// A training objective, completely described.
@@ -102,9 +144,9 @@ impl Default for DefenseSpec {
     /// Clean training.
     fn default() -> Self {
         Self {
-            defense: super::clean::ENTRY.name.into(),
+            defense: super::clean::ENTRY.info.name.into(),
             settings: Map::new(),
-            revision: super::clean::ENTRY.revision,
+            revision: super::clean::ENTRY.info.revision,
         }
     }
 }
@@ -125,7 +167,7 @@ impl DefenseSpec {
 
     /// Whether it is clean training, under any of its names.
     pub fn is_clean(&self) -> bool {
-        defense_entry(&self.defense).is_ok_and(|entry| entry.name == super::clean::ENTRY.name)
+        defense_info(&self.defense).is_ok_and(|info| info.name == super::clean::ENTRY.info.name)
     }
 
     /// The defense this spec describes (its settings checked).

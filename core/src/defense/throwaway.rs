@@ -5,7 +5,7 @@
 use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::registry::{DefenseEntry, DefenseSpec};
+use super::registry::{DefenseEntry, DefenseInfo, DefenseSpec};
 use super::{Defense, TrainingBatch};
 use crate::attack::canonical_settings;
 use crate::{Error, Result};
@@ -24,12 +24,14 @@ impl Default for NoiseSettings {
 }
 
 pub(super) const ENTRY: DefenseEntry = DefenseEntry {
-    name: "gaussian-augmentation",
-    aliases: &[],
-    about: "Gaussian augmentation: the loss on images plus N(0, σ²) noise (Cohen et al. 2019)",
-    revision: 0,
-    adversarial: false,
-    canonical: canonical_settings::<NoiseSettings>,
+    info: DefenseInfo {
+        name: "gaussian-augmentation",
+        aliases: &[],
+        about: "Gaussian augmentation: the loss on images plus N(0, σ²) noise (Cohen et al. 2019)",
+        revision: 0,
+        adversarial: false,
+        canonical: canonical_settings::<NoiseSettings>,
+    },
     build: |spec: &DefenseSpec| {
         let settings: NoiseSettings = spec.settings_as()?;
         if !(settings.sigma.is_finite() && settings.sigma >= 0.0) {
@@ -50,7 +52,7 @@ struct GaussianAugmentation {
 
 impl Defense for GaussianAugmentation {
     fn name(&self) -> &'static str {
-        ENTRY.name
+        ENTRY.info.name
     }
 
     fn training_eps(&self) -> Option<f32> {

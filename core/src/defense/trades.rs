@@ -7,7 +7,7 @@ use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::divergence::per_sample_kl;
-use super::registry::{DefenseEntry, DefenseSpec};
+use super::registry::{DefenseEntry, DefenseInfo, DefenseSpec};
 use super::{Defense, TrainingBatch, inner};
 use crate::attack::canonical_settings;
 use crate::{Result, TaskKind, task};
@@ -38,12 +38,14 @@ impl Default for TradesSettings {
 }
 
 pub(super) const ENTRY: DefenseEntry = DefenseEntry {
-    name: "trades",
-    aliases: &[],
-    about: "TRADES (Zhang et al. 2019): clean loss plus β·KL(p(x) ‖ p(x')) at the KL-maximising x'",
-    revision: 0,
-    adversarial: true,
-    canonical: canonical_settings::<TradesSettings>,
+    info: DefenseInfo {
+        name: "trades",
+        aliases: &[],
+        about: "TRADES (Zhang et al. 2019): clean loss plus β·KL(p(x) ‖ p(x')) at the KL-maximising x'",
+        revision: 0,
+        adversarial: true,
+        canonical: canonical_settings::<TradesSettings>,
+    },
     build: |spec: &DefenseSpec| Ok(Box::new(Trades::new(spec.settings_as()?)?)),
 };
 
@@ -81,7 +83,7 @@ impl Trades {
 
 impl Defense for Trades {
     fn name(&self) -> &'static str {
-        ENTRY.name
+        ENTRY.info.name
     }
 
     fn training_eps(&self) -> Option<f32> {
