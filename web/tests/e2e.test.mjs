@@ -313,7 +313,7 @@ test('the full page: a sample attacked step by step, a non-image upload refused,
     await page.locator('[data-testid="viewer-identity"]', { hasText: fresh.model.sha256 }).waitFor();
     assert.equal(await page.locator('[data-testid="viewer-table"] tr').count(), 5);
     assert.match(await page.locator('[data-testid="viewer-table"]').textContent(), /apgd/);
-    assert.match(await page.locator('[data-testid="viewer-sanity"]').textContent(), fresh.sanity.length ? /⚠/ : /APGD at least as strong as PGD/);
+    assert.match(await page.locator('[data-testid="viewer-sanity"]').textContent(), fresh.sanity.length ? /⚠/ : /APGD-CE at least as strong as PGD/);
     await page.screenshot({ path: join(SHOTS, 'page-viewer-identity.png'), fullPage: true });
     await page.locator('[data-testid="viewer-file"]').setInputFiles({ name: 'other.json', mimeType: 'application/json', buffer: Buffer.from('{"hello": 1}') });
     assert.match(await page.locator('[data-testid="viewer-error"]').textContent(), /other\.json/);
