@@ -188,3 +188,36 @@ fn attack_takes_every_image_of_a_folder_named_by_file() {
     let id = all["results"][0]["records"][0]["id"].as_str().unwrap();
     assert!(id.starts_with("png/") && id.ends_with(".png"), "{id}");
 }
+
+#[test]
+fn set_gives_each_attack_of_the_sweep_the_settings_it_has() {
+    let dir = Dir::new();
+    dir.with_model(TinyModel::Derm);
+    dir.robustdx(["attack", "--model", "m.bpk", "--data", DERM])
+        .args(["--attack", "fgsm,pgd", "--eps", "4"])
+        .args(["--set", "steps=2", "--set", "step_size=0.5", "--json", "s.json"])
+        .run_ok();
+    let results = dir.json("s.json")["results"].as_array().unwrap().clone();
+    let settings = |attack: &str| {
+        results
+            .iter()
+            .find(|r| r["attack"] == attack)
+            .map(|r| r["settings"].clone())
+            .unwrap()
+    };
+    assert_eq!(settings("pgd")["steps"], 2);
+    assert_eq!(settings("pgd")["step_size"], 0.5);
+    assert_eq!(settings("fgsm"), serde_json::json!({}));
+}
+
+#[test]
+fn set_of_a_setting_no_attack_has_is_an_error_listing_theirs() {
+    let dir = Dir::new();
+    dir.with_model(TinyModel::Derm);
+    dir.robustdx(["attack", "--model", "m.bpk", "--data", DERM])
+        .args(["--attack", "pgd", "--set", "momentum=0.9"])
+        .fails_with(&["--set momentum=0.9", "no attack of the sweep", "steps"]);
+    dir.robustdx(["attack", "--model", "m.bpk", "--data", DERM])
+        .args(["--attack", "pgd", "--set", "steps"])
+        .fails_with(&["key=value"]);
+}
