@@ -215,6 +215,20 @@ impl AttackSpec {
         settings: &Map<String, Value>,
     ) -> Result<Self> {
         let entry = attack_info(attack)?;
+        // An attack with a goal of its own (GAP) takes it whatever is asked; any other aims at a
+        // chosen class only if it can.
+        if entry.fixed_goal.is_none() && goal.is_targeted() && !entry.targeted {
+            return Err(Error::invalid(format!(
+                "{} is untargeted here (targeted attacks: {})",
+                entry.name,
+                ATTACK_INFO
+                    .iter()
+                    .filter(|a| a.targeted)
+                    .map(|a| a.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         let spec = Self {
             attack: entry.name.into(),
             eps,
@@ -352,6 +366,28 @@ mod tests {
         assert!(e.contains("bad setting"), "{e}");
         let e = new("pgd", json!({})).map(|s| AttackSpec { eps: 300.0, ..s });
         assert!(e.unwrap().build(&AttackContext::default()).is_err());
+    }
+
+    #[test]
+    fn only_attacks_that_can_aim_take_a_targeted_goal() {
+        for entry in ATTACK_INFO {
+            let spec = AttackSpec::new(
+                entry.name,
+                4.0,
+                Norm::Linf,
+                Convention::Pixel,
+                Goal::LeastLikely,
+                &Map::new(),
+            );
+            match (entry.targeted, entry.fixed_goal) {
+                (true, _) => assert_eq!(spec.unwrap().goal, Goal::LeastLikely, "{}", entry.name),
+                (false, Some(fixed)) => assert_eq!(spec.unwrap().goal, fixed, "{}", entry.name),
+                (false, None) => {
+                    let err = spec.unwrap_err().to_string();
+                    assert!(err.contains("untargeted here") && err.contains("pgd"), "{err}");
+                }
+            }
+        }
     }
 
     #[test]
