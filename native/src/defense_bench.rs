@@ -1,22 +1,41 @@
-//! `robustdx bench defenses`: the seed study's finding, measured — the same small model trained
+//! `robustdx compare defenses`: the seed study's finding, measured — the same small model trained
 //! clean and with every defense, each attacked with PGD-10 and APGD-CE at growing ε, one table.
-//! A benchmark (minutes to hours), not a test. Runs the same code paths as `train` and `attack`;
-//! finished models and cells are reused, so an interrupted run continues.
+//! A benchmark (minutes to hours), not a test. Calls the typed functions behind `train` and
+//! `attack`; finished models and cells are reused, so an interrupted run continues.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use clap::{Args, Parser};
+use anyhow::Context;
+use burn::tensor::Device;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
 use maud::{Markup, html};
+use robustdx_core::attack::{
+    ATTACK_INFO, AttackInfo, AttackSpec, AutoProjectedGradientDescent, Convention, Goal, Norm,
+    ProjectedGradientDescent, attack_info,
+};
+use robustdx_core::defense::{DefenseEntry, DefenseSpec, defense_entry};
 use robustdx_core::metrics::Metrics;
 use robustdx_core::report::{AttackReport, models_against_eps};
-use robustdx_core::train::selection_score;
+use robustdx_core::train::{TrainConfig, TrainingRecipe, selection_score};
+use serde_json::{Map, Value, json};
 
-use crate::attack::AttackArgs;
-use crate::backend::BackendChoice;
+use crate::attack::{SWEEP_BATCH_SIZE, SweepJob};
+use crate::backend::{self, BackendChoice};
+use crate::data_args::DataArgs;
 use crate::files::write_atomic;
 use crate::report::parts::{about_table, chart, page};
-use crate::result_file::read_result;
-use crate::train::TrainArgs;
+use crate::result_file::RunOutput;
+use crate::train::{ModelShape, Start, TrainArgs, TrainJob};
+
+/// The comparison's training ε, in 1/255, when `--eps` is not given.
+pub const TRAINING_EPS: f64 = 4.0;
+/// Inner-attack steps of the defenses that take more by default, when `--attack-steps` is not
+/// given.
+pub const INNER_STEPS: usize = 5;
+/// Steps of the evaluating PGD and APGD-CE when not given.
+pub const PGD_STEPS: usize = 10;
+pub const APGD_STEPS: usize = 25;
 
 #[derive(Debug, Args)]
 pub struct DefenseBenchArgs {
@@ -37,19 +56,24 @@ pub struct DefenseBenchArgs {
     #[arg(long, default_value_t = 6)]
     epochs: usize,
     /// The training ε of pgd-at, mart and trades, in 1/255 (mpadvt draws its own)
-    #[arg(long, default_value_t = 4.0)]
-    eps: f32,
+    #[arg(long, default_value_t = TRAINING_EPS)]
+    eps: f64,
     /// Inner-attack steps of pgd-at and trades (mart keeps its 4)
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = INNER_STEPS)]
     attack_steps: usize,
     /// Budgets of the evaluation, in 1/255
-    #[arg(long, default_value = "0,1,2,4,8")]
-    test_eps: String,
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_negative_numbers = true,
+        default_value = "0,1,2,4,8"
+    )]
+    test_eps: Vec<f32>,
     /// Steps of the evaluating PGD
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = PGD_STEPS)]
     pgd_steps: usize,
     /// Steps of the evaluating APGD-CE
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = APGD_STEPS)]
     apgd_steps: usize,
     /// The evaluating attacks: pgd and/or apgd
     #[arg(long, value_delimiter = ',', default_value = "pgd,apgd")]
@@ -59,119 +83,282 @@ pub struct DefenseBenchArgs {
     train_flags: String,
 }
 
+/// `--train-flags`, read as `robustdx train` reads its own.
 #[derive(Parser)]
-struct Train {
+#[command(name = "--train-flags", no_binary_name = true)]
+struct TrainFlags {
     #[command(flatten)]
     args: TrainArgs,
 }
 
-#[derive(Parser)]
-struct Attack {
-    #[command(flatten)]
-    args: AttackArgs,
+/// The `train` options the comparison decides itself, by their clap ids.
+const OWN_TRAIN_OPTIONS: [&str; 10] = [
+    "data",
+    "out",
+    "epochs",
+    "defense",
+    "set",
+    "eps",
+    "attack_steps",
+    "attack_step_size",
+    "beta",
+    "resume",
+];
+
+impl DefenseBenchArgs {
+    /// The comparison the flags describe.
+    fn job(&self) -> anyhow::Result<DefenseComparison> {
+        let matches = TrainFlags::command()
+            .try_get_matches_from(self.train_flags.split_whitespace())
+            .context("--train-flags")?;
+        if let Some(id) = OWN_TRAIN_OPTIONS
+            .into_iter()
+            .find(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+        {
+            anyhow::bail!(
+                "--train-flags: --{} is set by the comparison itself",
+                id.replace('_', "-")
+            );
+        }
+        let train = TrainFlags::from_arg_matches(&matches)?.args;
+        let contenders = self
+            .defenses
+            .iter()
+            .map(|name| {
+                let defense =
+                    comparison_defense(defense_entry(name)?, self.eps, self.attack_steps)?;
+                let config = train.fresh_config(TrainConfig {
+                    epochs: self.epochs,
+                    recipe: TrainingRecipe {
+                        defense,
+                        ..TrainingRecipe::default()
+                    },
+                    ..TrainConfig::default()
+                })?;
+                Ok(Contender {
+                    label: name.clone(),
+                    config,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(DefenseComparison {
+            data: DataArgs {
+                data: self.data.clone(),
+                ..train.data.clone()
+            },
+            out: self.out.clone(),
+            contenders,
+            model: train.shape(),
+            val: train.val,
+            eval: !train.no_eval,
+            evaluations: self.evaluations()?,
+            test_eps: self.test_eps.clone(),
+        })
+    }
+
+    /// `--attacks` with their steps, in the registry's order.
+    fn evaluations(&self) -> anyhow::Result<Vec<Evaluation>> {
+        let mut evaluations = Vec::new();
+        for name in &self.attacks {
+            let attack = attack_info(name)?;
+            let steps = match attack.name {
+                ProjectedGradientDescent::NAME => self.pgd_steps,
+                AutoProjectedGradientDescent::NAME => self.apgd_steps,
+                other => anyhow::bail!(
+                    "--attacks {other}: the comparison evaluates with {} and/or {}",
+                    ProjectedGradientDescent::NAME,
+                    AutoProjectedGradientDescent::NAME
+                ),
+            };
+            if !evaluations
+                .iter()
+                .any(|e: &Evaluation| e.attack.name == attack.name)
+            {
+                evaluations.push(Evaluation { attack, steps });
+            }
+        }
+        evaluations.sort_by_key(|e| ATTACK_INFO.iter().position(|a| a.name == e.attack.name));
+        Ok(evaluations)
+    }
 }
 
+/// A defense as the comparison trains it: at `eps` when it has a training ε (MPAdvT draws its
+/// own), its inner attack cut to `steps` when it takes more by default (MART keeps its 4), and
+/// then with step size ε/4 where it has a fixed one, so that the shorter attack still reaches
+/// the boundary (a step size left open is the defense's own ε/4 already).
+pub fn comparison_defense(
+    entry: &DefenseEntry,
+    eps: f64,
+    steps: usize,
+) -> anyhow::Result<DefenseSpec> {
+    let defaults = entry.defaults();
+    let mut settings = Map::new();
+    if defaults.contains_key("eps") {
+        settings.insert("eps".into(), json!(eps));
+    }
+    let default_steps = defaults.get("steps").and_then(Value::as_u64);
+    if default_steps.is_some_and(|d| d > steps as u64) {
+        settings.insert("steps".into(), json!(steps));
+        if defaults.get("step_size").is_some_and(|s| !s.is_null()) {
+            settings.insert("step_size".into(), json!(eps / 4.0));
+        }
+    }
+    Ok(DefenseSpec::new(entry.name, &settings)?)
+}
+
+/// One row of the comparison: a model trained one way.
+pub struct Contender {
+    /// The row's name and its files' (LABEL.bpk, LABEL-ATTACK.json).
+    pub label: String,
+    pub config: TrainConfig,
+}
+
+/// An evaluating attack and its steps.
+pub struct Evaluation {
+    pub attack: &'static AttackInfo,
+    pub steps: usize,
+}
+
+impl Evaluation {
+    /// `PGD-10`, `APGD-CE-25`.
+    fn label(&self) -> String {
+        format!("{}-{}", self.attack.short_name(), self.steps)
+    }
+}
+
+/// A comparison with everything decided: what `compare defenses` runs once its flags are read,
+/// and what `demo --defenses` runs.
+pub struct DefenseComparison {
+    pub data: DataArgs,
+    /// Directory for the models and results.
+    pub out: PathBuf,
+    pub contenders: Vec<Contender>,
+    /// The architecture every contender starts from.
+    pub model: ModelShape,
+    /// Validation share of every training run (`train --val`).
+    pub val: Option<f64>,
+    /// Evaluate on the test split after each epoch.
+    pub eval: bool,
+    /// In the registry's order.
+    pub evaluations: Vec<Evaluation>,
+    /// Budgets of the evaluation, in 1/255 (0: clean).
+    pub test_eps: Vec<f32>,
+}
+
+/// A contender's name and its record under each evaluating attack.
+type Row = (String, Vec<AttackReport>);
+
 pub fn run(args: DefenseBenchArgs, backend: BackendChoice) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.out)?;
-    let path = |name: String| args.out.join(name).to_string_lossy().into_owned();
+    let job = args.job()?;
+    let device = backend::select(backend)?;
+    compare(&job, &device)?;
+    Ok(())
+}
+
+/// Trains each contender (or reuses its model file, or continues its checkpoint), attacks it with
+/// each evaluation, prints the table and writes the comparison page.
+pub fn compare(job: &DefenseComparison, device: &Device) -> anyhow::Result<Vec<Row>> {
+    std::fs::create_dir_all(&job.out)?;
     let mut rows = Vec::new();
-    for defense in &args.defenses {
-        let model = path(format!("{defense}.bpk"));
-        if Path::new(&model).exists() {
-            eprintln!("bench defenses: reusing {model} (delete it to train again)");
+    for contender in &job.contenders {
+        let model = job.out.join(format!("{}.bpk", contender.label));
+        if model.exists() {
+            eprintln!(
+                "bench defenses: reusing {} (delete it to train again)",
+                model.display()
+            );
         } else {
-            let mut flags: Vec<String> = [
-                "train",
-                "--data",
-                &args.data,
-                "--out",
-                &model,
-                "--defense",
-                defense,
-            ]
-            .map(String::from)
-            .to_vec();
-            flags.extend(["--epochs".into(), args.epochs.to_string()]);
-            // Every defense with a training ε gets the bench's (MPAdvT draws its own).
-            let entry = robustdx_core::defense::defense_entry(defense)?;
-            if entry.defaults().contains_key("eps") {
-                flags.extend(["--eps".into(), args.eps.to_string()]);
-            }
-            if matches!(defense.as_str(), "pgd-at" | "trades") {
-                flags.extend(["--attack-steps".into(), args.attack_steps.to_string()]);
-            }
-            if defense == "trades" {
-                // α = ε/4, so the inner attack can reach the boundary in its steps.
-                flags.extend(["--attack-step-size".into(), (args.eps / 4.0).to_string()]);
-            }
-            flags.extend(args.train_flags.split_whitespace().map(String::from));
-            if Path::new(&format!("{model}.ckpt")).exists() {
-                flags.push("--resume".into());
-            }
-            eprintln!("bench defenses: {}", flags[1..].join(" "));
-            crate::train::run(Train::try_parse_from(&flags)?.args, backend)?;
+            let start = match crate::train::has_checkpoint(&model) {
+                true => Start::Resume(Box::new(crate::train::read_checkpoint(&model, device)?)),
+                false => Start::New(job.model.clone()),
+            };
+            eprintln!(
+                "bench defenses: {} ({}, {} epochs)",
+                model.display(),
+                contender.config.recipe.defense.describe(),
+                contender.config.epochs
+            );
+            let data = job.data.open()?;
+            crate::train::train(
+                TrainJob {
+                    data,
+                    split_seed: job.data.split_seed,
+                    out: model.clone(),
+                    start,
+                    config: contender.config.clone(),
+                    val: job.val,
+                    eval: job.eval,
+                },
+                device,
+            )?;
         }
         let mut reports = Vec::new();
-        for (attack, steps) in [("pgd", args.pgd_steps), ("apgd", args.apgd_steps)] {
-            if !args.attacks.iter().any(|a| a == attack) {
-                continue;
-            }
-            let json = path(format!("{defense}-{attack}.json"));
-            let flags = [
-                "attack",
-                "--model",
-                &model,
-                "--data",
-                &args.data,
-                "--attack",
-                attack,
-                "--eps",
-                &args.test_eps,
-                "--steps",
-                &steps.to_string(),
-                "--json",
-                &json,
-                "--resume",
-            ];
-            crate::attack::run(Attack::try_parse_from(flags)?.args, backend)?;
-            reports.push(read_result::<AttackReport>(Path::new(&json))?);
+        for evaluation in &job.evaluations {
+            let name = evaluation.attack.name;
+            let settings = Map::from_iter([("steps".to_string(), json!(evaluation.steps))]);
+            let specs = job
+                .test_eps
+                .iter()
+                .map(|&eps| {
+                    AttackSpec::new(
+                        name,
+                        eps,
+                        Norm::Linf,
+                        Convention::Pixel,
+                        Goal::Untargeted,
+                        &settings,
+                    )
+                    .with_context(|| format!("{name} at ε = {eps}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let json = job.out.join(format!("{}-{name}.json", contender.label));
+            let sweep = SweepJob {
+                model: model.clone(),
+                data: job.data.clone(),
+                specs,
+                generator: None,
+                batch_size: SWEEP_BATCH_SIZE,
+                seed: 0,
+                output: RunOutput {
+                    json: Some(json),
+                    resume: true,
+                    shard: None,
+                },
+                records: None,
+                csv: None,
+                report: None,
+            };
+            reports.push(crate::attack::attack(&sweep, device)?);
         }
-        rows.push((defense.clone(), reports));
+        rows.push((contender.label.clone(), reports));
     }
-    let table = table(&args, &rows);
+    let table = table(job, &rows);
     println!("{table}");
-    let page = write_comparison(&args, &rows, &table)?;
+    let page = write_comparison(job, &rows, &table)?;
     println!("comparison report: {}", page.display());
-    Ok(())
+    Ok(rows)
 }
 
 /// `OUT/comparison.html`: score against ε per model for each attack, side by side, the table
 /// and how each model was trained.
-fn write_comparison(
-    args: &DefenseBenchArgs,
-    rows: &[(String, Vec<AttackReport>)],
-    table: &str,
-) -> anyhow::Result<PathBuf> {
-    let html = comparison(args, rows, table)?;
-    let path = args.out.join("comparison.html");
+fn write_comparison(job: &DefenseComparison, rows: &[Row], table: &str) -> anyhow::Result<PathBuf> {
+    let html = comparison(job, rows, table)?;
+    let path = job.out.join("comparison.html");
     write_atomic(&path, html.into_string().as_bytes())?;
     Ok(path)
 }
 
 /// The comparison's template.
-fn comparison(
-    args: &DefenseBenchArgs,
-    rows: &[(String, Vec<AttackReport>)],
-    table: &str,
-) -> anyhow::Result<Markup> {
+fn comparison(job: &DefenseComparison, rows: &[Row], table: &str) -> anyhow::Result<Markup> {
     let mut charts = Vec::new();
-    for attack in &args.attacks {
+    for evaluation in &job.evaluations {
+        let attack = evaluation.attack.name;
         let models: Vec<(String, &AttackReport)> = rows
             .iter()
             .filter_map(|(defense, reports)| {
                 let report = reports
                     .iter()
-                    .find(|r| r.results.iter().any(|c| &c.attack == attack))?;
+                    .find(|r| r.results.iter().any(|c| c.attack == attack))?;
                 Some((defense.clone(), report))
             })
             .collect();
@@ -191,7 +378,7 @@ fn comparison(
         Some((defense, training.describe()))
     });
     let body = html! {
-        h1 { "Defenses compared on " (args.data) }
+        h1 { "Defenses compared on " (job.data.data) }
         p {
             "The same architecture trained clean and with each defense (same seed, same epochs), "
             "attacked over the test split. Higher is more robust."
@@ -211,13 +398,8 @@ const COMPARISON_STYLE: &str = "pre { background: #f6f6f6; padding: 1em; overflo
 /// What a cell is scored by, with its name.
 type Score = (&'static str, fn(&Metrics) -> f64);
 
-fn table(args: &DefenseBenchArgs, rows: &[(String, Vec<AttackReport>)]) -> String {
-    let budgets: Vec<f32> = args
-        .test_eps
-        .split(',')
-        .filter_map(|e| e.trim().parse().ok())
-        .filter(|&e| e > 0.0)
-        .collect();
+fn table(job: &DefenseComparison, rows: &[Row]) -> String {
+    let budgets: Vec<f32> = job.test_eps.iter().copied().filter(|&e| e > 0.0).collect();
     let multi_label = rows
         .first()
         .and_then(|(_, r)| r.first())
@@ -233,44 +415,56 @@ fn table(args: &DefenseBenchArgs, rows: &[(String, Vec<AttackReport>)]) -> Strin
     };
     let mut out = String::new();
     for (index, (name, score)) in scores.into_iter().enumerate() {
-        let attacks: Vec<String> = args
-            .attacks
-            .iter()
-            .map(|a| match a.as_str() {
-                "apgd" => format!("APGD-CE-{}", args.apgd_steps),
-                _ => format!("PGD-{}", args.pgd_steps),
-            })
-            .collect();
+        let attacks: Vec<String> = job.evaluations.iter().map(Evaluation::label).collect();
         out += &format!(
             "{name} on {} under {} (ε in 1/255)\n",
-            args.data,
+            job.data.data,
             attacks.join(" and ")
         );
-        if index == 0 && args.attacks.len() > 1 {
-            out += "(flags: the sanity checks', and APGD more than 5 points below PGD, a sign of gradient masking)\n";
-        } else if index == 0 {
-            out += "(flags: the sanity checks')\n";
+        match (index, masking_pairs(job).first()) {
+            (0, Some((weaker, stronger))) => {
+                out += &format!(
+                    "(flags: the sanity checks', and {} more than 5 points below {}, a sign of gradient masking)\n",
+                    stronger.to_uppercase(),
+                    weaker.to_uppercase()
+                )
+            }
+            (0, None) => out += "(flags: the sanity checks')\n",
+            _ => {}
         }
-        out += &score_table(args, rows, &budgets, score, index == 0);
+        out += &score_table(job, rows, &budgets, score, index == 0);
         out += "\n";
     }
     out
 }
 
+/// Pairs of evaluating attacks, (weaker, stronger) by their registry names, where the stronger
+/// should never score above the weaker at the same budget (`AttackInfo::dominates`): more than 5
+/// points below it is a sign of gradient masking.
+fn masking_pairs(job: &DefenseComparison) -> Vec<(&'static str, &'static str)> {
+    job.evaluations
+        .iter()
+        .filter_map(|e| {
+            let weaker = e.attack.dominates?;
+            job.evaluations
+                .iter()
+                .any(|other| other.attack.name == weaker)
+                .then_some((weaker, e.attack.name))
+        })
+        .collect()
+}
+
 fn score_table(
-    args: &DefenseBenchArgs,
-    rows: &[(String, Vec<AttackReport>)],
+    job: &DefenseComparison,
+    rows: &[Row],
     budgets: &[f32],
     score: fn(&Metrics) -> f64,
     with_flags: bool,
 ) -> String {
     let mut out = String::new();
     let mut header = format!("{:<8} {:>6}", "defense", "clean");
-    for attack in ["pgd", "apgd"]
-        .iter()
-        .filter(|a| args.attacks.iter().any(|b| b == *a))
-    {
-        let attack = attack.to_uppercase();
+    for evaluation in &job.evaluations {
+        let attack = evaluation.attack.name.to_uppercase();
         for eps in budgets {
             header += &format!(" {:>8}", format!("{attack}@{eps}"));
         }
@@ -300,15 +494,24 @@ fn score_table(
             }
             flags.extend(report.sanity.iter().map(|f| f.message.clone()));
         }
-        if let [pgd, apgd] = &reports[..] {
+        for (weaker, stronger) in masking_pairs(job) {
+            let report = |name: &str| {
+                let index = job.evaluations.iter().position(|e| e.attack.name == name)?;
+                reports.get(index)
+            };
+            let (Some(weak), Some(strong)) = (report(weaker), report(stronger)) else {
+                continue;
+            };
             for eps in budgets {
                 // In whole points, so that 0.28 against 0.23 is not flagged by rounding.
-                if let (Some(p), Some(a)) = (value(pgd, *eps), value(apgd, *eps))
-                    && ((p - a) * 100.0).round() > 5.0
+                if let (Some(w), Some(s)) = (value(weak, *eps), value(strong, *eps))
+                    && ((w - s) * 100.0).round() > 5.0
                 {
                     flags.push(format!(
-                        "APGD {:.0} points below PGD at {eps}",
-                        100.0 * (p - a)
+                        "{} {:.0} points below {} at {eps}",
+                        stronger.to_uppercase(),
+                        100.0 * (w - s),
+                        weaker.to_uppercase()
                     ));
                 }
             }
@@ -341,10 +544,10 @@ mod tests {
     #[test]
     fn hostile_names_come_out_escaped() {
         let flags = ["bench", "--data", HOSTILE, "--attacks", "pgd,apgd"];
-        let args = Bench::parse_from(flags).args;
+        let job = Bench::parse_from(flags).args.job().unwrap();
         let rows = vec![(HOSTILE.to_string(), vec![hostile_sweep()])];
-        let table = table(&args, &rows);
-        let html = comparison(&args, &rows, &table).unwrap().into_string();
+        let table = table(&job, &rows);
+        let html = comparison(&job, &rows, &table).unwrap().into_string();
         assert_escaped(&html);
         assert!(html.contains("How each model was trained") && html.contains("<svg"));
     }

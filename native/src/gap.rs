@@ -52,52 +52,103 @@ pub struct GapTrainArgs {
     pub seed: u64,
 }
 
-pub fn train(args: GapTrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
-    let device = backend::select(backend)?;
-    train_on(&args, &device)
+/// A generator's training with everything decided: what `gap train` runs once its flags are
+/// read, and what `demo` runs.
+pub struct GapJob {
+    /// The model to attack (stays frozen).
+    pub model: PathBuf,
+    pub data: DataArgs,
+    /// The generator file to write.
+    pub out: PathBuf,
+    pub generator: GeneratorKind,
+    /// Channels of the generator's first layer; its default when absent.
+    pub width: Option<usize>,
+    /// L∞ budget in 1/255 pixel units.
+    pub eps: f32,
+    /// One perturbation for every image instead of one per image.
+    pub universal: bool,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    pub seed: u64,
 }
 
-/// Trains and writes the generator; shared with `robustdx demo`.
-pub fn train_on(args: &GapTrainArgs, device: &Device) -> anyhow::Result<()> {
-    let model = load_model(&args.model, device)?;
-    let splits = args.data.open()?;
+impl GapTrainArgs {
+    pub fn job(&self) -> GapJob {
+        GapJob {
+            model: self.model.clone(),
+            data: self.data.clone(),
+            out: self.out.clone(),
+            generator: self.generator,
+            width: self.width,
+            eps: self.eps,
+            universal: self.universal,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            learning_rate: self.lr,
+            seed: self.seed,
+        }
+    }
+}
+
+impl GeneratorKind {
+    /// The core's name of the architecture.
+    fn name(self) -> &'static str {
+        match self {
+            GeneratorKind::Resnet => "resnet",
+            GeneratorKind::Unet => "unet",
+        }
+    }
+}
+
+pub fn train(args: GapTrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
+    let device = backend::select(backend)?;
+    train_generator(&args.job(), &device)?;
+    Ok(())
+}
+
+/// Trains the generator and writes it to the job's file; returns it.
+pub fn train_generator(
+    job: &GapJob,
+    device: &Device,
+) -> anyhow::Result<GenerativeAdversarialPerturbation> {
+    let model = load_model(&job.model, device)?;
+    let splits = job.data.open()?;
     let input = &model.card.input;
-    let name = match args.generator {
-        GeneratorKind::Resnet => "resnet",
-        GeneratorKind::Unet => "unet",
-    };
+    let name = job.generator.name();
     let mut generator =
         GeneratorConfig::from_name(name, input.channels, [input.height, input.width])?;
-    if let Some(width) = args.width {
+    if let Some(width) = job.width {
         generator = generator.with_width(width);
     }
     let settings = GapSettings {
-        universal: args.universal,
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        learning_rate: args.lr,
-        seed: args.seed,
-        ..GapSettings::new(generator, args.eps / 255.0)
+        universal: job.universal,
+        epochs: job.epochs,
+        batch_size: job.batch_size,
+        learning_rate: job.learning_rate,
+        seed: job.seed,
+        ..GapSettings::new(generator, job.eps / 255.0)
     };
     let train = splits.train.as_ref();
     eprintln!(
         "training a {}{name} GAP generator (ε = {}/255) against {} on {} ({} images)",
-        if args.universal { "universal " } else { "" },
-        args.eps,
-        args.model.display(),
+        if job.universal { "universal " } else { "" },
+        job.eps,
+        job.model.display(),
         train.info().name,
         train.len()
     );
-    let batches = train.len().div_ceil(args.batch_size.max(1));
-    let progress = bar(batches * args.epochs, "GAP", "batch");
+    let batches = train.len().div_ceil(job.batch_size.max(1));
+    let progress = bar(batches * job.epochs, "GAP", "batch");
     let gap = robustdx_core::attack::train_generator(&model, train, &settings, device, &mut |p| {
         progress.inc(1);
         progress.set_message(format!("epoch {}/{} loss {:.4}", p.epoch, p.epochs, p.loss));
     })?;
     progress.finish_and_clear();
-    write_atomic(&args.out, &gap.to_bytes()?)?;
-    println!("generator written to {}", args.out.display());
-    Ok(())
+    write_atomic(&job.out, &gap.to_bytes()?)?;
+    println!("generator written to {}", job.out.display());
+    Ok(gap)
 }
 
 /// Reads a generator file onto `device`.

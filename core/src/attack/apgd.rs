@@ -114,6 +114,9 @@ fn schedule(steps: usize) -> (usize, usize, usize) {
 }
 
 impl AutoProjectedGradientDescent {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.info.name;
+
     pub fn linf(eps: f32, steps: usize) -> Self {
         Self {
             budget: Budget::linf(eps),

@@ -19,6 +19,11 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
 
 pub struct CleanTraining;
 
+impl CleanTraining {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.name;
+}
+
 impl Defense for CleanTraining {
     fn name(&self) -> &'static str {
         ENTRY.name

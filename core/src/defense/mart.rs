@@ -61,6 +61,9 @@ pub struct Mart {
 }
 
 impl Mart {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.name;
+
     pub fn new(settings: MartSettings) -> Result<Self> {
         let attack = inner::GaussianStartPgd::new(
             settings.eps,

@@ -72,6 +72,9 @@ pub struct MixedPerturbationTraining {
 }
 
 impl MixedPerturbationTraining {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.name;
+
     pub fn new(settings: MpadvtSettings) -> Result<Self> {
         let s = &settings;
         if !(0.0..=1.0).contains(&s.probability) {
