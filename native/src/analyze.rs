@@ -352,7 +352,7 @@ mod tests {
             shard: None,
         };
         let spec = AttackSpec::new(
-            "pgd",
+            robustdx_core::attack::DEFAULT_ATTACK,
             8.0,
             Norm::Linf,
             Convention::Pixel,

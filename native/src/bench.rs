@@ -8,7 +8,7 @@ use burn::tensor::{Device, Distribution};
 use clap::Args;
 use robustdx_core::attack::{Attack, AttackedModel, ProjectedGradientDescent, SampleKeys};
 use robustdx_core::data::{Dataset, DatasetInfo, Image, Sample};
-use robustdx_core::defense::DefenseSpec;
+use robustdx_core::defense::{DefenseSpec, PgdAdversarialTraining};
 use robustdx_core::model::{
     ARCHITECTURES, ArchitectureConfig, Classifier, DiagnosticModel, InputSpec, ModelCard,
     ModelOptions, architecture,
@@ -295,7 +295,10 @@ pub fn train_step_seconds(
         learning_rate: 0.01,
         optimizer: OptimizerKind::Sgd,
         recipe: TrainingRecipe {
-            defense: DefenseSpec::new("pgd-at", settings.as_object().expect("an object"))?,
+            defense: DefenseSpec::new(
+                PgdAdversarialTraining::NAME,
+                settings.as_object().expect("an object"),
+            )?,
             ..TrainingRecipe::default()
         },
         ..TrainConfig::default()

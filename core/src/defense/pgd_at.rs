@@ -45,6 +45,9 @@ pub struct PgdAdversarialTraining {
 }
 
 impl PgdAdversarialTraining {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.name;
+
     pub fn new(settings: PgdAtSettings) -> Result<Self> {
         let attack = inner::pgd(settings.eps, settings.steps, settings.step_size, true)?;
         Ok(Self { settings, attack })
