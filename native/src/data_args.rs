@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use robustdx_core::data::dicom::{DicomFrames, DicomWindow};
 use robustdx_core::data::{self, CsvColumns, DataSpec, DataSplits, DecodeOptions, OpenOptions};
 
@@ -17,6 +17,13 @@ pub fn positive(text: &str) -> Result<usize, String> {
         Ok(n) => Ok(n),
         Err(e) => Err(format!("not a whole number: {e}")),
     }
+}
+
+/// Which split of a data set (`data preview`, `data export`).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Split {
+    Train,
+    Test,
 }
 
 #[derive(Debug, Clone, PartialEq, Args)]

@@ -5,10 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+mod image;
+
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use robustdx_core::attack::{
-    ATTACKS, AttackContext, AttackSpec, Convention, DEFAULT_ATTACK, GapAttackSettings,
+    AttackContext, AttackSpec, Convention, DEFAULT_ATTACK, GapAttackSettings,
     GenerativeAdversarialPerturbation, Goal, Norm, applicable, attack_entry,
 };
 use robustdx_core::model::DiagnosticModel;
@@ -21,8 +23,8 @@ use serde_json::{Map, Value};
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::{DataArgs, positive};
-use crate::eval::{load_model, load_model_hashed};
 use crate::files::write_atomic;
+use crate::model_file::{load_model, load_model_hashed};
 use crate::report::{self, Gallery};
 use crate::result_file::{RunOutput, TestSplitHead};
 
@@ -235,20 +237,6 @@ fn describe_keys(settings: &Map<String, Value>) -> String {
     }
 }
 
-/// `robustdx attacks`: the registry, with each attack's settings and defaults.
-pub fn list_attacks() {
-    for entry in ATTACKS {
-        let settings = entry.defaults();
-        println!("{:<6} {}", entry.name, entry.about);
-        if !settings.is_empty() {
-            println!(
-                "       settings: {}",
-                robustdx_core::attack::describe_settings(&settings)
-            );
-        }
-    }
-}
-
 /// A generator file read for a sweep, with the SHA-256 of its bytes.
 pub struct LoadedGenerator {
     pub path: PathBuf,
@@ -258,7 +246,7 @@ pub struct LoadedGenerator {
 
 impl LoadedGenerator {
     pub fn read(path: &Path, device: &Device) -> anyhow::Result<Self> {
-        let (gap, sha256) = crate::gap::load_hashed(path, device)?;
+        let (gap, sha256) = crate::model_file::load_generator_hashed(path, device)?;
         Ok(Self {
             path: path.to_path_buf(),
             gap,
@@ -460,7 +448,7 @@ pub fn run(args: AttackArgs, backend: BackendChoice) -> anyhow::Result<()> {
     let device = backend::select(backend)?;
     if let Some(image) = &args.image {
         let model = load_model(&args.model, &device)?;
-        crate::attack_image::run(&args, image, &model, &device)?;
+        image::run(&args, image, &model, &device)?;
         return Ok(());
     }
     attack(&args.job(&device)?, &device)?;

@@ -7,7 +7,7 @@ use anyhow::Context;
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use robustdx_core::data::{DataSplits, Dataset, Subset, holdout_split};
-use robustdx_core::defense::{DEFENSES, DefenseSpec, defense_entry};
+use robustdx_core::defense::{DefenseSpec, defense_entry};
 use robustdx_core::metrics;
 use robustdx_core::model::{DiagnosticModel, architecture};
 use robustdx_core::registry::parse_assignments;
@@ -549,21 +549,9 @@ fn validation_split(
 }
 
 /// `eps=8, steps=4, …`, or `none`, for error messages and the listing.
-fn describe_settings(settings: &Map<String, Value>) -> String {
+pub fn describe_settings(settings: &Map<String, Value>) -> String {
     match settings.is_empty() {
         true => "none".into(),
         false => robustdx_core::attack::describe_settings(settings),
-    }
-}
-
-/// `robustdx defenses`: the registry with each defense's settings and defaults.
-pub fn list_defenses() {
-    for entry in DEFENSES {
-        println!("{:<8} {}", entry.name, entry.about);
-        println!(
-            "{:<8} settings: {}",
-            "",
-            describe_settings(&entry.defaults())
-        );
     }
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use robustdx_core::attack::{AutoProjectedGradientDescent, ProjectedGradientDescent};
 use robustdx_core::defense::PgdAdversarialTraining;
 
-use crate::bench::{
+use crate::speed::{
     LARGE_MODELS, SPEED_MODELS, attack_seconds, bench_device, pgd_seconds, train_step_seconds,
 };
 

@@ -8,8 +8,8 @@ use robustdx_core::attack::{GapSettings, GenerativeAdversarialPerturbation, Gene
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::{DataArgs, positive};
-use crate::eval::load_model;
-use crate::files::{read, write_atomic};
+use crate::files::write_atomic;
+use crate::model_file::load_model;
 use crate::progress::bar;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,7 +102,7 @@ impl GeneratorKind {
     }
 }
 
-pub fn train(args: GapTrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
+pub fn run(args: GapTrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
     let device = backend::select(backend)?;
     train_generator(&args.job(), &device)?;
     Ok(())
@@ -149,35 +149,4 @@ pub fn train_generator(
     write_atomic(&job.out, &gap.to_bytes()?)?;
     println!("generator written to {}", job.out.display());
     Ok(gap)
-}
-
-/// Reads a generator file onto `device`.
-pub fn load(
-    path: &std::path::Path,
-    device: &Device,
-) -> anyhow::Result<GenerativeAdversarialPerturbation> {
-    generator_from_bytes(&read(path)?, path, device)
-}
-
-fn generator_from_bytes(
-    bytes: &[u8],
-    path: &std::path::Path,
-    device: &Device,
-) -> anyhow::Result<GenerativeAdversarialPerturbation> {
-    Ok(GenerativeAdversarialPerturbation::from_bytes(
-        bytes,
-        &path.to_string_lossy(),
-        device,
-    )?)
-}
-
-/// A generator file and the SHA-256 of its bytes (what result identities name it by), from one
-/// read.
-pub fn load_hashed(
-    path: &std::path::Path,
-    device: &Device,
-) -> anyhow::Result<(GenerativeAdversarialPerturbation, String)> {
-    let bytes = read(path)?;
-    let generator = generator_from_bytes(&bytes, path, device)?;
-    Ok((generator, robustdx_core::robustness::sha256_hex(&bytes)))
 }

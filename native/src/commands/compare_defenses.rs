@@ -20,13 +20,13 @@ use robustdx_core::report::{AttackReport, models_against_eps};
 use robustdx_core::train::{TrainConfig, TrainingRecipe, selection_score};
 use serde_json::{Map, Value, json};
 
-use crate::attack::{SWEEP_BATCH_SIZE, SweepJob};
 use crate::backend::{self, BackendChoice};
+use crate::commands::attack::{SWEEP_BATCH_SIZE, SweepJob};
+use crate::commands::train::{ModelShape, Start, TrainArgs, TrainJob};
 use crate::data_args::DataArgs;
 use crate::files::write_atomic;
 use crate::report::parts::{about_table, chart, page};
 use crate::result_file::RunOutput;
-use crate::train::{ModelShape, Start, TrainArgs, TrainJob};
 
 /// The comparison's training ε, in 1/255, when `--eps` is not given.
 pub const TRAINING_EPS: f64 = 4.0;
@@ -268,8 +268,10 @@ pub fn compare(job: &DefenseComparison, device: &Device) -> anyhow::Result<Vec<R
                 model.display()
             );
         } else {
-            let start = match crate::train::has_checkpoint(&model) {
-                true => Start::Resume(Box::new(crate::train::read_checkpoint(&model, device)?)),
+            let start = match crate::commands::train::has_checkpoint(&model) {
+                true => Start::Resume(Box::new(crate::commands::train::read_checkpoint(
+                    &model, device,
+                )?)),
                 false => Start::New(job.model.clone()),
             };
             eprintln!(
@@ -279,7 +281,7 @@ pub fn compare(job: &DefenseComparison, device: &Device) -> anyhow::Result<Vec<R
                 contender.config.epochs
             );
             let data = job.data.open()?;
-            crate::train::train(
+            crate::commands::train::train(
                 TrainJob {
                     data,
                     split_seed: job.data.split_seed,
@@ -328,7 +330,7 @@ pub fn compare(job: &DefenseComparison, device: &Device) -> anyhow::Result<Vec<R
                 csv: None,
                 report: None,
             };
-            reports.push(crate::attack::attack(&sweep, device)?);
+            reports.push(crate::commands::attack::attack(&sweep, device)?);
         }
         rows.push((contender.label.clone(), reports));
     }

@@ -14,16 +14,16 @@ use robustdx_core::defense::{CleanTraining, Mart, MixedPerturbationTraining, def
 use robustdx_core::train::{TrainConfig, TrainingRecipe};
 use serde_json::Map;
 
-use crate::attack::{DEFAULT_SWEEP_EPS, LoadedGenerator, SWEEP_BATCH_SIZE, SweepJob};
 use crate::backend::{self, BackendChoice};
-use crate::data_args::DataArgs;
-use crate::defense_bench::{
+use crate::commands::attack::{DEFAULT_SWEEP_EPS, LoadedGenerator, SWEEP_BATCH_SIZE, SweepJob};
+use crate::commands::compare_defenses::{
     Contender, DefenseComparison, Evaluation, INNER_STEPS, PGD_STEPS, TRAINING_EPS,
     comparison_defense,
 };
-use crate::gap::{GapJob, GeneratorKind};
+use crate::commands::gap_train::{GapJob, GeneratorKind};
+use crate::commands::train::{DEFAULT_ARCHITECTURE, ModelShape, Start, TrainJob};
+use crate::data_args::DataArgs;
 use crate::result_file::RunOutput;
-use crate::train::{DEFAULT_ARCHITECTURE, ModelShape, Start, TrainJob};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -109,7 +109,7 @@ fn compare_defenses(out: &Path, backend: BackendChoice) -> anyhow::Result<()> {
         }],
         test_eps: DEFAULT_SWEEP_EPS.to_vec(),
     };
-    crate::defense_bench::compare(&comparison, device)?;
+    crate::commands::compare_defenses::compare(&comparison, device)?;
     println!(
         "\nOpen the comparison report: each model's accuracy against ε, side by side, and how each was trained."
     );
@@ -143,7 +143,7 @@ fn attack_one_model(out: &Path, backend: BackendChoice) -> anyhow::Result<()> {
             val: None,
             eval: true,
         };
-        crate::train::train(job, device)?;
+        crate::commands::train::train(job, device)?;
     }
     let generator = out.join("gap.bpk");
     if generator.exists() {
@@ -166,7 +166,7 @@ fn attack_one_model(out: &Path, backend: BackendChoice) -> anyhow::Result<()> {
             learning_rate: 2e-3,
             seed: 0,
         };
-        crate::gap::train_generator(&job, device)?;
+        crate::commands::gap_train::train_generator(&job, device)?;
     }
     eprintln!(
         "demo: 3/3 attacking the model with FGSM, PGD-10 and GAP at ε = 0 (clean), 1, 2, 4, 8 /255"
@@ -205,7 +205,7 @@ fn attack_one_model(out: &Path, backend: BackendChoice) -> anyhow::Result<()> {
         csv: Some(out.join("results.csv")),
         report: Some(out.join("report")),
     };
-    crate::attack::attack(&job, device)?;
+    crate::commands::attack::attack(&job, device)?;
     println!(
         "\nAs in the seed study, accuracy collapses as ε grows: perturbations too small to see \
          (look at the report) flip the diagnosis."
