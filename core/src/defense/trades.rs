@@ -50,6 +50,9 @@ pub struct Trades {
 }
 
 impl Trades {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.name;
+
     pub fn new(settings: TradesSettings) -> Result<Self> {
         let attack = inner::GaussianStartPgd::new(
             settings.eps,

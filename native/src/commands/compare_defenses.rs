@@ -553,4 +553,72 @@ mod tests {
         assert_escaped(&html);
         assert!(html.contains("How each model was trained") && html.contains("<svg"));
     }
+
+    /// What the comparison's flag lists used to ask `train` for (`--eps 4 --attack-steps 5`, and
+    /// `--attack-step-size 1` for TRADES), now read from each defense's defaults.
+    #[test]
+    fn each_defense_is_trained_as_before() {
+        use robustdx_core::defense::{
+            CleanTraining, Mart, MixedPerturbationTraining, PgdAdversarialTraining, Trades,
+        };
+        let spec = |name: &str, settings: Value| {
+            DefenseSpec::new(name, settings.as_object().unwrap()).unwrap()
+        };
+        let cases = [
+            (CleanTraining::NAME, json!({})),
+            (
+                PgdAdversarialTraining::NAME,
+                json!({"eps": 4.0, "steps": 5}),
+            ),
+            (MixedPerturbationTraining::NAME, json!({})),
+            (Mart::NAME, json!({"eps": 4.0})),
+            (
+                Trades::NAME,
+                json!({"eps": 4.0, "steps": 5, "step_size": 1.0}),
+            ),
+        ];
+        for (name, settings) in cases {
+            let entry = defense_entry(name).unwrap();
+            let trained = comparison_defense(entry, TRAINING_EPS, INNER_STEPS).unwrap();
+            assert_eq!(trained, spec(name, settings), "{name}");
+        }
+    }
+
+    #[test]
+    fn evaluations_follow_the_registry_and_name_their_steps() {
+        let flags = ["bench", "--attacks", "apgd,pgd", "--apgd-steps", "7"];
+        let job = Bench::parse_from(flags).args.job().unwrap();
+        let labels: Vec<String> = job.evaluations.iter().map(Evaluation::label).collect();
+        assert_eq!(labels, ["PGD-10", "APGD-CE-7"]);
+        let table = table(&job, &[]);
+        assert!(
+            table.contains("APGD more than 5 points below PGD"),
+            "{table}"
+        );
+
+        let flags = ["bench", "--attacks", "fgsm"];
+        let Err(err) = Bench::parse_from(flags).args.job() else {
+            panic!("--attacks fgsm accepted")
+        };
+        assert!(err.to_string().contains("--attacks fgsm"), "{err}");
+    }
+
+    #[test]
+    fn train_flags_are_read_once_and_may_not_set_what_the_comparison_sets() {
+        let flags = ["bench", "--train-flags=--tiny --lr 0.01"];
+        let job = Bench::parse_from(flags).args.job().unwrap();
+        assert!(job.model.tiny);
+        assert!(
+            job.contenders
+                .iter()
+                .all(|c| c.config.learning_rate == 0.01)
+        );
+
+        let flags = ["bench", "--train-flags=--tiny --epochs 2"];
+        let Err(err) = Bench::parse_from(flags).args.job() else {
+            panic!("--train-flags --epochs accepted")
+        };
+        let err = format!("{err:#}");
+        assert!(err.contains("--epochs is set by the comparison"), "{err}");
+    }
 }
