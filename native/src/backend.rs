@@ -89,3 +89,12 @@ fn init_wgpu_once() -> anyhow::Result<(Device, Adapter)> {
     };
     Ok((device, adapter))
 }
+
+/// A one-line name of the backend `device` runs on.
+pub fn backend_name(device: &Device) -> &'static str {
+    if format!("{device:?}").to_lowercase().contains("wgpu") {
+        "wgpu"
+    } else {
+        "cpu"
+    }
+}

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use robustdx_core::data::dicom::{DicomFrames, DicomWindow};
 use robustdx_core::data::{self, CsvColumns, DataSpec, DataSplits, DecodeOptions, OpenOptions};
 
@@ -19,7 +19,14 @@ pub fn positive(text: &str) -> Result<usize, String> {
     }
 }
 
-#[derive(Debug, Clone, Args)]
+/// Which split of a data set (`data preview`, `data export`).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct DataArgs {
     /// Data set: synth-derm | synth-fundus | synth-chest [:n=…,test=…,size=…,seed=…],
     /// medmnist:FILE.npz, folder:DIR, csv:FILE.csv (with --images), chestxray14:DIR
@@ -48,7 +55,7 @@ pub struct DataArgs {
 }
 
 /// How DICOM files are read: by every command that reads image files.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct DicomArgs {
     /// DICOM window: auto (the file's window, else min–max), none (min–max) or CENTER,WIDTH
     #[arg(long, default_value = "auto")]
@@ -84,6 +91,24 @@ impl DicomArgs {
 }
 
 impl DataArgs {
+    /// `data` with every other option at its flag's default: what commands that run others
+    /// (`demo`) pass.
+    pub fn new(data: &str) -> Self {
+        Self {
+            data: data.into(),
+            images: None,
+            id_column: "image_id".into(),
+            label_column: "label".into(),
+            no_header: false,
+            holdout: 0.2,
+            split_seed: 0,
+            dicom: DicomArgs {
+                dicom_window: "auto".into(),
+                dicom_frames: "first".into(),
+            },
+        }
+    }
+
     pub fn open(&self) -> anyhow::Result<DataSplits> {
         let spec = DataSpec::parse(&self.data)?;
         let csv = CsvColumns {
@@ -104,5 +129,24 @@ impl DataArgs {
             dicom_frames: self.dicom.frames()?,
         };
         Ok(data::open(&spec, &options, Arc::new(DiskSource))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        data: DataArgs,
+    }
+
+    #[test]
+    fn new_has_the_flags_defaults() {
+        let parsed = Flags::parse_from(["test", "--data", "synth-chest"]).data;
+        assert_eq!(DataArgs::new("synth-chest"), parsed);
     }
 }

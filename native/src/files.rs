@@ -77,3 +77,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 pub fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(DiskSource.read(&path.to_string_lossy())?)
 }
+
+/// `frames` as `dir/KIND_00.png`, …; returns how many.
+pub fn write_frames(
+    dir: &std::path::Path,
+    kind: &str,
+    frames: &[robustdx_core::data::Image],
+) -> anyhow::Result<usize> {
+    for (i, frame) in frames.iter().enumerate() {
+        write_atomic(&dir.join(format!("{kind}_{i:02}.png")), &frame.encode_png())?;
+    }
+    Ok(frames.len())
+}

@@ -1,34 +1,25 @@
 //! `robustdx`: train, evaluate, attack and harden medical image classifiers from the command line.
+//! This file is the command tree and its dispatch; each leaf command is a module of `commands/`,
+//! and the pieces they share (data flags, backend choice, files, progress, result files, report
+//! templates, timing) are the modules beside it.
 
-mod analyze;
-mod attack;
-mod attack_image;
 mod backend;
-mod bench;
-mod bench_compare;
-mod benchmark;
 mod benchmark_report;
+mod commands;
 mod data_args;
-mod defense_bench;
-mod demo;
-mod eval;
 mod files;
-mod gap;
-mod half;
-mod merge;
-mod predict;
-mod preview;
+mod model_file;
 mod progress;
 mod report;
 mod result_file;
-mod torch;
-mod train;
+mod speed;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use backend::BackendChoice;
+use commands::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -74,18 +65,15 @@ enum Command {
     Merge(merge::MergeArgs),
     /// List the architectures robustdx can build, train and import; with model files, how each
     /// was trained
-    Models {
-        /// Model files to describe (architecture, task, defense and training recipe)
-        files: Vec<std::path::PathBuf>,
-    },
+    Models(models::ModelsArgs),
     /// List the registered attacks with their settings and defaults
     Attacks,
     /// List the registered defenses (training objectives) with their settings and defaults
     Defenses,
     /// Turn a PyTorch (torchvision-named) state dict into a robustdx model file
-    Import(torch::ImportArgs),
+    Import(import::ImportArgs),
     /// Write a model's weights as torchvision-named .safetensors, to open in PyTorch
-    Export(torch::ExportArgs),
+    Export(export::ExportArgs),
     /// Store a model's convolution and linear weights in 16-bit floats: half the file, for
     /// shipping (batch norm stays 32-bit)
     Half(half::HalfArgs),
@@ -106,25 +94,25 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum CompareCommand {
     /// Train the same model clean and with each defense, attack each with PGD and APGD: one table
-    Defenses(defense_bench::DefenseBenchArgs),
+    Defenses(compare_defenses::DefenseBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum GapCommand {
     /// Train a generator against a frozen model
-    Train(gap::GapTrainArgs),
+    Train(gap_train::GapTrainArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Forward + backward images/s of each architecture, tiny and full, per backend
-    Models(bench::BenchModelsArgs),
+    Models(bench_models::BenchModelsArgs),
     /// The older spelling of `compare defenses`
     #[command(hide = true)]
-    Defenses(defense_bench::DefenseBenchArgs),
+    Defenses(compare_defenses::DefenseBenchArgs),
     /// PGD-10 images/s on small-cnn and a tiny AttnVGG, per backend (compare with
     /// tests/fixtures/attacks/speed_torchattacks.py)
-    Speed(bench::BenchSpeedArgs),
+    Speed(bench_speed::BenchSpeedArgs),
     /// robustdx's PGD-10 against PyTorch + torchattacks on the same models, batch and threads
     Compare(bench_compare::BenchCompareArgs),
 }
@@ -132,54 +120,42 @@ enum BenchCommand {
 #[derive(Debug, Subcommand)]
 enum DataCommand {
     /// Write a labelled contact sheet of a data set's images
-    Preview(preview::PreviewArgs),
+    Preview(data_preview::PreviewArgs),
     /// Write a data set's images as PNG files (one folder per class)
-    Export(preview::ExportArgs),
+    Export(data_export::ExportArgs),
     /// Write one image's perturbation sequence as PNG files
-    Perturb(preview::PerturbArgs),
+    Perturb(data_perturb::PerturbArgs),
 }
 
 fn main() -> ExitCode {
     quiet_vulkan_loader();
     let cli = Cli::parse();
+    let backend = cli.backend;
     let result = match cli.command {
-        Command::Demo(args) => demo::run(args, cli.backend),
-        Command::Train(args) => train::run(args, cli.backend),
-        Command::Eval(args) => eval::run(args, cli.backend),
-        Command::Predict(args) => predict::run(args, cli.backend),
-        Command::Attack(args) => attack::run(args, cli.backend),
-        Command::Analyze(args) => analyze::run(args, cli.backend),
-        Command::Benchmark(args) => benchmark::run(args, cli.backend),
-        Command::Perturbations => {
-            benchmark::list_perturbations();
-            Ok(())
-        }
+        Command::Demo(args) => demo::run(args, backend),
+        Command::Train(args) => train::run(args, backend),
+        Command::Eval(args) => eval::run(args, backend),
+        Command::Predict(args) => predict::run(args, backend),
+        Command::Attack(args) => attack::run(args, backend),
+        Command::Analyze(args) => analyze::run(args, backend),
+        Command::Benchmark(args) => benchmark::run(args, backend),
+        Command::Perturbations => perturbations::run(),
         Command::Merge(args) => merge::run(args),
-        Command::Attacks => {
-            attack::list_attacks();
-            Ok(())
-        }
-        Command::Models { files } if files.is_empty() => {
-            list_models();
-            Ok(())
-        }
-        Command::Models { files } => describe_model_files(&files, cli.backend),
-        Command::Defenses => {
-            train::list_defenses();
-            Ok(())
-        }
-        Command::Import(args) => torch::import(args, cli.backend),
-        Command::Export(args) => torch::export(args, cli.backend),
-        Command::Half(args) => half::run(args, cli.backend),
-        Command::Gap(GapCommand::Train(args)) => gap::train(args, cli.backend),
-        Command::Data(DataCommand::Preview(args)) => preview::run(args),
-        Command::Data(DataCommand::Export(args)) => preview::export(args),
-        Command::Data(DataCommand::Perturb(args)) => preview::perturb(args),
-        Command::Bench(BenchCommand::Models(args)) => bench::run(args),
+        Command::Models(args) => models::run(args, backend),
+        Command::Attacks => attacks::run(),
+        Command::Defenses => defenses::run(),
+        Command::Import(args) => import::run(args, backend),
+        Command::Export(args) => export::run(args, backend),
+        Command::Half(args) => half::run(args, backend),
+        Command::Gap(GapCommand::Train(args)) => gap_train::run(args, backend),
+        Command::Data(DataCommand::Preview(args)) => data_preview::run(args),
+        Command::Data(DataCommand::Export(args)) => data_export::run(args),
+        Command::Data(DataCommand::Perturb(args)) => data_perturb::run(args),
+        Command::Bench(BenchCommand::Models(args)) => bench_models::run(args),
+        Command::Bench(BenchCommand::Speed(args)) => bench_speed::run(args),
         Command::Bench(BenchCommand::Compare(args)) => bench_compare::run(args),
         Command::Bench(BenchCommand::Defenses(args))
-        | Command::Compare(CompareCommand::Defenses(args)) => defense_bench::run(args, cli.backend),
-        Command::Bench(BenchCommand::Speed(args)) => bench::run_speed(args),
+        | Command::Compare(CompareCommand::Defenses(args)) => compare_defenses::run(args, backend),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -188,36 +164,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn list_models() {
-    println!(
-        "{:<14} {:>6} {:>6} {:>5}  {:<12} about",
-        "name", "input", "width", "tiny", "default task"
-    );
-    for a in robustdx_core::model::ARCHITECTURES {
-        let task = if a.multi_label {
-            "multi-label"
-        } else {
-            "single-label"
-        };
-        println!(
-            "{:<14} {:>6} {:>6} {:>5}  {:<12} {}",
-            a.name, a.input_size, a.full_width, a.tiny_width, task, a.about
-        );
-    }
-}
-
-fn describe_model_files(
-    files: &[std::path::PathBuf],
-    backend: backend::BackendChoice,
-) -> anyhow::Result<()> {
-    let device = backend::select(backend)?;
-    for file in files {
-        let model = eval::load_model_quiet(file, &device)?;
-        println!("{}: {}", file.display(), eval::describe_model(&model));
-    }
-    Ok(())
 }
 
 /// Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is invalid" several times when a headless

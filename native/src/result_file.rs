@@ -17,7 +17,7 @@ use crate::files::read;
 use crate::progress::CliEvents;
 
 /// The output flags of a resumable, shardable run.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RunOutput {
     /// Write the result (versioned JSON, per-image records included) here, rewritten after
     /// every unit (attack and ε, perturbation kind, analysis)

@@ -118,6 +118,9 @@ fn schedule(steps: usize) -> (usize, usize, usize) {
 }
 
 impl AutoProjectedGradientDescent {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.info.name;
+
     /// Untargeted L∞ APGD-CE at `eps` (pixel units, [0, 1] images) over `steps` iterations, one
     /// run.
     pub fn linf(eps: f32, steps: usize) -> Self {

@@ -40,6 +40,11 @@ pub(crate) const ENTRY: AttackEntry = AttackEntry {
     },
 };
 
+impl FastGradientSignMethod {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.info.name;
+}
+
 impl Attack for FastGradientSignMethod {
     fn name(&self) -> &'static str {
         "fgsm"

@@ -133,6 +133,9 @@ pub struct GenerativeAdversarialPerturbation {
 }
 
 impl GenerativeAdversarialPerturbation {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.info.name;
+
     fn check_budget(&self) -> Result<()> {
         self.budget.validate()?;
         if self.budget.norm != Norm::Linf || self.budget.convention != Convention::Pixel {

@@ -22,6 +22,11 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
 /// Clean training: the classification loss on the unperturbed batch, no inner attack.
 pub struct CleanTraining;
 
+impl CleanTraining {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.info.name;
+}
+
 impl Defense for CleanTraining {
     fn name(&self) -> &'static str {
         ENTRY.info.name

@@ -66,6 +66,9 @@ pub struct Mart {
 }
 
 impl Mart {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.info.name;
+
     /// MART with `settings`; an error if they make no valid inner attack (ε, steps, step size).
     pub fn new(settings: MartSettings) -> Result<Self> {
         let attack = inner::GaussianStartPgd::new(

@@ -81,6 +81,9 @@ pub struct MixedPerturbationTraining {
 }
 
 impl MixedPerturbationTraining {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.info.name;
+
     /// MPAdvT with `settings`; an error for a probability outside [0, 1], an empty range, or an end
     /// of the range that makes no valid PGD.
     pub fn new(settings: MpadvtSettings) -> Result<Self> {

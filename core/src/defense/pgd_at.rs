@@ -50,6 +50,9 @@ pub struct PgdAdversarialTraining {
 }
 
 impl PgdAdversarialTraining {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.info.name;
+
     /// PGD-AT with `settings`; an error if they make no valid PGD.
     pub fn new(settings: PgdAtSettings) -> Result<Self> {
         let attack = inner::pgd(settings.eps, settings.steps, settings.step_size, true)?;

@@ -56,6 +56,9 @@ pub struct Trades {
 }
 
 impl Trades {
+    /// Its registry name.
+    pub const NAME: &'static str = ENTRY.info.name;
+
     /// TRADES with `settings`; an error if they make no valid inner attack (ε, steps, step size).
     pub fn new(settings: TradesSettings) -> Result<Self> {
         let attack = inner::GaussianStartPgd::new(

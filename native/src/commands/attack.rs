@@ -5,11 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+mod image;
+
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use robustdx_core::attack::{
-    ATTACKS, AttackContext, AttackSpec, Convention, DEFAULT_ATTACK, Goal, Norm, applicable,
-    attack_entry,
+    AttackContext, AttackSpec, Convention, DEFAULT_ATTACK, GapAttackSettings,
+    GenerativeAdversarialPerturbation, Goal, Norm, applicable, attack_entry,
 };
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::registry::parse_assignments;
@@ -21,8 +23,8 @@ use serde_json::{Map, Value};
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::{DataArgs, positive};
-use crate::eval::load_model_hashed;
 use crate::files::write_atomic;
+use crate::model_file::{load_model, load_model_hashed};
 use crate::report::{self, Gallery};
 use crate::result_file::{RunOutput, TestSplitHead};
 
@@ -85,7 +87,7 @@ pub struct AttackArgs {
     /// Generator file for --attack gap (from `robustdx gap train`)
     #[arg(long)]
     pub generator: Option<PathBuf>,
-    #[arg(long, default_value_t = 32, value_parser = positive)]
+    #[arg(long, default_value_t = SWEEP_BATCH_SIZE, value_parser = positive)]
     pub batch_size: usize,
     /// Seeds the random starts, drawn per image: same seed, same numbers for any batch size or
     /// shard
@@ -110,7 +112,10 @@ pub struct AttackArgs {
 }
 
 /// The sweep's budgets when none are given: clean, then 1 to 8 /255.
-const DEFAULT_SWEEP_EPS: [f32; 5] = [0.0, 1.0, 2.0, 4.0, 8.0];
+pub const DEFAULT_SWEEP_EPS: [f32; 5] = [0.0, 1.0, 2.0, 4.0, 8.0];
+
+/// Images per batch of a sweep when `--batch-size` is not given.
+pub const SWEEP_BATCH_SIZE: usize = 32;
 
 impl AttackArgs {
     /// The budgets to sweep.
@@ -131,8 +136,8 @@ impl AttackArgs {
     }
 
     /// The attack-specific flags the user gave, as registry settings; each attack takes those
-    /// that apply to it. `generator_sha256` identifies GAP's generator.
-    fn options(&self, generator_sha256: Option<&str>) -> Map<String, Value> {
+    /// that apply to it. `generator` identifies GAP's generator.
+    fn options(&self, generator: Option<&LoadedGenerator>) -> anyhow::Result<Map<String, Value>> {
         let mut options = Map::new();
         if let Some(steps) = self.steps {
             options.insert("steps".into(), steps.into());
@@ -146,19 +151,15 @@ impl AttackArgs {
         if self.no_random_start {
             options.insert("random_start".into(), false.into());
         }
-        if let (Some(path), Some(sha)) = (&self.generator, generator_sha256) {
-            options.insert(
-                "generator".into(),
-                path.to_string_lossy().into_owned().into(),
-            );
-            options.insert("sha256".into(), sha.into());
+        if let Some(generator) = generator {
+            options.extend(generator.settings()?);
         }
-        options
+        Ok(options)
     }
 
     /// One spec per attack and ε, in sweep order.
-    pub fn specs(&self, generator_sha256: Option<&str>) -> anyhow::Result<Vec<AttackSpec>> {
-        let options = self.options(generator_sha256);
+    pub fn specs(&self, generator: Option<&LoadedGenerator>) -> anyhow::Result<Vec<AttackSpec>> {
+        let options = self.options(generator)?;
         let entries = self
             .attack
             .iter()
@@ -236,64 +237,119 @@ fn describe_keys(settings: &Map<String, Value>) -> String {
     }
 }
 
-/// `robustdx attacks`: the registry, with each attack's settings and defaults.
-pub fn list_attacks() {
-    for entry in ATTACKS {
-        let settings = entry.defaults();
-        println!("{:<6} {}", entry.name, entry.about);
-        if !settings.is_empty() {
-            println!(
-                "       settings: {}",
-                robustdx_core::attack::describe_settings(&settings)
-            );
+/// A generator file read for a sweep, with the SHA-256 of its bytes.
+pub struct LoadedGenerator {
+    pub path: PathBuf,
+    pub gap: GenerativeAdversarialPerturbation,
+    pub sha256: String,
+}
+
+impl LoadedGenerator {
+    pub fn read(path: &Path, device: &Device) -> anyhow::Result<Self> {
+        let (gap, sha256) = crate::model_file::load_generator_hashed(path, device)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            gap,
+            sha256,
+        })
+    }
+
+    /// The settings of a generator attack's spec that name this generator, by file and content.
+    pub fn settings(&self) -> anyhow::Result<Map<String, Value>> {
+        let settings = GapAttackSettings {
+            generator: self.path.to_string_lossy().into_owned(),
+            sha256: self.sha256.clone(),
+        };
+        match serde_json::to_value(settings)? {
+            Value::Object(map) => Ok(map),
+            other => anyhow::bail!("generator settings are not an object: {other}"),
         }
+    }
+}
+
+/// A sweep with everything decided: what `attack` runs once its flags are read, and what `demo`
+/// and `compare defenses` run.
+pub struct SweepJob {
+    /// The model file (its hash identifies the results).
+    pub model: PathBuf,
+    pub data: DataArgs,
+    /// One spec per attack and ε, in sweep order.
+    pub specs: Vec<AttackSpec>,
+    /// The generator the generator attacks among `specs` run (their settings name it).
+    pub generator: Option<LoadedGenerator>,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub output: RunOutput,
+    /// Also write the per-image records here.
+    pub records: Option<PathBuf>,
+    /// Also write the headline numbers as CSV here.
+    pub csv: Option<PathBuf>,
+    /// Write the HTML report into this directory.
+    pub report: Option<PathBuf>,
+}
+
+impl AttackArgs {
+    /// The sweep the flags describe (reads the generator a generator attack needs).
+    pub fn job(&self, device: &Device) -> anyhow::Result<SweepJob> {
+        let needs_generator = self
+            .attack
+            .iter()
+            .find(|a| attack_entry(a).is_ok_and(|e| e.needs_generator));
+        let generator = match (&self.generator, needs_generator) {
+            (Some(path), Some(_)) => Some(LoadedGenerator::read(path, device)?),
+            (None, Some(name)) => {
+                anyhow::bail!("--attack {name} needs --generator FILE (robustdx gap train)")
+            }
+            _ => None,
+        };
+        Ok(SweepJob {
+            model: self.model.clone(),
+            data: self.data.clone(),
+            specs: self.specs(generator.as_ref())?,
+            generator,
+            batch_size: self.batch_size,
+            seed: self.seed,
+            output: self.output.clone(),
+            records: self.records.clone(),
+            csv: self.csv.clone(),
+            report: self.report.clone(),
+        })
     }
 }
 
 /// Runs the sweep; returns the record and, per computed result, a few example images.
 /// `model_sha256` is the hash of the model file's bytes.
-pub fn sweep(
-    args: &AttackArgs,
+pub fn sweep_job(
+    job: &SweepJob,
     model: &DiagnosticModel,
     model_sha256: &str,
     device: &Device,
 ) -> anyhow::Result<(AttackReport, Gallery)> {
-    let shard = args.output.shard()?;
-    let needs_generator = args
-        .attack
-        .iter()
-        .find(|a| attack_entry(a).is_ok_and(|e| e.needs_generator));
-    let gap = match (&args.generator, needs_generator) {
-        (Some(path), Some(_)) => Some(crate::gap::load_hashed(path, device)?),
-        (None, Some(name)) => {
-            anyhow::bail!("--attack {name} needs --generator FILE (robustdx gap train)")
-        }
-        _ => None,
-    };
-    let specs = args.specs(gap.as_ref().map(|(_, sha)| sha.as_str()))?;
-    let splits = args.data.open()?;
+    let shard = job.output.shard()?;
+    let splits = job.data.open()?;
     let test = splits.test.as_ref();
-    let head = TestSplitHead::new(&args.model, model, model_sha256, &args.data, &splits, shard);
-    let identities: Vec<ResultIdentity> = specs
-        .into_iter()
+    let head = TestSplitHead::new(&job.model, model, model_sha256, &job.data, &splits, shard);
+    let identities: Vec<ResultIdentity> = job
+        .specs
+        .iter()
         .map(|attack| ResultIdentity {
-            attack,
+            attack: attack.clone(),
             model_sha256: model_sha256.to_string(),
             data: head.data_identity.clone(),
             split: "test".into(),
-            seed: args.seed,
+            seed: job.seed,
         })
         .collect();
 
-    let file = args.output.open::<AttackReport>(shard)?;
+    let file = job.output.open::<AttackReport>(shard)?;
     let run = Sweep {
         model,
         data: test,
         shard,
-        batch_size: args.batch_size,
+        batch_size: job.batch_size,
         keep_examples: 4,
         context: AttackContext {
-            generator: gap.as_ref().map(|(g, _)| g),
+            generator: job.generator.as_ref().map(|g| &g.gap),
         },
         device,
     };
@@ -303,10 +359,10 @@ pub fn sweep(
         AttackReport::new(head.model, head.data),
         &mut file.events(),
     )?;
-    if let Some(path) = &args.records {
+    if let Some(path) = &job.records {
         write_records(path, &record)?;
         record.records_file = Some(path.to_string_lossy().into_owned());
-        if let Some(json) = &args.output.json {
+        if let Some(json) = &job.output.json {
             write_atomic(json, record.to_json().as_bytes())?;
         }
     }
@@ -315,6 +371,23 @@ pub fn sweep(
         .map(|(spec, kept)| (spec.attack, spec.eps, kept))
         .collect();
     Ok((record, gallery))
+}
+
+/// Runs the sweep on the model file, prints its table and writes the CSV and report asked for;
+/// returns the record.
+pub fn attack(job: &SweepJob, device: &Device) -> anyhow::Result<AttackReport> {
+    let (model, model_sha256) = load_model_hashed(&job.model, device)?;
+    let (record, examples) = sweep_job(job, &model, &model_sha256, device)?;
+    println!("{} on {}", job.model.display(), record.data.name);
+    print!("{}", table(&record));
+    if let Some(path) = &job.csv {
+        write_atomic(path, record.to_csv().as_bytes())?;
+    }
+    if let Some(dir) = &job.report {
+        let index = report::write(dir, &record, &model.card, &examples)?;
+        println!("report: {}", index.display());
+    }
+    Ok(record)
 }
 
 /// The per-image records of every cell, as CSV (`.csv`) or JSON lines (anything else).
@@ -373,20 +446,11 @@ pub fn table(record: &AttackReport) -> String {
 
 pub fn run(args: AttackArgs, backend: BackendChoice) -> anyhow::Result<()> {
     let device = backend::select(backend)?;
-    let (model, model_sha256) = load_model_hashed(&args.model, &device)?;
     if let Some(image) = &args.image {
-        crate::attack_image::run(&args, image, &model, &device)?;
+        let model = load_model(&args.model, &device)?;
+        image::run(&args, image, &model, &device)?;
         return Ok(());
     }
-    let (record, examples) = sweep(&args, &model, &model_sha256, &device)?;
-    println!("{} on {}", args.model.display(), record.data.name);
-    print!("{}", table(&record));
-    if let Some(path) = &args.csv {
-        write_atomic(path, record.to_csv().as_bytes())?;
-    }
-    if let Some(dir) = &args.report {
-        let index = report::write(dir, &record, &model.card, &examples)?;
-        println!("report: {}", index.display());
-    }
+    attack(&args.job(&device)?, &device)?;
     Ok(())
 }

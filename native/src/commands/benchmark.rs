@@ -9,15 +9,13 @@ use burn::tensor::Device;
 use clap::Args;
 use robustdx_core::data::Image;
 use robustdx_core::model::DiagnosticModel;
-use robustdx_core::perturb::{
-    FlipVariant, PERTURBATIONS, RobustBenchmark, image_sequence, perturbations,
-};
+use robustdx_core::perturb::{FlipVariant, RobustBenchmark, image_sequence, perturbations};
 use robustdx_core::report::{BenchmarkIdentity, BenchmarkReport};
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::{DataArgs, positive};
-use crate::eval::load_model_hashed;
 use crate::files::{read, write_atomic};
+use crate::model_file::load_model_hashed;
 use crate::result_file::{RunOutput, TestSplitHead};
 
 #[derive(Debug, Args)]
@@ -61,20 +59,6 @@ pub struct BenchmarkArgs {
     /// With --image: write the frames here as PNG files
     #[arg(long, requires = "image")]
     pub out: Option<PathBuf>,
-}
-
-/// `robustdx perturbations`: the kinds, what each does and its schedule.
-pub fn list_perturbations() {
-    for kind in PERTURBATIONS {
-        println!(
-            "{:<15} {:<12} {}\n{:<28} frame i: {}",
-            kind.name(),
-            format!("vs {}", kind.reference().name()),
-            kind.about(),
-            "",
-            kind.schedule().describe()
-        );
-    }
 }
 
 /// Runs the benchmark over the test split (or a shard of it).
@@ -198,7 +182,7 @@ fn run_image(
         args.seed,
         device,
     ))?;
-    report.backend = crate::attack_image::backend_name(device).into();
+    report.backend = crate::backend::backend_name(device).into();
     report.model = args.model.to_string_lossy().into_owned();
     report.image = name.into_owned();
     for (i, f) in report.frames.iter().enumerate() {
@@ -215,7 +199,7 @@ fn run_image(
         report.flip_probability
     );
     if let Some(dir) = &args.out {
-        crate::preview::write_frames(dir, kind.name(), &frames)?;
+        crate::files::write_frames(dir, kind.name(), &frames)?;
     }
     if let Some(json) = &args.output.json {
         write_atomic(json, report.to_json().as_bytes())?;

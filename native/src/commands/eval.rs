@@ -1,17 +1,16 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use burn::tensor::Device;
 use clap::Args;
 use robustdx_core::metrics;
-use robustdx_core::model::DiagnosticModel;
 use robustdx_core::report::{DataSummary, EvalReport, ModelSummary};
-use robustdx_core::robustness::{ImageRecord, sha256_hex};
+use robustdx_core::robustness::ImageRecord;
 use robustdx_core::train::predict;
 
-use crate::attack::write_record_cells;
 use crate::backend::{self, BackendChoice};
+use crate::commands::attack::write_record_cells;
 use crate::data_args::{DataArgs, positive};
-use crate::files::{read, write_atomic};
+use crate::files::write_atomic;
+use crate::model_file::load_model;
 use crate::progress::bar;
 
 #[derive(Debug, Args)]
@@ -30,51 +29,6 @@ pub struct EvalArgs {
     records: Option<PathBuf>,
     #[arg(long, default_value_t = 64, value_parser = positive)]
     batch_size: usize,
-}
-
-/// Reads a model file onto `device` without announcing it.
-pub fn load_model_quiet(path: &Path, device: &Device) -> anyhow::Result<DiagnosticModel> {
-    Ok(DiagnosticModel::from_bytes(
-        &read(path)?,
-        &path.to_string_lossy(),
-        device,
-    )?)
-}
-
-/// Reads a model file onto `device`.
-pub fn load_model(path: &Path, device: &Device) -> anyhow::Result<DiagnosticModel> {
-    model_from_bytes(&read(path)?, path, device)
-}
-
-fn model_from_bytes(bytes: &[u8], path: &Path, device: &Device) -> anyhow::Result<DiagnosticModel> {
-    let model = DiagnosticModel::from_bytes(bytes, &path.to_string_lossy(), device)?;
-    eprintln!("model {}: {}", path.display(), describe_model(&model));
-    Ok(model)
-}
-
-/// The architecture, task and how the model was trained, in one line.
-pub fn describe_model(model: &DiagnosticModel) -> String {
-    let card = &model.card;
-    format!(
-        "{}, {} ({}); trained: {}",
-        card.architecture.name(),
-        card.task,
-        card.class_names.join(", "),
-        card.training
-            .as_ref()
-            .map_or("not recorded (imported or untrained)".into(), |t| t
-                .describe())
-    )
-}
-
-/// A model file onto `device`, and the SHA-256 of its bytes (what result identities name it
-/// by), from one read.
-pub fn load_model_hashed(
-    path: &Path,
-    device: &Device,
-) -> anyhow::Result<(DiagnosticModel, String)> {
-    let bytes = read(path)?;
-    Ok((model_from_bytes(&bytes, path, device)?, sha256_hex(&bytes)))
 }
 
 pub fn run(args: EvalArgs, backend: BackendChoice) -> anyhow::Result<()> {

@@ -4,9 +4,10 @@ use std::time::Instant;
 use std::sync::Arc;
 
 use anyhow::Context;
+use burn::tensor::Device;
 use clap::{Args, ValueEnum};
-use robustdx_core::data::{Dataset, Subset, holdout_split};
-use robustdx_core::defense::{DEFENSES, DefenseSpec, defense_entry};
+use robustdx_core::data::{DataSplits, Dataset, Subset, holdout_split};
+use robustdx_core::defense::{DefenseSpec, defense_entry};
 use robustdx_core::metrics;
 use robustdx_core::model::{DiagnosticModel, architecture};
 use robustdx_core::registry::parse_assignments;
@@ -21,12 +22,15 @@ use crate::data_args::{DataArgs, positive};
 use crate::files::{read, write_atomic};
 use crate::progress::bar;
 
+/// The architecture `train` builds when `--model` is not given.
+pub const DEFAULT_ARCHITECTURE: &str = "small-cnn";
+
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
-    data: DataArgs,
+    pub data: DataArgs,
     /// Architecture (see `robustdx models`)
-    #[arg(long, default_value = "small-cnn")]
+    #[arg(long, default_value = DEFAULT_ARCHITECTURE)]
     model: String,
     /// Model file to write (burnpack with its model card); the per-epoch checkpoint goes next to
     /// it as FILE.ckpt
@@ -98,7 +102,7 @@ pub struct TrainArgs {
     /// Share of the train split held out for validation (model selection); 0.1 when --select
     /// asks for a score and this is not given
     #[arg(long)]
-    val: Option<f64>,
+    pub val: Option<f64>,
     /// Which epoch becomes the model: last | clean (best validation accuracy / macro AUC) |
     /// robust (best under PGD at --select-eps) [default: last]
     #[arg(long, value_enum)]
@@ -128,7 +132,7 @@ pub struct TrainArgs {
     resume: bool,
     /// Skip the test-split evaluation after each epoch
     #[arg(long)]
-    no_eval: bool,
+    pub no_eval: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -184,7 +188,7 @@ impl TrainArgs {
 
     /// `base` with every setting the user gave a flag for: a fresh run's recipe over the
     /// defaults, or what a resumed run is asked to be over the run's own.
-    fn over(&self, base: &TrainConfig) -> anyhow::Result<TrainConfig> {
+    pub fn over(&self, base: &TrainConfig) -> anyhow::Result<TrainConfig> {
         let r = &base.recipe;
         let defense = self.defense_over(&r.defense)?;
         let select = match self.select {
@@ -234,90 +238,180 @@ impl TrainArgs {
     }
 }
 
+impl TrainArgs {
+    /// The new model the flags describe.
+    pub fn shape(&self) -> ModelShape {
+        ModelShape {
+            architecture: self.model.clone(),
+            image_size: self.image_size,
+            width: self.width,
+            tiny: self.tiny,
+        }
+    }
+
+    /// A fresh run's configuration over `base` (whose seed is replaced by `--seed`).
+    pub fn fresh_config(&self, base: TrainConfig) -> anyhow::Result<TrainConfig> {
+        self.over(&TrainConfig {
+            seed: self.seed,
+            ..base
+        })
+    }
+}
+
+/// The model a fresh run starts from.
+#[derive(Debug, Clone)]
+pub struct ModelShape {
+    /// Its registry name (`robustdx models`).
+    pub architecture: String,
+    /// Side of the square input; the architecture's (or its tiny size) when absent.
+    pub image_size: Option<usize>,
+    /// Channels of the first layer; the architecture's when absent.
+    pub width: Option<usize>,
+    /// The architecture's narrow CPU-sized variant.
+    pub tiny: bool,
+}
+
+/// Where a run starts.
+pub enum Start {
+    /// A new model.
+    New(ModelShape),
+    /// An earlier run, read from its checkpoint ([`read_checkpoint`]).
+    Resume(Box<Trainer>),
+}
+
+/// A training run with everything decided: what `train` runs once its flags are read, and what
+/// `demo` and `compare defenses` run.
+pub struct TrainJob {
+    pub data: DataSplits,
+    /// Seeds the validation hold-out (`--split-seed`).
+    pub split_seed: u64,
+    /// The model file; the checkpoint is FILE.ckpt.
+    pub out: PathBuf,
+    pub start: Start,
+    /// The configuration (a resumed run continues with it: the same recipe, or a refusal).
+    pub config: TrainConfig,
+    /// Share of the train split held out for validation; 0.1 when selection needs one.
+    pub val: Option<f64>,
+    /// Evaluate on the test split after each epoch.
+    pub eval: bool,
+}
+
 fn checkpoint_path(out: &Path) -> PathBuf {
     let mut name = out.as_os_str().to_owned();
     name.push(".ckpt");
     PathBuf::from(name)
 }
 
+/// The run whose checkpoint is next to the model file `out`, to continue.
+pub fn read_checkpoint(out: &Path, device: &Device) -> anyhow::Result<Trainer> {
+    let checkpoint = checkpoint_path(out);
+    let bytes = read(&checkpoint).context("--resume needs the checkpoint of an earlier run")?;
+    Ok(Trainer::resume(
+        &bytes,
+        &checkpoint.to_string_lossy(),
+        device,
+    )?)
+}
+
+/// Whether the model file `out` has the checkpoint of an unfinished (or finished) run.
+pub fn has_checkpoint(out: &Path) -> bool {
+    checkpoint_path(out).exists()
+}
+
 pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
-    let splits = args.data.open()?;
+    let data = args.data.open()?;
     let device = backend::select(backend)?;
-    let checkpoint = checkpoint_path(&args.out);
-    let resumed = match args.resume {
+    let (start, config) = match args.resume {
         true => {
-            let name = checkpoint.to_string_lossy();
-            let bytes =
-                read(&checkpoint).context("--resume needs the checkpoint of an earlier run")?;
-            Some(Trainer::resume(&bytes, &name, &device)?)
+            let trainer = read_checkpoint(&args.out, &device)?;
+            // Flags given now lay over the run's own settings; the core keeps its recipe.
+            let config = args.over(&trainer.config)?;
+            (Start::Resume(Box::new(trainer)), config)
         }
-        false => None,
+        false => (
+            Start::New(args.shape()),
+            args.fresh_config(TrainConfig::default())?,
+        ),
     };
+    let job = TrainJob {
+        data,
+        split_seed: args.data.split_seed,
+        out: args.out,
+        start,
+        config,
+        val: args.val,
+        eval: !args.no_eval,
+    };
+    train(job, &device)?;
+    Ok(())
+}
+
+/// Trains (or continues) the run, writing the checkpoint after every epoch and the model file at
+/// the end; returns the model written.
+pub fn train(job: TrainJob, device: &Device) -> anyhow::Result<DiagnosticModel> {
+    let checkpoint = checkpoint_path(&job.out);
     // A resumed run keeps selecting the way it started.
-    let selects = match &resumed {
-        Some(trainer) => trainer.config.select != Selection::Last,
-        None => !matches!(args.select, None | Some(SelectBy::Last)),
+    let selects = match &job.start {
+        Start::Resume(trainer) => trainer.config.select != Selection::Last,
+        Start::New(_) => job.config.select != Selection::Last,
     };
-    let (train, validation) = validation_split(&args, splits.train.clone(), selects)?;
-    let (train, test) = (train.as_ref(), splits.test.as_ref());
+    let (train, validation) =
+        validation_split(job.val, job.split_seed, job.data.train.clone(), selects)?;
+    let (train, test) = (train.as_ref(), job.data.test.as_ref());
     anyhow::ensure!(
         !train.is_empty(),
         "{}: the train split is empty",
         train.info().name
     );
 
-    let mut trainer = if let Some(mut trainer) = resumed {
-        let name = checkpoint.to_string_lossy();
-        // Flags given now lay over the run's own settings; the core keeps its recipe.
-        let config = args.over(&trainer.config)?;
-        let continued = match trainer.continue_with(&train.info().name, config) {
-            Ok(continued) => continued,
-            Err(ResumeRefusal::OtherData { run, asked }) => {
-                anyhow::bail!("{name}: the checkpoint was trained on {run}, not {asked}")
-            }
-            Err(ResumeRefusal::Recipe(RecipeChange {
-                setting,
-                asked,
-                run,
-            })) => anyhow::bail!(
-                "{name}: the run trains with --{setting} {run}; resuming with --{setting} {asked} would change it mid-run (start a new run with another --out)"
-            ),
-        };
-        let said: Vec<String> = continued
-            .iter()
-            .map(|c| match c.changed() {
-                false => format!("--{} {}", c.setting, c.was),
-                true => format!("--{} {} (the run had {})", c.setting, c.now, c.was),
-            })
-            .collect();
-        eprintln!(
-            "resuming {name} after epoch {} of {}: {}",
-            trainer.epoch,
-            trainer.config.epochs,
-            said.join(", ")
-        );
-        trainer
-    } else {
-        let config = args.over(&TrainConfig {
-            seed: args.seed,
-            ..TrainConfig::default()
-        })?;
-        device.seed(args.seed);
-        let info = architecture(&args.model)?;
-        let (width, size) = match args.tiny {
-            true => (Some(info.tiny_width), info.tiny_size),
-            false => (args.width, info.input_size),
-        };
-        let model = DiagnosticModel::create(
-            &args.model,
-            train.info(),
-            args.image_size.unwrap_or(size),
-            width,
-            &device,
-        )?;
-        Trainer::new(model, config, &train.info().name, &device)?
+    let mut trainer = match job.start {
+        Start::Resume(mut trainer) => {
+            let name = checkpoint.to_string_lossy();
+            let continued = match trainer.continue_with(&train.info().name, job.config) {
+                Ok(continued) => continued,
+                Err(ResumeRefusal::OtherData { run, asked }) => {
+                    anyhow::bail!("{name}: the checkpoint was trained on {run}, not {asked}")
+                }
+                Err(ResumeRefusal::Recipe(RecipeChange {
+                    setting,
+                    asked,
+                    run,
+                })) => anyhow::bail!(
+                    "{name}: the run trains with --{setting} {run}; resuming with --{setting} {asked} would change it mid-run (start a new run with another --out)"
+                ),
+            };
+            let said: Vec<String> = continued
+                .iter()
+                .map(|c| match c.changed() {
+                    false => format!("--{} {}", c.setting, c.was),
+                    true => format!("--{} {} (the run had {})", c.setting, c.now, c.was),
+                })
+                .collect();
+            eprintln!(
+                "resuming {name} after epoch {} of {}: {}",
+                trainer.epoch,
+                trainer.config.epochs,
+                said.join(", ")
+            );
+            *trainer
+        }
+        Start::New(shape) => {
+            device.seed(job.config.seed);
+            let info = architecture(&shape.architecture)?;
+            let (width, size) = match shape.tiny {
+                true => (Some(info.tiny_width), info.tiny_size),
+                false => (shape.width, info.input_size),
+            };
+            let model = DiagnosticModel::create(
+                &shape.architecture,
+                train.info(),
+                shape.image_size.unwrap_or(size),
+                width,
+                device,
+            )?;
+            Trainer::new(model, job.config, &train.info().name, device)?
+        }
     };
-
     let config = &trainer.config;
     eprintln!(
         "training {} ({} parameters, {}x{} input) on {} ({} images, {} task, classes: {})",
@@ -393,9 +487,9 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
             }
         }
         write_atomic(&checkpoint, &trainer.checkpoint()?)?;
-        if !args.no_eval && !test.is_empty() {
+        if job.eval && !test.is_empty() {
             let model = trainer.finish(train.len());
-            let m = metrics::evaluate(&predict(&model, test, 64, &device, &mut |_, _| {})?)?;
+            let m = metrics::evaluate(&predict(&model, test, 64, device, &mut |_, _| {})?)?;
             line += &format!(", test accuracy {:.3}", m.accuracy);
             if let Some(auc) = m.auc_macro {
                 line += &format!(", macro AUC {auc:.3}");
@@ -413,9 +507,9 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
             best.score
         );
     }
-    write_atomic(&args.out, &model.to_bytes()?)?;
-    println!("model written to {}", args.out.display());
-    Ok(())
+    write_atomic(&job.out, &model.to_bytes()?)?;
+    println!("model written to {}", job.out.display());
+    Ok(model)
 }
 
 /// The train split, and the validation split model selection scores on: `--val` of the train
@@ -423,11 +517,12 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
 type Splits = (Arc<dyn Dataset>, Option<Arc<dyn Dataset>>);
 
 fn validation_split(
-    args: &TrainArgs,
+    val: Option<f64>,
+    split_seed: u64,
     train: Arc<dyn Dataset>,
     selects: bool,
 ) -> anyhow::Result<Splits> {
-    let fraction = match (args.val, selects) {
+    let fraction = match (val, selects) {
         (Some(fraction), _) => fraction,
         (None, false) => return Ok((train, None)),
         (None, true) => 0.1,
@@ -436,7 +531,7 @@ fn validation_split(
         fraction > 0.0 && fraction < 1.0,
         "--val must be in (0, 1), got {fraction}"
     );
-    let (keep, held) = holdout_split(train.len(), fraction, args.data.split_seed)?;
+    let (keep, held) = holdout_split(train.len(), fraction, split_seed)?;
     anyhow::ensure!(
         !held.is_empty() && !keep.is_empty(),
         "{}: --val {fraction} of {} images leaves an empty split",
@@ -447,28 +542,16 @@ fn validation_split(
     let label = format!(
         "{}% held out for validation, split seed {}",
         fraction * 100.0,
-        args.data.split_seed
+        split_seed
     );
     let validation: Arc<dyn Dataset> = Arc::new(Subset::new(train.clone(), held, "validation"));
     Ok((Arc::new(Subset::new(train, keep, &label)), Some(validation)))
 }
 
 /// `eps=8, steps=4, …`, or `none`, for error messages and the listing.
-fn describe_settings(settings: &Map<String, Value>) -> String {
+pub fn describe_settings(settings: &Map<String, Value>) -> String {
     match settings.is_empty() {
         true => "none".into(),
         false => robustdx_core::attack::describe_settings(settings),
-    }
-}
-
-/// `robustdx defenses`: the registry with each defense's settings and defaults.
-pub fn list_defenses() {
-    for entry in DEFENSES {
-        println!("{:<8} {}", entry.name, entry.about);
-        println!(
-            "{:<8} settings: {}",
-            "",
-            describe_settings(&entry.defaults())
-        );
     }
 }

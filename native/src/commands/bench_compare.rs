@@ -10,9 +10,10 @@ use std::process::Command;
 use clap::Args;
 use serde::Deserialize;
 
-use robustdx_core::attack::AutoProjectedGradientDescent;
+use robustdx_core::attack::{AutoProjectedGradientDescent, ProjectedGradientDescent};
+use robustdx_core::defense::PgdAdversarialTraining;
 
-use crate::bench::{
+use crate::speed::{
     LARGE_MODELS, SPEED_MODELS, attack_seconds, bench_device, pgd_seconds, train_step_seconds,
 };
 
@@ -63,15 +64,45 @@ fn cpu() -> String {
 #[derive(Debug, Deserialize)]
 struct TorchRow {
     model: String,
-    /// `pgd` (PGD-10), `apgd` (APGD-CE, 10 iterations) or `pgd-at` (one PGD adversarial-training
-    /// step: PGD-10 and an SGD step on its images).
+    /// What was timed, by the registry name of the attack or defense ([`Timed::name`]); PGD when
+    /// absent.
     #[serde(default = "pgd")]
     attack: String,
     images_per_s: f64,
 }
 
 fn pgd() -> String {
-    "pgd".into()
+    ProjectedGradientDescent::NAME.into()
+}
+
+/// What a row of the table times.
+#[derive(Debug, Clone, Copy)]
+enum Timed {
+    /// PGD-10.
+    Pgd,
+    /// APGD-CE, 10 iterations (torchattacks' default).
+    Apgd,
+    /// One PGD adversarial-training step: PGD-10 and an SGD step on its images.
+    PgdAtStep,
+}
+
+impl Timed {
+    /// The registry name the PyTorch side's rows use.
+    fn name(self) -> &'static str {
+        match self {
+            Timed::Pgd => ProjectedGradientDescent::NAME,
+            Timed::Apgd => AutoProjectedGradientDescent::NAME,
+            Timed::PgdAtStep => PgdAdversarialTraining::NAME,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Timed::Pgd => "PGD-10",
+            Timed::Apgd => "APGD-CE-10",
+            Timed::PgdAtStep => "PGD-AT step (PGD-10 + SGD)",
+        }
+    }
 }
 
 /// PyTorch's side, or why there is none.
@@ -148,21 +179,21 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
     // models; PGD-10 and the PGD-AT step on the large ones.
     let small = SPEED_MODELS.map(|(name, width)| (name, width, 64, batch));
     let large = LARGE_MODELS.map(|(name, width)| (name, width, 224, args.large_batch));
-    let mut rows: Vec<_> = small.iter().map(|&m| ("pgd", m)).collect();
-    rows.extend(small.iter().map(|&m| ("apgd", m)));
-    rows.extend(small.iter().map(|&m| ("pgd-at", m)));
+    let mut rows: Vec<_> = small.iter().map(|&m| (Timed::Pgd, m)).collect();
+    rows.extend(small.iter().map(|&m| (Timed::Apgd, m)));
+    rows.extend(small.iter().map(|&m| (Timed::PgdAtStep, m)));
     if args.large {
-        rows.extend(large.iter().map(|&m| ("pgd", m)));
-        rows.extend(large.iter().map(|&m| ("pgd-at", m)));
+        rows.extend(large.iter().map(|&m| (Timed::Pgd, m)));
+        rows.extend(large.iter().map(|&m| (Timed::PgdAtStep, m)));
     }
     let apgd = AutoProjectedGradientDescent::linf(8.0 / 255.0, 10);
     for (backend, device) in devices {
         for &(attack, (name, width, size, batch)) in &rows {
             let model = (name, width, size);
             let seconds = match attack {
-                "pgd" => pgd_seconds(&device, model, batch, args.runs)?,
-                "apgd" => attack_seconds(&device, model, batch, args.runs, &apgd)?,
-                _ => train_step_seconds(&device, model, batch, args.runs)?,
+                Timed::Pgd => pgd_seconds(&device, model, batch, args.runs)?,
+                Timed::Apgd => attack_seconds(&device, model, batch, args.runs, &apgd)?,
+                Timed::PgdAtStep => train_step_seconds(&device, model, batch, args.runs)?,
             };
             let ours = batch as f64 / seconds;
             let theirs = torch
@@ -171,16 +202,12 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
                 .and_then(|t| {
                     t.rows
                         .iter()
-                        .find(|r| r.model == name && r.attack == attack)
+                        .find(|r| r.model == name && r.attack == attack.name())
                 })
                 .map(|r| r.images_per_s);
             println!(
                 "| {} | {name} (width {width}, {size} px, batch {batch}) | {backend} | {ours:.2} | {} | {} |",
-                match attack {
-                    "pgd" => "PGD-10",
-                    "apgd" => "APGD-CE-10",
-                    _ => "PGD-AT step (PGD-10 + SGD)",
-                },
+                attack.label(),
                 theirs.map_or("–".into(), |t| format!("{t:.2}")),
                 theirs.map_or("–".into(), |t| format!("{:.2}", ours / t)),
             );

@@ -13,7 +13,7 @@ use robustdx_core::registry::parse_assignments;
 use robustdx_core::report::SingleImageReport;
 use robustdx_core::robustness::{SingleImageSettings, attack_single_image};
 
-use crate::attack::{AttackArgs, ConventionArg, NormArg};
+use super::{AttackArgs, ConventionArg, NormArg};
 use crate::files::{read, write_atomic};
 
 /// The one attack and ε an image run takes, and the sweep options it refuses.
@@ -50,15 +50,6 @@ fn settings(args: &AttackArgs) -> anyhow::Result<SingleImageSettings> {
     Ok(settings)
 }
 
-/// A one-line name of the backend `device` runs on.
-pub(crate) fn backend_name(device: &Device) -> &'static str {
-    if format!("{device:?}").to_lowercase().contains("wgpu") {
-        "wgpu"
-    } else {
-        "cpu"
-    }
-}
-
 pub fn run(
     args: &AttackArgs,
     image_path: &Path,
@@ -74,7 +65,7 @@ pub fn run(
     )?;
     let needs_generator = attack_info(&settings.attack)?.needs_generator;
     let generator = match (&args.generator, needs_generator) {
-        (Some(path), true) => Some(crate::gap::load(path, device)?),
+        (Some(path), true) => Some(crate::model_file::load_generator(path, device)?),
         (None, true) => anyhow::bail!("--attack {} needs --generator FILE", settings.attack),
         _ => None,
     };
@@ -87,7 +78,7 @@ pub fn run(
         |_| {},
     ))?;
     let mut report = outcome.report;
-    report.backend = backend_name(device).into();
+    report.backend = crate::backend::backend_name(device).into();
     report.model = args.model.to_string_lossy().into_owned();
     report.image = name.into_owned();
     println!(

@@ -1,15 +1,13 @@
-//! `robustdx import` and `robustdx export`: PyTorch weights in and out.
+//! `robustdx import`: a PyTorch (torchvision-named) state dict as a robustdx model file.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use burn::store::{ModuleStore, PytorchStore};
 use clap::Args;
 use robustdx_core::TaskKind;
-use robustdx_core::model::{ImportOptions, export_safetensors, import_torch, read_safetensors};
+use robustdx_core::model::{ImportOptions, import_torch, read_safetensors};
 
 use crate::backend::{self, BackendChoice};
-use crate::eval::load_model;
 use crate::files::{read, write_atomic};
 
 #[derive(Debug, Args)]
@@ -58,7 +56,7 @@ fn read_weights(path: &Path) -> anyhow::Result<Vec<burn::store::burn_pack::Tenso
     }
 }
 
-pub fn import(args: ImportArgs, backend: BackendChoice) -> anyhow::Result<()> {
+pub fn run(args: ImportArgs, backend: BackendChoice) -> anyhow::Result<()> {
     let tensors = read_weights(&args.weights)?;
     let device = backend::select(backend)?;
     let options = ImportOptions {
@@ -92,36 +90,5 @@ pub fn import(args: ImportArgs, backend: BackendChoice) -> anyhow::Result<()> {
             imported.ignored.len()
         );
     }
-    Ok(())
-}
-
-#[derive(Debug, Args)]
-pub struct ExportArgs {
-    /// Model file written by robustdx
-    #[arg(long)]
-    model: PathBuf,
-    /// .safetensors file to write, with torchvision's parameter names
-    #[arg(long)]
-    out: PathBuf,
-}
-
-pub fn export(args: ExportArgs, backend: BackendChoice) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.out.extension().is_some_and(|e| e == "safetensors"),
-        "{}: export writes .safetensors; name the file so",
-        args.out.display()
-    );
-    let device = backend::select(backend)?;
-    let model = load_model(&args.model, &device)?;
-    let bytes = export_safetensors(&model)
-        .with_context(|| format!("exporting {}", args.model.display()))?;
-    write_atomic(&args.out, &bytes)?;
-    println!(
-        "{} -> {} ({} weights under torchvision names; load with \
-         model.load_state_dict(safetensors.torch.load_file(...)))",
-        args.model.display(),
-        args.out.display(),
-        model.card.architecture.name()
-    );
     Ok(())
 }

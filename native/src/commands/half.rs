@@ -7,8 +7,8 @@ use clap::Args;
 use robustdx_core::model::WeightPrecision;
 
 use crate::backend::{self, BackendChoice};
-use crate::eval::load_model;
 use crate::files::write_atomic;
+use crate::model_file::load_model;
 
 #[derive(Debug, Args)]
 pub struct HalfArgs {

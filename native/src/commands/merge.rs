@@ -10,7 +10,7 @@ use robustdx_core::report::{
 };
 use robustdx_core::run::{Merge, merge};
 
-use crate::attack::{table, write_records};
+use crate::commands::attack::{table, write_records};
 use crate::files::write_atomic;
 use crate::result_file::{ResultLock, read_result};
 
@@ -96,7 +96,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
                 write_atomic(path, merged.to_csv().as_bytes())?;
             }
             announce(&args, &merged.model, &merged.data);
-            print!("{}", crate::benchmark::table(&merged));
+            print!("{}", crate::commands::benchmark::table(&merged));
         }
         Kind::Analysis => {
             anyhow::ensure!(
@@ -105,7 +105,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
             );
             let merged = merged::<AnalysisReport>(&args, |_| Ok(()))?;
             announce(&args, &merged.model, &merged.data);
-            print!("{}", crate::analyze::table(&merged.findings));
+            print!("{}", crate::commands::analyze::table(&merged.findings));
         }
         Kind::Sweep => {
             let merged = merged::<AttackReport>(&args, |merged| {

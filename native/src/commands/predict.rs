@@ -9,8 +9,8 @@ use robustdx_core::report::{ImagePrediction, ModelSummary, PredictReport};
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::DicomArgs;
-use crate::eval::load_model;
 use crate::files::read;
+use crate::model_file::load_model;
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {

@@ -25,8 +25,8 @@ use serde_json::{Map, Value};
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::{DataArgs, positive};
-use crate::eval::load_model_hashed;
 use crate::files::write_atomic;
+use crate::model_file::load_model_hashed;
 use crate::report::parts::{chart, head_row, optional, page, picture};
 use crate::result_file::{RunOutput, TestSplitHead};
 
@@ -352,7 +352,7 @@ mod tests {
             shard: None,
         };
         let spec = AttackSpec::new(
-            "pgd",
+            robustdx_core::attack::DEFAULT_ATTACK,
             8.0,
             Norm::Linf,
             Convention::Pixel,

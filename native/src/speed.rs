@@ -1,40 +1,20 @@
-//! `robustdx bench models`: forward + backward throughput of every architecture, tiny and full,
-//! on each backend. A benchmark, not a test: it prints a table and asserts nothing.
+//! Timing for the `bench` commands: fresh seeded models, random images, and the median seconds of
+//! a training step, a PGD-10 batch or any attack, per device.
 
 use std::time::Instant;
 
 use burn::Tensor;
 use burn::tensor::{Device, Distribution};
-use clap::Args;
 use robustdx_core::attack::{Attack, AttackedModel, ProjectedGradientDescent, SampleKeys};
 use robustdx_core::data::{Dataset, DatasetInfo, Image, Sample};
-use robustdx_core::defense::DefenseSpec;
+use robustdx_core::defense::{DefenseSpec, PgdAdversarialTraining};
 use robustdx_core::model::{
-    ARCHITECTURES, ArchitectureConfig, Classifier, DiagnosticModel, InputSpec, ModelCard,
-    ModelOptions, architecture,
+    ArchitectureConfig, Classifier, DiagnosticModel, InputSpec, ModelCard, ModelOptions,
 };
 use robustdx_core::train::{OptimizerKind, TrainConfig, Trainer, TrainingRecipe};
 use robustdx_core::{Label, TaskKind, task};
 
 use crate::backend::{self, BackendChoice};
-
-#[derive(Debug, Args)]
-pub struct BenchModelsArgs {
-    /// Architectures to time (default: all registered)
-    #[arg(long, value_delimiter = ',')]
-    models: Option<Vec<String>>,
-    /// tiny (narrow width, small input) and/or full (the paper's width and input)
-    #[arg(long, value_delimiter = ',', default_value = "tiny,full")]
-    sizes: Vec<String>,
-    /// cpu and/or wgpu
-    #[arg(long, value_delimiter = ',', default_value = "cpu,wgpu")]
-    backends: Vec<String>,
-    #[arg(long, default_value_t = 4)]
-    batch: usize,
-    /// Timed steps after one warm-up step
-    #[arg(long, default_value_t = 3)]
-    steps: usize,
-}
 
 /// The device named `cpu` or `wgpu`; `None` (with a note) when wgpu has no adapter here.
 pub fn bench_device(name: &str) -> anyhow::Result<Option<Device>> {
@@ -49,7 +29,7 @@ pub fn bench_device(name: &str) -> anyhow::Result<Option<Device>> {
 }
 
 /// A fresh 3-channel, 2-class model of `name` at `width` taking `size` pixels.
-fn model(
+pub fn model(
     name: &str,
     width: usize,
     size: usize,
@@ -74,7 +54,7 @@ fn model(
 
 /// Seconds per forward + backward step (weights and input both take gradients, as in
 /// adversarial training), the median of `steps` after a warm-up.
-fn time_step(
+pub fn time_step(
     model: &DiagnosticModel,
     batch: usize,
     steps: usize,
@@ -120,62 +100,6 @@ fn median_seconds(
     }
     times.sort_by(f64::total_cmp);
     Ok(times[times.len() / 2])
-}
-
-pub fn run(args: BenchModelsArgs) -> anyhow::Result<()> {
-    let names: Vec<String> = match args.models {
-        Some(names) => names,
-        None => ARCHITECTURES.iter().map(|a| a.name.to_string()).collect(),
-    };
-    anyhow::ensure!(
-        args.batch > 0 && args.steps > 0,
-        "--batch and --steps must be positive"
-    );
-    println!(
-        "{:<14} {:<5} {:>6} {:>6} {:>11} {:<5} {:>10} {:>9}",
-        "model", "size", "width", "input", "parameters", "back", "ms/step", "img/s"
-    );
-    for backend_name in &args.backends {
-        let Some(device) = bench_device(backend_name)? else {
-            continue;
-        };
-        for name in &names {
-            let info = architecture(name)?;
-            for size in &args.sizes {
-                let (width, side) = match size.as_str() {
-                    "tiny" => (info.tiny_width, info.tiny_size),
-                    "full" => (info.full_width, info.input_size),
-                    other => anyhow::bail!("unknown size '{other}' (tiny, full)"),
-                };
-                let model = model(name, width, side, &device)?;
-                let seconds = time_step(&model, args.batch, args.steps, &device)?;
-                println!(
-                    "{:<14} {:<5} {:>6} {:>6} {:>11} {:<5} {:>10.1} {:>9.2}",
-                    name,
-                    size,
-                    width,
-                    side,
-                    model.parameters(),
-                    backend_name,
-                    seconds * 1e3,
-                    args.batch as f64 / seconds
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-#[derive(Debug, Args)]
-pub struct BenchSpeedArgs {
-    /// cpu and/or wgpu
-    #[arg(long, value_delimiter = ',', default_value = "cpu,wgpu")]
-    backends: Vec<String>,
-    #[arg(long, default_value_t = 32)]
-    batch: usize,
-    /// Timed PGD-10 runs after one warm-up
-    #[arg(long, default_value_t = 3)]
-    runs: usize,
 }
 
 /// The models `bench speed` and `bench compare` time, as `speed_torchattacks.py` builds them:
@@ -295,7 +219,10 @@ pub fn train_step_seconds(
         learning_rate: 0.01,
         optimizer: OptimizerKind::Sgd,
         recipe: TrainingRecipe {
-            defense: DefenseSpec::new("pgd-at", settings.as_object().expect("an object"))?,
+            defense: DefenseSpec::new(
+                PgdAdversarialTraining::NAME,
+                settings.as_object().expect("an object"),
+            )?,
             ..TrainingRecipe::default()
         },
         ..TrainConfig::default()
@@ -307,34 +234,4 @@ pub fn train_step_seconds(
         trainer.train_epoch(&data, &mut |_| {})?;
         Ok(())
     })
-}
-
-/// `robustdx bench speed`: PGD-10 (L∞, ε 8/255, step 2/255, random start) images/s on the
-/// models `tests/fixtures/attacks/speed_torchattacks.py` times in PyTorch + torchattacks.
-pub fn run_speed(args: BenchSpeedArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.batch > 0 && args.runs > 0,
-        "--batch and --runs must be positive"
-    );
-    println!(
-        "{:<22} {:<5} {:>6} {:>12} {:>9}",
-        "model", "back", "batch", "s / PGD-10", "img/s"
-    );
-    for backend_name in &args.backends {
-        let Some(device) = bench_device(backend_name)? else {
-            continue;
-        };
-        for (name, width) in SPEED_MODELS {
-            let seconds = pgd_seconds(&device, (name, width, 64), args.batch, args.runs)?;
-            println!(
-                "{:<22} {:<5} {:>6} {:>12.3} {:>9.1}",
-                format!("{name} (width {width}, 64px)"),
-                backend_name,
-                args.batch,
-                seconds,
-                args.batch as f64 / seconds
-            );
-        }
-    }
-    Ok(())
 }
