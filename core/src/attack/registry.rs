@@ -384,7 +384,10 @@ mod tests {
                 (false, Some(fixed)) => assert_eq!(spec.unwrap().goal, fixed, "{}", entry.name),
                 (false, None) => {
                     let err = spec.unwrap_err().to_string();
-                    assert!(err.contains("untargeted here") && err.contains("pgd"), "{err}");
+                    assert!(
+                        err.contains("untargeted here") && err.contains("pgd"),
+                        "{err}"
+                    );
                 }
             }
         }

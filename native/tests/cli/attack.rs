@@ -195,7 +195,14 @@ fn set_gives_each_attack_of_the_sweep_the_settings_it_has() {
     dir.with_model(TinyModel::Derm);
     dir.robustdx(["attack", "--model", "m.bpk", "--data", DERM])
         .args(["--attack", "fgsm,pgd", "--eps", "4"])
-        .args(["--set", "steps=2", "--set", "step_size=0.5", "--json", "s.json"])
+        .args([
+            "--set",
+            "steps=2",
+            "--set",
+            "step_size=0.5",
+            "--json",
+            "s.json",
+        ])
         .run_ok();
     let results = dir.json("s.json")["results"].as_array().unwrap().clone();
     let settings = |attack: &str| {
