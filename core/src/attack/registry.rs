@@ -254,6 +254,19 @@ impl AttackSpec {
         self.budget().validate()
     }
 
+    /// The everyday budget: untargeted, L∞, in pixel space (what defenses' inner attacks, one
+    /// image on the page, analyses and the demos use).
+    pub fn untargeted_linf(attack: &str, eps: f32, settings: &Map<String, Value>) -> Result<Self> {
+        Self::new(
+            attack,
+            eps,
+            Norm::Linf,
+            Convention::Pixel,
+            Goal::Untargeted,
+            settings,
+        )
+    }
+
     /// The same spec re-checked against the registry (a spec read from a file or a page).
     pub fn canonical(&self) -> Result<Self> {
         Self::new(

@@ -5,7 +5,7 @@ use burn::Tensor;
 use serde_json::json;
 
 use super::TrainingBatch;
-use crate::attack::{AttackSpec, Convention, Goal, Norm, ProjectedGradientDescent, SampleKeys};
+use crate::attack::{AttackSpec, ProjectedGradientDescent, SampleKeys};
 use crate::{Error, Result};
 
 /// The draw stream of the Gaussian start, apart from PGD's random starts (streams 0, 1, …).
@@ -23,12 +23,9 @@ pub(super) fn pgd(
         return Err(Error::invalid("the inner attack needs at least 1 step"));
     }
     let settings = json!({"steps": steps, "step_size": step_size, "random_start": random_start});
-    let spec = AttackSpec::new(
+    let spec = AttackSpec::untargeted_linf(
         ProjectedGradientDescent::NAME,
         eps as f32,
-        Norm::Linf,
-        Convention::Pixel,
-        Goal::Untargeted,
         settings.as_object().expect("an object"),
     )?;
     ProjectedGradientDescent::from_spec(&spec)

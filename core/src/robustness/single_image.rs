@@ -11,9 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Decision, decision};
 use crate::attack::{
-    AttackContext, AttackInfo, AttackSpec, AttackedModel, Convention,
-    GenerativeAdversarialPerturbation, Goal, Norm, ProjectedGradientDescent, SampleKeys, Settings,
-    applicable, attack_info,
+    AttackContext, AttackInfo, AttackSpec, AttackedModel, GenerativeAdversarialPerturbation,
+    ProjectedGradientDescent, SampleKeys, Settings, applicable, attack_info,
 };
 use crate::data::{Image, images_to_tensor};
 use crate::model::{Classifier, DiagnosticModel};
@@ -110,12 +109,9 @@ impl SingleImageSettings {
             options.insert("step_size".into(), self.step_size.into());
         }
         options.insert("random_start".into(), self.random_start.into());
-        AttackSpec::new(
+        AttackSpec::untargeted_linf(
             entry.name,
             self.eps,
-            Norm::Linf,
-            Convention::Pixel,
-            Goal::Untargeted,
             &applicable(&entry.defaults(), &options),
         )
     }

@@ -16,7 +16,7 @@ use maud::{Markup, html};
 use robustdx_core::analysis::{
     AnalysisFindings, AnalysisIdentity, Analyzer, Separation, ShownImages,
 };
-use robustdx_core::attack::{AttackContext, AttackSpec, Convention, DEFAULT_ATTACK, Goal, Norm};
+use robustdx_core::attack::{AttackContext, AttackSpec, DEFAULT_ATTACK};
 use robustdx_core::data::Image;
 use robustdx_core::report::{
     AnalysisReport, ToolInfo, feature_shift_chart, heatmap_overlay, tsne_chart,
@@ -106,15 +106,8 @@ pub fn run(args: AnalyzeArgs, backend: BackendChoice) -> anyhow::Result<()> {
         "--attack {} needs a generator: analyse with an attack that follows the model's gradient",
         entry.name
     );
-    let spec = AttackSpec::new(
-        &args.attack,
-        args.eps,
-        Norm::Linf,
-        Convention::Pixel,
-        Goal::Untargeted,
-        &settings,
-    )
-    .with_context(|| format!("--attack {} --eps {}", args.attack, args.eps))?;
+    let spec = AttackSpec::untargeted_linf(&args.attack, args.eps, &settings)
+        .with_context(|| format!("--attack {} --eps {}", args.attack, args.eps))?;
     let shard = args.output.shard()?;
     let splits = args.data.open()?;
     let test = splits.test.as_ref();
@@ -351,15 +344,9 @@ mod tests {
             samples: 2,
             shard: None,
         };
-        let spec = AttackSpec::new(
-            robustdx_core::attack::DEFAULT_ATTACK,
-            8.0,
-            Norm::Linf,
-            Convention::Pixel,
-            Goal::Untargeted,
-            &Map::new(),
-        )
-        .unwrap();
+        let spec =
+            AttackSpec::untargeted_linf(robustdx_core::attack::DEFAULT_ATTACK, 8.0, &Map::new())
+                .unwrap();
         let separation = Separation {
             accuracy: 0.5,
             silhouette: Some(0.1),

@@ -11,8 +11,8 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
 use maud::{Markup, html};
 use robustdx_core::attack::{
-    ATTACK_INFO, AttackInfo, AttackSpec, AutoProjectedGradientDescent, Convention, Goal, Norm,
-    ProjectedGradientDescent, attack_info,
+    ATTACK_INFO, AttackInfo, AttackSpec, AutoProjectedGradientDescent, ProjectedGradientDescent,
+    attack_info,
 };
 use robustdx_core::defense::{DefenseEntry, DefenseSpec, defense_entry};
 use robustdx_core::metrics::Metrics;
@@ -302,15 +302,8 @@ pub fn compare(job: &DefenseComparison, device: &Device) -> anyhow::Result<Vec<R
                 .test_eps
                 .iter()
                 .map(|&eps| {
-                    AttackSpec::new(
-                        name,
-                        eps,
-                        Norm::Linf,
-                        Convention::Pixel,
-                        Goal::Untargeted,
-                        &settings,
-                    )
-                    .with_context(|| format!("{name} at ε = {eps}"))
+                    AttackSpec::untargeted_linf(name, eps, &settings)
+                        .with_context(|| format!("{name} at ε = {eps}"))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let json = job.out.join(format!("{}-{name}.json", contender.label));

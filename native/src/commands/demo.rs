@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use robustdx_core::attack::{
-    AttackSpec, Convention, FastGradientSignMethod, GenerativeAdversarialPerturbation, Goal, Norm,
-    ProjectedGradientDescent,
+    AttackSpec, FastGradientSignMethod, GenerativeAdversarialPerturbation, ProjectedGradientDescent,
 };
 use robustdx_core::defense::{CleanTraining, Mart, MixedPerturbationTraining, defense_entry};
 use robustdx_core::train::{TrainConfig, TrainingRecipe};
@@ -179,14 +178,7 @@ fn attack_one_model(out: &Path, backend: BackendChoice) -> anyhow::Result<()> {
             false => Map::new(),
         };
         for eps in DEFAULT_SWEEP_EPS {
-            specs.push(AttackSpec::new(
-                name,
-                eps,
-                Norm::Linf,
-                Convention::Pixel,
-                Goal::Untargeted,
-                &settings,
-            )?);
+            specs.push(AttackSpec::untargeted_linf(name, eps, &settings)?);
         }
     }
     let job = SweepJob {
