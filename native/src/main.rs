@@ -61,7 +61,7 @@ enum Command {
     Benchmark(benchmark::BenchmarkArgs),
     /// List the perturbation kinds of the benchmark with their frame schedules
     Perturbations,
-    /// Join the shards of one sweep or benchmark (--shard i/n --json …) into one result
+    /// Join the shards of one sweep, benchmark or analysis (--shard i/n --json …) into one result
     Merge(merge::MergeArgs),
     /// List the architectures robustdx can build, train and import; with model files, how each
     /// was trained
