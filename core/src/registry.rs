@@ -16,8 +16,8 @@
 mod settings;
 
 pub use settings::{
-    NoSettings, Settings, applicable, canonical_settings, describe_settings, parse_assignments,
-    typed_settings,
+    NoSettings, Settings, applicable, assignment_key, canonical_settings, describe_settings,
+    parse_assignments, typed_settings,
 };
 
 use crate::{Error, Result};
@@ -38,6 +38,12 @@ pub trait Entry: Sync + 'static {
     fn revision(&self) -> u32 {
         0
     }
+}
+
+/// Whether a spec's revision is the first, which files leave out (serde's
+/// `skip_serializing_if`), so that files written before revisions existed stay identical.
+pub(crate) fn is_first_revision(revision: &u32) -> bool {
+    *revision == 0
 }
 
 /// A kind's entries, in the order listings show them.

@@ -304,7 +304,7 @@ impl AutoProjectedGradientDescent {
 
 impl Attack for AutoProjectedGradientDescent {
     fn name(&self) -> &'static str {
-        "apgd"
+        Self::NAME
     }
 
     fn goal(&self) -> Goal {

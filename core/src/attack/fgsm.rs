@@ -47,7 +47,7 @@ impl FastGradientSignMethod {
 
 impl Attack for FastGradientSignMethod {
     fn name(&self) -> &'static str {
-        "fgsm"
+        Self::NAME
     }
 
     fn goal(&self) -> Goal {

@@ -249,7 +249,7 @@ pub fn read_gap_card(bytes: &[u8], file: &str) -> Result<GapCard> {
 
 impl Attack for GenerativeAdversarialPerturbation {
     fn name(&self) -> &'static str {
-        "gap"
+        Self::NAME
     }
 
     /// GAP is trained towards the least likely class (single-label) or every label flipped.

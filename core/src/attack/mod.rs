@@ -29,7 +29,9 @@ pub use generator::{
 };
 pub use goal::Goal;
 pub use pgd::{PgdRun, PgdSettings, ProjectedGradientDescent};
-pub use registry::{AttackContext, AttackEntry, AttackInfo, AttackSpec, attack_entry, attack_info};
+pub use registry::{
+    AttackContext, AttackEntry, AttackInfo, AttackSpec, attack_entry, attack_info, short_name,
+};
 pub use sample_draws::{SampleKeys, Stream};
 
 /// The attack commands and the page start with: PGD, the field's standard first attack.

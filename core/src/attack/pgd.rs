@@ -258,7 +258,7 @@ impl PgdRun<'_> {
 
 impl Attack for ProjectedGradientDescent {
     fn name(&self) -> &'static str {
-        "pgd"
+        Self::NAME
     }
 
     fn goal(&self) -> Goal {

@@ -125,6 +125,12 @@ impl AttackInfo {
     }
 }
 
+/// "PGD", "APGD-CE": the short name of the attack a result records, or the name itself in capitals
+/// for one the registry no longer knows.
+pub fn short_name(attack: &str) -> String {
+    attack_info(attack).map_or(attack.to_uppercase(), |a| a.short_name())
+}
+
 /// What some attacks need besides their settings.
 #[derive(Default, Clone, Copy)]
 pub struct AttackContext<'a> {
@@ -196,12 +202,8 @@ pub struct AttackSpec {
     /// equals one that spells them out).
     pub settings: Map<String, Value>,
     /// The attack's [revision](Entry::revision) when the spec was made (absent in files: 0).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::registry::is_first_revision")]
     pub revision: u32,
-}
-
-fn is_zero(revision: &u32) -> bool {
-    *revision == 0
 }
 
 impl AttackSpec {

@@ -132,12 +132,8 @@ pub struct DefenseSpec {
     /// Its own settings, every default filled in (ε and step sizes in 1/255 pixel units).
     pub settings: Map<String, Value>,
     /// The defense's [revision](Entry::revision) when the spec was made (absent in files: 0).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::registry::is_first_revision")]
     pub revision: u32,
-}
-
-fn is_zero(revision: &u32) -> bool {
-    *revision == 0
 }
 
 impl Default for DefenseSpec {

@@ -65,6 +65,11 @@ pub fn applicable(defaults: &Settings, options: &Settings) -> Settings {
         .collect()
 }
 
+/// The key of a `key=value` pair (the whole text when it has no `=`), trimmed.
+pub fn assignment_key(pair: &str) -> &str {
+    pair.split_once('=').map_or(pair, |(key, _)| key).trim()
+}
+
 /// `--set key=value` pairs as settings for the entry whose defaults are `defaults`: each value
 /// is read as the type the default has (a number, a flag, a word), so `steps=20` is a number
 /// and `generator=g.mpk` a string; a key the entry lacks is an error listing those it has.

@@ -2,7 +2,7 @@
 //! a sweep's table, so a reader can tell which model file, data and seed made the numbers.
 
 use super::{AttackReport, AttackResult};
-use crate::attack::attack_info;
+use crate::attack::{attack_info, short_name};
 
 /// (label, value) rows describing `record`'s identity.
 pub fn provenance(record: &AttackReport) -> Vec<(&'static str, String)> {
@@ -105,9 +105,6 @@ pub fn sanity_summary(record: &AttackReport) -> Vec<(bool, String)> {
             SanityCheck::NonDeterministic => "repeated forward passes agree: passed".to_string(),
             SanityCheck::WeakerAttackStronger => {
                 // The first pair the registry ranks (stronger, weaker) measured at one ε.
-                let name = |attack: &str| {
-                    attack_info(attack).map_or(attack.to_uppercase(), |a| a.short_name())
-                };
                 let compared = record.results.iter().find_map(|stronger| {
                     let weaker = attack_info(&stronger.attack).ok()?.dominates?;
                     let measured = stronger.eps > 0.0
@@ -115,7 +112,7 @@ pub fn sanity_summary(record: &AttackReport) -> Vec<(bool, String)> {
                             .results
                             .iter()
                             .any(|r| r.attack == weaker && r.eps == stronger.eps);
-                    measured.then(|| (name(&stronger.attack), name(weaker)))
+                    measured.then(|| (short_name(&stronger.attack), short_name(weaker)))
                 });
                 match compared {
                     Some((stronger, weaker)) => {

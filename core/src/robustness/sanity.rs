@@ -6,7 +6,7 @@ use burn::Tensor;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{AttackedModel, Goal, attack_info};
+use crate::attack::{AttackedModel, Goal, attack_info, short_name};
 use crate::data::{BatchLoader, Dataset, Image, images_to_tensor};
 use crate::model::DiagnosticModel;
 use crate::report::AttackResult;
@@ -163,10 +163,7 @@ pub fn check_attacks(results: &[AttackResult]) -> Vec<SanityFlag> {
                 stronger.metrics.adversarial.accuracy,
             );
             if same_budget && s.eps > 0.0 && weaker_acc < stronger_acc {
-                let name = |attack: &str| {
-                    attack_info(attack).map_or(attack.to_uppercase(), |a| a.short_name())
-                };
-                let (weaker_name, stronger_name) = (name(&w.attack), name(&s.attack));
+                let (weaker_name, stronger_name) = (short_name(&w.attack), short_name(&s.attack));
                 out.push(SanityFlag {
                     check: SanityCheck::WeakerAttackStronger,
                     message: format!(

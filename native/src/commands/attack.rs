@@ -14,7 +14,7 @@ use robustdx_core::attack::{
     GenerativeAdversarialPerturbation, Goal, Norm, applicable, attack_entry,
 };
 use robustdx_core::model::DiagnosticModel;
-use robustdx_core::registry::parse_assignments;
+use robustdx_core::registry::{Settings, assignment_key, parse_assignments};
 use robustdx_core::report::AttackReport;
 use robustdx_core::robustness::{
     ImageRecord, ResultIdentity, Sweep, records_csv, records_json_lines,
@@ -188,15 +188,14 @@ impl AttackArgs {
                 ConventionArg::Paper => Convention::Paper,
             },
         );
+        let defaults: Vec<Settings> = entries.iter().map(|e| e.defaults()).collect();
         for pair in &self.set {
-            let key = pair
-                .split_once('=')
-                .map_or(pair.as_str(), |(k, _)| k)
-                .trim();
-            if !entries.iter().any(|e| e.defaults().contains_key(key)) {
+            let key = assignment_key(pair);
+            if !defaults.iter().any(|d| d.contains_key(key)) {
                 let settings: Vec<String> = entries
                     .iter()
-                    .map(|e| format!("{}: {}", e.name, describe_keys(&e.defaults())))
+                    .zip(&defaults)
+                    .map(|(e, d)| format!("{}: {}", e.name, describe_keys(d)))
                     .collect();
                 anyhow::bail!(
                     "--set {pair}: no attack of the sweep has a setting '{key}' ({})",
@@ -205,19 +204,15 @@ impl AttackArgs {
             }
         }
         let mut specs = Vec::new();
-        for entry in entries {
-            let defaults = entry.defaults();
-            let mut settings = applicable(&defaults, &options);
+        for (entry, defaults) in entries.into_iter().zip(&defaults) {
+            let mut settings = applicable(defaults, &options);
             let own: Vec<String> = self
                 .set
                 .iter()
-                .filter(|pair| {
-                    let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
-                    defaults.contains_key(key.trim())
-                })
+                .filter(|pair| defaults.contains_key(assignment_key(pair)))
                 .cloned()
                 .collect();
-            settings.extend(parse_assignments(entry.name, &defaults, &own)?);
+            settings.extend(parse_assignments(entry.name, defaults, &own)?);
             for eps in self.eps_list() {
                 let spec =
                     AttackSpec::new(entry.name, eps, norm, convention, self.goal(), &settings)
