@@ -262,6 +262,33 @@ impl Image {
         Self::new(self.channels, height, width, pixels)
     }
 
+    /// The `height` × `width` centre of the image, placed as torchvision's `CenterCrop` places it
+    /// (the top-left offset `(side − crop) / 2` rounded half to even, as Python's `round`).
+    /// Panics if the crop is larger than the image.
+    pub fn centre_cropped(&self, height: usize, width: usize) -> Self {
+        assert!(
+            height <= self.height && width <= self.width,
+            "a {height}×{width} crop of a {}×{} image",
+            self.height,
+            self.width
+        );
+        if (height, width) == (self.height, self.width) {
+            return self.clone();
+        }
+        let offset =
+            |side: usize, crop: usize| ((side - crop) as f64 / 2.0).round_ties_even() as usize;
+        let (top, left) = (offset(self.height, height), offset(self.width, width));
+        let plane = self.height * self.width;
+        let mut pixels = Vec::with_capacity(self.channels * height * width);
+        for c in 0..self.channels {
+            for y in top..top + height {
+                let row = c * plane + y * self.width;
+                pixels.extend_from_slice(&self.pixels[row + left..row + left + width]);
+            }
+        }
+        Self::new(self.channels, height, width, pixels)
+    }
+
     /// 8-bit RGB copy, for previews and reports.
     pub fn to_rgb8(&self) -> ImageBuffer<Rgb<u8>, Vec<u8>> {
         let rgb = self.clone().with_channels(3);
@@ -465,6 +492,22 @@ mod tests {
             dicom.extend_from_slice(&noise);
             let _ = Image::decode(&dicom, "noisy.dcm");
         }
+    }
+
+    #[test]
+    fn centre_crop_places_the_window_as_torchvision_does() {
+        // 1 × 4 × 5, values = their index: a 2 × 2 crop starts at row round(1.0) = 1 and column
+        // round(1.5) = 2 (half to even, as Python's round), a 3 × 2 one at row round(0.5) = 0.
+        let img = Image::new(1, 4, 5, (0..20).map(|v| v as f32).collect());
+        assert_eq!(img.centre_cropped(2, 2).pixels, vec![7.0, 8.0, 12.0, 13.0]);
+        assert_eq!(
+            img.centre_cropped(3, 2).pixels,
+            vec![2.0, 3.0, 7.0, 8.0, 12.0, 13.0]
+        );
+        assert_eq!(img.centre_cropped(4, 5), img);
+        // Planes are cropped alike.
+        let rgb = Image::new(3, 2, 2, (0..12).map(|v| v as f32).collect());
+        assert_eq!(rgb.centre_cropped(1, 1).pixels, vec![0.0, 4.0, 8.0]);
     }
 
     #[test]

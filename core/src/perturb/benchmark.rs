@@ -9,10 +9,10 @@ use std::ops::Range;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::{FlipProbability, FlipVariant, Perturbation, SequenceKey, perturbation};
-use crate::data::{Dataset, Image};
+use super::{FlipProbability, FlipVariant, Perturbation, SequenceKey, model_frames, perturbation};
+use crate::data::Dataset;
 use crate::metrics::{self, Predictions};
-use crate::model::{DiagnosticModel, InputSpec};
+use crate::model::DiagnosticModel;
 use crate::report::{BenchmarkIdentity, BenchmarkReport, KindResult};
 use crate::robustness::{Shard, decision};
 use crate::run::{Events, Identity, Indexed, Merge, RunReport, Unit, run_units};
@@ -64,18 +64,6 @@ pub fn kind_result(
         last_frame,
         records,
     })
-}
-
-/// The frames of `image`'s sequence as the model sees them: the image brought to the model's
-/// input (channels, size) first, then perturbed at that size.
-pub fn model_frames(
-    input: &InputSpec,
-    image: Image,
-    kind: &dyn Perturbation,
-    frames: usize,
-    key: SequenceKey,
-) -> Vec<Image> {
-    kind.sequence(&input.prepare(image), frames, key)
 }
 
 /// One benchmark's fixed parts.

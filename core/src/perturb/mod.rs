@@ -4,13 +4,15 @@
 //!
 //! Each kind is one [`Perturbation`] in [`PERTURBATIONS`]: a seeded, pure function (image, frame
 //! index, key) → image of the same size with pixels in [0, 1], with its frame schedule as data.
-//! Frames are made on the fly from the model-sized image, never stored as video. Lengths that say
-//! where content goes (shifts, motion streaks, snow, drops) are the seed's at 224 × 224 and scale
-//! with the image, so a 64-pixel image sees the same motion relative to its size; the Gaussian
-//! blur's sub-pixel σ stays in the model's own pixels, as the seed's models (224-pixel inputs)
-//! saw it.
+//! Frames are made on the fly, never stored as video, in the seed's pipeline ([`model_frames`]):
+//! from the image at 256/224 of the model's size, changed in the kind's [`Field`], cropped to the
+//! model's size at the centre. Lengths that say where content goes (shifts, motion streaks, snow,
+//! drops) are the seed's at its 224-pixel crop (256-pixel surround) and scale with the image, so
+//! a 64-pixel image sees the same motion relative to its size; the Gaussian blur's sub-pixel σ
+//! stays in the model's own pixels, as the seed's models (224-pixel inputs) saw it.
 
 mod benchmark;
+mod field;
 mod flip;
 mod planes;
 mod registry;
@@ -25,14 +27,15 @@ registry::declare_perturbations!(
     snow: [SNOW],
     spatter: [SPATTER],
     brightness: [BRIGHTNESS],
-    geometric: [TRANSLATE, ROTATE, TILT, SCALE, SHEAR];
+    geometric: [TRANSLATE, ROTATE, TILT, SCALE, SHEAR, SHEAR_LEGACY];
     test: throwaway: [CONTRAST]
 );
 
 #[cfg(test)]
 mod tests;
 
-pub use benchmark::{RobustBenchmark, SequenceRecord, kind_result, model_frames};
+pub use benchmark::{RobustBenchmark, SequenceRecord, kind_result};
+pub use field::{Field, SURROUND_SIDE, model_frames, surround_size};
 pub use flip::{FlipProbability, FlipVariant};
 pub use registry::{perturbation, perturbations};
 pub use single_image::image_sequence;
@@ -193,6 +196,15 @@ pub trait Perturbation: Sync {
     fn reference(&self) -> Reference {
         Reference::Previous
     }
+    /// Which image it changes: the model's centre crop, or the surround cropped after.
+    fn field(&self) -> Field {
+        Field::Crop
+    }
+    /// Whether a benchmark that names no kinds runs it (the seed's 14 do; a variant kept for
+    /// comparison runs only when named).
+    fn by_default(&self) -> bool {
+        true
+    }
     /// Frame `frame` of `image`'s sequence: the same size, pixels in [0, 1].
     fn frame(&self, image: &Image, frame: usize, key: SequenceKey) -> Image;
 
@@ -202,7 +214,7 @@ pub trait Perturbation: Sync {
     }
 }
 
-/// How much a length given at 224 pixels (the seed's) is at this image's size.
+/// How much a length given at the seed's 224-pixel crop is at this crop's size.
 pub(crate) fn pixel_scale(image: &Image) -> f64 {
     image.height.min(image.width) as f64 / REFERENCE_SIDE
 }

@@ -37,7 +37,13 @@ pub fn perturbation(name: &str) -> Result<&'static dyn Perturbation> {
     PERTURBATIONS.get(name).copied()
 }
 
-/// The kinds named in `names` (all of them for an empty list), in registry order, each once.
+/// The kinds named in `names` (for an empty list, those a benchmark runs by default), in
+/// registry order, each once.
 pub fn perturbations(names: &[String]) -> Result<Vec<&'static dyn Perturbation>> {
-    Ok(PERTURBATIONS.select(names)?.into_iter().copied().collect())
+    Ok(PERTURBATIONS
+        .select(names)?
+        .into_iter()
+        .copied()
+        .filter(|kind| !names.is_empty() || kind.by_default())
+        .collect())
 }

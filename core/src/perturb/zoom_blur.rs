@@ -1,9 +1,11 @@
-//! Zoom blur: frame i is the mean of the image zoomed by 1, 1.004, …, 1 + 0.004·i about its centre
-//! (bilinear), as a camera moving in during the exposure.
+//! Zoom blur: frame i is the mean of the surround zoomed by 1, 1.004, …, 1 + 0.004·i about its
+//! centre (bilinear, torchvision's `affine` as the seed called it), as a camera moving in during
+//! the exposure; the seed crops each zoom, robustdx the mean, which is the same.
 
 use image::Luma;
 use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp};
 
+use super::field::Field;
 use super::geometric::about_centre;
 use super::planes::{Plane, from_planes, planes};
 use super::{Perturbation, Schedule, SequenceKey};
@@ -24,6 +26,10 @@ impl Perturbation for ZoomBlur {
 
     fn schedule(&self) -> Schedule {
         Schedule::linear(1.0, 0.004, "zooms up to ×(#)")
+    }
+
+    fn field(&self) -> Field {
+        Field::Surround
     }
 
     fn frame(&self, image: &Image, frame: usize, key: SequenceKey) -> Image {
