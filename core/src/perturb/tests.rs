@@ -515,6 +515,14 @@ fn registry_names_and_schedules() {
     );
     let err = perturbation("fog").err().unwrap().to_string();
     assert!(err.contains("fog") && err.contains("spatter"), "{err}");
+    // A benchmark that names no kinds runs the seed's fourteen; the legacy shear only when named.
+    let default: Vec<&str> = perturbations(&[]).unwrap().iter().map(|p| p.name()).collect();
+    assert_eq!(default[..seed.len()], seed);
+    assert!(!default.contains(&"shear_legacy"), "{default:?}");
+    assert_eq!(
+        perturbations(&["shear-legacy".into()]).unwrap()[0].name(),
+        "shear_legacy"
+    );
     let picked = perturbations(&["rotate".into(), "snow".into()]).unwrap();
     assert_eq!(
         picked.iter().map(|p| p.name()).collect::<Vec<_>>(),

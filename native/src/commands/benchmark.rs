@@ -25,8 +25,8 @@ pub struct BenchmarkArgs {
     pub model: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Perturbation kinds, comma-separated [default: all 14; `robustdx perturbations` lists
-    /// them]
+    /// Perturbation kinds, comma-separated [default: the seed's 14; `robustdx perturbations`
+    /// lists them, and `shear_legacy`, which runs only when named]
     #[arg(long, value_delimiter = ',')]
     pub kinds: Vec<String>,
     /// Frames per sequence (the seed's 10; ImageNet-P's 31 at most)

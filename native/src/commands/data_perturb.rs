@@ -25,10 +25,12 @@ pub struct PerturbArgs {
     seed: u64,
 }
 
-/// `robustdx data perturb`: one image's perturbation sequence as PNG files, at the image's size.
+/// `robustdx data perturb`: one image's perturbation sequence as PNG files, at the image's size:
+/// the frames a model of that input size sees (the benchmark's pipeline, surround and crop).
 pub fn run(args: PerturbArgs) -> anyhow::Result<()> {
     use robustdx_core::data::Image;
-    use robustdx_core::perturb::{MAX_FRAMES, SequenceKey, perturbation};
+    use robustdx_core::model::InputSpec;
+    use robustdx_core::perturb::{MAX_FRAMES, SequenceKey, model_frames, perturbation};
     anyhow::ensure!(
         (1..=MAX_FRAMES).contains(&args.frames),
         "--frames {}: 1 to {MAX_FRAMES}",
@@ -37,7 +39,18 @@ pub fn run(args: PerturbArgs) -> anyhow::Result<()> {
     let kind = perturbation(&args.kind)?;
     let name = args.image.to_string_lossy();
     let image = Image::decode(&crate::files::read(&args.image)?, &name)?;
-    let frames = kind.sequence(&image, args.frames, SequenceKey::new(args.seed, 0));
+    let input = InputSpec {
+        height: image.height,
+        width: image.width,
+        ..InputSpec::with_default_stats(image.channels, image.height)
+    };
+    let frames = model_frames(
+        &input,
+        image,
+        kind,
+        args.frames,
+        SequenceKey::new(args.seed, 0),
+    );
     let written = write_frames(&args.out, kind.name(), &frames)?;
     println!(
         "{} frames of {} ({}) → {}",

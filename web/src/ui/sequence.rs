@@ -70,8 +70,9 @@ pub fn SequencePanel(
                 <label>"Perturbation "
                     <select data-testid="perturb-kind" prop:value=move || kind.get()
                         on:change=move |ev| kind.set(event_target_value(&ev))>
-                        // The core's registry: a new kind shows up here by being registered.
-                        {PERTURBATIONS.iter().map(|k| view! {
+                        // The core's registry: a new kind shows up here by being registered
+                        // (variants kept for comparison, run only when named, stay off the page).
+                        {PERTURBATIONS.iter().filter(|k| k.by_default()).map(|k| view! {
                             <option value=k.name() title=k.about()>{k.name().replace('_', " ")}</option>
                         }).collect_view()}
                     </select>
