@@ -32,7 +32,7 @@ pub fn provenance(record: &AttackReport) -> Vec<(&'static str, String)> {
         ),
         (
             "data",
-            first.map_or(record.data.name.clone(), |i| i.data.clone()),
+            first.map_or(record.data.name.clone(), |i| i.subject.data.clone()),
         ),
         (
             "split",
@@ -40,7 +40,14 @@ pub fn provenance(record: &AttackReport) -> Vec<(&'static str, String)> {
         ),
     ];
     if let Some(id) = first {
-        rows.push(("seed", id.seed.to_string()));
+        rows.push((
+            "data fingerprint",
+            id.subject
+                .data_fingerprint
+                .clone()
+                .unwrap_or_else(|| "not recorded (written before data fingerprints)".into()),
+        ));
+        rows.push(("seed", id.subject.seed.to_string()));
     }
     if let Some(shard) = record.data.shard {
         rows.push((
