@@ -179,6 +179,21 @@ mod tests {
             .unwrap();
             assert_eq!(again, r.metrics, "{} ε={}", r.attack, r.eps);
         }
+        let fingerprint_row = |record: &AttackReport| {
+            provenance(record)
+                .into_iter()
+                .find(|(label, _)| *label == "data fingerprint")
+                .map(|(_, value)| value)
+        };
+        assert_eq!(
+            fingerprint_row(&record).as_deref(),
+            Some("not recorded (written before data fingerprints)")
+        );
+        let mut fingerprinted = record.clone();
+        for r in &mut fingerprinted.results {
+            r.identity.as_mut().unwrap().subject.data_fingerprint = Some("5d0e".repeat(16));
+        }
+        assert_eq!(fingerprint_row(&fingerprinted), Some("5d0e".repeat(16)));
         let checks = sanity_summary(&record);
         assert_eq!(checks.len(), 4);
         assert!(checks[3].1.contains("not applicable"), "{checks:?}");

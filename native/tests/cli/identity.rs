@@ -1,7 +1,8 @@
 //! Identities that cannot go stale: a result records the fingerprint of the split it measured
 //! (every image's id, size and modification time), so `--resume` recomputes after an image of
 //! the evaluated split is added or replaced and `merge` refuses shards of changed data; the
-//! paper convention's shards cut between batches and merge to the single run.
+//! paper convention's shards cut between batches and merge to the single run; each cell records
+//! the robustdx version that computed it.
 
 use crate::util::{Dir, TestCommand, TinyModel, first_png};
 
@@ -142,4 +143,33 @@ fn paper_convention_shards_merge_to_the_single_run() {
     dir.robustdx(["merge", "--out", "m.json", "s0.json", "s1.json", "s2.json"])
         .run_ok();
     assert_eq!(dir.json("m.json")["results"], whole["results"]);
+}
+
+/// Each cell records the robustdx version that computed it; a reused cell keeps its own.
+#[test]
+fn each_cell_records_the_version_that_computed_it() {
+    let dir = Dir::new();
+    dir.with_model(TinyModel::Derm);
+    let sweep = |eps: &str| {
+        dir.robustdx(["attack", "--model", "m.bpk", "--data", SOURCE])
+            .args([
+                "--attack", "fgsm", "--eps", eps, "--json", "a.json", "--resume",
+            ])
+    };
+    sweep("0,4").run_ok();
+    let mut record = dir.json("a.json");
+    let version =
+        |record: &serde_json::Value, k: usize| record["results"][k]["robustdx_version"].clone();
+    assert_eq!(version(&record, 0), env!("CARGO_PKG_VERSION"));
+    record["results"][0]["robustdx_version"] = "0.0.1".into();
+    dir.write("a.json", serde_json::to_vec_pretty(&record).unwrap());
+    let said = sweep("0,4,8").run_ok();
+    assert_eq!(said.matches("reused (same identity)").count(), 2, "{said}");
+    let record = dir.json("a.json");
+    assert_eq!(
+        version(&record, 0),
+        "0.0.1",
+        "a reused cell keeps its version"
+    );
+    assert_eq!(version(&record, 2), env!("CARGO_PKG_VERSION"));
 }
