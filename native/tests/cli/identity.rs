@@ -173,3 +173,42 @@ fn each_cell_records_the_version_that_computed_it() {
     );
     assert_eq!(version(&record, 2), env!("CARGO_PKG_VERSION"));
 }
+
+/// The sweep, the Robust-Benchmark and the analysis of one folder record one fingerprint, and a
+/// changed test image changes each's: every result identity holds it.
+#[test]
+fn every_kind_of_result_records_the_splits_fingerprint() {
+    let dir = Dir::new();
+    let image = with_folder(&dir);
+    let runs = |dir: &Dir| {
+        sweep(dir, "a.json").run_ok();
+        let on_folder = ["--model", "m.bpk", "--data", "folder:imgs"];
+        dir.robustdx(["benchmark"])
+            .args(on_folder)
+            .args(["--kinds", "rotate", "--frames", "2", "--json", "b.json"])
+            .run_ok();
+        dir.robustdx(["analyze"])
+            .args(on_folder)
+            .args([
+                "--steps", "1", "--limit", "4", "--shown", "1", "--json", "c.json",
+            ])
+            .run_ok();
+        [
+            dir.json("a.json")["results"][0]["identity"]["data_fingerprint"].clone(),
+            dir.json("b.json")["results"][0]["identity"]["data_fingerprint"].clone(),
+            dir.json("c.json")["identity"]["data_fingerprint"].clone(),
+        ]
+    };
+    let before = runs(&dir);
+    assert!(
+        before[0].as_str().is_some_and(|f| f.len() == 64),
+        "{before:?}"
+    );
+    assert_eq!(before[1], before[0]);
+    assert_eq!(before[2], before[0]);
+    replace(&dir, &image);
+    let after = runs(&dir);
+    assert_ne!(after[0], before[0]);
+    assert_eq!(after[1], after[0]);
+    assert_eq!(after[2], after[0]);
+}
