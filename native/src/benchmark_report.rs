@@ -202,6 +202,7 @@ fn render(report: &BenchmarkReport, strips: &[Strip]) -> anyhow::Result<Markup> 
 #[cfg(test)]
 mod tests {
     use robustdx_core::report::{BenchmarkIdentity, DataSummary};
+    use robustdx_core::robustness::Subject;
 
     use super::*;
     use crate::report::parts::{HOSTILE, assert_escaped, hostile_sweep};
@@ -221,12 +222,17 @@ mod tests {
             reference: Reference::Previous,
             identity: BenchmarkIdentity {
                 perturbation: "rotate".into(),
+                revision: 0,
                 frames: 2,
-                model_sha256: String::new(),
-                data: HOSTILE.into(),
-                split: "test".into(),
-                seed: 0,
+                subject: Subject {
+                    model_sha256: String::new(),
+                    data: HOSTILE.into(),
+                    data_fingerprint: None,
+                    split: "test".into(),
+                    seed: 0,
+                },
             },
+            robustdx_version: None,
             flip_probability: 0.5,
             flip_probability_paper: 0.5,
             last_frame: sweep.results[0].metrics.adversarial.clone(),

@@ -45,6 +45,23 @@ impl FileSource for DiskSource {
     fn exists(&self, path: &str) -> bool {
         Path::new(path).exists()
     }
+
+    /// Size and modification time (to the nanosecond where the file system keeps them): a
+    /// replaced or rewritten file gets another, and no image is read.
+    fn stamp(&self, path: &str) -> Result<String> {
+        let meta = std::fs::metadata(path).map_err(|e| read_error(path, e))?;
+        let modified = meta
+            .modified()
+            .map_err(|e| read_error(path, e))?
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(format!(
+            "{} bytes, modified {}.{:09}",
+            meta.len(),
+            modified.as_secs(),
+            modified.subsec_nanos()
+        ))
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename.

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use robustdx_core::data::DataSplits;
+use robustdx_core::data::{DataSplits, fingerprint};
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::report::{DataSummary, ModelSummary};
-use robustdx_core::robustness::Shard;
+use robustdx_core::robustness::{Shard, Subject};
 use robustdx_core::run::RunReport;
 
 use crate::data_args::DataArgs;
@@ -163,11 +163,13 @@ fn previous_results<R>(
 pub struct TestSplitHead {
     pub model: ModelSummary,
     pub data: DataSummary,
-    /// The data as result identities name it.
-    pub data_identity: String,
+    /// What result identities say the results were measured on, but the seed.
+    subject: Subject,
 }
 
 impl TestSplitHead {
+    /// The head, with the fingerprint of the whole test split (a shard too: the shards of one
+    /// run fingerprint the same split, so that they merge).
     pub fn new(
         model_file: &Path,
         model: &DiagnosticModel,
@@ -175,11 +177,11 @@ impl TestSplitHead {
         args: &DataArgs,
         splits: &DataSplits,
         shard: Option<Shard>,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let test = splits.test.as_ref();
         let mut summary = ModelSummary::new(&model_file.to_string_lossy(), &model.card);
         summary.sha256 = Some(model_sha256.to_string());
-        Self {
+        Ok(Self {
             model: summary,
             data: DataSummary {
                 name: test.info().name.clone(),
@@ -187,7 +189,21 @@ impl TestSplitHead {
                 samples: test.len(),
                 shard,
             },
-            data_identity: data_identity(args, &splits.info().name),
+            subject: Subject {
+                model_sha256: model_sha256.to_string(),
+                data: data_identity(args, &splits.info().name),
+                data_fingerprint: Some(fingerprint(test)?),
+                split: "test".into(),
+                seed: 0,
+            },
+        })
+    }
+
+    /// What a result measured with `seed` was measured on.
+    pub fn subject(&self, seed: u64) -> Subject {
+        Subject {
+            seed,
+            ..self.subject.clone()
         }
     }
 }

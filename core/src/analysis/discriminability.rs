@@ -3,6 +3,13 @@
 //! The seed study showed t-SNE pictures of clean and adversarial features; these say the same in
 //! two numbers per condition.
 
+/// This analysis in the [registry](super::ANALYSES).
+pub(super) const ENTRY: super::AnalysisEntry = super::AnalysisEntry {
+    name: "separation",
+    about: "silhouette and Fisher ratio of the penultimate features by class, clean and adversarial",
+    revision: 0,
+};
+
 /// Mean silhouette of `points` (rows) grouped by `labels`: per point (b − a) / max(a, b), a its
 /// mean distance to its own group, b the smallest mean distance to another group; a point alone
 /// in its group scores 0. `None` with fewer than two groups.

@@ -8,6 +8,13 @@ use burn::Tensor;
 use crate::model::{DiagnosticModel, Probe};
 use crate::{Result, readback};
 
+/// This analysis in the [registry](super::ANALYSES).
+pub(super) const ENTRY: super::AnalysisEntry = super::AnalysisEntry {
+    name: "feature-shift",
+    about: "per stage, the mean relative L2 shift of the activations under the attack",
+    revision: 0,
+};
+
 /// One stage's mean relative shift.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StageShift {

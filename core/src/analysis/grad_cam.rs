@@ -11,6 +11,13 @@ use crate::data::Image;
 use crate::model::{DiagnosticModel, Probe};
 use crate::{Error, Result, readback};
 
+/// This analysis in the [registry](super::ANALYSES).
+pub(super) const ENTRY: super::AnalysisEntry = super::AnalysisEntry {
+    name: "grad-cam",
+    about: "Grad-CAM before and after the attack for the first shown images",
+    revision: 0,
+};
+
 /// Which output a map explains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CamTarget {

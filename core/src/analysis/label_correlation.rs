@@ -4,6 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+/// This analysis in the [registry](super::ANALYSES).
+pub(super) const ENTRY: super::AnalysisEntry = super::AnalysisEntry {
+    name: "label-correlation",
+    about: "multi-label: the findings' correlation in the truth, the clean and the adversarial decisions",
+    revision: 0,
+};
+
 /// The finding-by-finding Pearson correlation of 0/1 columns (the phi coefficient), rows of
 /// `flags` being images. A finding that never varies correlates 0 with the others (1 with
 /// itself).

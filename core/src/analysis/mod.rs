@@ -6,6 +6,7 @@ mod discriminability;
 mod feature_shift;
 mod grad_cam;
 mod label_correlation;
+mod registry;
 mod run;
 pub mod tsne;
 
@@ -16,6 +17,7 @@ pub use discriminability::{fisher_ratio, silhouette};
 pub use feature_shift::{StageShift, feature_shift};
 pub use grad_cam::{CamTarget, cam_from, grad_cam, grad_cam_at_layer};
 pub use label_correlation::{LabelCorrelation, correlation_matrix, matrix_distance};
+pub use registry::{ANALYSES, AnalysisEntry};
 pub use run::{
     AnalysisFindings, AnalysisIdentity, AnalysisRecord, Analyzer, CamExample, Separation,
     ShownImages, analyze, findings,

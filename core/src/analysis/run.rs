@@ -9,19 +9,21 @@
 //! shard's file keeps its records — penultimate features included — and `merge` recomputes the
 //! findings from all shards' records, equal to a single run's.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use super::ANALYSES;
 use super::feature_shift::{Stages, stage_ratios};
 use super::tsne::TsneMap;
 use super::{CamTarget, LabelCorrelation, StageShift, fisher_ratio, grad_cam, silhouette};
 use crate::attack::{Attack, AttackContext, AttackSpec, AttackedModel, SampleKeys};
 use crate::data::{BatchLoader, Dataset, Image, images_to_tensor};
 use crate::model::DiagnosticModel;
-use crate::report::AnalysisReport;
-use crate::robustness::{Decision, Shard, attack_differences, decision, subject_differences};
+use crate::report::{AnalysisReport, ToolInfo};
+use crate::robustness::{Decision, Shard, Subject, attack_differences, decision};
 use crate::run::{Events, Identity, Indexed, Merge, Plan, RunReport, Unit, plan};
 use crate::{Error, Label, Result, TaskKind, readback};
 
@@ -31,21 +33,36 @@ use crate::{Error, Label, Result, TaskKind, readback};
 pub struct AnalysisIdentity {
     /// The attack making the adversarial images.
     pub attack: AttackSpec,
-    /// SHA-256 of the model file's bytes.
-    pub model_sha256: String,
-    /// The data as the user named it, with the options that decide the split.
-    pub data: String,
-    /// `train` or `test`.
-    pub split: String,
-    /// Keys the attack's random draws per image, and the t-SNE start.
-    pub seed: u64,
+    /// The model, the data and the seed that keys the attack's random draws per image and the
+    /// t-SNE start; flattened, the keys files have always had.
+    #[serde(flatten)]
+    pub subject: Subject,
     /// The first `limit` images of the split are analysed.
     pub limit: usize,
     /// Grad-CAM before and after for the first `shown` of them.
     pub shown: usize,
-    /// The robustdx version: the t-SNE map and the scores have no settings of their own, their
-    /// code decides them.
-    pub version: String,
+    /// The [revision](crate::registry::Entry::revision) of each analysis whose revision is not 0
+    /// (absent while none is): the analyses have no settings, their code decides their numbers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub revisions: BTreeMap<String, u32>,
+}
+
+impl AnalysisIdentity {
+    /// The analysis of the first `limit` images of `subject` under `attack`, with Grad-CAM for
+    /// the first `shown`, by the analyses' current revisions.
+    pub fn new(attack: AttackSpec, subject: Subject, limit: usize, shown: usize) -> Self {
+        Self {
+            attack,
+            subject,
+            limit,
+            shown,
+            revisions: ANALYSES
+                .iter()
+                .filter(|a| a.revision > 0)
+                .map(|a| (a.name.to_string(), a.revision))
+                .collect(),
+        }
+    }
 }
 
 impl Identity for AnalysisIdentity {
@@ -63,13 +80,16 @@ impl Identity for AnalysisIdentity {
                 out.push(format!("{what} {was} → {is}"));
             }
         }
-        if self.version != now.version {
-            out.push(format!("robustdx {} → {}", self.version, now.version));
+        let analyses: BTreeSet<&String> =
+            self.revisions.keys().chain(now.revisions.keys()).collect();
+        for name in analyses {
+            let revision = |r: &BTreeMap<String, u32>| r.get(name).copied().unwrap_or(0);
+            let (was, is) = (revision(&self.revisions), revision(&now.revisions));
+            if was != is {
+                out.push(format!("revision of {name} {was} → {is}"));
+            }
         }
-        out.extend(subject_differences(
-            (&self.model_sha256, &self.data, &self.split, self.seed),
-            (&now.model_sha256, &now.data, &now.split, now.seed),
-        ));
+        out.extend(self.subject.differences(&now.subject));
         out
     }
 }
@@ -140,6 +160,10 @@ pub struct AnalysisFindings {
     /// Absent in files of a robustdx that wrote none: never reused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<AnalysisIdentity>,
+    /// The robustdx version that computed these findings (a reused analysis keeps its own);
+    /// absent in files written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robustdx_version: Option<String>,
     /// Images analysed (the whole run's, also in a merged file).
     pub samples: usize,
     /// Per stage, the mean relative L2 shift over the images.
@@ -382,6 +406,7 @@ pub fn findings(
     )?;
     Ok(AnalysisFindings {
         identity: None,
+        robustdx_version: Some(ToolInfo::this().version),
         samples: n,
         feature_shift: (0..stages)
             .map(|s| StageShift {
@@ -450,14 +475,19 @@ impl Analyzer<'_> {
                     attack.as_ref(),
                     self.range(identity.limit),
                     identity.shown,
-                    identity.seed,
+                    identity.subject.seed,
                     self.batch_size,
                     self.device,
                     &mut |done, total| events.progress(done, total),
                 )
                 .await?;
-                let mut findings =
-                    findings(card.task, &card.class_names, identity.seed, &records, cams)?;
+                let mut findings = findings(
+                    card.task,
+                    &card.class_names,
+                    identity.subject.seed,
+                    &records,
+                    cams,
+                )?;
                 findings.identity = Some(identity.clone());
                 if self.shard.is_some() {
                     findings.records = records;
@@ -501,7 +531,7 @@ impl RunReport for AnalysisReport {
     fn push_unit(&mut self, unit: AnalysisFindings) {
         if let Some(identity) = &unit.identity {
             self.attack = identity.attack.clone();
-            self.seed = identity.seed;
+            self.seed = identity.subject.seed;
         }
         self.findings = unit;
     }
@@ -556,11 +586,13 @@ impl Merge for AnalysisReport {
         let mut whole = findings(
             self.model.task,
             &self.model.class_names,
-            identity.seed,
+            identity.subject.seed,
             &records,
             cams,
         )?;
         whole.identity = Some(identity);
+        // The version that computed the records, as a sweep's and a benchmark's merge keep it.
+        whole.robustdx_version = parts[0].robustdx_version.clone();
         Ok(whole)
     }
 

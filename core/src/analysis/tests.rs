@@ -317,8 +317,8 @@ mod analysis_runs {
     use crate::attack::{AttackContext, AttackSpec, Convention, Goal, Norm};
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
     use crate::report::{AnalysisReport, DataSummary, ModelSummary};
-    use crate::robustness::Shard;
-    use crate::run::{Events, Plan, merge};
+    use crate::robustness::{Shard, Subject};
+    use crate::run::{Events, Identity, Plan, merge};
     use crate::test_support::seeded_small_cnn;
 
     #[derive(Default)]
@@ -352,13 +352,16 @@ mod analysis_runs {
                 serde_json::json!({ "steps": steps }).as_object().unwrap(),
             )
             .unwrap(),
-            model_sha256: "ab".repeat(32),
-            data: "synth-chest".into(),
-            split: "test".into(),
-            seed: 3,
+            subject: Subject {
+                model_sha256: "ab".repeat(32),
+                data: "synth-chest".into(),
+                data_fingerprint: Some("cd".repeat(32)),
+                split: "test".into(),
+                seed: 3,
+            },
             limit,
             shown: 3,
-            version: "test".into(),
+            revisions: Default::default(),
         }
     }
 
@@ -386,7 +389,7 @@ mod analysis_runs {
                     shard,
                 },
                 id.attack.clone(),
-                id.seed,
+                id.subject.seed,
                 AnalysisFindings::default(),
             );
             let mut events = Counted::default();
@@ -447,8 +450,55 @@ mod analysis_runs {
         other[2].1.findings.identity = Some(identity(3, 10));
         let err = merge(other).unwrap_err().to_string();
         assert!(
-            err.contains("s2.json") && err.contains("other settings"),
+            err.contains("s2.json")
+                && err.contains("other settings")
+                && err.contains("steps 2 → 3"),
             "{err}"
+        );
+    }
+
+    /// The analyses' revisions are part of the identity: a result of an older t-SNE is
+    /// recomputed, saying so; the revisions of this build are the registry's.
+    #[test]
+    fn an_analysis_revision_is_part_of_the_identity() {
+        let now = identity(2, 10);
+        let built = AnalysisIdentity::new(now.attack.clone(), now.subject.clone(), 10, 3);
+        let bumped: Vec<(String, u32)> = ANALYSES
+            .iter()
+            .filter(|a| a.revision > 0)
+            .map(|a| (a.name.to_string(), a.revision))
+            .collect();
+        assert_eq!(
+            built.revisions.clone().into_iter().collect::<Vec<_>>(),
+            bumped
+        );
+        assert!(ANALYSES.get("t-sne").is_ok() && ANALYSES.get("tsne-3d").is_err());
+
+        let mut newer = now.clone();
+        newer.revisions.insert("t-sne".into(), 1);
+        assert_ne!(newer, now);
+        assert_eq!(now.differences(&newer), ["revision of t-sne 0 → 1"]);
+        assert_eq!(newer.differences(&now), ["revision of t-sne 1 → 0"]);
+        // Written only where it is not 0, so files of unchanged analyses keep their form.
+        let json = |id: &AnalysisIdentity| serde_json::to_value(id).unwrap();
+        assert!(json(&now).get("revisions").is_none());
+        assert_eq!(json(&newer)["revisions"]["t-sne"], 1);
+        assert_eq!(json(&now)["data_fingerprint"], "cd".repeat(32));
+    }
+
+    /// An identity written before fingerprints and revisions (with the robustdx version it then
+    /// held) still reads, and is recomputed because its data fingerprint is unknown.
+    #[test]
+    fn an_older_analysis_identity_reads_and_is_not_reused() {
+        let mut old = serde_json::to_value(identity(2, 10)).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("data_fingerprint");
+        fields.insert("version".into(), "0.1.0".into());
+        let old: AnalysisIdentity = serde_json::from_value(old).unwrap();
+        assert_eq!(old.subject.data_fingerprint, None);
+        assert_eq!(
+            old.differences(&identity(2, 10)),
+            ["data fingerprint not recorded → cdcdcdcdcdcd…"]
         );
     }
 }

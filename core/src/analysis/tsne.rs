@@ -7,6 +7,13 @@
 
 use serde::{Deserialize, Serialize};
 
+/// This analysis in the [registry](super::ANALYSES).
+pub(super) const ENTRY: super::AnalysisEntry = super::AnalysisEntry {
+    name: "t-sne",
+    about: "a joint 2-D t-SNE map of the clean and adversarial penultimate features",
+    revision: 0,
+};
+
 /// Where each clean and each adversarial image's penultimate feature lands in one joint map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TsneMap {

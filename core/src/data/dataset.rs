@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::dicom::{DicomFrames, dicom_frame_count, is_dicom};
+use super::fingerprint::bytes_stamp;
 use super::{DecodeOptions, FileSource, Image, OpenOptions};
 use crate::{Error, Label, Result, TaskKind};
 
@@ -69,6 +70,21 @@ pub trait Dataset: Send + Sync {
     /// The label of sample `index`; sources that know labels up front answer without decoding.
     fn label(&self, index: usize) -> Result<Label> {
         self.get(index).map(|s| s.label)
+    }
+
+    /// What sample `index` is apart from its id, for the split's
+    /// [fingerprint](super::fingerprint): its label and its content — for a file, the file's
+    /// size and modification time (no pixel read); by default a hash of the decoded pixels
+    /// (generated samples: the generator's code is part of what makes them).
+    fn content_stamp(&self, index: usize) -> Result<String> {
+        let sample = self.get(index)?;
+        let image = &sample.image;
+        let mut bytes = Vec::with_capacity(24 + 4 * image.pixels.len());
+        for side in [image.channels, image.height, image.width] {
+            bytes.extend((side as u64).to_le_bytes());
+        }
+        bytes.extend(image.pixels.iter().flat_map(|p| p.to_le_bytes()));
+        Ok(bytes_stamp(&sample.label, &bytes))
     }
 }
 
@@ -183,6 +199,14 @@ impl Dataset for FileDataset {
             .map_or(index, |&f| index - f as usize)
     }
 
+    /// The label and the file's stamp: a frame of a multi-frame file shares its file's, its id
+    /// tells it apart.
+    fn content_stamp(&self, index: usize) -> Result<String> {
+        let (path, label) = &self.entries[index];
+        let label = serde_json::to_string(label).expect("labels serialise");
+        Ok(format!("{label} {}", self.source.stamp(path)?))
+    }
+
     fn get(&self, index: usize) -> Result<Sample> {
         let (path, label) = &self.entries[index];
         let bytes = self.source.read(path)?;
@@ -233,6 +257,10 @@ impl Dataset for Subset {
 
     fn label(&self, index: usize) -> Result<Label> {
         self.inner.label(self.indices[index])
+    }
+
+    fn content_stamp(&self, index: usize) -> Result<String> {
+        self.inner.content_stamp(self.indices[index])
     }
 }
 

@@ -12,6 +12,7 @@ use npyz::{Deserialize, NpyFile, Order};
 use zip::ZipArchive;
 
 use super::chestxray14::CHESTXRAY14_FINDINGS;
+use super::fingerprint::bytes_stamp;
 use super::{DataSplits, Dataset, DatasetInfo, FileSource, Image, Sample};
 use crate::{Error, Label, Result, TaskKind};
 
@@ -333,6 +334,21 @@ struct MedMnistDataset {
     labels: Vec<Label>,
 }
 
+impl MedMnistDataset {
+    /// Sample `index`'s label and its bytes as the array stores them.
+    fn stored(&self, index: usize) -> Result<(&Label, &[u8])> {
+        let label = self.labels.get(index).ok_or_else(|| {
+            Error::invalid(format!(
+                "{}: no sample {index} (it has {})",
+                self.info.name,
+                self.len()
+            ))
+        })?;
+        let size = self.pixels.height * self.pixels.width * self.pixels.channels;
+        Ok((label, &self.pixels.data[index * size..(index + 1) * size]))
+    }
+}
+
 impl Dataset for MedMnistDataset {
     fn info(&self) -> &DatasetInfo {
         &self.info
@@ -343,13 +359,7 @@ impl Dataset for MedMnistDataset {
     }
 
     fn get(&self, index: usize) -> Result<Sample> {
-        let label = self.labels.get(index).ok_or_else(|| {
-            Error::invalid(format!(
-                "{}: no sample {index} (it has {})",
-                self.info.name,
-                self.len()
-            ))
-        })?;
+        let (label, stored) = self.stored(index)?;
         let PixelArray {
             height,
             width,
@@ -357,7 +367,6 @@ impl Dataset for MedMnistDataset {
             ..
         } = self.pixels;
         let plane = height * width;
-        let stored = &self.pixels.data[index * plane * channels..(index + 1) * plane * channels];
         // (H, W, C) interleaved to planar (C, H, W).
         let mut pixels = vec![0.0; plane * channels];
         for (i, &value) in stored.iter().enumerate() {
@@ -367,6 +376,12 @@ impl Dataset for MedMnistDataset {
             image: Image::new(channels, height, width, pixels),
             label: label.clone(),
         })
+    }
+
+    /// A hash of the stored bytes, not converted to pixels.
+    fn content_stamp(&self, index: usize) -> Result<String> {
+        let (label, stored) = self.stored(index)?;
+        Ok(bytes_stamp(label, stored))
     }
 }
 

@@ -11,6 +11,7 @@ mod chestxray14;
 mod csv_folder;
 mod dataset;
 pub mod dicom;
+mod fingerprint;
 pub(crate) mod image;
 mod image_folder;
 mod medmnist;
@@ -25,6 +26,7 @@ pub use batcher::{Batch, BatchLoader, batch_targets, draw_keys, images_to_tensor
 pub use chestxray14::open_chestxray14;
 pub use csv_folder::{CsvColumns, open_csv};
 pub use dataset::{DataSplits, Dataset, DatasetInfo, FileDataset, Sample, Subset, holdout_split};
+pub use fingerprint::fingerprint;
 pub use image::{DecodeOptions, Image, MAX_PIXELS, MAX_SIDE};
 pub use image_folder::open_image_folder;
 pub use medmnist::open_medmnist;

@@ -23,6 +23,10 @@ pub trait FileSource: Send + Sync {
     fn list(&self, path: &str) -> Result<Vec<DirEntry>>;
     /// Whether `path` names an existing file or directory.
     fn exists(&self, path: &str) -> bool;
+    /// What tells this version of the file at `path` from another, cheaply, for a split's
+    /// [fingerprint](super::fingerprint): on a disk its size and modification time (reading
+    /// every image of a large set would cost as much as the run); in memory a hash of its bytes.
+    fn stamp(&self, path: &str) -> Result<String>;
 }
 
 /// `dir/name`, without doubling separators.
@@ -108,6 +112,10 @@ impl FileSource for MemorySource {
         }
         entries.sort();
         Ok(entries)
+    }
+
+    fn stamp(&self, path: &str) -> Result<String> {
+        Ok(crate::robustness::sha256_hex(&self.read(path)?))
     }
 
     fn exists(&self, path: &str) -> bool {

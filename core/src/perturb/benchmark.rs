@@ -13,7 +13,7 @@ use super::{FlipProbability, FlipVariant, Perturbation, SequenceKey, model_frame
 use crate::data::Dataset;
 use crate::metrics::{self, Predictions};
 use crate::model::DiagnosticModel;
-use crate::report::{BenchmarkIdentity, BenchmarkReport, KindResult};
+use crate::report::{BenchmarkIdentity, BenchmarkReport, KindResult, ToolInfo};
 use crate::robustness::{Shard, decision};
 use crate::run::{Events, Identity, Indexed, Merge, RunReport, Unit, run_units};
 use crate::{Error, Label, Result, TaskKind};
@@ -61,6 +61,7 @@ pub fn kind_result(
         flip_probability: fp(FlipVariant::Normalized),
         flip_probability_paper: fp(FlipVariant::Paper),
         identity,
+        robustdx_version: Some(ToolInfo::this().version),
         last_frame,
         records,
     })
@@ -147,7 +148,7 @@ impl RobustBenchmark<'_> {
         let card = &self.model.card;
         run_units(&mut report, identities, previous, events, |id, progress| {
             let kind = perturbation(&id.perturbation)?;
-            let records = self.records(kind, id.frames, id.seed, progress)?;
+            let records = self.records(kind, id.frames, id.subject.seed, progress)?;
             kind_result(card.task, &card.class_names, id.clone(), records)
         })?;
         Ok(report)
@@ -229,12 +230,15 @@ impl Merge for BenchmarkReport {
     }
 
     fn remake(&self, parts: &[&KindResult], records: Vec<SequenceRecord>) -> Result<KindResult> {
-        kind_result(
+        let mut whole = kind_result(
             self.model.task,
             &self.model.class_names,
             parts[0].identity.clone(),
             records,
-        )
+        )?;
+        // The version that computed the records, as a sweep's merge keeps it.
+        whole.robustdx_version = parts[0].robustdx_version.clone();
+        Ok(whole)
     }
 
     fn make_whole(&mut self) {

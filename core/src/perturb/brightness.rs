@@ -72,6 +72,11 @@ impl Perturbation for Brightness {
         "HSV value + (i − 15) / 50"
     }
 
+    /// 1: frames of the seed's centre crop of the image at 256/224 of the model's size ([3.3]).
+    fn revision(&self) -> u32 {
+        1
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::linear(-0.30, 0.02, "HSV value + (#)")
     }

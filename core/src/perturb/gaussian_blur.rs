@@ -41,6 +41,11 @@ impl Perturbation for GaussianBlur {
         "Gaussian blur, σ growing from 0.25 px by 0.035 px a frame"
     }
 
+    /// 1: frames of the seed's centre crop of the image at 256/224 of the model's size ([3.3]).
+    fn revision(&self) -> u32 {
+        1
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::linear(0.25, 0.035, "σ = # px")
     }

@@ -195,6 +195,12 @@ impl Perturbation for Geometric {
         self.about
     }
 
+    /// 1: the seed's surround (the image at 256/224 of the model's size) warped, then cropped
+    /// at the centre ([3.3]).
+    fn revision(&self) -> u32 {
+        1
+    }
+
     fn schedule(&self) -> Schedule {
         self.schedule
     }

@@ -190,6 +190,12 @@ pub trait Perturbation: Sync {
     fn name(&self) -> &'static str;
     /// One line for listings.
     fn about(&self) -> &'static str;
+    /// Raised when the kind's frames change for the same image, key and frame index (a fixed
+    /// bug, another formula), so that benchmark results of the old frames are recomputed rather
+    /// than reused; part of every result's identity.
+    fn revision(&self) -> u32 {
+        0
+    }
     /// How the strength grows along the sequence.
     fn schedule(&self) -> Schedule;
     /// What flips are counted against.

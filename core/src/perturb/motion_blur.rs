@@ -55,6 +55,11 @@ impl Perturbation for MotionBlur {
         "motion blur (radius 10 px, σ 3 px at 224 px), the direction turning 4° a frame"
     }
 
+    /// 1: frames of the seed's centre crop of the image at 256/224 of the model's size ([3.3]).
+    fn revision(&self) -> u32 {
+        1
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::linear(-120.0, 4.0, "streak at (#)°")
     }

@@ -54,6 +54,11 @@ impl Perturbation for Noise {
         self.about
     }
 
+    /// 1: frames of the seed's centre crop of the image at 256/224 of the model's size ([3.3]).
+    fn revision(&self) -> u32 {
+        1
+    }
+
     fn schedule(&self) -> Schedule {
         self.schedule
     }

@@ -30,6 +30,9 @@ impl Entry for &'static dyn Perturbation {
     fn about(&self) -> &'static str {
         Perturbation::about(*self)
     }
+    fn revision(&self) -> u32 {
+        Perturbation::revision(*self)
+    }
 }
 
 /// The kind called `name` (`-` and `_` alike); the error lists them all.

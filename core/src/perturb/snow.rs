@@ -51,6 +51,11 @@ impl Perturbation for Snow {
         "falling snow: one layer of flakes per image, streaking at an angle turning 4° a frame"
     }
 
+    /// 1: frames of the seed's centre crop of the image at 256/224 of the model's size ([3.3]).
+    fn revision(&self) -> u32 {
+        1
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::linear(-150.0, 4.0, "flakes streak at (#)°")
     }

@@ -121,6 +121,11 @@ impl Perturbation for Spatter {
         "water drops on the lens, running down one step a frame"
     }
 
+    /// 1: frames of the seed's centre crop of the image at 256/224 of the model's size ([3.3]).
+    fn revision(&self) -> u32 {
+        1
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::linear(0.0, 1.0, "# drip steps")
     }

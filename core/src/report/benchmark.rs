@@ -9,37 +9,51 @@ use super::schema::{
 };
 use crate::Result;
 use crate::metrics::Metrics;
-use crate::perturb::{FlipVariant, Reference, SequenceRecord};
-use crate::robustness::subject_differences;
+use crate::perturb::{FlipVariant, Perturbation, Reference, SequenceRecord};
+use crate::robustness::Subject;
 
 /// Everything that decides one kind's numbers; `--resume` reuses a kind only when all match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BenchmarkIdentity {
     /// The kind's name (`gaussian_noise`, `rotate`, …).
     pub perturbation: String,
+    /// The kind's [revision](crate::registry::Entry::revision) when it ran (absent in files:
+    /// 0): bumped when its frames change, so that older results are recomputed.
+    #[serde(default, skip_serializing_if = "crate::registry::is_first_revision")]
+    pub revision: u32,
     /// Frames per sequence, frame 0 included.
     pub frames: usize,
-    /// SHA-256 of the model file's bytes.
-    pub model_sha256: String,
-    /// The data as the user named it, with the options that decide the split.
-    pub data: String,
-    /// `train` or `test`.
-    pub split: String,
-    /// Keys every random draw of the sequences (with each image's index).
-    pub seed: u64,
+    /// The model, the data and the seed that keys every random draw of the sequences (with each
+    /// image's index); flattened, the keys files have always had.
+    #[serde(flatten)]
+    pub subject: Subject,
 }
 
 impl BenchmarkIdentity {
+    /// The identity of `kind`'s sequences of `frames` frames on `subject`, at the kind's current
+    /// revision.
+    pub fn new(kind: &dyn Perturbation, frames: usize, subject: Subject) -> Self {
+        Self {
+            perturbation: kind.name().into(),
+            revision: kind.revision(),
+            frames,
+            subject,
+        }
+    }
+
     /// What differs between `self` (recorded) and `now`, in words.
     pub fn differences(&self, now: &Self) -> Vec<String> {
         let mut out = Vec::new();
+        if self.revision != now.revision {
+            out.push(format!(
+                "revision of {} {} → {}",
+                self.perturbation, self.revision, now.revision
+            ));
+        }
         if self.frames != now.frames {
             out.push(format!("frames {} → {}", self.frames, now.frames));
         }
-        out.extend(subject_differences(
-            (&self.model_sha256, &self.data, &self.split, self.seed),
-            (&now.model_sha256, &now.data, &now.split, now.seed),
-        ));
+        out.extend(self.subject.differences(&now.subject));
         out
     }
 }
@@ -53,6 +67,10 @@ pub struct KindResult {
     pub reference: Reference,
     /// What made these numbers: a resumed benchmark reuses the kind only when it matches.
     pub identity: BenchmarkIdentity,
+    /// The robustdx version that computed these numbers (a reused kind keeps its own); absent
+    /// in files written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robustdx_version: Option<String>,
     /// Flip Probability in [0, 1] (multi-label: per label, averaged).
     pub flip_probability: f64,
     /// The seed's variant: equal to `flip_probability` for single-label models; multi-label:

@@ -496,6 +496,7 @@ mod tests {
         use crate::perturb::{FlipVariant, Reference};
         use crate::report::ModelSummary;
         use crate::report::{BenchmarkIdentity, BenchmarkReport, DataSummary, KindResult};
+        use crate::robustness::Subject;
         let text = include_str!("../../../web/assets/reports/small-cnn-derm.json");
         let sweep = AttackReport::from_json(text, "fixture").unwrap();
         let model: ModelSummary = sweep.model.clone();
@@ -524,12 +525,17 @@ mod tests {
                 reference: Reference::Previous,
                 identity: BenchmarkIdentity {
                     perturbation: kind.into(),
+                    revision: 0,
                     frames: 10,
-                    model_sha256: String::new(),
-                    data: String::new(),
-                    split: "test".into(),
-                    seed: 0,
+                    subject: Subject {
+                        model_sha256: String::new(),
+                        data: String::new(),
+                        data_fingerprint: None,
+                        split: "test".into(),
+                        seed: 0,
+                    },
                 },
+                robustdx_version: None,
                 flip_probability: fp,
                 flip_probability_paper: fp,
                 last_frame: metrics.clone(),

@@ -32,7 +32,7 @@ pub fn provenance(record: &AttackReport) -> Vec<(&'static str, String)> {
         ),
         (
             "data",
-            first.map_or(record.data.name.clone(), |i| i.data.clone()),
+            first.map_or(record.data.name.clone(), |i| i.subject.data.clone()),
         ),
         (
             "split",
@@ -40,7 +40,14 @@ pub fn provenance(record: &AttackReport) -> Vec<(&'static str, String)> {
         ),
     ];
     if let Some(id) = first {
-        rows.push(("seed", id.seed.to_string()));
+        rows.push((
+            "data fingerprint",
+            id.subject
+                .data_fingerprint
+                .clone()
+                .unwrap_or_else(|| "not recorded (written before data fingerprints)".into()),
+        ));
+        rows.push(("seed", id.subject.seed.to_string()));
     }
     if let Some(shard) = record.data.shard {
         rows.push((
@@ -172,6 +179,21 @@ mod tests {
             .unwrap();
             assert_eq!(again, r.metrics, "{} ε={}", r.attack, r.eps);
         }
+        let fingerprint_row = |record: &AttackReport| {
+            provenance(record)
+                .into_iter()
+                .find(|(label, _)| *label == "data fingerprint")
+                .map(|(_, value)| value)
+        };
+        assert_eq!(
+            fingerprint_row(&record).as_deref(),
+            Some("not recorded (written before data fingerprints)")
+        );
+        let mut fingerprinted = record.clone();
+        for r in &mut fingerprinted.results {
+            r.identity.as_mut().unwrap().subject.data_fingerprint = Some("5d0e".repeat(16));
+        }
+        assert_eq!(fingerprint_row(&fingerprinted), Some("5d0e".repeat(16)));
         let checks = sanity_summary(&record);
         assert_eq!(checks.len(), 4);
         assert!(checks[3].1.contains("not applicable"), "{checks:?}");

@@ -251,6 +251,10 @@ pub struct AttackResult {
     /// Absent in version 1 files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<ResultIdentity>,
+    /// The robustdx version that computed these numbers (a reused cell keeps its own); absent
+    /// in files written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robustdx_version: Option<String>,
     /// Computed from `records` (when there are any).
     pub metrics: RobustnessMetrics,
     /// What the attack did to each image, in index order.

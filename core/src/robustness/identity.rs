@@ -6,21 +6,41 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::attack::AttackSpec;
+use crate::attack::{AttackSpec, Convention};
 use crate::{Error, Result};
 
 /// Everything that decides a cell's numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultIdentity {
-    /// The attack, its budget, convention and settings.
+    /// The attack, its budget, convention, settings and revision.
     pub attack: AttackSpec,
+    /// The model, the data and the seed (flattened: the keys files have always had).
+    #[serde(flatten)]
+    pub subject: Subject,
+    /// Images per attack batch, for the paper convention only: it clips to the batch's min /
+    /// max, so its numbers depend on the batch. Absent for the pixel convention, whose numbers
+    /// do not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+}
+
+/// What a result was measured on: the model file, the data and the seed — the part of every
+/// result's identity that is not the method's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
     /// SHA-256 of the model file's bytes: a retrained model at the same path is another model.
     pub model_sha256: String,
     /// The data as the user named it, with the options that decide what is in the split.
     pub data: String,
+    /// The [fingerprint](crate::data::fingerprint) of the whole split (every sample's id and
+    /// file size and modification time, or a hash of its bytes): an image added, removed or
+    /// replaced under the same `data` is other data. Absent in files written before it existed,
+    /// whose results are then recomputed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_fingerprint: Option<String>,
     /// `train` or `test`.
     pub split: String,
-    /// Seeds every random draw of the attack (keyed by image).
+    /// Seeds every random draw (keyed by image).
     pub seed: u64,
 }
 
@@ -33,13 +53,29 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl ResultIdentity {
+    /// The identity of `attack` on `subject`, run `batch_size` images at a time: the batch size
+    /// is part of it for the paper convention only.
+    pub fn new(attack: AttackSpec, subject: Subject, batch_size: usize) -> Self {
+        let batch_size = (attack.convention == Convention::Paper).then_some(batch_size);
+        Self {
+            attack,
+            subject,
+            batch_size,
+        }
+    }
+
     /// What differs between `self` (recorded) and `now`, in words, for "recomputed because …".
     pub fn differences(&self, now: &ResultIdentity) -> Vec<String> {
         let mut out = attack_differences(&self.attack, &now.attack);
-        out.extend(subject_differences(
-            (&self.model_sha256, &self.data, &self.split, self.seed),
-            (&now.model_sha256, &now.data, &now.split, now.seed),
-        ));
+        if self.batch_size != now.batch_size {
+            let show = |b: Option<usize>| b.map_or("-".into(), |b| b.to_string());
+            out.push(format!(
+                "batch size {} → {}",
+                show(self.batch_size),
+                show(now.batch_size)
+            ));
+        }
+        out.extend(self.subject.differences(&now.subject));
         out
     }
 }
@@ -75,22 +111,35 @@ pub(crate) fn attack_differences(a: &AttackSpec, b: &AttackSpec) -> Vec<String> 
     out
 }
 
-/// What a result was measured on: model hash, data, split and seed.
-pub(crate) type Subject<'a> = (&'a str, &'a str, &'a str, u64);
-
-/// How two results' subjects differ, in words ("seed 0 → 1", "model sha256 3f2a… → 9c41…").
-pub(crate) fn subject_differences(was: Subject, now: Subject) -> Vec<String> {
-    let short = |h: &str| h.chars().take(12).collect::<String>();
-    [
-        ("model sha256", short(was.0), short(now.0)),
-        ("data", was.1.to_string(), now.1.to_string()),
-        ("split", was.2.to_string(), now.2.to_string()),
-        ("seed", was.3.to_string(), now.3.to_string()),
-    ]
-    .into_iter()
-    .filter(|(_, a, b)| a != b)
-    .map(|(what, a, b)| format!("{what} {a} → {b}"))
-    .collect()
+impl Subject {
+    /// How `self` (recorded) and `now` differ, in words ("seed 0 → 1", "model sha256 3f2a… →
+    /// 9c41…", "data fingerprint not recorded → 5d0e…").
+    pub fn differences(&self, now: &Subject) -> Vec<String> {
+        let short = |h: &str| h.chars().take(12).collect::<String>();
+        let fingerprint = |f: &Option<String>| {
+            f.as_deref()
+                .map_or("not recorded".into(), |f| format!("{}…", short(f)))
+        };
+        [
+            (
+                "model sha256",
+                short(&self.model_sha256),
+                short(&now.model_sha256),
+            ),
+            ("data", self.data.clone(), now.data.clone()),
+            (
+                "data fingerprint",
+                fingerprint(&self.data_fingerprint),
+                fingerprint(&now.data_fingerprint),
+            ),
+            ("split", self.split.clone(), now.split.clone()),
+            ("seed", self.seed.to_string(), now.seed.to_string()),
+        ]
+        .into_iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(what, a, b)| format!("{what} {a} → {b}"))
+        .collect()
+    }
 }
 
 /// Part `index` (zero-based) of `count` disjoint, contiguous parts of a split.
@@ -126,6 +175,15 @@ impl Shard {
     pub fn range(&self, len: usize) -> Range<usize> {
         (len * self.index / self.count)..(len * (self.index + 1) / self.count)
     }
+
+    /// The images this shard covers when it may only cut between the batches of `batch_size`
+    /// images a single run makes (the paper convention, whose numbers depend on the batch):
+    /// this shard's part of the batches, so that its batches are the single run's.
+    pub fn range_in_batches(&self, len: usize, batch_size: usize) -> Range<usize> {
+        let batch_size = batch_size.max(1);
+        let batches = self.range(len.div_ceil(batch_size));
+        (batches.start * batch_size).min(len)..(batches.end * batch_size).min(len)
+    }
 }
 
 impl std::fmt::Display for Shard {
@@ -153,6 +211,90 @@ mod tests {
         for bad in ["4/4", "1", "a/b", "0/0", "-1/3"] {
             assert!(Shard::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Cut on batch boundaries, the shards still partition the split, and every shard but the
+    /// last covers whole batches: 10 images in batches of 4 are [0..4), [4..8), [8..10).
+    #[test]
+    fn shards_in_batches_cut_only_between_batches() {
+        for len in [0, 1, 7, 10, 33] {
+            for batch in [1, 3, 4, 8] {
+                for count in 1..6 {
+                    let mut covered = vec![];
+                    for index in 0..count {
+                        let range = Shard { index, count }.range_in_batches(len, batch);
+                        assert!(
+                            range.start.is_multiple_of(batch) || range.is_empty(),
+                            "{range:?}"
+                        );
+                        assert!(
+                            range.end.is_multiple_of(batch) || range.end == len,
+                            "{range:?}"
+                        );
+                        covered.extend(range);
+                    }
+                    assert_eq!(
+                        covered,
+                        (0..len).collect::<Vec<_>>(),
+                        "{len} {batch} {count}"
+                    );
+                }
+            }
+        }
+        let cut = |index| Shard { index, count: 3 }.range_in_batches(10, 4);
+        assert_eq!([cut(0), cut(1), cut(2)], [0..4, 4..8, 8..10]);
+        // Shards by image would have cut at 3 and 6, inside the first and second batch.
+        assert_eq!(Shard { index: 0, count: 3 }.range(10), 0..3);
+    }
+
+    #[test]
+    fn the_batch_size_is_part_of_the_paper_conventions_identity_only() {
+        let subject = Subject {
+            model_sha256: "ab".repeat(32),
+            data: "synth-derm".into(),
+            data_fingerprint: Some("cd".repeat(32)),
+            split: "test".into(),
+            seed: 0,
+        };
+        let spec = |convention| {
+            AttackSpec::new(
+                "pgd",
+                4.0,
+                crate::attack::Norm::Linf,
+                convention,
+                crate::attack::Goal::Untargeted,
+                &Default::default(),
+            )
+            .unwrap()
+        };
+        let pixel = |batch| ResultIdentity::new(spec(Convention::Pixel), subject.clone(), batch);
+        let paper = |batch| ResultIdentity::new(spec(Convention::Paper), subject.clone(), batch);
+        assert_eq!(pixel(8), pixel(32));
+        assert_eq!(pixel(8).batch_size, None);
+        assert_ne!(paper(8), paper(32));
+        assert_eq!(paper(8).differences(&paper(32)), ["batch size 8 → 32"]);
+    }
+
+    /// A result recorded before fingerprints existed is read, and differs from one with a
+    /// fingerprint, saying so.
+    #[test]
+    fn a_missing_fingerprint_counts_as_different() {
+        let now = Subject {
+            model_sha256: "ab".repeat(32),
+            data: "folder:x".into(),
+            data_fingerprint: Some("5d0e".repeat(16)),
+            split: "test".into(),
+            seed: 0,
+        };
+        let json = r#"{"model_sha256": "abababababababababababababababababababababababababababababababab",
+            "data": "folder:x", "split": "test", "seed": 0}"#;
+        let old: Subject = serde_json::from_str(json).unwrap();
+        assert_eq!(old.data_fingerprint, None);
+        assert_ne!(old, now);
+        assert_eq!(
+            old.differences(&now),
+            ["data fingerprint not recorded → 5d0e5d0e5d0e…"]
+        );
     }
 
     #[test]

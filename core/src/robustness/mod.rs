@@ -11,8 +11,8 @@ mod single_image;
 mod sweep;
 
 pub use evaluate::{AttackEvaluation, Example, evaluate_attack};
-pub use identity::{ResultIdentity, Shard, sha256_hex};
-pub(crate) use identity::{attack_differences, subject_differences};
+pub(crate) use identity::attack_differences;
+pub use identity::{ResultIdentity, Shard, Subject, sha256_hex};
 pub use outcome::{Decision, decision, finding_names};
 pub use record::{ImageRecord, records_csv, records_json_lines, summarize};
 pub use sanity::{

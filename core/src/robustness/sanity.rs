@@ -222,7 +222,7 @@ mod tests {
     fn pgd_beating_apgd_at_the_same_budget_is_flagged() {
         use crate::attack::{AttackSpec, Convention, Norm};
         use crate::metrics::Metrics;
-        use crate::robustness::{ResultIdentity, RobustnessMetrics};
+        use crate::robustness::{ResultIdentity, RobustnessMetrics, Subject};
         let result = |attack: &str, eps: f32, accuracy: f64| {
             let spec = AttackSpec::new(
                 attack,
@@ -237,13 +237,18 @@ mod tests {
                 attack: attack.into(),
                 eps,
                 settings: serde_json::Value::Object(spec.settings.clone()),
-                identity: Some(ResultIdentity {
-                    attack: spec,
-                    model_sha256: String::new(),
-                    data: String::new(),
-                    split: "test".into(),
-                    seed: 0,
-                }),
+                identity: Some(ResultIdentity::new(
+                    spec,
+                    Subject {
+                        model_sha256: String::new(),
+                        data: String::new(),
+                        data_fingerprint: None,
+                        split: "test".into(),
+                        seed: 0,
+                    },
+                    8,
+                )),
+                robustdx_version: None,
                 metrics: RobustnessMetrics {
                     adversarial: Metrics {
                         task: crate::TaskKind::Binary,

@@ -12,7 +12,7 @@ use super::sanity::{SANITY_CHECKS, check_model};
 use crate::attack::{AttackContext, AttackSpec};
 use crate::data::Dataset;
 use crate::model::DiagnosticModel;
-use crate::report::{AttackReport, AttackResult};
+use crate::report::{AttackReport, AttackResult, ToolInfo};
 use crate::run::{Events, run_units};
 use crate::{Error, Result};
 
@@ -38,9 +38,18 @@ pub struct Sweep<'a> {
 pub type CellExamples = (AttackSpec, Vec<Example>);
 
 impl Sweep<'_> {
-    fn range(&self) -> Range<usize> {
-        self.shard
-            .map_or(0..self.data.len(), |s| s.range(self.data.len()))
+    /// This shard's images: cut between batches when a cell's numbers depend on the batch (the
+    /// paper convention's identity holds the batch size), so that its batches are the single
+    /// run's and the merged shards equal it.
+    fn range(&self, identities: &[ResultIdentity]) -> Range<usize> {
+        let len = self.data.len();
+        match self.shard {
+            None => 0..len,
+            Some(shard) if identities.iter().any(|id| id.batch_size.is_some()) => {
+                shard.range_in_batches(len, self.batch_size)
+            }
+            Some(shard) => shard.range(len),
+        }
     }
 
     /// Runs the cells `identities` into `report` (whose header the shell filled in), reusing
@@ -55,6 +64,18 @@ impl Sweep<'_> {
         if report.data.shard != self.shard {
             return Err(Error::invalid("the report's shard is not the sweep's"));
         }
+        if let Some(id) = identities
+            .iter()
+            .find(|id| id.batch_size.is_some_and(|b| b != self.batch_size))
+        {
+            return Err(Error::invalid(format!(
+                "{} is identified with batch size {}, but the sweep runs batches of {}",
+                id.attack.describe(),
+                id.batch_size.unwrap_or_default(),
+                self.batch_size
+            )));
+        }
+        let range = self.range(identities);
         report.sanity_checks = SANITY_CHECKS.to_vec();
         report.sanity = check_model(self.model, self.data, self.device)?;
         let mut examples = Vec::new();
@@ -63,9 +84,9 @@ impl Sweep<'_> {
             let run = evaluate_attack(
                 self.model,
                 self.data,
-                self.range(),
+                range.clone(),
                 attack.as_ref(),
-                id.seed,
+                id.subject.seed,
                 self.batch_size,
                 self.keep_examples,
                 self.device,
@@ -77,6 +98,7 @@ impl Sweep<'_> {
                 eps: id.attack.eps,
                 settings: serde_json::Value::Object(id.attack.settings.clone()),
                 identity: Some(id.clone()),
+                robustdx_version: Some(ToolInfo::this().version),
                 metrics: run.metrics,
                 records: run.records,
             })
@@ -91,6 +113,7 @@ mod tests {
     use crate::attack::{Convention, Goal, Norm};
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
     use crate::report::{DataSummary, ModelSummary};
+    use crate::robustness::Subject;
     use crate::run::{Plan, merge, plan};
     use crate::test_support::{cpu, rng_lock};
 
@@ -122,10 +145,14 @@ mod tests {
                 settings.as_object().unwrap(),
             )
             .unwrap(),
-            model_sha256: "ab".repeat(32),
-            data: "synth-chest".into(),
-            split: "test".into(),
-            seed: 4,
+            subject: Subject {
+                model_sha256: "ab".repeat(32),
+                data: "synth-chest".into(),
+                data_fingerprint: Some("cd".repeat(32)),
+                split: "test".into(),
+                seed: 4,
+            },
+            batch_size: None,
         }
     }
 
@@ -205,7 +232,12 @@ mod tests {
         let e = merge(doubled).unwrap_err().to_string();
         assert!(e.contains("given twice"), "{e}");
         let mut other = shards.clone();
-        other[1].1.results[1].identity.as_mut().unwrap().seed = 99;
+        other[1].1.results[1]
+            .identity
+            .as_mut()
+            .unwrap()
+            .subject
+            .seed = 99;
         let e = merge(other).unwrap_err().to_string();
         assert!(e.contains("s1.json") && e.contains("other settings"), "{e}");
 
@@ -220,10 +252,117 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let mut retrained = ids.clone();
-        retrained[0].model_sha256 = "cd".repeat(32);
+        retrained[0].subject.model_sha256 = "cd".repeat(32);
         match &plan(&retrained, &whole.results)[0] {
             Plan::Run { because: Some(why) } => assert!(why.contains("model sha256"), "{why}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The paper convention clips to the batch's normalised min / max, so its numbers depend on
+    /// the batch: the batch size is in its identity, and its shards cut between batches, so
+    /// that three shards merged equal the single run at that batch size.
+    #[test]
+    fn paper_convention_shards_cut_between_batches_and_merge_to_the_single_run() {
+        let device = cpu();
+        let splits = synthetic::open(
+            SyntheticKind::Derm,
+            &SyntheticConfig {
+                n: 4,
+                test: 10,
+                size: 32,
+                seed: 3,
+            },
+        );
+        let test = splits.test.as_ref();
+        let model = {
+            let _rng = rng_lock();
+            device.seed(5);
+            DiagnosticModel::create("small-cnn", test.info(), 32, Some(4), &device).unwrap()
+        };
+        let subject = identity("pgd", 0.0, serde_json::json!({})).subject;
+        let paper = |batch_size| {
+            let spec = AttackSpec::new(
+                "pgd",
+                8.0,
+                Norm::Linf,
+                Convention::Paper,
+                Goal::Untargeted,
+                serde_json::json!({"steps": 2}).as_object().unwrap(),
+            )
+            .unwrap();
+            vec![ResultIdentity::new(spec, subject.clone(), batch_size)]
+        };
+        let header = |shard| {
+            AttackReport::new(
+                ModelSummary::new("m.bpk", &model.card),
+                DataSummary {
+                    name: test.info().name.clone(),
+                    split: "test".into(),
+                    samples: test.len(),
+                    shard,
+                },
+            )
+        };
+        let run = |shard, batch_size| {
+            Sweep {
+                model: &model,
+                data: test,
+                shard,
+                batch_size,
+                keep_examples: 0,
+                context: AttackContext::default(),
+                device: &device,
+            }
+            .run(
+                &paper(batch_size),
+                &[],
+                header(shard),
+                &mut Quiet::default(),
+            )
+            .map(|(report, _)| report)
+        };
+        let whole = run(None, 4).unwrap();
+        assert_eq!(
+            whole.results[0].identity.as_ref().unwrap().batch_size,
+            Some(4)
+        );
+        let shards: Vec<(String, AttackReport)> = (0..3)
+            .map(|index| {
+                let shard = Some(Shard { index, count: 3 });
+                (format!("s{index}.json"), run(shard, 4).unwrap())
+            })
+            .collect();
+        // 10 images in batches of 4: [0, 4), [4, 8), [8, 10) — by image the cuts were 3 and 6.
+        let first_index = |k: usize| shards[k].1.results[0].records[0].index;
+        assert_eq!([first_index(0), first_index(1), first_index(2)], [0, 4, 8]);
+        let merged = merge(shards.clone()).unwrap();
+        assert_eq!(merged.results, whole.results);
+
+        // Shards of another batch size are another run, and say so.
+        let mut other = shards.clone();
+        other[2].1 = run(Some(Shard { index: 2, count: 3 }), 3).unwrap();
+        let e = merge(other).unwrap_err().to_string();
+        assert!(
+            e.contains("s2.json") && e.contains("batch size 4 → 3"),
+            "{e}"
+        );
+        // A sweep may not run batches other than its identity's.
+        let e = Sweep {
+            model: &model,
+            data: test,
+            shard: None,
+            batch_size: 3,
+            keep_examples: 0,
+            context: AttackContext::default(),
+            device: &device,
+        }
+        .run(&paper(4), &[], header(None), &mut Quiet::default())
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("batch size 4") && e.contains("batches of 3"),
+            "{e}"
+        );
     }
 }

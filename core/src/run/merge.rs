@@ -117,15 +117,19 @@ pub fn merge<R: Merge>(shards: Vec<(String, R)>) -> Result<R> {
             ));
         }
         for (k, (u, f)) in units.iter().zip(first_units).enumerate() {
-            if u.identity().is_none() || u.identity() != f.identity() {
-                return Err(Error::format(
-                    name,
-                    format!(
-                        "its {} was made with other settings than {first_name}'s",
-                        label(u, k)
-                    ),
-                ));
-            }
+            // Other settings, data (its fingerprint), model or code revision: not one run.
+            let why = match (f.identity(), u.identity()) {
+                (Some(f), Some(u)) if f == u => continue,
+                (Some(f), Some(u)) => f.differences(u).join(", "),
+                _ => "recorded without an identity, by an older robustdx".into(),
+            };
+            return Err(Error::format(
+                name,
+                format!(
+                    "its {} was made with other settings than {first_name}'s ({why})",
+                    label(u, k)
+                ),
+            ));
         }
     }
     let covered = first.covered();

@@ -18,9 +18,7 @@ use robustdx_core::analysis::{
 };
 use robustdx_core::attack::{AttackContext, AttackSpec, DEFAULT_ATTACK};
 use robustdx_core::data::Image;
-use robustdx_core::report::{
-    AnalysisReport, ToolInfo, feature_shift_chart, heatmap_overlay, tsne_chart,
-};
+use robustdx_core::report::{AnalysisReport, feature_shift_chart, heatmap_overlay, tsne_chart};
 use serde_json::{Map, Value};
 
 use crate::backend::{self, BackendChoice};
@@ -111,17 +109,13 @@ pub fn run(args: AnalyzeArgs, backend: BackendChoice) -> anyhow::Result<()> {
     let shard = args.output.shard()?;
     let splits = args.data.open()?;
     let test = splits.test.as_ref();
-    let head = TestSplitHead::new(&args.model, &model, &sha, &args.data, &splits, shard);
-    let identity = AnalysisIdentity {
-        attack: spec.clone(),
-        model_sha256: sha.clone(),
-        data: head.data_identity.clone(),
-        split: "test".into(),
-        seed: args.seed,
-        limit: args.limit,
-        shown: args.shown,
-        version: ToolInfo::this().version,
-    };
+    let head = TestSplitHead::new(&args.model, &model, &sha, &args.data, &splits, shard)?;
+    let identity = AnalysisIdentity::new(
+        spec.clone(),
+        head.subject(args.seed),
+        args.limit,
+        args.shown,
+    );
     let file = args.output.open::<AnalysisReport>(shard)?;
     let analyzer = Analyzer {
         model: &model,
@@ -355,6 +349,7 @@ mod tests {
         let matrix = vec![vec![1.0, -0.5], vec![-0.5, 1.0]];
         let findings = AnalysisFindings {
             identity: None,
+            robustdx_version: None,
             samples: 2,
             feature_shift: vec![
                 StageShift {

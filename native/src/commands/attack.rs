@@ -323,17 +323,11 @@ pub fn sweep_job(
     let shard = job.output.shard()?;
     let splits = job.data.open()?;
     let test = splits.test.as_ref();
-    let head = TestSplitHead::new(&job.model, model, model_sha256, &job.data, &splits, shard);
+    let head = TestSplitHead::new(&job.model, model, model_sha256, &job.data, &splits, shard)?;
     let identities: Vec<ResultIdentity> = job
         .specs
         .iter()
-        .map(|attack| ResultIdentity {
-            attack: attack.clone(),
-            model_sha256: model_sha256.to_string(),
-            data: head.data_identity.clone(),
-            split: "test".into(),
-            seed: job.seed,
-        })
+        .map(|attack| ResultIdentity::new(attack.clone(), head.subject(job.seed), job.batch_size))
         .collect();
 
     let file = job.output.open::<AttackReport>(shard)?;

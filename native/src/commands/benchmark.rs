@@ -72,17 +72,10 @@ pub fn benchmark(
     let kinds = perturbations(&args.kinds)?;
     let splits = args.data.open()?;
     let test = splits.test.as_ref();
-    let head = TestSplitHead::new(&args.model, model, model_sha256, &args.data, &splits, shard);
+    let head = TestSplitHead::new(&args.model, model, model_sha256, &args.data, &splits, shard)?;
     let identities: Vec<BenchmarkIdentity> = kinds
         .iter()
-        .map(|kind| BenchmarkIdentity {
-            perturbation: kind.name().into(),
-            frames: args.frames,
-            model_sha256: model_sha256.to_string(),
-            data: head.data_identity.clone(),
-            split: "test".into(),
-            seed: args.seed,
-        })
+        .map(|&kind| BenchmarkIdentity::new(kind, args.frames, head.subject(args.seed)))
         .collect();
     let file = args.output.open::<BenchmarkReport>(shard)?;
     let run = RobustBenchmark {

@@ -13,6 +13,7 @@ mod data;
 mod defense;
 mod eval;
 mod hostile;
+mod identity;
 mod import;
 mod merge;
 mod models;
