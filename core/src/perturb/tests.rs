@@ -714,14 +714,14 @@ mod benchmark_runs {
         let written = serde_json::to_value(&new.results[0].identity).unwrap();
         assert_eq!(written["revision"], 1);
         assert_eq!(written["seed"], 0);
-        assert!(serde_json::to_value(&one.results[1].identity).unwrap()["revision"].is_null());
+        assert!(serde_json::to_value(&old_contrast).unwrap()["revision"].is_null());
 
         // Shards of other revisions or of other data (fingerprints) are not one run.
         let mut revised = shards.clone();
         revised[1].1.results[0].identity.revision = 7;
         let err = merge(revised).unwrap_err().to_string();
         assert!(
-            err.contains("shard1.json") && err.contains("revision of gaussian_noise 0 → 7"),
+            err.contains("shard1.json") && err.contains("revision of gaussian_noise 1 → 7"),
             "{err}"
         );
         let mut other_data = shards.clone();
