@@ -214,6 +214,7 @@ mod tests {
             split: "test".into(),
             samples: 1,
             shard: None,
+            skipped: Vec::new(),
         };
         let mut report = BenchmarkReport::new(sweep.model, data, 2, 0, FlipVariant::Normalized);
         report.results.push(KindResult {

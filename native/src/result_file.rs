@@ -186,6 +186,7 @@ impl TestSplitHead {
                 split: "test".into(),
                 samples: test.len(),
                 shard,
+                skipped: test.skipped(),
             },
             data_identity: data_identity(args, &splits.info().name),
         }

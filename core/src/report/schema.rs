@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::SkippedFile;
 use crate::metrics::Metrics;
 use crate::model::{InputSpec, ModelCard, TrainingSummary};
 use crate::robustness::{
@@ -83,6 +84,10 @@ pub struct DataSummary {
     /// The part of the split this file covers; absent for the whole split.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// Images of the split left out because they could not be read (`--skip-unreadable`), each
+    /// with its error; absent when none were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedFile>,
 }
 
 /// `robustdx predict`: one image's probabilities under a model.

@@ -343,6 +343,7 @@ mod tests {
             split: "test".into(),
             samples: 2,
             shard: None,
+            skipped: Vec::new(),
         };
         let spec =
             AttackSpec::untargeted_linf(robustdx_core::attack::DEFAULT_ATTACK, 8.0, &Map::new())
