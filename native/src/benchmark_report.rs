@@ -134,6 +134,9 @@ fn render(report: &BenchmarkReport, strips: &[Strip]) -> anyhow::Result<Markup> 
             (report.data.samples) " test images): " (report.results.len()) " kinds × " (frames)
             " frames, seed " (report.seed) ", by " (report.tool.name) " " (report.tool.version) "."
         }
+        @if let Some(skipped) = report.data.skipped_text() {
+            p.note { (skipped) }
+        }
         p.note {
             "Flip Probability (FP): per image, the share of frames 2.." (frames) " whose decision "
             "differs from the reference frame — the clean first frame for the three noises, the "

@@ -39,17 +39,8 @@ pub fn provenance(record: &AttackReport) -> Vec<(&'static str, String)> {
             format!("{}, {} images", record.data.split, record.data.samples),
         ),
     ];
-    if !record.data.skipped.is_empty() {
-        let files: Vec<&str> = record
-            .data
-            .skipped
-            .iter()
-            .map(|s| s.error.as_str())
-            .collect();
-        rows.push((
-            "left out (--skip-unreadable)",
-            format!("{} unreadable image(s): {}", files.len(), files.join("; ")),
-        ));
+    if let Some(text) = record.data.skipped_text() {
+        rows.push(("left out", text));
     }
     if let Some(id) = first {
         rows.push(("seed", id.seed.to_string()));

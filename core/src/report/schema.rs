@@ -90,6 +90,22 @@ pub struct DataSummary {
     pub skipped: Vec<SkippedFile>,
 }
 
+impl DataSummary {
+    /// The images left out as unreadable, in words for a report ("2 unreadable image(s): a.png:
+    /// …; b.dcm: …"); `None` when none were.
+    pub fn skipped_text(&self) -> Option<String> {
+        if self.skipped.is_empty() {
+            return None;
+        }
+        let errors: Vec<&str> = self.skipped.iter().map(|s| s.error.as_str()).collect();
+        Some(format!(
+            "{} unreadable image(s) left out (--skip-unreadable): {}",
+            errors.len(),
+            errors.join("; ")
+        ))
+    }
+}
+
 /// `robustdx predict`: one image's probabilities under a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImagePrediction {

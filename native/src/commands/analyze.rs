@@ -234,6 +234,9 @@ fn render(report: &AnalysisReport, shown: &ShownImages) -> anyhow::Result<Markup
             ": the first " (f.samples) " test images, attacked with " (attack) ", seed "
             (report.seed) "; by " (report.tool.name) " " (report.tool.version) "."
         }
+        @if let Some(skipped) = report.data.skipped_text() {
+            p.note { (skipped) }
+        }
         h2 { "Feature shift" }
         p.note {
             "Per stage, the mean over images of ‖A(x′) − A(x)‖₂ / ‖A(x)‖₂: how far the attack has "

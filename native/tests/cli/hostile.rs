@@ -401,4 +401,18 @@ fn an_unreadable_image_stops_the_run_unless_it_may_be_skipped() {
         html.contains("--skip-unreadable") && html.contains("zz_broken.png"),
         "the report's provenance lists it"
     );
+    // The benchmark's result and report say so too.
+    dir.robustdx(["benchmark", "--model", "m.bpk", "--data", "folder:png"])
+        .args(["--holdout", "1", "--kinds", "brightness", "--frames", "3"])
+        .args(["--json", "b.json", "--report", "bench", "--skip-unreadable"])
+        .run_ok();
+    assert_eq!(
+        dir.json("b.json")["data"]["skipped"],
+        result["data"]["skipped"]
+    );
+    let html = dir.read_to_string("bench/index.html");
+    assert!(
+        html.contains("1 unreadable image(s) left out"),
+        "the benchmark report lists it"
+    );
 }
