@@ -78,6 +78,20 @@ pub trait Dataset: Send + Sync {
     }
 }
 
+/// What an unreadable image's error adds in a data set: how to go on without it.
+const SKIP_HINT: &str = " (--skip-unreadable leaves unreadable images out)";
+
+/// `error` (an image that does not decode) with how to go on without the image.
+pub(crate) fn with_skip_hint(error: Error) -> Error {
+    match error {
+        Error::Format { file, reason } => Error::Format {
+            file,
+            reason: format!("{reason}{SKIP_HINT}"),
+        },
+        other => other,
+    }
+}
+
 /// A sample left out because it could not be read, and why: what a result's provenance lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedFile {
@@ -105,7 +119,8 @@ impl ReadableSamples {
                 Ok(_) => indices.push(index),
                 Err(e) => skipped.push(SkippedFile {
                     file: inner.id(index),
-                    error: e.to_string(),
+                    // The hint is what was just done.
+                    error: e.to_string().trim_end_matches(SKIP_HINT).to_string(),
                 }),
             }
         }
@@ -263,8 +278,11 @@ impl Dataset for FileDataset {
     fn get(&self, index: usize) -> Result<Sample> {
         let (path, label) = &self.entries[index];
         let bytes = self.source.read(path)?;
+        // A run over a data set stops here; the message says how to go on without the file.
+        let image =
+            Image::decode_with(&bytes, path, &self.options_for(index)).map_err(with_skip_hint)?;
         Ok(Sample {
-            image: Image::decode_with(&bytes, path, &self.options_for(index))?,
+            image,
             label: label.clone(),
         })
     }

@@ -857,6 +857,15 @@ mod tests {
             err.contains("rgb8_bits_stored0.dcm") && err.contains("BitsStored 0"),
             "{err}"
         );
+        // Float pixel data holding a NaN (its last value): refused, not a NaN pixel.
+        let mut nan = fixture("float32.dcm");
+        let end = nan.len();
+        nan[end - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
+        let err = Image::decode(&nan, "nan.dcm").unwrap_err().to_string();
+        assert!(
+            err.contains("nan.dcm") && err.contains("1 NaN or infinite value(s)"),
+            "{err}"
+        );
         // A codec not built in (JPEG-LS): the JPEG 2000 fixture relabelled, which names the file
         // and the transfer syntax.
         let mut jpeg_ls = fixture("jpeg2000_lossless12.dcm");

@@ -49,7 +49,8 @@ pub(crate) fn image_channels<'a>(
         .ok_or_else(|| Error::invalid("a data set without images"))?;
     match channels(first) {
         Err(e) if options.skip_unreadable => paths.find_map(|p| channels(p).ok()).ok_or(e),
-        result => result,
+        Err(e) => Err(super::dataset::with_skip_hint(e)),
+        ok => ok,
     }
 }
 

@@ -211,7 +211,9 @@ mod tests {
             .expect("the unreadable first file stops it")
             .to_string();
         assert!(
-            err.contains("d/a/0.png") && err.contains("not a readable image"),
+            err.contains("d/a/0.png")
+                && err.contains("not a readable image")
+                && err.contains("--skip-unreadable leaves"),
             "{err}"
         );
 
@@ -232,7 +234,9 @@ mod tests {
             left_out
         );
         assert!(
-            skipped.iter().all(|s| s.error.starts_with(&s.file)),
+            skipped
+                .iter()
+                .all(|s| s.error.starts_with(&s.file) && !s.error.contains("--skip-unreadable")),
             "{skipped:?}"
         );
         assert_eq!(splits.info().channels, 3);

@@ -379,7 +379,7 @@ fn an_unreadable_image_stops_the_run_unless_it_may_be_skipped() {
             .args(["--holdout", "1", "--attack", "fgsm", "--eps", "4"])
             .args(["--json", "r.json", "--report", "rep"])
     };
-    attack().fails_with(&["zz_broken.png", "not a readable image"]);
+    attack().fails_with(&["zz_broken.png", "not a readable image", "--skip-unreadable"]);
     attack().arg("--skip-unreadable").run_ok();
     let result = dir.json("r.json");
     assert_eq!(result["data"]["samples"], 8);
