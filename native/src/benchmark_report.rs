@@ -134,6 +134,9 @@ fn render(report: &BenchmarkReport, strips: &[Strip]) -> anyhow::Result<Markup> 
             (report.data.samples) " test images): " (report.results.len()) " kinds × " (frames)
             " frames, seed " (report.seed) ", by " (report.tool.name) " " (report.tool.version) "."
         }
+        @if let Some(skipped) = report.data.skipped_text() {
+            p.note { (skipped) }
+        }
         p.note {
             "Flip Probability (FP): per image, the share of frames 2.." (frames) " whose decision "
             "differs from the reference frame — the clean first frame for the three noises, the "
@@ -215,6 +218,7 @@ mod tests {
             split: "test".into(),
             samples: 1,
             shard: None,
+            skipped: Vec::new(),
         };
         let mut report = BenchmarkReport::new(sweep.model, data, 2, 0, FlipVariant::Normalized);
         report.results.push(KindResult {

@@ -50,6 +50,10 @@ pub struct DataArgs {
     /// Seed of that hold-out split
     #[arg(long, default_value_t = 0)]
     pub split_seed: u64,
+    /// Leave out the images that cannot be read (each split is read once when opened) and list
+    /// them in the result, instead of stopping at the first
+    #[arg(long)]
+    pub skip_unreadable: bool,
     #[command(flatten)]
     pub dicom: DicomArgs,
 }
@@ -102,6 +106,7 @@ impl DataArgs {
             no_header: false,
             holdout: 0.2,
             split_seed: 0,
+            skip_unreadable: false,
             dicom: DicomArgs {
                 dicom_window: "auto".into(),
                 dicom_frames: "first".into(),
@@ -127,6 +132,7 @@ impl DataArgs {
             seed: self.split_seed,
             decode: self.dicom.decode_options()?,
             dicom_frames: self.dicom.frames()?,
+            skip_unreadable: self.skip_unreadable,
         };
         Ok(data::open(&spec, &options, Arc::new(DiskSource))?)
     }

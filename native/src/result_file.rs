@@ -188,6 +188,7 @@ impl TestSplitHead {
                 split: "test".into(),
                 samples: test.len(),
                 shard,
+                skipped: test.skipped(),
             },
             subject: Subject {
                 model_sha256: model_sha256.to_string(),

@@ -387,6 +387,7 @@ mod analysis_runs {
                     split: "test".into(),
                     samples: test.len(),
                     shard,
+                    skipped: Vec::new(),
                 },
                 id.attack.clone(),
                 id.subject.seed,

@@ -142,7 +142,7 @@ impl AutoProjectedGradientDescent {
         if self.steps == 0 || self.restarts == 0 {
             return Err(Error::invalid("APGD needs at least 1 step and 1 restart"));
         }
-        Ok(())
+        super::registry::check_steps(Self::NAME, self.steps as u64)
     }
 
     /// torchattacks' random start: uniform noise rescaled so its largest entry is ε (L∞), or
@@ -229,7 +229,8 @@ impl AutoProjectedGradientDescent {
         let mut grad_best = grad.clone();
         let mut loss_best = loss;
         let zeros = Tensor::<1>::zeros([b], &device);
-        let mut loss_steps: Vec<Tensor<1>> = vec![zeros; self.steps];
+        // Each step's loss, grown as the steps are taken (never sized by `steps` up front).
+        let mut loss_steps: Vec<Tensor<1>> = Vec::new();
 
         let mut step_size = Tensor::<4>::full([b, 1, 1, 1], 2.0 * self.budget.eps, &device);
         let mut x_adv_old = x_adv.clone();
@@ -264,13 +265,19 @@ impl AutoProjectedGradientDescent {
             x_best = where_images(&improved, x_adv.clone(), x_best);
             grad_best = where_images(&improved, grad.clone(), grad_best);
             loss_best = loss_best.mask_where(improved, loss.clone());
-            loss_steps[i] = loss;
+            loss_steps.push(loss);
 
             since_check += 1;
             if since_check == k {
                 // How often the loss rose over the last k steps. Like torchattacks (numpy's
-                // index -1), the first window compares step 0 with the last, still-zero, row.
-                let at = |j: isize| loss_steps[j.rem_euclid(self.steps as isize) as usize].clone();
+                // index -1 into its N zero rows), the first window compares step 0 with the last
+                // row: zero while no step has filled it.
+                let at = |j: isize| {
+                    loss_steps
+                        .get(j.rem_euclid(self.steps as isize) as usize)
+                        .cloned()
+                        .unwrap_or_else(|| zeros.clone())
+                };
                 let mut rises = Tensor::<1>::zeros([b], &device);
                 for back in 0..k as isize {
                     let j = i as isize - back;

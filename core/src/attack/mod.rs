@@ -30,7 +30,8 @@ pub use generator::{
 pub use goal::Goal;
 pub use pgd::{PgdRun, PgdSettings, ProjectedGradientDescent};
 pub use registry::{
-    AttackContext, AttackEntry, AttackInfo, AttackSpec, attack_entry, attack_info, short_name,
+    AttackContext, AttackEntry, AttackInfo, AttackSpec, MAX_ATTACK_STEPS, attack_entry,
+    attack_info, short_name,
 };
 pub use sample_draws::{SampleKeys, Stream};
 

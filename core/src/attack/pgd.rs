@@ -113,6 +113,7 @@ impl ProjectedGradientDescent {
         if self.restarts == 0 {
             return Err(Error::invalid("restarts must be at least 1"));
         }
+        super::registry::check_steps(Self::NAME, self.steps as u64)?;
         if self.restarts > 1 && !self.random_start {
             return Err(Error::invalid(
                 "restarts without a random start would all be the same run",

@@ -131,6 +131,20 @@ pub fn short_name(attack: &str) -> String {
     attack_info(attack).map_or(attack.to_uppercase(), |a| a.short_name())
 }
 
+/// The most iterations an attack spec may ask for: ten times the longest runs in the literature
+/// (PGD-1000, AutoAttack's APGD at 100), so more is a typo that would run for days.
+pub const MAX_ATTACK_STEPS: usize = 10_000;
+
+/// Refuses a step count above [`MAX_ATTACK_STEPS`], naming the attack and the flags that set it.
+pub(crate) fn check_steps(attack: &str, steps: u64) -> Result<()> {
+    if steps > MAX_ATTACK_STEPS as u64 {
+        return Err(Error::invalid(format!(
+            "{attack}: {steps} steps is over the cap of {MAX_ATTACK_STEPS} (--steps, --set steps=N)"
+        )));
+    }
+    Ok(())
+}
+
 /// What some attacks need besides their settings.
 #[derive(Default, Clone, Copy)]
 pub struct AttackContext<'a> {
@@ -245,13 +259,17 @@ impl AttackSpec {
         Ok(spec)
     }
 
-    /// ε in the units a person typed (1/255), then the budget it makes.
+    /// ε in the units a person typed (1/255), the step count within [`MAX_ATTACK_STEPS`], then
+    /// the budget it makes.
     fn validate(&self) -> Result<()> {
         if !self.eps.is_finite() || self.eps < 0.0 {
             return Err(Error::invalid(format!(
                 "ε must be a number ≥ 0 (in 1/255 units), got {}",
                 self.eps
             )));
+        }
+        if let Some(steps) = self.settings.get("steps").and_then(Value::as_u64) {
+            check_steps(&self.attack, steps)?;
         }
         self.budget().validate()
     }
@@ -381,6 +399,44 @@ mod tests {
         assert!(e.contains("bad setting"), "{e}");
         let e = new("pgd", json!({})).map(|s| AttackSpec { eps: 300.0, ..s });
         assert!(e.unwrap().build(&AttackContext::default()).is_err());
+    }
+
+    /// 10⁹ steps for every attack that takes steps: refused when the spec is made (from the
+    /// command line, a result file or the page), the cap itself accepted; the attacks' own
+    /// checks refuse it too when one is built by hand.
+    #[test]
+    fn step_counts_over_the_cap_are_refused_for_every_attack() {
+        let with_steps = |name: &str, steps: u64| {
+            AttackSpec::new(
+                name,
+                8.0,
+                Norm::Linf,
+                Convention::Pixel,
+                Goal::Untargeted,
+                &map(json!({ "steps": steps })),
+            )
+        };
+        let stepped: Vec<&str> = ATTACK_INFO
+            .iter()
+            .filter(|a| a.default_steps().is_some())
+            .map(|a| a.name)
+            .collect();
+        assert!(
+            stepped.contains(&"pgd") && stepped.contains(&"apgd"),
+            "{stepped:?}"
+        );
+        for name in stepped {
+            let e = with_steps(name, 1_000_000_000).unwrap_err().to_string();
+            assert!(
+                e.contains(name) && e.contains("1000000000 steps") && e.contains("10000"),
+                "{e}"
+            );
+            with_steps(name, MAX_ATTACK_STEPS as u64).unwrap();
+        }
+        let apgd = super::super::AutoProjectedGradientDescent::linf(0.03, 1_000_000_000);
+        assert!(apgd.validate().is_err());
+        let pgd = super::super::ProjectedGradientDescent::linf(0.03, 1_000_000_000);
+        assert!(pgd.validate().is_err());
     }
 
     #[test]

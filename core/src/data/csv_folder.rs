@@ -112,7 +112,7 @@ pub fn open_csv(
     let info = DatasetInfo {
         name: file.to_string(),
         task: TaskKind::single_label(class_names.len()),
-        channels: image_channels(source.as_ref(), &paths[0])?,
+        channels: image_channels(source.as_ref(), paths.iter().map(String::as_str), options)?,
         class_names,
     };
     let entries = paths

@@ -86,6 +86,96 @@ pub trait Dataset: Send + Sync {
         bytes.extend(image.pixels.iter().flat_map(|p| p.to_le_bytes()));
         Ok(bytes_stamp(&sample.label, &bytes))
     }
+
+    /// The files left out of this set because they could not be read (`--skip-unreadable`);
+    /// empty for every other set.
+    fn skipped(&self) -> Vec<SkippedFile> {
+        Vec::new()
+    }
+}
+
+/// What an unreadable image's error adds in a data set: how to go on without it.
+const SKIP_HINT: &str = " (--skip-unreadable leaves unreadable images out)";
+
+/// `error` (an image that does not decode) with how to go on without the image.
+pub(crate) fn with_skip_hint(error: Error) -> Error {
+    match error {
+        Error::Format { file, reason } => Error::Format {
+            file,
+            reason: format!("{reason}{SKIP_HINT}"),
+        },
+        other => other,
+    }
+}
+
+/// A sample left out because it could not be read, and why: what a result's provenance lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedFile {
+    /// The sample's id (its file, `FILE#FRAME` for a frame).
+    pub file: String,
+    /// The error reading it gave, as the run would have stopped with it.
+    pub error: String,
+}
+
+/// The samples of another set that decode; the others are left out and listed
+/// ([`Dataset::skipped`]). Made by reading every sample once, so a run never stops halfway on a
+/// file it could have been told about first.
+pub struct ReadableSamples {
+    inner: Arc<dyn Dataset>,
+    indices: Vec<usize>,
+    skipped: Vec<SkippedFile>,
+}
+
+impl ReadableSamples {
+    /// Decodes every sample of `inner`, keeping those that decode.
+    pub fn new(inner: Arc<dyn Dataset>) -> Self {
+        let (mut indices, mut skipped) = (Vec::new(), Vec::new());
+        for index in 0..inner.len() {
+            match inner.get(index) {
+                Ok(_) => indices.push(index),
+                Err(e) => skipped.push(SkippedFile {
+                    file: inner.id(index),
+                    // The hint is what was just done.
+                    error: e.to_string().trim_end_matches(SKIP_HINT).to_string(),
+                }),
+            }
+        }
+        Self {
+            inner,
+            indices,
+            skipped,
+        }
+    }
+}
+
+impl Dataset for ReadableSamples {
+    fn info(&self) -> &DatasetInfo {
+        self.inner.info()
+    }
+
+    fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    fn get(&self, index: usize) -> Result<Sample> {
+        self.inner.get(self.indices[index])
+    }
+
+    fn id(&self, index: usize) -> String {
+        self.inner.id(self.indices[index])
+    }
+
+    fn label(&self, index: usize) -> Result<Label> {
+        self.inner.label(self.indices[index])
+    }
+
+    fn content_stamp(&self, index: usize) -> Result<String> {
+        self.inner.content_stamp(self.indices[index])
+    }
+
+    fn skipped(&self) -> Vec<SkippedFile> {
+        self.skipped.clone()
+    }
 }
 
 /// A data source's train and test splits.
@@ -134,11 +224,17 @@ impl FileDataset {
             let mut entries = Vec::with_capacity(dataset.entries.len());
             let mut frames = Vec::with_capacity(dataset.entries.len());
             for (path, label) in std::mem::take(&mut dataset.entries) {
-                let bytes = dataset.source.read(&path)?;
-                let count = if is_dicom(&bytes) {
-                    dicom_frame_count(&bytes, &path)?
-                } else {
-                    1
+                let count = dataset.source.read(&path).and_then(|bytes| {
+                    if is_dicom(&bytes) {
+                        dicom_frame_count(&bytes, &path)
+                    } else {
+                        Ok(1)
+                    }
+                });
+                let count = match count {
+                    // One entry, which fails to decode and is left out with its reason.
+                    Err(_) if options.skip_unreadable => 1,
+                    count => count?,
                 };
                 for frame in 0..count {
                     entries.push((path.clone(), label.clone()));
@@ -210,8 +306,11 @@ impl Dataset for FileDataset {
     fn get(&self, index: usize) -> Result<Sample> {
         let (path, label) = &self.entries[index];
         let bytes = self.source.read(path)?;
+        // A run over a data set stops here; the message says how to go on without the file.
+        let image =
+            Image::decode_with(&bytes, path, &self.options_for(index)).map_err(with_skip_hint)?;
         Ok(Sample {
-            image: Image::decode_with(&bytes, path, &self.options_for(index))?,
+            image,
             label: label.clone(),
         })
     }

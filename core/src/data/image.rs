@@ -14,17 +14,31 @@ pub const MAX_PIXELS: u64 = 1 << 26;
 /// What a decoder may allocate (the `image` crate's limit): 16-bit RGBA at `MAX_PIXELS`.
 const MAX_DECODE_BYTES: u64 = 8 * MAX_PIXELS;
 
+/// Whether a `width` × `height` image is within [`MAX_SIDE`] and [`MAX_PIXELS`]: the one cap for
+/// image files and for a model card's input.
+pub(crate) fn within_pixel_cap(width: u64, height: u64) -> bool {
+    width <= MAX_SIDE && height <= MAX_SIDE && width.saturating_mul(height) <= MAX_PIXELS
+}
+
+/// The cap [`within_pixel_cap`] checks, in words.
+pub(crate) fn pixel_cap_text() -> String {
+    format!(
+        "at most {MAX_SIDE} on a side and {} megapixels",
+        MAX_PIXELS >> 20
+    )
+}
+
 /// Refuses a `width` × `height` image over [`MAX_SIDE`] or [`MAX_PIXELS`], naming the file.
 pub(crate) fn check_size(name: &str, width: u64, height: u64) -> Result<()> {
     if width == 0 || height == 0 {
         return Err(Error::format(name, "image has no pixels"));
     }
-    if width > MAX_SIDE || height > MAX_SIDE || width.saturating_mul(height) > MAX_PIXELS {
+    if !within_pixel_cap(width, height) {
         return Err(Error::format(
             name,
             format!(
-                "{width}×{height} pixels is too large to read (at most {MAX_SIDE} on a side and {} megapixels)",
-                MAX_PIXELS >> 20
+                "{width}×{height} pixels is too large to read ({})",
+                pixel_cap_text()
             ),
         ));
     }

@@ -36,9 +36,22 @@ fn is_image_file(source: &dyn FileSource, dir: &str, name: &str) -> bool {
                 .is_ok_and(|bytes| is_dicom(&bytes)))
 }
 
-/// Channels of the image at `path`, found by decoding it.
-pub(crate) fn image_channels(source: &dyn FileSource, path: &str) -> Result<usize> {
-    Ok(Image::decode(&source.read(path)?, path)?.channels)
+/// Channels of a data set's images, found by decoding its first image (with
+/// `options.skip_unreadable`, its first readable one).
+pub(crate) fn image_channels<'a>(
+    source: &dyn FileSource,
+    mut paths: impl Iterator<Item = &'a str>,
+    options: &OpenOptions,
+) -> Result<usize> {
+    let channels = |path: &str| Ok(Image::decode(&source.read(path)?, path)?.channels);
+    let first = paths
+        .next()
+        .ok_or_else(|| Error::invalid("a data set without images"))?;
+    match channels(first) {
+        Err(e) if options.skip_unreadable => paths.find_map(|p| channels(p).ok()).ok_or(e),
+        Err(e) => Err(super::dataset::with_skip_hint(e)),
+        ok => ok,
+    }
 }
 
 /// Splits `all` into train and test by `options.holdout`, for sources without their own split.
@@ -93,7 +106,7 @@ pub fn open_image_folder(
         (true, Some(test_folder)) => open_split_folders(source, dir, test_folder, options),
         (false, None) => {
             let classes = scan_classes(source.as_ref(), dir)?;
-            let info = folder_info(source.as_ref(), dir, &classes)?;
+            let info = folder_info(source.as_ref(), dir, &classes, options)?;
             let entries = labelled_entries(&classes, Some);
             let all = Arc::new(FileDataset::new(info, source, entries, options)?);
             holdout_splits(all, options, dir)
@@ -129,7 +142,7 @@ fn open_split_folders(
                 .join(", ")
         )));
     }
-    let info = folder_info(source.as_ref(), &train_dir, &train_classes)?;
+    let info = folder_info(source.as_ref(), &train_dir, &train_classes, options)?;
     let named = |split: &str| DatasetInfo {
         name: format!("{dir} [{split}]"),
         ..info.clone()
@@ -182,6 +195,7 @@ fn folder_info(
     source: &dyn FileSource,
     dir: &str,
     classes: &[(String, Vec<String>)],
+    options: &OpenOptions,
 ) -> Result<DatasetInfo> {
     if classes.len() < 2 {
         let found: Vec<&str> = classes.iter().map(|(n, _)| n.as_str()).collect();
@@ -199,7 +213,13 @@ fn folder_info(
         name: dir.to_string(),
         task: TaskKind::single_label(classes.len()),
         class_names: classes.iter().map(|(name, _)| name.clone()).collect(),
-        channels: image_channels(source, &classes[0].1[0])?,
+        channels: image_channels(
+            source,
+            classes
+                .iter()
+                .flat_map(|(_, paths)| paths.iter().map(String::as_str)),
+            options,
+        )?,
     })
 }
 

@@ -25,7 +25,10 @@ pub use balance::{balance_weights, balanced_order};
 pub use batcher::{Batch, BatchLoader, batch_targets, draw_keys, images_to_tensor};
 pub use chestxray14::open_chestxray14;
 pub use csv_folder::{CsvColumns, open_csv};
-pub use dataset::{DataSplits, Dataset, DatasetInfo, FileDataset, Sample, Subset, holdout_split};
+pub use dataset::{
+    DataSplits, Dataset, DatasetInfo, FileDataset, ReadableSamples, Sample, SkippedFile, Subset,
+    holdout_split,
+};
 pub use fingerprint::fingerprint;
 pub use image::{DecodeOptions, Image, MAX_PIXELS, MAX_SIDE};
 pub use image_folder::open_image_folder;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use super::dicom::DicomFrames;
 use super::synthetic::{SyntheticConfig, SyntheticKind};
 use super::{
-    CsvColumns, DataSplits, DecodeOptions, FileSource, open_chestxray14, open_csv,
-    open_image_folder, open_medmnist,
+    CsvColumns, DataSplits, Dataset, DecodeOptions, FileSource, ReadableSamples, open_chestxray14,
+    open_csv, open_image_folder, open_medmnist,
 };
 use crate::{Error, Result};
 
@@ -38,6 +38,9 @@ pub struct OpenOptions {
     pub decode: DecodeOptions,
     /// Which frames of a multi-frame DICOM file are images.
     pub dicom_frames: DicomFrames,
+    /// Leave out the images that cannot be read (each split read once when opened), listing
+    /// them, instead of stopping at the first (`--skip-unreadable`).
+    pub skip_unreadable: bool,
 }
 
 impl Default for OpenOptions {
@@ -48,6 +51,7 @@ impl Default for OpenOptions {
             seed: 0,
             decode: DecodeOptions::default(),
             dicom_frames: DicomFrames::default(),
+            skip_unreadable: false,
         }
     }
 }
@@ -91,19 +95,44 @@ impl DataSpec {
     }
 }
 
-/// Opens the data source `spec` names, reading files through `source`.
+/// Opens the data source `spec` names, reading files through `source`. With
+/// `options.skip_unreadable`, the image files that do not decode are left out of each split
+/// after it is drawn (so every other image stays on the side it was on) and listed.
 pub fn open(
     spec: &DataSpec,
     options: &OpenOptions,
     source: Arc<dyn FileSource>,
 ) -> Result<DataSplits> {
-    match spec {
-        DataSpec::Synthetic(kind, config) => Ok(super::synthetic::open(*kind, config)),
-        DataSpec::MedMnist(file) => open_medmnist(source.as_ref(), file),
-        DataSpec::Folder(dir) => open_image_folder(source, dir, options),
-        DataSpec::Csv(file) => open_csv(source, file, options),
-        DataSpec::ChestXray14(dir) => open_chestxray14(source, dir, options),
+    let splits = match spec {
+        DataSpec::Synthetic(kind, config) => return Ok(super::synthetic::open(*kind, config)),
+        // Arrays, decoded whole when opened: nothing is left to fail one image at a time.
+        DataSpec::MedMnist(file) => return open_medmnist(source.as_ref(), file),
+        DataSpec::Folder(dir) => open_image_folder(source, dir, options)?,
+        DataSpec::Csv(file) => open_csv(source, file, options)?,
+        DataSpec::ChestXray14(dir) => open_chestxray14(source, dir, options)?,
+    };
+    if !options.skip_unreadable {
+        return Ok(splits);
     }
+    let readable = |split: Arc<dyn Dataset>| -> Result<Arc<dyn Dataset>> {
+        let kept = ReadableSamples::new(split);
+        if kept.is_empty() {
+            return Err(Error::EmptySplit {
+                source_name: kept.info().name.clone(),
+                split: format!(
+                    "readable ({} unreadable image(s) left out)",
+                    kept.skipped().len()
+                ),
+            });
+        }
+        Ok(Arc::new(kept))
+    };
+    Ok(DataSplits {
+        // An empty train split is fine for the commands that only evaluate; the trainer
+        // refuses it when asked to train.
+        train: Arc::new(ReadableSamples::new(splits.train)),
+        test: readable(splits.test)?,
+    })
 }
 
 #[cfg(test)]
@@ -144,5 +173,72 @@ mod tests {
         assert!(DataSpec::parse("folder:").is_err());
         assert!(DataSpec::parse("synth-derm:n=abc").is_err());
         assert!(DataSpec::parse("synth-derm:colour=red").is_err());
+    }
+
+    /// One unreadable file among many (the first one, which the channel count would read, and a
+    /// truncated DICOM): opening fails naming it; with `skip_unreadable` it is left out and
+    /// listed, and every other image keeps the side of the split it had.
+    #[test]
+    fn unreadable_files_stop_the_run_unless_asked_to_skip_them() {
+        use crate::data::{Image, MemorySource};
+        let png = Image::new(3, 2, 2, vec![0.5; 12]).encode_png();
+        let mut source = MemorySource::new();
+        for i in 0..8 {
+            source.insert(&format!("d/a/{i}.png"), png.clone());
+            source.insert(&format!("d/b/{i}.png"), png.clone());
+        }
+        let whole = |skip_unreadable| OpenOptions {
+            holdout: 0.5,
+            skip_unreadable,
+            ..OpenOptions::default()
+        };
+        let ids = |splits: &DataSplits| -> [Vec<String>; 2] {
+            [&splits.train, &splits.test].map(|d| (0..d.len()).map(|i| d.id(i)).collect())
+        };
+        let spec = DataSpec::Folder("d".into());
+        let before = ids(&open(&spec, &whole(false), source.clone().into_shared()).unwrap());
+        source.insert("d/a/0.png", b"not a png".to_vec());
+        let dicom = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/dicom/rgb8_explicit_le.dcm"
+        ))
+        .unwrap();
+        source.insert("d/b/5.png", dicom[..dicom.len() - 30].to_vec());
+        let source = source.into_shared();
+
+        let err = open(&spec, &whole(false), source.clone())
+            .err()
+            .expect("the unreadable first file stops it")
+            .to_string();
+        assert!(
+            err.contains("d/a/0.png")
+                && err.contains("not a readable image")
+                && err.contains("--skip-unreadable leaves"),
+            "{err}"
+        );
+
+        let splits = open(&spec, &whole(true), source).unwrap();
+        let after = ids(&splits);
+        let left_out = ["d/a/0.png", "d/b/5.png"];
+        for (was, is) in before.iter().zip(&after) {
+            let expected: Vec<&String> = was
+                .iter()
+                .filter(|id| !left_out.contains(&id.as_str()))
+                .collect();
+            assert_eq!(is.iter().collect::<Vec<_>>(), expected);
+        }
+        let mut skipped = [splits.train.skipped(), splits.test.skipped()].concat();
+        skipped.sort_by(|a, b| a.file.cmp(&b.file));
+        assert_eq!(
+            skipped.iter().map(|s| s.file.as_str()).collect::<Vec<_>>(),
+            left_out
+        );
+        assert!(
+            skipped
+                .iter()
+                .all(|s| s.error.starts_with(&s.file) && !s.error.contains("--skip-unreadable")),
+            "{skipped:?}"
+        );
+        assert_eq!(splits.info().channels, 3);
     }
 }

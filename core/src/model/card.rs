@@ -25,7 +25,11 @@ pub struct InputSpec {
 
 impl InputSpec {
     /// The spec is one a model can be built and fed with: 1 or 3 channels, a mean and a
-    /// positive std per channel, a size from 1 to `MAX_SIDE`.
+    /// positive std per channel, a size within the images' pixel cap ([`MAX_SIDE`] a side,
+    /// [`MAX_PIXELS`] in all).
+    ///
+    /// [`MAX_SIDE`]: crate::data::MAX_SIDE
+    /// [`MAX_PIXELS`]: crate::data::MAX_PIXELS
     pub fn validate(&self) -> crate::Result<()> {
         let bad = |what: String| Err(crate::Error::invalid(format!("its input spec: {what}")));
         if self.channels != 1 && self.channels != 3 {
@@ -47,9 +51,15 @@ impl InputSpec {
                 self.mean, self.std
             ));
         }
-        let max = crate::data::MAX_SIDE as usize;
-        if !(1..=max).contains(&self.height) || !(1..=max).contains(&self.width) {
-            return bad(format!("{}×{} pixels", self.width, self.height));
+        // The images' own cap: a model's input is an image the loader makes at this size.
+        let (width, height) = (self.width as u64, self.height as u64);
+        if width == 0 || height == 0 || !crate::data::image::within_pixel_cap(width, height) {
+            return bad(format!(
+                "{}×{} pixels (from 1 pixel to {})",
+                self.width,
+                self.height,
+                crate::data::image::pixel_cap_text()
+            ));
         }
         Ok(())
     }

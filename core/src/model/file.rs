@@ -72,23 +72,41 @@ pub(crate) fn check_all_finite(bytes: &[u8], file: &str) -> Result<()> {
     Ok(())
 }
 
-/// Rejects one tensor's NaN or infinite values (float32 and float16 are checked).
+/// Rejects one tensor's NaN or infinite values, whatever float type holds them (32, 16, bfloat16,
+/// 64 bit), and 64-bit values beyond float32's range, which become infinite when the weights are
+/// converted to the float32 our models compute in.
 pub(crate) fn check_finite(name: &str, dtype: DType, data: &[u8], file: &str) -> Result<()> {
-    let bad = match dtype {
-        DType::F32 => data
-            .chunks_exact(4)
-            .filter(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
-            .count(),
-        DType::F16 => data
-            .chunks_exact(2)
-            .filter(|b| !half::f16::from_le_bytes([b[0], b[1]]).is_finite())
-            .count(),
-        _ => 0,
+    let count = |width: usize, bad: &dyn Fn(&[u8]) -> bool| {
+        data.chunks_exact(width).filter(|b| bad(b)).count()
+    };
+    let (bad, what) = match dtype {
+        DType::F32 => (
+            count(4, &|b| {
+                !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite()
+            }),
+            "NaN or infinite values",
+        ),
+        DType::F16 => (
+            count(2, &|b| !half::f16::from_le_bytes([b[0], b[1]]).is_finite()),
+            "NaN or infinite values",
+        ),
+        DType::BF16 => (
+            count(2, &|b| !half::bf16::from_le_bytes([b[0], b[1]]).is_finite()),
+            "NaN or infinite values",
+        ),
+        DType::F64 => (
+            count(8, &|b| {
+                let v = f64::from_le_bytes(b.try_into().expect("8 bytes"));
+                !(v.is_finite() && v.abs() <= f64::from(f32::MAX))
+            }),
+            "NaN or infinite values (or values beyond float32's range)",
+        ),
+        _ => (0, ""),
     };
     if bad > 0 {
         return Err(model_error(
             file,
-            format!("tensor '{name}' holds {bad} NaN or infinite values"),
+            format!("tensor '{name}' holds {bad} {what}"),
         ));
     }
     Ok(())
@@ -246,5 +264,84 @@ mod tests {
         let poisoned = rewrite_burnpack(model(4).to_bytes().unwrap(), |_| {}, true);
         let err = DiagnosticModel::from_bytes(&poisoned, "nan.bpk", &cpu()).unwrap_err();
         assert!(err.to_string().contains("NaN"), "{err}");
+    }
+
+    /// Every float type a weight file may hold: one good value passes, a NaN or ∞ is counted;
+    /// float64 beyond float32's range is refused too (it would become ∞ when converted).
+    #[test]
+    fn non_finite_weights_are_found_in_every_float_type() {
+        let check = |dtype, bytes: Vec<u8>| check_finite("w", dtype, &bytes, "m.bpk");
+        let bf16 = |v: f32| half::bf16::from_f32(v).to_le_bytes().to_vec();
+        let f16 = |v: f32| half::f16::from_f32(v).to_le_bytes().to_vec();
+        for (dtype, good, bad) in [
+            (
+                DType::F32,
+                1.5f32.to_le_bytes().to_vec(),
+                f32::NAN.to_le_bytes().to_vec(),
+            ),
+            (DType::F16, f16(1.5), f16(f32::INFINITY)),
+            (DType::BF16, bf16(1.5), bf16(f32::NAN)),
+            (DType::BF16, bf16(-2.0), bf16(f32::NEG_INFINITY)),
+            (
+                DType::F64,
+                1.5f64.to_le_bytes().to_vec(),
+                f64::NAN.to_le_bytes().to_vec(),
+            ),
+            (
+                DType::F64,
+                (-1e38f64).to_le_bytes().to_vec(),
+                1e39f64.to_le_bytes().to_vec(),
+            ),
+            (
+                DType::F64,
+                0.0f64.to_le_bytes().to_vec(),
+                (-f64::MAX).to_le_bytes().to_vec(),
+            ),
+        ] {
+            check(dtype, [good.clone(), good.clone()].concat()).unwrap();
+            let err = check(dtype, [good.clone(), bad.clone(), good, bad].concat())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("m.bpk:") && err.contains("tensor 'w' holds 2 NaN or infinite"),
+                "{dtype:?}: {err}"
+            );
+        }
+    }
+
+    /// A card whose input is within each side's limit but over the pixel cap (32 768²: 12 GB a
+    /// batch of one) is refused when the file is read, as an image of that size would be.
+    #[test]
+    fn a_card_with_an_input_over_the_pixel_cap_is_refused() {
+        let with_input = |side: usize| {
+            rewrite_burnpack(
+                model(4).to_bytes().unwrap(),
+                |metadata| {
+                    let card = metadata.get_mut(CARD_KEY).unwrap();
+                    let mut json: serde_json::Value = serde_json::from_str(card).unwrap();
+                    json["input"]["height"] = side.into();
+                    json["input"]["width"] = side.into();
+                    *card = json.to_string();
+                },
+                false,
+            )
+        };
+        let err = read_card(&with_input(32_768), "big.bpk")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("big.bpk:")
+                && err.contains("32768×32768")
+                && err.contains("64 megapixels"),
+            "{err}"
+        );
+        // 8192² is the cap itself: read.
+        assert_eq!(
+            read_card(&with_input(8192), "edge.bpk")
+                .unwrap()
+                .input
+                .height,
+            8192
+        );
     }
 }

@@ -283,6 +283,9 @@ fn import_card(
         Some(names) => names.clone(),
         None => (0..classes).map(|i| format!("class_{i}")).collect(),
     };
+    // The same checks as a loaded card's: a model that could be written but never read (an
+    // input of 32 768² pixels) is refused here.
+    input.validate()?;
     Ok(ModelCard {
         architecture: architecture.clone(),
         input,

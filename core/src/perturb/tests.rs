@@ -625,6 +625,7 @@ mod benchmark_runs {
                     split: "test".into(),
                     samples: test.len(),
                     shard,
+                    skipped: Vec::new(),
                 },
                 4,
                 0,

@@ -508,6 +508,7 @@ mod tests {
                 split: "test".into(),
                 samples: 1,
                 shard: None,
+                skipped: Vec::new(),
             },
             10,
             0,

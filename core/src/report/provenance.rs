@@ -39,6 +39,9 @@ pub fn provenance(record: &AttackReport) -> Vec<(&'static str, String)> {
             format!("{}, {} images", record.data.split, record.data.samples),
         ),
     ];
+    if let Some(text) = record.data.skipped_text() {
+        rows.push(("left out", text));
+    }
     if let Some(id) = first {
         rows.push((
             "data fingerprint",

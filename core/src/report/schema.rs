@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::SkippedFile;
 use crate::metrics::Metrics;
 use crate::model::{InputSpec, ModelCard, TrainingSummary};
 use crate::robustness::{
@@ -83,6 +84,26 @@ pub struct DataSummary {
     /// The part of the split this file covers; absent for the whole split.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// Images of the split left out because they could not be read (`--skip-unreadable`), each
+    /// with its error; absent when none were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedFile>,
+}
+
+impl DataSummary {
+    /// The images left out as unreadable, in words for a report ("2 unreadable image(s): a.png:
+    /// …; b.dcm: …"); `None` when none were.
+    pub fn skipped_text(&self) -> Option<String> {
+        if self.skipped.is_empty() {
+            return None;
+        }
+        let errors: Vec<&str> = self.skipped.iter().map(|s| s.error.as_str()).collect();
+        Some(format!(
+            "{} unreadable image(s) left out (--skip-unreadable): {}",
+            errors.len(),
+            errors.join("; ")
+        ))
+    }
 }
 
 /// `robustdx predict`: one image's probabilities under a model.

@@ -152,12 +152,17 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// Parses `i/n` (0 ≤ i < n), as `--shard` takes it.
+    /// The most parts a run is cut into: above any cluster's job-array limit (Slurm's
+    /// MaxArraySize is at most 4 000 001), so a larger count is a typo.
+    pub const MAX_COUNT: usize = 1_000_000;
+
+    /// Parses `i/n` (0 ≤ i < n ≤ [`Shard::MAX_COUNT`]), as `--shard` takes it.
     pub fn parse(text: &str) -> Result<Self> {
         let bad = || {
             Error::invalid(format!(
-                "--shard {text}: expected i/n with 0 ≤ i < n (e.g. 0/4 … 3/4; \
-                 Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)"
+                "--shard {text}: expected i/n with 0 ≤ i < n ≤ {} (e.g. 0/4 … 3/4; \
+                 Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)",
+                Self::MAX_COUNT
             ))
         };
         let (i, n) = text.split_once('/').ok_or_else(bad)?;
@@ -165,15 +170,31 @@ impl Shard {
             index: i.trim().parse().map_err(|_| bad())?,
             count: n.trim().parse().map_err(|_| bad())?,
         };
-        if shard.count == 0 || shard.index >= shard.count {
+        if !shard.is_valid() {
             return Err(bad());
         }
         Ok(shard)
     }
 
-    /// The images of a split of `len` this shard covers.
+    /// 0 ≤ index < count ≤ [`Shard::MAX_COUNT`]: what [`Shard::parse`] accepts, and what a
+    /// shard read from a result file must be.
+    pub fn is_valid(&self) -> bool {
+        self.count <= Self::MAX_COUNT && self.index < self.count
+    }
+
+    /// The images of a split of `len` this shard covers. Computed in 128 bits: `len × index`
+    /// cannot overflow, whatever a result file says.
     pub fn range(&self, len: usize) -> Range<usize> {
-        (len * self.index / self.count)..(len * (self.index + 1) / self.count)
+        let at = |part: usize| {
+            // A count of 0 (only from a file) covers nothing.
+            let count = self.count as u128;
+            if count == 0 {
+                return 0;
+            }
+            // ≤ len, so it fits back into usize.
+            (len as u128 * (part as u128).min(count) / count) as usize
+        };
+        at(self.index)..at(self.index.saturating_add(1))
     }
 
     /// The images this shard covers when it may only cut between the batches of `batch_size`
@@ -295,6 +316,38 @@ mod tests {
             old.differences(&now),
             ["data fingerprint not recorded → 5d0e5d0e5d0e…"]
         );
+    }
+
+    /// Huge numbers: an error naming the flag (beyond usize, or over the cap), never an
+    /// overflow; a shard read from a file with absurd numbers still covers a sane range.
+    #[test]
+    fn huge_shard_numbers_are_refused_and_never_overflow() {
+        let max = usize::MAX;
+        for bad in [
+            format!("{}/{}", max - 1, max),
+            "1/1000001".to_string(),
+            "99999999999999999999999/99999999999999999999999999".to_string(),
+        ] {
+            let e = Shard::parse(&bad).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("--shard {bad}")) && e.contains("1000000"),
+                "{e}"
+            );
+        }
+        assert!(Shard::parse("999999/1000000").is_ok());
+        let last = Shard {
+            index: max - 1,
+            count: max,
+        };
+        assert_eq!(last.range(max), (max - 1)..max);
+        assert_eq!(last.range(10), 9..10);
+        let absurd = Shard {
+            index: max,
+            count: 3,
+        };
+        assert!(!absurd.is_valid());
+        assert_eq!(absurd.range(10), 10..10);
+        assert_eq!(Shard { index: 0, count: 0 }.range(10), 0..0);
     }
 
     #[test]

@@ -50,6 +50,15 @@ fn check_shard_set(shards: &[(&str, Option<Shard>)]) -> Result<usize> {
     let mut by_index: BTreeMap<usize, &str> = BTreeMap::new();
     for &(name, shard) in shards {
         let shard = shard_of(name, shard)?;
+        if !shard.is_valid() {
+            return Err(Error::format(
+                name,
+                format!(
+                    "shard {shard}: not a part of a run (0 ≤ i < n ≤ {})",
+                    Shard::MAX_COUNT
+                ),
+            ));
+        }
         if shard.count != count {
             return Err(Error::format(
                 name,
@@ -66,15 +75,25 @@ fn check_shard_set(shards: &[(&str, Option<Shard>)]) -> Result<usize> {
             ));
         }
     }
-    let missing: Vec<String> = (0..count)
-        .filter(|i| !by_index.contains_key(i))
-        .map(|i| format!("{i}/{count}"))
-        .collect();
-    if !missing.is_empty() {
+    // The shards given are distinct and within the count, so `count - given` are missing; the
+    // first few are named (found within the first `given + 12` indices, whatever the count).
+    let missing_count = count - by_index.len();
+    if missing_count > 0 {
+        let named: Vec<String> = (0..count)
+            .filter(|i| !by_index.contains_key(i))
+            .take(12)
+            .map(|i| format!("{i}/{count}"))
+            .collect();
+        let more = missing_count - named.len();
         return Err(Error::invalid(format!(
-            "shard{} {} missing",
-            if missing.len() > 1 { "s" } else { "" },
-            missing.join(", ")
+            "shard{} {}{} missing",
+            if missing_count > 1 { "s" } else { "" },
+            named.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
         )));
     }
     Ok(count)
@@ -154,4 +173,42 @@ pub fn merge<R: Merge>(shards: Vec<(String, R)>) -> Result<R> {
     }
     merged.units_changed();
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shard file claiming a run of 10¹² parts (or an index past its count) is named, and the
+    /// missing ones are listed without walking the count.
+    #[test]
+    fn absurd_shard_counts_are_refused_without_walking_them() {
+        let shard = |index, count| Some(Shard { index, count });
+        let e = check_shard_set(&[("a.json", shard(0, 1_000_000_000_000))])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("a.json:") && e.contains("not a part of a run"),
+            "{e}"
+        );
+        let e = check_shard_set(&[("a.json", shard(7, 3))])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("shard 7/3"), "{e}");
+        let e = check_shard_set(&[
+            ("a.json", shard(1, 1_000_000)),
+            ("b.json", shard(3, 1_000_000)),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("shards 0/1000000, 2/1000000, 4/1000000")
+                && e.contains("and 999986 more missing"),
+            "{e}"
+        );
+        assert_eq!(
+            check_shard_set(&[("b", shard(1, 2)), ("a", shard(0, 2))]).unwrap(),
+            2
+        );
+    }
 }

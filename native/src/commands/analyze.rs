@@ -228,6 +228,9 @@ fn render(report: &AnalysisReport, shown: &ShownImages) -> anyhow::Result<Markup
             ": the first " (f.samples) " test images, attacked with " (attack) ", seed "
             (report.seed) "; by " (report.tool.name) " " (report.tool.version) "."
         }
+        @if let Some(skipped) = report.data.skipped_text() {
+            p.note { (skipped) }
+        }
         h2 { "Feature shift" }
         p.note {
             "Per stage, the mean over images of ‖A(x′) − A(x)‖₂ / ‖A(x)‖₂: how far the attack has "
@@ -337,6 +340,7 @@ mod tests {
             split: "test".into(),
             samples: 2,
             shard: None,
+            skipped: Vec::new(),
         };
         let spec =
             AttackSpec::untargeted_linf(robustdx_core::attack::DEFAULT_ATTACK, 8.0, &Map::new())

@@ -72,6 +72,7 @@ pub fn run(args: EvalArgs, backend: BackendChoice) -> anyhow::Result<()> {
                 split: "test".into(),
                 samples: test.len(),
                 shard: None,
+                skipped: test.skipped(),
             },
             metrics,
         );
