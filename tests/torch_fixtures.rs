@@ -203,3 +203,51 @@ fn grad_cam_equals_pytorch() {
         );
     }
 }
+
+/// DenseNet's usual Grad-CAM layer in pytorch-grad-cam, `features[-1]` (= `norm5`), is followed
+/// by torchvision's in-place ReLU: the library's hook keeps post-ReLU activations on the CPU and
+/// pre-ReLU ones on CUDA (its `.cpu()` copies first), with the pre-ReLU gradient on both
+/// (`make_densenet_hook.py` runs the library and records this). robustdx explains the post-ReLU
+/// activation with its own gradient: `make_grad_cam.py`'s map, which is neither of the library's.
+#[test]
+fn densenet_grad_cam_explains_the_activation_the_head_pools() {
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("densenet_hook.json")).unwrap(),
+    )
+    .unwrap();
+    let facts = &record["facts"];
+    assert_eq!(facts["cpu"]["activation_is_post_relu"], true);
+    assert_eq!(facts["copied_as_on_cuda"]["activation_is_pre_relu"], true);
+    for case in ["cpu", "copied_as_on_cuda"] {
+        assert_eq!(facts[case]["gradient_max_diff_from_d_norm5"], 0.0, "{case}");
+    }
+
+    let device = Device::flex();
+    let entry = fixture_entries()
+        .into_iter()
+        .find(|e| e["arch"] == "densenet-121")
+        .unwrap();
+    let size = entry["size"].as_u64().unwrap() as usize;
+    let model = import_fixture(&entry, &device);
+    let x = Tensor::<4>::from_data(
+        TensorData::new(fixed_input(size), [2, 3, size, size]),
+        &device,
+    );
+    let (maps, classes) =
+        futures_lite::future::block_on(grad_cam_at_layer(&model, x, CamTarget::Predicted, &device))
+            .unwrap();
+    let library = read_expected(&fixtures().join("densenet_hook.expected.safetensors"));
+    let library_classes: Vec<usize> = library["class"].iter().map(|&c| c as usize).collect();
+    assert_eq!(classes, library_classes);
+    let ours: Vec<f32> = maps.iter().flat_map(|m| m.pixels.clone()).collect();
+    let explained = read_expected(&fixtures().join("grad_cam.expected.safetensors"));
+    assert!(max_abs_diff(&ours, &as_f32(&explained["densenet-121.cam"])) <= TOLERANCE);
+    for variant in ["cpu", "copied"] {
+        let diff = max_abs_diff(&ours, &as_f32(&library[&format!("{variant}.cam")]));
+        eprintln!("densenet-121: max |robustdx - pytorch-grad-cam ({variant})| = {diff:.3}");
+        assert!(
+            diff > 0.1,
+            "{variant}: robustdx's map is pytorch-grad-cam's ({diff})"
+        );
+    }
+}

@@ -1,8 +1,10 @@
 //! The Slurm recipe on a real (one-machine) Slurm: `scripts/slurm/local-cluster.sh` starts
 //! munge, slurmctld and slurmd; `scripts/slurm/submit.sh` runs a 3-shard sweep as a job array and
 //! merges it in a dependent job; the merged result equals a single-process run. Skipped, saying
-//! why, only where Slurm is not installed or robustdx does not run as root (slurmd needs it).
+//! why on the terminal, only outside CI where Slurm is not installed or robustdx does not run as
+//! root (slurmd needs it); under `CI=true` either is a failure.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -50,6 +52,23 @@ fn missing() -> Option<String> {
     (!root).then(|| "slurmd needs root".to_string())
 }
 
+/// Whether this is a CI run (`CI=true`, as CI services and `.ci/` set it), where the Slurm test
+/// must run.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// What the test does where Slurm cannot run (`why`): outside CI, skip, with a line to show on
+/// the terminal; in CI, fail.
+fn skip_outside_ci(why: &str, ci: bool) -> Result<String, String> {
+    match ci {
+        false => Ok(format!(
+            "slurm test skipped: {why} (under CI=true this is a failure)"
+        )),
+        true => Err(format!("CI=true, but the Slurm test cannot run: {why}")),
+    }
+}
+
 /// Stops the cluster however the test ends.
 struct Cluster(PathBuf);
 
@@ -64,10 +83,25 @@ impl Drop for Cluster {
 }
 
 #[test]
+fn only_outside_ci_may_the_slurm_test_skip() {
+    let skip = skip_outside_ci("sbatch is not installed", false).unwrap();
+    assert!(skip.contains("skipped: sbatch is not installed"), "{skip}");
+    let failure = skip_outside_ci("slurmd needs root", true).unwrap_err();
+    assert!(failure.contains("CI=true") && failure.contains("slurmd needs root"));
+}
+
+#[test]
 fn a_sweep_sharded_over_a_slurm_job_array_equals_one_run() {
     if let Some(why) = missing() {
-        println!("skipped: {why}");
-        return;
+        match skip_outside_ci(&why, in_ci()) {
+            // Written to the process's stderr itself: libtest swallows what a passing test
+            // prints with println! or eprintln!, and a silent skip reads as a pass.
+            Ok(line) => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+                return;
+            }
+            Err(failure) => panic!("{failure}"),
+        }
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

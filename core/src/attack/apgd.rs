@@ -97,6 +97,10 @@ pub struct ApgdOutcome {
     pub fooled: Tensor<1, Bool>,
     /// The highest loss seen.
     pub best_loss: Tensor<1>,
+    /// `[steps, batch]`: the step size η each iteration used, per image (2ε, halved at the
+    /// checkpoints where the image's loss stalled), which the golden test holds against
+    /// torchattacks' own history.
+    pub step_sizes: Tensor<2>,
 }
 
 impl ApgdOutcome {
@@ -229,8 +233,10 @@ impl AutoProjectedGradientDescent {
         let mut grad_best = grad.clone();
         let mut loss_best = loss;
         let zeros = Tensor::<1>::zeros([b], &device);
-        // Each step's loss, grown as the steps are taken (never sized by `steps` up front).
+        // Each step's loss and step size, grown as the steps are taken (never sized by `steps`
+        // up front).
         let mut loss_steps: Vec<Tensor<1>> = Vec::new();
+        let mut step_sizes: Vec<Tensor<1>> = Vec::new();
 
         let mut step_size = Tensor::<4>::full([b, 1, 1, 1], 2.0 * self.budget.eps, &device);
         let mut x_adv_old = x_adv.clone();
@@ -243,6 +249,7 @@ impl AutoProjectedGradientDescent {
             let grad2 = x_adv.clone() - x_adv_old;
             x_adv_old = x_adv.clone();
             let a = if i > 0 { MOMENTUM } else { 1.0 };
+            step_sizes.push(step_size.clone().reshape([b]));
             // (η·g) / (‖g‖ + guard) in that order: the rounding of torchattacks' step.
             let step = match self.budget.norm {
                 Norm::Linf => step_size.clone() * grad.sign(),
@@ -305,6 +312,7 @@ impl AutoProjectedGradientDescent {
             best_adversarial: x_best_adv,
             fooled: correct.bool_not(),
             best_loss: loss_best,
+            step_sizes: Tensor::stack(step_sizes, 0),
         })
     }
 }
@@ -357,6 +365,10 @@ impl Attack for AutoProjectedGradientDescent {
                             kept.best_adversarial,
                         ),
                         fooled: kept.fooled.bool_or(run.fooled),
+                        step_sizes: kept.step_sizes.mask_where(
+                            take.clone().reshape([1, -1]).expand(run.step_sizes.dims()),
+                            run.step_sizes,
+                        ),
                         best_loss: kept.best_loss.mask_where(take, run.best_loss),
                     }
                 }

@@ -19,14 +19,15 @@ use serde::{Deserialize, Serialize};
 use super::divergence::kl_terms;
 use super::registry::{DefenseEntry, DefenseInfo, DefenseSpec};
 use super::{Defense, TrainingBatch, inner};
-use crate::attack::canonical_settings;
+use crate::attack::{Convention, canonical_settings};
 use crate::{Result, TaskKind};
 
 /// MART's settings in a [`DefenseSpec`]; the defaults are the seed study's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MartSettings {
-    /// L∞ radius, 1/255 pixel units (the seed's 0.031 ≈ 8/255).
+    /// L∞ radius, 1/255 units (pixels; normalised values in the paper convention, where the
+    /// seed's 0.031 is [`SEED_EPS`]).
     pub eps: f64,
     /// K.
     pub steps: usize,
@@ -35,6 +36,10 @@ pub struct MartSettings {
     /// β, the weight of the KL term (6 in the seed and in MART's paper).
     pub beta: f64,
 }
+
+/// The seed's MART ε, 0.031 in normalised units, in the 1/255 units settings take: what
+/// `compare defenses --convention paper` trains MART (and the other ε-trained defenses) at.
+pub const SEED_EPS: f64 = 0.031 * 255.0;
 
 impl Default for MartSettings {
     fn default() -> Self {
@@ -56,7 +61,7 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
         adversarial: true,
         canonical: canonical_settings::<MartSettings>,
     },
-    build: |spec: &DefenseSpec| Ok(Box::new(Mart::new(spec.settings_as()?)?)),
+    build: |spec: &DefenseSpec| Ok(Box::new(Mart::new(spec.settings_as()?, spec.convention)?)),
 };
 
 /// MART training, ready to run: the settings and the inner attack they make.
@@ -69,13 +74,15 @@ impl Mart {
     /// Its registry name.
     pub const NAME: &'static str = ENTRY.info.name;
 
-    /// MART with `settings`; an error if they make no valid inner attack (ε, steps, step size).
-    pub fn new(settings: MartSettings) -> Result<Self> {
+    /// MART with `settings` in 1/255 units of `convention`; an error if they make no valid inner
+    /// attack (ε, steps, step size).
+    pub fn new(settings: MartSettings, convention: Convention) -> Result<Self> {
         let attack = inner::GaussianStartPgd::new(
             settings.eps,
             settings.steps,
             settings.step_size,
             settings.beta,
+            convention,
         )?;
         Ok(Self { settings, attack })
     }

@@ -13,7 +13,7 @@ registry::defenses!(clean, pgd_at, mpadvt, mart, trades; test: throwaway);
 
 pub use clean::CleanTraining;
 pub use divergence::kl_terms;
-pub use mart::{Mart, MartSettings};
+pub use mart::{Mart, MartSettings, SEED_EPS};
 pub use mpadvt::{MixedPerturbationTraining, MpadvtDraw, MpadvtSettings};
 pub use pgd_at::{PgdAdversarialTraining, PgdAtSettings};
 pub use registry::{DefenseEntry, DefenseInfo, DefenseSpec, defense_entry, defense_info};

@@ -1,7 +1,9 @@
 //! MPAdvT, the seed study's multi-perturbation adversarial training: each batch, with
 //! probability ½, is replaced by PGD examples whose budget is itself drawn — ε ~ U(0.01, 0.04)
-//! (2.55–10.2 in 1/255 pixel units; the seed drew it in normalised units), 1–9 steps of 1/255
-//! from a random start — and is otherwise trained on clean. Training on many budgets at once is
+//! (2.55–10.2 in 1/255 units), 1–9 steps of 1/255 from a random start — and is otherwise trained
+//! on clean. The seed drew those numbers in normalised units (the paper convention: 0.24–1.55/255
+//! in pixels for its ISIC std); in pixel units, robustdx's default, the same numbers are a budget
+//! 4–10 times larger. Training on many budgets at once is
 //! what keeps clean accuracy up.
 
 use burn::Tensor;
@@ -11,16 +13,16 @@ use serde::{Deserialize, Serialize};
 
 use super::registry::{DefenseEntry, DefenseInfo, DefenseSpec};
 use super::{Defense, TrainingBatch, inner};
-use crate::attack::{Attack, canonical_settings};
+use crate::attack::{Attack, Convention, canonical_settings};
 use crate::{Error, Result};
 
 /// MPAdvT's settings in a [`DefenseSpec`]; the defaults are the seed study's ranges.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MpadvtSettings {
-    /// ε is drawn uniformly from [eps_min, eps_max], 1/255 pixel units.
+    /// ε is drawn uniformly from [eps_min, eps_max], 1/255 units of the spec's convention.
     pub eps_min: f64,
-    /// Upper end of ε's range, 1/255 pixel units.
+    /// Upper end of ε's range, 1/255 units.
     pub eps_max: f64,
     /// The step count is drawn uniformly from steps_min..=steps_max.
     pub steps_min: usize,
@@ -57,6 +59,7 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
     build: |spec: &DefenseSpec| {
         Ok(Box::new(MixedPerturbationTraining::new(
             spec.settings_as()?,
+            spec.convention,
         )?))
     },
 };
@@ -68,7 +71,7 @@ pub enum MpadvtDraw {
     Clean,
     /// PGD examples at this budget.
     Adversarial {
-        /// ε in 1/255 pixel units.
+        /// ε in 1/255 units of the spec's convention.
         eps: f64,
         /// PGD steps.
         steps: usize,
@@ -78,15 +81,16 @@ pub enum MpadvtDraw {
 /// MPAdvT training: each batch draws clean or PGD at a random budget ([`MpadvtDraw`]).
 pub struct MixedPerturbationTraining {
     settings: MpadvtSettings,
+    convention: Convention,
 }
 
 impl MixedPerturbationTraining {
     /// Its registry name.
     pub const NAME: &'static str = ENTRY.info.name;
 
-    /// MPAdvT with `settings`; an error for a probability outside [0, 1], an empty range, or an end
-    /// of the range that makes no valid PGD.
-    pub fn new(settings: MpadvtSettings) -> Result<Self> {
+    /// MPAdvT with `settings` in 1/255 units of `convention`; an error for a probability outside
+    /// [0, 1], an empty range, or an end of the range that makes no valid PGD.
+    pub fn new(settings: MpadvtSettings, convention: Convention) -> Result<Self> {
         let s = &settings;
         if !(0.0..=1.0).contains(&s.probability) {
             return Err(Error::invalid(format!(
@@ -101,9 +105,12 @@ impl MixedPerturbationTraining {
             )));
         }
         // Both ends must make a valid attack.
-        inner::pgd(s.eps_min, s.steps_min.max(1), Some(s.step_size), true)?;
-        inner::pgd(s.eps_max, s.steps_max.max(1), Some(s.step_size), true)?;
-        Ok(Self { settings })
+        inner::pgd(s.eps_min, s.steps_min.max(1), Some(s.step_size), true, convention)?;
+        inner::pgd(s.eps_max, s.steps_max.max(1), Some(s.step_size), true, convention)?;
+        Ok(Self {
+            settings,
+            convention,
+        })
     }
 
     /// The draw of the batch keyed `batch_key`: the same key always draws the same.
@@ -137,7 +144,14 @@ impl Defense for MixedPerturbationTraining {
         let images = match self.draw(batch.batch_key) {
             MpadvtDraw::Clean => batch.images.clone(),
             MpadvtDraw::Adversarial { eps, steps } if steps > 0 => {
-                inner::pgd(eps, steps, Some(self.settings.step_size), true)?.perturb(
+                inner::pgd(
+                    eps,
+                    steps,
+                    Some(self.settings.step_size),
+                    true,
+                    self.convention,
+                )?
+                .perturb(
                     batch.attacked(),
                     batch.images.clone(),
                     batch.labels,

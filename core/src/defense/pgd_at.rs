@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use super::registry::{DefenseEntry, DefenseInfo, DefenseSpec};
 use super::{Defense, TrainingBatch, inner};
 use crate::Result;
-use crate::attack::{Attack, ProjectedGradientDescent, canonical_settings};
+use crate::attack::{Attack, Convention, ProjectedGradientDescent, canonical_settings};
 
 /// PGD-AT's settings in a [`DefenseSpec`]; by default ε = 8/255, 10 steps of ε/4.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PgdAtSettings {
-    /// L∞ radius, 1/255 pixel units.
+    /// L∞ radius, 1/255 units (pixels, or normalised values in the paper convention).
     pub eps: f64,
     /// PGD steps per batch (each costs a forward and a backward pass).
     pub steps: usize,
@@ -40,7 +40,12 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
         adversarial: true,
         canonical: canonical_settings::<PgdAtSettings>,
     },
-    build: |spec: &DefenseSpec| Ok(Box::new(PgdAdversarialTraining::new(spec.settings_as()?)?)),
+    build: |spec: &DefenseSpec| {
+        Ok(Box::new(PgdAdversarialTraining::new(
+            spec.settings_as()?,
+            spec.convention,
+        )?))
+    },
 };
 
 /// PGD adversarial training, ready to run: the settings and the PGD they make.
@@ -53,9 +58,15 @@ impl PgdAdversarialTraining {
     /// Its registry name.
     pub const NAME: &'static str = ENTRY.info.name;
 
-    /// PGD-AT with `settings`; an error if they make no valid PGD.
-    pub fn new(settings: PgdAtSettings) -> Result<Self> {
-        let attack = inner::pgd(settings.eps, settings.steps, settings.step_size, true)?;
+    /// PGD-AT with `settings` in 1/255 units of `convention`; an error if they make no valid PGD.
+    pub fn new(settings: PgdAtSettings, convention: Convention) -> Result<Self> {
+        let attack = inner::pgd(
+            settings.eps,
+            settings.steps,
+            settings.step_size,
+            true,
+            convention,
+        )?;
         Ok(Self { settings, attack })
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::{DEFENSE_INFO, DEFENSES, Defense};
+use crate::attack::Convention;
 use crate::registry::{Entry, Settings, typed_settings};
 use crate::{Error, Result};
 
@@ -129,11 +130,25 @@ pub struct DefenseSpec {
     /// The registry name (an older name in a file reads as the current one).
     #[serde(deserialize_with = "current_name")]
     pub defense: String,
-    /// Its own settings, every default filled in (ε and step sizes in 1/255 pixel units).
+    /// Its own settings, every default filled in (ε and step sizes in 1/255 units of
+    /// [`convention`](Self::convention)).
     pub settings: Map<String, Value>,
+    /// Whether the inner attack's ε and step sizes are pixel units or, as in the seed study's
+    /// code, normalised units (`(x − mean) / std`, clipped to the batch's normalised range).
+    /// Absent in files written before it existed, which all trained in pixel units.
+    #[serde(default = "pixel", skip_serializing_if = "is_pixel")]
+    pub convention: Convention,
     /// The defense's [revision](Entry::revision) when the spec was made (absent in files: 0).
     #[serde(default, skip_serializing_if = "crate::registry::is_first_revision")]
     pub revision: u32,
+}
+
+fn pixel() -> Convention {
+    Convention::Pixel
+}
+
+fn is_pixel(convention: &Convention) -> bool {
+    *convention == Convention::Pixel
 }
 
 impl Default for DefenseSpec {
@@ -142,19 +157,37 @@ impl Default for DefenseSpec {
         Self {
             defense: super::clean::ENTRY.info.name.into(),
             settings: Map::new(),
+            convention: Convention::Pixel,
             revision: super::clean::ENTRY.info.revision,
         }
     }
 }
 
 impl DefenseSpec {
-    /// A spec with `settings` canonicalised by the defense's entry.
+    /// A spec with `settings` canonicalised by the defense's entry, in pixel units.
     pub fn new(defense: &str, settings: &Map<String, Value>) -> Result<Self> {
+        Self::in_convention(defense, Convention::Pixel, settings)
+    }
+
+    /// A spec whose ε and step sizes are in `convention`'s units. The paper convention belongs
+    /// to an inner attack: a defense without one (clean training) refuses it.
+    pub fn in_convention(
+        defense: &str,
+        convention: Convention,
+        settings: &Map<String, Value>,
+    ) -> Result<Self> {
         let entry = defense_entry(defense)?;
+        if convention != Convention::Pixel && !entry.adversarial {
+            return Err(Error::invalid(format!(
+                "{}: the paper convention sets the units of an inner attack's ε, and {} trains on clean images only",
+                entry.name, entry.name
+            )));
+        }
         let spec = Self {
             defense: entry.name.into(),
             settings: (entry.canonical)(settings)
                 .map_err(|e| Error::invalid(format!("{defense}: {e}")))?,
+            convention,
             revision: entry.revision,
         };
         spec.build()?;
@@ -178,12 +211,15 @@ impl DefenseSpec {
     }
 
     /// `mart beta=6.0 eps=8.0 step_size=1.785 steps=4`: the name and every setting that has a
-    /// value (an absent step size means the defense's own rule, ε/4), for cards, listings and
-    /// the page.
+    /// value (an absent step size means the defense's own rule, ε/4), then `(normalised units)`
+    /// for the paper convention; for cards, listings and the page.
     pub fn describe(&self) -> String {
         let mut text = self.defense.clone();
         for (key, value) in self.settings.iter().filter(|(_, v)| !v.is_null()) {
             text.push_str(&format!(" {key}={value}"));
+        }
+        if self.convention == Convention::Paper {
+            text.push_str(" (normalised units, the seed's paper convention)");
         }
         text
     }

@@ -8,7 +8,7 @@ use burn::tensor::TensorData;
 use serde_json::{Map, json};
 
 use super::*;
-use crate::attack::ProjectedGradientDescent;
+use crate::attack::{Attack, Convention, ProjectedGradientDescent};
 use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
 use crate::data::{Dataset, batch_targets};
 use crate::model::Classifier;
@@ -325,7 +325,8 @@ fn weight_gradients_match_finite_differences_on_a_tiny_model() {
 
 #[test]
 fn mpadvt_draws_half_adversarial_batches_over_the_seed_ranges() {
-    let mpadvt = MixedPerturbationTraining::new(MpadvtSettings::default()).unwrap();
+    let mpadvt =
+        MixedPerturbationTraining::new(MpadvtSettings::default(), Convention::Pixel).unwrap();
     let n = 4000;
     let draws: Vec<MpadvtDraw> = (0..n).map(|k| mpadvt.draw(k * 7919 + 1)).collect();
     let adversarial: Vec<(f64, usize)> = draws
@@ -538,4 +539,187 @@ fn mart_and_trades_equal_the_pytorch_reference() {
             }
         }
     }
+}
+
+/// The seed's ISIC normalisation, which puts its budgets in normalised units.
+const SEED_MEAN: [f32; 3] = [0.7012, 0.5517, 0.4875];
+const SEED_STD: [f32; 3] = [0.0942, 0.1331, 0.1521];
+
+/// A synthetic dermoscopy batch of 4 and a small CNN normalised as the seed's ISIC models are.
+fn seed_normalised_batch() -> (crate::model::DiagnosticModel, Tensor<4>, Vec<crate::Label>) {
+    let splits = synthetic::open(
+        SyntheticKind::Derm,
+        &SyntheticConfig {
+            n: 4,
+            test: 0,
+            size: 16,
+            seed: 3,
+        },
+    );
+    let train = splits.train.as_ref();
+    let mut model = seeded_small_cnn(train.info(), 16, 4, 5);
+    model.card.input.mean = SEED_MEAN.to_vec();
+    model.card.input.std = SEED_STD.to_vec();
+    let samples: Vec<_> = (0..4).map(|i| train.get(i).unwrap()).collect();
+    let images: Vec<_> = samples.iter().map(|s| &s.image).collect();
+    let images = crate::data::images_to_tensor(&images, &cpu());
+    let labels = samples.iter().map(|s| s.label.clone()).collect();
+    (model, images, labels)
+}
+
+/// Per channel, the largest |δ| of `adversarial − clean`.
+fn largest_change_per_channel(clean: &Tensor<4>, adversarial: Tensor<4>) -> Vec<f32> {
+    let [b, c, h, w] = clean.dims();
+    let delta: Vec<f32> = (adversarial - clean.clone())
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    (0..c)
+        .map(|ch| {
+            (0..b)
+                .flat_map(|i| {
+                    let start = (i * c + ch) * h * w;
+                    delta[start..start + h * w].to_vec()
+                })
+                .fold(0.0f32, |m, d| m.max(d.abs()))
+        })
+        .collect()
+}
+
+/// `--convention paper`: the inner attack's ε is in normalised units, so in pixels it is ε·std
+/// per channel — the seed's MART ε (0.031) is 0.75/255 in the red channel, not 8/255.
+#[test]
+fn the_paper_conventions_inner_attack_moves_pixels_by_eps_times_std() {
+    let (model, images, labels) = seed_normalised_batch();
+    let attacked = crate::attack::AttackedModel::new(&model, &cpu());
+    let keys = crate::attack::SampleKeys::sequential(0, 4);
+    for (convention, bound) in [
+        (Convention::Pixel, [SEED_EPS as f32 / 255.0; 3]),
+        (
+            Convention::Paper,
+            SEED_STD.map(|s| (SEED_EPS / 255.0) as f32 * s),
+        ),
+    ] {
+        let attack = inner::pgd(SEED_EPS, 6, None, true, convention).unwrap();
+        let adversarial = attack
+            .perturb(&attacked, images.clone(), &labels, &keys)
+            .unwrap();
+        let moved = largest_change_per_channel(&images, adversarial);
+        for (ch, (m, b)) in moved.iter().zip(bound).enumerate() {
+            // A random start and six steps of ε/4 reach the edge of the box somewhere.
+            assert!(
+                *m <= b * (1.0 + 1e-5) && *m >= b * 0.999,
+                "{convention:?} channel {ch}: moved {m}, budget {b}"
+            );
+        }
+    }
+    // 0.031 normalised in the red channel: 0.745/255 in pixels.
+    assert!((SEED_EPS * f64::from(SEED_STD[0]) - 0.745).abs() < 1e-3);
+}
+
+/// MART's and TRADES' start, x + 0.001·N(0, 1), is drawn in the convention's units too: in
+/// the paper convention its spread in pixels is 0.001·std per channel.
+#[test]
+fn the_gaussian_start_is_in_the_conventions_units() {
+    let (model, images, _) = seed_normalised_batch();
+    let keys = crate::attack::SampleKeys::sequential(0, 4);
+    let spread = |convention| -> Vec<f64> {
+        let start = inner::gaussian_start(&images, &keys, convention, &model.card.input);
+        let [b, c, h, w] = images.dims();
+        let noise: Vec<f32> = (start - images.clone()).into_data().try_to_vec().unwrap();
+        (0..c)
+            .map(|ch| {
+                let values: Vec<f64> = (0..b)
+                    .flat_map(|i| {
+                        let at = (i * c + ch) * h * w;
+                        noise[at..at + h * w].iter().map(|&v| f64::from(v))
+                    })
+                    .collect();
+                let n = values.len() as f64;
+                (values.iter().map(|v| v * v).sum::<f64>() / n).sqrt()
+            })
+            .collect()
+    };
+    for (ch, (pixel, paper)) in spread(Convention::Pixel)
+        .iter()
+        .zip(spread(Convention::Paper))
+        .enumerate()
+    {
+        // 1 024 draws per channel: the spread is within 10 % of its value.
+        assert!(
+            (pixel / 1e-3 - 1.0).abs() < 0.1,
+            "pixel channel {ch}: {pixel}"
+        );
+        let want = 1e-3 * f64::from(SEED_STD[ch]);
+        assert!(
+            (paper / want - 1.0).abs() < 0.1,
+            "paper channel {ch}: {paper} vs {want}"
+        );
+    }
+}
+
+/// Each adversarial defense trains in the paper convention and its model card says so; clean
+/// training, which has no inner attack, refuses the convention; a card written before the
+/// convention existed reads as pixel units.
+#[test]
+fn the_card_records_the_convention_a_defense_trained_in() {
+    let splits = synthetic::open(
+        SyntheticKind::Derm,
+        &SyntheticConfig {
+            n: 8,
+            test: 0,
+            size: 16,
+            seed: 2,
+        },
+    );
+    let train = splits.train.as_ref();
+    for entry in DEFENSES.iter().filter(|e| e.adversarial) {
+        let quick: Map<_, _> = [("steps", json!(2)), ("steps_max", json!(2))]
+            .into_iter()
+            .filter(|(key, _)| entry.defaults().contains_key(*key))
+            .map(|(key, value)| (key.to_string(), value))
+            .collect();
+        let defense = DefenseSpec::in_convention(entry.name, Convention::Paper, &quick).unwrap();
+        assert!(
+            defense
+                .describe()
+                .ends_with("(normalised units, the seed's paper convention)"),
+            "{}",
+            defense.describe()
+        );
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size: 4,
+            recipe: TrainingRecipe {
+                defense: defense.clone(),
+                ..TrainingRecipe::default()
+            },
+            ..TrainConfig::default()
+        };
+        let model = seeded_small_cnn(train.info(), 16, 4, 1);
+        let mut trainer = Trainer::new(model, config, &train.info().name, &cpu()).unwrap();
+        let stats = trainer.train_epoch(train, &mut |_| {}).unwrap();
+        assert!(stats.mean_loss.is_finite(), "{}: {stats:?}", entry.name);
+        let card = trainer.finish(train.len()).card;
+        let read: crate::model::ModelCard =
+            serde_json::from_str(&serde_json::to_string(&card).unwrap()).unwrap();
+        let recorded = &read.training.unwrap().recipe.defense;
+        assert_eq!(recorded.convention, Convention::Paper, "{}", entry.name);
+        assert_eq!(recorded, &defense);
+    }
+    let err = DefenseSpec::in_convention("clean", Convention::Paper, &Map::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("clean") && err.contains("inner attack"),
+        "{err}"
+    );
+    let pixel = DefenseSpec::new("mart", &Map::new()).unwrap();
+    let written = serde_json::to_value(&pixel).unwrap();
+    assert!(written.get("convention").is_none(), "{written}");
+    let old: DefenseSpec =
+        serde_json::from_value(json!({"defense": "mart", "settings": pixel.settings.clone()}))
+            .unwrap();
+    assert_eq!(old.convention, Convention::Pixel);
+    assert_eq!(old, pixel);
 }

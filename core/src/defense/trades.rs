@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 use super::divergence::per_sample_kl;
 use super::registry::{DefenseEntry, DefenseInfo, DefenseSpec};
 use super::{Defense, TrainingBatch, inner};
-use crate::attack::canonical_settings;
+use crate::attack::{Convention, canonical_settings};
 use crate::{Result, TaskKind, task};
 
 /// TRADES' settings in a [`DefenseSpec`]; the defaults are the reference code's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TradesSettings {
-    /// L∞ radius, 1/255 pixel units (the reference's 0.031 ≈ 8/255).
+    /// L∞ radius, 1/255 units (the reference's 0.031 ≈ 8/255).
     pub eps: f64,
     /// K, the steps of the KL-maximising inner attack.
     pub steps: usize,
@@ -46,7 +46,7 @@ pub(super) const ENTRY: DefenseEntry = DefenseEntry {
         adversarial: true,
         canonical: canonical_settings::<TradesSettings>,
     },
-    build: |spec: &DefenseSpec| Ok(Box::new(Trades::new(spec.settings_as()?)?)),
+    build: |spec: &DefenseSpec| Ok(Box::new(Trades::new(spec.settings_as()?, spec.convention)?)),
 };
 
 /// TRADES training, ready to run: the settings and the inner attack they make.
@@ -59,13 +59,15 @@ impl Trades {
     /// Its registry name.
     pub const NAME: &'static str = ENTRY.info.name;
 
-    /// TRADES with `settings`; an error if they make no valid inner attack (ε, steps, step size).
-    pub fn new(settings: TradesSettings) -> Result<Self> {
+    /// TRADES with `settings` in 1/255 units of `convention`; an error if they make no valid
+    /// inner attack (ε, steps, step size).
+    pub fn new(settings: TradesSettings, convention: Convention) -> Result<Self> {
         let attack = inner::GaussianStartPgd::new(
             settings.eps,
             settings.steps,
             settings.step_size,
             settings.beta,
+            convention,
         )?;
         Ok(Self { settings, attack })
     }

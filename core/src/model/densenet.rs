@@ -185,8 +185,9 @@ impl DenseNet {
 
     /// `x` is already normalised. Returns (logits, penultimate feature). Stages: the dense
     /// blocks (with their transitions); the Grad-CAM layer: `norm5` after its ReLU, what the head
-    /// reads (torchvision's in-place ReLU turns a hook's view of `features.norm5` into exactly
-    /// this).
+    /// pools, with its own gradient. (pytorch-grad-cam's hook on `features[-1]` keeps this
+    /// activation on the CPU and the pre-ReLU one on CUDA, both with the pre-ReLU gradient:
+    /// `tests/fixtures/torch/make_densenet_hook.py`.)
     pub fn forward(&self, x: Tensor<4>, probe: &mut dyn Probe) -> (Tensor<2>, Tensor<2>) {
         let f = &self.features;
         let mut x = f.pool0.forward(relu(conv_norm(&f.conv0, &f.norm0, x)));

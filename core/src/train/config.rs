@@ -3,6 +3,7 @@ use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig, momentum::MomentumConf
 use serde::{Deserialize, Serialize};
 
 use super::ClassificationLoss;
+use crate::attack::Convention;
 use crate::defense::DefenseSpec;
 use crate::{Error, Result};
 
@@ -66,11 +67,23 @@ pub enum Selection {
     Clean,
     /// The best validation score under L∞ PGD at `eps` (1/255 units) with `steps` steps.
     Robust {
-        /// ε of the validation attack, 1/255 pixel units.
+        /// ε of the validation attack, 1/255 units of `convention`.
         eps: f32,
         /// Steps of the validation PGD.
         steps: usize,
+        /// Pixel units, or the seed's normalised ones (it selected its MPAdvT models under PGD
+        /// in normalised units). Absent in files written before it existed: pixels.
+        #[serde(default = "pixel", skip_serializing_if = "is_pixel")]
+        convention: Convention,
     },
+}
+
+fn pixel() -> Convention {
+    Convention::Pixel
+}
+
+fn is_pixel(convention: &Convention) -> bool {
+    *convention == Convention::Pixel
 }
 
 impl Selection {
@@ -79,9 +92,16 @@ impl Selection {
         match self {
             Selection::Last => "last epoch".into(),
             Selection::Clean => "clean validation score".into(),
-            Selection::Robust { eps, steps } => {
-                format!("validation score under PGD-{steps} at ε={eps}/255")
-            }
+            Selection::Robust {
+                eps,
+                steps,
+                convention: Convention::Pixel,
+            } => format!("validation score under PGD-{steps} at ε={eps}/255"),
+            Selection::Robust {
+                eps,
+                steps,
+                convention: Convention::Paper,
+            } => format!("validation score under PGD-{steps} at ε={eps}/255 (normalised units)"),
         }
     }
 }
@@ -182,7 +202,7 @@ impl TrainConfig {
                 "step decay needs every ≥ 1 epoch and a factor in (0, 1], got every {every}, factor {factor}"
             )));
         }
-        if let Selection::Robust { eps, steps } = self.select
+        if let Selection::Robust { eps, steps, .. } = self.select
             && (steps == 0 || !(eps.is_finite() && eps > 0.0 && eps <= 255.0))
         {
             return Err(Error::invalid(format!(
@@ -315,7 +335,11 @@ mod tests {
                 ..TrainConfig::default()
             },
             TrainConfig {
-                select: Selection::Robust { eps: 0.0, steps: 4 },
+                select: Selection::Robust {
+                    eps: 0.0,
+                    steps: 4,
+                    convention: Convention::Pixel,
+                },
                 ..TrainConfig::default()
             },
         ] {

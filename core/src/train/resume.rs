@@ -51,7 +51,11 @@ pub enum ResumeRefusal {
 type Setting = (&'static str, fn(&TrainConfig) -> String);
 
 /// The recipe: what a run keeps from its first epoch to its last.
-const RECIPE: [Setting; 9] = [
+const RECIPE: [Setting; 10] = [
+    // Before the defense, whose description also shows it: the refusal names the flag.
+    ("convention", |c| {
+        format!("{:?}", c.recipe.defense.convention).to_lowercase()
+    }),
     ("defense", |c| c.recipe.defense.describe()),
     ("loss", |c| c.recipe.loss.describe()),
     ("lr-schedule", |c| format!("{:?}", c.recipe.schedule)),
@@ -111,6 +115,7 @@ impl Trainer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attack::Convention;
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
     use crate::defense::DefenseSpec;
     use crate::test_support::{cpu, seeded_small_cnn};
@@ -160,5 +165,25 @@ mod tests {
         assert_eq!((epochs.setting, epochs.was.as_str()), ("epochs", "2"));
         assert!(epochs.changed() && !continued[1].changed());
         assert_eq!(run.config.epochs, 5);
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_the_units_of_its_inner_attack() {
+        let mut run = trainer();
+        let pixel = DefenseSpec::new("pgd-at", &Default::default()).unwrap();
+        run.config.recipe.defense = pixel.clone();
+        let mut asked = run.config.clone();
+        asked.recipe.defense =
+            DefenseSpec::in_convention("pgd-at", Convention::Paper, &Default::default()).unwrap();
+        let refusal = run.continue_with("synth-derm", asked).unwrap_err();
+        assert_eq!(
+            refusal,
+            ResumeRefusal::Recipe(RecipeChange {
+                setting: "convention",
+                asked: "paper".into(),
+                run: "pixel".into(),
+            })
+        );
+        assert_eq!(run.config.recipe.defense, pixel);
     }
 }

@@ -243,8 +243,13 @@ impl Trainer {
             Selection::Clean => {
                 metrics::evaluate(&predict(&model, validation, 64, &self.device, on_batch)?)?
             }
-            Selection::Robust { eps, steps } => {
-                let attack = ProjectedGradientDescent::linf(eps / 255.0, steps);
+            Selection::Robust {
+                eps,
+                steps,
+                convention,
+            } => {
+                let mut attack = ProjectedGradientDescent::linf(eps / 255.0, steps);
+                attack.budget.convention = convention;
                 let range = 0..validation.len();
                 evaluate_attack(
                     &model,
@@ -334,6 +339,7 @@ mod tests {
     use burn::tensor::Tolerance;
 
     use super::*;
+    use crate::attack::Convention;
     use crate::model::Classifier;
     use crate::test_support::{LeftRight, cpu, seeded_small_cnn};
     use crate::train::{TrainConfig, TrainingRecipe, predict};
@@ -516,11 +522,17 @@ mod tests {
             t.select(&validation, &mut |_, _| {}).unwrap().unwrap()
         };
         let clean = score(Selection::Clean);
-        let robust = score(Selection::Robust {
-            eps: 32.0,
-            steps: 3,
-        });
-        assert!(robust <= clean, "robust {robust} > clean {clean}");
+        for convention in [Convention::Pixel, Convention::Paper] {
+            let robust = score(Selection::Robust {
+                eps: 32.0,
+                steps: 3,
+                convention,
+            });
+            assert!(
+                robust <= clean,
+                "{convention:?}: robust {robust} > clean {clean}"
+            );
+        }
     }
 
     #[test]

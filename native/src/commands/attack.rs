@@ -42,6 +42,16 @@ pub enum ConventionArg {
     Paper,
 }
 
+impl ConventionArg {
+    /// The core's convention this value names.
+    pub fn convention(self) -> Convention {
+        match self {
+            ConventionArg::Pixel => Convention::Pixel,
+            ConventionArg::Paper => Convention::Paper,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AttackArgs {
     /// Model file written by robustdx
@@ -183,10 +193,7 @@ impl AttackArgs {
                 NormArg::Linf => Norm::Linf,
                 NormArg::L2 => Norm::L2,
             },
-            match self.convention {
-                ConventionArg::Pixel => Convention::Pixel,
-                ConventionArg::Paper => Convention::Paper,
-            },
+            self.convention.convention(),
         );
         let defaults: Vec<Settings> = entries.iter().map(|e| e.defaults()).collect();
         for pair in &self.set {

@@ -11,17 +11,17 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
 use maud::{Markup, html};
 use robustdx_core::attack::{
-    ATTACK_INFO, AttackInfo, AttackSpec, AutoProjectedGradientDescent, ProjectedGradientDescent,
-    attack_info,
+    ATTACK_INFO, AttackInfo, AttackSpec, AutoProjectedGradientDescent, Convention,
+    ProjectedGradientDescent, attack_info,
 };
-use robustdx_core::defense::{DefenseEntry, DefenseSpec, defense_entry};
+use robustdx_core::defense::{DefenseEntry, DefenseSpec, SEED_EPS, defense_entry};
 use robustdx_core::metrics::Metrics;
 use robustdx_core::report::{AttackReport, models_against_eps};
 use robustdx_core::train::{TrainConfig, TrainingRecipe, selection_score};
 use serde_json::{Map, Value, json};
 
 use crate::backend::{self, BackendChoice};
-use crate::commands::attack::{SWEEP_BATCH_SIZE, SweepJob};
+use crate::commands::attack::{ConventionArg, SWEEP_BATCH_SIZE, SweepJob};
 use crate::commands::train::{ModelShape, Start, TrainArgs, TrainJob};
 use crate::data_args::DataArgs;
 use crate::files::write_atomic;
@@ -55,9 +55,15 @@ pub struct DefenseBenchArgs {
     /// Epochs of every training run
     #[arg(long, default_value_t = 6)]
     epochs: usize,
-    /// The training ε of pgd-at, mart and trades, in 1/255 (mpadvt draws its own)
-    #[arg(long, default_value_t = TRAINING_EPS)]
-    eps: f64,
+    /// Units of the defenses' budgets: pixel, or paper (normalised units, as the seed's code
+    /// trained: every defense at the seed's settings, ε 0.031 = 7.905/255 normalised). The
+    /// evaluation is in pixel units either way
+    #[arg(long, value_enum, default_value = "pixel")]
+    convention: ConventionArg,
+    /// The training ε of pgd-at, mart and trades, in 1/255 of --convention's units (mpadvt draws
+    /// its own) [default: 4 (pixel), 7.905 (paper)]
+    #[arg(long)]
+    eps: Option<f64>,
     /// Inner-attack steps of pgd-at and trades (mart keeps its 4)
     #[arg(long, default_value_t = INNER_STEPS)]
     attack_steps: usize,
@@ -92,11 +98,12 @@ struct TrainFlags {
 }
 
 /// The `train` options the comparison decides itself, by their clap ids.
-const OWN_TRAIN_OPTIONS: [&str; 10] = [
+const OWN_TRAIN_OPTIONS: [&str; 11] = [
     "data",
     "out",
     "epochs",
     "defense",
+    "convention",
     "set",
     "eps",
     "attack_steps",
@@ -121,12 +128,17 @@ impl DefenseBenchArgs {
             );
         }
         let train = TrainFlags::from_arg_matches(&matches)?.args;
+        let convention = self.convention.convention();
+        let eps = self.eps.unwrap_or(match convention {
+            Convention::Pixel => TRAINING_EPS,
+            Convention::Paper => SEED_EPS,
+        });
         let contenders = self
             .defenses
             .iter()
             .map(|name| {
                 let defense =
-                    comparison_defense(defense_entry(name)?, self.eps, self.attack_steps)?;
+                    comparison_defense(defense_entry(name)?, eps, self.attack_steps, convention)?;
                 let config = train.fresh_config(TrainConfig {
                     epochs: self.epochs,
                     recipe: TrainingRecipe {
@@ -185,11 +197,13 @@ impl DefenseBenchArgs {
 /// A defense as the comparison trains it: at `eps` when it has a training ε (MPAdvT draws its
 /// own), its inner attack cut to `steps` when it takes more by default (MART keeps its 4), and
 /// then with step size ε/4 where it has a fixed one, so that the shorter attack still reaches
-/// the boundary (a step size left open is the defense's own ε/4 already).
+/// the boundary (a step size left open is the defense's own ε/4 already). Budgets in
+/// `convention`'s units; clean training, which has none, stays in pixels.
 pub fn comparison_defense(
     entry: &DefenseEntry,
     eps: f64,
     steps: usize,
+    convention: Convention,
 ) -> anyhow::Result<DefenseSpec> {
     let defaults = entry.defaults();
     let mut settings = Map::new();
@@ -203,7 +217,13 @@ pub fn comparison_defense(
             settings.insert("step_size".into(), json!(eps / 4.0));
         }
     }
-    Ok(DefenseSpec::new(entry.name, &settings)?)
+    let convention = match entry.adversarial {
+        true => convention,
+        false => Convention::Pixel,
+    };
+    Ok(DefenseSpec::in_convention(
+        entry.name, convention, &settings,
+    )?)
 }
 
 /// One row of the comparison: a model trained one way.
@@ -416,6 +436,14 @@ fn table(job: &DefenseComparison, rows: &[Row]) -> String {
             job.data.data,
             attacks.join(" and ")
         );
+        if index == 0
+            && job
+                .contenders
+                .iter()
+                .any(|c| c.config.recipe.defense.convention == Convention::Paper)
+        {
+            out += "(defenses trained in the seed's normalised units; the attacks' ε in pixels)\n";
+        }
         match (index, masking_pairs(job).first()) {
             (0, Some((weaker, stronger))) => {
                 out += &format!(
@@ -572,9 +600,60 @@ mod tests {
         ];
         for (name, settings) in cases {
             let entry = defense_entry(name).unwrap();
-            let trained = comparison_defense(entry, TRAINING_EPS, INNER_STEPS).unwrap();
+            let trained =
+                comparison_defense(entry, TRAINING_EPS, INNER_STEPS, Convention::Pixel).unwrap();
             assert_eq!(trained, spec(name, settings), "{name}");
         }
+    }
+
+    /// `--convention paper` trains each defense at the seed's settings in normalised units:
+    /// MART exactly as the seed's `train_mart.py` (ε 0.031, 4 steps of 0.007, β 6), MPAdvT at its
+    /// U(0.01, 0.04) with 1–9 steps of 1/255; clean training stays clean.
+    #[test]
+    fn the_paper_convention_trains_the_seeds_settings() {
+        use robustdx_core::defense::{
+            CleanTraining, Mart, MartSettings, MixedPerturbationTraining, MpadvtSettings,
+        };
+        let job = Bench::parse_from(["bench", "--convention", "paper"])
+            .args
+            .job()
+            .unwrap();
+        let defense = |name: &str| {
+            let contender = job.contenders.iter().find(|c| c.label == name).unwrap();
+            contender.config.recipe.defense.clone()
+        };
+        let mart = defense(Mart::NAME);
+        assert_eq!(mart.convention, Convention::Paper);
+        let settings: MartSettings = mart.settings_as().unwrap();
+        let in_seed_units = |v: f64| v / 255.0;
+        assert!((in_seed_units(settings.eps) - 0.031).abs() < 1e-12);
+        assert!((in_seed_units(settings.step_size) - 0.007).abs() < 1e-12);
+        assert_eq!((settings.steps, settings.beta), (4, 6.0));
+        let mpadvt = defense(MixedPerturbationTraining::NAME);
+        assert_eq!(mpadvt.convention, Convention::Paper);
+        let settings: MpadvtSettings = mpadvt.settings_as().unwrap();
+        assert!((in_seed_units(settings.eps_min) - 0.01).abs() < 1e-12);
+        assert!((in_seed_units(settings.eps_max) - 0.04).abs() < 1e-12);
+        assert_eq!((settings.steps_min, settings.steps_max), (1, 9));
+        assert!((settings.step_size - 1.0).abs() < 1e-12);
+        let clean = defense("none");
+        assert_eq!(clean.defense, CleanTraining::NAME);
+        assert_eq!(clean.convention, Convention::Pixel);
+        let table = table(&job, &[]);
+        assert!(
+            table.contains("trained in the seed's normalised units"),
+            "{table}"
+        );
+        let err = Bench::parse_from(["bench", "--train-flags=--convention paper"])
+            .args
+            .job()
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap();
+        assert!(
+            err.contains("--convention is set by the comparison"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use robustdx_core::attack::{
-    AttackSpec, FastGradientSignMethod, GenerativeAdversarialPerturbation, ProjectedGradientDescent,
+    AttackSpec, Convention, FastGradientSignMethod, GenerativeAdversarialPerturbation,
+    ProjectedGradientDescent,
 };
 use robustdx_core::defense::{CleanTraining, Mart, MixedPerturbationTraining, defense_entry};
 use robustdx_core::train::{TrainConfig, TrainingRecipe};
@@ -81,7 +82,12 @@ fn compare_defenses(out: &Path, backend: BackendChoice) -> anyhow::Result<()> {
     let contenders = DEFENSES
         .into_iter()
         .map(|name| {
-            let defense = comparison_defense(defense_entry(name)?, TRAINING_EPS, INNER_STEPS)?;
+            let defense = comparison_defense(
+                defense_entry(name)?,
+                TRAINING_EPS,
+                INNER_STEPS,
+                Convention::Pixel,
+            )?;
             Ok(Contender {
                 label: name.to_string(),
                 config: TrainConfig {

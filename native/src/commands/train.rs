@@ -18,6 +18,7 @@ use robustdx_core::train::{
 use serde_json::{Map, Value, json};
 
 use crate::backend::{self, BackendChoice};
+use crate::commands::attack::ConventionArg;
 use crate::data_args::{DataArgs, positive};
 use crate::files::{read, write_atomic};
 use crate::progress::bar;
@@ -80,7 +81,14 @@ pub struct TrainArgs {
     /// defense's settings); the setting flags below are shorthands
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Defense: L∞ radius of the inner attack, in 1/255 [pgd-at, mart, trades: 8]
+    /// Units of the defense's ε and step sizes and of --select robust's ε: pixel (1/255 of
+    /// [0, 1] pixels) or paper (1/255 of normalised values, as the seed's code trained; with
+    /// its ISIC std that is 0.09–0.15 of the pixel budget) [default: pixel; with --resume: the
+    /// run's own]
+    #[arg(long, value_enum)]
+    convention: Option<ConventionArg>,
+    /// Defense: L∞ radius of the inner attack, in 1/255 (of --convention's units) [pgd-at, mart,
+    /// trades: 8]
     #[arg(long)]
     eps: Option<f64>,
     /// Defense: steps of the inner attack [pgd-at 10, mart 4, trades 10]
@@ -107,7 +115,7 @@ pub struct TrainArgs {
     /// robust (best under PGD at --select-eps) [default: last]
     #[arg(long, value_enum)]
     select: Option<SelectBy>,
-    /// robust selection: ε in 1/255 [the defense's ε, else 4]
+    /// robust selection: ε in 1/255 (of --convention's units) [the defense's ε, else 4]
     #[arg(long)]
     select_eps: Option<f64>,
     /// robust selection: PGD steps
@@ -183,7 +191,10 @@ impl TrainArgs {
                 settings.insert(key.into(), value);
             }
         }
-        Ok(DefenseSpec::new(name, &settings)?)
+        let convention = self
+            .convention
+            .map_or(base.convention, ConventionArg::convention);
+        Ok(DefenseSpec::in_convention(name, convention, &settings)?)
     }
 
     /// `base` with every setting the user gave a flag for: a fresh run's recipe over the
@@ -201,6 +212,7 @@ impl TrainArgs {
                     None => defense.build()?.training_eps().unwrap_or(4.0),
                 },
                 steps: self.select_steps,
+                convention: defense.convention,
             },
         };
         let loss = match &self.loss {

@@ -96,6 +96,11 @@ fn eval_shows_and_records_the_defense() {
     let training = &dir.json("e.json")["model"]["training"];
     assert_eq!(training["defense"]["defense"], "mart");
     assert_eq!(training["defense"]["settings"]["steps"], 2);
+    // Pixel units, the default, are written as cards always were: no key.
+    assert!(
+        training["defense"].get("convention").is_none(),
+        "{training}"
+    );
     assert_eq!(training["selected"]["by"]["by"], "robust");
 }
 
@@ -141,5 +146,55 @@ fn an_unknown_defense_lists_the_known_ones() {
 fn a_negative_eps_is_refused() {
     let dir = Dir::new();
     train(&dir, "n.bpk", &["--defense", "trades", "--eps=-3"]).fails_with(&["ε must be"]);
+    assert!(!dir.exists("n.bpk"));
+}
+
+/// `--convention paper`: the inner attack's ε in normalised units, as the seed trained. The card
+/// records it for the defense and for robust selection, `models` says it, and a resumed run
+/// keeps it.
+#[test]
+fn the_paper_convention_is_recorded_and_kept() {
+    let dir = Dir::new();
+    let said = train(
+        &dir,
+        "p.bpk",
+        &["--defense", "pgd-at", "--convention", "paper"],
+    )
+    .args([
+        "--attack-steps",
+        "1",
+        "--select",
+        "robust",
+        "--select-steps",
+        "1",
+    ])
+    .args([
+        "--image-size",
+        "32",
+        "--width",
+        "4",
+        "--epochs",
+        "1",
+        "--no-eval",
+    ])
+    .run_ok();
+    assert!(said.contains("(normalised units"), "{said}");
+    dir.robustdx([
+        "eval", "--model", "p.bpk", "--data", DATA, "--json", "e.json",
+    ])
+    .run_ok();
+    let training = &dir.json("e.json")["model"]["training"];
+    assert_eq!(training["defense"]["convention"], "paper");
+    assert_eq!(training["selected"]["by"]["convention"], "paper");
+    let line = dir.robustdx(["models", "p.bpk"]).run_ok();
+    assert!(line.contains("normalised units"), "{line}");
+    train(&dir, "p.bpk", &["--resume", "--convention", "pixel"])
+        .fails_with(&["--convention paper", "change it mid-run"]);
+}
+
+#[test]
+fn clean_training_has_no_inner_attack_to_put_in_paper_units() {
+    let dir = Dir::new();
+    train(&dir, "n.bpk", &["--convention", "paper"]).fails_with(&["clean", "inner attack"]);
     assert!(!dir.exists("n.bpk"));
 }
