@@ -302,6 +302,7 @@ mod tests {
                     split: "test".into(),
                     samples: test.len(),
                     shard,
+                    skipped: Vec::new(),
                 },
             )
         };
