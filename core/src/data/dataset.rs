@@ -117,67 +117,6 @@ pub struct SkippedFile {
     pub error: String,
 }
 
-/// The samples of another set that decode; the others are left out and listed
-/// ([`Dataset::skipped`]). Made by reading every sample once, so a run never stops halfway on a
-/// file it could have been told about first.
-pub struct ReadableSamples {
-    inner: Arc<dyn Dataset>,
-    indices: Vec<usize>,
-    skipped: Vec<SkippedFile>,
-}
-
-impl ReadableSamples {
-    /// Decodes every sample of `inner`, keeping those that decode.
-    pub fn new(inner: Arc<dyn Dataset>) -> Self {
-        let (mut indices, mut skipped) = (Vec::new(), Vec::new());
-        for index in 0..inner.len() {
-            match inner.get(index) {
-                Ok(_) => indices.push(index),
-                Err(e) => skipped.push(SkippedFile {
-                    file: inner.id(index),
-                    // The hint is what was just done.
-                    error: e.to_string().trim_end_matches(SKIP_HINT).to_string(),
-                }),
-            }
-        }
-        Self {
-            inner,
-            indices,
-            skipped,
-        }
-    }
-}
-
-impl Dataset for ReadableSamples {
-    fn info(&self) -> &DatasetInfo {
-        self.inner.info()
-    }
-
-    fn len(&self) -> usize {
-        self.indices.len()
-    }
-
-    fn get(&self, index: usize) -> Result<Sample> {
-        self.inner.get(self.indices[index])
-    }
-
-    fn id(&self, index: usize) -> String {
-        self.inner.id(self.indices[index])
-    }
-
-    fn label(&self, index: usize) -> Result<Label> {
-        self.inner.label(self.indices[index])
-    }
-
-    fn content_stamp(&self, index: usize) -> Result<String> {
-        self.inner.content_stamp(self.indices[index])
-    }
-
-    fn skipped(&self) -> Vec<SkippedFile> {
-        self.skipped.clone()
-    }
-}
-
 /// A data source's train and test splits.
 pub struct DataSplits {
     /// What models are trained on.
@@ -316,11 +255,12 @@ impl Dataset for FileDataset {
     }
 }
 
-/// A view of some of another data set's samples.
+/// A view of some of another data set's samples: a split, or the samples that decode.
 pub struct Subset {
     inner: Arc<dyn Dataset>,
     indices: Vec<usize>,
     info: DatasetInfo,
+    skipped: Vec<SkippedFile>,
 }
 
 impl Subset {
@@ -333,6 +273,30 @@ impl Subset {
             inner,
             indices,
             info,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// The samples of `inner` that decode; the others are left out and listed
+    /// ([`Dataset::skipped`]). Made by reading every sample once, so a run never stops halfway
+    /// on a file it could have been told about first.
+    pub fn readable(inner: Arc<dyn Dataset>) -> Self {
+        let (mut indices, mut skipped) = (Vec::new(), Vec::new());
+        for index in 0..inner.len() {
+            match inner.get(index) {
+                Ok(_) => indices.push(index),
+                Err(e) => skipped.push(SkippedFile {
+                    file: inner.id(index),
+                    // The hint is what was just done.
+                    error: e.to_string().trim_end_matches(SKIP_HINT).to_string(),
+                }),
+            }
+        }
+        Self {
+            info: inner.info().clone(),
+            inner,
+            indices,
+            skipped,
         }
     }
 }
@@ -360,6 +324,10 @@ impl Dataset for Subset {
 
     fn content_stamp(&self, index: usize) -> Result<String> {
         self.inner.content_stamp(self.indices[index])
+    }
+
+    fn skipped(&self) -> Vec<SkippedFile> {
+        self.skipped.clone()
     }
 }
 

@@ -26,8 +26,7 @@ pub use batcher::{Batch, BatchLoader, batch_targets, draw_keys, images_to_tensor
 pub use chestxray14::open_chestxray14;
 pub use csv_folder::{CsvColumns, open_csv};
 pub use dataset::{
-    DataSplits, Dataset, DatasetInfo, FileDataset, ReadableSamples, Sample, SkippedFile, Subset,
-    holdout_split,
+    DataSplits, Dataset, DatasetInfo, FileDataset, Sample, SkippedFile, Subset, holdout_split,
 };
 pub use fingerprint::fingerprint;
 pub use image::{DecodeOptions, Image, MAX_PIXELS, MAX_SIDE};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use super::dicom::DicomFrames;
 use super::synthetic::{SyntheticConfig, SyntheticKind};
 use super::{
-    CsvColumns, DataSplits, Dataset, DecodeOptions, FileSource, ReadableSamples, open_chestxray14,
-    open_csv, open_image_folder, open_medmnist,
+    CsvColumns, DataSplits, Dataset, DecodeOptions, FileSource, Subset, open_chestxray14, open_csv,
+    open_image_folder, open_medmnist,
 };
 use crate::{Error, Result};
 
@@ -115,7 +115,7 @@ pub fn open(
         return Ok(splits);
     }
     let readable = |split: Arc<dyn Dataset>| -> Result<Arc<dyn Dataset>> {
-        let kept = ReadableSamples::new(split);
+        let kept = Subset::readable(split);
         if kept.is_empty() {
             return Err(Error::EmptySplit {
                 source_name: kept.info().name.clone(),
@@ -130,7 +130,7 @@ pub fn open(
     Ok(DataSplits {
         // An empty train split is fine for the commands that only evaluate; the trainer
         // refuses it when asked to train.
-        train: Arc::new(ReadableSamples::new(splits.train)),
+        train: Arc::new(Subset::readable(splits.train)),
         test: readable(splits.test)?,
     })
 }

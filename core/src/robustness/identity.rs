@@ -111,6 +111,20 @@ pub(crate) fn attack_differences(a: &AttackSpec, b: &AttackSpec) -> Vec<String> 
     out
 }
 
+#[cfg(test)]
+impl Subject {
+    /// Nothing recorded but the test split: for tests of what is built on a result.
+    pub(crate) fn unrecorded() -> Self {
+        Self {
+            model_sha256: String::new(),
+            data: String::new(),
+            data_fingerprint: None,
+            split: "test".into(),
+            seed: 0,
+        }
+    }
+}
+
 impl Subject {
     /// How `self` (recorded) and `now` differ, in words ("seed 0 → 1", "model sha256 3f2a… →
     /// 9c41…", "data fingerprint not recorded → 5d0e…").

@@ -237,17 +237,7 @@ mod tests {
                 attack: attack.into(),
                 eps,
                 settings: serde_json::Value::Object(spec.settings.clone()),
-                identity: Some(ResultIdentity::new(
-                    spec,
-                    Subject {
-                        model_sha256: String::new(),
-                        data: String::new(),
-                        data_fingerprint: None,
-                        split: "test".into(),
-                        seed: 0,
-                    },
-                    8,
-                )),
+                identity: Some(ResultIdentity::new(spec, Subject::unrecorded(), 8)),
                 robustdx_version: None,
                 metrics: RobustnessMetrics {
                     adversarial: Metrics {
