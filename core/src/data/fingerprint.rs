@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::Dataset;
 use crate::Result;
+use crate::robustness::lower_hex;
 
 /// Lower-case hex SHA-256 over the samples of `data`, in index order: each one's id and
 /// [content stamp](Dataset::content_stamp). Equal for two opens of unchanged data; different
@@ -21,7 +22,7 @@ pub fn fingerprint(data: &dyn Dataset) -> Result<String> {
             hash.update(part.as_bytes());
         }
     }
-    Ok(hex(&hash.finalize()))
+    Ok(lower_hex(&hash.finalize()))
 }
 
 /// The stamp of a sample without a file of its own (generated, or one image of an array): a
@@ -30,11 +31,7 @@ pub(crate) fn bytes_stamp(label: &crate::Label, bytes: &[u8]) -> String {
     let mut hash = Sha256::new();
     hash.update(serde_json::to_vec(label).expect("labels serialise"));
     hash.update(bytes);
-    hex(&hash.finalize())
-}
-
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    lower_hex(&hash.finalize())
 }
 
 #[cfg(test)]

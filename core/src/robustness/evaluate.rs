@@ -163,7 +163,7 @@ mod tests {
     use crate::attack::{AutoProjectedGradientDescent, ProjectedGradientDescent};
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
     use crate::metrics;
-    use crate::test_support::{cpu, rng_lock};
+    use crate::test_support::{cpu, rng_lock, seeded_small_cnn};
     use crate::train::predict;
 
     /// At ε = 0 the "attack" is the clean model: the same scores, nothing fooled, δ = 0 — on
@@ -180,11 +180,7 @@ mod tests {
             };
             let splits = synthetic::open(kind, &config);
             let test = splits.test.as_ref();
-            let model = {
-                let _rng = rng_lock();
-                device.seed(1);
-                DiagnosticModel::create("small-cnn", test.info(), 32, Some(4), &device).unwrap()
-            };
+            let model = seeded_small_cnn(test.info(), 32, 4, 1);
             let clean =
                 metrics::evaluate(&predict(&model, test, 5, &device, &mut |_, _| {}).unwrap())
                     .unwrap();
@@ -232,11 +228,7 @@ mod tests {
             seed: 9,
         };
         let splits = synthetic::open(kind, &config);
-        let device = cpu();
-        let _rng = rng_lock();
-        device.seed(2);
-        let model =
-            DiagnosticModel::create("small-cnn", splits.test.info(), 32, Some(4), &device).unwrap();
+        let model = seeded_small_cnn(splits.test.info(), 32, 4, 2);
         (model, splits.test)
     }
 

@@ -12,7 +12,7 @@ mod sweep;
 
 pub use evaluate::{AttackEvaluation, Example, evaluate_attack};
 pub(crate) use identity::attack_differences;
-pub use identity::{ResultIdentity, Shard, Subject, sha256_hex};
+pub use identity::{ResultIdentity, Shard, Subject, lower_hex, sha256_hex};
 pub use outcome::{Decision, decision, finding_names};
 pub use record::{ImageRecord, records_csv, records_json_lines, summarize};
 pub use sanity::{

@@ -115,7 +115,7 @@ mod tests {
     use crate::report::{DataSummary, ModelSummary};
     use crate::robustness::Subject;
     use crate::run::{Plan, merge, plan};
-    use crate::test_support::{cpu, rng_lock};
+    use crate::test_support::{cpu, seeded_small_cnn};
 
     #[derive(Default)]
     struct Quiet {
@@ -171,11 +171,7 @@ mod tests {
             },
         );
         let test = splits.test.as_ref();
-        let model = {
-            let _rng = rng_lock();
-            device.seed(5);
-            DiagnosticModel::create("small-cnn", test.info(), 32, Some(4), &device).unwrap()
-        };
+        let model = seeded_small_cnn(test.info(), 32, 4, 5);
         let ids = vec![
             identity("pgd", 0.0, serde_json::json!({"steps": 2})),
             identity("pgd", 4.0, serde_json::json!({"steps": 2})),
@@ -276,11 +272,7 @@ mod tests {
             },
         );
         let test = splits.test.as_ref();
-        let model = {
-            let _rng = rng_lock();
-            device.seed(5);
-            DiagnosticModel::create("small-cnn", test.info(), 32, Some(4), &device).unwrap()
-        };
+        let model = seeded_small_cnn(test.info(), 32, 4, 5);
         let subject = identity("pgd", 0.0, serde_json::json!({})).subject;
         let paper = |batch_size| {
             let spec = AttackSpec::new(
