@@ -3,8 +3,9 @@
 use burn::Tensor;
 use burn::tensor::Device;
 
+use super::Objective;
 use crate::model::{Classifier, DiagnosticModel};
-use crate::{Result, TaskKind, task};
+use crate::{Result, TaskKind};
 
 /// The smallest batch [`AttackedModel::forward_and_gradient`] splits over two threads.
 #[cfg(feature = "parallel")]
@@ -75,11 +76,21 @@ impl AttackedModel {
         images: Tensor<4>,
         targets: Tensor<2>,
     ) -> Result<(Tensor<2>, Tensor<1>, Tensor<4>)> {
+        self.forward_and_gradient_of(images, &Objective::task(targets))
+    }
+
+    /// The logits, each sample's score under `objective` and its input gradient (attacks that
+    /// climb another score than the task's loss: DLR, margins).
+    pub fn forward_and_gradient_of(
+        &self,
+        images: Tensor<4>,
+        objective: &Objective,
+    ) -> Result<(Tensor<2>, Tensor<1>, Tensor<4>)> {
         #[cfg(feature = "parallel")]
-        if let Some(halves) = self.on_two_threads(&images, &targets) {
+        if let Some(halves) = self.on_two_threads(&images, objective) {
             return halves;
         }
-        self.one_pass(images, targets)
+        self.one_pass(images, objective)
     }
 
     /// On the CPU backend, a batch of at least [`SPLIT_AT`] images runs as two halves on two
@@ -90,7 +101,7 @@ impl AttackedModel {
     fn on_two_threads(
         &self,
         images: &Tensor<4>,
-        targets: &Tensor<2>,
+        objective: &Objective,
     ) -> Option<Result<(Tensor<2>, Tensor<1>, Tensor<4>)>> {
         let batch = images.dims()[0];
         let on_cpu = matches!(
@@ -101,20 +112,14 @@ impl AttackedModel {
             return None;
         }
         let half = batch / 2;
-        let (first, second) = rayon::join(
-            || {
-                self.one_pass(
-                    images.clone().narrow(0, 0, half),
-                    targets.clone().narrow(0, 0, half),
-                )
-            },
-            || {
-                self.one_pass(
-                    images.clone().narrow(0, half, batch - half),
-                    targets.clone().narrow(0, half, batch - half),
-                )
-            },
-        );
+        let part = |start: usize, len: usize| {
+            let rows = Tensor::arange(start as i64..(start + len) as i64, &self.device);
+            self.one_pass(
+                images.clone().narrow(0, start, len),
+                &objective.select(rows),
+            )
+        };
+        let (first, second) = rayon::join(|| part(0, half), || part(half, batch - half));
         Some(first.and_then(|(l1, s1, g1)| {
             let (l2, s2, g2) = second?;
             Ok((
@@ -128,11 +133,11 @@ impl AttackedModel {
     pub(super) fn one_pass(
         &self,
         images: Tensor<4>,
-        targets: Tensor<2>,
+        objective: &Objective,
     ) -> Result<(Tensor<2>, Tensor<1>, Tensor<4>)> {
         let x = images.autodiff().require_grad();
         let logits = self.frozen.logits(x.clone());
-        let loss = task::per_sample_loss(self.task(), logits.clone(), targets.autodiff());
+        let loss = objective.per_sample(self.task(), logits.clone());
         let grads = loss.clone().sum().backward();
         let gradient = x
             .grad(&grads)

@@ -6,6 +6,7 @@ mod budget;
 mod gap_train;
 mod generator;
 mod goal;
+mod objective;
 mod registry;
 mod sample_draws;
 
@@ -28,6 +29,7 @@ pub use generator::{
     UnetGeneratorConfig, scale_to_budget,
 };
 pub use goal::Goal;
+pub use objective::{Loss, Objective};
 pub use pgd::{PgdRun, PgdSettings, ProjectedGradientDescent};
 pub use registry::{
     AttackContext, AttackEntry, AttackInfo, AttackSpec, MAX_ATTACK_STEPS, attack_entry,
@@ -60,6 +62,48 @@ pub trait Attack {
         labels: &[Label],
         keys: &SampleKeys,
     ) -> Result<Tensor<4>>;
+
+    /// [`perturb`](Self::perturb), with what the attack knows about each image besides its
+    /// adversarial version (which suite member broke it, how many queries it took).
+    fn perturb_detailed(
+        &self,
+        model: &AttackedModel,
+        images: Tensor<4>,
+        labels: &[Label],
+        keys: &SampleKeys,
+    ) -> Result<Perturbed> {
+        Ok(Perturbed::images(
+            self.perturb(model, images, labels, keys)?,
+        ))
+    }
+
+    /// A suite's attacks in running order (empty for a single attack): the rows of its
+    /// contribution table.
+    fn members(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Adversarial images and, where the attack tracks them, per-image facts for the records.
+#[derive(Debug, Clone)]
+pub struct Perturbed {
+    /// The adversarial images.
+    pub images: Tensor<4>,
+    /// A suite's member that broke each image first (none where it stands).
+    pub broken_by: Option<Vec<Option<String>>>,
+    /// The model queries a score-only attack spent on each image.
+    pub queries: Option<Vec<u32>>,
+}
+
+impl Perturbed {
+    /// Just the images.
+    pub fn images(images: Tensor<4>) -> Self {
+        Self {
+            images,
+            broken_by: None,
+            queries: None,
+        }
+    }
 }
 
 #[cfg(test)]

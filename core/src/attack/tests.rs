@@ -551,7 +551,9 @@ fn a_batch_split_over_two_threads_gives_each_half_its_own_numbers() {
         values(gradient.clone()),
         values(Tensor::cat(vec![g1, g2], 0)),
     );
-    let (one_logits, _, one_gradient) = model.one_pass(images, targets).unwrap();
+    let (one_logits, _, one_gradient) = model
+        .one_pass(images, &super::Objective::task(targets))
+        .unwrap();
     logits.into_data().assert_approx_eq::<f32>(
         &one_logits.into_data(),
         burn::tensor::Tolerance::absolute(1e-5),

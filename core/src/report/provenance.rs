@@ -177,6 +177,7 @@ mod tests {
                 record.model.task,
                 &record.model.class_names,
                 goal,
+                &[],
                 &r.records,
             )
             .unwrap();

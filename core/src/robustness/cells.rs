@@ -99,7 +99,17 @@ impl Merge for AttackReport {
             .ok_or_else(|| Error::invalid("a cell without an identity cannot be merged"))?
             .attack
             .goal;
-        cell.metrics = summarize(self.model.task, &self.model.class_names, goal, &records)?;
+        // A suite's members, in running order, are the rows of every part's contribution table.
+        let members: Vec<String> = (cell.metrics.contributions.iter())
+            .map(|c| c.attack.clone())
+            .collect();
+        cell.metrics = summarize(
+            self.model.task,
+            &self.model.class_names,
+            goal,
+            &members,
+            &records,
+        )?;
         cell.records = records;
         Ok(cell)
     }

@@ -100,7 +100,8 @@ pub fn evaluate_attack(
         let batch_labels: Vec<Label> = samples.iter().map(|s| s.label.clone()).collect();
         let keys = SampleKeys::new(seed, indices.iter().map(|&i| i as u64).collect());
         let clean_logits = attacked.logits(clean.clone());
-        let adversarial = attack.perturb(&attacked, clean.clone(), &batch_labels, &keys)?;
+        let perturbed = attack.perturb_detailed(&attacked, clean.clone(), &batch_labels, &keys)?;
+        let adversarial = perturbed.images;
         let adversarial_logits = attacked.logits(adversarial.clone());
 
         let targets = match attack.goal() {
@@ -145,11 +146,14 @@ pub fn evaluate_attack(
                 target,
                 linf: linf[i],
                 l2: l2[i],
+                broken_by: perturbed.broken_by.as_ref().and_then(|b| b[i].clone()),
+                queries: perturbed.queries.as_ref().map(|q| q[i]),
             });
         }
         on_batch(records.len(), total);
     }
-    let metrics = summarize(task, &card.class_names, attack.goal(), &records)?;
+    let members = attack.members();
+    let metrics = summarize(task, &card.class_names, attack.goal(), &members, &records)?;
     Ok(AttackEvaluation {
         metrics,
         records,
@@ -291,6 +295,7 @@ mod tests {
             model.card.task,
             &model.card.class_names,
             Goal::Untargeted,
+            &[],
             &whole.records,
         )
         .unwrap();

@@ -2,6 +2,7 @@
 //! to each image (fooled it or not, how far it moved it).
 
 mod cells;
+mod contribution;
 mod evaluate;
 mod identity;
 mod outcome;
@@ -10,6 +11,7 @@ mod sanity;
 mod single_image;
 mod sweep;
 
+pub use contribution::{Contribution, contributions, finding_accuracy};
 pub use evaluate::{AttackEvaluation, Example, evaluate_attack};
 pub(crate) use identity::attack_differences;
 pub use identity::{ResultIdentity, Shard, Subject, lower_hex, sha256_hex};
@@ -43,4 +45,11 @@ pub struct RobustnessMetrics {
     pub mean_linf: f64,
     /// See `mean_linf`.
     pub mean_l2: f64,
+    /// A suite's members in running order: what each broke, and the robust accuracy after it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributions: Vec<Contribution>,
+    /// Multi-label: each finding's accuracy on the attacked images (robust accuracy per finding;
+    /// `accuracy` is then the exact-match one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding_accuracy: Option<Vec<f64>>,
 }

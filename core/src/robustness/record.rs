@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::RobustnessMetrics;
+use super::contribution::{contributions, finding_accuracy};
 use super::outcome::{Decision, OutcomeCounts, decision};
 use crate::attack::Goal;
 use crate::metrics::{self, Predictions};
@@ -31,14 +32,22 @@ pub struct ImageRecord {
     pub l2: f32,
     /// The attack changed the decision (any label, for multi-label).
     pub fooled: bool,
+    /// For a suite (AutoAttack): the member that broke the image first; none while it stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broken_by: Option<String>,
+    /// For a score-only attack (Square): the model queries it spent on the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queries: Option<u32>,
 }
 
 /// The scores a set of records implies; records in index order give the same sums whatever
-/// batches or shards made them.
+/// batches or shards made them. `members` lists a suite's attacks in running order (empty for a
+/// single attack): their contribution table is part of the scores.
 pub fn summarize(
     task: TaskKind,
     class_names: &[String],
     goal: Goal,
+    members: &[String],
     records: &[ImageRecord],
 ) -> Result<RobustnessMetrics> {
     let mut counts = OutcomeCounts::default();
@@ -70,6 +79,8 @@ pub fn summarize(
         success_rate: counts.success_rate(goal),
         mean_linf: linf / n,
         mean_l2: l2 / n,
+        contributions: contributions(task, members, records),
+        finding_accuracy: finding_accuracy(task, records),
     })
 }
 
@@ -161,6 +172,8 @@ mod tests {
             linf: 0.01 * index as f32,
             l2: 0.1,
             fooled: decision(TaskKind::Binary, &clean) != decision(TaskKind::Binary, &adv),
+            broken_by: None,
+            queries: None,
         }
     }
 
@@ -173,7 +186,7 @@ mod tests {
             record(2, 1, [0.7, 0.3], [0.8, 0.2]),   // wrong → still wrong, not changed
             record(3, 0, [0.6, 0.4], [0.45, 0.55]), // correct → fooled
         ];
-        let m = summarize(TaskKind::Binary, &names, Goal::Untargeted, &records).unwrap();
+        let m = summarize(TaskKind::Binary, &names, Goal::Untargeted, &[], &records).unwrap();
         assert_eq!(m.adversarial.accuracy, 0.25);
         assert_eq!(m.fooling_rate, 0.5);
         assert!((m.success_rate - 2.0 / 3.0).abs() < 1e-12);
@@ -181,7 +194,7 @@ mod tests {
         // Order does not matter for the scores.
         let mut reversed = records.clone();
         reversed.reverse();
-        let r = summarize(TaskKind::Binary, &names, Goal::Untargeted, &reversed).unwrap();
+        let r = summarize(TaskKind::Binary, &names, Goal::Untargeted, &[], &reversed).unwrap();
         assert_eq!(r.adversarial.accuracy, m.adversarial.accuracy);
         assert_eq!(r.adversarial.auc_macro, m.adversarial.auc_macro);
     }

@@ -256,6 +256,8 @@ mod tests {
                     success_rate: 0.0,
                     mean_linf: 0.0,
                     mean_l2: 0.0,
+                    contributions: vec![],
+                    finding_accuracy: None,
                 },
                 records: vec![],
             }

@@ -58,6 +58,8 @@ pub fn run(args: EvalArgs, backend: BackendChoice) -> anyhow::Result<()> {
                 linf: 0.0,
                 l2: 0.0,
                 fooled: false,
+                broken_by: None,
+                queries: None,
             })
             .collect();
         write_record_cells(path, &[("none", 0.0, records.as_slice())])?;
