@@ -4,6 +4,7 @@
 //! (p ≈ 1, gradients at rounding level) are "fragile" — any f32 implementation may walk
 //! elsewhere — and are only checked against the budget. The golden batch is 8 images, attacked
 //! at once on a two-thread pool, so the two-halves path of the CPU backend is what is compared.
+//! The AutoAttack members have a module each.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,8 +30,21 @@ fn fixtures(dir: &str) -> PathBuf {
 }
 
 fn model(device: &Device) -> DiagnosticModel {
-    let path = fixtures("torch").join("resnet-18.safetensors");
-    let tensors = read_safetensors(&std::fs::read(&path).unwrap(), "resnet-18").unwrap();
+    resnet18(&fixtures("torch").join("resnet-18.safetensors"), device)
+}
+
+/// The 10-class ResNet-18 of `tests/fixtures/attacks/make_models.py`, for the attacks that aim
+/// at the 9 runner-up classes (APGD-T, FAB-T) and AutoAttack.
+#[allow(dead_code)]
+fn model_10_classes(device: &Device) -> DiagnosticModel {
+    resnet18(
+        &fixtures("attacks").join("resnet-18-10.safetensors"),
+        device,
+    )
+}
+
+fn resnet18(path: &Path, device: &Device) -> DiagnosticModel {
+    let tensors = read_safetensors(&std::fs::read(path).unwrap(), "resnet-18").unwrap();
     let options = ImportOptions {
         input_size: Some(64),
         ..Default::default()
