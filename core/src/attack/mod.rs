@@ -11,13 +11,14 @@ mod registry;
 mod sample_draws;
 
 // The one list of attacks: adding one is its file (with an `ENTRY`) and its name here.
-registry::attacks!(fgsm, pgd, apgd, gap; test: throwaway);
+registry::attacks!(fgsm, pgd, apgd, autoattack, gap; test: throwaway);
 
 pub use crate::registry::{
     NoSettings, Settings, applicable, canonical_settings, describe_settings, typed_settings,
 };
 pub use apgd::{ApgdOutcome, ApgdSettings, AutoProjectedGradientDescent};
 pub use attacked::AttackedModel;
+pub use autoattack::{AutoAttack, AutoAttackSettings, Version};
 pub use budget::{Budget, Convention, Norm, Region};
 pub use fgsm::FastGradientSignMethod;
 pub use gap::{
@@ -106,6 +107,8 @@ impl Perturbed {
     }
 }
 
+#[cfg(test)]
+mod autoattack_tests;
 #[cfg(test)]
 mod gap_tests;
 #[cfg(test)]

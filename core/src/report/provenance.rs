@@ -113,6 +113,22 @@ pub fn sanity_summary(record: &AttackReport) -> Vec<(bool, String)> {
             }
             SanityCheck::ZeroGradients => "input gradients are non-zero: passed".to_string(),
             SanityCheck::NonDeterministic => "repeated forward passes agree: passed".to_string(),
+            SanityCheck::GradientFreeStronger => {
+                let free = |name: &str| {
+                    let name = name.split(':').next().unwrap_or_default();
+                    attack_info(name).is_ok_and(|info| info.gradient_free)
+                };
+                let measured = record.results.iter().any(|r| {
+                    free(&r.attack) || r.metrics.contributions.iter().any(|c| free(&c.attack))
+                });
+                if measured {
+                    "gradient-free attacks did no better than gradient attacks: passed".to_string()
+                } else {
+                    "gradient-free vs gradient attacks: not applicable (no gradient-free attack \
+                     such as Square ran)"
+                        .to_string()
+                }
+            }
             SanityCheck::WeakerAttackStronger => {
                 // The first pair the registry ranks (stronger, weaker) measured at one ε.
                 let compared = record.results.iter().find_map(|stronger| {

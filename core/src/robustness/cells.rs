@@ -4,7 +4,7 @@
 
 use super::identity::{ResultIdentity, Shard};
 use super::record::{ImageRecord, summarize};
-use super::sanity::{SanityCheck, check_attacks};
+use super::sanity::check_attacks;
 use crate::report::{AttackReport, AttackResult};
 use crate::run::{Identity, Indexed, Merge, RunReport, Unit};
 use crate::{Error, Result};
@@ -52,8 +52,7 @@ impl RunReport for AttackReport {
 
     /// The model's flags stay; the attack check compares the cells so far.
     fn units_changed(&mut self) {
-        self.sanity
-            .retain(|f| f.check != SanityCheck::WeakerAttackStronger);
+        self.sanity.retain(|f| !f.check.compares_cells());
         self.sanity.extend(check_attacks(&self.results));
     }
 

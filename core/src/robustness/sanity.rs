@@ -30,6 +30,19 @@ pub enum SanityCheck {
     NonDeterministic,
     /// A weaker attack (PGD) did better than a stronger one (APGD) at the same budget.
     WeakerAttackStronger,
+    /// An attack that never reads a gradient (Square) did better than the gradient attacks:
+    /// the gradients mislead them (gradient masking).
+    GradientFreeStronger,
+}
+
+impl SanityCheck {
+    /// Whether the check compares a sweep's cells (redone as cells are added), not the model.
+    pub fn compares_cells(self) -> bool {
+        matches!(
+            self,
+            SanityCheck::WeakerAttackStronger | SanityCheck::GradientFreeStronger
+        )
+    }
 }
 
 /// One warning.
@@ -42,11 +55,12 @@ pub struct SanityFlag {
 }
 
 /// The checks every sweep runs.
-pub const SANITY_CHECKS: [SanityCheck; 4] = [
+pub const SANITY_CHECKS: [SanityCheck; 5] = [
     SanityCheck::ProbabilityOutputs,
     SanityCheck::ZeroGradients,
     SanityCheck::NonDeterministic,
     SanityCheck::WeakerAttackStronger,
+    SanityCheck::GradientFreeStronger,
 ];
 
 fn floats<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
@@ -164,13 +178,93 @@ pub fn check_attacks(results: &[AttackResult]) -> Vec<SanityFlag> {
             );
             if same_budget && s.eps > 0.0 && weaker_acc < stronger_acc {
                 let (weaker_name, stronger_name) = (short_name(&w.attack), short_name(&s.attack));
+                // A suite runs the attack it dominates first, with the same draws: losing to it
+                // is not the model's doing.
+                let why = if stronger.metrics.contributions.is_empty() {
+                    "the stronger attack should do at least as well — the loss surface may be \
+                     masked"
+                } else {
+                    "the suite runs it first with the same random draws, so it cannot leave more \
+                     images standing — a bug in robustdx, please report it"
+                };
                 out.push(SanityFlag {
                     check: SanityCheck::WeakerAttackStronger,
                     message: format!(
                         "at ε = {}/255 {weaker_name} left accuracy {weaker_acc:.3}, \
-                         {stronger_name} {stronger_acc:.3}: the stronger attack should do at \
-                         least as well — the loss surface may be masked",
+                         {stronger_name} {stronger_acc:.3}: {why}",
                         s.eps
+                    ),
+                });
+            }
+        }
+    }
+    out.extend(check_gradient_free(results));
+    out
+}
+
+fn gradient_free(attack: &str) -> bool {
+    attack_info(attack).is_ok_and(|info| info.gradient_free)
+}
+
+/// Gradient masking: a gradient-free attack breaking images the gradient attacks could not — a
+/// suite's gradient-free member breaking images after its gradient members, or a gradient-free
+/// cell leaving lower accuracy than a gradient cell at the same budget.
+fn check_gradient_free(results: &[AttackResult]) -> Vec<SanityFlag> {
+    let mut out = Vec::new();
+    for cell in results {
+        let table = &cell.metrics.contributions;
+        // A member label is its registry name, then its changed settings after colons.
+        let member = |label: &str| label.split(':').next().unwrap_or_default().to_string();
+        let late: usize = table
+            .iter()
+            .enumerate()
+            .filter(|(k, c)| {
+                gradient_free(&member(&c.attack))
+                    && table[..*k]
+                        .iter()
+                        .any(|e| !gradient_free(&member(&e.attack)))
+            })
+            .map(|(_, c)| c.broken)
+            .sum();
+        if late > 0 {
+            out.push(SanityFlag {
+                check: SanityCheck::GradientFreeStronger,
+                message: format!(
+                    "at ε = {}/255 the gradient-free members of {} broke {late} images the \
+                     gradient attacks left standing: their gradients mislead them (gradient \
+                     masking), so gradient attacks alone overstate this model's robustness",
+                    cell.eps,
+                    short_name(&cell.attack)
+                ),
+            });
+        }
+    }
+    for free in results.iter().filter(|r| gradient_free(&r.attack)) {
+        let Some(f) = free.identity.as_ref().map(|i| &i.attack) else {
+            continue;
+        };
+        for other in results {
+            let Some(o) = other.identity.as_ref().map(|i| &i.attack) else {
+                continue;
+            };
+            let gradient_cell =
+                !gradient_free(&other.attack) && other.metrics.contributions.is_empty();
+            let same_budget =
+                (f.eps, f.norm, f.convention, f.goal) == (o.eps, o.norm, o.convention, o.goal);
+            let (free_acc, other_acc) = (
+                free.metrics.adversarial.accuracy,
+                other.metrics.adversarial.accuracy,
+            );
+            if gradient_cell && same_budget && f.eps > 0.0 && free_acc < other_acc {
+                out.push(SanityFlag {
+                    check: SanityCheck::GradientFreeStronger,
+                    message: format!(
+                        "at ε = {}/255 {} (no gradients) left accuracy {free_acc:.3}, {} \
+                         {other_acc:.3}: a gradient attack should do better — the gradients \
+                         mislead it (gradient masking)",
+                        f.eps,
+                        short_name(&free.attack),
+                        short_name(&other.attack)
                     ),
                 });
             }
@@ -218,12 +312,17 @@ mod tests {
         assert_eq!(f[0].check, SanityCheck::NonDeterministic);
     }
 
-    #[test]
-    fn pgd_beating_apgd_at_the_same_budget_is_flagged() {
+    /// A cell of `attack` at `eps` that left `accuracy`, with a suite's `contributions`.
+    fn cell(
+        attack: &str,
+        eps: f32,
+        accuracy: f64,
+        contributions: Vec<crate::robustness::Contribution>,
+    ) -> AttackResult {
         use crate::attack::{AttackSpec, Convention, Norm};
         use crate::metrics::Metrics;
         use crate::robustness::{ResultIdentity, RobustnessMetrics, Subject};
-        let result = |attack: &str, eps: f32, accuracy: f64| {
+        {
             let spec = AttackSpec::new(
                 attack,
                 eps,
@@ -256,12 +355,17 @@ mod tests {
                     success_rate: 0.0,
                     mean_linf: 0.0,
                     mean_l2: 0.0,
-                    contributions: vec![],
+                    contributions,
                     finding_accuracy: None,
                 },
                 records: vec![],
             }
-        };
+        }
+    }
+
+    #[test]
+    fn pgd_beating_apgd_at_the_same_budget_is_flagged() {
+        let result = |attack: &str, eps: f32, accuracy: f64| cell(attack, eps, accuracy, vec![]);
         let fine = [result("pgd", 4.0, 0.30), result("apgd", 4.0, 0.25)];
         assert!(check_attacks(&fine).is_empty());
         let masked = [
@@ -277,5 +381,57 @@ mod tests {
             "{}",
             flags[0].message
         );
+    }
+
+    /// A suite's gradient-free member breaking images after the gradient members, or a
+    /// gradient-free cell beating a gradient cell at the same ε, raises the masking flag; a
+    /// suite above the attack it runs first is called a bug.
+    #[test]
+    fn gradient_free_breaks_flag_masking_and_a_suite_above_its_first_member_is_a_bug() {
+        use crate::attack::ATTACK_INFO;
+        use crate::robustness::Contribution;
+        let free = ATTACK_INFO.iter().find(|a| a.gradient_free).unwrap().name;
+        let row = |attack: &str, broken: usize| Contribution {
+            attack: attack.into(),
+            broken,
+            robust_accuracy: 0.0,
+        };
+        let suite = ATTACK_INFO
+            .iter()
+            .find(|a| a.name == "autoattack")
+            .unwrap()
+            .name;
+        let honest = cell(suite, 4.0, 0.2, vec![row("apgd", 3), row(free, 0)]);
+        assert!(check_attacks(std::slice::from_ref(&honest)).is_empty());
+        let masked = cell(
+            suite,
+            4.0,
+            0.2,
+            vec![row("apgd", 3), row(&format!("{free}:queries=100"), 2)],
+        );
+        let flags = check_attacks(&[masked]);
+        assert_eq!(flags.len(), 1, "{flags:?}");
+        assert_eq!(flags[0].check, SanityCheck::GradientFreeStronger);
+        assert!(
+            flags[0].message.contains("broke 2 images"),
+            "{}",
+            flags[0].message
+        );
+
+        let cells = [
+            cell("pgd", 4.0, 0.30, vec![]),
+            cell(free, 4.0, 0.25, vec![]),
+        ];
+        let flags = check_attacks(&cells);
+        assert_eq!(flags.len(), 1, "{flags:?}");
+        assert_eq!(flags[0].check, SanityCheck::GradientFreeStronger);
+
+        let above = [
+            cell("apgd", 4.0, 0.2, vec![]),
+            cell(suite, 4.0, 0.3, vec![row("apgd", 0)]),
+        ];
+        let flags = check_attacks(&above);
+        assert_eq!(flags.len(), 1, "{flags:?}");
+        assert!(flags[0].message.contains("a bug"), "{}", flags[0].message);
     }
 }
