@@ -404,6 +404,9 @@ pub struct SingleImageReport {
     /// (absent in records written before robustdx drew them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grad_cam: Option<GradCamPair>,
+    /// The model queries a score-only attack (Square) spent: forward passes, no gradient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queries: Option<u32>,
 }
 
 /// Two Grad-CAM maps of one image, before and after an attack: row-major, in [0, 1], at the
@@ -445,6 +448,7 @@ impl SingleImageReport {
             loss,
             linf,
             grad_cam: None,
+            queries: None,
         }
     }
 

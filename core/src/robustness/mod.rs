@@ -11,7 +11,7 @@ mod sanity;
 mod single_image;
 mod sweep;
 
-pub use contribution::{Contribution, contributions, finding_accuracy};
+pub use contribution::{Contribution, contribution_text, contributions, finding_accuracy};
 pub use evaluate::{AttackEvaluation, Example, evaluate_attack};
 pub(crate) use identity::attack_differences;
 pub use identity::{ResultIdentity, Shard, Subject, lower_hex, sha256_hex};

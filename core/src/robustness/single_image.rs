@@ -227,6 +227,7 @@ pub async fn attack_single_image(
     // One image, keyed as image 0 of seed 0: the same random start natively and in a browser.
     let keys = SampleKeys::sequential(0, 1);
     let spec = settings.spec()?;
+    let mut queries = None;
     let adversarial = if settings.is_stepwise() {
         let pgd = ProjectedGradientDescent::from_spec(&spec)?;
         let mut run = pgd.start(&attacked, clean.clone(), &labels, &keys, 0)?;
@@ -248,12 +249,14 @@ pub async fn attack_single_image(
         }
         run.adversarial()
     } else {
-        spec.build(&AttackContext { generator })?.perturb(
+        let out = spec.build(&AttackContext { generator })?.perturb_detailed(
             &attacked,
             clean.clone(),
             &labels,
             &keys,
-        )?
+        )?;
+        queries = out.queries.and_then(|q| q.first().copied());
+        out.images
     };
     let after = view(&attacked, adversarial.clone(), &clean_image, Some(targets)).await?;
     loss.push(after.loss.expect("asked for"));
@@ -287,6 +290,7 @@ pub async fn attack_single_image(
     let (mut maps, _) = grad_cam(model, pair, CamTarget::Predicted, device).await?;
     let (cam_adversarial, cam_clean) =
         (maps.pop().expect("two maps"), maps.pop().expect("two maps"));
+    report.queries = queries;
     report.grad_cam = Some(GradCamPair {
         height: cam_clean.height,
         width: cam_clean.width,

@@ -11,13 +11,13 @@ use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use robustdx_core::attack::{
     AttackContext, AttackSpec, Convention, DEFAULT_ATTACK, GapAttackSettings,
-    GenerativeAdversarialPerturbation, Goal, Norm, applicable, attack_entry,
+    GenerativeAdversarialPerturbation, Goal, Norm, applicable, attack_entry, short_name,
 };
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::registry::{Settings, assignment_key, parse_assignments};
 use robustdx_core::report::AttackReport;
 use robustdx_core::robustness::{
-    ImageRecord, ResultIdentity, Sweep, records_csv, records_json_lines,
+    ImageRecord, ResultIdentity, Sweep, contribution_text, records_csv, records_json_lines,
 };
 use serde_json::{Map, Value};
 
@@ -413,9 +413,22 @@ pub fn write_record_cells(
 
 /// The sweep's table for the terminal.
 pub fn table(record: &AttackReport) -> String {
+    let width = (record.results.iter())
+        .map(|r| r.attack.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    // Robust accuracy for multi-label is exact match: an image stands only if no finding flips.
+    let multi_label = record.model.task.is_multi_label();
     let mut out = format!(
-        "{:<6} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
-        "attack", "ε×255", "accuracy", "AUC", "fooled", "success", "‖δ‖∞×255"
+        "{:<width$} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+        "attack",
+        "ε×255",
+        if multi_label { "exact" } else { "accuracy" },
+        "AUC",
+        "fooled",
+        "success",
+        "‖δ‖∞×255"
     );
     for r in &record.results {
         let m = &r.metrics;
@@ -424,15 +437,29 @@ pub fn table(record: &AttackReport) -> String {
             .auc_macro
             .map_or("-".into(), |a| format!("{a:.3}"));
         out.push_str(&format!(
-            "{:<6} {:>7} {:>9.3} {:>9} {:>9.3} {:>9.3} {:>9.2}\n",
+            "{:<width$} {:>7} {:>9.3} {:>9} {:>9.3} {:>9.3} {:>9.2}\n",
             r.attack,
             r.eps,
-            m.adversarial.accuracy,
+            (m.adversarial.exact_match)
+                .filter(|_| multi_label)
+                .unwrap_or(m.adversarial.accuracy),
             auc,
             m.fooling_rate,
             m.success_rate,
             m.mean_linf * 255.0
         ));
+    }
+    for r in record
+        .results
+        .iter()
+        .filter(|r| !r.metrics.contributions.is_empty())
+    {
+        out.push_str(&format!(
+            "\n{} at ε = {}/255, each attack on the images the earlier left standing:\n",
+            short_name(&r.attack),
+            r.eps
+        ));
+        out.push_str(&contribution_text(&r.metrics, &record.model.class_names));
     }
     for flag in &record.sanity {
         out.push_str(&format!("warning ({:?}): {}\n", flag.check, flag.message));

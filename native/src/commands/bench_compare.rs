@@ -10,8 +10,15 @@ use std::process::Command;
 use clap::Args;
 use serde::Deserialize;
 
-use robustdx_core::attack::{AutoProjectedGradientDescent, ProjectedGradientDescent};
+use burn::Tensor;
+use burn::tensor::{Device, TensorData};
+use robustdx_core::Label;
+use robustdx_core::attack::{
+    AttackSpec, AttackedModel, AutoAttack, AutoProjectedGradientDescent, ProjectedGradientDescent,
+    SampleKeys,
+};
 use robustdx_core::defense::PgdAdversarialTraining;
+use robustdx_core::model::{ImportOptions, import_torch, read_safetensors};
 
 use crate::speed::{
     LARGE_MODELS, SPEED_MODELS, attack_seconds, bench_device, pgd_seconds, train_step_seconds,
@@ -69,6 +76,9 @@ struct TorchRow {
     #[serde(default = "pgd")]
     attack: String,
     images_per_s: f64,
+    /// AutoAttack's row: the images left standing.
+    #[serde(default)]
+    robust: Option<usize>,
 }
 
 fn pgd() -> String {
@@ -212,6 +222,88 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
                 theirs.map_or("–".into(), |t| format!("{:.2}", ours / t)),
             );
         }
+        autoattack_row(backend, &device, torch.as_ref().ok())?;
     }
+    Ok(())
+}
+
+/// AutoAttack (standard) on the golden's 10-class ResNet-18 and 32 photo crops
+/// (`tests/fixtures/attacks/make_autoattack_golden.py`), one run on each side: images/s, and the
+/// images left standing, which should agree within about one image (the members draw different
+/// random numbers on each side).
+fn autoattack_row(
+    backend: &str,
+    device: &Device,
+    torch: Option<&TorchTimes>,
+) -> anyhow::Result<()> {
+    let dir = std::path::Path::new("tests/fixtures/attacks");
+    let golden: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        dir.join("autoattack_golden.json"),
+    )?)?;
+    let eps = golden["eps_255"].as_f64().unwrap_or(1.0) as f32;
+    let bytes = |file: &str| std::fs::read(dir.join(file));
+    let options = ImportOptions {
+        input_size: Some(64),
+        ..Default::default()
+    };
+    let weights = read_safetensors(&bytes("resnet-18-10.safetensors")?, "resnet-18-10")?;
+    let model = import_torch("resnet-18", weights, "resnet-18-10", &options, device)?.model;
+    let file = "autoattack_golden.safetensors";
+    let tensors = read_safetensors(&bytes(file)?, file)?;
+    // Little-endian words of the tensor `name`: its f32 images or i64 labels.
+    let words = |name: &str, width: usize| -> anyhow::Result<Vec<Vec<u8>>> {
+        let tensor = (tensors.iter().find(|t| t.name == name))
+            .ok_or_else(|| anyhow::anyhow!("{file} has no {name}"))?;
+        let raw = tensor
+            .to_bytes()
+            .map_err(|e| anyhow::anyhow!("{file}: {name}: {e:?}"))?;
+        Ok(raw.chunks_exact(width).map(<[u8]>::to_vec).collect())
+    };
+    let labels: Vec<Label> = words("labels", 8)?
+        .into_iter()
+        .map(|w| Label::Class(i64::from_le_bytes(w.try_into().expect("8 bytes")) as usize))
+        .collect();
+    let pixels: Vec<f32> = words("images", 4)?
+        .into_iter()
+        .map(|w| f32::from_le_bytes(w.try_into().expect("4 bytes")))
+        .collect();
+    let batch = labels.len();
+    anyhow::ensure!(
+        pixels.len() == batch * 3 * 64 * 64,
+        "{file}: images do not match the labels"
+    );
+    let images = Tensor::<4>::from_data(TensorData::new(pixels, [batch, 3, 64, 64]), device);
+    let spec = AttackSpec::untargeted_linf(AutoAttack::NAME, eps, &Default::default())?;
+    let suite = spec.build(&Default::default())?;
+    let attacked = AttackedModel::new(&model, device);
+    let start = std::time::Instant::now();
+    let adversarial = suite.perturb(
+        &attacked,
+        images,
+        &labels,
+        &SampleKeys::sequential(0, batch),
+    )?;
+    let decided: Vec<i64> = attacked
+        .logits(adversarial)
+        .argmax(1)
+        .into_data()
+        .iter::<i64>()
+        .collect();
+    let seconds = start.elapsed().as_secs_f64();
+    let robust = decided
+        .iter()
+        .zip(&labels)
+        .filter(|(d, l)| l.class() == Some(**d as usize))
+        .count();
+    let theirs = torch.and_then(|t| t.rows.iter().find(|r| r.attack == AutoAttack::NAME));
+    let ours = batch as f64 / seconds;
+    println!(
+        "| AutoAttack (standard, ε {eps}/255; robust: robustdx {robust}, torchattacks {}) | ResNet-18 10-class fixture (width 4, 64 px, {batch} photo crops) | {backend} | {ours:.2} | {} | {} |",
+        theirs
+            .and_then(|t| t.robust)
+            .map_or("–".into(), |r| r.to_string()),
+        theirs.map_or("–".into(), |t| format!("{:.2}", t.images_per_s)),
+        theirs.map_or("–".into(), |t| format!("{:.2}", ours / t.images_per_s)),
+    );
     Ok(())
 }

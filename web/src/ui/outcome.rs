@@ -62,6 +62,7 @@ pub fn Outcome(client: WorkerClient) -> impl IntoView {
                             {format!(" ‖δ‖∞ = {:.2}/255. {} on {}: {:.0} ms in all, {:.1} ms per step{}.",
                                 rep.linf, rep.settings.attack.to_uppercase(), rep.backend, f.timing.total_ms, f.timing.per_step_ms,
                                 f.timing.cam_ms.map_or(String::new(), |ms| format!(", Grad-CAM {ms:.0} ms")))}
+                            {rep.queries.map(|q| view! { <span data-testid="queries">{format!(" {q} model queries (scores only, no gradients).")}</span> })}
                         </p>
                     }.into_any()
                 }

@@ -2,6 +2,7 @@
 //! charts as the native HTML report. The file is read in the browser, never sent anywhere.
 
 use leptos::prelude::*;
+use robustdx_core::attack::short_name;
 use robustdx_core::report::{
     AttackReport, provenance, sanity_summary, settings_text, sweep_charts,
 };
@@ -89,5 +90,20 @@ fn Record(record: AttackReport) -> impl IntoView {
                 </tr> }
             }).collect_view()}
         </table>
+        // A suite's cells: what each member broke, as AutoAttack's log shows it.
+        {record.results.iter().filter(|r| !r.metrics.contributions.is_empty()).map(|r| {
+            let m = &r.metrics;
+            let clean = m.accuracy_before_suite().unwrap_or_default();
+            view! {
+                <table data-testid="viewer-contributions">
+                    <caption>{format!("{} at ε = {}/255: each attack on the images the earlier left standing", short_name(&r.attack), r.eps)}</caption>
+                    <tr><th>"attack"</th><th>"broke"</th><th>"robust accuracy after it"</th></tr>
+                    <tr><td>"clean"</td><td></td><td>{format!("{clean:.3}")}</td></tr>
+                    {m.contributions.iter().map(|c| view! {
+                        <tr><td>{c.display_name()}</td><td>{c.broken}</td><td>{format!("{:.3}", c.robust_accuracy)}</td></tr>
+                    }).collect_view()}
+                </table>
+            }
+        }).collect_view()}
     }
 }
