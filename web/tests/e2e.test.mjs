@@ -219,6 +219,12 @@ test('a running attack can be cancelled: a fresh worker starts and the next atta
     await page.locator('[data-testid="attack"]').selectOption('fgsm');
     await runAttack(page);
     assert.match(await page.locator('[data-testid="verdict"]').textContent(), /FGSM/);
+    // Square reads scores only (no gradient): it runs, and says how many queries it spent.
+    await page.locator('[data-testid="attack"]').selectOption('square');
+    await page.locator('[data-testid="setting-queries"]').fill('200');
+    await runAttack(page);
+    assert.equal(await page.locator('[data-testid="outcome"] [data-testid="error"]').count(), 0);
+    assert.match(await page.locator('[data-testid="queries"]').textContent(), /\d+ model queries/);
   });
 });
 
@@ -296,6 +302,14 @@ test('the full page: a sample attacked step by step, a non-image upload refused,
     await page.locator('[data-testid="viewer-identity"]', { hasText: record.model.sha256 }).waitFor();
     assert.match(await page.locator('[data-testid="viewer-sanity"]').textContent(), /passed|⚠/);
     await page.screenshot({ path: join(SHOTS, 'page-viewer.png'), fullPage: true });
+    // An AutoAttack cell shows what each member broke, as AutoAttack's log does.
+    const suiteFile = join(DIST, 'assets', 'reports', 'small-cnn-derm-pgd-at-autoattack.json');
+    const suite = JSON.parse(readFileSync(suiteFile, 'utf8')).results.find((r) => r.attack === 'autoattack');
+    await page.locator('[data-testid="viewer-file"]').setInputFiles(suiteFile);
+    await page.locator('[data-testid="viewer-contributions"]').waitFor();
+    assert.equal(await page.locator('[data-testid="viewer-contributions"] tr').count(), suite.metrics.contributions.length + 2);
+    assert.match(await page.locator('[data-testid="viewer-contributions"]').textContent(), /APGD-T.*FAB-T.*Square/);
+    await page.screenshot({ path: join(SHOTS, 'page-viewer-autoattack.png'), fullPage: true });
     // A file written before result identities (schema 1) still opens, and says what it lacks.
     await page.locator('[data-testid="viewer-file"]').setInputFiles(join(ROOT, 'web', 'tests', 'fixtures', 'schema-1-sweep.json'));
     await page.locator('[data-testid="viewer-identity"]', { hasText: 'not recorded' }).waitFor();

@@ -10,7 +10,7 @@
 //! exactly what ran and a changed member default is a changed identity.
 
 use burn::Tensor;
-use burn::tensor::{Int, IndexingUpdateOp, TensorData};
+use burn::tensor::{IndexingUpdateOp, Int, TensorData};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -127,8 +127,10 @@ fn parse_members(text: &str, suite: &AttackSpec) -> Result<Vec<Member>> {
 
 /// The settings with the version's members filled in and every member setting spelled out.
 fn canonical_autoattack(given: &Settings) -> Result<Settings> {
-    let mut settings: AutoAttackSettings =
-        typed_settings(ENTRY.info.name, &crate::registry::canonical_settings::<AutoAttackSettings>(given)?)?;
+    let mut settings: AutoAttackSettings = typed_settings(
+        ENTRY.info.name,
+        &crate::registry::canonical_settings::<AutoAttackSettings>(given)?,
+    )?;
     let listed = settings.attacks.trim().to_string();
     let of_version = settings.version.members();
     settings.attacks = match (settings.version, listed.is_empty()) {
@@ -240,7 +242,10 @@ impl Attack for AutoAttack {
     }
 
     fn members(&self) -> Vec<String> {
-        self.members.iter().map(|(label, _)| label.clone()).collect()
+        self.members
+            .iter()
+            .map(|(label, _)| label.clone())
+            .collect()
     }
 
     fn perturb(
@@ -285,7 +290,8 @@ impl Attack for AutoAttack {
                 &member_labels,
                 &member_keys,
             )?;
-            let now_correct = still_correct(model, model.logits(out.images.clone()), &member_labels)?;
+            let now_correct =
+                still_correct(model, model.logits(out.images.clone()), &member_labels)?;
             let mut broken = vec![false; batch];
             for (k, &i) in rows.iter().enumerate() {
                 if !now_correct[k] {
