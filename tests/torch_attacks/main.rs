@@ -6,6 +6,8 @@
 //! at once on a two-thread pool, so the two-halves path of the CPU backend is what is compared.
 //! The AutoAttack members have a module each.
 
+mod square;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
