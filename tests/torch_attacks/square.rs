@@ -278,15 +278,16 @@ fn cases(golden: &Value, queries: u64) -> Vec<Value> {
 
 /// At 300 queries (L∞ ε = 4/255, L2 ε = 2): robustdx's Square leaves as many of the 32 crops
 /// standing as torchattacks' and spends as many queries on the ones it breaks, in distribution.
-/// One seed each, to stay within seconds (the band widens by √(1/T + 1) accordingly; three
-/// seeds agreed as closely when the fixture was made, see its README).
+/// Two seeds each, to stay within seconds: a run's count varies by about one image, so the
+/// 2-image band is near three standard errors of a two-run mean (a change that keeps the
+/// distribution fails it by chance well under 1 % of the time).
 #[test]
 fn square_breaks_as_many_photo_crops_as_torchattacks() {
     let golden = golden();
     let quick = cases(&golden, 300);
     assert_eq!(quick.len(), 2);
     for case in &quick {
-        let ours = our_runs(&golden, case, 0..1);
+        let ours = our_runs(&golden, case, 0..2);
         agree(case, &ours);
     }
 }

@@ -195,8 +195,8 @@ impl SquareAttack {
         Ok(())
     }
 
-    /// The share of the image a window covers at query `iteration` (0-based): `p_init` for the
-    /// first 0.1 % of the budget, then halved at 0.5, 2, 5, 10, 20, 40, 60 and 80 % — the
+    /// The share of the image a window covers at query `iteration` (0-based): `p_init`, halved
+    /// once the query passes 0.1, 0.5, 2, 5, 10, 20, 40, 60 and 80 % of the budget — the
     /// reference's `p_selection` with its schedule rescaled to the budget, in the same f64
     /// arithmetic.
     pub fn p_selection(&self, iteration: usize) -> f64 {
@@ -218,6 +218,20 @@ impl SquareAttack {
             Norm::L2 => side.max(3) | 1,
         };
         side.min(h.min(w))
+    }
+
+    /// What an L2 window of `side` holds before its random transpose and signs (the reference's
+    /// `eta(s)`), row-major, unit L2 norm.
+    pub fn l2_window_pattern(side: usize) -> Vec<f32> {
+        eta(side)
+    }
+
+    /// The tiles of the L2 start for `height × width` images, as `[top, left, side]`.
+    pub fn l2_start_tiles(height: usize, width: usize) -> Vec<[usize; 3]> {
+        start_tiles(height, width)
+            .into_iter()
+            .map(|t| [t.top, t.left, t.side])
+            .collect()
     }
 
     /// The search against any score-only model: `logits_of` maps images to `[batch, classes]`
