@@ -19,6 +19,10 @@
 //! break keeps its lowest-margin point (the reference returns the clean image), as APGD keeps
 //! its strongest. Images the model gets wrong before the attack cost no query; the others cost
 //! one for the start and one per query until they break, as the reference's `n_queries` counts.
+//!
+//! Dropping the broken images takes one read of a `[batch]` score per query. It is written as
+//! an asynchronous read ([`SquareAttack::search_async`], what a browser's WebGPU backend must
+//! await); [`SquareAttack::search`] and the [`Attack`] methods block on it.
 
 mod windows;
 
@@ -34,6 +38,7 @@ use super::{
     Attack, AttackedModel, Budget, Convention, Goal, Norm, Objective, Perturbed, SampleKeys,
     Stream,
 };
+use crate::readback::floats;
 use crate::registry::canonical_settings;
 use crate::{Error, Label, Result, TaskKind};
 use windows::{Window, eta, start_tiles, transposed};
@@ -235,8 +240,30 @@ impl SquareAttack {
     }
 
     /// The search against any score-only model: `logits_of` maps images to `[batch, classes]`
-    /// logits of a `task` model, `labels` are the truth, `keys` name the images.
+    /// logits of a `task` model, `labels` are the truth, `keys` name the images. Blocks on the
+    /// search's reads; where a backend cannot block (WebGPU in a browser), await
+    /// [`search_async`](Self::search_async) instead.
     pub fn search(
+        &self,
+        logits_of: &dyn Fn(Tensor<4>) -> Tensor<2>,
+        task: TaskKind,
+        classes: usize,
+        images: Tensor<4>,
+        labels: &[Label],
+        keys: &SampleKeys,
+    ) -> Result<SquareOutcome> {
+        let search = self.search_async(logits_of, task, classes, images, labels, keys);
+        burn::tensor::try_read_sync(search).unwrap_or_else(|| {
+            Err(Error::invalid(
+                "Square reads the model's scores back after every query, which this backend \
+                 cannot do blocking: await SquareAttack::search_async",
+            ))
+        })
+    }
+
+    /// [`search`](Self::search), reading each query's scores back asynchronously (the only
+    /// kind of read WebGPU allows): one `[batch]` read per query, to drop the broken images.
+    pub async fn search_async(
         &self,
         logits_of: &dyn Fn(Tensor<4>) -> Tensor<2>,
         task: TaskKind,
@@ -263,7 +290,11 @@ impl SquareAttack {
         };
         let (clean_margin, _) = scores.of(images.clone(), &truth);
         // An image the model already gets wrong is not attacked (and costs no query).
-        let mut broken: Vec<bool> = host(clean_margin)?.iter().map(|&m| m >= 0.0).collect();
+        let mut broken: Vec<bool> = floats(clean_margin)
+            .await?
+            .iter()
+            .map(|&m| m >= 0.0)
+            .collect();
         let mut queries = vec![0u32; b];
         let mut adversarial = images.clone();
         if self.budget.eps == 0.0 {
@@ -284,12 +315,14 @@ impl SquareAttack {
                 keys.seed,
                 standing.iter().map(|&i| keys.indices[i]).collect(),
             );
-            let run = self.run(
-                &scores,
-                images.clone().select(0, rows.clone()),
-                truth.clone().select(0, rows),
-                run_keys.generators(STREAM_BASE + restart as u64),
-            )?;
+            let run = self
+                .run(
+                    &scores,
+                    images.clone().select(0, rows.clone()),
+                    truth.clone().select(0, rows),
+                    run_keys.generators(STREAM_BASE + restart as u64),
+                )
+                .await?;
             // A run's point replaces the kept one where it breaks the image or scores higher.
             let (mut taken, mut taken_rows) = (Vec::new(), Vec::new());
             for (at, &id) in standing.iter().enumerate() {
@@ -315,9 +348,9 @@ impl SquareAttack {
 
     /// One run of the search from a fresh start on images `x` (all standing), `rngs` one keyed
     /// generator per image.
-    fn run(
+    async fn run(
         &self,
-        scores: &Scores,
+        scores: &Scores<'_>,
         x: Tensor<4>,
         truth: Tensor<2>,
         mut rngs: Vec<ChaCha8Rng>,
@@ -342,7 +375,7 @@ impl SquareAttack {
             best_loss: vec![f32::NEG_INFINITY; k],
             queries: vec![1; k],
         };
-        active.retire_broken(&mut run)?;
+        active.retire_broken(&mut run).await?;
         for iteration in 0..self.queries {
             if active.ids.is_empty() {
                 break;
@@ -357,9 +390,10 @@ impl SquareAttack {
             for &id in &active.ids {
                 run.queries[id] += 1;
             }
-            active.retire_broken(&mut run)?;
+            active.retire_broken(&mut run).await?;
         }
-        active.retire(&mut run, &vec![true; active.ids.len()])?;
+        let everyone = vec![true; active.ids.len()];
+        active.retire(&mut run, &everyone).await?;
         Ok(run)
     }
 
@@ -562,8 +596,9 @@ impl Active {
     }
 
     /// Reads the margins (the one host read per query: who is broken) and retires the broken.
-    fn retire_broken(&mut self, run: &mut Run) -> Result<()> {
-        let broken: Vec<bool> = host(self.margin.clone())?
+    async fn retire_broken(&mut self, run: &mut Run) -> Result<()> {
+        let broken: Vec<bool> = floats(self.margin.clone())
+            .await?
             .iter()
             .map(|&m| m >= 0.0)
             .collect();
@@ -573,16 +608,16 @@ impl Active {
         for (at, &b) in broken.iter().enumerate() {
             run.broken[self.ids[at]] = b;
         }
-        self.retire(run, &broken)
+        self.retire(run, &broken).await
     }
 
     /// Writes the images `leaving` flags into the run's result and stops querying them.
-    fn retire(&mut self, run: &mut Run, leaving: &[bool]) -> Result<()> {
+    async fn retire(&mut self, run: &mut Run, leaving: &[bool]) -> Result<()> {
         if self.ids.is_empty() {
             return Ok(());
         }
         let device = self.x.device();
-        let losses = host(self.loss.clone())?;
+        let losses = floats(self.loss.clone()).await?;
         let (gone, staying): (Vec<usize>, Vec<usize>) =
             (0..self.ids.len()).partition(|&at| leaving[at]);
         let gone_ids: Vec<usize> = gone.iter().map(|&at| self.ids[at]).collect();
@@ -691,12 +726,6 @@ fn place(full: Tensor<4>, rows: Tensor<4>, ids: &[usize]) -> Tensor<4> {
     let gathered = rows.select(0, indices(&from, &device));
     let replaced = Tensor::<1, Bool>::from_data(TensorData::new(replaced, [b]), &device);
     where_images(&replaced, gathered, full)
-}
-
-fn host(t: Tensor<1>) -> Result<Vec<f32>> {
-    t.into_data()
-        .try_to_vec()
-        .map_err(|e| Error::invalid(format!("cannot read Square's scores: {e:?}")))
 }
 
 #[cfg(test)]

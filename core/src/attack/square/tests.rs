@@ -461,3 +461,31 @@ fn settings_out_of_range_are_errors() {
     let info = crate::attack::attack_info("square").unwrap();
     assert!(info.gradient_free && info.randomised && !info.targeted);
 }
+
+/// The asynchronous search (what a browser's WebGPU backend must await) is the same search:
+/// the same images, queries and verdicts as the blocking one.
+#[test]
+fn the_awaited_search_is_the_blocking_one() {
+    let model = Linear::new(-0.2 * Linear::new(0.0).reach());
+    let attack = l2(1.0, 200);
+    let labels = [Label::Class(0), Label::Class(1), Label::Class(0)];
+    let x = Tensor::<4>::full([3, 3, SIDE, SIDE], 0.5, &cpu());
+    let keys = SampleKeys::sequential(2, 3);
+    let logits = |x: Tensor<4>| model.logits(x);
+    let blocking = attack
+        .search(&logits, TaskKind::Binary, 2, x.clone(), &labels, &keys)
+        .unwrap();
+    let awaited = futures_lite::future::block_on(attack.search_async(
+        &logits,
+        TaskKind::Binary,
+        2,
+        x,
+        &labels,
+        &keys,
+    ))
+    .unwrap();
+    assert_eq!(blocking.broken, awaited.broken);
+    assert_eq!(blocking.queries, awaited.queries);
+    assert_eq!(values(blocking.images), values(awaited.images));
+    assert_eq!(blocking.broken, [true, true, true], "{:?}", blocking.queries);
+}
