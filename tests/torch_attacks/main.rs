@@ -7,6 +7,7 @@
 //! The AutoAttack members have a module each.
 
 mod autoattack;
+mod square;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

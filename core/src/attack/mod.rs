@@ -11,7 +11,7 @@ mod registry;
 mod sample_draws;
 
 // The one list of attacks: adding one is its file (with an `ENTRY`) and its name here.
-registry::attacks!(fgsm, pgd, apgd, autoattack, gap; test: throwaway);
+registry::attacks!(fgsm, pgd, apgd, square, autoattack, gap; test: throwaway);
 
 pub use crate::registry::{
     NoSettings, Settings, applicable, canonical_settings, describe_settings, typed_settings,
@@ -37,6 +37,7 @@ pub use registry::{
     attack_info, short_name,
 };
 pub use sample_draws::{SampleKeys, Stream};
+pub use square::{MAX_SQUARE_QUERIES, SquareAttack, SquareLoss, SquareOutcome, SquareSettings};
 
 /// The attack commands and the page start with: PGD, the field's standard first attack.
 pub const DEFAULT_ATTACK: &str = ProjectedGradientDescent::NAME;

@@ -27,6 +27,10 @@ pub enum Loss {
     /// towards the other class). Multi-label: the margin of the one finding the target marks,
     /// `-(2y_t − 1) z_t`, positive once that finding flips.
     DlrTargeted,
+    /// The plain logit margin, unnormalised (Carlini & Wagner's; Square's score):
+    /// `-(z_y − max_{j≠y} z_j)` for any number of classes. Multi-label: as [`Loss::Dlr`],
+    /// `-min_j (2y_j − 1) z_j`. Zero or above: the model decides the image wrongly.
+    Margin,
 }
 
 /// A [`Loss`] with the rows it is measured against.
@@ -55,6 +59,15 @@ impl Objective {
     pub fn dlr(truth: Tensor<2>) -> Self {
         Self {
             loss: Loss::Dlr,
+            truth,
+            target: None,
+        }
+    }
+
+    /// The unnormalised logit margin against `truth` ([`Loss::Margin`]).
+    pub fn margin(truth: Tensor<2>) -> Self {
+        Self {
+            loss: Loss::Margin,
             truth,
             target: None,
         }
@@ -92,18 +105,14 @@ impl Objective {
         let [batch, classes] = logits.dims();
         let score = match (self.loss, task_kind.is_multi_label()) {
             (Loss::Task, _) => return task::per_sample_loss(task_kind, logits, truth),
-            (Loss::Dlr, true) => signed_margins(logits, truth).min_dim(1).neg(),
+            (Loss::Dlr | Loss::Margin, true) => signed_margins(logits, truth).min_dim(1).neg(),
             (Loss::DlrTargeted, true) => {
                 let target = on_graph(self.target.as_ref().expect("a targeted objective"));
                 (signed_margins(logits, truth) * target).sum_dim(1).neg()
             }
+            (Loss::Margin, false) => true_class_margin(logits, truth).neg(),
             (Loss::Dlr, false) => {
-                let true_logit = (logits.clone() * truth.clone()).sum_dim(1);
-                let runner_up = logits
-                    .clone()
-                    .mask_fill(truth.greater_elem(0.5), f32::NEG_INFINITY)
-                    .max_dim(1);
-                let margin = true_logit - runner_up;
+                let margin = true_class_margin(logits.clone(), truth);
                 match classes {
                     0..=2 => margin.neg(),
                     _ => margin.neg() / scale(logits, 0.0),
@@ -121,6 +130,15 @@ impl Objective {
         };
         score.reshape([batch])
     }
+}
+
+/// `z_y − max_{j≠y} z_j` `[batch, 1]`: positive where the model decides the true class.
+fn true_class_margin(logits: Tensor<2>, truth: Tensor<2>) -> Tensor<2> {
+    let true_logit = (logits.clone() * truth.clone()).sum_dim(1);
+    let runner_up = logits
+        .mask_fill(truth.greater_elem(0.5), f32::NEG_INFINITY)
+        .max_dim(1);
+    true_logit - runner_up
 }
 
 /// `(2y − 1)·z` per finding: positive where the model decides the finding as the truth has it.
@@ -208,6 +226,34 @@ mod tests {
         close(
             &scores(&three, TaskKind::MultiClass, &[&[4.0, 2.0, 1.0]]),
             &[-1.0],
+        );
+    }
+
+    /// The plain margin, hand-computed: logits (3, 1, 0.5, −1), truth 0 → −(3 − 1) = −2, truth 2
+    /// → −(0.5 − 3) = 2.5; binary (2, −0.5) with truth 1 → 2.5. Adding 7 to every logit changes
+    /// nothing, doubling them doubles it (unlike DLR). Multi-label: the smallest finding margin.
+    #[test]
+    fn margin_is_the_unnormalised_logit_gap() {
+        let truth = tensor(&[&[1.0, 0.0, 0.0, 0.0], &[0.0, 0.0, 1.0, 0.0]]);
+        let margin = Objective::margin(truth);
+        let logits: &[&[f32]] = &[&[3.0, 1.0, 0.5, -1.0], &[3.0, 1.0, 0.5, -1.0]];
+        close(&scores(&margin, TaskKind::MultiClass, logits), &[-2.0, 2.5]);
+        let shifted: &[&[f32]] = &[&[10.0, 8.0, 7.5, 6.0], &[10.0, 8.0, 7.5, 6.0]];
+        close(
+            &scores(&margin, TaskKind::MultiClass, shifted),
+            &[-2.0, 2.5],
+        );
+        let doubled: &[&[f32]] = &[&[6.0, 2.0, 1.0, -2.0], &[6.0, 2.0, 1.0, -2.0]];
+        close(
+            &scores(&margin, TaskKind::MultiClass, doubled),
+            &[-4.0, 5.0],
+        );
+        let binary = Objective::margin(tensor(&[&[0.0, 1.0]]));
+        close(&scores(&binary, TaskKind::Binary, &[&[2.0, -0.5]]), &[2.5]);
+        let findings = Objective::margin(tensor(&[&[1.0, 0.0, 1.0]]));
+        close(
+            &scores(&findings, TaskKind::MultiLabel, &[&[2.0, -1.0, 0.75]]),
+            &[-0.75],
         );
     }
 

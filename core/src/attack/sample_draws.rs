@@ -52,6 +52,13 @@ impl SampleKeys {
         ChaCha8Rng::from_seed(key)
     }
 
+    /// One generator per image of the batch for `stream`, for an attack that draws as it goes,
+    /// a few numbers per image per query (Square's windows): each image reads its own sequence
+    /// in order, however many neighbours it has and whenever they drop out.
+    pub(crate) fn generators(&self, stream: Stream) -> Vec<ChaCha8Rng> {
+        (0..self.len()).map(|i| self.rng(i, stream)).collect()
+    }
+
     /// `[batch, per_sample…]` values, each image's from its own generator.
     fn draw(
         &self,
