@@ -16,7 +16,7 @@ registry::attacks!(fgsm, pgd, apgd, gap; test: throwaway);
 pub use crate::registry::{
     NoSettings, Settings, applicable, canonical_settings, describe_settings, typed_settings,
 };
-pub use apgd::{ApgdOutcome, ApgdSettings, AutoProjectedGradientDescent};
+pub use apgd::{ApgdLoss, ApgdOutcome, ApgdSettings, AutoProjectedGradientDescent};
 pub use attacked::AttackedModel;
 pub use budget::{Budget, Convention, Norm, Region};
 pub use fgsm::FastGradientSignMethod;
