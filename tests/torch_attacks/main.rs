@@ -6,6 +6,8 @@
 //! at once on a two-thread pool, so the two-halves path of the CPU backend is what is compared.
 //! The AutoAttack members have a module each.
 
+mod apgd_targeted;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -35,7 +37,6 @@ fn model(device: &Device) -> DiagnosticModel {
 
 /// The 10-class ResNet-18 of `tests/fixtures/attacks/make_models.py`, for the attacks that aim
 /// at the 9 runner-up classes (APGD-T, FAB-T) and AutoAttack.
-#[allow(dead_code)]
 fn model_10_classes(device: &Device) -> DiagnosticModel {
     resnet18(
         &fixtures("attacks").join("resnet-18-10.safetensors"),
