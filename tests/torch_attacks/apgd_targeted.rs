@@ -191,6 +191,10 @@ fn apgd_t_runs_match_torchattacks_target_by_target() {
                 continue;
             }
             assert_eq!(fooled[j], acc[j] == 0, "{what}: fooled");
+            eprintln!(
+                "{what}: best score |ours - torchattacks| = {:.1e}",
+                (best_loss[j] - loss_best[j]).abs()
+            );
             assert!(
                 same_score(best_loss[j], loss_best[j]),
                 "{what}: best score {} vs {}",
