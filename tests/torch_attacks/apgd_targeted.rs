@@ -266,6 +266,8 @@ fn apgd_t_breaks_the_images_torchattacks_breaks_at_the_same_rank() {
         .map(|v| v.as_u64().map(|r| r as usize))
         .collect();
     let acc = &golden.ints["apgdt.acc"];
+    let fooled: Vec<bool> = outcome.fooled.into_data().iter::<bool>().collect();
+    let broken_at_target: Vec<i64> = outcome.broken_at_target.into_data().iter::<i64>().collect();
     let adversarial = read(outcome.adversarial);
     let clean = read(images);
     for i in all {
@@ -279,9 +281,9 @@ fn apgd_t_breaks_the_images_torchattacks_breaks_at_the_same_rank() {
         if !robust.contains(&i) {
             continue;
         }
-        assert_eq!(outcome.fooled[i], acc[i] == 0, "image {i}: fooled");
+        assert_eq!(fooled[i], acc[i] == 0, "image {i}: fooled");
         assert_eq!(
-            outcome.broken_at_target[i].map(|t| t + 2),
+            (broken_at_target[i] >= 0).then(|| broken_at_target[i] as usize + 2),
             broken_at[i],
             "image {i}: rank that broke it"
         );

@@ -94,6 +94,12 @@ pub(crate) const ENTRY: AttackEntry = AttackEntry {
 /// `(TARGET_STREAMS + t) << 32 | r`, clear of APGD's own streams (its restart numbers).
 const TARGET_STREAMS: Stream = 1000;
 
+/// Whether each run drops the images an earlier run broke, as the reference does (a read of
+/// the `[batch]` fooled flags before each run). WebGPU allows no blocking read, so in the
+/// browser every run covers the whole batch and keeps its results for the images still
+/// standing: the same numbers (each image's run is its own), more work.
+const DROP_BROKEN: bool = !cfg!(target_arch = "wasm32");
+
 /// What APGD-T found, per image.
 #[derive(Debug, Clone)]
 pub struct ApgdTargetedOutcome {
@@ -102,11 +108,11 @@ pub struct ApgdTargetedOutcome {
     pub adversarial: Tensor<4>,
     /// Whether the model gets the image wrong at `adversarial` (already at the clean image, or
     /// at a run's fooling point).
-    pub fooled: Vec<bool>,
+    pub fooled: Tensor<1, Bool>,
     /// Which target's run broke the image, as a place in the order of
     /// [`target_order`](ApgdTargeted::target_order) (0: the runner-up class, the reference's
-    /// rank 2); `None` where no run did.
-    pub broken_at_target: Vec<Option<usize>>,
+    /// rank 2); −1 where no run did.
+    pub broken_at_target: Tensor<1, Int>,
 }
 
 impl ApgdTargeted {
@@ -170,13 +176,40 @@ impl ApgdTargeted {
     }
 
     /// APGD-T with each run's start supplied by `start(target, restart, rows, images)`: `rows`
-    /// are the batch rows still standing, `images` their clean images. [`perturb`](Attack::perturb)
+    /// are the batch rows the run covers, `images` their clean images. [`perturb`](Attack::perturb)
     /// draws keyed random starts; the golden test hands in the reference's.
     pub fn attack_from(
         &self,
         model: &AttackedModel,
         images: Tensor<4>,
         labels: &[Label],
+        start: impl FnMut(usize, usize, &[usize], &Tensor<4>) -> Result<Tensor<4>>,
+    ) -> Result<ApgdTargetedOutcome> {
+        self.attack_with(model, images, labels, DROP_BROKEN, start)
+    }
+
+    /// APGD's random starts, keyed by image, target and restart (`keys` name the batch's
+    /// images): the starts [`perturb`](Attack::perturb) runs from.
+    fn keyed_starts(
+        &self,
+        keys: &SampleKeys,
+    ) -> impl FnMut(usize, usize, &[usize], &Tensor<4>) -> Result<Tensor<4>> {
+        let apgd = self.apgd();
+        move |target, restart, rows, x| {
+            let keys = SampleKeys::new(keys.seed, rows.iter().map(|&i| keys.indices[i]).collect());
+            let stream = ((TARGET_STREAMS + target as Stream) << 32) | restart as Stream;
+            Ok(apgd.random_start(x, &keys, stream))
+        }
+    }
+
+    /// [`attack_from`](Self::attack_from), each run on the images still standing
+    /// (`drop_broken`) or on the whole batch.
+    fn attack_with(
+        &self,
+        model: &AttackedModel,
+        images: Tensor<4>,
+        labels: &[Label],
+        drop_broken: bool,
         mut start: impl FnMut(usize, usize, &[usize], &Tensor<4>) -> Result<Tensor<4>>,
     ) -> Result<ApgdTargetedOutcome> {
         self.validate()?;
@@ -188,13 +221,9 @@ impl ApgdTargeted {
         let clean_logits = model.logits(images.clone());
         let count = self.target_count(task, classes);
         let order = Self::target_order(task, clean_logits.clone(), count);
-        let clean_correct = super::apgd::decided_correctly(task, clean_logits, truth.clone());
-        let mut fooled: Vec<bool> = clean_correct
-            .into_data()
-            .iter::<bool>()
-            .map(|correct| !correct)
-            .collect();
-        let mut broken_at_target = vec![None; batch];
+        let mut fooled =
+            super::apgd::decided_correctly(task, clean_logits, truth.clone()).bool_not();
+        let mut broken_at_target = Tensor::<1, Int>::full([batch], -1, &device);
         let mut adversarial = images.clone();
         // The highest first-target score each image reached, and where (for the images no
         // target breaks: the first target is the wrong class the model leans to most).
@@ -203,7 +232,12 @@ impl ApgdTargeted {
 
         for target in 0..count {
             for restart in 0..self.restarts {
-                let rows: Vec<usize> = (0..batch).filter(|&i| !fooled[i]).collect();
+                let rows: Vec<usize> = if drop_broken {
+                    let fooled: Vec<bool> = fooled.clone().into_data().iter::<bool>().collect();
+                    (0..batch).filter(|&i| !fooled[i]).collect()
+                } else {
+                    (0..batch).collect()
+                };
                 if rows.is_empty() {
                     break;
                 }
@@ -232,46 +266,36 @@ impl ApgdTargeted {
                     in_run[i] = true;
                 }
                 let place = Tensor::<1, Int>::from_data(TensorData::new(place, [batch]), &device);
-                let run_fooled: Vec<bool> = run.fooled.clone().into_data().iter::<bool>().collect();
-                let mut newly = vec![false; batch];
-                for (j, &i) in rows.iter().enumerate() {
-                    if run_fooled[j] {
-                        newly[i] = true;
-                        fooled[i] = true;
-                        broken_at_target[i] = Some(target);
-                    }
-                }
-                let mask = |flags: Vec<bool>| {
-                    Tensor::<1, Bool>::from_data(TensorData::new(flags, [batch]), &device)
-                };
+                let in_run =
+                    Tensor::<1, Bool>::from_data(TensorData::new(in_run, [batch]), &device);
+                let standing = in_run.bool_and(fooled.clone().bool_not());
+                let newly = standing
+                    .clone()
+                    .bool_and(run.fooled.int().select(0, place.clone()).equal_elem(1));
                 adversarial = where_images(
-                    &mask(newly),
+                    &newly,
                     run.best_adversarial.select(0, place.clone()),
                     adversarial,
                 );
+                broken_at_target = broken_at_target.mask_fill(newly.clone(), target as i64);
                 if target == 0 {
                     let score = run.best_loss.select(0, place.clone());
                     let stronger =
-                        mask(in_run).bool_and(score.clone().greater(strongest_score.clone()));
+                        standing.bool_and(score.clone().greater(strongest_score.clone()));
                     strongest =
                         where_images(&stronger, run.best_loss_point.select(0, place), strongest);
                     strongest_score = strongest_score.mask_where(stronger, score);
                 }
+                fooled = fooled.bool_or(newly);
             }
         }
-        let broken = mask_of(&broken_at_target, &device);
+        let broken = broken_at_target.clone().greater_equal_elem(0);
         Ok(ApgdTargetedOutcome {
             adversarial: where_images(&broken, adversarial, strongest),
             fooled,
             broken_at_target,
         })
     }
-}
-
-/// `[batch]`: where some target's run broke the image.
-fn mask_of(broken_at_target: &[Option<usize>], device: &burn::tensor::Device) -> Tensor<1, Bool> {
-    let flags: Vec<bool> = broken_at_target.iter().map(Option::is_some).collect();
-    Tensor::from_data(TensorData::new(flags, [broken_at_target.len()]), device)
 }
 
 impl Attack for ApgdTargeted {
@@ -294,12 +318,7 @@ impl Attack for ApgdTargeted {
         if self.budget.eps == 0.0 {
             return Ok(images);
         }
-        let apgd = self.apgd();
-        let outcome = self.attack_from(model, images, labels, |target, restart, rows, x| {
-            let keys = SampleKeys::new(keys.seed, rows.iter().map(|&i| keys.indices[i]).collect());
-            let stream = ((TARGET_STREAMS + target as Stream) << 32) | restart as Stream;
-            Ok(apgd.random_start(x, &keys, stream))
-        })?;
+        let outcome = self.attack_from(model, images, labels, self.keyed_starts(keys))?;
         Ok(outcome.adversarial)
     }
 }
@@ -370,6 +389,33 @@ mod tests {
             .iter::<bool>()
             .map(|correct| !correct)
             .collect()
+    }
+
+    /// A model, images and labels of each task kind, where APGD-T breaks some images: the
+    /// untrained 4-grade and multi-label models on their own decisions (so every image starts
+    /// correct), and a trained binary model (an untrained one leans so hard to one class that
+    /// nothing breaks).
+    fn breakable() -> Vec<(String, AttackedModel, Tensor<4>, Vec<Label>)> {
+        let mut cases = vec![];
+        for kind in [SyntheticKind::Fundus, SyntheticKind::Chest] {
+            let (model, test) = small_model(kind);
+            let attacked = AttackedModel::new(&model, &cpu());
+            let (images, _) = whole(&model, test.as_ref());
+            let labels = decided_labels(&attacked, images.clone());
+            cases.push((format!("{kind:?}"), attacked, images, labels));
+        }
+        let (images, labels) = crate::test_support::left_right_batch(16);
+        let binary = AttackedModel::new(crate::test_support::trained_left_right(), &cpu());
+        cases.push(("binary".into(), binary, images, labels));
+        cases
+    }
+
+    /// The outcome's flags on the host: fooled, and the target that broke each image.
+    fn flags(outcome: &ApgdTargetedOutcome) -> (Vec<bool>, Vec<Option<usize>>) {
+        let fooled = outcome.fooled.clone().into_data().iter::<bool>().collect();
+        let broken = outcome.broken_at_target.clone().into_data();
+        let broken = broken.iter::<i64>().map(|t| (t >= 0).then_some(t as usize));
+        (fooled, broken.collect())
     }
 
     fn rows(values: &[&[f32]]) -> Tensor<2> {
@@ -469,20 +515,18 @@ mod tests {
                 assert!(rows1.iter().all(|r| rows0.contains(r)), "{kind:?}");
             }
             assert!(runs.len() <= count);
+            let (fooled_at_end, broken_at_target) = flags(&outcome);
             for (i, &correct) in clean_correct.iter().enumerate() {
                 assert_eq!(runs[0].1.contains(&i), correct, "{kind:?} image {i}");
-                if let Some(target) = outcome.broken_at_target[i] {
-                    assert!(outcome.fooled[i]);
+                if let Some(target) = broken_at_target[i] {
+                    assert!(fooled_at_end[i]);
                     let (_, rows) = &runs[target];
                     assert!(rows.contains(&i), "{kind:?} image {i}");
                     if let Some((_, next)) = runs.get(target + 1) {
                         assert!(!next.contains(&i), "{kind:?} image {i} attacked again");
                     }
                 }
-                assert_eq!(
-                    outcome.fooled[i],
-                    !correct || outcome.broken_at_target[i].is_some()
-                );
+                assert_eq!(fooled_at_end[i], !correct || broken_at_target[i].is_some());
             }
             let (clean, adversarial) = (
                 images.into_data().try_to_vec::<f32>().unwrap(),
@@ -497,6 +541,40 @@ mod tests {
                 .zip(&adversarial)
                 .fold(0.0f32, |m, (c, a)| m.max((a - c).abs()));
             assert!(largest <= eps * (1.0 + 1e-5), "{kind:?}: |δ|∞ {largest}");
+        }
+    }
+
+    /// Without host reads (the browser's way), every run covers the whole batch and keeps its
+    /// results for the images still standing: the same points, flags and ranks as dropping the
+    /// broken images, bit for bit.
+    #[test]
+    fn runs_over_the_whole_batch_give_what_dropping_the_broken_images_gives() {
+        for (kind, attacked, images, labels) in breakable() {
+            let keys = SampleKeys::sequential(3, labels.len());
+            let attack = ApgdTargeted {
+                restarts: 2,
+                ..ApgdTargeted::linf(32.0 / 255.0, 10)
+            };
+            let run = |drop_broken| {
+                attack
+                    .attack_with(
+                        &attacked,
+                        images.clone(),
+                        &labels,
+                        drop_broken,
+                        attack.keyed_starts(&keys),
+                    )
+                    .unwrap()
+            };
+            let (dropping, whole_batch) = (run(true), run(false));
+            let read = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+            assert_eq!(flags(&dropping), flags(&whole_batch), "{kind:?}");
+            assert!(flags(&dropping).1.iter().any(Option::is_some), "{kind:?}");
+            assert_eq!(
+                read(dropping.adversarial),
+                read(whole_batch.adversarial),
+                "{kind:?}"
+            );
         }
     }
 
@@ -552,20 +630,7 @@ mod tests {
     /// model, whose one target is the other class, the two are the same attack.
     #[test]
     fn breaks_every_image_its_first_target_alone_breaks() {
-        let mut cases = vec![];
-        for kind in [SyntheticKind::Fundus, SyntheticKind::Chest] {
-            let (model, test) = small_model(kind);
-            let attacked = AttackedModel::new(&model, &cpu());
-            let (images, _) = whole(&model, test.as_ref());
-            let labels = decided_labels(&attacked, images.clone());
-            cases.push((format!("{kind:?}"), attacked, images, labels));
-        }
-        // Binary: a trained model (an untrained one leans so hard to one class that nothing
-        // breaks).
-        let (images, labels) = crate::test_support::left_right_batch(16);
-        let binary = AttackedModel::new(crate::test_support::trained_left_right(), &cpu());
-        cases.push(("binary".into(), binary, images, labels));
-        for (kind, attacked, images, labels) in cases {
+        for (kind, attacked, images, labels) in breakable() {
             let keys = SampleKeys::sequential(3, labels.len());
             let all = ApgdTargeted::linf(32.0 / 255.0, 10);
             let first_only = ApgdTargeted {
