@@ -6,6 +6,7 @@
 //! at once on a two-thread pool, so the two-halves path of the CPU backend is what is compared.
 //! The AutoAttack members have a module each.
 
+mod apgd_targeted;
 mod autoattack;
 mod square;
 
@@ -343,14 +344,19 @@ fn apgd_matches_torchattacks_from_the_same_start() {
                 eps,
                 convention: Convention::Pixel,
             },
-            steps: case["settings"]["steps"].as_u64().unwrap() as usize,
-            restarts: 1,
+            ..AutoProjectedGradientDescent::linf(
+                eps,
+                case["settings"]["steps"].as_u64().unwrap() as usize,
+            )
         };
         let start = &golden[&format!("{name}.start")];
         let start =
             Tensor::<4>::from_data(TensorData::new(start.clone(), [batch, 3, 64, 64]), &device);
-        let outcome =
-            on_two_threads(|| apgd.run_from(&attacked, x.clone(), &labels, start).unwrap());
+        let objective = apgd.objective(&attacked, &labels).unwrap();
+        let outcome = on_two_threads(|| {
+            apgd.run_from(&attacked, x.clone(), &objective, start)
+                .unwrap()
+        });
         let steps = apgd.steps;
         assert_eq!(outcome.step_sizes.dims(), [steps, batch]);
         let step_sizes: Vec<f32> = outcome.step_sizes.clone().into_data().try_to_vec().unwrap();

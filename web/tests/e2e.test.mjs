@@ -122,7 +122,7 @@ test('APGD from the core\'s registry, on the CPU fallback, equals the native bin
     await page.goto(`${server.origin}/`);
     await page.locator('[data-testid="attack"] option[value="apgd"]').waitFor({ state: 'attached', timeout: 60_000 });
     const offered = await page.locator('[data-testid="attack"] option').evaluateAll((os) => os.map((o) => o.value));
-    assert.deepEqual(offered, ['fgsm', 'pgd', 'apgd', 'gap', 'square']);
+    assert.deepEqual(offered, ['fgsm', 'pgd', 'apgd', 'apgd-t', 'square', 'gap']);
   });
 });
 

@@ -4,7 +4,10 @@
 //! image's best point. No step size to tune, so a "robust" model cannot hide behind a badly
 //! chosen one. The loop follows torchattacks' `APGD.attack_single_run` operation for operation
 //! (golden test: `tests/fixtures/attacks/make_apgd_golden.py`), entirely on the device: no host
-//! read inside the loop.
+//! read inside the loop. It climbs any [`Objective`]: cross-entropy (APGD-CE), DLR (AutoAttack's
+//! APGD-DLR, `loss=dlr`), and the targeted DLR that [APGD-T](super::apgd_targeted) aims with.
+//! For randomised models, `eot` averages several gradients at each point (expectation over
+//! transformation, Athalye et al. 2018), as the reference's `eot_iter`.
 
 use burn::Tensor;
 use burn::tensor::Bool;
@@ -12,11 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::{l2_norms, where_images};
 use super::registry::{AttackEntry, AttackInfo};
+use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, Objective, SampleKeys};
 use crate::registry::canonical_settings;
-use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, SampleKeys};
-use crate::{Error, Label, Result};
+use crate::{Error, Label, Result, TaskKind};
 
-/// APGD-CE, ready to run: the budget and how many iterations and restarts it spends.
+/// APGD, ready to run: the budget, how many iterations and restarts it spends, the score it
+/// climbs and how many gradients it averages at each point.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AutoProjectedGradientDescent {
     /// The threat model; APGD runs in pixel space only ([`Convention::Pixel`]).
@@ -26,7 +30,28 @@ pub struct AutoProjectedGradientDescent {
     /// Independent runs from different random starts; an image keeps a fooling point from any
     /// run, else its highest-loss point.
     pub restarts: usize,
+    /// The score climbed against the truth.
+    pub loss: ApgdLoss,
+    /// Forward and backward passes whose scores and gradients are averaged at each point (1: a
+    /// deterministic model needs no more).
+    pub eot: usize,
 }
+
+/// The score APGD climbs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApgdLoss {
+    /// The task's loss: cross-entropy, or binary cross-entropy for multi-label tasks (APGD-CE).
+    #[default]
+    Ce,
+    /// The difference of logits ratio (AutoAttack's APGD-DLR; the logit margin for binary
+    /// tasks, the smallest finding margin for multi-label ones: see [`Objective`]).
+    Dlr,
+}
+
+/// The most forward and backward passes one APGD run may spend (steps × eot): AutoAttack's
+/// `rand` version spends 100 × 20.
+const MAX_GRADIENT_PASSES: usize = super::MAX_ATTACK_STEPS;
 
 /// APGD's own settings in an [`AttackSpec`](super::AttackSpec).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +61,10 @@ pub struct ApgdSettings {
     pub steps: usize,
     /// Independent runs from different random starts (1: a single run).
     pub restarts: usize,
+    /// `ce` (the task's loss: APGD-CE) or `dlr` (APGD-DLR, AutoAttack's `rand` version).
+    pub loss: ApgdLoss,
+    /// Gradients averaged at each point, for randomised models (AutoAttack's `rand`: 20).
+    pub eot: usize,
 }
 
 impl Default for ApgdSettings {
@@ -43,6 +72,8 @@ impl Default for ApgdSettings {
         Self {
             steps: 100,
             restarts: 1,
+            loss: ApgdLoss::Ce,
+            eot: 1,
         }
     }
 }
@@ -50,9 +81,11 @@ impl Default for ApgdSettings {
 pub(crate) const ENTRY: AttackEntry = AttackEntry {
     info: AttackInfo {
         name: "apgd",
-        about: "APGD-CE: step-size-free PGD with momentum and restarts from the best point (Croce & Hein 2020)",
+        about: "APGD-CE: step-size-free PGD with momentum and restarts from the best point (Croce & Hein 2020); loss=dlr climbs DLR (APGD-DLR), eot=n averages n gradients for randomised models",
         fixed_goal: None,
-        revision: 0,
+        // 1: the settings gained `loss` and `eot`, so a result stored before them (whose spec
+        // lacks the two keys) is recomputed with a reason rather than silently never matching.
+        revision: 1,
         stepwise: false,
         targeted: false,
         gradient_free: false,
@@ -73,6 +106,8 @@ pub(crate) const ENTRY: AttackEntry = AttackEntry {
             budget: spec.budget(),
             steps: s.steps,
             restarts: s.restarts,
+            loss: s.loss,
+            eot: s.eot,
         };
         attack.validate()?;
         Ok(Box::new(attack))
@@ -114,6 +149,21 @@ impl ApgdOutcome {
     }
 }
 
+/// Whether each image is decided correctly, from its logits and one-hot / multi-hot targets.
+pub(super) fn decided_correctly(
+    task: TaskKind,
+    logits: Tensor<2>,
+    targets: Tensor<2>,
+) -> Tensor<1, Bool> {
+    let [b, _] = logits.dims();
+    if task.is_multi_label() {
+        let wrong = logits.greater_elem(0.0).float() - targets;
+        wrong.abs().sum_dim(1).reshape([b]).lower_equal_elem(0.5)
+    } else {
+        logits.argmax(1).equal(targets.argmax(1)).reshape([b])
+    }
+}
+
 /// The checkpoint schedule of torchattacks: the first after ⌊0.22 N⌋ steps, each next window
 /// ⌊0.03 N⌋ shorter, never shorter than ⌊0.06 N⌋ (all at least 1).
 fn schedule(steps: usize) -> (usize, usize, usize) {
@@ -132,10 +182,13 @@ impl AutoProjectedGradientDescent {
             budget: Budget::linf(eps),
             steps,
             restarts: 1,
+            loss: ApgdLoss::Ce,
+            eot: 1,
         }
     }
 
-    /// Checks the budget, that it is pixel-space, and that there is at least one step and one run.
+    /// Checks the budget, that it is pixel-space, that there is at least one step, one run and
+    /// one gradient per point, and that steps × eot stays within the cap.
     pub fn validate(&self) -> Result<()> {
         self.budget.validate()?;
         if self.budget.convention != Convention::Pixel {
@@ -146,7 +199,37 @@ impl AutoProjectedGradientDescent {
         if self.steps == 0 || self.restarts == 0 {
             return Err(Error::invalid("APGD needs at least 1 step and 1 restart"));
         }
-        super::registry::check_steps(Self::NAME, self.steps as u64)
+        if self.eot == 0 {
+            return Err(Error::invalid(
+                "APGD needs eot ≥ 1 (gradients averaged at each point)",
+            ));
+        }
+        super::registry::check_steps(Self::NAME, self.steps as u64)?;
+        if self.steps.saturating_mul(self.eot) > MAX_GRADIENT_PASSES {
+            return Err(Error::invalid(format!(
+                "{}: {} steps × eot {} is over the cap of {MAX_GRADIENT_PASSES} gradient passes \
+                 per run",
+                Self::NAME,
+                self.steps,
+                self.eot
+            )));
+        }
+        Ok(())
+    }
+
+    /// The score this APGD climbs against the truth `labels`.
+    pub fn objective(&self, model: &AttackedModel, labels: &[Label]) -> Result<Objective> {
+        let truth = Goal::Untargeted.targets(
+            labels,
+            model.task(),
+            model.classes(),
+            None,
+            model.device(),
+        )?;
+        Ok(match self.loss {
+            ApgdLoss::Ce => Objective::task(truth),
+            ApgdLoss::Dlr => Objective::dlr(truth),
+        })
     }
 
     /// torchattacks' random start: uniform noise rescaled so its largest entry is ε (L∞), or
@@ -192,42 +275,58 @@ impl AutoProjectedGradientDescent {
         }
     }
 
-    /// Whether each image is decided correctly, from its logits and one-hot / multi-hot targets.
-    fn correct(
+    /// The logits, score and input gradient at `point`: one pass, or with [`eot`](Self::eot)
+    /// above 1 the mean score and gradient of that many passes (the logits, which decide whether
+    /// the point fools the model, of the last, as the reference's loop leaves them). The mean is
+    /// taken as offsets from the first pass, so identical passes — a deterministic model —
+    /// average to exactly that pass.
+    fn score_and_gradient(
         &self,
         model: &AttackedModel,
-        logits: Tensor<2>,
-        targets: Tensor<2>,
-    ) -> Tensor<1, Bool> {
-        let [b, _] = logits.dims();
-        if model.task().is_multi_label() {
-            let wrong = logits.greater_elem(0.0).float() - targets;
-            wrong.abs().sum_dim(1).reshape([b]).lower_equal_elem(0.5)
-        } else {
-            logits.argmax(1).equal(targets.argmax(1)).reshape([b])
+        point: Tensor<4>,
+        objective: &Objective,
+    ) -> Result<(Tensor<2>, Tensor<1>, Tensor<4>)> {
+        let (mut logits, score, gradient) =
+            model.forward_and_gradient_of(point.clone(), objective)?;
+        if self.eot == 1 {
+            return Ok((logits, score, gradient));
         }
+        let mut score_offsets = score.zeros_like();
+        let mut gradient_offsets = gradient.zeros_like();
+        for _ in 1..self.eot {
+            let (pass_logits, pass_score, pass_gradient) =
+                model.forward_and_gradient_of(point.clone(), objective)?;
+            logits = pass_logits;
+            score_offsets = score_offsets + (pass_score - score.clone());
+            gradient_offsets = gradient_offsets + (pass_gradient - gradient.clone());
+        }
+        let n = self.eot as f32;
+        Ok((
+            logits,
+            score + score_offsets.div_scalar(n),
+            gradient + gradient_offsets.div_scalar(n),
+        ))
     }
 
-    /// One run from `start` (a point of the region), against the truth `labels`.
+    /// One run from `start` (a point of the region), ascending `objective`, whose truth rows
+    /// decide which points fool the model.
     pub fn run_from(
         &self,
         model: &AttackedModel,
         images: Tensor<4>,
-        labels: &[Label],
+        objective: &Objective,
         start: Tensor<4>,
     ) -> Result<ApgdOutcome> {
         self.validate()?;
         let x = images;
-        let targets =
-            Goal::Untargeted.targets(labels, model.task(), model.classes(), None, &x.device())?;
+        let targets = objective.truth.clone();
         let [b, _, _, _] = x.dims();
         let device = x.device();
         let (first_check, shortest, shrink) = schedule(self.steps);
 
         let mut x_adv = start;
-        let (logits, loss, mut grad) =
-            model.forward_and_gradient(x_adv.clone(), targets.clone())?;
-        let mut correct = self.correct(model, logits, targets.clone());
+        let (logits, loss, mut grad) = self.score_and_gradient(model, x_adv.clone(), objective)?;
+        let mut correct = decided_correctly(model.task(), logits, targets.clone());
         let mut x_best = x_adv.clone();
         let mut x_best_adv = x_adv.clone();
         let mut grad_best = grad.clone();
@@ -262,9 +361,9 @@ impl AutoProjectedGradientDescent {
             x_adv = self.project(&x, x1, NORM_GUARD);
 
             let (logits, loss, new_grad) =
-                model.forward_and_gradient(x_adv.clone(), targets.clone())?;
+                self.score_and_gradient(model, x_adv.clone(), objective)?;
             grad = new_grad;
-            let now_correct = self.correct(model, logits, targets.clone());
+            let now_correct = decided_correctly(model.task(), logits, targets.clone());
             correct = correct.bool_and(now_correct.clone());
             x_best_adv = where_images(&now_correct.bool_not(), x_adv.clone(), x_best_adv);
 
@@ -337,10 +436,11 @@ impl Attack for AutoProjectedGradientDescent {
         if self.budget.eps == 0.0 {
             return Ok(images);
         }
+        let objective = self.objective(model, labels)?;
         let mut kept: Option<ApgdOutcome> = None;
         for restart in 0..self.restarts as u64 {
             let start = self.random_start(&images, keys, restart);
-            let run = self.run_from(model, images.clone(), labels, start)?;
+            let run = self.run_from(model, images.clone(), &objective, start)?;
             kept = Some(match kept {
                 None => run,
                 Some(kept) => {

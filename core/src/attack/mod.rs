@@ -11,12 +11,13 @@ mod registry;
 mod sample_draws;
 
 // The one list of attacks: adding one is its file (with an `ENTRY`) and its name here.
-registry::attacks!(fgsm, pgd, apgd, square, autoattack, gap; test: throwaway);
+registry::attacks!(fgsm, pgd, apgd, apgd_targeted, square, autoattack, gap; test: throwaway);
 
 pub use crate::registry::{
     NoSettings, Settings, applicable, canonical_settings, describe_settings, typed_settings,
 };
-pub use apgd::{ApgdOutcome, ApgdSettings, AutoProjectedGradientDescent};
+pub use apgd::{ApgdLoss, ApgdOutcome, ApgdSettings, AutoProjectedGradientDescent};
+pub use apgd_targeted::{ApgdTargeted, ApgdTargetedOutcome, ApgdTargetedSettings};
 pub use attacked::AttackedModel;
 pub use autoattack::{AutoAttack, AutoAttackSettings, Version};
 pub use budget::{Budget, Convention, Norm, Region};

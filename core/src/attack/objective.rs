@@ -115,7 +115,7 @@ impl Objective {
                 let margin = true_class_margin(logits.clone(), truth);
                 match classes {
                     0..=2 => margin.neg(),
-                    _ => margin.neg() / scale(logits, 0.0),
+                    _ => margin.neg() / scale(logits, false),
                 }
             }
             (Loss::DlrTargeted, false) => {
@@ -123,8 +123,8 @@ impl Objective {
                 let margin = (logits.clone() * (truth - target)).sum_dim(1);
                 match classes {
                     0..=2 => margin.neg(),
-                    3 => margin.neg() / scale(logits, 0.0),
-                    _ => margin.neg() / scale(logits, 1.0),
+                    3 => margin.neg() / scale(logits, false),
+                    _ => margin.neg() / scale(logits, true),
                 }
             }
         };
@@ -146,19 +146,19 @@ fn signed_margins(logits: Tensor<2>, truth: Tensor<2>) -> Tensor<2> {
     logits * truth.mul_scalar(2.0).sub_scalar(1.0)
 }
 
-/// DLR's scale `z_π1 − (1 − w/2)·z_π3 − (w/2)·z_π4` over the sorted logits: `w = 0` gives the
-/// untargeted `z_π1 − z_π3`, `w = 1` the targeted `z_π1 − (z_π3 + z_π4)/2`.
-fn scale(logits: Tensor<2>, w: f32) -> Tensor<2> {
+/// DLR's scale over the sorted logits: the untargeted `z_π1 − z_π3`, or with `fourth` the
+/// targeted `z_π1 − (z_π3 + z_π4)/2`, written in the reference's order of operations
+/// (`z_π1 − ½z_π3 − ½z_π4 + 1e-12`) so the score rounds as torchattacks' does.
+fn scale(logits: Tensor<2>, fourth: bool) -> Tensor<2> {
     let [batch, _] = logits.dims();
     let sorted = logits.sort_descending(1);
     let at = |k: usize| sorted.clone().narrow(1, k, 1);
-    let third = at(2);
-    let low = if w > 0.0 {
-        third.mul_scalar(1.0 - w / 2.0) + at(3).mul_scalar(w / 2.0)
+    let spread = if fourth {
+        at(0) - at(2).mul_scalar(0.5) - at(3).mul_scalar(0.5)
     } else {
-        third
+        at(0) - at(2)
     };
-    (at(0) - low).add_scalar(DLR_GUARD).reshape([batch, 1])
+    spread.add_scalar(DLR_GUARD).reshape([batch, 1])
 }
 
 #[cfg(test)]

@@ -424,8 +424,7 @@ fn apgd_is_at_least_as_strong_as_pgd_10_and_stays_in_its_budget() {
         };
         let apgd = AutoProjectedGradientDescent {
             budget,
-            steps: 30,
-            restarts: 1,
+            ..AutoProjectedGradientDescent::linf(eps, 30)
         };
         let by_pgd = pgd.perturb(&model, images.clone(), &labels, &keys).unwrap();
         let by_apgd = apgd
@@ -465,7 +464,12 @@ fn apgd_keeps_the_highest_loss_point_and_halves_its_step() {
     let start = apgd.random_start(&images, &SampleKeys::sequential(0, 6), 0);
     check_within(&images, &start, Norm::Linf, 0.002);
     let outcome = apgd
-        .run_from(&model, images.clone(), &labels, start.clone())
+        .run_from(
+            &model,
+            images.clone(),
+            &apgd.objective(&model, &labels).unwrap(),
+            start.clone(),
+        )
         .unwrap();
     let best: Vec<f32> = outcome
         .best_loss
@@ -504,8 +508,7 @@ fn apgd_refuses_what_it_does_not_do() {
             convention: Convention::Paper,
             ..Budget::linf(0.1)
         },
-        steps: 5,
-        restarts: 1,
+        ..AutoProjectedGradientDescent::linf(0.1, 5)
     };
     assert!(
         paper
@@ -562,4 +565,98 @@ fn a_batch_split_over_two_threads_gives_each_half_its_own_numbers() {
         &one_gradient.into_data(),
         burn::tensor::Tolerance::absolute(1e-5),
     );
+}
+
+/// A deterministic model gives the same gradient on every pass, so averaging eot = 3 of them is
+/// exactly one pass: the same adversarial images, bit for bit, in L∞ and L2.
+#[test]
+fn apgd_with_eot_on_a_deterministic_model_is_exactly_one_pass() {
+    let model = attacked();
+    let (images, labels) = left_right_batch(6);
+    let keys = SampleKeys::sequential(4, labels.len());
+    for (norm, eps) in [(Norm::Linf, 0.03), (Norm::L2, 0.5)] {
+        let once = AutoProjectedGradientDescent {
+            budget: Budget {
+                norm,
+                eps,
+                convention: Convention::Pixel,
+            },
+            ..AutoProjectedGradientDescent::linf(eps, 10)
+        };
+        let thrice = AutoProjectedGradientDescent { eot: 3, ..once };
+        let by_once = once
+            .perturb(&model, images.clone(), &labels, &keys)
+            .unwrap();
+        let by_thrice = thrice
+            .perturb(&model, images.clone(), &labels, &keys)
+            .unwrap();
+        assert_eq!(values(by_once), values(by_thrice), "{norm:?}");
+    }
+}
+
+/// `loss=dlr` climbs the DLR score (here a binary model's logit margin) instead of the
+/// cross-entropy: the run's best score is the score of its best point, above the start's.
+#[test]
+fn apgd_dlr_climbs_the_dlr_score() {
+    let model = attacked();
+    let (images, labels) = left_right_batch(6);
+    let apgd = AutoProjectedGradientDescent {
+        loss: ApgdLoss::Dlr,
+        ..AutoProjectedGradientDescent::linf(0.002, 12)
+    };
+    let objective = apgd.objective(&model, &labels).unwrap();
+    assert_eq!(objective.loss, Loss::Dlr);
+    let start = apgd.random_start(&images, &SampleKeys::sequential(0, 6), 0);
+    let score = |x: Tensor<4>| -> Vec<f32> {
+        objective
+            .per_sample(model.task(), model.logits(x))
+            .into_data()
+            .try_to_vec()
+            .unwrap()
+    };
+    let outcome = apgd
+        .run_from(&model, images.clone(), &objective, start.clone())
+        .unwrap();
+    let best: Vec<f32> = outcome.best_loss.into_data().try_to_vec().unwrap();
+    let (at_best, at_start) = (score(outcome.best_loss_point), score(start));
+    for i in 0..6 {
+        assert!((best[i] - at_best[i]).abs() < 1e-5, "{i}");
+        assert!(best[i] >= at_start[i], "{i}");
+    }
+    assert!(best.iter().sum::<f32>() > at_start.iter().sum::<f32>());
+}
+
+/// APGD's new settings: defaults that change nothing, `loss` and `eot` taken, bad values refused
+/// with a message, never a panic.
+#[test]
+fn apgd_settings_take_a_loss_and_eot_and_refuse_bad_values() {
+    let spec = |settings: serde_json::Value| {
+        AttackSpec::untargeted_linf(
+            AutoProjectedGradientDescent::NAME,
+            4.0,
+            settings.as_object().unwrap(),
+        )
+    };
+    let defaults = spec(serde_json::json!({})).unwrap();
+    assert_eq!(
+        serde_json::Value::Object(defaults.settings.clone()),
+        serde_json::json!({"steps": 100, "restarts": 1, "loss": "ce", "eot": 1})
+    );
+    assert_eq!(defaults.describe(), "apgd ε=4/255");
+    let dlr = spec(serde_json::json!({"loss": "dlr", "eot": 20})).unwrap();
+    assert_eq!(dlr.describe(), "apgd ε=4/255 eot=20 loss=dlr");
+    let built = dlr.build(&AttackContext::default()).unwrap();
+    assert_eq!(built.name(), AutoProjectedGradientDescent::NAME);
+    let e = spec(serde_json::json!({"loss": "hinge"})).unwrap_err();
+    assert!(e.to_string().contains("bad setting"), "{e}");
+    for (settings, says) in [
+        (serde_json::json!({"eot": 0}), "eot ≥ 1"),
+        (serde_json::json!({"eot": 200}), "gradient passes"),
+    ] {
+        let e = spec(settings.clone())
+            .and_then(|s| s.build(&AttackContext::default()).map(|_| ()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{settings}: {e}");
+    }
 }

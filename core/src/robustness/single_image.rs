@@ -41,8 +41,9 @@ pub struct SingleImageSettings {
 }
 
 /// Settings the one-image run decides itself: one start, from the clean image, so the same
-/// image gives the same numbers on every backend.
-pub const FIXED_SETTINGS: [&str; 2] = ["restarts", "random_start"];
+/// image gives the same numbers on every backend; one gradient per point (APGD's `eot`), as the
+/// models the page runs are deterministic.
+pub const FIXED_SETTINGS: [&str; 3] = ["restarts", "random_start", "eot"];
 
 /// The settings of `attack` a person may set for one image beyond ε and its steps, with their
 /// defaults: the numbers and switches of its registry entry, less the fixed ones (what the
