@@ -93,6 +93,7 @@ pub(crate) const ENTRY: AttackEntry = AttackEntry {
         needs_generator: false,
         // Croce & Hein: a PGD that does not reach APGD-CE's loss is a bug or luck.
         dominates: Some(super::pgd::ENTRY.info.name),
+        on_page: true,
         canonical: canonical_settings::<ApgdSettings>,
     },
     build: |spec, _| {

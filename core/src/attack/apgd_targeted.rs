@@ -69,6 +69,7 @@ pub(crate) const ENTRY: AttackEntry = AttackEntry {
         randomised: true,
         needs_generator: false,
         dominates: None,
+        on_page: true,
         canonical: canonical_settings::<ApgdTargetedSettings>,
     },
     build: |spec, _| {

@@ -71,6 +71,8 @@ pub(crate) const ENTRY: AttackEntry = AttackEntry {
         needs_generator: false,
         // It runs APGD-CE first, with the same keyed draws: it can only leave fewer images.
         dominates: Some(super::apgd::ENTRY.info.name),
+        // A data-set evaluation: it reads back which images still stand after every member.
+        on_page: false,
         canonical: canonical_autoattack,
     },
     build: |spec, context| Ok(Box::new(AutoAttack::from_spec(spec, context)?)),

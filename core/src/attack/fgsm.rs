@@ -30,6 +30,7 @@ pub(crate) const ENTRY: AttackEntry = AttackEntry {
         randomised: false,
         needs_generator: false,
         dominates: None,
+        on_page: true,
         canonical: canonical_settings::<NoSettings>,
     },
     build: |spec, _| {

@@ -105,6 +105,7 @@ pub(crate) const ENTRY: AttackEntry = AttackEntry {
         randomised: false,
         needs_generator: true,
         dominates: None,
+        on_page: true,
         canonical: canonical_settings::<GapAttackSettings>,
     },
     build: |spec, context| {

@@ -80,6 +80,22 @@ pub trait Attack {
         ))
     }
 
+    /// [`perturb_detailed`](Self::perturb_detailed) for callers that must not block on a read of
+    /// the device (a browser's WebGPU, where a blocking read panics). Attacks that read values
+    /// back while they run (Square, after every query) await them here; the others run as they
+    /// always do.
+    fn perturb_detailed_async<'a>(
+        &'a self,
+        model: &'a AttackedModel,
+        images: Tensor<4>,
+        labels: &'a [Label],
+        keys: &'a SampleKeys,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Perturbed>> + 'a>> {
+        Box::pin(std::future::ready(
+            self.perturb_detailed(model, images, labels, keys),
+        ))
+    }
+
     /// A suite's attacks in running order (empty for a single attack): the rows of its
     /// contribution table.
     fn members(&self) -> Vec<String> {

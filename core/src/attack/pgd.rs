@@ -64,6 +64,7 @@ pub(crate) const ENTRY: AttackEntry = AttackEntry {
         randomised: true,
         needs_generator: false,
         dominates: None,
+        on_page: true,
         canonical: canonical_settings::<PgdSettings>,
     },
     build: |spec, _| Ok(Box::new(ProjectedGradientDescent::from_spec(spec)?)),

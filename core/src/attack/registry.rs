@@ -74,6 +74,10 @@ pub struct AttackInfo {
     /// An attack this one should never be weaker than at the same budget and goal: a sweep
     /// that finds it weaker flags the pair (a sanity check).
     pub dominates: Option<&'static str>,
+    /// The page offers it for one image in the browser. Attacks that block on reads of the
+    /// device while they run (AutoAttack's bookkeeping of the images still standing) cannot run
+    /// on a browser's WebGPU, and are for data sets, natively.
+    pub on_page: bool,
     /// The attack's own settings with every default filled in, from the ones given; an unknown
     /// or ill-typed setting is an error.
     pub canonical: fn(&Settings) -> Result<Settings>,

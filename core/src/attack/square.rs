@@ -35,8 +35,7 @@ use serde::{Deserialize, Serialize};
 use super::budget::{l2_norms, where_images};
 use super::registry::{AttackEntry, AttackInfo};
 use super::{
-    Attack, AttackedModel, Budget, Convention, Goal, Norm, Objective, Perturbed, SampleKeys,
-    Stream,
+    Attack, AttackedModel, Budget, Convention, Goal, Norm, Objective, Perturbed, SampleKeys, Stream,
 };
 use crate::readback::floats;
 use crate::registry::canonical_settings;
@@ -108,6 +107,7 @@ pub(crate) const ENTRY: AttackEntry = AttackEntry {
         randomised: true,
         needs_generator: false,
         dominates: None,
+        on_page: true,
         canonical: canonical_settings::<SquareSettings>,
     },
     build: |spec, _| {
@@ -215,9 +215,7 @@ impl SquareAttack {
     /// (L2); never wider than the image (where the reference would fail).
     pub fn window_side(&self, iteration: usize, [c, h, w]: [usize; 3]) -> usize {
         let p = self.p_selection(iteration);
-        let side = (p * (c * h * w) as f64 / c as f64)
-            .sqrt()
-            .round_ties_even() as usize;
+        let side = (p * (c * h * w) as f64 / c as f64).sqrt().round_ties_even() as usize;
         let side = match self.budget.norm {
             Norm::Linf => side.max(1),
             Norm::L2 => side.max(3) | 1,
@@ -473,7 +471,11 @@ impl SquareAttack {
             let window = Window::draw(rng, h, w, side);
             first.mark(at, window);
             second.mark(at, Window::draw(rng, h, w, side));
-            window.paint(&mut bumps[at * h * w..(at + 1) * h * w], w, patterns.draw(rng));
+            window.paint(
+                &mut bumps[at * h * w..(at + 1) * h * w],
+                w,
+                patterns.draw(rng),
+            );
             signs.extend((0..c).map(|_| sign(rng)));
         }
         let device = active.x.device();
@@ -536,11 +538,40 @@ impl Attack for SquareAttack {
             labels,
             keys,
         )?;
-        Ok(Perturbed {
+        Ok(outcome.into())
+    }
+
+    fn perturb_detailed_async<'a>(
+        &'a self,
+        model: &'a AttackedModel,
+        images: Tensor<4>,
+        labels: &'a [Label],
+        keys: &'a SampleKeys,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Perturbed>> + 'a>> {
+        Box::pin(async move {
+            let logits_of = |x| model.logits(x);
+            let outcome = self
+                .search_async(
+                    &logits_of,
+                    model.task(),
+                    model.classes(),
+                    images,
+                    labels,
+                    keys,
+                )
+                .await?;
+            Ok(outcome.into())
+        })
+    }
+}
+
+impl From<SquareOutcome> for Perturbed {
+    fn from(outcome: SquareOutcome) -> Self {
+        Self {
             images: outcome.images,
             broken_by: None,
             queries: Some(outcome.queries),
-        })
+        }
     }
 }
 
@@ -589,7 +620,9 @@ impl Active {
     /// `idx_improved`, widened by `idx_miscl`); the loss kept rises only with the loss.
     fn absorb(&mut self, proposal: Tensor<4>, margin: Tensor<1>, loss: Tensor<1>) {
         let raised = loss.clone().greater(self.loss.clone());
-        let kept = raised.clone().bool_or(margin.clone().greater_equal_elem(0.0));
+        let kept = raised
+            .clone()
+            .bool_or(margin.clone().greater_equal_elem(0.0));
         self.loss = self.loss.clone().mask_where(raised, loss);
         self.margin = self.margin.clone().mask_where(kept.clone(), margin);
         self.best = where_images(&kept, proposal, self.best.clone());

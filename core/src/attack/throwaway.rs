@@ -34,6 +34,7 @@ pub(crate) const ENTRY: AttackEntry = AttackEntry {
         gradient_free: true,
         randomised: true,
         dominates: None,
+        on_page: true,
         canonical: canonical_settings::<UniformNoiseSettings>,
     },
     build: |spec, _| {

@@ -250,12 +250,11 @@ pub async fn attack_single_image(
         }
         run.adversarial()
     } else {
-        let out = spec.build(&AttackContext { generator })?.perturb_detailed(
-            &attacked,
-            clean.clone(),
-            &labels,
-            &keys,
-        )?;
+        // Awaited: an attack that reads back while it runs (Square) must not block in a browser.
+        let out = spec
+            .build(&AttackContext { generator })?
+            .perturb_detailed_async(&attacked, clean.clone(), &labels, &keys)
+            .await?;
         queries = out.queries.and_then(|q| q.first().copied());
         out.images
     };

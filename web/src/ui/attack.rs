@@ -226,7 +226,7 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                                 }
                             }>
                             // The core's registry: a new attack shows up here by being registered.
-                            {ATTACK_INFO.iter().map(|entry| view! {
+                            {ATTACK_INFO.iter().filter(|entry| entry.on_page).map(|entry| view! {
                                 <option value=entry.name title=entry.about
                                     disabled=move || entry.needs_generator && model().generator.is_none()>
                                     {entry.short_name()}

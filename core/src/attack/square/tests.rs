@@ -52,10 +52,7 @@ fn p_schedule_and_window_sides_follow_the_reference() {
             .collect()
     };
     assert_eq!(sides(&linf), [57, 40, 29, 20, 14, 10, 7, 5, 4, 3]);
-    assert_eq!(
-        sides(&l2(0.5, 5000)),
-        [57, 41, 29, 21, 15, 11, 7, 5, 5, 3]
-    );
+    assert_eq!(sides(&l2(0.5, 5000)), [57, 41, 29, 21, 15, 11, 7, 5, 5, 3]);
     // √(p·h·w) = 2.5 exactly (p = 0.5/512, 80 × 80): Python's round gives 2, not 3.
     let half = SquareAttack {
         p_init: 0.5,
@@ -211,7 +208,11 @@ fn multi_label_images_break_when_one_finding_flips() {
 fn images_wrong_at_the_start_are_not_queried() {
     let model = Linear::new(1.0);
     let attack = SquareAttack::linf(EPS, 50);
-    let outcome = model.search(&attack, TaskKind::Binary, &[Label::Class(0), Label::Class(1)]);
+    let outcome = model.search(
+        &attack,
+        TaskKind::Binary,
+        &[Label::Class(0), Label::Class(1)],
+    );
     // s = 1 > 0: class 1 is the decision, so image 0 (truth 0) is wrong from the start, and
     // image 1 (truth 1) is right.
     assert!(outcome.broken[0]);
@@ -309,7 +310,13 @@ fn square_stays_in_its_budget_on_every_task_kind() {
     for (name, model, images, labels) in cases {
         let attacked = AttackedModel::new(&model, &device);
         let truth = Goal::Untargeted
-            .targets(&labels, model.card.task, model.card.num_classes(), None, &device)
+            .targets(
+                &labels,
+                model.card.task,
+                model.card.num_classes(),
+                None,
+                &device,
+            )
             .unwrap();
         let margins = |x: Tensor<4>| {
             values(Objective::margin(truth.clone()).per_sample(model.card.task, attacked.logits(x)))
@@ -336,8 +343,14 @@ fn square_stays_in_its_budget_on_every_task_kind() {
                 Norm::L2 => values(flat.powi_scalar(2).sum_dim(1).sqrt()),
             };
             let eps = attack.budget.eps;
-            assert!(sizes.iter().all(|&s| s <= eps * (1.0 + 1e-5)), "{name}: {sizes:?}");
-            assert!(sizes.iter().any(|&s| s > 0.5 * eps), "{name}: nothing moved");
+            assert!(
+                sizes.iter().all(|&s| s <= eps * (1.0 + 1e-5)),
+                "{name}: {sizes:?}"
+            );
+            assert!(
+                sizes.iter().any(|&s| s > 0.5 * eps),
+                "{name}: nothing moved"
+            );
             let pixels = values(outcome.images.clone());
             assert!(pixels.iter().all(|p| (0.0..=1.0).contains(p)), "{name}");
             let after = margins(outcome.images.clone());
@@ -352,11 +365,17 @@ fn square_stays_in_its_budget_on_every_task_kind() {
                     broken_somewhere += usize::from(outcome.broken[i]);
                 }
                 assert_eq!(outcome.broken[i], after[i] >= 0.0, "{name} image {i}");
-                assert!(outcome.broken[i] || queries == 61, "{name} image {i}: {queries}");
+                assert!(
+                    outcome.broken[i] || queries == 61,
+                    "{name} image {i}: {queries}"
+                );
             }
         }
     }
-    assert!(broken_somewhere > 0, "no image broken: the broken path went untested");
+    assert!(
+        broken_somewhere > 0,
+        "no image broken: the broken path went untested"
+    );
 }
 
 /// Batches of 1, 7 and 32 and three shards give every image the same record, queries
@@ -370,16 +389,30 @@ fn records_do_not_depend_on_batch_size_or_shard() {
     let (chest_model, chest) = small_model(SyntheticKind::Chest);
     let left_right = LeftRight::new(23, 16);
     let cases: [(&DiagnosticModel, &dyn Dataset, SquareAttack); 3] = [
-        (trained_left_right(), &left_right, SquareAttack::linf(16.0 / 255.0, 100)),
+        (
+            trained_left_right(),
+            &left_right,
+            SquareAttack::linf(16.0 / 255.0, 100),
+        ),
         (trained_left_right(), &left_right, l2(1.0, 100)),
         (&chest_model, &chest, l2(1.0, 30)),
     ];
     for (model, test, attack) in cases {
         let name = format!("{} {:?}", test.info().name, attack.budget.norm);
         let run = |range: Range<usize>, batch: usize, seed: u64| {
-            evaluate_attack(model, test, range, &attack, seed, batch, 0, &device, &mut |_, _| {})
-                .unwrap()
-                .records
+            evaluate_attack(
+                model,
+                test,
+                range,
+                &attack,
+                seed,
+                batch,
+                0,
+                &device,
+                &mut |_, _| {},
+            )
+            .unwrap()
+            .records
         };
         let whole = run(0..test.len(), 32, 11);
         let spent: Vec<u32> = whole.iter().map(|r| r.queries.unwrap()).collect();
@@ -394,7 +427,11 @@ fn records_do_not_depend_on_batch_size_or_shard() {
             sharded.extend(run(shard.range(test.len()), 5, 11));
         }
         assert_eq!(sharded, whole, "{name}");
-        assert_ne!(run(0..test.len(), 32, 12), whole, "{name}: the seed keys the windows");
+        assert_ne!(
+            run(0..test.len(), 32, 12),
+            whole,
+            "{name}: the seed keys the windows"
+        );
     }
 }
 
@@ -435,7 +472,8 @@ fn settings_out_of_range_are_errors() {
     assert!(e.contains("100000"), "{e}");
     assert!(built(json!({"loss": "hinge"})).contains("bad setting"));
     assert!(built(json!({"n_queries": 10})).contains("no setting 'n_queries'"));
-    spec(json!({"loss": "ce", "queries": 100_000})).unwrap()
+    spec(json!({"loss": "ce", "queries": 100_000}))
+        .unwrap()
         .build(&AttackContext::default())
         .unwrap();
     let targeted = AttackSpec::new(
@@ -456,7 +494,10 @@ fn settings_out_of_range_are_errors() {
         &Map::new(),
     )
     .unwrap();
-    let e = paper.build(&AttackContext::default()).map(|_| ()).unwrap_err();
+    let e = paper
+        .build(&AttackContext::default())
+        .map(|_| ())
+        .unwrap_err();
     assert!(e.to_string().contains("pixel space"), "{e}");
     let info = crate::attack::attack_info("square").unwrap();
     assert!(info.gradient_free && info.randomised && !info.targeted);
@@ -487,5 +528,10 @@ fn the_awaited_search_is_the_blocking_one() {
     assert_eq!(blocking.broken, awaited.broken);
     assert_eq!(blocking.queries, awaited.queries);
     assert_eq!(values(blocking.images), values(awaited.images));
-    assert_eq!(blocking.broken, [true, true, true], "{:?}", blocking.queries);
+    assert_eq!(
+        blocking.broken,
+        [true, true, true],
+        "{:?}",
+        blocking.queries
+    );
 }

@@ -148,8 +148,22 @@ mod tests {
     fn start_tiles_follow_the_reference_grid() {
         let tiles = start_tiles(64, 64);
         assert_eq!(tiles.len(), 25);
-        assert_eq!(tiles[0], Window { top: 2, left: 2, side: 12 });
-        assert_eq!(tiles[24], Window { top: 50, left: 50, side: 12 });
+        assert_eq!(
+            tiles[0],
+            Window {
+                top: 2,
+                left: 2,
+                side: 12
+            }
+        );
+        assert_eq!(
+            tiles[24],
+            Window {
+                top: 50,
+                left: 50,
+                side: 12
+            }
+        );
         let tiles = start_tiles(24, 24);
         assert_eq!(tiles.len(), 25);
         assert!(tiles.iter().all(|t| t.top + 4 <= 24 && t.left + 4 <= 24));
@@ -167,12 +181,32 @@ mod tests {
             seen[w.top] = true;
         }
         assert_eq!(seen, [true; 4]);
-        assert_eq!(Window::draw(&mut rng, 5, 5, 5), Window { top: 0, left: 0, side: 5 });
+        assert_eq!(
+            Window::draw(&mut rng, 5, 5, 5),
+            Window {
+                top: 0,
+                left: 0,
+                side: 5
+            }
+        );
         let (mut rows, mut columns) = (vec![0.0; 5], vec![0.0; 5]);
-        Window { top: 1, left: 3, side: 2 }.mark(&mut rows, &mut columns);
-        assert_eq!((rows, columns), (vec![0., 1., 1., 0., 0.], vec![0., 0., 0., 1., 1.]));
+        Window {
+            top: 1,
+            left: 3,
+            side: 2,
+        }
+        .mark(&mut rows, &mut columns);
+        assert_eq!(
+            (rows, columns),
+            (vec![0., 1., 1., 0., 0.], vec![0., 0., 0., 1., 1.])
+        );
         let mut canvas = vec![0.0; 9];
-        Window { top: 1, left: 1, side: 2 }.paint(&mut canvas, 3, &[1.0, 2.0, 3.0, 4.0]);
+        Window {
+            top: 1,
+            left: 1,
+            side: 2,
+        }
+        .paint(&mut canvas, 3, &[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(canvas, [0., 0., 0., 0., 1., 2., 0., 3., 4.]);
     }
 }
