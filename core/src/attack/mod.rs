@@ -3,6 +3,7 @@
 
 mod attacked;
 mod budget;
+mod fab_projection;
 mod gap_train;
 mod generator;
 mod goal;
@@ -11,7 +12,7 @@ mod registry;
 mod sample_draws;
 
 // The one list of attacks: adding one is its file (with an `ENTRY`) and its name here.
-registry::attacks!(fgsm, pgd, apgd, gap; test: throwaway);
+registry::attacks!(fgsm, pgd, apgd, fab, gap; test: throwaway);
 
 pub use crate::registry::{
     NoSettings, Settings, applicable, canonical_settings, describe_settings, typed_settings,
@@ -19,6 +20,7 @@ pub use crate::registry::{
 pub use apgd::{ApgdOutcome, ApgdSettings, AutoProjectedGradientDescent};
 pub use attacked::AttackedModel;
 pub use budget::{Budget, Convention, Norm, Region};
+pub use fab::{FabSettings, FastAdaptiveBoundary};
 pub use fgsm::FastGradientSignMethod;
 pub use gap::{
     GAP_FILE_VERSION, GapAttackSettings, GapCard, GenerativeAdversarialPerturbation, read_gap_card,

@@ -27,6 +27,11 @@ pub enum Loss {
     /// towards the other class). Multi-label: the margin of the one finding the target marks,
     /// `-(2y_t − 1) z_t`, positive once that finding flips.
     DlrTargeted,
+    /// The plain logit gap towards the target, `z_t − z_y` (single-label), unnormalised: FAB's
+    /// difference of logits, whose zero set is the decision boundary between truth and target
+    /// and whose gradient is that of the linearised boundary. Multi-label: the target
+    /// finding's margin `-(2y_t − 1) z_t`, zero where that finding's logit crosses 0.
+    TargetMargin,
 }
 
 /// A [`Loss`] with the rows it is measured against.
@@ -69,6 +74,15 @@ impl Objective {
         }
     }
 
+    /// The logit gap `z_t − z_y` towards the one-hot `target` rows (FAB's boundary function).
+    pub fn target_margin(truth: Tensor<2>, target: Tensor<2>) -> Self {
+        Self {
+            loss: Loss::TargetMargin,
+            truth,
+            target: Some(target),
+        }
+    }
+
     /// The rows of images `rows` only (an attack that drops the images already broken).
     pub fn select(&self, rows: burn::Tensor<1, burn::tensor::Int>) -> Self {
         Self {
@@ -93,7 +107,7 @@ impl Objective {
         let score = match (self.loss, task_kind.is_multi_label()) {
             (Loss::Task, _) => return task::per_sample_loss(task_kind, logits, truth),
             (Loss::Dlr, true) => signed_margins(logits, truth).min_dim(1).neg(),
-            (Loss::DlrTargeted, true) => {
+            (Loss::DlrTargeted | Loss::TargetMargin, true) => {
                 let target = on_graph(self.target.as_ref().expect("a targeted objective"));
                 (signed_margins(logits, truth) * target).sum_dim(1).neg()
             }
@@ -117,6 +131,10 @@ impl Objective {
                     3 => margin.neg() / scale(logits, 0.0),
                     _ => margin.neg() / scale(logits, 1.0),
                 }
+            }
+            (Loss::TargetMargin, false) => {
+                let target = on_graph(self.target.as_ref().expect("a targeted objective"));
+                (logits * (target - truth)).sum_dim(1)
             }
         };
         score.reshape([batch])
@@ -223,5 +241,36 @@ mod tests {
         );
         let flip_first = Objective::dlr_targeted(truth, tensor(&[&[1.0, 0.0, 0.0]]));
         close(&scores(&flip_first, TaskKind::MultiLabel, logits), &[-2.0]);
+        let flip_second =
+            Objective::target_margin(tensor(&[&[1.0, 0.0, 1.0]]), tensor(&[&[0.0, 1.0, 0.0]]));
+        close(&scores(&flip_second, TaskKind::MultiLabel, logits), &[-1.0]);
+    }
+
+    /// The target margin is the raw gap z_t − z_y, unscaled whatever the class count: logits
+    /// (3, 1, 0.5, −1), truth 0, target 2 → −2.5 (DLR would divide by 3.25); truth 2, target 0
+    /// → 2.5; binary (2, −0.5), truth 1, target 0 → 2.5. Its input gradient is that of
+    /// z_t − z_y: +1 on the target's logit, −1 on the truth's.
+    #[test]
+    fn target_margin_is_the_unscaled_logit_gap() {
+        let logits: &[&[f32]] = &[&[3.0, 1.0, 0.5, -1.0], &[3.0, 1.0, 0.5, -1.0]];
+        let gap = Objective::target_margin(
+            tensor(&[&[1.0, 0.0, 0.0, 0.0], &[0.0, 0.0, 1.0, 0.0]]),
+            tensor(&[&[0.0, 0.0, 1.0, 0.0], &[1.0, 0.0, 0.0, 0.0]]),
+        );
+        close(&scores(&gap, TaskKind::MultiClass, logits), &[-2.5, 2.5]);
+        let binary = Objective::target_margin(tensor(&[&[0.0, 1.0]]), tensor(&[&[1.0, 0.0]]));
+        close(&scores(&binary, TaskKind::Binary, &[&[2.0, -0.5]]), &[2.5]);
+
+        let z = tensor(&logits[..1]).autodiff().require_grad();
+        let one = Objective::target_margin(
+            tensor(&[&[1.0, 0.0, 0.0, 0.0]]),
+            tensor(&[&[0.0, 0.0, 1.0, 0.0]]),
+        );
+        let grads = one
+            .per_sample(TaskKind::MultiClass, z.clone())
+            .sum()
+            .backward();
+        let gradient: Vec<f32> = z.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+        assert_eq!(gradient, [-1.0, 0.0, 1.0, 0.0]);
     }
 }
