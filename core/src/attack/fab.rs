@@ -20,7 +20,7 @@ use burn::tensor::{Bool, Int, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::budget::{l2_norms, where_images};
-use super::fab_projection::{projection_l2, projection_linf};
+use super::fab_projection::{projection_l2, projection_linf, sum_rows};
 use super::registry::{AttackEntry, AttackInfo};
 use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, Objective, SampleKeys, Stream};
 use crate::registry::canonical_settings;
@@ -208,7 +208,7 @@ impl FastAdaptiveBoundary {
         for _ in 0..self.steps {
             let (_, gap, gradient) = model.forward_and_gradient_of(x1.clone(), objective)?;
             let normal = flat(gradient);
-            let offset = gap.neg() + (normal.clone() * flat(x1.clone())).sum_dim(1).reshape([b]);
+            let offset = gap.neg() + sum_rows(normal.clone() * flat(x1.clone()));
             let points = Tensor::cat(vec![flat(x1.clone()), x0.clone()], 0);
             let normals = Tensor::cat(vec![normal.clone(), normal], 0);
             let offsets = Tensor::cat(vec![offset.clone(), offset], 0);
@@ -259,7 +259,7 @@ fn decided_correctly(model: &AttackedModel, logits: Tensor<2>, truth: &Tensor<2>
 /// Each image's targets in the order FAB-T takes them, from its clean logits: the classes by
 /// falling logit without the top one (single-label), the findings by rising |logit|
 /// (multi-label: the nearest to flipping first).
-fn target_order(logits: &[f32], multi_label: bool) -> Vec<usize> {
+pub(super) fn target_order(logits: &[f32], multi_label: bool) -> Vec<usize> {
     let mut order: Vec<usize> = (0..logits.len()).collect();
     if multi_label {
         order.sort_by(|&a, &b| logits[a].abs().total_cmp(&logits[b].abs()));

@@ -16,6 +16,56 @@ const FAR: f32 = 1e12;
 /// Below this, a component of `w` counts as zero in the L2 projection.
 const TINY_WEIGHT: f32 = 1e-8;
 
+/// Running sums along each row, in blocks: a plain f32 running sum over an image's ~10⁴ pixels
+/// drifts by ~10⁻³ relative, and the projections take differences of these sums that nearly
+/// cancel (the reference's PyTorch CPU `cumsum` accumulates in f64). Summing within blocks of
+/// 128, then over the block totals, keeps each sum within ~(128 + n/128) roundings.
+fn cumsum_rows(values: Tensor<2>) -> Tensor<2> {
+    const BLOCK: usize = 128;
+    let [m, n] = values.dims();
+    if n <= BLOCK {
+        return values.cumsum(1);
+    }
+    let blocks = n.div_ceil(BLOCK);
+    let padded = if blocks * BLOCK > n {
+        let zeros = Tensor::zeros([m, blocks * BLOCK - n], &values.device());
+        Tensor::cat(vec![values, zeros], 1)
+    } else {
+        values
+    };
+    let within = padded.reshape([m, blocks, BLOCK]).cumsum(2);
+    let totals = within.clone().narrow(2, BLOCK - 1, 1).cumsum(1);
+    let before = Tensor::cat(
+        vec![
+            Tensor::zeros([m, 1, 1], &within.device()),
+            totals.narrow(1, 0, blocks - 1),
+        ],
+        1,
+    );
+    (within + before)
+        .reshape([m, blocks * BLOCK])
+        .narrow(1, 0, n)
+}
+
+/// Each row's sum `[m]`, in blocks of 128 like [`cumsum_rows`]: the hyperplane offsets are
+/// sums over every pixel that nearly cancel.
+pub(crate) fn sum_rows(values: Tensor<2>) -> Tensor<1> {
+    const BLOCK: usize = 128;
+    let [m, n] = values.dims();
+    let blocks = n.div_ceil(BLOCK);
+    let padded = if blocks * BLOCK > n {
+        let zeros = Tensor::zeros([m, blocks * BLOCK - n], &values.device());
+        Tensor::cat(vec![values, zeros], 1)
+    } else {
+        values
+    };
+    padded
+        .reshape([m, blocks, BLOCK])
+        .sum_dim(2)
+        .sum_dim(1)
+        .reshape([m])
+}
+
 /// `rows [m]` as a column `[m, 1]`, to broadcast over a row of `n` values.
 fn column(rows: Tensor<1>) -> Tensor<2> {
     let [m] = rows.dims();
@@ -76,7 +126,7 @@ fn search(
 pub(crate) fn projection_linf(t: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
     let [m, n] = t.dims();
     let device = t.device();
-    let side = sign_of((w.clone() * t.clone()).sum_dim(1).reshape([m]) - b.clone());
+    let side = sign_of(sum_rows(w.clone() * t.clone()) - b.clone());
     let w = w * column(side.clone());
     let b = b * side;
     let moves = w.clone().not_equal_elem(0.0).float();
@@ -86,13 +136,13 @@ pub(crate) fn projection_linf(t: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tenso
     // Each pixel's breakpoint: how far it can move before it reaches that corner.
     let p = a.clone() - t.clone() * (a.clone().mul_scalar(2.0).sub_scalar(1.0));
     let order = p.clone().argsort(1);
-    let b = b - (w.clone() * t).sum_dim(1).reshape([m]);
-    let b0 = (w.clone() * d.clone()).sum_dim(1).reshape([m]);
+    let b = b - sum_rows(w.clone() * t);
+    let b0 = sum_rows(w.clone() * d.clone());
     let descending = order.clone().flip([1]);
     let ws = w.clone().gather(1, descending.clone());
     let bs2 = ws.clone().neg() * d.clone().gather(1, descending);
-    let s = ws.abs().cumsum(1);
-    let sb = bs2.cumsum(1) + column(b0.clone());
+    let s = cumsum_rows(ws.abs());
+    let sb = cumsum_rows(bs2) + column(b0.clone());
 
     let smallest = at(&p, &order.clone().narrow(1, 0, 1));
     let b2 = last(&sb) - last(&s) * smallest;
@@ -123,7 +173,7 @@ pub(crate) fn projection_linf(t: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tenso
 pub(crate) fn projection_l2(t: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
     let [m, n] = t.dims();
     let device = t.device();
-    let c = (w.clone() * t.clone()).sum_dim(1).reshape([m]) - b;
+    let c = sum_rows(w.clone() * t.clone()) - b;
     let side = sign_of(c.clone());
     let w = w * column(side.clone());
     let c = c * side;
@@ -145,21 +195,21 @@ pub(crate) fn projection_l2(t: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<
     let rs = rs.clone().mask_fill(rs.equal_elem(FAR), 0.0);
     let rs2 = rs2.clone().mask_fill(rs2.equal_elem(FAR), 0.0);
     let w3s = w.clone().powi_scalar(2).gather(1, order);
-    let w5 = w3s.clone().sum_dim(1);
-    let ws = w5.clone() - w3s.cumsum(1);
+    let w5 = column(sum_rows(w3s.clone()));
+    let ws = w5.clone() - cumsum_rows(w3s);
     let moves = flat.bool_not().float();
     let d = (r.clone() * w.clone()).neg() * moves.clone();
     let first = rs.clone().narrow(1, 0, 1);
     let s = Tensor::cat(
         vec![
             w5.clone().neg() * first.clone(),
-            ((rs2.neg() + rs.clone()) * ws.clone()).cumsum(1) - w5.clone() * first,
+            cumsum_rows((rs2.neg() + rs.clone()) * ws.clone()) - w5.clone() * first,
         ],
         1,
     );
 
     let free = (s.clone().narrow(1, 0, 1).reshape([m]) + c.clone()).lower_elem(0.0);
-    let boxed = ((d.clone() * w.clone()).sum_dim(1).reshape([m]) + c.clone()).greater_elem(0.0);
+    let boxed = (sum_rows(d.clone() * w.clone()) + c.clone()).greater_elem(0.0);
     let within = free.clone().bool_or(boxed).bool_not();
 
     let k = search(m, n, &device, |k| (at(&s, k) + c.clone()).greater_elem(0.0));
