@@ -18,6 +18,8 @@ use robustdx_core::attack::{
 };
 use robustdx_core::model::{DiagnosticModel, ImportOptions, import_torch, read_safetensors};
 
+mod fab;
+
 const PIXEL_TOLERANCE: f32 = 1e-5;
 /// PGD L2 goes through per-image sums and square roots, whose rounding differs from PyTorch's
 /// (see `tests/fixtures/attacks/README.md`).
@@ -35,7 +37,6 @@ fn model(device: &Device) -> DiagnosticModel {
 
 /// The 10-class ResNet-18 of `tests/fixtures/attacks/make_models.py`, for the attacks that aim
 /// at the 9 runner-up classes (APGD-T, FAB-T) and AutoAttack.
-#[allow(dead_code)]
 fn model_10_classes(device: &Device) -> DiagnosticModel {
     resnet18(
         &fixtures("attacks").join("resnet-18-10.safetensors"),
