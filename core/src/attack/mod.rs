@@ -109,6 +109,8 @@ impl Perturbed {
 }
 
 #[cfg(test)]
+mod fab_tests;
+#[cfg(test)]
 mod gap_tests;
 #[cfg(test)]
 mod tests;
