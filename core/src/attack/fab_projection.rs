@@ -5,8 +5,10 @@
 //! breakpoints, accumulate the reachable `w·d` with `cumsum`, binary-search the piece where the
 //! hyperplane is met and solve it in closed form. They follow fra31/auto-attack's
 //! `fab_projections.py` operation for operation (torchattacks 3.5.1 has the same code), with
-//! the reference's boolean-indexed branches computed for every row and chosen by mask: sorting,
-//! gathering and the ⌈log₂ n⌉ search steps all stay on the device.
+//! the reference's boolean-indexed branches computed for every row and chosen by mask, so the
+//! gathers and the ⌈log₂ n⌉ search steps stay on the device. The sort is burn's: on the CPU
+//! backend in place, on wgpu (which has no GPU sort in burn 0.22) a blocking read to the host,
+//! so the browser, where blocking reads are refused, cannot run FAB.
 
 use burn::Tensor;
 use burn::tensor::{Bool, Int};
