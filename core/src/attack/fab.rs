@@ -170,7 +170,12 @@ impl FastAdaptiveBoundary {
     }
 
     /// The reference's random start: noise scaled to ε/2 in the budget's norm around `x`.
-    fn random_start(&self, x: &Tensor<4>, keys: &SampleKeys, stream: Stream) -> Tensor<4> {
+    pub(super) fn random_start(
+        &self,
+        x: &Tensor<4>,
+        keys: &SampleKeys,
+        stream: Stream,
+    ) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
         let device = x.device();
         let (noise, length) = match self.budget.norm {
@@ -231,10 +236,12 @@ impl FastAdaptiveBoundary {
                 + (x.clone() + d_clean) * alpha)
                 .clamp(0.0, 1.0);
 
-            let wrong = decided_correctly(model, model.logits(x1.clone()), &objective.truth)
-                .bool_not();
+            let wrong =
+                decided_correctly(model, model.logits(x1.clone()), &objective.truth).bool_not();
             let size = self.sizes(x1.clone() - x.clone());
-            let smaller = wrong.clone().bool_and(size.clone().lower(best_size.clone()));
+            let smaller = wrong
+                .clone()
+                .bool_and(size.clone().lower(best_size.clone()));
             best = where_images(&smaller, x1.clone(), best);
             best_size = best_size.mask_where(smaller, size);
             let back = x.clone() + (x1.clone() - x.clone()).mul_scalar(BETA);
@@ -246,7 +253,11 @@ impl FastAdaptiveBoundary {
 
 /// Whether each image is decided as its truth says: the top class (single-label), every
 /// finding on the right side of 0 (multi-label).
-fn decided_correctly(model: &AttackedModel, logits: Tensor<2>, truth: &Tensor<2>) -> Tensor<1, Bool> {
+fn decided_correctly(
+    model: &AttackedModel,
+    logits: Tensor<2>,
+    truth: &Tensor<2>,
+) -> Tensor<1, Bool> {
     let [b, _] = logits.dims();
     if model.task().is_multi_label() {
         let wrong = logits.greater_elem(0.0).float() - truth.clone();
@@ -335,7 +346,8 @@ impl Attack for FastAdaptiveBoundary {
                 for (row, &i) in rows.iter().enumerate() {
                     target[row * classes + orders[i][rank]] = 1.0;
                 }
-                let target = Tensor::from_data(TensorData::new(target, [rows.len(), classes]), &device);
+                let target =
+                    Tensor::from_data(TensorData::new(target, [rows.len(), classes]), &device);
                 let objective = Objective::target_margin(rows_of(&truth, &rows), target);
                 let start = if restart == 0 {
                     x.clone()
@@ -349,7 +361,9 @@ impl Attack for FastAdaptiveBoundary {
                 // Broken: decided wrongly at a point within ε (the reference re-checks both).
                 let wrong = decided_correctly(model, model.logits(found.clone()), &objective.truth)
                     .bool_not();
-                let within = self.sizes(found.clone() - x).lower_equal_elem(self.budget.eps);
+                let within = self
+                    .sizes(found.clone() - x)
+                    .lower_equal_elem(self.budget.eps);
                 let broken = flags(wrong.bool_and(within))?;
                 // Each image from the batch so far or from this run's points behind it.
                 let mut pick: Vec<i64> = (0..batch as i64).collect();
