@@ -290,13 +290,14 @@ mod tests {
 
     /// A plane the box cannot reach (x₁ + x₂ = 3): both go to the nearest corner, (1, 1). A
     /// zero weight never moves its pixel: w = (0, 2), plane 2x₂ = 1 from (0.3, 0.2) moves x₂
-    /// by 0.3 and x₁ not at all.
+    /// by 0.3 and x₁ not at all. A zero gradient (w = 0, a flat model) moves nothing, and no
+    /// division by its zero length leaks a NaN.
     #[test]
     fn out_of_reach_planes_and_zero_weights() {
-        let t = rows(&[&[0.2, 0.5], &[0.3, 0.2]]);
-        let w = rows(&[&[1.0, 1.0], &[0.0, 2.0]]);
-        let b = vector(&[3.0, 1.0]);
-        let expected = [0.8, 0.5, 0.0, 0.3];
+        let t = rows(&[&[0.2, 0.5], &[0.3, 0.2], &[0.3, 0.6]]);
+        let w = rows(&[&[1.0, 1.0], &[0.0, 2.0], &[0.0, 0.0]]);
+        let b = vector(&[3.0, 1.0, 0.3]);
+        let expected = [0.8, 0.5, 0.0, 0.3, 0.0, 0.0];
         close(
             &host(projection_linf(t.clone(), w.clone(), b.clone())),
             &expected,
@@ -338,5 +339,33 @@ mod tests {
                 0.0,
             ],
         );
+    }
+
+    /// The blocked running sums and row sums equal the exact ones (f64 on the host) across block
+    /// edges and the zero padding: 2 rows of 300 values, blocks of 128.
+    #[test]
+    fn blocked_sums_are_the_running_sums() {
+        let values: Vec<f32> = (0..600)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        let t = Tensor::<2>::from_data(TensorData::new(values.clone(), [2, 300]), &cpu());
+        let running = host(cumsum_rows(t.clone()));
+        let totals: Vec<f32> = sum_rows(t).into_data().try_to_vec().unwrap();
+        for (row, chunk) in values.chunks(300).enumerate() {
+            let mut exact = 0.0f64;
+            for (k, v) in chunk.iter().enumerate() {
+                exact += *v as f64;
+                let ours = running[row * 300 + k] as f64;
+                assert!(
+                    (ours - exact).abs() < 1e-4,
+                    "row {row} at {k}: {ours} vs {exact}"
+                );
+            }
+            assert!(
+                (totals[row] as f64 - exact).abs() < 1e-4,
+                "row {row}: {}",
+                totals[row]
+            );
+        }
     }
 }
