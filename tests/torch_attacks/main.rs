@@ -8,6 +8,7 @@
 
 mod apgd_targeted;
 mod autoattack;
+mod fab;
 mod square;
 
 use std::collections::HashMap;

@@ -3,6 +3,7 @@
 
 mod attacked;
 mod budget;
+mod fab_projection;
 mod gap_train;
 mod generator;
 mod goal;
@@ -11,7 +12,7 @@ mod registry;
 mod sample_draws;
 
 // The one list of attacks: adding one is its file (with an `ENTRY`) and its name here.
-registry::attacks!(fgsm, pgd, apgd, apgd_targeted, square, autoattack, gap; test: throwaway);
+registry::attacks!(fgsm, pgd, apgd, apgd_targeted, fab, square, autoattack, gap; test: throwaway);
 
 pub use crate::registry::{
     NoSettings, Settings, applicable, canonical_settings, describe_settings, typed_settings,
@@ -21,6 +22,7 @@ pub use apgd_targeted::{ApgdTargeted, ApgdTargetedOutcome, ApgdTargetedSettings}
 pub use attacked::AttackedModel;
 pub use autoattack::{AutoAttack, AutoAttackSettings, Version};
 pub use budget::{Budget, Convention, Norm, Region};
+pub use fab::{FabSettings, FastAdaptiveBoundary};
 pub use fgsm::FastGradientSignMethod;
 pub use gap::{
     GAP_FILE_VERSION, GapAttackSettings, GapCard, GenerativeAdversarialPerturbation, read_gap_card,
@@ -127,6 +129,8 @@ impl Perturbed {
 
 #[cfg(test)]
 mod autoattack_tests;
+#[cfg(test)]
+mod fab_tests;
 #[cfg(test)]
 mod gap_tests;
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! (Carlini & Wagner's), which a shift does not change either.
 
 use burn::Tensor;
+use burn::tensor::Int;
 
 use crate::{TaskKind, task};
 
@@ -31,6 +32,11 @@ pub enum Loss {
     /// `-(z_y − max_{j≠y} z_j)` for any number of classes. Multi-label: as [`Loss::Dlr`],
     /// `-min_j (2y_j − 1) z_j`. Zero or above: the model decides the image wrongly.
     Margin,
+    /// The plain logit gap towards the target, `z_t − z_y` (single-label), unnormalised: FAB's
+    /// difference of logits, whose zero set is the decision boundary between truth and target
+    /// and whose gradient is that of the linearised boundary. Multi-label: the target
+    /// finding's margin `-(2y_t − 1) z_t`, zero where that finding's logit crosses 0.
+    TargetMargin,
 }
 
 /// A [`Loss`] with the rows it is measured against.
@@ -82,6 +88,15 @@ impl Objective {
         }
     }
 
+    /// The logit gap `z_t − z_y` towards the one-hot `target` rows (FAB's boundary function).
+    pub fn target_margin(truth: Tensor<2>, target: Tensor<2>) -> Self {
+        Self {
+            loss: Loss::TargetMargin,
+            truth,
+            target: Some(target),
+        }
+    }
+
     /// The rows of images `rows` only (an attack that drops the images already broken).
     pub fn select(&self, rows: burn::Tensor<1, burn::tensor::Int>) -> Self {
         Self {
@@ -106,7 +121,7 @@ impl Objective {
         let score = match (self.loss, task_kind.is_multi_label()) {
             (Loss::Task, _) => return task::per_sample_loss(task_kind, logits, truth),
             (Loss::Dlr | Loss::Margin, true) => signed_margins(logits, truth).min_dim(1).neg(),
-            (Loss::DlrTargeted, true) => {
+            (Loss::DlrTargeted | Loss::TargetMargin, true) => {
                 let target = on_graph(self.target.as_ref().expect("a targeted objective"));
                 (signed_margins(logits, truth) * target).sum_dim(1).neg()
             }
@@ -126,6 +141,10 @@ impl Objective {
                     3 => margin.neg() / scale(logits, false),
                     _ => margin.neg() / scale(logits, true),
                 }
+            }
+            (Loss::TargetMargin, false) => {
+                let target = on_graph(self.target.as_ref().expect("a targeted objective"));
+                (logits * (target - truth)).sum_dim(1)
             }
         };
         score.reshape([batch])
@@ -151,14 +170,34 @@ fn signed_margins(logits: Tensor<2>, truth: Tensor<2>) -> Tensor<2> {
 /// (`z_π1 − ½z_π3 − ½z_π4 + 1e-12`) so the score rounds as torchattacks' does.
 fn scale(logits: Tensor<2>, fourth: bool) -> Tensor<2> {
     let [batch, _] = logits.dims();
-    let sorted = logits.sort_descending(1);
-    let at = |k: usize| sorted.clone().narrow(1, k, 1);
+    let top = largest(logits, if fourth { 4 } else { 3 });
     let spread = if fourth {
-        at(0) - at(2).mul_scalar(0.5) - at(3).mul_scalar(0.5)
+        top[0].clone() - top[2].clone().mul_scalar(0.5) - top[3].clone().mul_scalar(0.5)
     } else {
-        at(0) - at(2)
+        top[0].clone() - top[2].clone()
     };
     spread.add_scalar(DLR_GUARD).reshape([batch, 1])
+}
+
+/// The `k` largest logits of each row, largest first, each `[batch, 1]`: the values a
+/// descending sort puts first, with the same gradient (to the position each came from). Taken
+/// as `k` rounds of argmax, gather and masking out, because burn's wgpu backend sorts through a
+/// blocking read of the device, which a browser's WebGPU refuses (the page runs APGD-T there).
+fn largest(logits: Tensor<2>, k: usize) -> Vec<Tensor<2>> {
+    let [batch, classes] = logits.dims();
+    let device = logits.device();
+    let columns = Tensor::<1, Int>::arange(0..classes as i64, &device)
+        .reshape([1, classes])
+        .expand([batch, classes]);
+    let mut remaining = logits.clone();
+    let mut top = Vec::with_capacity(k);
+    for _ in 0..k {
+        let at = remaining.clone().argmax(1);
+        top.push(logits.clone().gather(1, at.clone()));
+        let taken = columns.clone().equal(at.expand([batch, classes]));
+        remaining = remaining.mask_fill(taken, f32::NEG_INFINITY);
+    }
+    top
 }
 
 #[cfg(test)]
@@ -269,5 +308,66 @@ mod tests {
         );
         let flip_first = Objective::dlr_targeted(truth, tensor(&[&[1.0, 0.0, 0.0]]));
         close(&scores(&flip_first, TaskKind::MultiLabel, logits), &[-2.0]);
+        let flip_second =
+            Objective::target_margin(tensor(&[&[1.0, 0.0, 1.0]]), tensor(&[&[0.0, 1.0, 0.0]]));
+        close(&scores(&flip_second, TaskKind::MultiLabel, logits), &[-1.0]);
+    }
+
+    /// The target margin is the raw gap z_t − z_y, unscaled whatever the class count: logits
+    /// (3, 1, 0.5, −1), truth 0, target 2 → −2.5 (DLR would divide by 3.25); truth 2, target 0
+    /// → 2.5; binary (2, −0.5), truth 1, target 0 → 2.5. Its input gradient is that of
+    /// z_t − z_y: +1 on the target's logit, −1 on the truth's.
+    #[test]
+    fn target_margin_is_the_unscaled_logit_gap() {
+        let logits: &[&[f32]] = &[&[3.0, 1.0, 0.5, -1.0], &[3.0, 1.0, 0.5, -1.0]];
+        let gap = Objective::target_margin(
+            tensor(&[&[1.0, 0.0, 0.0, 0.0], &[0.0, 0.0, 1.0, 0.0]]),
+            tensor(&[&[0.0, 0.0, 1.0, 0.0], &[1.0, 0.0, 0.0, 0.0]]),
+        );
+        close(&scores(&gap, TaskKind::MultiClass, logits), &[-2.5, 2.5]);
+        let binary = Objective::target_margin(tensor(&[&[0.0, 1.0]]), tensor(&[&[1.0, 0.0]]));
+        close(&scores(&binary, TaskKind::Binary, &[&[2.0, -0.5]]), &[2.5]);
+
+        let z = tensor(&logits[..1]).autodiff().require_grad();
+        let one = Objective::target_margin(
+            tensor(&[&[1.0, 0.0, 0.0, 0.0]]),
+            tensor(&[&[0.0, 0.0, 1.0, 0.0]]),
+        );
+        let grads = one
+            .per_sample(TaskKind::MultiClass, z.clone())
+            .sum()
+            .backward();
+        let gradient: Vec<f32> = z.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+        assert_eq!(gradient, [-1.0, 0.0, 1.0, 0.0]);
+    }
+
+    /// The sort-free top four equal a descending sort, ties included, and carry its gradient:
+    /// d(z_π1 − z_π3)/dz is +1 at the largest logit and −1 at the third.
+    #[test]
+    fn the_largest_logits_equal_a_sort_and_carry_its_gradient() {
+        let rows: &[&[f32]] = &[&[0.5, 3.0, -1.0, 3.0, 2.0], &[1.0, -2.0, 4.0, 0.0, 0.5]];
+        let top: Vec<Vec<f32>> = largest(tensor(rows), 4)
+            .into_iter()
+            .map(|t| t.into_data().try_to_vec().unwrap())
+            .collect();
+        let sorted = tensor(rows).sort_descending(1);
+        for (k, column) in top.iter().enumerate() {
+            let expected: Vec<f32> = sorted
+                .clone()
+                .narrow(1, k, 1)
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+            assert_eq!(column, &expected, "rank {k}");
+        }
+        let z = tensor(&rows[1..]).autodiff().require_grad();
+        let spread = scale(z.clone(), false).sum();
+        let gradient: Vec<f32> = z
+            .grad(&spread.backward())
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        assert_eq!(gradient, [0.0, 0.0, 1.0, 0.0, -1.0]);
     }
 }
