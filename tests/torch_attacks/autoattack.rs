@@ -1,8 +1,11 @@
 //! AutoAttack against torchattacks' `AutoAttack` (`make_autoattack_golden.py`): the standard
-//! version (APGD-CE, APGD-T, FAB-T, Square) at ε = 1/255 on the 10-class ResNet-18 fixture and 32
-//! photo crops. The members draw different random numbers on each side (torch's generator
-//! against robustdx's keyed draws), so the agreement is statistical: the robust accuracy within
-//! one image, and each member's running count within two.
+//! members (APGD-CE, APGD-T, FAB-T, Square) at ε = 1/255 on the 10-class ResNet-18 fixture and
+//! 32 photo crops, in two cases: torchattacks' `AutoAttack` as it is (10 iterations of APGD,
+//! APGD-T and FAB, its defaults) against robustdx's suite with those settings, and the published
+//! version's 100 iterations against robustdx's `version=standard`. The members draw different
+//! random numbers on each side (torch's generator against robustdx's keyed draws), so the
+//! agreement is statistical: the robust accuracy within one image, and each member's running
+//! count within two.
 
 use burn::Tensor;
 use burn::tensor::{DType, Device, TensorData};
@@ -14,7 +17,7 @@ use robustdx_core::model::read_safetensors;
 
 use super::{fixtures, golden_tensors, model_10_classes, on_two_threads};
 
-/// The golden file's integer tensor `name`, widened to i64.
+/// The golden file's i64 tensor `name`.
 fn integers(name: &str) -> Vec<i64> {
     let file = "autoattack_golden.safetensors";
     let bytes = std::fs::read(fixtures("attacks").join(file)).unwrap();
@@ -29,13 +32,23 @@ fn integers(name: &str) -> Vec<i64> {
             .chunks_exact(8)
             .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
             .collect(),
-        DType::U8 => raw.iter().map(|&b| b as i64).collect(),
         other => panic!("{name}: unexpected {other:?}"),
     }
 }
 
 #[test]
 fn autoattack_agrees_with_torchattacks_within_one_image() {
+    // torchattacks' AutoAttack runs APGD, APGD-T and FAB at its default of 10 iterations.
+    let as_torchattacks = serde_json::json!({
+        "version": "custom",
+        "attacks": "apgd:steps=10,apgd-t:steps=10,fab-t:steps=10,square",
+    });
+    agrees("torchattacks", as_torchattacks);
+    agrees("published", serde_json::json!({}));
+}
+
+/// robustdx's suite with `settings` against the golden's `case`.
+fn agrees(case: &str, settings: serde_json::Value) {
     let device = Device::flex();
     let index: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures("attacks").join("autoattack_golden.json")).unwrap(),
@@ -49,8 +62,11 @@ fn autoattack_agrees_with_torchattacks_within_one_image() {
         .into_iter()
         .map(|c| Label::Class(c as usize))
         .collect();
-    let their_robust: Vec<bool> = integers("robust").into_iter().map(|r| r == 1).collect();
-    let their_broken_by = integers("broken_by");
+    let their_robust: Vec<bool> = integers(&format!("{case}.robust"))
+        .into_iter()
+        .map(|r| r == 1)
+        .collect();
+    let their_broken_by = integers(&format!("{case}.broken_by"));
 
     let model = model_10_classes(&device);
     let attacked = AttackedModel::new(&model, &device);
@@ -60,7 +76,7 @@ fn autoattack_agrees_with_torchattacks_within_one_image() {
         Norm::Linf,
         Convention::Pixel,
         Goal::Untargeted,
-        &serde_json::Map::new(),
+        settings.as_object().unwrap(),
     )
     .unwrap();
     let members = spec.build(&AttackContext::default()).unwrap().members();
@@ -103,15 +119,15 @@ fn autoattack_agrees_with_torchattacks_within_one_image() {
         standing_theirs -= their_broken_by.iter().filter(|&&b| b == k as i64).count();
         table.push((member.clone(), standing_ours, standing_theirs));
     }
-    eprintln!("standing after each member (robustdx, torchattacks): {table:?}");
+    eprintln!("{case}: standing after each member (robustdx, torchattacks): {table:?}");
     assert!(
         ours.abs_diff(theirs) <= 1,
-        "robust images: robustdx {ours}, torchattacks {theirs} of {batch} ({table:?})"
+        "{case}: robust images: robustdx {ours}, torchattacks {theirs} of {batch} ({table:?})"
     );
     for (member, a, b) in &table {
         assert!(
             a.abs_diff(*b) <= 2,
-            "after {member}: robustdx {a}, torchattacks {b} ({table:?})"
+            "{case}: after {member}: robustdx {a}, torchattacks {b} ({table:?})"
         );
     }
     // An image stands exactly when it was right before the attack and no member broke it.
@@ -120,7 +136,7 @@ fn autoattack_agrees_with_torchattacks_within_one_image() {
         assert_eq!(
             our_robust[i],
             clean_correct && broken_by[i].is_none(),
-            "image {i}"
+            "{case}: image {i}"
         );
     }
 }

@@ -4,9 +4,9 @@ use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::registry::{AttackEntry, AttackInfo};
-use crate::registry::{NoSettings};
-use crate::registry::canonical_settings;
 use super::{Attack, AttackedModel, Budget, Goal, SampleKeys};
+use crate::registry::NoSettings;
+use crate::registry::canonical_settings;
 use crate::{Label, Result};
 
 /// FGSM, ready to run: one signed-gradient step of size ε.

@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::generator::{Generator, GeneratorConfig, scale_to_budget};
 use super::registry::{AttackEntry, AttackInfo};
-use crate::registry::canonical_settings;
 use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, SampleKeys};
 use crate::model::{check_all_finite, model_error};
+use crate::registry::canonical_settings;
 use crate::{Error, Label, Result};
 
 /// Version of the card layout inside generator files; bumped on incompatible changes.

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::where_images;
 use super::registry::{AttackEntry, AttackInfo, AttackSpec};
-use crate::registry::canonical_settings;
 use super::{Attack, AttackedModel, Budget, Goal, Region, SampleKeys};
+use crate::registry::canonical_settings;
 use crate::{Error, Label, Result};
 
 /// PGD, ready to run: the budget, the step schedule and the restarts.

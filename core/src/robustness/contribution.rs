@@ -92,6 +92,15 @@ impl Contribution {
 }
 
 impl super::RobustnessMetrics {
+    /// The share of images still decided correctly: accuracy, or for multi-label exact match
+    /// (an image stands only if no finding flipped) — what AutoAttack calls robust accuracy.
+    pub fn robust_accuracy(&self) -> f64 {
+        let m = &self.adversarial;
+        m.exact_match
+            .filter(|_| m.task.is_multi_label())
+            .unwrap_or(m.accuracy)
+    }
+
     /// A suite's starting point, the clean (exact-match) accuracy of the images it attacked:
     /// the robust accuracy after its first member plus what that member broke.
     pub fn accuracy_before_suite(&self) -> Option<f64> {

@@ -173,8 +173,8 @@ pub fn check_attacks(results: &[AttackResult]) -> Vec<SanityFlag> {
             };
             let same_budget = (s.eps, s.norm, s.convention) == (w.eps, w.norm, w.convention);
             let (weaker_acc, stronger_acc) = (
-                weaker.metrics.adversarial.accuracy,
-                stronger.metrics.adversarial.accuracy,
+                weaker.metrics.robust_accuracy(),
+                stronger.metrics.robust_accuracy(),
             );
             if same_budget && s.eps > 0.0 && weaker_acc < stronger_acc {
                 let (weaker_name, stronger_name) = (short_name(&w.attack), short_name(&s.attack));
@@ -252,8 +252,8 @@ fn check_gradient_free(results: &[AttackResult]) -> Vec<SanityFlag> {
             let same_budget =
                 (f.eps, f.norm, f.convention, f.goal) == (o.eps, o.norm, o.convention, o.goal);
             let (free_acc, other_acc) = (
-                free.metrics.adversarial.accuracy,
-                other.metrics.adversarial.accuracy,
+                free.metrics.robust_accuracy(),
+                other.metrics.robust_accuracy(),
             );
             if gradient_cell && same_budget && f.eps > 0.0 && free_acc < other_acc {
                 out.push(SanityFlag {

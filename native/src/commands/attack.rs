@@ -440,9 +440,7 @@ pub fn table(record: &AttackReport) -> String {
             "{:<width$} {:>7} {:>9.3} {:>9} {:>9.3} {:>9.3} {:>9.2}\n",
             r.attack,
             r.eps,
-            (m.adversarial.exact_match)
-                .filter(|_| multi_label)
-                .unwrap_or(m.adversarial.accuracy),
+            m.robust_accuracy(),
             auc,
             m.fooling_rate,
             m.success_rate,

@@ -1,4 +1,5 @@
-//! `robustdx bench compare`: robustdx's PGD-10, APGD-CE and PGD adversarial-training step, and
+//! `robustdx bench compare`: robustdx's PGD-10, APGD-CE, PGD adversarial-training step and
+//! AutoAttack, and
 //! PyTorch + torchattacks' on the same models,
 //! sizes, batch and threads, in one run on one machine, with their ratio. The PyTorch side is
 //! `tests/fixtures/attacks/speed_torchattacks.py`; where torchattacks cannot be imported, the
@@ -227,7 +228,7 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// AutoAttack (standard) on the golden's 10-class ResNet-18 and 32 photo crops
+/// AutoAttack (as torchattacks runs it) on the golden's 10-class ResNet-18 and 32 photo crops
 /// (`tests/fixtures/attacks/make_autoattack_golden.py`), one run on each side: images/s, and the
 /// images left standing, which should agree within about one image (the members draw different
 /// random numbers on each side).
@@ -273,7 +274,14 @@ fn autoattack_row(
         "{file}: images do not match the labels"
     );
     let images = Tensor::<4>::from_data(TensorData::new(pixels, [batch, 3, 64, 64]), device);
-    let spec = AttackSpec::untargeted_linf(AutoAttack::NAME, eps, &Default::default())?;
+    // torchattacks' AutoAttack runs APGD, APGD-T and FAB at its default of 10 iterations: the
+    // same work on both sides.
+    let settings = serde_json::json!({
+        "version": "custom",
+        "attacks": "apgd:steps=10,apgd-t:steps=10,fab-t:steps=10,square",
+    });
+    let settings = settings.as_object().cloned().unwrap_or_default();
+    let spec = AttackSpec::untargeted_linf(AutoAttack::NAME, eps, &settings)?;
     let suite = spec.build(&Default::default())?;
     let attacked = AttackedModel::new(&model, device);
     let start = std::time::Instant::now();
@@ -298,7 +306,7 @@ fn autoattack_row(
     let theirs = torch.and_then(|t| t.rows.iter().find(|r| r.attack == AutoAttack::NAME));
     let ours = batch as f64 / seconds;
     println!(
-        "| AutoAttack (standard, ε {eps}/255; robust: robustdx {robust}, torchattacks {}) | ResNet-18 10-class fixture (width 4, 64 px, {batch} photo crops) | {backend} | {ours:.2} | {} | {} |",
+        "| AutoAttack (torchattacks' settings: 10 iterations, Square 5 000 queries; ε {eps}/255; robust: robustdx {robust}, torchattacks {}) | ResNet-18 10-class fixture (width 4, 64 px, {batch} photo crops) | {backend} | {ours:.2} | {} | {} |",
         theirs
             .and_then(|t| t.robust)
             .map_or("–".into(), |r| r.to_string()),
