@@ -223,7 +223,7 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
                 theirs.map_or("–".into(), |t| format!("{:.2}", ours / t)),
             );
         }
-        autoattack_row(backend, &device, torch.as_ref().ok())?;
+        autoattack_row(&args, backend, &device, torch.as_ref().ok())?;
     }
     Ok(())
 }
@@ -233,16 +233,28 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
 /// images left standing, which should agree within about one image (the members draw different
 /// random numbers on each side).
 fn autoattack_row(
+    args: &BenchCompareArgs,
     backend: &str,
     device: &Device,
     torch: Option<&TorchTimes>,
 ) -> anyhow::Result<()> {
-    let dir = std::path::Path::new("tests/fixtures/attacks");
-    let golden: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
-        dir.join("autoattack_golden.json"),
-    )?)?;
+    // The golden sits next to the PyTorch script.
+    let dir = args.script.parent().unwrap_or(std::path::Path::new("."));
+    let index = dir.join("autoattack_golden.json");
+    let Ok(text) = std::fs::read_to_string(&index) else {
+        println!(
+            "| AutoAttack | – | {backend} | – | – | – |\n(no AutoAttack row: {} not found; run from the repository root or pass --script)",
+            index.display()
+        );
+        return Ok(());
+    };
+    let golden: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", index.display()))?;
     let eps = golden["eps_255"].as_f64().unwrap_or(1.0) as f32;
-    let bytes = |file: &str| std::fs::read(dir.join(file));
+    let bytes = |file: &str| {
+        std::fs::read(dir.join(file))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join(file).display()))
+    };
     let options = ImportOptions {
         input_size: Some(64),
         ..Default::default()
