@@ -10,11 +10,10 @@
 //! exactly what ran and a changed member default is a changed identity.
 
 use burn::Tensor;
-use burn::tensor::{IndexingUpdateOp, Int, TensorData};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::budget::where_images;
+use super::budget::{place_images, row_indices};
 use super::registry::{AttackContext, AttackEntry, AttackInfo, AttackSpec};
 use super::{Attack, AttackedModel, Goal, Perturbed, SampleKeys, attack_info};
 use crate::registry::{Settings, parse_assignments, typed_settings};
@@ -229,11 +228,6 @@ fn still_correct(model: &AttackedModel, logits: Tensor<2>, labels: &[Label]) -> 
         .collect())
 }
 
-fn indices(rows: &[usize], device: &burn::tensor::Device) -> Tensor<1, Int> {
-    let values: Vec<i64> = rows.iter().map(|&i| i as i64).collect();
-    Tensor::from_data(TensorData::new(values, [rows.len()]), device)
-}
-
 impl Attack for AutoAttack {
     fn name(&self) -> &'static str {
         Self::NAME
@@ -280,7 +274,6 @@ impl Attack for AutoAttack {
             if rows.is_empty() {
                 break;
             }
-            let picked = indices(&rows, &device);
             let member_labels: Vec<Label> = rows.iter().map(|&i| labels[i].clone()).collect();
             // The images keep their own keys: a member draws the same numbers for an image
             // whatever else is still standing.
@@ -288,32 +281,26 @@ impl Attack for AutoAttack {
                 SampleKeys::new(keys.seed, rows.iter().map(|&i| keys.indices[i]).collect());
             let out = member.perturb_detailed(
                 model,
-                images.clone().select(0, picked.clone()),
+                images.clone().select(0, row_indices(&rows, &device)),
                 &member_labels,
                 &member_keys,
             )?;
             let now_correct =
                 still_correct(model, model.logits(out.images.clone()), &member_labels)?;
-            let mut broken = vec![false; batch];
+            // The member's images where it broke them go back into the batch.
+            let (mut from, mut into) = (vec![], vec![]);
             for (k, &i) in rows.iter().enumerate() {
                 if !now_correct[k] {
-                    broken[i] = true;
                     standing[i] = false;
                     broken_by[i] = Some(label.clone());
+                    from.push(k);
+                    into.push(i);
                 }
             }
-            // Scatter the member's images back into the batch, taking them where they broke.
-            let placed = images.clone().zeros_like().select_assign(
-                0,
-                picked,
-                out.images,
-                IndexingUpdateOp::Add,
-            );
-            let mask = Tensor::<1, burn::tensor::Bool>::from_data(
-                TensorData::new(broken, [batch]),
-                &device,
-            );
-            adversarial = where_images(&mask, placed, adversarial);
+            if !into.is_empty() {
+                let taken = out.images.select(0, row_indices(&from, &device));
+                adversarial = place_images(adversarial, taken, &into);
+            }
         }
         Ok(Perturbed {
             images: adversarial,

@@ -1,7 +1,7 @@
 //! How far an attack may move an image: the norm ball around it and the valid pixel range.
 
 use burn::Tensor;
-use burn::tensor::{Bool, TensorData};
+use burn::tensor::{Bool, Device, Int, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::{SampleKeys, Stream};
@@ -173,6 +173,30 @@ pub(crate) fn l2_norms(x: Tensor<4>) -> Tensor<4> {
         .sum_dims(&[1, 2, 3])
         .sqrt()
         .reshape([b, 1, 1, 1])
+}
+
+/// The positions `rows` as an index tensor (to select a batch's images still standing).
+pub(crate) fn row_indices(rows: &[usize], device: &Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+    Tensor::from_data(TensorData::new(values, [rows.len()]), device)
+}
+
+/// `full` with its images `ids` replaced by the images of `rows`, in order (the results of a
+/// run on the images still standing, put back in their batch).
+pub(crate) fn place_images(full: Tensor<4>, rows: Tensor<4>, ids: &[usize]) -> Tensor<4> {
+    if ids.is_empty() {
+        return full;
+    }
+    let b = full.dims()[0];
+    let device = full.device();
+    let (mut from, mut replaced) = (vec![0usize; b], vec![false; b]);
+    for (at, &id) in ids.iter().enumerate() {
+        from[id] = at;
+        replaced[id] = true;
+    }
+    let gathered = rows.select(0, row_indices(&from, &device));
+    let replaced = Tensor::<1, Bool>::from_data(TensorData::new(replaced, [b]), &device);
+    where_images(&replaced, gathered, full)
 }
 
 /// Image by image, `yes` where `mask [batch]` holds, else `no` (restarts keep each image's

@@ -19,7 +19,7 @@ use burn::Tensor;
 use burn::tensor::{Bool, Int, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::budget::{l2_norms, where_images};
+use super::budget::{l2_norms, row_indices, where_images};
 use super::fab_projection::{projection_l2, projection_linf, sum_rows};
 use super::registry::{AttackEntry, AttackInfo};
 use super::{Attack, AttackedModel, Budget, Convention, Goal, Norm, Objective, SampleKeys, Stream};
@@ -296,9 +296,7 @@ fn flags(t: Tensor<1, Bool>) -> Result<Vec<bool>> {
 
 /// The rows `rows` of a `[batch, …]` tensor.
 fn rows_of<const D: usize>(t: &Tensor<D>, rows: &[usize]) -> Tensor<D> {
-    let index: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
-    let index = Tensor::<1, Int>::from_data(TensorData::new(index, [rows.len()]), &t.device());
-    t.clone().select(0, index)
+    t.clone().select(0, row_indices(rows, &t.device()))
 }
 
 impl Attack for FastAdaptiveBoundary {

@@ -27,12 +27,12 @@
 mod windows;
 
 use burn::Tensor;
-use burn::tensor::{Bool, Device, Int, TensorData};
+use burn::tensor::{Device, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::budget::{l2_norms, where_images};
+use super::budget::{l2_norms, place_images, row_indices, where_images};
 use super::registry::{AttackEntry, AttackInfo};
 use super::{
     Attack, AttackedModel, Budget, Convention, Goal, Norm, Objective, Perturbed, SampleKeys, Stream,
@@ -308,7 +308,7 @@ impl SquareAttack {
             if standing.is_empty() {
                 break;
             }
-            let rows = indices(&standing, &device);
+            let rows = row_indices(&standing, &device);
             let run_keys = SampleKeys::new(
                 keys.seed,
                 standing.iter().map(|&i| keys.indices[i]).collect(),
@@ -333,8 +333,8 @@ impl SquareAttack {
                 }
             }
             if !taken.is_empty() {
-                let points = run.points.select(0, indices(&taken_rows, &device));
-                adversarial = place(adversarial, points, &taken);
+                let points = run.points.select(0, row_indices(&taken_rows, &device));
+                adversarial = place_images(adversarial, points, &taken);
             }
         }
         Ok(SquareOutcome {
@@ -657,13 +657,13 @@ impl Active {
         for (&at, &id) in gone.iter().zip(&gone_ids) {
             run.best_loss[id] = losses[at];
         }
-        let points = self.best.clone().select(0, indices(&gone, &device));
-        run.points = place(run.points.clone(), points, &gone_ids);
+        let points = self.best.clone().select(0, row_indices(&gone, &device));
+        run.points = place_images(run.points.clone(), points, &gone_ids);
         if staying.is_empty() {
             self.ids.clear();
             return Ok(());
         }
-        let rows = indices(&staying, &device);
+        let rows = row_indices(&staying, &device);
         self.ids = staying.iter().map(|&at| self.ids[at]).collect();
         self.x = self.x.clone().select(0, rows.clone());
         self.truth = self.truth.clone().select(0, rows.clone());
@@ -737,28 +737,6 @@ impl Patterns {
 /// ±1 on a fair coin (the reference's `random_choice`).
 fn sign(rng: &mut ChaCha8Rng) -> f32 {
     if rng.random::<bool>() { 1.0 } else { -1.0 }
-}
-
-fn indices(at: &[usize], device: &Device) -> Tensor<1, Int> {
-    let values: Vec<i64> = at.iter().map(|&i| i as i64).collect();
-    Tensor::from_data(TensorData::new(values, [at.len()]), device)
-}
-
-/// `full` with its images `ids` replaced by the rows of `rows`, in order.
-fn place(full: Tensor<4>, rows: Tensor<4>, ids: &[usize]) -> Tensor<4> {
-    if ids.is_empty() {
-        return full;
-    }
-    let b = full.dims()[0];
-    let device = full.device();
-    let (mut from, mut replaced) = (vec![0usize; b], vec![false; b]);
-    for (at, &id) in ids.iter().enumerate() {
-        from[id] = at;
-        replaced[id] = true;
-    }
-    let gathered = rows.select(0, indices(&from, &device));
-    let replaced = Tensor::<1, Bool>::from_data(TensorData::new(replaced, [b]), &device);
-    where_images(&replaced, gathered, full)
 }
 
 #[cfg(test)]
