@@ -133,6 +133,8 @@ pub fn records_csv(cells: &[(&str, f32, &[ImageRecord])]) -> String {
         "linf",
         "l2",
         "fooled",
+        "broken_by",
+        "queries",
     ];
     writer.write_record(header).expect("writes to memory");
     for (attack, eps, records) in cells {
@@ -150,6 +152,8 @@ pub fn records_csv(cells: &[(&str, f32, &[ImageRecord])]) -> String {
                     r.linf.to_string(),
                     r.l2.to_string(),
                     r.fooled.to_string(),
+                    r.broken_by.clone().unwrap_or_default(),
+                    r.queries.map(|q| q.to_string()).unwrap_or_default(),
                 ])
                 .expect("writes to memory");
         }
@@ -211,6 +215,16 @@ mod tests {
         let csv = records_csv(&[("pgd", 8.0, &records)]);
         let rows: Vec<&str> = csv.lines().collect();
         assert_eq!(rows.len(), 2);
+        assert!(rows[0].ends_with(",fooled,broken_by,queries"), "{}", rows[0]);
+        // A suite member's break and a score-only attack's queries travel in both formats.
+        let mut suite = records[0].clone();
+        suite.broken_by = Some("square".into());
+        suite.queries = Some(42);
+        let line = records_json_lines(&[("autoattack", 8.0, std::slice::from_ref(&suite))]);
+        let back: ImageRecord = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(back, suite);
+        let csv = records_csv(&[("autoattack", 8.0, std::slice::from_ref(&suite))]);
+        assert!(csv.lines().nth(1).unwrap().ends_with(",square,42"), "{csv}");
         assert!(
             rows[1].starts_with("pgd,8,0,img0.png,1,,0.9;0.1,0.4;0.6,"),
             "{}",
