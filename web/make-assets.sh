@@ -30,9 +30,12 @@ for model in "$A"/models/*.bpk; do
 done
 $R attack --model "$A/models/small-cnn-derm.bpk" --data "$DERM" --attack fgsm,pgd,gap \
   --generator "$A/models/small-cnn-derm-gap.bpk" --eps 0,1,2,4,8 --json "$A/reports/small-cnn-derm.json"
-# AutoAttack against the PGD-trained model, for the viewer's contribution table (100 test images).
-$R attack --model "$A/models/small-cnn-derm-pgd-at.bpk" --data "synth-derm:n=800,test=100" \
-  --attack apgd,autoattack --eps 4 --json "$A/reports/small-cnn-derm-pgd-at-autoattack.json"
+# AutoAttack's contribution table for the viewer: a small derm model (not shipped) and 40 test
+# images at ε = 1/255 (8 min 19 s on 2 cores).
+$R train --data "synth-derm:n=400,test=40" --model small-cnn --epochs 3 --out "$A/models/autoattack-derm.bpk"
+$R attack --model "$A/models/autoattack-derm.bpk" --data "synth-derm:n=400,test=40" --attack autoattack \
+  --eps 1 --json "$A/reports/small-cnn-derm-autoattack.json"
+rm "$A/models/autoattack-derm.bpk"
 rm -f "$A"/models/*.ckpt "$A"/reports/*.lock
 # The records name the files they used; keep them free of this machine's paths.
 sed -i "s#\"$A/#\"#g" "$A"/reports/*.json

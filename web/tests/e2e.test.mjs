@@ -303,7 +303,7 @@ test('the full page: a sample attacked step by step, a non-image upload refused,
     assert.match(await page.locator('[data-testid="viewer-sanity"]').textContent(), /passed|⚠/);
     await page.screenshot({ path: join(SHOTS, 'page-viewer.png'), fullPage: true });
     // An AutoAttack cell shows what each member broke, as AutoAttack's log does.
-    const suiteFile = join(DIST, 'assets', 'reports', 'small-cnn-derm-pgd-at-autoattack.json');
+    const suiteFile = join(DIST, 'assets', 'reports', 'small-cnn-derm-autoattack.json');
     const suite = JSON.parse(readFileSync(suiteFile, 'utf8')).results.find((r) => r.attack === 'autoattack');
     await page.locator('[data-testid="viewer-file"]').setInputFiles(suiteFile);
     await page.locator('[data-testid="viewer-contributions"]').waitFor();
