@@ -215,7 +215,11 @@ mod tests {
         let csv = records_csv(&[("pgd", 8.0, &records)]);
         let rows: Vec<&str> = csv.lines().collect();
         assert_eq!(rows.len(), 2);
-        assert!(rows[0].ends_with(",fooled,broken_by,queries"), "{}", rows[0]);
+        assert!(
+            rows[0].ends_with(",fooled,broken_by,queries"),
+            "{}",
+            rows[0]
+        );
         // A suite member's break and a score-only attack's queries travel in both formats.
         let mut suite = records[0].clone();
         suite.broken_by = Some("square".into());
