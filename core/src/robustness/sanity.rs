@@ -434,4 +434,32 @@ mod tests {
         assert_eq!(flags.len(), 1, "{flags:?}");
         assert!(flags[0].message.contains("a bug"), "{}", flags[0].message);
     }
+
+    /// Multi-label cells compare exact match, the robust accuracy: AutoAttack leaves the images
+    /// the model already gets wrong unperturbed, so its per-label accuracy can sit above
+    /// APGD-CE's while it stands fewer images — no bug.
+    #[test]
+    fn multi_label_cells_compare_exact_match() {
+        use crate::robustness::Contribution;
+        let multi_label = |mut c: AttackResult, exact: f64| {
+            c.metrics.adversarial.task = crate::TaskKind::MultiLabel;
+            c.metrics.adversarial.exact_match = Some(exact);
+            c
+        };
+        let suite = crate::attack::AutoAttack::NAME;
+        let row = Contribution {
+            attack: "apgd".into(),
+            broken: 1,
+            robust_accuracy: 0.15,
+        };
+        let cells = [
+            multi_label(cell("apgd", 1.0, 0.80, vec![]), 0.20),
+            multi_label(cell(suite, 1.0, 0.85, vec![row]), 0.15),
+        ];
+        assert!(
+            check_attacks(&cells).is_empty(),
+            "{:?}",
+            check_attacks(&cells)
+        );
+    }
 }
