@@ -114,12 +114,10 @@ pub fn sanity_summary(record: &AttackReport) -> Vec<(bool, String)> {
             SanityCheck::ZeroGradients => "input gradients are non-zero: passed".to_string(),
             SanityCheck::NonDeterministic => "repeated forward passes agree: passed".to_string(),
             SanityCheck::GradientFreeStronger => {
-                let free = |name: &str| {
-                    let name = name.split(':').next().unwrap_or_default();
-                    attack_info(name).is_ok_and(|info| info.gradient_free)
-                };
+                use crate::robustness::gradient_free;
                 let measured = record.results.iter().any(|r| {
-                    free(&r.attack) || r.metrics.contributions.iter().any(|c| free(&c.attack))
+                    gradient_free(&r.attack)
+                        || (r.metrics.contributions.iter()).any(|c| gradient_free(c.member()))
                 });
                 if measured {
                     "gradient-free attacks did no better than gradient attacks: passed".to_string()

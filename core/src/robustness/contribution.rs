@@ -79,13 +79,17 @@ pub fn finding_accuracy(task: TaskKind, records: &[ImageRecord]) -> Option<Vec<f
 }
 
 impl Contribution {
+    /// The member's registry name: its label up to the first colon (the changed settings follow).
+    pub fn member(&self) -> &str {
+        self.attack.split(':').next().unwrap_or_default()
+    }
+
     /// The member as tables name it: its short name ("APGD-T") and the settings that differ
     /// from its defaults ("APGD-CE loss=dlr eot=20").
     pub fn display_name(&self) -> String {
-        let mut parts = self.attack.split(':');
-        let name = crate::attack::short_name(parts.next().unwrap_or_default());
+        let name = crate::attack::short_name(self.member());
         std::iter::once(name)
-            .chain(parts.map(str::to_string))
+            .chain(self.attack.split(':').skip(1).map(str::to_string))
             .collect::<Vec<_>>()
             .join(" ")
     }

@@ -17,6 +17,7 @@ pub(crate) use identity::attack_differences;
 pub use identity::{ResultIdentity, Shard, Subject, lower_hex, sha256_hex};
 pub use outcome::{Decision, decision, finding_names};
 pub use record::{ImageRecord, records_csv, records_json_lines, summarize};
+pub(crate) use sanity::gradient_free;
 pub use sanity::{
     SANITY_CHECKS, SANITY_IMAGES, SanityCheck, SanityFlag, check_attacks, check_model,
 };

@@ -202,7 +202,8 @@ pub fn check_attacks(results: &[AttackResult]) -> Vec<SanityFlag> {
     out
 }
 
-fn gradient_free(attack: &str) -> bool {
+/// Whether the registry's attack `attack` reads no gradient (Square).
+pub(crate) fn gradient_free(attack: &str) -> bool {
     attack_info(attack).is_ok_and(|info| info.gradient_free)
 }
 
@@ -213,16 +214,11 @@ fn check_gradient_free(results: &[AttackResult]) -> Vec<SanityFlag> {
     let mut out = Vec::new();
     for cell in results {
         let table = &cell.metrics.contributions;
-        // A member label is its registry name, then its changed settings after colons.
-        let member = |label: &str| label.split(':').next().unwrap_or_default().to_string();
         let late: usize = table
             .iter()
             .enumerate()
             .filter(|(k, c)| {
-                gradient_free(&member(&c.attack))
-                    && table[..*k]
-                        .iter()
-                        .any(|e| !gradient_free(&member(&e.attack)))
+                gradient_free(c.member()) && table[..*k].iter().any(|e| !gradient_free(e.member()))
             })
             .map(|(_, c)| c.broken)
             .sum();
