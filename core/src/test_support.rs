@@ -34,6 +34,30 @@ pub fn seeded_small_cnn(
     DiagnosticModel::create("small-cnn", data, size, Some(width), &device).unwrap()
 }
 
+/// `attack` over the images `range` of `data` on the CPU, `batch` at a time with the draws of
+/// `seed`, keeping no examples and showing no progress: what the attack tests compare.
+pub fn attack_on_cpu(
+    model: &DiagnosticModel,
+    data: &dyn Dataset,
+    range: std::ops::Range<usize>,
+    attack: &dyn crate::attack::Attack,
+    seed: u64,
+    batch: usize,
+) -> crate::robustness::AttackEvaluation {
+    crate::robustness::evaluate_attack(
+        model,
+        data,
+        range,
+        attack,
+        seed,
+        batch,
+        0,
+        &cpu(),
+        &mut |_, _| {},
+    )
+    .unwrap()
+}
+
 /// A tiny learnable task: class 1 images are bright on the left, class 0 on the right, with a
 /// deterministic texture so that no two images are alike.
 pub struct LeftRight {

@@ -334,7 +334,8 @@ mod tests {
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
     use crate::data::{BatchLoader, Dataset, images_to_tensor};
     use crate::model::DiagnosticModel;
-    use crate::robustness::{ImageRecord, evaluate_attack};
+    use crate::robustness::ImageRecord;
+    use crate::test_support::attack_on_cpu;
     use crate::test_support::{cpu, seeded_small_cnn};
 
     fn small_model(kind: SyntheticKind) -> (DiagnosticModel, std::sync::Arc<dyn Dataset>) {
@@ -586,19 +587,7 @@ mod tests {
         range: Range<usize>,
         batch: usize,
     ) -> Vec<ImageRecord> {
-        evaluate_attack(
-            model,
-            data,
-            range,
-            attack,
-            3,
-            batch,
-            0,
-            &cpu(),
-            &mut |_, _| {},
-        )
-        .unwrap()
-        .records
+        attack_on_cpu(model, data, range, attack, 3, batch).records
     }
 
     /// A 4-class model (3 targets, runs on ever fewer images): batches of 1, 7 and 32 and two

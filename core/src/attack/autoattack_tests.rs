@@ -9,8 +9,9 @@ use super::{AttackContext, AttackSpec, Convention, Goal, Norm};
 use crate::data::Dataset;
 use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
 use crate::model::DiagnosticModel;
-use crate::robustness::{Shard, evaluate_attack};
-use crate::test_support::{LeftRight, cpu, seeded_small_cnn, trained_left_right};
+use crate::robustness::Shard;
+use crate::test_support::attack_on_cpu;
+use crate::test_support::{LeftRight, seeded_small_cnn, trained_left_right};
 
 fn settings(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
@@ -44,7 +45,6 @@ fn small(kind: SyntheticKind) -> (DiagnosticModel, Arc<dyn Dataset>) {
 /// suite is never weaker than its first member alone (same keys, same points).
 #[test]
 fn members_run_in_turn_and_the_first_break_counts() {
-    let device = cpu();
     let model = trained_left_right();
     let data = LeftRight::new(23, 16);
     let test: &dyn Dataset = &data;
@@ -56,18 +56,7 @@ fn members_run_in_turn_and_the_first_break_counts() {
     );
     let run = |spec: &AttackSpec, batch: usize, range: std::ops::Range<usize>| {
         let attack = spec.build(&AttackContext::default()).unwrap();
-        evaluate_attack(
-            model,
-            test,
-            range,
-            attack.as_ref(),
-            7,
-            batch,
-            0,
-            &device,
-            &mut |_, _| {},
-        )
-        .unwrap()
+        attack_on_cpu(model, test, range, attack.as_ref(), 7, batch)
     };
     let all = 0..test.len();
     let whole = run(&suite, 32, all.clone());
@@ -132,7 +121,6 @@ fn members_run_in_turn_and_the_first_break_counts() {
 /// summed BCE), within budget, with a table whose rows add up.
 #[test]
 fn a_suite_runs_on_every_task_kind() {
-    let device = cpu();
     for kind in SyntheticKind::ALL {
         let (model, test) = small(kind);
         let test = test.as_ref();
@@ -142,18 +130,7 @@ fn a_suite_runs_on_every_task_kind() {
             json!({"version": "custom", "attacks": "apgd:steps=4,pgd:steps=3"}),
         );
         let attack = suite.build(&AttackContext::default()).unwrap();
-        let run = evaluate_attack(
-            &model,
-            test,
-            0..test.len(),
-            attack.as_ref(),
-            1,
-            8,
-            0,
-            &device,
-            &mut |_, _| {},
-        )
-        .unwrap();
+        let run = attack_on_cpu(&model, test, 0..test.len(), attack.as_ref(), 1, 8);
         assert!(
             run.records.iter().all(|r| r.linf <= 4.0 / 255.0 + 1e-6),
             "{}",

@@ -12,7 +12,8 @@ use crate::data::Dataset;
 use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
 use crate::metrics;
 use crate::model::DiagnosticModel;
-use crate::robustness::{ImageRecord, evaluate_attack};
+use crate::robustness::ImageRecord;
+use crate::test_support::attack_on_cpu;
 use crate::test_support::{cpu, seeded_small_cnn};
 use crate::train::predict;
 
@@ -70,19 +71,7 @@ fn records(
     attack: &dyn Attack,
     batch: usize,
 ) -> Vec<ImageRecord> {
-    evaluate_attack(
-        model,
-        data,
-        range,
-        attack,
-        5,
-        batch,
-        0,
-        &cpu(),
-        &mut |_, _| {},
-    )
-    .unwrap()
-    .records
+    attack_on_cpu(model, data, range, attack, 5, batch).records
 }
 
 /// Out-of-range settings are errors with a message, whether built by hand or from a spec; a
@@ -215,18 +204,7 @@ fn fab_t_stays_in_budget_on_every_task_kind() {
             metrics::evaluate(&predict(&model, test, 8, &device, &mut |_, _| {}).unwrap()).unwrap();
         for (norm, eps) in [(Norm::Linf, 8.0 / 255.0), (Norm::L2, 0.5)] {
             let attack = fab(norm, eps, 10, 2, 9);
-            let run = evaluate_attack(
-                &model,
-                test,
-                0..test.len(),
-                &attack,
-                0,
-                8,
-                0,
-                &device,
-                &mut |_, _| {},
-            )
-            .unwrap();
+            let run = attack_on_cpu(&model, test, 0..test.len(), &attack, 0, 8);
             for r in &run.records {
                 let size = match norm {
                     Norm::Linf => r.linf,

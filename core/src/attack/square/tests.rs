@@ -9,7 +9,7 @@ use crate::attack::{AttackContext, AttackSpec};
 use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
 use crate::data::{BatchLoader, Dataset, Image, images_to_tensor};
 use crate::model::{Classifier, DiagnosticModel};
-use crate::robustness::evaluate_attack;
+use crate::test_support::attack_on_cpu;
 use crate::test_support::{LeftRight, cpu, seeded_small_cnn, trained_left_right};
 
 fn l2(eps: f32, queries: usize) -> SquareAttack {
@@ -385,7 +385,6 @@ fn square_stays_in_its_budget_on_every_task_kind() {
 /// other windows.
 #[test]
 fn records_do_not_depend_on_batch_size_or_shard() {
-    let device = cpu();
     let (chest_model, chest) = small_model(SyntheticKind::Chest);
     let left_right = LeftRight::new(23, 16);
     let cases: [(&DiagnosticModel, &dyn Dataset, SquareAttack); 3] = [
@@ -400,19 +399,7 @@ fn records_do_not_depend_on_batch_size_or_shard() {
     for (model, test, attack) in cases {
         let name = format!("{} {:?}", test.info().name, attack.budget.norm);
         let run = |range: Range<usize>, batch: usize, seed: u64| {
-            evaluate_attack(
-                model,
-                test,
-                range,
-                &attack,
-                seed,
-                batch,
-                0,
-                &device,
-                &mut |_, _| {},
-            )
-            .unwrap()
-            .records
+            attack_on_cpu(model, test, range, &attack, seed, batch).records
         };
         let whole = run(0..test.len(), 32, 11);
         let spent: Vec<u32> = whole.iter().map(|r| r.queries.unwrap()).collect();
