@@ -3,6 +3,8 @@
 //! batch size or another backend would hand an image different noise. Keyed draws give every image
 //! the same numbers wherever and with whatever neighbours it is attacked.
 
+use std::ops::Range;
+
 use burn::Tensor;
 use burn::tensor::{Device, TensorData};
 use rand::{Rng, SeedableRng};
@@ -57,6 +59,18 @@ impl SampleKeys {
     /// in order, however many neighbours it has and whenever they drop out.
     pub(crate) fn generators(&self, stream: Stream) -> Vec<ChaCha8Rng> {
         (0..self.len()).map(|i| self.rng(i, stream)).collect()
+    }
+
+    /// Standard normal values for noisy copies of image `i` of the batch, `per_copy` values
+    /// each, copy `k` read from stream `streams.start + k`: however the copies are batched,
+    /// each one gets the same noise (randomized smoothing's thousands of copies of one image).
+    pub fn normal_copies(&self, i: usize, streams: Range<Stream>, per_copy: usize) -> Vec<f32> {
+        let mut values = Vec::with_capacity(per_copy * (streams.end - streams.start) as usize);
+        for stream in streams {
+            let mut rng = self.rng(i, stream);
+            values.extend((0..per_copy).map(|_| rng.sample::<f32, _>(StandardNormal)));
+        }
+        values
     }
 
     /// `[batch, per_sample…]` values, each image's from its own generator.
@@ -122,6 +136,24 @@ mod tests {
         assert_ne!(alone, other_stream);
         assert_ne!(alone, other_seed);
         assert_ne!(&whole[..18], &whole[18..36]);
+    }
+
+    #[test]
+    fn a_copy_draws_the_same_noise_in_any_batch_of_copies() {
+        let keys = SampleKeys::new(3, vec![5, 11]);
+        let all = keys.normal_copies(1, 100..110, 6);
+        let some = keys.normal_copies(1, 104..107, 6);
+        assert_eq!(&all[4 * 6..7 * 6], &some[..]);
+        // The copy's noise is the image's own: another image (or seed) draws other numbers.
+        assert_ne!(keys.normal_copies(0, 104..107, 6), some);
+        assert_eq!(
+            SampleKeys::new(3, vec![11]).normal_copies(0, 104..107, 6),
+            some
+        );
+        assert_ne!(
+            SampleKeys::new(4, vec![11]).normal_copies(0, 104..107, 6),
+            some
+        );
     }
 
     #[test]

@@ -37,4 +37,6 @@ pub use probe::{NoProbe, Probe};
 pub use registry::architecture;
 pub use resnet::{ResNet18, ResNet18Architecture, ResNet18Config};
 pub use small_cnn::{SmallCnn, SmallCnnArchitecture, SmallCnnConfig};
+#[cfg(test)]
+pub(crate) use throwaway::affine_model;
 pub use torch::{ImportOptions, TorchImport, export_safetensors, import_torch, read_safetensors};

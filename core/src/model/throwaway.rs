@@ -97,6 +97,57 @@ impl Architecture for LinearArchitecture {
     }
 }
 
+/// A grayscale `size` × `size` model whose every logit is an affine function of the image:
+/// logit j = `gains[j]`·mean(normalised pixels) + `biases[j]`. Two mirrored channels (+x and −x)
+/// pass the ReLU as x = relu(x) − relu(−x), so the network is exactly linear. Randomized
+/// smoothing of such a model has a closed form (a half-space's probability under Gaussian noise),
+/// which the certification's tests compare with.
+#[cfg(test)]
+pub(crate) fn affine_model(
+    task: crate::TaskKind,
+    size: usize,
+    gains: &[f32],
+    biases: &[f32],
+    device: &Device,
+) -> super::DiagnosticModel {
+    use burn::module::Param;
+    use burn::tensor::TensorData;
+
+    let classes = gains.len();
+    let config = LinearProbeConfig::new(1, classes, 2);
+    let mut network = LinearArchitecture::init(&config, device);
+    let mut stem = vec![0.0f32; 2 * 9];
+    // The centre tap of each output channel: +1 and −1.
+    stem[4] = 1.0;
+    stem[9 + 4] = -1.0;
+    network.stem.weight = Param::from_tensor(Tensor::from_data(
+        TensorData::new(stem, [2, 1, 3, 3]),
+        device,
+    ));
+    network.norm = None;
+    // Head rows are input features: the +x channel adds the gain, the −x channel subtracts it.
+    let head: Vec<f32> = gains.iter().copied().chain(gains.iter().map(|g| -g)).collect();
+    network.head.weight = Param::from_tensor(Tensor::from_data(
+        TensorData::new(head, [2, classes]),
+        device,
+    ));
+    network.head.bias = Some(Param::from_tensor(Tensor::from_data(
+        TensorData::new(biases.to_vec(), [classes]),
+        device,
+    )));
+    let card = super::ModelCard {
+        architecture: super::ArchitectureConfig::Linear(config),
+        input: super::InputSpec::with_default_stats(1, size),
+        task,
+        class_names: (0..classes).map(|c| format!("c{c}")).collect(),
+        training: None,
+    };
+    super::DiagnosticModel {
+        card,
+        network: super::Network::Linear(network),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::model::{ARCHITECTURES, ArchitectureConfig, ModelOptions};

@@ -1,0 +1,20 @@
+//! Certified robustness by randomized smoothing (Cohen, Rosenfeld & Kolter, ICML 2019): the
+//! smoothed classifier's decision cannot change within an L2 radius σ·Φ⁻¹(p̲_A) of the image, with
+//! probability at least 1 − α over the noise drawn. An attack can only say "not broken"; a
+//! certificate is a guarantee.
+
+mod bounds;
+mod certificate;
+mod smoothed;
+mod votes;
+
+pub use bounds::{binomial_two_sided_p, clopper_pearson_lower, normal_quantile};
+pub use certificate::{Certificate, HeadCertificate, alpha_per_head, predict_head};
+pub use smoothed::{
+    CertifiedImage, CertifySettings, Draw, MAX_SIGMA, NoiseKey, Smoothed, SmoothedPrediction,
+    check_sigma, default_copies_per_batch,
+};
+pub use votes::{Votes, most_voted};
+
+#[cfg(test)]
+mod tests;
