@@ -5,11 +5,13 @@
 
 mod bounds;
 mod certificate;
+mod single_image;
 mod smoothed;
 mod votes;
 
 pub use bounds::{binomial_two_sided_p, clopper_pearson_lower, normal_quantile};
 pub use certificate::{Certificate, HeadCertificate, alpha_per_head, predict_head};
+pub use single_image::{ImageCertificateReport, certify_image};
 pub use smoothed::{
     CertifiedImage, CertifySettings, Draw, MAX_SIGMA, NoiseKey, Smoothed, SmoothedPrediction,
     check_sigma, default_copies_per_batch,

@@ -241,3 +241,44 @@ fn noisy_copies_are_the_image_plus_sigma_times_keyed_normal_noise() {
         copies[..SIZE * SIZE]
     );
 }
+
+#[test]
+fn an_image_certificate_reports_what_certify_found_and_the_copies_seen() {
+    let device = cpu();
+    let model = affine_model(TaskKind::Binary, SIZE, &[0.0, 1.0], &[0.0, -0.3], &device);
+    let settings = CertifySettings {
+        n0: 50,
+        n: 500,
+        alpha: 0.01,
+    };
+    let (report, copies) = block_on(certify_image(
+        &model,
+        image(),
+        0.25,
+        &settings,
+        4,
+        64,
+        3,
+        &device,
+        &mut |_| {},
+    ))
+    .unwrap();
+    let smoothed = Smoothed::new(&model, 0.25).unwrap();
+    let key = NoiseKey { seed: 4, index: 0 };
+    let direct =
+        block_on(smoothed.certify(image(), key, &settings, 500, &device, &mut |_| {})).unwrap();
+    assert_eq!(report.heads, direct.certificate.heads);
+    assert_eq!(
+        (report.selection.clone(), report.estimation.clone()),
+        (direct.selection, direct.estimation)
+    );
+    assert_eq!(report.radius, direct.certificate.radius());
+    assert_eq!(report.decision.as_deref(), Some("c1"));
+    // The copies shown are the selection's first, clamped for display.
+    assert_eq!(copies.len(), 3);
+    let first = smoothed.noisy_copies(&image(), key, Draw::Selection, 0..1);
+    let clamped: Vec<f32> = first.iter().map(|v| v.clamp(0.0, 1.0)).collect();
+    assert_eq!(copies[0].pixels, clamped);
+    let back = ImageCertificateReport::from_json(&report.to_json(), "c.json").unwrap();
+    assert_eq!(back, report);
+}

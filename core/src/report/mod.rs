@@ -16,6 +16,7 @@ pub use chart::{
 pub use picture::{amplified_perturbation, heatmap_overlay, png_data_url};
 pub use provenance::{provenance, sanity_summary, settings_text};
 
+pub(crate) use schema::parse_versioned;
 pub use schema::{
     AttackReport, AttackResult, ClassProbability, DataSummary, EvalReport, GradCamPair,
     ImagePrediction, ModelSummary, OLDEST_READABLE_SCHEMA, PredictReport, SCHEMA_VERSION,
