@@ -1,7 +1,7 @@
 //! Gaussian data augmentation (Cohen, Rosenfeld & Kolter 2019, as in locuslab/smoothing's
 //! `train.py`): the classification loss on x + σ·N(0, I). It trains the base classifier of
-//! randomized smoothing, which is certified under the same noise; a model trained without it
-//! mostly answers "noise" there.
+//! randomized smoothing, which is certified under the same noise: a clean-trained model is
+//! rarely right under it, so its smoothed version certifies little.
 //!
 //! As the reference, the noisy image is not clipped to [0, 1], and the noise is added to the
 //! pixels, before the model's own normalisation. Each image's noise is keyed by the image
@@ -19,8 +19,8 @@ use crate::{Error, Result};
 /// and MART's and TRADES' Gaussian start (`1 << 20`).
 pub const AUGMENTATION_NOISE: Stream = 2 << 20;
 
-/// The largest σ accepted: at 4 the noise is sixteen times the pixel range's variance, far
-/// past the reference's 1.0; a larger value is taken for a unit mistake (1/255 for pixels).
+/// The largest σ accepted: four times the whole pixel range, far past the reference's largest
+/// (1.0); a larger value is more likely σ in 1/255 units (64 for 0.25) than meant.
 pub const MAX_SIGMA: f64 = 4.0;
 
 /// Gaussian augmentation's settings in a [`DefenseSpec`].
