@@ -5,6 +5,7 @@
 
 mod backend;
 mod benchmark_report;
+mod certify_report;
 mod commands;
 mod data_args;
 mod files;
@@ -59,9 +60,13 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// The Robust-Benchmark: Flip Probability on sequences of 14 growing everyday perturbations
     Benchmark(benchmark::BenchmarkArgs),
+    /// Certified robustness by randomized smoothing: per test image a radius within which the
+    /// smoothed model's decision provably holds; certified accuracy against radius
+    Certify(certify::CertifyArgs),
     /// List the perturbation kinds of the benchmark with their frame schedules
     Perturbations,
-    /// Join the shards of one sweep, benchmark or analysis (--shard i/n --json …) into one result
+    /// Join the shards of one sweep, benchmark, certification or analysis (--shard i/n --json …)
+    /// into one result
     Merge(merge::MergeArgs),
     /// List the architectures robustdx can build, train and import; with model files, how each
     /// was trained
@@ -139,6 +144,7 @@ fn main() -> ExitCode {
         Command::Attack(args) => attack::run(args, backend),
         Command::Analyze(args) => analyze::run(args, backend),
         Command::Benchmark(args) => benchmark::run(args, backend),
+        Command::Certify(args) => certify::run(args, backend),
         Command::Perturbations => perturbations::run(),
         Command::Merge(args) => merge::run(args),
         Command::Models(args) => models::run(args, backend),
