@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use maud::{Markup, html};
+use robustdx_core::certify::max_certifiable_radius;
 use robustdx_core::report::{CertifyReport, certified_accuracy_chart};
 
 use crate::files::write_atomic;
@@ -32,7 +33,7 @@ fn render(report: &CertifyReport) -> anyhow::Result<Markup> {
     let input = &model.input;
     let values = input.channels * input.height * input.width;
     let images = report.results.first().map_or(0, |r| r.records.len());
-    let mut head: Vec<String> = vec!["σ".into(), "abstains".into()];
+    let mut head: Vec<String> = vec!["σ".into(), "abstains".into(), "largest possible".into()];
     head.extend(report.radii.iter().map(|r| format!("r = {r}")));
     let head: Vec<&str> = head.iter().map(String::as_str).collect();
     let body = html! {
@@ -55,7 +56,8 @@ fn render(report: &CertifyReport) -> anyhow::Result<Markup> {
             "the noisy copies; each certificate is wrong with probability at most α. Below p̲A = ½ it "
             "abstains. Certified accuracy at radius r: the share of images decided correctly and "
             "certified at least r far (abstentions count as wrong). Radii are in pixel units of "
-            "[0, 1] images: an L∞ attack of ε = 1/255 reaches L2 "
+            "[0, 1] images. \"Largest possible\": the radius of an image on which all n copies agree, "
+            "σ·Φ⁻¹(α^(1/n)) — no image can be certified further with this n. An L∞ attack of ε = 1/255 reaches L2 "
             (format!("{:.2}", linf_reach(1.0, values))) " on this model's "
             (input.channels) "×" (input.height) "×" (input.width) " input, one of 4/255 reaches "
             (format!("{:.2}", linf_reach(4.0, values))) "."
@@ -74,6 +76,7 @@ fn render(report: &CertifyReport) -> anyhow::Result<Markup> {
                 tr {
                     td { (r.sigma) }
                     td { (format!("{:.1} %", 100.0 * r.abstained)) }
+                    td { (format!("{:.3}", max_certifiable_radius(r.sigma, report.n, report.alpha))) }
                     @for at in &r.certified_accuracy { td { (format!("{:.3}", at.accuracy)) } }
                 }
             }
@@ -82,7 +85,7 @@ fn render(report: &CertifyReport) -> anyhow::Result<Markup> {
             @if let Some(findings) = &r.finding_certified_accuracy {
                 h3 { "Per finding, σ = " (r.sigma) }
                 table {
-                    (head_row(&[&["finding"][..], &head[2..]].concat()))
+                    (head_row(&[&["finding"][..], &head[3..]].concat()))
                     @for (name, row) in model.class_names.iter().zip(findings) {
                         tr {
                             td.left { (name) }

@@ -11,7 +11,9 @@ mod smoothed;
 mod votes;
 
 pub use bounds::{binomial_two_sided_p, clopper_pearson_lower, normal_quantile};
-pub use certificate::{Certificate, HeadCertificate, alpha_per_head, predict_head};
+pub use certificate::{
+    Certificate, HeadCertificate, alpha_per_head, max_certifiable_radius, predict_head,
+};
 pub use run::{
     CERTIFY_REVISION, CertificateRecord, CertifyRun, DEFAULT_RADII, certified_accuracy,
     certified_curve, check_radii, sigma_result,
