@@ -120,6 +120,9 @@ enum BenchCommand {
     Speed(bench_speed::BenchSpeedArgs),
     /// robustdx's PGD-10 against PyTorch + torchattacks on the same models, batch and threads
     Compare(bench_compare::BenchCompareArgs),
+    /// Randomized smoothing: noisy copies per second and certified images per second, per
+    /// backend and batch of copies
+    Certify(bench_certify::BenchCertifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +162,7 @@ fn main() -> ExitCode {
         Command::Data(DataCommand::Perturb(args)) => data_perturb::run(args),
         Command::Bench(BenchCommand::Models(args)) => bench_models::run(args),
         Command::Bench(BenchCommand::Speed(args)) => bench_speed::run(args),
+        Command::Bench(BenchCommand::Certify(args)) => bench_certify::run(args),
         Command::Bench(BenchCommand::Compare(args)) => bench_compare::run(args),
         Command::Bench(BenchCommand::Defenses(args))
         | Command::Compare(CompareCommand::Defenses(args)) => compare_defenses::run(args, backend),

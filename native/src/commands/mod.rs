@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod attack;
 pub mod attacks;
+pub mod bench_certify;
 pub mod bench_compare;
 pub mod bench_models;
 pub mod bench_speed;
