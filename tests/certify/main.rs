@@ -1,7 +1,10 @@
 //! Randomized smoothing against its reference, locuslab/smoothing (Cohen, Rosenfeld & Kolter
-//! 2019): the statistics against the libraries its `core.py` calls (`bounds`).
+//! 2019): the statistics against the libraries its `core.py` calls (`bounds`), and CERTIFY /
+//! PREDICT against its own code on a fixture model (`reference`). The fixtures and the
+//! tolerances are described in `tests/fixtures/certify/README.md`.
 
 mod bounds;
+mod reference;
 
 use std::path::{Path, PathBuf};
 
