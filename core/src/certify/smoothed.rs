@@ -21,8 +21,8 @@ pub const MAX_SIGMA: f64 = 4.0;
 
 /// Noisy copies per forward pass when none is asked for: as many as make about a million input
 /// values (81 copies of a 64 × 64 RGB image, 6 of a 224 × 224 one), at most 1 000. A first
-/// convolution 32 channels wide then holds about 128 MiB of activations, within what a WebGPU
-/// adapter binds at once (lavapipe refused 682 copies' 170 MB buffer).
+/// convolution 32 channels wide then holds about 43 MB of activations, well within what a WebGPU
+/// adapter binds at once (lavapipe refused the 170 MB buffer of eight times as many copies).
 pub fn default_copies_per_batch(values_per_image: usize) -> usize {
     (1_000_000 / values_per_image.max(1)).clamp(1, 1_000)
 }

@@ -42,7 +42,7 @@ pub struct CertifyArgs {
     /// Keys every image's noise: same seed, same records for any batch size or shard
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Noisy copies per forward pass [default: about eight million input values' worth, at
+    /// Noisy copies per forward pass [default: about a million input values' worth, at
     /// most 1 000]
     #[arg(long, value_parser = positive)]
     pub batch_size: Option<usize>,
