@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use maud::{Markup, html};
-use robustdx_core::certify::max_certifiable_radius;
 use robustdx_core::report::{CertifyReport, certified_accuracy_chart};
 
 use crate::files::write_atomic;
@@ -33,8 +32,7 @@ fn render(report: &CertifyReport) -> anyhow::Result<Markup> {
     let input = &model.input;
     let values = input.channels * input.height * input.width;
     let images = report.results.first().map_or(0, |r| r.records.len());
-    let mut head: Vec<String> = vec!["σ".into(), "abstains".into(), "largest possible".into()];
-    head.extend(report.radii.iter().map(|r| format!("r = {r}")));
+    let (head, rows) = report.table();
     let head: Vec<&str> = head.iter().map(String::as_str).collect();
     let body = html! {
         h1 { "Certified robustness of " (model.file) }
@@ -72,13 +70,8 @@ fn render(report: &CertifyReport) -> anyhow::Result<Markup> {
         (chart(&certified_accuracy_chart(report)?))
         table {
             (head_row(&head))
-            @for r in &report.results {
-                tr {
-                    td { (r.sigma) }
-                    td { (format!("{:.1} %", 100.0 * r.abstained)) }
-                    td { (format!("{:.3}", max_certifiable_radius(r.sigma, report.n, report.alpha))) }
-                    @for at in &r.certified_accuracy { td { (format!("{:.3}", at.accuracy)) } }
-                }
+            @for row in &rows {
+                tr { @for cell in row { td { (cell) } } }
             }
         }
         @for r in &report.results {

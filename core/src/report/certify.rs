@@ -164,6 +164,35 @@ impl CertifyReport {
         parse_versioned(text, file, "certify")
     }
 
+    /// The table the terminal, the HTML report and the page's viewer show: the header and one row
+    /// per noise level — σ, the share abstained, the largest radius n copies can certify, and the
+    /// certified accuracy at each radius.
+    pub fn table(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut head: Vec<String> = vec!["σ".into(), "abstains".into(), "largest possible".into()];
+        head.extend(self.radii.iter().map(|r| format!("r = {r}")));
+        let rows = self
+            .results
+            .iter()
+            .map(|r| {
+                let mut row = vec![
+                    r.sigma.to_string(),
+                    format!("{:.1} %", 100.0 * r.abstained),
+                    format!(
+                        "{:.3}",
+                        crate::certify::max_certifiable_radius(r.sigma, self.n, self.alpha)
+                    ),
+                ];
+                row.extend(
+                    r.certified_accuracy
+                        .iter()
+                        .map(|at| format!("{:.3}", at.accuracy)),
+                );
+                row
+            })
+            .collect();
+        (head, rows)
+    }
+
     /// Certified accuracy per noise level and radius, for spreadsheets: one row per (σ, radius).
     pub fn to_csv(&self) -> String {
         let mut out =

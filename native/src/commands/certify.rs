@@ -142,24 +142,28 @@ pub fn certify(
     Ok(run.run(&identities, &file.previous, header, &mut file.events())?)
 }
 
-/// The certification's table for the terminal: per σ, abstentions and certified accuracy at
-/// each radius.
+/// The certification's table for the terminal: per σ, abstentions, the largest radius its n
+/// allows and certified accuracy at each radius.
 pub fn table(report: &CertifyReport) -> String {
-    let mut out = format!("{:<7} {:>8}", "σ", "abstain");
-    for r in &report.radii {
-        out.push_str(&format!(" {:>7}", format!("r={r}")));
-    }
-    out.push('\n');
-    for result in &report.results {
-        out.push_str(&format!(
-            "{:<7} {:>7.1}%",
-            result.sigma,
-            100.0 * result.abstained
-        ));
-        for at in &result.certified_accuracy {
-            out.push_str(&format!(" {:>7.3}", at.accuracy));
-        }
-        out.push('\n');
+    let (head, rows) = report.table();
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([head[i].chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:>w$}", w = width(i)))
+            .collect();
+        padded.join("  ") + "\n"
+    };
+    let mut out = line(&head);
+    for row in &rows {
+        out.push_str(&line(row));
     }
     out.push_str(&format!(
         "certified accuracy: correct and certified at least that far (L2, pixel units); n0 {}, n {}, α {}\n",

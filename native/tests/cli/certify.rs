@@ -80,7 +80,7 @@ fn the_json_holds_every_images_votes_and_a_table_per_sigma() {
     }
     let said = &CERTIFIED.said;
     assert!(
-        said.contains("abstain") && said.contains("r=0.25"),
+        said.contains("abstain") && said.contains("r = 0.25"),
         "{said}"
     );
     assert!(
@@ -152,7 +152,7 @@ fn certification_shards_merge_into_the_single_run() {
     let said = dir
         .robustdx(["merge", "--out", "merged.json", "s1.json", "s0.json"])
         .run_ok();
-    assert!(said.contains("r=0.5"), "{said}");
+    assert!(said.contains("r = 0.5"), "{said}");
     let single = dir.json("single.json");
     assert_eq!(single["results"], dir.json("merged.json")["results"]);
     let findings = single["model"]["class_names"].as_array().unwrap().len();
