@@ -318,28 +318,8 @@ mod analysis_runs {
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
     use crate::report::{AnalysisReport, DataSummary, ModelSummary};
     use crate::robustness::{Shard, Subject};
-    use crate::run::{Events, Identity, Plan, merge};
-    use crate::test_support::seeded_small_cnn;
-
-    #[derive(Default)]
-    struct Counted {
-        plans: Vec<Plan<AnalysisFindings>>,
-        progress: usize,
-        written: usize,
-    }
-
-    impl Events<AnalysisReport> for Counted {
-        fn unit_start(&mut self, _: &str, plan: &Plan<AnalysisFindings>) {
-            self.plans.push(plan.clone());
-        }
-        fn progress(&mut self, _: usize, _: usize) {
-            self.progress += 1;
-        }
-        fn unit_done(&mut self, _: &AnalysisReport) -> crate::Result<()> {
-            self.written += 1;
-            Ok(())
-        }
-    }
+    use crate::run::{Identity, Plan, merge};
+    use crate::test_support::{Recorded, seeded_small_cnn};
 
     fn identity(steps: usize, limit: usize) -> AnalysisIdentity {
         AnalysisIdentity {
@@ -393,7 +373,7 @@ mod analysis_runs {
                 id.subject.seed,
                 AnalysisFindings::default(),
             );
-            let mut events = Counted::default();
+            let mut events = Recorded::<AnalysisReport>::default();
             let (report, shown) = futures_lite::future::block_on(
                 Analyzer {
                     model: &model,

@@ -5,25 +5,8 @@ use super::*;
 use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
 use crate::report::{CertifyIdentity, CertifyReport, DataSummary, ModelSummary, SigmaResult};
 use crate::robustness::{Shard, Subject};
-use crate::run::{Events, Plan, merge};
-use crate::test_support::{cpu, seeded_small_cnn};
-
-#[derive(Default)]
-struct Quiet {
-    plans: Vec<Plan<SigmaResult>>,
-    written: usize,
-}
-
-impl Events<CertifyReport> for Quiet {
-    fn unit_start(&mut self, _: &str, plan: &Plan<SigmaResult>) {
-        self.plans.push(plan.clone());
-    }
-    fn progress(&mut self, _: usize, _: usize) {}
-    fn unit_done(&mut self, _: &CertifyReport) -> crate::Result<()> {
-        self.written += 1;
-        Ok(())
-    }
-}
+use crate::run::{Plan, merge};
+use crate::test_support::{Recorded, cpu, seeded_small_cnn};
 
 const SETTINGS: CertifySettings = CertifySettings {
     n0: 10,
@@ -74,7 +57,7 @@ fn records_do_not_depend_on_batching_or_shards_and_resume_matches_identities() {
                 0,
                 radii,
             );
-            let mut events = Quiet::default();
+            let mut events = Recorded::<CertifyReport>::default();
             let report = CertifyRun {
                 model: &model,
                 data: test,

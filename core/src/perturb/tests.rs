@@ -566,25 +566,8 @@ mod benchmark_runs {
         BenchmarkIdentity, BenchmarkReport, DataSummary, KindResult, ModelSummary,
     };
     use crate::robustness::{Shard, Subject, decision};
-    use crate::run::{Events, Plan, merge};
-    use crate::test_support::{cpu, seeded_small_cnn};
-
-    #[derive(Default)]
-    struct Quiet {
-        plans: Vec<Plan<KindResult>>,
-        written: usize,
-    }
-
-    impl Events<BenchmarkReport> for Quiet {
-        fn unit_start(&mut self, _: &str, plan: &Plan<KindResult>) {
-            self.plans.push(plan.clone());
-        }
-        fn progress(&mut self, _: usize, _: usize) {}
-        fn unit_done(&mut self, _: &BenchmarkReport) -> crate::Result<()> {
-            self.written += 1;
-            Ok(())
-        }
-    }
+    use crate::run::{Plan, merge};
+    use crate::test_support::{Recorded, cpu, seeded_small_cnn};
 
     fn identity(kind: &str, seed: u64) -> BenchmarkIdentity {
         BenchmarkIdentity::new(
@@ -631,7 +614,7 @@ mod benchmark_runs {
                 0,
                 FlipVariant::Normalized,
             );
-            let mut events = Quiet::default();
+            let mut events = Recorded::<BenchmarkReport>::default();
             let report = RobustBenchmark {
                 model: &model,
                 data: test,

@@ -27,8 +27,8 @@ enum ResultFile {
 fn parse(text: &str, name: &str) -> Result<ResultFile, String> {
     // Only a certification has radii; anything else is read as a sweep, whose errors name what
     // a sweep lacks.
-    let certification = serde_json::from_str::<serde_json::Value>(text)
-        .is_ok_and(|v| v.get("radii").is_some());
+    let certification =
+        serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("radii").is_some());
     if certification {
         CertifyReport::from_json(text, name)
             .map(|r| ResultFile::Certification(Box::new(r)))
