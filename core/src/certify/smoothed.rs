@@ -16,7 +16,9 @@ use crate::data::Image;
 use crate::model::DiagnosticModel;
 use crate::{Error, Result};
 
-/// The largest noise level accepted (in pixel units of [0, 1] images); Cohen et al. go to 1.
+/// The largest noise level accepted (in pixel units of [0, 1] images): four times the whole pixel
+/// range, far past Cohen et al.'s largest (1.0); a larger value is more likely σ in 1/255 units
+/// (64 for 0.25) than meant.
 pub const MAX_SIGMA: f64 = 4.0;
 
 /// Noisy copies per forward pass when none is asked for: as many as make about a million input

@@ -19,9 +19,8 @@ use crate::{Error, Result};
 /// and MART's and TRADES' Gaussian start (`1 << 20`).
 pub const AUGMENTATION_NOISE: Stream = 2 << 20;
 
-/// The largest σ accepted: four times the whole pixel range, far past the reference's largest
-/// (1.0); a larger value is more likely σ in 1/255 units (64 for 0.25) than meant.
-pub const MAX_SIGMA: f64 = 4.0;
+// The largest σ accepted is the certification's: a model is trained at the σ it is certified at.
+use crate::certify::MAX_SIGMA;
 
 /// Gaussian augmentation's settings in a [`DefenseSpec`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ registry::defenses!(clean, pgd_at, mpadvt, mart, trades, gaussian; test: throwaw
 
 pub use clean::CleanTraining;
 pub use divergence::kl_terms;
-pub use gaussian::{AUGMENTATION_NOISE, GaussianAugmentation, GaussianSettings, MAX_SIGMA};
+pub use gaussian::{AUGMENTATION_NOISE, GaussianAugmentation, GaussianSettings};
 pub use mart::{Mart, MartSettings, SEED_EPS};
 pub use mpadvt::{MixedPerturbationTraining, MpadvtDraw, MpadvtSettings};
 pub use pgd_at::{PgdAdversarialTraining, PgdAtSettings};
