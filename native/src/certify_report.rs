@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use robustdx_core::report::{CertifyReport, certified_accuracy_chart};
 
 use crate::files::write_atomic;
-use crate::report::parts::{chart, head_row, page};
+use crate::report::parts::{about_table, chart, head_row, page};
 
 /// Writes `index.html` of `report` into `dir`; returns its path.
 pub fn write(dir: &Path, report: &CertifyReport) -> anyhow::Result<PathBuf> {
@@ -24,6 +24,40 @@ pub fn write(dir: &Path, report: &CertifyReport) -> anyhow::Result<PathBuf> {
 /// L∞ attack's budget sits on the radius axis.
 fn linf_reach(eps: f64, values: usize) -> f64 {
     eps / 255.0 * (values as f64).sqrt()
+}
+
+/// What the numbers were made from, per noise level: what `--resume` compares.
+fn provenance(report: &CertifyReport) -> Markup {
+    let rows = report.results.iter().flat_map(|r| {
+        let id = &r.identity;
+        let made_by = r.robustdx_version.as_deref().unwrap_or("not recorded");
+        [
+            (
+                format!("σ = {}: model sha256", r.sigma),
+                id.subject.model_sha256.clone(),
+            ),
+            (
+                format!("σ = {}: data", r.sigma),
+                format!(
+                    "{} ({} split, fingerprint {})",
+                    id.subject.data,
+                    id.subject.split,
+                    id.subject
+                        .data_fingerprint
+                        .as_deref()
+                        .unwrap_or("not recorded")
+                ),
+            ),
+            (
+                format!("σ = {}: settings", r.sigma),
+                format!(
+                    "n0 {}, n {}, α {}, seed {}, revision {}, robustdx {made_by}",
+                    id.n0, id.n, id.alpha, id.subject.seed, id.revision
+                ),
+            ),
+        ]
+    });
+    html! { h3 { "Provenance" } (about_table(rows)) }
 }
 
 /// The report's template.
@@ -88,6 +122,7 @@ fn render(report: &CertifyReport) -> anyhow::Result<Markup> {
                 }
             }
         }
+        (provenance(report))
     };
     Ok(page(&format!("robustdx certify: {}", model.file), "", body))
 }
