@@ -233,3 +233,15 @@ impl<R: crate::run::RunReport> crate::run::Events<R> for Recorded<R> {
         Ok(())
     }
 }
+
+/// A recorded subject for tests of resumable runs: a made-up model hash and data fingerprint,
+/// the test split of `data`, and `seed`.
+pub fn subject(data: &str, seed: u64) -> crate::robustness::Subject {
+    crate::robustness::Subject {
+        model_sha256: "ab".repeat(32),
+        data: data.into(),
+        data_fingerprint: Some("cd".repeat(32)),
+        split: "test".into(),
+        seed,
+    }
+}

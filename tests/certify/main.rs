@@ -6,15 +6,9 @@
 mod bounds;
 mod reference;
 
-use std::path::{Path, PathBuf};
-
 use serde_json::Value;
 
-fn fixtures(dir: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(dir)
-}
+use robustdx_tests::fixtures;
 
 /// A JSON file of `tests/fixtures/certify/`.
 fn fixture(name: &str) -> Value {

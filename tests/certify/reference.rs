@@ -19,7 +19,7 @@ use robustdx_core::certify::{
     default_copies_per_batch, normal_quantile,
 };
 use robustdx_core::data::Image;
-use robustdx_core::model::{DiagnosticModel, ImportOptions, import_torch, read_safetensors};
+use robustdx_core::model::DiagnosticModel;
 use serde_json::Value;
 
 use super::{fixture, fixtures, number};
@@ -85,15 +85,10 @@ fn argmax(counts: &[u64]) -> usize {
 /// The 10-class fixture ResNet-18 (`tests/fixtures/attacks/make_models.py`), with ImageNet
 /// normalisation as its first step.
 fn model(device: &Device) -> DiagnosticModel {
-    let path = fixtures("attacks").join("resnet-18-10.safetensors");
-    let tensors = read_safetensors(&std::fs::read(path).unwrap(), "resnet-18").unwrap();
-    let options = ImportOptions {
-        input_size: Some(64),
-        ..Default::default()
-    };
-    import_torch("resnet-18", tensors, "resnet-18", &options, device)
-        .unwrap()
-        .model
+    robustdx_tests::fixture_resnet18(
+        &fixtures("attacks").join("resnet-18-10.safetensors"),
+        device,
+    )
 }
 
 /// The 64 × 64 crop of the fixture photograph at (top, left).

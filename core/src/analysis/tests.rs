@@ -317,7 +317,7 @@ mod analysis_runs {
     use crate::attack::{AttackContext, AttackSpec, Convention, Goal, Norm};
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
     use crate::report::{AnalysisReport, DataSummary, ModelSummary};
-    use crate::robustness::{Shard, Subject};
+    use crate::robustness::Shard;
     use crate::run::{Identity, Plan, merge};
     use crate::test_support::{Recorded, seeded_small_cnn};
 
@@ -332,13 +332,7 @@ mod analysis_runs {
                 serde_json::json!({ "steps": steps }).as_object().unwrap(),
             )
             .unwrap(),
-            subject: Subject {
-                model_sha256: "ab".repeat(32),
-                data: "synth-chest".into(),
-                data_fingerprint: Some("cd".repeat(32)),
-                split: "test".into(),
-                seed: 3,
-            },
+            subject: crate::test_support::subject("synth-chest", 3),
             limit,
             shown: 3,
             revisions: Default::default(),

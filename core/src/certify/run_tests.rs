@@ -4,7 +4,7 @@
 use super::*;
 use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
 use crate::report::{CertifyIdentity, CertifyReport, DataSummary, ModelSummary, SigmaResult};
-use crate::robustness::{Shard, Subject};
+use crate::robustness::Shard;
 use crate::run::{Plan, merge};
 use crate::test_support::{Recorded, cpu, seeded_small_cnn};
 
@@ -18,13 +18,7 @@ fn identity(sigma: f64, seed: u64) -> CertifyIdentity {
     CertifyIdentity::new(
         sigma,
         &SETTINGS,
-        Subject {
-            model_sha256: "ab".repeat(32),
-            data: "synth".into(),
-            data_fingerprint: Some("cd".repeat(32)),
-            split: "test".into(),
-            seed,
-        },
+        crate::test_support::subject("synth", seed),
     )
 }
 

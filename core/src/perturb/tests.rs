@@ -565,7 +565,7 @@ mod benchmark_runs {
     use crate::report::{
         BenchmarkIdentity, BenchmarkReport, DataSummary, KindResult, ModelSummary,
     };
-    use crate::robustness::{Shard, Subject, decision};
+    use crate::robustness::{Shard, decision};
     use crate::run::{Plan, merge};
     use crate::test_support::{Recorded, cpu, seeded_small_cnn};
 
@@ -573,13 +573,7 @@ mod benchmark_runs {
         BenchmarkIdentity::new(
             perturbation(kind).unwrap(),
             4,
-            Subject {
-                model_sha256: "ab".repeat(32),
-                data: "synth-chest".into(),
-                data_fingerprint: Some("cd".repeat(32)),
-                split: "test".into(),
-                seed,
-            },
+            crate::test_support::subject("synth-chest", seed),
         )
     }
 

@@ -113,7 +113,6 @@ mod tests {
     use crate::attack::{Convention, Goal, Norm};
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
     use crate::report::{DataSummary, ModelSummary};
-    use crate::robustness::Subject;
     use crate::run::{Plan, merge, plan};
     use crate::test_support::{Recorded, cpu, seeded_small_cnn};
 
@@ -128,13 +127,7 @@ mod tests {
                 settings.as_object().unwrap(),
             )
             .unwrap(),
-            subject: Subject {
-                model_sha256: "ab".repeat(32),
-                data: "synth-chest".into(),
-                data_fingerprint: Some("cd".repeat(32)),
-                split: "test".into(),
-                seed: 4,
-            },
+            subject: crate::test_support::subject("synth-chest", 4),
             batch_size: None,
         }
     }
