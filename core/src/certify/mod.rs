@@ -3,12 +3,14 @@
 //! probability at least 1 − α over the noise drawn. An attack can only say "not broken"; a
 //! certificate is a guarantee.
 
+mod ball;
 mod bounds;
 mod certificate;
 mod single_image;
 mod smoothed;
 mod votes;
 
+pub use ball::{AttackAgainstBall, largest_radius};
 pub use bounds::{binomial_two_sided_p, clopper_pearson_lower, normal_quantile};
 pub use certificate::{Certificate, HeadCertificate, alpha_per_head, predict_head};
 pub use single_image::{ImageCertificateReport, certify_image};
