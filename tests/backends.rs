@@ -228,3 +228,52 @@ fn attn_vgg_input_gradients_agree_on_cpu_and_wgpu() {
     let Some(gpu) = wgpu_device() else { return };
     assert_logits_and_gradients_agree(&on_both("attn-vgg", 4, 2, 4, 1, &gpu), &gpu);
 }
+
+/// Randomized smoothing draws its noise on the host, keyed by (seed, image, copy): both backends
+/// see the same noisy copies, so they cast the same votes up to copies whose decision sits
+/// within rounding of the boundary, and give the same certificate.
+#[test]
+fn certification_agrees_on_cpu_and_wgpu() {
+    use robustdx_core::certify::{CertifySettings, NoiseKey, Smoothed};
+    use robustdx_core::data::Image;
+    let Some(gpu) = wgpu_device() else { return };
+    let pair = on_both("small-cnn", 8, 2, 7, 4, &gpu);
+    let settings = CertifySettings {
+        n0: 20,
+        n: 200,
+        alpha: 0.001,
+    };
+    let image = Image::new(3, 32, 32, pair.images[..3 * 32 * 32].to_vec());
+    let certify = |model: &DiagnosticModel, device: &Device| {
+        let smoothed = Smoothed::new(model, 0.25).unwrap();
+        futures_lite::future::block_on(smoothed.certify(
+            image.clone(),
+            NoiseKey { seed: 1, index: 0 },
+            &settings,
+            64,
+            device,
+            &mut |_| {},
+        ))
+        .unwrap()
+    };
+    let on_cpu = certify(&pair.cpu, &Device::flex());
+    let on_gpu = certify(&pair.gpu, &gpu);
+    let moved: u64 = on_cpu.estimation.heads[0]
+        .iter()
+        .zip(&on_gpu.estimation.heads[0])
+        .map(|(a, b)| a.abs_diff(*b))
+        .sum::<u64>()
+        / 2;
+    eprintln!(
+        "certify flex vs wgpu: votes {:?} vs {:?}",
+        on_cpu.estimation.heads[0], on_gpu.estimation.heads[0]
+    );
+    assert!(moved <= 2, "{moved} of 200 copies voted otherwise");
+    assert_eq!(
+        on_cpu.certificate.heads[0].guess,
+        on_gpu.certificate.heads[0].guess
+    );
+    if moved == 0 {
+        assert_eq!(on_cpu.certificate, on_gpu.certificate);
+    }
+}

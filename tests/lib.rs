@@ -33,3 +33,27 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
+/// `tests/fixtures/<dir>`: the committed outputs of the fixture scripts.
+pub fn fixtures(dir: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(dir)
+}
+
+/// A torchvision-named ResNet-18 state dict (a fixture script's `.safetensors`) imported for
+/// 64-pixel inputs, with ImageNet normalisation as its first step.
+pub fn fixture_resnet18(
+    path: &std::path::Path,
+    device: &Device,
+) -> robustdx_core::model::DiagnosticModel {
+    use robustdx_core::model::{ImportOptions, import_torch, read_safetensors};
+    let tensors = read_safetensors(&std::fs::read(path).unwrap(), "resnet-18").unwrap();
+    let options = ImportOptions {
+        input_size: Some(64),
+        ..Default::default()
+    };
+    import_torch("resnet-18", tensors, "resnet-18", &options, device)
+        .unwrap()
+        .model
+}

@@ -24,6 +24,9 @@ $R train --data "$DERM" --model small-cnn --epochs 6 --defense pgd-at --eps 4 --
   --out "$A/models/small-cnn-derm-pgd-at.bpk"
 $R train --data "$DERM" --model small-cnn --epochs 6 --defense mpadvt --out "$A/models/small-cnn-derm-mpadvt.bpk"
 $R train --data "$DERM" --model small-cnn --epochs 6 --defense mart --eps 4 --out "$A/models/small-cnn-derm-mart.bpk"
+# The base model of randomized smoothing for "Certify this image": Gaussian augmentation at σ 0.25.
+$R train --data "$DERM" --model small-cnn --epochs 6 --defense gaussian --sigma 0.25 \
+  --out "$A/models/small-cnn-derm-gaussian.bpk"
 # What ships: 16-bit convolution and linear weights (half the download; batch norm stays 32-bit).
 for model in "$A"/models/*.bpk; do
   case $model in *-gap.bpk) ;; *) $R half --model "$model" --out "$model" ;; esac
@@ -80,7 +83,10 @@ cat > "$A/manifest.json" <<JSON
      "about": "The seed study's MPAdvT: half the batches replaced by PGD examples at a drawn ε (0.01–0.04) and step count (1–9), 6 epochs."},
     {"id": "small-cnn-derm-mart", "title": "Small CNN, synthetic dermoscopy (MAAdvT / MART, ε 4/255)", "file": "models/small-cnn-derm-mart.bpk",
      "data": "derm", "training": "mart", "recipe": "$(recipe small-cnn-derm-mart)", "generator": null, "attention": false,
-     "about": "The seed study's MAAdvT (MART): boosted adversarial cross-entropy plus β·KL weighted toward misclassified images, 4 steps at ε = 4/255, 6 epochs."}
+     "about": "The seed study's MAAdvT (MART): boosted adversarial cross-entropy plus β·KL weighted toward misclassified images, 4 steps at ε = 4/255, 6 epochs."},
+    {"id": "small-cnn-derm-gaussian", "title": "Small CNN, synthetic dermoscopy (Gaussian augmentation, σ 0.25)", "file": "models/small-cnn-derm-gaussian.bpk",
+     "data": "derm", "training": "gaussian", "recipe": "$(recipe small-cnn-derm-gaussian)", "generator": null, "attention": false,
+     "about": "The same small CNN trained on images plus Gaussian noise of σ = 0.25 (Cohen et al. 2019), 6 epochs: the base model randomized smoothing certifies. On clean images alone it is weak; smoothed at σ = 0.25 it is the model to certify."}
   ],
   "samples": [
 $(IFS=,; printf '    %s\n' "${samples[*]}" | sed 's/}, *{/},\n    {/g')

@@ -202,3 +202,46 @@ pub(crate) fn tiny_side(name: &str) -> usize {
     let config = ArchitectureConfig::from_name(name, &options).unwrap();
     config.min_input_size().max(32)
 }
+
+/// What a run told its shell, for tests of resumable runs: each unit's plan, the progress calls
+/// and how many times the report was written.
+pub struct Recorded<R: crate::run::RunReport> {
+    pub plans: Vec<crate::run::Plan<R::Unit>>,
+    pub progress: usize,
+    pub written: usize,
+}
+
+impl<R: crate::run::RunReport> Default for Recorded<R> {
+    fn default() -> Self {
+        Self {
+            plans: Vec::new(),
+            progress: 0,
+            written: 0,
+        }
+    }
+}
+
+impl<R: crate::run::RunReport> crate::run::Events<R> for Recorded<R> {
+    fn unit_start(&mut self, _: &str, plan: &crate::run::Plan<R::Unit>) {
+        self.plans.push(plan.clone());
+    }
+    fn progress(&mut self, _: usize, _: usize) {
+        self.progress += 1;
+    }
+    fn unit_done(&mut self, _: &R) -> Result<()> {
+        self.written += 1;
+        Ok(())
+    }
+}
+
+/// A recorded subject for tests of resumable runs: a made-up model hash and data fingerprint,
+/// the test split of `data`, and `seed`.
+pub fn subject(data: &str, seed: u64) -> crate::robustness::Subject {
+    crate::robustness::Subject {
+        model_sha256: "ab".repeat(32),
+        data: data.into(),
+        data_fingerprint: Some("cd".repeat(32)),
+        split: "test".into(),
+        seed,
+    }
+}

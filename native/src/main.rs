@@ -5,6 +5,7 @@
 
 mod backend;
 mod benchmark_report;
+mod certify_report;
 mod commands;
 mod data_args;
 mod files;
@@ -59,9 +60,13 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// The Robust-Benchmark: Flip Probability on sequences of 14 growing everyday perturbations
     Benchmark(benchmark::BenchmarkArgs),
+    /// Certified robustness by randomized smoothing: per test image a radius within which the
+    /// smoothed model's decision provably holds; certified accuracy against radius
+    Certify(certify::CertifyArgs),
     /// List the perturbation kinds of the benchmark with their frame schedules
     Perturbations,
-    /// Join the shards of one sweep, benchmark or analysis (--shard i/n --json …) into one result
+    /// Join the shards of one sweep, benchmark, certification or analysis (--shard i/n --json …)
+    /// into one result
     Merge(merge::MergeArgs),
     /// List the architectures robustdx can build, train and import; with model files, how each
     /// was trained
@@ -115,6 +120,9 @@ enum BenchCommand {
     Speed(bench_speed::BenchSpeedArgs),
     /// robustdx's PGD-10 against PyTorch + torchattacks on the same models, batch and threads
     Compare(bench_compare::BenchCompareArgs),
+    /// Randomized smoothing: noisy copies per second and certified images per second, per
+    /// backend and batch of copies
+    Certify(bench_certify::BenchCertifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +147,7 @@ fn main() -> ExitCode {
         Command::Attack(args) => attack::run(args, backend),
         Command::Analyze(args) => analyze::run(args, backend),
         Command::Benchmark(args) => benchmark::run(args, backend),
+        Command::Certify(args) => certify::run(args, backend),
         Command::Perturbations => perturbations::run(),
         Command::Merge(args) => merge::run(args),
         Command::Models(args) => models::run(args, backend),
@@ -153,6 +162,7 @@ fn main() -> ExitCode {
         Command::Data(DataCommand::Perturb(args)) => data_perturb::run(args),
         Command::Bench(BenchCommand::Models(args)) => bench_models::run(args),
         Command::Bench(BenchCommand::Speed(args)) => bench_speed::run(args),
+        Command::Bench(BenchCommand::Certify(args)) => bench_certify::run(args),
         Command::Bench(BenchCommand::Compare(args)) => bench_compare::run(args),
         Command::Bench(BenchCommand::Defenses(args))
         | Command::Compare(CompareCommand::Defenses(args)) => compare_defenses::run(args, backend),

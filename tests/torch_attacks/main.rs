@@ -12,7 +12,6 @@ mod fab;
 mod square;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use burn::Tensor;
 use burn::tensor::{Device, TensorData};
@@ -21,41 +20,25 @@ use robustdx_core::attack::{
     Attack, AttackedModel, AutoProjectedGradientDescent, Budget, Convention,
     FastGradientSignMethod, Goal, Norm, ProjectedGradientDescent, SampleKeys,
 };
-use robustdx_core::model::{DiagnosticModel, ImportOptions, import_torch, read_safetensors};
+use robustdx_core::model::{DiagnosticModel, read_safetensors};
+use robustdx_tests::{fixture_resnet18, fixtures};
 
 const PIXEL_TOLERANCE: f32 = 1e-5;
 /// PGD L2 goes through per-image sums and square roots, whose rounding differs from PyTorch's
 /// (see `tests/fixtures/attacks/README.md`).
 const L2_TOLERANCE: f32 = 1.2e-7;
 
-fn fixtures(dir: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(dir)
-}
-
 fn model(device: &Device) -> DiagnosticModel {
-    resnet18(&fixtures("torch").join("resnet-18.safetensors"), device)
+    fixture_resnet18(&fixtures("torch").join("resnet-18.safetensors"), device)
 }
 
 /// The 10-class ResNet-18 of `tests/fixtures/attacks/make_models.py`, for the attacks that aim
 /// at the 9 runner-up classes (APGD-T, FAB-T) and AutoAttack.
 fn model_10_classes(device: &Device) -> DiagnosticModel {
-    resnet18(
+    fixture_resnet18(
         &fixtures("attacks").join("resnet-18-10.safetensors"),
         device,
     )
-}
-
-fn resnet18(path: &Path, device: &Device) -> DiagnosticModel {
-    let tensors = read_safetensors(&std::fs::read(path).unwrap(), "resnet-18").unwrap();
-    let options = ImportOptions {
-        input_size: Some(64),
-        ..Default::default()
-    };
-    import_torch("resnet-18", tensors, "resnet-18", &options, device)
-        .unwrap()
-        .model
 }
 
 fn golden() -> HashMap<String, Vec<f32>> {

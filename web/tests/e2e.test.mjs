@@ -332,6 +332,24 @@ test('the full page: a sample attacked step by step, a non-image upload refused,
     await page.screenshot({ path: join(SHOTS, 'page-viewer-identity.png'), fullPage: true });
     await page.locator('[data-testid="viewer-file"]').setInputFiles({ name: 'other.json', mimeType: 'application/json', buffer: Buffer.from('{"hello": 1}') });
     assert.match(await page.locator('[data-testid="viewer-error"]').textContent(), /other\.json/);
+
+    // A certification written now (the shipped Gaussian-trained model, two noise levels): its
+    // curves and its table, one row per σ with the binary's numbers.
+    const smoothing = manifest.models.find((m) => m.training === 'gaussian');
+    const certified = join(mkdtempSync(join(tmpdir(), 'robustdx-certify-')), 'certify.json');
+    execFileSync(process.env.ROBUSTDX_BIN, [
+      '--backend', 'cpu', 'certify', '--model', join(ROOT, 'web', 'assets', smoothing.file), '--data', 'synth-derm:n=8,test=4',
+      '--sigma', '0.25,0.5', '--n0', '10', '--n', '40', '--json', certified,
+    ], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const certification = JSON.parse(readFileSync(certified, 'utf8'));
+    await page.locator('[data-testid="viewer-file"]').setInputFiles(certified);
+    await page.locator('[data-testid="viewer-certified"]').waitFor();
+    assert.equal(await page.locator('[data-testid="viewer-certified"] tr').count(), 1 + certification.results.length);
+    const row = await page.locator('[data-testid="viewer-certified"] tr').nth(2).textContent();
+    assert.ok(row.startsWith('0.5'), row);
+    assert.ok(row.includes(certification.results[1].certified_accuracy[0].accuracy.toFixed(3)), row);
+    assert.ok(await page.locator('[data-testid="viewer-charts"] svg').count() >= 1);
+    await page.screenshot({ path: join(SHOTS, 'page-viewer-certify.png'), fullPage: true });
   });
 });
 

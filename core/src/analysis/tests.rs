@@ -317,29 +317,9 @@ mod analysis_runs {
     use crate::attack::{AttackContext, AttackSpec, Convention, Goal, Norm};
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
     use crate::report::{AnalysisReport, DataSummary, ModelSummary};
-    use crate::robustness::{Shard, Subject};
-    use crate::run::{Events, Identity, Plan, merge};
-    use crate::test_support::seeded_small_cnn;
-
-    #[derive(Default)]
-    struct Counted {
-        plans: Vec<Plan<AnalysisFindings>>,
-        progress: usize,
-        written: usize,
-    }
-
-    impl Events<AnalysisReport> for Counted {
-        fn unit_start(&mut self, _: &str, plan: &Plan<AnalysisFindings>) {
-            self.plans.push(plan.clone());
-        }
-        fn progress(&mut self, _: usize, _: usize) {
-            self.progress += 1;
-        }
-        fn unit_done(&mut self, _: &AnalysisReport) -> crate::Result<()> {
-            self.written += 1;
-            Ok(())
-        }
-    }
+    use crate::robustness::Shard;
+    use crate::run::{Identity, Plan, merge};
+    use crate::test_support::{Recorded, seeded_small_cnn};
 
     fn identity(steps: usize, limit: usize) -> AnalysisIdentity {
         AnalysisIdentity {
@@ -352,13 +332,7 @@ mod analysis_runs {
                 serde_json::json!({ "steps": steps }).as_object().unwrap(),
             )
             .unwrap(),
-            subject: Subject {
-                model_sha256: "ab".repeat(32),
-                data: "synth-chest".into(),
-                data_fingerprint: Some("cd".repeat(32)),
-                split: "test".into(),
-                seed: 3,
-            },
+            subject: crate::test_support::subject("synth-chest", 3),
             limit,
             shown: 3,
             revisions: Default::default(),
@@ -393,7 +367,7 @@ mod analysis_runs {
                 id.subject.seed,
                 AnalysisFindings::default(),
             );
-            let mut events = Counted::default();
+            let mut events = Recorded::<AnalysisReport>::default();
             let (report, shown) = futures_lite::future::block_on(
                 Analyzer {
                     model: &model,

@@ -20,6 +20,13 @@ pub fn alpha_per_head(alpha: f64, heads: usize) -> f64 {
     alpha / heads.max(1) as f64
 }
 
+/// The largest radius `n` estimation copies can certify at `sigma` and `alpha` (every copy
+/// voting for the guess): σ·Φ⁻¹(α^(1/n)). Fewer copies give an honestly smaller guarantee, however
+/// confident the model is.
+pub fn max_certifiable_radius(sigma: f64, n: u64, alpha: f64) -> f64 {
+    sigma * normal_quantile(clopper_pearson_lower(n, n, alpha))
+}
+
 /// One head's CERTIFY: the selection copies' guess, the estimation copies' bound on its
 /// probability, and the radius that bound guarantees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +151,17 @@ mod tests {
         assert_eq!(cert.decision(false), Some(Decision::Class(1)));
         assert!(cert.is_correct(&Label::Class(1)));
         assert!(!cert.is_correct(&Label::Class(0)));
+    }
+
+    #[test]
+    fn the_largest_radius_is_reached_when_every_copy_agrees() {
+        let largest = max_certifiable_radius(0.25, 1_000, 0.001);
+        assert!((largest - 0.25 * normal_quantile(0.001f64.powf(1e-3))).abs() < 1e-12);
+        assert!((largest - 0.615).abs() < 0.001, "{largest}");
+        let all = HeadCertificate::new(&[0, 10], &[0, 1_000], 0.25, 0.001);
+        assert_eq!(all.radius, Some(largest));
+        // More copies, a larger guarantee.
+        assert!(max_certifiable_radius(0.25, 100_000, 0.001) > largest);
     }
 
     #[test]

@@ -6,13 +6,20 @@
 mod ball;
 mod bounds;
 mod certificate;
+mod run;
 mod single_image;
 mod smoothed;
 mod votes;
 
 pub use ball::{AttackAgainstBall, largest_radius};
 pub use bounds::{binomial_two_sided_p, clopper_pearson_lower, normal_quantile};
-pub use certificate::{Certificate, HeadCertificate, alpha_per_head, predict_head};
+pub use certificate::{
+    Certificate, HeadCertificate, alpha_per_head, max_certifiable_radius, predict_head,
+};
+pub use run::{
+    CERTIFY_REVISION, CertificateRecord, CertifyRun, DEFAULT_RADII, certified_accuracy,
+    certified_curve, check_radii, sigma_result,
+};
 pub use single_image::{ImageCertificateReport, certify_image};
 pub use smoothed::{
     CertifiedImage, CertifySettings, Draw, MAX_SIGMA, NoiseKey, Smoothed, SmoothedPrediction,
@@ -20,5 +27,7 @@ pub use smoothed::{
 };
 pub use votes::{Votes, most_voted};
 
+#[cfg(test)]
+mod run_tests;
 #[cfg(test)]
 mod tests;

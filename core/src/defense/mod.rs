@@ -9,10 +9,11 @@ mod inner;
 mod registry;
 
 // The one list of defenses: adding one is its file (with an `ENTRY`) and its name here.
-registry::defenses!(clean, pgd_at, mpadvt, mart, trades; test: throwaway);
+registry::defenses!(clean, pgd_at, mpadvt, mart, trades, gaussian; test: throwaway);
 
 pub use clean::CleanTraining;
 pub use divergence::kl_terms;
+pub use gaussian::{AUGMENTATION_NOISE, GaussianAugmentation, GaussianSettings};
 pub use mart::{Mart, MartSettings, SEED_EPS};
 pub use mpadvt::{MixedPerturbationTraining, MpadvtDraw, MpadvtSettings};
 pub use pgd_at::{PgdAdversarialTraining, PgdAtSettings};
@@ -84,6 +85,13 @@ pub trait Defense {
     /// The ε (1/255 units) the model is hardened at, if the defense has one: what robust model
     /// selection attacks with unless told otherwise.
     fn training_eps(&self) -> Option<f32>;
+
+    /// The noise level (σ in [0, 1] pixel units) the model was trained to be smoothed at, if the
+    /// defense trains for randomized smoothing: what certification smooths with unless told
+    /// otherwise.
+    fn smoothing_sigma(&self) -> Option<f32> {
+        None
+    }
 
     /// The loss of one batch, on the autodiff device, ready for `backward`.
     fn loss(&self, batch: &TrainingBatch) -> Result<Tensor<1>>;

@@ -205,6 +205,13 @@ impl DefenseSpec {
             .map_err(|e| Error::invalid(format!("{}: {e}", self.defense)))
     }
 
+    /// The noise level the model was trained to be smoothed at ([`Defense::smoothing_sigma`]),
+    /// for certification to read off a model card without naming the defense; an error if the
+    /// spec names no defense this build has or its settings are invalid.
+    pub fn smoothing_sigma(&self) -> Result<Option<f32>> {
+        Ok(self.build()?.smoothing_sigma())
+    }
+
     /// The settings as the defense's typed struct.
     pub fn settings_as<S: DeserializeOwned>(&self) -> Result<S> {
         typed_settings(&self.defense, &self.settings)

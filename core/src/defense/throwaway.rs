@@ -1,56 +1,59 @@
-//! A throwaway defense that only the core's tests register: Gaussian noise augmentation (Cohen
-//! et al. 2019 train the base classifier of randomized smoothing so). It proves that a defense is
-//! one file and one line — the registry-parametrised tests train it with nothing else written.
+//! A throwaway defense that only the core's tests register: uniform noise augmentation, the loss
+//! on images plus U(−a, a) noise per pixel. It proves that a defense is one file and one line —
+//! the registry-parametrised tests train it with nothing else written.
 
 use burn::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::registry::{DefenseEntry, DefenseInfo, DefenseSpec};
 use super::{Defense, TrainingBatch};
-use crate::attack::canonical_settings;
+use crate::attack::{Stream, canonical_settings};
 use crate::{Error, Result};
+
+/// Its draw stream, apart from the registered defenses'.
+const UNIFORM_NOISE: Stream = 3 << 20;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct NoiseSettings {
-    /// Standard deviation of the noise, in 1/255 pixel units.
-    pub sigma: f32,
+pub struct UniformNoiseSettings {
+    /// Half the width of the noise's range, in 1/255 pixel units.
+    pub half_width: f32,
 }
 
-impl Default for NoiseSettings {
+impl Default for UniformNoiseSettings {
     fn default() -> Self {
-        Self { sigma: 64.0 }
+        Self { half_width: 16.0 }
     }
 }
 
 pub(super) const ENTRY: DefenseEntry = DefenseEntry {
     info: DefenseInfo {
-        name: "gaussian-augmentation",
+        name: "uniform-augmentation",
         aliases: &[],
-        about: "Gaussian augmentation: the loss on images plus N(0, σ²) noise (Cohen et al. 2019)",
+        about: "uniform augmentation: the loss on images plus U(−a, a) noise",
         revision: 0,
         adversarial: false,
-        canonical: canonical_settings::<NoiseSettings>,
+        canonical: canonical_settings::<UniformNoiseSettings>,
     },
     build: |spec: &DefenseSpec| {
-        let settings: NoiseSettings = spec.settings_as()?;
-        if !(settings.sigma.is_finite() && settings.sigma >= 0.0) {
+        let settings: UniformNoiseSettings = spec.settings_as()?;
+        if !(settings.half_width.is_finite() && settings.half_width > 0.0) {
             return Err(Error::invalid(format!(
-                "sigma must be a number ≥ 0, got {}",
-                settings.sigma
+                "half_width must be a number > 0, got {}",
+                settings.half_width
             )));
         }
-        Ok(Box::new(GaussianAugmentation {
-            sigma: settings.sigma / 255.0,
+        Ok(Box::new(UniformAugmentation {
+            half_width: settings.half_width / 255.0,
         }))
     },
 };
 
-struct GaussianAugmentation {
-    sigma: f32,
+struct UniformAugmentation {
+    half_width: f32,
 }
 
-impl Defense for GaussianAugmentation {
+impl Defense for UniformAugmentation {
     fn name(&self) -> &'static str {
         ENTRY.info.name
     }
@@ -61,8 +64,11 @@ impl Defense for GaussianAugmentation {
 
     fn loss(&self, batch: &TrainingBatch) -> Result<Tensor<1>> {
         let [_, c, h, w] = batch.images.dims();
-        let noise = batch.keys.normal(0, [c, h, w], batch.device);
-        Ok(batch.classification_loss(batch.images.clone() + noise.mul_scalar(self.sigma)))
+        let a = self.half_width;
+        let noise = batch
+            .keys
+            .uniform(UNIFORM_NOISE, [c, h, w], -a, a, batch.device);
+        Ok(batch.classification_loss(batch.images.clone() + noise))
     }
 }
 
@@ -72,10 +78,10 @@ mod tests {
 
     #[test]
     fn a_new_defense_is_registered_by_its_one_line() {
-        assert!(DEFENSES.names().contains(&"gaussian-augmentation"));
-        let spec = DefenseSpec::new("gaussian_augmentation", &serde_json::Map::new()).unwrap();
-        assert_eq!(spec.describe(), "gaussian-augmentation sigma=64.0");
-        let bad = serde_json::json!({"sigma": -1.0});
-        assert!(DefenseSpec::new("gaussian-augmentation", bad.as_object().unwrap()).is_err());
+        assert!(DEFENSES.names().contains(&"uniform-augmentation"));
+        let spec = DefenseSpec::new("uniform_augmentation", &serde_json::Map::new()).unwrap();
+        assert_eq!(spec.describe(), "uniform-augmentation half_width=16.0");
+        let bad = serde_json::json!({"half_width": -1.0});
+        assert!(DefenseSpec::new("uniform-augmentation", bad.as_object().unwrap()).is_err());
     }
 }

@@ -565,38 +565,15 @@ mod benchmark_runs {
     use crate::report::{
         BenchmarkIdentity, BenchmarkReport, DataSummary, KindResult, ModelSummary,
     };
-    use crate::robustness::{Shard, Subject, decision};
-    use crate::run::{Events, Plan, merge};
-    use crate::test_support::{cpu, seeded_small_cnn};
-
-    #[derive(Default)]
-    struct Quiet {
-        plans: Vec<Plan<KindResult>>,
-        written: usize,
-    }
-
-    impl Events<BenchmarkReport> for Quiet {
-        fn unit_start(&mut self, _: &str, plan: &Plan<KindResult>) {
-            self.plans.push(plan.clone());
-        }
-        fn progress(&mut self, _: usize, _: usize) {}
-        fn unit_done(&mut self, _: &BenchmarkReport) -> crate::Result<()> {
-            self.written += 1;
-            Ok(())
-        }
-    }
+    use crate::robustness::{Shard, decision};
+    use crate::run::{Plan, merge};
+    use crate::test_support::{Recorded, cpu, seeded_small_cnn};
 
     fn identity(kind: &str, seed: u64) -> BenchmarkIdentity {
         BenchmarkIdentity::new(
             perturbation(kind).unwrap(),
             4,
-            Subject {
-                model_sha256: "ab".repeat(32),
-                data: "synth-chest".into(),
-                data_fingerprint: Some("cd".repeat(32)),
-                split: "test".into(),
-                seed,
-            },
+            crate::test_support::subject("synth-chest", seed),
         )
     }
 
@@ -631,7 +608,7 @@ mod benchmark_runs {
                 0,
                 FlipVariant::Normalized,
             );
-            let mut events = Quiet::default();
+            let mut events = Recorded::<BenchmarkReport>::default();
             let report = RobustBenchmark {
                 model: &model,
                 data: test,

@@ -64,10 +64,50 @@ pub fn models_against_eps(
     lines_against_eps(title, &lines)
 }
 
-/// Named lines of (ε, value in [0, 1]) points, as an SVG document. Points a result file could
-/// hold but no chart can (a non-finite or negative ε, a value off [0, 1]) are left out or
-/// clamped, so an odd file still draws.
+/// Named lines of (ε, value in [0, 1]) points, as an SVG document.
 fn lines_against_eps(title: &str, lines: &[(String, Vec<(f32, f32)>)]) -> Result<String> {
+    value_lines(title, "ε (×1/255)", lines, true)
+}
+
+/// Certified accuracy against L2 radius, one step curve per noise level σ (Cohen et al.'s
+/// figure): the share of images whose smoothed decision is correct and certified at least that
+/// far.
+pub fn certified_accuracy_chart(report: &super::CertifyReport) -> Result<String> {
+    let lines: Vec<(String, Vec<(f32, f32)>)> = report
+        .results
+        .iter()
+        .map(|result| {
+            let curve = crate::certify::certified_curve(&result.records);
+            // A step down at each radius: the level before it, then the level after.
+            let mut points = Vec::with_capacity(2 * curve.len());
+            for pair in curve.windows(2) {
+                points.push((pair[0].radius as f32, pair[0].accuracy as f32));
+                points.push((pair[1].radius as f32, pair[0].accuracy as f32));
+            }
+            if let Some(last) = curve.last() {
+                points.push((last.radius as f32, last.accuracy as f32));
+                points.push((last.radius as f32, 0.0));
+            }
+            (format!("σ = {}", result.sigma), points)
+        })
+        .collect();
+    value_lines(
+        "certified accuracy",
+        "L2 radius (pixel units)",
+        &lines,
+        false,
+    )
+}
+
+/// Named lines of (x, value in [0, 1]) points, as an SVG document, with dots at the points when
+/// `dots`. Points a result file could hold but no chart can (a non-finite or negative x, a value
+/// off [0, 1]) are left out or clamped, so an odd file still draws.
+fn value_lines(
+    title: &str,
+    x_desc: &str,
+    lines: &[(String, Vec<(f32, f32)>)],
+    dots: bool,
+) -> Result<String> {
     let lines: Vec<(String, Vec<(f32, f32)>)> = lines
         .iter()
         .map(|(name, points)| {
@@ -97,7 +137,7 @@ fn lines_against_eps(title: &str, lines: &[(String, Vec<(f32, f32)>)]) -> Result
             .map_err(drawing)?;
         chart
             .configure_mesh()
-            .x_desc("ε (×1/255)")
+            .x_desc(x_desc)
             .y_desc(title)
             .draw()
             .map_err(drawing)?;
@@ -110,9 +150,11 @@ fn lines_against_eps(title: &str, lines: &[(String, Vec<(f32, f32)>)]) -> Result
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                 });
-            chart
-                .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
-                .map_err(drawing)?;
+            if dots {
+                chart
+                    .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                    .map_err(drawing)?;
+            }
         }
         chart
             .configure_series_labels()

@@ -2,6 +2,7 @@
 
 mod analysis;
 mod benchmark;
+mod certify;
 mod chart;
 mod picture;
 mod provenance;
@@ -9,9 +10,10 @@ mod schema;
 
 pub use analysis::AnalysisReport;
 pub use benchmark::{BenchmarkIdentity, BenchmarkReport, ImageSequenceReport, KindResult};
+pub use certify::{CertifiedAt, CertifyIdentity, CertifyReport, SigmaResult};
 pub use chart::{
-    feature_shift_chart, flip_probability_chart, loss_curve, metric_against_eps,
-    models_against_eps, sweep_charts, tsne_chart,
+    certified_accuracy_chart, feature_shift_chart, flip_probability_chart, loss_curve,
+    metric_against_eps, models_against_eps, sweep_charts, tsne_chart,
 };
 pub use picture::{amplified_perturbation, heatmap_overlay, png_data_url};
 pub use provenance::{provenance, sanity_summary, settings_text};

@@ -113,26 +113,8 @@ mod tests {
     use crate::attack::{Convention, Goal, Norm};
     use crate::data::synthetic::{self, SyntheticConfig, SyntheticKind};
     use crate::report::{DataSummary, ModelSummary};
-    use crate::robustness::Subject;
     use crate::run::{Plan, merge, plan};
-    use crate::test_support::{cpu, seeded_small_cnn};
-
-    #[derive(Default)]
-    struct Quiet {
-        plans: Vec<Plan<AttackResult>>,
-        written: usize,
-    }
-
-    impl Events<AttackReport> for Quiet {
-        fn unit_start(&mut self, _: &str, plan: &Plan<AttackResult>) {
-            self.plans.push(plan.clone());
-        }
-        fn progress(&mut self, _: usize, _: usize) {}
-        fn unit_done(&mut self, _: &AttackReport) -> Result<()> {
-            self.written += 1;
-            Ok(())
-        }
-    }
+    use crate::test_support::{Recorded, cpu, seeded_small_cnn};
 
     fn identity(attack: &str, eps: f32, settings: serde_json::Value) -> ResultIdentity {
         ResultIdentity {
@@ -145,13 +127,7 @@ mod tests {
                 settings.as_object().unwrap(),
             )
             .unwrap(),
-            subject: Subject {
-                model_sha256: "ab".repeat(32),
-                data: "synth-chest".into(),
-                data_fingerprint: Some("cd".repeat(32)),
-                split: "test".into(),
-                seed: 4,
-            },
+            subject: crate::test_support::subject("synth-chest", 4),
             batch_size: None,
         }
     }
@@ -200,7 +176,7 @@ mod tests {
             context: AttackContext::default(),
             device: &device,
         };
-        let mut events = Quiet::default();
+        let mut events = Recorded::<AttackReport>::default();
         let (whole, examples) = sweep(None, 8)
             .run(&ids, &[], header(None), &mut events)
             .unwrap();
@@ -213,7 +189,12 @@ mod tests {
         for index in 0..3 {
             let shard = Some(Shard { index, count: 3 });
             let (part, _) = sweep(shard, 3)
-                .run(&ids, &[], header(shard), &mut Quiet::default())
+                .run(
+                    &ids,
+                    &[],
+                    header(shard),
+                    &mut Recorded::<AttackReport>::default(),
+                )
                 .unwrap();
             shards.push((format!("s{index}.json"), part));
         }
@@ -312,7 +293,7 @@ mod tests {
                 &paper(batch_size),
                 &[],
                 header(shard),
-                &mut Quiet::default(),
+                &mut Recorded::<AttackReport>::default(),
             )
             .map(|(report, _)| report)
         };
@@ -351,7 +332,12 @@ mod tests {
             context: AttackContext::default(),
             device: &device,
         }
-        .run(&paper(4), &[], header(None), &mut Quiet::default())
+        .run(
+            &paper(4),
+            &[],
+            header(None),
+            &mut Recorded::<AttackReport>::default(),
+        )
         .unwrap_err()
         .to_string();
         assert!(

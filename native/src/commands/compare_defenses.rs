@@ -67,6 +67,10 @@ pub struct DefenseBenchArgs {
     /// Inner-attack steps of pgd-at and trades (mart keeps its 4)
     #[arg(long, default_value_t = INNER_STEPS)]
     attack_steps: usize,
+    /// The noise σ of gaussian (in [0, 1] pixel units), when it is among --defenses [default:
+    /// its own, 0.25]
+    #[arg(long)]
+    sigma: Option<f64>,
     /// Budgets of the evaluation, in 1/255
     #[arg(
         long,
@@ -98,7 +102,7 @@ struct TrainFlags {
 }
 
 /// The `train` options the comparison decides itself, by their clap ids.
-const OWN_TRAIN_OPTIONS: [&str; 11] = [
+const OWN_TRAIN_OPTIONS: [&str; 12] = [
     "data",
     "out",
     "epochs",
@@ -109,6 +113,7 @@ const OWN_TRAIN_OPTIONS: [&str; 11] = [
     "attack_steps",
     "attack_step_size",
     "beta",
+    "sigma",
     "resume",
 ];
 
@@ -128,6 +133,12 @@ impl DefenseBenchArgs {
             );
         }
         let train = TrainFlags::from_arg_matches(&matches)?.args;
+        if let Some(sigma) = self.sigma {
+            anyhow::ensure!(
+                sigma.is_finite(),
+                "--sigma must be a finite number, got {sigma}"
+            );
+        }
         let convention = self.convention.convention();
         let eps = self.eps.unwrap_or(match convention {
             Convention::Pixel => TRAINING_EPS,
@@ -137,8 +148,13 @@ impl DefenseBenchArgs {
             .defenses
             .iter()
             .map(|name| {
-                let defense =
-                    comparison_defense(defense_entry(name)?, eps, self.attack_steps, convention)?;
+                let defense = comparison_defense(
+                    defense_entry(name)?,
+                    eps,
+                    self.attack_steps,
+                    self.sigma,
+                    convention,
+                )?;
                 let config = train.fresh_config(TrainConfig {
                     epochs: self.epochs,
                     recipe: TrainingRecipe {
@@ -197,18 +213,25 @@ impl DefenseBenchArgs {
 /// A defense as the comparison trains it: at `eps` when it has a training ε (MPAdvT draws its
 /// own), its inner attack cut to `steps` when it takes more by default (MART keeps its 4), and
 /// then with step size ε/4 where it has a fixed one, so that the shorter attack still reaches
-/// the boundary (a step size left open is the defense's own ε/4 already). Budgets in
-/// `convention`'s units; clean training, which has none, stays in pixels.
+/// the boundary (a step size left open is the defense's own ε/4 already); at noise `sigma`,
+/// when given, if it has a noise σ. Budgets in `convention`'s units; the defenses without an
+/// inner attack stay in pixels.
 pub fn comparison_defense(
     entry: &DefenseEntry,
     eps: f64,
     steps: usize,
+    sigma: Option<f64>,
     convention: Convention,
 ) -> anyhow::Result<DefenseSpec> {
     let defaults = entry.defaults();
     let mut settings = Map::new();
     if defaults.contains_key("eps") {
         settings.insert("eps".into(), json!(eps));
+    }
+    if let Some(sigma) = sigma
+        && defaults.contains_key("sigma")
+    {
+        settings.insert("sigma".into(), json!(sigma));
     }
     let default_steps = defaults.get("steps").and_then(Value::as_u64);
     if default_steps.is_some_and(|d| d > steps as u64) {
@@ -601,7 +624,8 @@ mod tests {
         for (name, settings) in cases {
             let entry = defense_entry(name).unwrap();
             let trained =
-                comparison_defense(entry, TRAINING_EPS, INNER_STEPS, Convention::Pixel).unwrap();
+                comparison_defense(entry, TRAINING_EPS, INNER_STEPS, None, Convention::Pixel)
+                    .unwrap();
             assert_eq!(trained, spec(name, settings), "{name}");
         }
     }
@@ -654,6 +678,52 @@ mod tests {
             err.contains("--convention is set by the comparison"),
             "{err}"
         );
+    }
+
+    /// Gaussian augmentation is not in the default list (the comparison is the seed study's,
+    /// under PGD and APGD; a smoothing base model is for `certify`), but trains when listed: at
+    /// its own σ or --sigma's, in pixel units, the other contenders untouched.
+    #[test]
+    fn gaussian_augmentation_trains_when_listed() {
+        use robustdx_core::defense::GaussianAugmentation;
+        let gaussian = GaussianAugmentation::NAME;
+        let job = Bench::parse_from(["bench"]).args.job().unwrap();
+        assert!(job.contenders.iter().all(|c| c.label != gaussian));
+
+        let listed = format!("none,{gaussian}");
+        let sigma_of = |flags: &[&str]| -> Vec<Option<f32>> {
+            let flags = ["bench", "--defenses", &listed]
+                .into_iter()
+                .chain(flags.iter().copied());
+            let job = Bench::parse_from(flags).args.job().unwrap();
+            assert_eq!(job.contenders[1].label, gaussian);
+            let defense = &job.contenders[1].config.recipe.defense;
+            assert_eq!(defense.convention, Convention::Pixel);
+            assert!(job.contenders[0].config.recipe.defense.is_clean());
+            let table = table(&job, &[(gaussian.to_string(), Vec::new())]);
+            assert!(table.contains(&format!("\n{gaussian} ")), "{table}");
+            job.contenders
+                .iter()
+                .map(|c| c.config.recipe.defense.smoothing_sigma().unwrap())
+                .collect()
+        };
+        assert_eq!(sigma_of(&[]), [None, Some(0.25)]);
+        assert_eq!(
+            sigma_of(&["--sigma", "0.5", "--convention", "paper"]),
+            [None, Some(0.5)]
+        );
+
+        let flags = ["bench", "--defenses", &listed, "--train-flags=--sigma 0.5"];
+        let err = format!("{:#}", Bench::parse_from(flags).args.job().err().unwrap());
+        assert!(err.contains("--sigma is set by the comparison"), "{err}");
+        let flags = ["bench", "--defenses", &listed, "--sigma", "nan"];
+        let err = Bench::parse_from(flags)
+            .args
+            .job()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("--sigma must be a finite number"), "{err}");
     }
 
     #[test]

@@ -86,6 +86,7 @@ fn compare_defenses(out: &Path, backend: BackendChoice) -> anyhow::Result<()> {
                 defense_entry(name)?,
                 TRAINING_EPS,
                 INNER_STEPS,
+                None,
                 Convention::Pixel,
             )?;
             Ok(Contender {

@@ -1,4 +1,4 @@
-//! `robustdx merge`: the shards of one run (each `robustdx attack`, `benchmark` or `analyze`
+//! `robustdx merge`: the shards of one run (each `robustdx attack`, `benchmark`, `certify` or `analyze`
 //! with `--shard i/n --json F`) joined into the result a single run writes, after checking they
 //! belong together.
 
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use robustdx_core::report::{
-    AnalysisReport, AttackReport, BenchmarkReport, DataSummary, ModelSummary,
+    AnalysisReport, AttackReport, BenchmarkReport, CertifyReport, DataSummary, ModelSummary,
 };
 use robustdx_core::run::{Merge, merge};
 
@@ -48,6 +48,7 @@ enum Kind {
     Sweep,
     Benchmark,
     Analysis,
+    Certification,
 }
 
 fn kind_of(path: &Path) -> anyhow::Result<Kind> {
@@ -56,6 +57,8 @@ fn kind_of(path: &Path) -> anyhow::Result<Kind> {
         .map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", path.display()))?;
     Ok(if value.get("fp_variant").is_some() {
         Kind::Benchmark
+    } else if value.get("radii").is_some() {
+        Kind::Certification
     } else if value.get("feature_shift").is_some() {
         Kind::Analysis
     } else {
@@ -86,7 +89,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
     if !matches!(kind, Kind::Sweep) {
         anyhow::ensure!(
             args.records.is_none(),
-            "--records is for sweeps: a benchmark's or an analysis's JSON holds its records"
+            "--records is for sweeps: a benchmark's, certification's or analysis's JSON holds its records"
         );
     }
     match kind {
@@ -98,10 +101,18 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
             announce(&args, &merged.model, &merged.data);
             print!("{}", crate::commands::benchmark::table(&merged));
         }
+        Kind::Certification => {
+            let merged = merged::<CertifyReport>(&args, |_| Ok(()))?;
+            if let Some(path) = &args.csv {
+                write_atomic(path, merged.to_csv().as_bytes())?;
+            }
+            announce(&args, &merged.model, &merged.data);
+            print!("{}", crate::commands::certify::table(&merged));
+        }
         Kind::Analysis => {
             anyhow::ensure!(
                 args.csv.is_none(),
-                "--csv is for sweeps and benchmarks: an analysis has no table of rows"
+                "--csv is for sweeps, benchmarks and certifications: an analysis has no table of rows"
             );
             let merged = merged::<AnalysisReport>(&args, |_| Ok(()))?;
             announce(&args, &merged.model, &merged.data);

@@ -5,10 +5,12 @@
 pub mod analyze;
 pub mod attack;
 pub mod attacks;
+pub mod bench_certify;
 pub mod bench_compare;
 pub mod bench_models;
 pub mod bench_speed;
 pub mod benchmark;
+pub mod certify;
 pub mod compare_defenses;
 pub mod data_export;
 pub mod data_perturb;

@@ -101,6 +101,10 @@ pub struct TrainArgs {
     /// Defense: weight of the robustness term [mart, trades: 6]
     #[arg(long)]
     beta: Option<f64>,
+    /// Defense: standard deviation of the Gaussian noise, in [0, 1] pixel units: the σ the model
+    /// is then smoothed and certified at (`robustdx certify`) [gaussian: 0.25]
+    #[arg(long)]
+    sigma: Option<f64>,
     /// Random resized crops, flips and 90° rotations of the training images (seeded)
     #[arg(long)]
     augment: bool,
@@ -181,6 +185,7 @@ impl TrainArgs {
                 self.attack_step_size.map(|v| json!(v)),
             ),
             ("--beta", "beta", self.beta.map(|v| json!(v))),
+            ("--sigma", "sigma", self.sigma.map(|v| json!(v))),
         ] {
             if let Some(value) = value {
                 anyhow::ensure!(
@@ -188,6 +193,9 @@ impl TrainArgs {
                     "{flag} is not a setting of --defense {name} (its settings: {})",
                     describe_settings(&entry.defaults())
                 );
+                // JSON has no NaN or infinity: serde_json makes them null, which would read as
+                // "absent" (a step size) or as a type error naming no flag.
+                anyhow::ensure!(!value.is_null(), "{flag} must be a finite number");
                 settings.insert(key.into(), value);
             }
         }
@@ -565,5 +573,54 @@ pub fn describe_settings(settings: &Map<String, Value>) -> String {
     match settings.is_empty() {
         true => "none".into(),
         false => robustdx_core::attack::describe_settings(settings),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use robustdx_core::defense::{CleanTraining, GaussianAugmentation};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Train {
+        #[command(flatten)]
+        args: TrainArgs,
+    }
+
+    /// The defense `train FLAGS` asks for, over clean training.
+    fn defense(flags: &[&str]) -> anyhow::Result<DefenseSpec> {
+        let args = Train::try_parse_from(std::iter::once("train").chain(flags.iter().copied()))?;
+        args.args.defense_over(&DefenseSpec::default())
+    }
+
+    #[test]
+    fn sigma_is_the_shorthand_of_gaussian_augmentations_setting() {
+        let gaussian = GaussianAugmentation::NAME;
+        let by_flag = defense(&["--defense", gaussian, "--sigma", "0.5"]).unwrap();
+        let by_set = defense(&["--defense", gaussian, "--set", "sigma=0.5"]).unwrap();
+        assert_eq!(by_flag, by_set);
+        assert_eq!(by_flag.smoothing_sigma().unwrap(), Some(0.5));
+        let default = defense(&["--defense", gaussian]).unwrap();
+        assert_eq!(default.smoothing_sigma().unwrap(), Some(0.25));
+
+        let err = defense(&["--sigma", "0.5"]).unwrap_err().to_string();
+        let want = format!(
+            "--sigma is not a setting of --defense {}",
+            CleanTraining::NAME
+        );
+        assert!(err.contains(&want), "{err}");
+        let err = format!(
+            "{:#}",
+            defense(&["--defense", gaussian, "--sigma", "5"]).unwrap_err()
+        );
+        assert!(err.contains("sigma must be > 0 and ≤ 4"), "{err}");
+        for not_a_number in ["nan", "inf"] {
+            let err = defense(&["--defense", gaussian, "--sigma", not_a_number])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--sigma must be a finite number"), "{err}");
+        }
     }
 }

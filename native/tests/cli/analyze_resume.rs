@@ -120,7 +120,7 @@ fn analysis_merges_refuse_missing_whole_mixed_and_csv() {
     merge(&["s0.json", "s1.json"]).fails_with(&["shard 2/3 missing"]);
     merge(&["whole.json"]).fails_with(&["not a shard"]);
     merge(&["--csv", "m.csv", "s0.json", "s1.json", "s2.json"])
-        .fails_with(&["--csv is for sweeps and benchmarks"]);
+        .fails_with(&["--csv is for sweeps, benchmarks and certifications"]);
     analyze(&dir, "3")
         .args(["--json", "t1.json", "--shard", "1/3"])
         .run_ok();

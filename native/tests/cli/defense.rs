@@ -198,3 +198,23 @@ fn clean_training_has_no_inner_attack_to_put_in_paper_units() {
     train(&dir, "n.bpk", &["--convention", "paper"]).fails_with(&["clean", "inner attack"]);
     assert!(!dir.exists("n.bpk"));
 }
+
+/// Gaussian augmentation, the base model of randomized smoothing: `--sigma` sets its σ, the
+/// card records it, `defenses` lists it, and `--sigma` with a defense that has no noise is
+/// refused.
+#[test]
+fn gaussian_augmentation_records_its_sigma() {
+    let dir = Dir::new();
+    let said = train(&dir, "g.bpk", &["--defense", "gaussian", "--sigma", "0.5"])
+        .args(["--image-size", "32", "--width", "4", "--epochs", "1"])
+        .args(["--no-eval"])
+        .run_ok();
+    assert!(said.contains("objective: gaussian sigma=0.5"), "{said}");
+    let line = dir.robustdx(["models", "g.bpk"]).run_ok();
+    assert!(line.contains("gaussian sigma=0.5"), "{line}");
+    let listing = dir.robustdx(["defenses"]).run_ok();
+    assert!(listing.contains("settings: sigma=0.25"), "{listing}");
+    train(&dir, "n.bpk", &["--defense", "mart", "--sigma", "0.5"])
+        .fails_with(&["--sigma is not a setting of --defense mart", "beta=6.0"]);
+    assert!(!dir.exists("n.bpk"));
+}

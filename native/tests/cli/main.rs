@@ -9,6 +9,7 @@ mod attack_image;
 mod backend;
 mod bench;
 mod benchmark;
+mod certify;
 mod data;
 mod defense;
 mod eval;

@@ -1,10 +1,12 @@
-//! Opens a native `robustdx attack --json` file and draws its table and curves, with the same
-//! charts as the native HTML report. The file is read in the browser, never sent anywhere.
+//! Opens a native `robustdx attack --json` or `robustdx certify --json` file and draws its table
+//! and curves, with the same charts as the native HTML report. The file is read in the browser,
+//! never sent anywhere.
 
 use leptos::prelude::*;
 use robustdx_core::attack::short_name;
 use robustdx_core::report::{
-    AttackReport, provenance, sanity_summary, settings_text, sweep_charts,
+    AttackReport, CertifyReport, certified_accuracy_chart, provenance, sanity_summary,
+    settings_text, sweep_charts,
 };
 
 use super::files::{fetch_text, file_text};
@@ -13,13 +15,34 @@ use crate::manifest::asset_url;
 /// The example record shipped with the page (a sweep of its first model).
 const EXAMPLE: &str = "reports/small-cnn-derm.json";
 
-fn parse(text: &str, name: &str) -> Result<AttackReport, String> {
-    AttackReport::from_json(text, name).map_err(|e| e.to_string())
+/// A result file the viewer draws.
+#[derive(Clone)]
+enum ResultFile {
+    /// `robustdx attack --json`.
+    Sweep(Box<AttackReport>),
+    /// `robustdx certify --json`: certified accuracy per σ and radius.
+    Certification(Box<CertifyReport>),
+}
+
+fn parse(text: &str, name: &str) -> Result<ResultFile, String> {
+    // Only a certification has radii; anything else is read as a sweep, whose errors name what
+    // a sweep lacks.
+    let certification =
+        serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("radii").is_some());
+    if certification {
+        CertifyReport::from_json(text, name)
+            .map(|r| ResultFile::Certification(Box::new(r)))
+            .map_err(|e| e.to_string())
+    } else {
+        AttackReport::from_json(text, name)
+            .map(|r| ResultFile::Sweep(Box::new(r)))
+            .map_err(|e| e.to_string())
+    }
 }
 
 #[component]
 pub fn ResultsViewer() -> impl IntoView {
-    let record = RwSignal::new(None::<Result<AttackReport, String>>);
+    let record = RwSignal::new(None::<Result<ResultFile, String>>);
     let on_pick = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
         if let Some(file) = input.files().and_then(|f| f.get(0)) {
@@ -41,14 +64,15 @@ pub fn ResultsViewer() -> impl IntoView {
     view! {
         <section class="viewer">
             <h2>"Result files"</h2>
-            <p class="note">"Open the JSON record a native sweep wrote ("<code>"robustdx attack … --json FILE"</code>") to see its table and curves."</p>
+            <p class="note">"Open the JSON record a native sweep or certification wrote ("<code>"robustdx attack … --json FILE"</code>", "<code>"robustdx certify … --json FILE"</code>") to see its table and curves."</p>
             <div class="row">
                 <input type="file" accept=".json,application/json" data-testid="viewer-file" on:change=on_pick/>
                 <button data-testid="viewer-example" on:click=open_example>"open the example"</button>
             </div>
             {move || record.get().map(|r| match r {
                 Err(e) => view! { <p class="error" data-testid="viewer-error" role="alert">{e}</p> }.into_any(),
-                Ok(record) => view! { <Record record/> }.into_any(),
+                Ok(ResultFile::Sweep(record)) => view! { <Record record=*record/> }.into_any(),
+                Ok(ResultFile::Certification(report)) => view! { <Certification report=*report/> }.into_any(),
             })}
         </section>
     }
@@ -105,5 +129,26 @@ fn Record(record: AttackReport) -> impl IntoView {
                 </table>
             }
         }).collect_view()}
+    }
+}
+
+/// A certification: the certified-accuracy curves and the table the native report shows.
+#[component]
+fn Certification(report: CertifyReport) -> impl IntoView {
+    let chart = certified_accuracy_chart(&report).unwrap_or_default();
+    let (head, rows) = report.table();
+    let images = report.results.first().map_or(0, |r| r.records.len());
+    view! {
+        <p>{format!("{} ({}, {}) on {} ({} test images): randomized smoothing, n0 = {}, n = {}, α = {}, robustdx {}",
+            report.model.file, report.model.architecture, report.model.task, report.data.name, images,
+            report.n0, report.n, report.alpha, report.tool.version)}</p>
+        <p class="note">"Certified accuracy at radius r: the share of images the smoothed model decides correctly and provably keeps within L2 distance r (pixel units), each certificate wrong with probability at most α. \"Largest possible\": no image can be certified further with this n."</p>
+        <div class="charts" data-testid="viewer-charts"><div class="chart" inner_html=chart></div></div>
+        <table data-testid="viewer-certified">
+            <tr>{head.into_iter().map(|h| view! { <th>{h}</th> }).collect_view()}</tr>
+            {rows.into_iter().map(|row| view! {
+                <tr>{row.into_iter().map(|c| view! { <td>{c}</td> }).collect_view()}</tr>
+            }).collect_view()}
+        </table>
     }
 }
