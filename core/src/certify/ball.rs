@@ -3,21 +3,6 @@
 //! provably leaves that decision alone; beyond it the certificate says nothing. The comparison
 //! and its words live here so that every shell says the same.
 
-use super::bounds::normal_quantile;
-use super::certificate::alpha_per_head;
-
-/// The largest radius CERTIFY can ever give with `n` estimation copies at noise `sigma` and
-/// failure probability `alpha` shared over `heads`: even when every copy votes for the guess,
-/// p̲_A is only (α/heads)^(1/n), so R ≤ σ·Φ⁻¹((α/heads)^(1/n)). Fewer copies are an honest but
-/// smaller guarantee. `None`: so few copies that p̲_A never reaches ½ and CERTIFY always
-/// abstains.
-pub fn largest_radius(sigma: f64, n: u64, alpha: f64, heads: usize) -> Option<f64> {
-    // The Clopper–Pearson bound of n successes in n in closed form (Beta(n, 1) has CDF pⁿ):
-    // the page can say it without linking the beta quantile.
-    let best = alpha_per_head(alpha, heads).powf(1.0 / n as f64);
-    (best >= 0.5).then(|| sigma * normal_quantile(best))
-}
-
 /// An attack's change on the image a certificate is about, both in pixel units of [0, 1]
 /// images at the model's input.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,40 +80,6 @@ impl AttackAgainstBall {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certify::clopper_pearson_lower;
-
-    #[test]
-    fn the_largest_radius_is_sigma_times_the_quantile_of_the_all_votes_bound() {
-        // What CERTIFY gives when all n copies vote for the guess.
-        for (sigma, n, alpha) in [
-            (0.25, 1_000u64, 0.001),
-            (0.5, 100, 0.001),
-            (0.12, 10_000, 0.05),
-        ] {
-            let expected = sigma * normal_quantile(clopper_pearson_lower(n, n, alpha));
-            let largest = largest_radius(sigma, n, alpha, 1).unwrap();
-            assert!((largest - expected).abs() < 1e-9, "{sigma} {n} {alpha}");
-        }
-        // By hand: 0.001^(1/1000) = 0.993116, Φ⁻¹ of which is 2.4633.
-        let largest = largest_radius(0.25, 1_000, 0.001, 1).unwrap();
-        assert!((largest - 0.25 * 2.463_3).abs() < 1e-4, "{largest}");
-        // More copies, a larger possible radius; findings share α, a smaller one.
-        assert!(largest_radius(0.25, 100, 0.001, 1).unwrap() < largest);
-        assert!(largest_radius(0.25, 1_000, 0.001, 4).unwrap() < largest);
-        // 0.001^(1/9) = 0.46 < ½: nine copies can never certify anything.
-        assert_eq!(largest_radius(0.25, 9, 0.001, 1), None);
-        assert!(largest_radius(0.25, 10, 0.001, 1).is_some());
-    }
-
-    #[test]
-    fn no_certificate_exceeds_the_largest_radius() {
-        use super::super::certificate::HeadCertificate;
-        for votes in [1_000u64, 999, 950, 600] {
-            let head = HeadCertificate::new(&[0, 100], &[1_000 - votes, votes], 0.5, 0.001);
-            let largest = largest_radius(0.5, 1_000, 0.001, 1).unwrap();
-            assert!(head.radius.unwrap() <= largest + 1e-12, "{votes}");
-        }
-    }
 
     #[test]
     fn an_attack_inside_the_ball_is_covered_and_one_outside_is_not() {

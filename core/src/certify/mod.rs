@@ -11,7 +11,7 @@ mod single_image;
 mod smoothed;
 mod votes;
 
-pub use ball::{AttackAgainstBall, largest_radius};
+pub use ball::AttackAgainstBall;
 pub use bounds::{binomial_two_sided_p, clopper_pearson_lower, normal_quantile};
 pub use certificate::{
     Certificate, HeadCertificate, alpha_per_head, max_certifiable_radius, predict_head,

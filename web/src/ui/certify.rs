@@ -4,7 +4,9 @@
 //! chosen n allows, and the certified ball drawn against the attack just run.
 
 use leptos::prelude::*;
-use robustdx_core::certify::{AttackAgainstBall, ImageCertificateReport, largest_radius};
+use robustdx_core::certify::{
+    AttackAgainstBall, ImageCertificateReport, alpha_per_head, max_certifiable_radius,
+};
 
 use super::attack::Chosen;
 use super::client::{Certified, WorkerClient};
@@ -57,9 +59,16 @@ fn heads(report: &ImageCertificateReport) -> usize {
     report.heads.len()
 }
 
-/// "≤ 0.616", or that no image can be certified with so few copies.
+/// The largest radius `n` copies can certify with α shared over `heads`; `None` when even
+/// unanimous copies leave p̲_A below ½.
+fn largest_radius(sigma: f64, n: u64, heads: usize) -> Option<f64> {
+    let r = max_certifiable_radius(sigma, n, alpha_per_head(ALPHA, heads));
+    (r >= 0.0).then_some(r)
+}
+
+/// What the largest radius of `n` copies means, or that no image can be certified with so few.
 fn largest_words(sigma: f64, n: u64, heads: usize) -> String {
-    match largest_radius(sigma, n, ALPHA, heads) {
+    match largest_radius(sigma, n, heads) {
         Some(r) => format!(
             "With n = {n} copies no image can be certified beyond R = {r:.3} (σ·Φ⁻¹(α^(1/n)), \
              reached when every copy agrees): fewer copies are an honest but smaller guarantee."
@@ -165,7 +174,7 @@ pub fn CertifyPanel(
                     if !n_ok() {
                         return format!("n must be {MIN_N} to {MAX_N}.");
                     }
-                    let largest = |n| largest_radius(sigma.get(), n, ALPHA, 1).map_or("none".into(), |r| format!("{r:.3}"));
+                    let largest = |n| largest_radius(sigma.get(), n, 1).map_or("none".into(), |r| format!("{r:.3}"));
                     format!("{n0} copies choose the guess, {n} fresh ones bound its probability; α = {ALPHA}. \
                         The largest radius {n} copies can certify at this σ: {} (1 000 copies: {}, 100 000: {}).",
                         largest(n), largest(1_000), largest(100_000))
