@@ -541,7 +541,33 @@ async function checkBall(page, cert, eps) {
   return { inside, delta };
 }
 
-const certified = {};
+/** `robustdx certify --image` on the CPU: the page's record, natively. */
+function nativeCertificate(m, s, { sigma, n0, n, seed = 0 }) {
+  const out = join(mkdtempSync(join(tmpdir(), 'robustdx-certify-')), 'certificate.json');
+  execFileSync(process.env.ROBUSTDX_BIN, [
+    '--backend', 'cpu', 'certify', '--model', join(ROOT, 'web', 'assets', m.file), '--image', join(ROOT, 'web', 'assets', s.file),
+    '--sigma', String(sigma), '--n0', String(n0), '--n', String(n), '--seed', String(seed), '--json', out,
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(readFileSync(out, 'utf8'));
+}
+
+/** The page's certificate against the native binary's: equal on the CPU fallback; on WebGPU the
+ * decision equal and the votes within a few copies (float rounding can move a copy that sits at
+ * the decision boundary). */
+function assertNativeCertificate(cert, expected, backend) {
+  assert.equal(cert.decision, expected.decision);
+  assert.deepEqual(cert.class_names, expected.class_names);
+  if (backend === 'cpu') {
+    assert.deepEqual(cert.selection, expected.selection);
+    assert.deepEqual(cert.estimation, expected.estimation);
+    assert.deepEqual(cert.heads, expected.heads);
+    assert.equal(cert.radius, expected.radius);
+  } else {
+    cert.estimation.heads[0].forEach((v, i) => assert.ok(Math.abs(v - expected.estimation.heads[0][i]) <= 3,
+      `class ${i}: ${v} votes on WebGPU vs ${expected.estimation.heads[0][i]} natively on the CPU`));
+  }
+}
+
 for (const backend of ['webgpu', 'cpu']) {
   test(`certify this image on ${backend}: votes, p̲_A and radius by their definitions, the ball against an attack`, { timeout: SLOW + 120_000 }, async () => {
     const n = 100;
@@ -565,6 +591,7 @@ for (const backend of ['webgpu', 'cpu']) {
       const cert = await runCertificate(page);
       const seconds = (Date.now() - started) / 1000;
       await checkCertificate(page, cert, { n, n0, sigma, backend });
+      assertNativeCertificate(cert, nativeCertificate(model, sample, { sigma, n0, n }), backend);
       console.log(`# ${backend}: ${sample.id} σ ${sigma} n0 ${n0} n ${n}: votes ${JSON.stringify(cert.estimation.heads[0])}, ` +
         `p̲_A ${cert.heads[0].p_lower.toFixed(4)}, R ${cert.radius}, ${seconds.toFixed(1)} s in the browser`);
       assert.equal(await page.locator('[data-testid="certify-ball-missing"]').count(), 1, 'no attack yet: no ball drawn');
@@ -574,7 +601,6 @@ for (const backend of ['webgpu', 'cpu']) {
         assert.deepEqual(again.estimation, cert.estimation);
         assert.deepEqual(again.selection, cert.selection);
       }
-      certified[backend] = cert;
 
       // An attack on the same model and image: the ball is drawn against its change.
       await page.locator('[data-testid="attack"]').selectOption('pgd');
@@ -588,6 +614,13 @@ for (const backend of ['webgpu', 'cpu']) {
       await runAttack(page);
       const fgsm = await checkBall(page, cert, 1);
       console.log(`# ${backend}: PGD ε ${EPS} ‖δ‖₂ ${pgd.delta.toFixed(3)} (${pgd.inside}), FGSM ε 1 ‖δ‖₂ ${fgsm.delta.toFixed(3)} (${fgsm.inside}) against R ${cert.radius}`);
+      await page.locator('[data-testid="certify"]').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(SHOTS, `page-certify-${backend}.png`), fullPage: true });
+      await page.setViewportSize({ width: 360, height: 800 });
+      await page.screenshot({ path: join(SHOTS, `page-certify-${backend}-phone.png`), fullPage: true });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow} px wider than a 360 px phone`);
+      await page.setViewportSize({ width: 1280, height: 1000 });
       if (backend === 'cpu') {
         // σ = 0.5 doubles every radius: the same FGSM change now lies inside the ball.
         await page.locator('[data-testid="certify-sigma"]').selectOption('0.5');
@@ -596,21 +629,19 @@ for (const backend of ['webgpu', 'cpu']) {
         const inside = await checkBall(page, wider, 1);
         console.log(`# cpu: σ 0.5: votes ${JSON.stringify(wider.estimation.heads[0])}, R ${wider.radius}, FGSM ε 1 ‖δ‖₂ ${inside.delta.toFixed(3)} (${inside.inside})`);
         assert.equal(inside.inside, 'true', 'FGSM at 1/255 lies inside the σ = 0.5 ball');
+        // Any shipped model can be certified: the one trained with Gaussian noise for smoothing.
+        const gaussian = manifest.models.find((m) => m.training === 'gaussian');
+        assert.ok(gaussian, 'the page ships a Gaussian-trained model');
+        await page.locator('[data-testid="model"]').selectOption(gaussian.id);
+        await page.locator('[data-testid="certify-sigma"]').selectOption('0.25');
+        const smoothed = await runCertificate(page);
+        await checkCertificate(page, smoothed, { n, n0, sigma: 0.25, backend });
+        assertNativeCertificate(smoothed, nativeCertificate(gaussian, sample, { sigma: 0.25, n0, n }), backend);
+        assert.ok(smoothed.model.endsWith(gaussian.file));
+        // That model's attack has not run yet: no ball drawn against another model's attack.
+        assert.equal(await page.locator('[data-testid="certify-ball-missing"]').count(), 1);
+        console.log(`# cpu: ${gaussian.id} σ 0.25: votes ${JSON.stringify(smoothed.estimation.heads[0])}, decision ${smoothed.decision}, R ${smoothed.radius}`);
       }
-      await page.locator('[data-testid="certify"]').scrollIntoViewIfNeeded();
-      await page.screenshot({ path: join(SHOTS, `page-certify-${backend}.png`), fullPage: true });
-      await page.setViewportSize({ width: 360, height: 800 });
-      await page.screenshot({ path: join(SHOTS, `page-certify-${backend}-phone.png`), fullPage: true });
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(overflow <= 0, `the page is ${overflow} px wider than a 360 px phone`);
     });
-    // Across backends float rounding may move a copy sitting at the decision boundary: the
-    // decision must agree and the votes within a few copies.
-    const [gpu, cpu] = [certified.webgpu, certified.cpu];
-    if (gpu && cpu) {
-      assert.equal(gpu.decision, cpu.decision);
-      gpu.estimation.heads[0].forEach((v, i) => assert.ok(Math.abs(v - cpu.estimation.heads[0][i]) <= 3,
-        `class ${i}: ${v} votes on WebGPU vs ${cpu.estimation.heads[0][i]} on the CPU`));
-    }
   });
 }
