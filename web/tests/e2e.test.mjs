@@ -641,6 +641,15 @@ for (const backend of ['webgpu', 'cpu']) {
         // That model's attack has not run yet: no ball drawn against another model's attack.
         assert.equal(await page.locator('[data-testid="certify-ball-missing"]').count(), 1);
         console.log(`# cpu: ${gaussian.id} σ 0.25: votes ${JSON.stringify(smoothed.estimation.heads[0])}, decision ${smoothed.decision}, R ${smoothed.radius}`);
+        // A long certificate can be cancelled; a fresh worker runs the next one to its end.
+        await page.locator('[data-testid="certify-n"]').fill('100000');
+        await page.locator('[data-testid="certify-run"]').click();
+        await page.locator('[data-testid="certify-progress"]').waitFor({ timeout: 60_000 });
+        await page.locator('[data-testid="certify-cancel"]').click();
+        assert.match(await page.locator('[data-testid="certify-error"]').textContent(), /Cancelled/);
+        await announcedBackend(page, SLOW);
+        await page.locator('[data-testid="certify-n"]').fill(String(n));
+        assert.deepEqual((await runCertificate(page)).estimation, smoothed.estimation);
       }
     });
   });
