@@ -1,6 +1,7 @@
 //! Messages between the page and the worker, as JSON text (an uploaded image's bytes travel
 //! beside the text as a `Uint8Array`).
 
+use robustdx_core::certify::ImageCertificateReport;
 use robustdx_core::report::{ImageSequenceReport, SingleImageReport};
 use robustdx_core::robustness::SingleImageSettings;
 use serde::{Deserialize, Serialize};
@@ -65,12 +66,33 @@ pub struct SequenceJob {
     pub seed: u64,
 }
 
+/// Page → worker: one image's certificate by randomized smoothing (the core's `certify_image`,
+/// as `robustdx certify --image` runs it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertifyJob {
+    pub id: u32,
+    pub model_url: String,
+    pub image_name: String,
+    pub image: ImageSource,
+    /// The noise level, pixel units of [0, 1] images.
+    pub sigma: f64,
+    /// Selection copies.
+    pub n0: u64,
+    /// Estimation copies.
+    pub n: u64,
+    /// The probability that the certificate is wrong.
+    pub alpha: f64,
+    /// Keys the noise (the image is image 0 of its own run).
+    pub seed: u64,
+}
+
 /// Page → worker, as JSON tagged by `job`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "lowercase")]
 pub enum Job {
     Attack(AttackJob),
     Sequence(SequenceJob),
+    Certify(CertifyJob),
 }
 
 impl Job {
@@ -78,6 +100,7 @@ impl Job {
         match self {
             Job::Attack(j) => j.id,
             Job::Sequence(j) => j.id,
+            Job::Certify(j) => j.id,
         }
     }
 }
@@ -143,6 +166,21 @@ pub enum WorkerMessage {
         id: u32,
         report: Box<ImageSequenceReport>,
         frames: Vec<String>,
+        timing: Timing,
+    },
+    /// A certificate under way: noisy copies counted of n0 + n.
+    Counted {
+        id: u32,
+        counted: u64,
+        total: u64,
+    },
+    /// A finished certificate: the record, the first noisy copies the model saw as PNG data
+    /// URLs, and d, the values of the image as the model takes it (for ε·√d).
+    Certified {
+        id: u32,
+        report: Box<ImageCertificateReport>,
+        copies: Vec<String>,
+        input_values: usize,
         timing: Timing,
     },
     Failed {

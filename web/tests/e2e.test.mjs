@@ -53,9 +53,10 @@ function assertClose(actual, expected, tolerance, what) {
 /** Clicks "Run attack" and waits for that run's verdict or error. */
 async function runAttack(page) {
   const outcome = page.locator('[data-testid="outcome"]');
-  const next = Number(await outcome.getAttribute('data-run')) + 1;
+  // Every kind of job draws its id from one count: the attack's is new, not the next.
+  const previous = await outcome.getAttribute('data-run');
   await page.locator('[data-testid="run"]').click();
-  const done = `[data-testid="outcome"][data-run="${next}"]`;
+  const done = `[data-testid="outcome"]:not([data-run="${previous}"])`;
   await page.locator(`${done} [data-testid="verdict"], ${done} [data-testid="error"]`).first().waitFor({ timeout: SLOW });
 }
 
@@ -403,6 +404,253 @@ for (const backend of ['webgpu', 'cpu']) {
       await page.locator('[data-testid="sequence-json"]', { hasText: '"rotate"' }).waitFor({ state: 'attached', timeout: SLOW });
       await page.locator('[data-testid="sequence"]').scrollIntoViewIfNeeded();
       await page.screenshot({ path: join(SHOTS, `page-perturbation-${backend}.png`), fullPage: true });
+    });
+  });
+}
+
+// Randomized smoothing's statistics, written again here from their definitions, to check the
+// page's numbers independently of the core (which uses statrs).
+
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error ~1e-15). */
+function lnGamma(x) {
+  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
+    -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
+  x -= 1;
+  let a = c[0];
+  const t = x + 7.5;
+  for (let i = 1; i < 9; i++) a += c[i] / (x + i);
+  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** P(X ≥ k) for X ~ Binomial(n, p), summed term by term. */
+function binomialUpperTail(k, n, p) {
+  let total = 0;
+  for (let j = k; j <= n; j++) {
+    total += Math.exp(lnGamma(n + 1) - lnGamma(j + 1) - lnGamma(n - j + 1) + j * Math.log(p) + (n - j) * Math.log1p(-p));
+  }
+  return total;
+}
+
+/** The one-sided Clopper–Pearson lower bound: the p at which k or more of n has probability α. */
+function clopperPearsonLower(k, n, alpha) {
+  if (k === 0) return 0;
+  let [lo, hi] = [0, 1];
+  for (let i = 0; i < 200; i++) {
+    const mid = (lo + hi) / 2;
+    if (binomialUpperTail(k, n, mid) < alpha) lo = mid; else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/** Φ⁻¹(p): Acklam's rational approximation (relative error < 1.2e-9). */
+function normalQuantile(p) {
+  const a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00];
+  const b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01];
+  const c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00];
+  const d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00];
+  const tail = (q) => (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
+  const q = p - 0.5;
+  const r = q * q;
+  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+test('the test\'s own Clopper–Pearson bound and normal quantile match known values', () => {
+  // n of n: α^(1/n); Φ⁻¹(0.975) = 1.959964.
+  assert.ok(Math.abs(clopperPearsonLower(100, 100, 0.001) - 0.001 ** 0.01) < 1e-9);
+  assert.ok(Math.abs(clopperPearsonLower(1, 20, 0.01) - (1 - 0.99 ** (1 / 20))) < 1e-9);
+  assert.ok(Math.abs(normalQuantile(0.975) - 1.959963984540054) < 1e-8);
+  assert.ok(Math.abs(normalQuantile(0.999) - 3.090232306167813) < 1e-8);
+});
+
+/** Clicks "Certify" and waits for that certificate or its error; returns the parsed record. */
+async function runCertificate(page) {
+  const previous = await page.locator('[data-testid="certify"]').getAttribute('data-run');
+  await page.locator('[data-testid="certify-run"]').click();
+  const done = `[data-testid="certify"]:not([data-run="${previous}"])`;
+  await page.locator(`${done} [data-testid="certificate"], ${done} [data-testid="certify-error"]`).first().waitFor({ timeout: SLOW });
+  const error = page.locator('[data-testid="certify-error"]');
+  if (await error.count()) throw new Error(`the page reported: ${await error.textContent()}`);
+  return JSON.parse(await page.locator('[data-testid="certify-json"]').textContent());
+}
+
+/** Checks a certificate's numbers against their definitions and against what the page shows. */
+async function checkCertificate(page, cert, { n, n0, sigma, backend }) {
+  const alpha = 0.001;
+  assert.equal(cert.backend, backend);
+  assert.equal(cert.n, n);
+  assert.equal(cert.n0, n0);
+  assert.equal(cert.sigma, sigma);
+  assert.equal(cert.alpha, alpha);
+  const sum = (xs) => xs.reduce((s, x) => s + x, 0);
+  assert.equal(sum(cert.estimation.heads[0]), n, 'the estimation votes sum to n');
+  assert.equal(sum(cert.selection.heads[0]), n0, 'the selection votes sum to n0');
+  const head = cert.heads[0];
+  const selection = cert.selection.heads[0];
+  assert.equal(head.guess, selection.indexOf(Math.max(...selection)), 'the guess is the selection\'s most voted class');
+  assert.equal(head.votes_for_guess, cert.estimation.heads[0][head.guess]);
+  const pLower = clopperPearsonLower(head.votes_for_guess, n, alpha);
+  assert.ok(Math.abs(head.p_lower - pLower) < 1e-7, `p̲_A ${head.p_lower} vs ${pLower} recomputed`);
+  // What the page shows is the record's numbers.
+  const bound = page.locator('[data-testid="certify-p-lower"]');
+  assert.equal(Number(await bound.getAttribute('data-value')), head.p_lower);
+  assert.match(await bound.textContent(), new RegExp(`p̲_A = ${head.p_lower.toFixed(4)}`));
+  const bars = await page.locator('[data-testid="certify-votes"] .bar').evaluateAll((bs) => bs.map((b) => Number(b.dataset.votes)));
+  assert.deepEqual(bars, cert.estimation.heads[0], 'one bar per class with its votes');
+  const shown = page.locator('[data-testid="certify-decision"]');
+  if (head.p_lower >= 0.5) {
+    const radius = sigma * normalQuantile(head.p_lower);
+    assert.ok(Math.abs(cert.radius - radius) < 1e-6, `R ${cert.radius} vs σ·Φ⁻¹(p̲_A) = ${radius}`);
+    assert.equal(Number(await shown.getAttribute('data-radius')), cert.radius);
+    assert.equal(cert.decision, cert.class_names[head.guess]);
+    assert.match(await shown.textContent(), new RegExp(`Certified: ${cert.decision}, within R = ${cert.radius.toFixed(3)}`));
+  } else {
+    assert.equal(cert.radius, null);
+    assert.equal(cert.decision, null);
+    assert.match(await shown.textContent(), /Abstains: p̲_A = .* < ½/);
+  }
+  // The largest radius n copies allow, said on the page.
+  const largest = sigma * normalQuantile(alpha ** (1 / n));
+  assert.match(await page.locator('[data-testid="certify-largest"]').textContent(), new RegExp(`beyond R = ${largest.toFixed(3)}`));
+  assert.ok(cert.radius === null || cert.radius <= largest + 1e-9, 'no certificate beyond the largest radius');
+  assert.equal(await page.locator('[data-testid="certify-copy"] img').count(), 4, 'four noisy copies shown');
+}
+
+/** The ball drawing states inside / outside as the numbers say. */
+async function checkBall(page, cert, eps) {
+  const ball = page.locator('[data-testid="certify-ball"]');
+  await ball.waitFor({ timeout: 10_000 });
+  const delta = Number(await ball.getAttribute('data-delta'));
+  const budget = Number(await ball.getAttribute('data-budget'));
+  // The derm models take 64 × 64 RGB: d = 12 288.
+  assert.ok(Math.abs(budget - (eps / 255) * Math.sqrt(3 * 64 * 64)) < 1e-9, `ε·√d = ${budget}`);
+  assert.ok(delta <= budget + 1e-4, `‖δ‖₂ ${delta} within ε·√d ${budget}`);
+  const words = await page.locator('[data-testid="certify-ball-words"]').textContent();
+  const inside = await ball.getAttribute('data-inside');
+  if (cert.radius === null) {
+    assert.equal(inside, 'none');
+    assert.match(words, /abstains/);
+  } else {
+    assert.equal(inside, String(delta < cert.radius));
+    assert.match(words, delta < cert.radius ? /lies inside the certified ball/ : /lies outside the certified ball/);
+    assert.match(words, budget < cert.radius ? /no attack of this ε can change/ : /does not cover every attack of this ε/);
+  }
+  assert.match(words, new RegExp(`‖δ‖₂ = ${delta.toFixed(3)}`));
+  return { inside, delta };
+}
+
+/** `robustdx certify --image` on the CPU: the page's record, natively. */
+function nativeCertificate(m, s, { sigma, n0, n, seed = 0 }) {
+  const out = join(mkdtempSync(join(tmpdir(), 'robustdx-certify-')), 'certificate.json');
+  execFileSync(process.env.ROBUSTDX_BIN, [
+    '--backend', 'cpu', 'certify', '--model', join(ROOT, 'web', 'assets', m.file), '--image', join(ROOT, 'web', 'assets', s.file),
+    '--sigma', String(sigma), '--n0', String(n0), '--n', String(n), '--seed', String(seed), '--json', out,
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(readFileSync(out, 'utf8'));
+}
+
+/** The page's certificate against the native binary's: equal on the CPU fallback; on WebGPU the
+ * decision equal and the votes within a few copies (float rounding can move a copy that sits at
+ * the decision boundary). */
+function assertNativeCertificate(cert, expected, backend) {
+  assert.equal(cert.decision, expected.decision);
+  assert.deepEqual(cert.class_names, expected.class_names);
+  if (backend === 'cpu') {
+    assert.deepEqual(cert.selection, expected.selection);
+    assert.deepEqual(cert.estimation, expected.estimation);
+    assert.deepEqual(cert.heads, expected.heads);
+    assert.equal(cert.radius, expected.radius);
+  } else {
+    cert.estimation.heads[0].forEach((v, i) => assert.ok(Math.abs(v - expected.estimation.heads[0][i]) <= 3,
+      `class ${i}: ${v} votes on WebGPU vs ${expected.estimation.heads[0][i]} natively on the CPU`));
+  }
+}
+
+for (const backend of ['webgpu', 'cpu']) {
+  test(`certify this image on ${backend}: votes, p̲_A and radius by their definitions, the ball against an attack`, { timeout: SLOW + 120_000 }, async () => {
+    const n = 100;
+    const n0 = backend === 'webgpu' ? 100 : 32;
+    const sigma = 0.25;
+    await withBrowser({ webgpu: backend === 'webgpu' }, server.origin, async ({ page }) => {
+      await page.goto(`${server.origin}/`);
+      assert.equal(await announcedBackend(page, SLOW), backend);
+      await page.locator(`[data-testid="sample-${sample.id}"]`).click();
+      // The backend's default n: 1 000 on WebGPU, 100 on the CPU fallback.
+      assert.equal(await page.locator('[data-testid="certify-n"]').inputValue(), backend === 'webgpu' ? '1000' : '100');
+      const sigmas = await page.locator('[data-testid="certify-sigma"] option').evaluateAll((os) => os.map((o) => o.value));
+      assert.deepEqual(sigmas, ['0.12', '0.25', '0.5', '1']);
+      assert.equal(await page.locator('[data-testid="certify-sigma"]').inputValue(), '0.25');
+      // Out of bounds: said, and nothing runs.
+      await page.locator('[data-testid="certify-n"]').fill('5');
+      assert.match(await page.locator('[data-testid="certify-plan"]').textContent(), /n must be 10 to 100000/);
+      assert.ok(await page.locator('[data-testid="certify-run"]').isDisabled());
+      await page.locator('[data-testid="certify-n"]').fill(String(n));
+      const started = Date.now();
+      const cert = await runCertificate(page);
+      const seconds = (Date.now() - started) / 1000;
+      await checkCertificate(page, cert, { n, n0, sigma, backend });
+      assertNativeCertificate(cert, nativeCertificate(model, sample, { sigma, n0, n }), backend);
+      console.log(`# ${backend}: ${sample.id} σ ${sigma} n0 ${n0} n ${n}: votes ${JSON.stringify(cert.estimation.heads[0])}, ` +
+        `p̲_A ${cert.heads[0].p_lower.toFixed(4)}, R ${cert.radius}, ${seconds.toFixed(1)} s in the browser`);
+      assert.equal(await page.locator('[data-testid="certify-ball-missing"]').count(), 1, 'no attack yet: no ball drawn');
+      if (backend === 'cpu') {
+        // The same seed gives the same votes (SwiftShader's WebGPU takes ~50 s a certificate).
+        const again = await runCertificate(page);
+        assert.deepEqual(again.estimation, cert.estimation);
+        assert.deepEqual(again.selection, cert.selection);
+      }
+
+      // An attack on the same model and image: the ball is drawn against its change.
+      await page.locator('[data-testid="attack"]').selectOption('pgd');
+      await runAttack(page);
+      const pgd = await checkBall(page, cert, EPS);
+      // PGD at 8/255 moves nearly every value by ε: far outside any radius 100 copies allow.
+      assert.equal(pgd.inside, cert.radius === null ? 'none' : 'false');
+      // FGSM at ε = 1/255 on the same image: a change of ‖δ‖₂ ≤ 0.435.
+      await page.locator('[data-testid="attack"]').selectOption('fgsm');
+      await page.locator('[data-testid="eps"]').fill('1');
+      await runAttack(page);
+      const fgsm = await checkBall(page, cert, 1);
+      console.log(`# ${backend}: PGD ε ${EPS} ‖δ‖₂ ${pgd.delta.toFixed(3)} (${pgd.inside}), FGSM ε 1 ‖δ‖₂ ${fgsm.delta.toFixed(3)} (${fgsm.inside}) against R ${cert.radius}`);
+      await page.locator('[data-testid="certify"]').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(SHOTS, `page-certify-${backend}.png`), fullPage: true });
+      await page.setViewportSize({ width: 360, height: 800 });
+      await page.screenshot({ path: join(SHOTS, `page-certify-${backend}-phone.png`), fullPage: true });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow} px wider than a 360 px phone`);
+      await page.setViewportSize({ width: 1280, height: 1000 });
+      if (backend === 'cpu') {
+        // σ = 0.5 doubles every radius: the same FGSM change now lies inside the ball.
+        await page.locator('[data-testid="certify-sigma"]').selectOption('0.5');
+        const wider = await runCertificate(page);
+        await checkCertificate(page, wider, { n, n0, sigma: 0.5, backend });
+        const inside = await checkBall(page, wider, 1);
+        console.log(`# cpu: σ 0.5: votes ${JSON.stringify(wider.estimation.heads[0])}, R ${wider.radius}, FGSM ε 1 ‖δ‖₂ ${inside.delta.toFixed(3)} (${inside.inside})`);
+        assert.equal(inside.inside, 'true', 'FGSM at 1/255 lies inside the σ = 0.5 ball');
+        // Any shipped model can be certified: the one trained with Gaussian noise for smoothing.
+        const gaussian = manifest.models.find((m) => m.training === 'gaussian');
+        assert.ok(gaussian, 'the page ships a Gaussian-trained model');
+        await page.locator('[data-testid="model"]').selectOption(gaussian.id);
+        await page.locator('[data-testid="certify-sigma"]').selectOption('0.25');
+        const smoothed = await runCertificate(page);
+        await checkCertificate(page, smoothed, { n, n0, sigma: 0.25, backend });
+        assertNativeCertificate(smoothed, nativeCertificate(gaussian, sample, { sigma: 0.25, n0, n }), backend);
+        assert.ok(smoothed.model.endsWith(gaussian.file));
+        // That model's attack has not run yet: no ball drawn against another model's attack.
+        assert.equal(await page.locator('[data-testid="certify-ball-missing"]').count(), 1);
+        console.log(`# cpu: ${gaussian.id} σ 0.25: votes ${JSON.stringify(smoothed.estimation.heads[0])}, decision ${smoothed.decision}, R ${smoothed.radius}`);
+        // A long certificate can be cancelled; a fresh worker runs the next one to its end.
+        await page.locator('[data-testid="certify-n"]').fill('100000');
+        await page.locator('[data-testid="certify-run"]').click();
+        await page.locator('[data-testid="certify-progress"]').waitFor({ timeout: 60_000 });
+        await page.locator('[data-testid="certify-cancel"]').click();
+        assert.match(await page.locator('[data-testid="certify-error"]').textContent(), /Cancelled/);
+        await announcedBackend(page, SLOW);
+        await page.locator('[data-testid="certify-n"]').fill(String(n));
+        assert.deepEqual((await runCertificate(page)).estimation, smoothed.estimation);
+      }
     });
   });
 }

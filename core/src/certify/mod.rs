@@ -3,6 +3,7 @@
 //! probability at least 1 − α over the noise drawn. An attack can only say "not broken"; a
 //! certificate is a guarantee.
 
+mod ball;
 mod bounds;
 mod certificate;
 mod run;
@@ -10,6 +11,7 @@ mod single_image;
 mod smoothed;
 mod votes;
 
+pub use ball::AttackAgainstBall;
 pub use bounds::{binomial_two_sided_p, clopper_pearson_lower, normal_quantile};
 pub use certificate::{
     Certificate, HeadCertificate, alpha_per_head, max_certifiable_radius, predict_head,

@@ -398,6 +398,10 @@ pub struct SingleImageReport {
     pub loss: Vec<f32>,
     /// ‖δ‖∞ in 1/255 units.
     pub linf: f32,
+    /// ‖δ‖₂ in pixel units of [0, 1] images at the model's input: the unit of certified radii,
+    /// not 1/255 as `linf` (absent in records written before robustdx measured it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l2: Option<f32>,
     /// Whether the decision changed.
     pub flipped: bool,
     /// Grad-CAM of the clean and the adversarial image, each explaining its own decision
@@ -447,6 +451,7 @@ impl SingleImageReport {
             adversarial,
             loss,
             linf,
+            l2: None,
             grad_cam: None,
             queries: None,
         }

@@ -268,11 +268,14 @@ pub async fn attack_single_image(
         adversarial: adversarial_image.clone(),
         probs: after.probs.clone(),
     });
-    let linf = adversarial_image
+    let delta: Vec<f32> = adversarial_image
         .pixels
         .iter()
         .zip(&clean_image.pixels)
-        .fold(0.0f32, |m, (a, c)| m.max((a - c).abs()));
+        .map(|(a, c)| a - c)
+        .collect();
+    let linf = delta.iter().fold(0.0f32, |m, d| m.max(d.abs()));
+    let l2 = delta.iter().map(|d| d * d).sum::<f32>().sqrt();
     let prediction = |v: &View| SinglePrediction {
         label: v.decision.describe(&card.class_names),
         probs: v.probs.clone(),
@@ -290,6 +293,7 @@ pub async fn attack_single_image(
     let (mut maps, _) = grad_cam(model, pair, CamTarget::Predicted, device).await?;
     let (cam_adversarial, cam_clean) =
         (maps.pop().expect("two maps"), maps.pop().expect("two maps"));
+    report.l2 = Some(l2);
     report.queries = queries;
     report.grad_cam = Some(GradCamPair {
         height: cam_clean.height,
@@ -352,6 +356,15 @@ mod tests {
             .zip(&outcome.clean.pixels)
             .fold(0.0f32, |m, (a, c)| m.max((a - c).abs()));
         assert!((delta * 255.0 - report.linf).abs() < 1e-3);
+        let l2 = report.l2.expect("measured");
+        let squares: f64 = (outcome.adversarial.pixels.iter())
+            .zip(&outcome.clean.pixels)
+            .map(|(a, c)| ((a - c) as f64).powi(2))
+            .sum();
+        assert!((l2 as f64 - squares.sqrt()).abs() < 1e-4, "‖δ‖₂ = {l2}");
+        // Within the L∞ ball, ‖δ‖₂ ≤ ε·√d, and a change of ε' in one value is at least ε'.
+        let d = outcome.clean.pixels.len() as f32;
+        assert!(l2 <= 32.0 / 255.0 * d.sqrt() + 1e-4 && l2 >= delta - 1e-6);
         assert!(
             outcome
                 .adversarial
@@ -387,6 +400,13 @@ mod tests {
         assert_eq!(r.loss.len(), 2);
         assert!(r.loss[1] > r.loss[0], "FGSM raises the loss: {:?}", r.loss);
         assert!((r.linf - 4.0).abs() < 1e-3, "FGSM uses the whole budget");
+        // Every value moves by ε (or is clipped at 0 or 1): ‖δ‖₂ is at most ε·√d.
+        let full = 4.0 / 255.0 * (outcome.clean.pixels.len() as f32).sqrt();
+        let l2 = r.l2.expect("measured");
+        assert!(
+            l2 <= full + 1e-4 && l2 > 0.5 * full,
+            "‖δ‖₂ = {l2}, ε·√d = {full}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use robustdx_core::robustness::{SingleImageSettings, open_settings};
 use serde_json::Value;
 use web_sys::File;
 
+use super::certify::CertifyPanel;
 use super::client::WorkerClient;
 use super::files::file_bytes;
 use super::outcome::Outcome;
@@ -29,18 +30,26 @@ pub enum Chosen {
     },
 }
 
+impl Chosen {
+    /// The image as a job names and sends it: its name, where the worker finds it, and the
+    /// visitor's bytes when it is an upload.
+    pub fn for_job(&self) -> (String, ImageSource, Option<Vec<u8>>) {
+        match self {
+            Chosen::Sample { file, .. } => (file.clone(), ImageSource::Url(asset_url(file)), None),
+            Chosen::Upload { name, bytes, .. } => {
+                (name.clone(), ImageSource::Upload, Some(bytes.clone()))
+            }
+        }
+    }
+}
+
 /// The job for `model`, `image` and the settings, as the worker wants it.
 pub fn job(
     model: &ShippedModel,
     image: &Chosen,
     settings: SingleImageSettings,
 ) -> (AttackJob, Option<Vec<u8>>) {
-    let (image_name, source, upload) = match image {
-        Chosen::Sample { file, .. } => (file.clone(), ImageSource::Url(asset_url(file)), None),
-        Chosen::Upload { name, bytes, .. } => {
-            (name.clone(), ImageSource::Upload, Some(bytes.clone()))
-        }
-    };
+    let (image_name, source, upload) = image.for_job();
     let job = AttackJob {
         id: 0,
         model_url: asset_url(&model.file),
@@ -255,6 +264,7 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                 </div>
             </div>
             <Outcome client/>
+            <CertifyPanel client model=Signal::derive(model) chosen/>
             <SequencePanel client model=Signal::derive(model) chosen/>
         </section>
     }

@@ -5,19 +5,22 @@ use std::cell::RefCell;
 
 use js_sys::{Array, Uint8Array};
 use leptos::prelude::*;
+use robustdx_core::certify::ImageCertificateReport;
 use robustdx_core::report::{ImageSequenceReport, SingleImageReport};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker};
 
-use crate::protocol::{AttackJob, BackendKind, Job, Pictures, SequenceJob, Timing, WorkerMessage};
+use crate::protocol::{
+    AttackJob, BackendKind, CertifyJob, Job, Pictures, SequenceJob, Timing, WorkerMessage,
+};
 
 /// trunk's loader shim for the `robustdx-worker` program (see index.html).
 const WORKER_SCRIPT: &str = "./robustdx-worker_loader.js";
 
 thread_local! {
     static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
-    /// The last job id handed out (attacks and sequences share the count).
+    /// The last job id handed out (every kind of job shares the count).
     static LAST_ID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
@@ -30,6 +33,29 @@ pub struct SequenceState {
     /// Each frame as a PNG data URL.
     pub frames: Vec<String>,
     pub timing: Option<Timing>,
+    pub error: Option<String>,
+}
+
+/// A finished certificate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Certified {
+    pub report: ImageCertificateReport,
+    /// The first noisy copies the model saw, as PNG data URLs.
+    pub copies: Vec<String>,
+    /// d, the values of the image as the model takes it.
+    pub input_values: usize,
+    pub timing: Timing,
+}
+
+/// What the page knows about the current certificate.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CertifyState {
+    pub id: u32,
+    pub running: bool,
+    /// Noisy copies counted so far, of `total` (n0 + n).
+    pub counted: u64,
+    pub total: u64,
+    pub finished: Option<Certified>,
     pub error: Option<String>,
 }
 
@@ -71,6 +97,7 @@ pub struct WorkerClient {
     pub backend: RwSignal<Option<Backend>>,
     pub run: RwSignal<RunState>,
     pub sequence: RwSignal<SequenceState>,
+    pub certify: RwSignal<CertifyState>,
     /// Said when the worker was stopped or died and a fresh one started.
     pub notice: RwSignal<Option<String>>,
 }
@@ -82,6 +109,7 @@ impl WorkerClient {
             backend: RwSignal::new(None),
             run: RwSignal::new(RunState::default()),
             sequence: RwSignal::new(SequenceState::default()),
+            certify: RwSignal::new(CertifyState::default()),
             notice: RwSignal::new(None),
         };
         client.spawn();
@@ -144,11 +172,17 @@ impl WorkerClient {
                 s.error = Some(message.clone());
             }
         });
+        self.certify.update(|c| {
+            if c.running {
+                c.running = false;
+                c.error = Some(message.clone());
+            }
+        });
         self.notice.set(Some(message));
         self.spawn();
     }
 
-    /// Cancels the running attack or sequence. A worker cannot be interrupted between two
+    /// Cancels the running attack, sequence or certificate. A worker cannot be interrupted between two
     /// tensor operations, so it is stopped and a fresh one started (models load again).
     pub fn cancel(&self) {
         self.restart("Cancelled: the worker was stopped and a fresh one started.".into());
@@ -215,7 +249,39 @@ impl WorkerClient {
                 s.frames = frames;
                 s.timing = Some(timing);
             }),
+            WorkerMessage::Counted { id, counted, total } => self.certify.update(|c| {
+                if c.id == id {
+                    c.counted = counted;
+                    c.total = total;
+                }
+            }),
+            WorkerMessage::Certified {
+                id,
+                report,
+                copies,
+                input_values,
+                timing,
+            } => self.certify.update(|c| {
+                if c.id != id {
+                    return;
+                }
+                c.running = false;
+                c.counted = c.total;
+                c.finished = Some(Certified {
+                    report: *report,
+                    copies,
+                    input_values,
+                    timing,
+                });
+            }),
             WorkerMessage::Failed { id, message } => {
+                if self.certify.with_untracked(|c| c.id == id && id != 0) {
+                    self.certify.update(|c| {
+                        c.running = false;
+                        c.error = Some(message);
+                    });
+                    return;
+                }
                 if self.sequence.with_untracked(|s| s.id == id && id != 0) {
                     self.sequence.update(|s| {
                         s.running = false;
@@ -267,6 +333,23 @@ impl WorkerClient {
             self.sequence.update(|s| {
                 s.running = false;
                 s.error = Some(e);
+            });
+        }
+    }
+
+    /// Sends a certificate (its id is assigned here).
+    pub fn submit_certify(&self, mut job: CertifyJob, upload: Option<Vec<u8>>) {
+        job.id = next_id();
+        self.certify.set(CertifyState {
+            id: job.id,
+            running: true,
+            total: job.n0 + job.n,
+            ..CertifyState::default()
+        });
+        if let Err(e) = post(&Job::Certify(job), upload) {
+            self.certify.update(|c| {
+                c.running = false;
+                c.error = Some(e);
             });
         }
     }

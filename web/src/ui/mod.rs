@@ -2,6 +2,7 @@
 //! native result files, and the synthetic data sets.
 
 mod attack;
+mod certify;
 mod client;
 mod embed;
 mod files;

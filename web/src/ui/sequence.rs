@@ -8,7 +8,7 @@ use robustdx_core::perturb::{PERTURBATIONS, Reference, perturbation};
 use super::attack::Chosen;
 use super::client::WorkerClient;
 use crate::manifest::{ShippedModel, asset_url};
-use crate::protocol::{ImageSource, SequenceJob};
+use crate::protocol::SequenceJob;
 
 /// Frames per sequence, as the seed study's benchmark.
 const FRAMES: usize = 10;
@@ -19,12 +19,7 @@ fn sequence_job(
     kind: String,
     seed: u64,
 ) -> (SequenceJob, Option<Vec<u8>>) {
-    let (image_name, source, upload) = match image {
-        Chosen::Sample { file, .. } => (file.clone(), ImageSource::Url(asset_url(file)), None),
-        Chosen::Upload { name, bytes, .. } => {
-            (name.clone(), ImageSource::Upload, Some(bytes.clone()))
-        }
-    };
+    let (image_name, source, upload) = image.for_job();
     let job = SequenceJob {
         id: 0,
         model_url: asset_url(&model.file),
