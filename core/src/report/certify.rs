@@ -168,6 +168,12 @@ impl CertifyReport {
     /// per noise level — σ, the share abstained, the largest radius n copies can certify, and the
     /// certified accuracy at each radius.
     pub fn table(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        // A multi-label model's findings share α, which lowers the largest radius of each.
+        let heads = match self.model.task.is_multi_label() {
+            true => self.model.class_names.len(),
+            false => 1,
+        };
+        let alpha_per_head = crate::certify::alpha_per_head(self.alpha, heads);
         let mut head: Vec<String> = vec!["σ".into(), "abstains".into(), "largest possible".into()];
         head.extend(self.radii.iter().map(|r| format!("r = {r}")));
         let rows = self
@@ -179,7 +185,7 @@ impl CertifyReport {
                     format!("{:.1} %", 100.0 * r.abstained),
                     format!(
                         "{:.3}",
-                        crate::certify::max_certifiable_radius(r.sigma, self.n, self.alpha)
+                        crate::certify::max_certifiable_radius(r.sigma, self.n, alpha_per_head)
                     ),
                 ];
                 row.extend(
