@@ -7,11 +7,13 @@
 //! always computed on the probabilities, never on the decisions.
 
 mod auc;
+mod bootstrap;
 mod confusion;
 mod multi_label;
 mod table;
 
 pub use auc::roc_auc;
+pub use bootstrap::{Interval, MAX_RESAMPLES, MetricIntervals, bootstrap, quantile};
 pub use confusion::{argmax, confusion_matrix};
 pub use multi_label::{MULTI_LABEL_THRESHOLD, predicted_findings};
 

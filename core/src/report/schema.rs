@@ -199,13 +199,17 @@ pub struct EvalReport {
     pub data: DataSummary,
     /// Its clean scores.
     pub metrics: Metrics,
+    /// Bootstrap intervals of the headline scores (absent in files written before them, and with
+    /// `--bootstrap 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<crate::metrics::MetricIntervals>,
     /// Where the per-image records were written (`--records`), if anywhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_file: Option<String>,
 }
 
 impl EvalReport {
-    /// A report of this build's schema version, with no records file.
+    /// A report of this build's schema version, with no intervals and no records file.
     pub fn new(model: ModelSummary, data: DataSummary, metrics: Metrics) -> Self {
         Self {
             schema_version: SCHEMA_VERSION,
@@ -213,6 +217,7 @@ impl EvalReport {
             model,
             data,
             metrics,
+            intervals: None,
             records_file: None,
         }
     }

@@ -29,6 +29,15 @@ pub struct EvalArgs {
     records: Option<PathBuf>,
     #[arg(long, default_value_t = 64, value_parser = positive)]
     batch_size: usize,
+    /// Resamples of the test images for the bootstrap intervals of the scores (0: none)
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// Coverage of the bootstrap intervals
+    #[arg(long, default_value_t = 0.95)]
+    ci_level: f64,
+    /// Keys the bootstrap's resampling: same seed, same intervals
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 pub fn run(args: EvalArgs, backend: BackendChoice) -> anyhow::Result<()> {
@@ -42,6 +51,15 @@ pub fn run(args: EvalArgs, backend: BackendChoice) -> anyhow::Result<()> {
     })?;
     progress.finish_and_clear();
     let metrics = metrics::evaluate(&predictions)?;
+    let intervals = match args.bootstrap {
+        0 => None,
+        resamples => Some(metrics::bootstrap(
+            &predictions,
+            resamples,
+            args.ci_level,
+            args.seed,
+        )?),
+    };
     if let Some(path) = &args.records {
         let records: Vec<ImageRecord> = predictions
             .probs
@@ -66,6 +84,9 @@ pub fn run(args: EvalArgs, backend: BackendChoice) -> anyhow::Result<()> {
     }
     println!("{} on {}", args.model.display(), test.info().name);
     println!("{}", metrics.table());
+    if let Some(intervals) = &intervals {
+        print!("{}", intervals.describe());
+    }
     if let Some(path) = &args.json {
         let report = EvalReport::new(
             ModelSummary::new(&args.model.to_string_lossy(), &model.card),
@@ -79,6 +100,7 @@ pub fn run(args: EvalArgs, backend: BackendChoice) -> anyhow::Result<()> {
             metrics,
         );
         let report = EvalReport {
+            intervals,
             records_file: args
                 .records
                 .as_ref()

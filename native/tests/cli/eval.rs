@@ -45,6 +45,49 @@ fn eval_writes_the_metrics_and_the_model_card_as_json() {
     assert_eq!(json["records_file"], "r.jsonl");
 }
 
+/// The scores come with 95 % bootstrap intervals around them, the same for the same seed.
+#[test]
+fn eval_brackets_the_scores_with_bootstrap_intervals() {
+    let dir = evaluated();
+    let json = dir.json("r.json");
+    let intervals = &json["intervals"];
+    assert_eq!(intervals["level"], 0.95);
+    assert_eq!(intervals["resamples"], 1000);
+    for score in ["accuracy", "auc_macro", "sensitivity", "specificity"] {
+        let (low, high) = (
+            intervals[score]["low"].as_f64().unwrap(),
+            intervals[score]["high"].as_f64().unwrap(),
+        );
+        let point = json["metrics"][score].as_f64().unwrap();
+        assert!(
+            low <= point && point <= high,
+            "{score}: {point} not in [{low}, {high}]"
+        );
+    }
+    let said = dir
+        .robustdx(["eval", "--model", "m.bpk", "--data", DATA])
+        .args([
+            "--bootstrap",
+            "200",
+            "--ci-level",
+            "0.9",
+            "--json",
+            "again.json",
+        ])
+        .run_ok();
+    assert!(
+        said.contains("90 % bootstrap intervals (200 resamples"),
+        "{said}"
+    );
+    dir.robustdx(["eval", "--model", "m.bpk", "--data", DATA])
+        .args(["--ci-level", "1.5"])
+        .fails_with(&["--ci-level 1.5"]);
+    dir.robustdx(["eval", "--model", "m.bpk", "--data", DATA])
+        .args(["--bootstrap", "0", "--json", "none.json"])
+        .run_ok();
+    assert!(dir.json("none.json").get("intervals").is_none());
+}
+
 /// A model for two classes cannot be evaluated on the fundus grades.
 #[test]
 fn eval_refuses_data_with_other_classes() {
