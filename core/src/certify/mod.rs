@@ -22,8 +22,8 @@ pub use run::{
 };
 pub use single_image::{ImageCertificateReport, certify_image};
 pub use smoothed::{
-    CertifiedImage, CertifySettings, Draw, MAX_SIGMA, NoiseKey, Smoothed, SmoothedPrediction,
-    check_sigma, default_copies_per_batch,
+    CertifiedImage, CertifySettings, Draw, MAX_SIGMA, MAX_VALUES_PER_PASS, NoiseKey, Smoothed,
+    SmoothedPrediction, check_sigma, copies_per_pass, default_copies_per_batch,
 };
 pub use votes::{Votes, most_voted};
 

@@ -29,6 +29,16 @@ pub fn default_copies_per_batch(values_per_image: usize) -> usize {
     (1_000_000 / values_per_image.max(1)).clamp(1, 1_000)
 }
 
+/// The most input values one pass of copies holds (256 MB of f32), whatever batch is asked:
+/// a `--batch-size` meant for small images must not ask a 224-px model for gigabytes.
+pub const MAX_VALUES_PER_PASS: usize = 64 << 20;
+
+/// The copies one pass takes when `asked` are asked for, for an image of `values` values: at
+/// least one, at most [`MAX_VALUES_PER_PASS`] values' worth.
+pub fn copies_per_pass(asked: usize, values: usize) -> usize {
+    asked.clamp(1, (MAX_VALUES_PER_PASS / values.max(1)).max(1))
+}
+
 /// Which of the independent draws of noisy copies a count comes from; each has its own streams,
 /// so CERTIFY's selection and estimation copies never share noise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,7 +225,7 @@ impl Smoothed {
     ) -> Result<Votes> {
         let card = &self.model.card;
         let mut votes = Votes::empty(card.task, card.num_classes());
-        let batch = batch_size.max(1) as u64;
+        let batch = copies_per_pass(batch_size, image.pixels.len()) as u64;
         let mut done = 0;
         while done < count {
             let copies = done..(done + batch).min(count);

@@ -282,3 +282,18 @@ fn an_image_certificate_reports_what_certify_found_and_the_copies_seen() {
     let back = ImageCertificateReport::from_json(&report.to_json(), "c.json").unwrap();
     assert_eq!(back, report);
 }
+
+#[test]
+fn a_pass_of_copies_is_capped_whatever_batch_is_asked() {
+    assert_eq!(copies_per_pass(0, 12_288), 1);
+    assert_eq!(copies_per_pass(81, 12_288), 81);
+    // A billion copies of a 64-px RGB image would be 49 TB: capped at 256 MB.
+    assert_eq!(copies_per_pass(1_000_000_000, 12_288), (64 << 20) / 12_288);
+    assert_eq!(copies_per_pass(10, usize::MAX), 1);
+    // And the votes are the same as with a small batch.
+    let model = affine_model(TaskKind::Binary, SIZE, &[0.0, 1.0], &[0.0, -0.38], &cpu());
+    assert_eq!(
+        certify(&model, 0.5, 300, 7, 1_000_000_000),
+        certify(&model, 0.5, 300, 7, 16)
+    );
+}
