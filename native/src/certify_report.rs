@@ -169,6 +169,48 @@ mod tests {
     }
 
     #[test]
+    fn a_multi_label_certification_has_a_table_per_finding() {
+        let mut sweep = hostile_sweep();
+        sweep.model.task = robustdx_core::TaskKind::MultiLabel;
+        sweep.model.class_names = vec!["effusion".into(), "nodule".into()];
+        let data = DataSummary {
+            name: "synth-chest".into(),
+            split: "test".into(),
+            samples: 0,
+            shard: None,
+            skipped: Vec::new(),
+        };
+        let settings = CertifySettings::default();
+        let mut report = CertifyReport::new(sweep.model, data, &settings, 0, vec![0.0, 0.5]);
+        let identity = CertifyIdentity::new(
+            0.25,
+            &settings,
+            Subject {
+                model_sha256: String::new(),
+                data: "synth-chest".into(),
+                data_fingerprint: None,
+                split: "test".into(),
+                seed: 0,
+            },
+        );
+        let mut result = sigma_result(identity, Vec::new(), &report.radii.clone());
+        result.finding_certified_accuracy = Some(vec![vec![0.9, 0.4], vec![0.8, 0.1]]);
+        report.results.push(result);
+        let html = render(&report).unwrap().into_string();
+        assert!(html.contains("Per finding, σ = 0.25"), "{html}");
+        assert!(
+            html.contains("<td class=\"left\">nodule</td><td>0.800</td><td>0.100</td>"),
+            "{html}"
+        );
+        assert!(html.contains("α shared over the findings"), "{html}");
+        // The largest radius of each finding is that of α / 2.
+        let largest = robustdx_core::certify::max_certifiable_radius(0.25, 100_000, 0.0005);
+        assert!(html.contains(&format!("<td>{largest:.3}</td>")), "{html}");
+        let unshared = robustdx_core::certify::max_certifiable_radius(0.25, 100_000, 0.001);
+        assert!(format!("{largest:.3}") != format!("{unshared:.3}"));
+    }
+
+    #[test]
     fn an_linf_ball_reaches_eps_times_the_root_of_the_pixel_count() {
         assert!((linf_reach(1.0, 3 * 64 * 64) - 110.851_251_684_406_6 / 255.0).abs() < 1e-12);
     }
