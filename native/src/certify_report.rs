@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use maud::{Markup, html};
-use robustdx_core::report::{CertifyReport, certified_accuracy_chart};
+use robustdx_core::report::{CertifyReport, certified_accuracy_chart, certify_verdict};
 
 use crate::files::write_atomic;
 use crate::report::parts::{about_table, chart, head_row, page};
@@ -107,6 +107,9 @@ fn render(report: &CertifyReport) -> anyhow::Result<Markup> {
             @for row in &rows {
                 tr { @for cell in row { td { (cell) } } }
             }
+        }
+        ul.verdicts {
+            @for r in &report.results { li { (certify_verdict(report, r)) } }
         }
         @for r in &report.results {
             @if let Some(findings) = &r.finding_certified_accuracy {

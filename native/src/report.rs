@@ -7,7 +7,8 @@ use anyhow::Context;
 use maud::{Markup, html};
 use robustdx_core::model::ModelCard;
 use robustdx_core::report::{
-    AttackReport, amplified_perturbation, provenance, sanity_summary, settings_text, sweep_charts,
+    AttackReport, amplified_perturbation, attack_verdict, provenance, sanity_summary,
+    settings_text, sweep_charts,
 };
 use robustdx_core::robustness::Decision;
 use robustdx_core::robustness::{Example, decision};
@@ -108,6 +109,12 @@ fn render(record: &AttackReport, card: &ModelCard, examples: &Gallery) -> anyhow
                 }
             }
         }
+        h2 { "In words" }
+        ul.verdicts {
+            @for r in record.results.iter().filter(|r| r.eps > 0.0) {
+                li { (attack_verdict(record, r)) }
+            }
+        }
         h2 { "Examples" }
         (gallery(card, examples))
     };
@@ -180,5 +187,13 @@ mod tests {
         let html = render(&record, &card, &gallery).unwrap().into_string();
         assert_escaped(&html);
         assert!(html.contains("Sanity checks") && html.contains("<h2>Examples</h2>"));
+        // Every attacked cell in a sentence, the clean one not.
+        let attacked = record.results.iter().filter(|r| r.eps > 0.0).count();
+        assert!(attacked > 0);
+        assert_eq!(
+            html.matches("correct calls wrong").count(),
+            attacked,
+            "{html}"
+        );
     }
 }

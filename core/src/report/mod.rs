@@ -7,6 +7,7 @@ mod chart;
 mod picture;
 mod provenance;
 mod schema;
+mod verdict;
 
 pub use analysis::AnalysisReport;
 pub use benchmark::{BenchmarkIdentity, BenchmarkReport, ImageSequenceReport, KindResult};
@@ -17,6 +18,7 @@ pub use chart::{
 };
 pub use picture::{amplified_perturbation, heatmap_overlay, png_data_url};
 pub use provenance::{provenance, sanity_summary, settings_text};
+pub use verdict::{attack_verdict, certify_verdict};
 
 pub(crate) use schema::parse_versioned;
 pub use schema::{

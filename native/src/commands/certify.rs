@@ -11,7 +11,7 @@ use robustdx_core::certify::{
 };
 use robustdx_core::data::Image;
 use robustdx_core::model::DiagnosticModel;
-use robustdx_core::report::{CertifyIdentity, CertifyReport};
+use robustdx_core::report::{CertifyIdentity, CertifyReport, certify_verdict};
 
 use crate::backend::{self, BackendChoice};
 use crate::data_args::{DataArgs, positive};
@@ -169,6 +169,10 @@ pub fn table(report: &CertifyReport) -> String {
         "certified accuracy: correct and certified at least that far (L2, pixel units); n0 {}, n {}, α {}\n",
         report.n0, report.n, report.alpha
     ));
+    for result in &report.results {
+        out.push_str(&certify_verdict(report, result));
+        out.push('\n');
+    }
     out
 }
 

@@ -87,6 +87,10 @@ fn the_json_holds_every_images_votes_and_a_table_per_sigma() {
         said.contains("\n0.12 ") && said.contains("\n0.25 "),
         "{said}"
     );
+    assert!(
+        said.contains("Smoothed at σ = 0.12, ") && said.contains("abstain."),
+        "{said}"
+    );
 }
 
 #[test]
