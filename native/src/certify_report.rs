@@ -133,38 +133,43 @@ fn render(report: &CertifyReport) -> anyhow::Result<Markup> {
 #[cfg(test)]
 mod tests {
     use robustdx_core::certify::{CertifySettings, sigma_result};
-    use robustdx_core::report::{CertifyIdentity, DataSummary};
+    use robustdx_core::report::{CertifyIdentity, DataSummary, ModelSummary};
     use robustdx_core::robustness::Subject;
 
     use super::*;
     use crate::report::parts::{HOSTILE, assert_escaped, hostile_sweep};
 
-    #[test]
-    fn hostile_names_come_out_escaped_and_the_table_has_every_radius() {
-        let sweep = hostile_sweep();
-        let data = DataSummary {
-            name: HOSTILE.into(),
+    /// A certification of `model` on data named `data` at σ = 0.25 with radii 0 and 0.5, its
+    /// one level without records.
+    fn certification(model: ModelSummary, data: &str) -> CertifyReport {
+        let summary = DataSummary {
+            name: data.into(),
             split: "test".into(),
             samples: 0,
             shard: None,
             skipped: Vec::new(),
         };
         let settings = CertifySettings::default();
-        let mut report = CertifyReport::new(sweep.model, data, &settings, 0, vec![0.0, 0.5]);
+        let mut report = CertifyReport::new(model, summary, &settings, 0, vec![0.0, 0.5]);
         let identity = CertifyIdentity::new(
             0.25,
             &settings,
             Subject {
                 model_sha256: String::new(),
-                data: HOSTILE.into(),
+                data: data.into(),
                 data_fingerprint: None,
                 split: "test".into(),
                 seed: 0,
             },
         );
+        let result = sigma_result(identity, Vec::new(), &report.radii);
+        report.results.push(result);
         report
-            .results
-            .push(sigma_result(identity, Vec::new(), &report.radii.clone()));
+    }
+
+    #[test]
+    fn hostile_names_come_out_escaped_and_the_table_has_every_radius() {
+        let report = certification(hostile_sweep().model, HOSTILE);
         let html = render(&report).unwrap().into_string();
         assert_escaped(&html);
         assert!(html.contains("<th>r = 0.5</th>"), "{html}");
@@ -173,32 +178,12 @@ mod tests {
 
     #[test]
     fn a_multi_label_certification_has_a_table_per_finding() {
-        let mut sweep = hostile_sweep();
-        sweep.model.task = robustdx_core::TaskKind::MultiLabel;
-        sweep.model.class_names = vec!["effusion".into(), "nodule".into()];
-        let data = DataSummary {
-            name: "synth-chest".into(),
-            split: "test".into(),
-            samples: 0,
-            shard: None,
-            skipped: Vec::new(),
-        };
-        let settings = CertifySettings::default();
-        let mut report = CertifyReport::new(sweep.model, data, &settings, 0, vec![0.0, 0.5]);
-        let identity = CertifyIdentity::new(
-            0.25,
-            &settings,
-            Subject {
-                model_sha256: String::new(),
-                data: "synth-chest".into(),
-                data_fingerprint: None,
-                split: "test".into(),
-                seed: 0,
-            },
-        );
-        let mut result = sigma_result(identity, Vec::new(), &report.radii.clone());
+        let mut model = hostile_sweep().model;
+        model.task = robustdx_core::TaskKind::MultiLabel;
+        model.class_names = vec!["effusion".into(), "nodule".into()];
+        let mut report = certification(model, "synth-chest");
+        let result = &mut report.results[0];
         result.finding_certified_accuracy = Some(vec![vec![0.9, 0.4], vec![0.8, 0.1]]);
-        report.results.push(result);
         let html = render(&report).unwrap().into_string();
         assert!(html.contains("Per finding, σ = 0.25"), "{html}");
         assert!(
