@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use maud::{Markup, html};
+use robustdx_core::certify::linf_budget_l2;
 use robustdx_core::report::{CertifyReport, certified_accuracy_chart, certify_verdict};
 
 use crate::files::write_atomic;
@@ -18,12 +19,6 @@ pub fn write(dir: &Path, report: &CertifyReport) -> anyhow::Result<PathBuf> {
     let index = dir.join("index.html");
     write_atomic(&index, render(report)?.into_string().as_bytes())?;
     Ok(index)
-}
-
-/// The L2 radius an L∞ ball of `eps`/255 reaches around an input of `values` pixels: where an
-/// L∞ attack's budget sits on the radius axis.
-fn linf_reach(eps: f64, values: usize) -> f64 {
-    eps / 255.0 * (values as f64).sqrt()
 }
 
 /// What the numbers were made from, per noise level: what `--resume` compares.
@@ -64,7 +59,7 @@ fn provenance(report: &CertifyReport) -> Markup {
 fn render(report: &CertifyReport) -> anyhow::Result<Markup> {
     let model = &report.model;
     let input = &model.input;
-    let values = input.channels * input.height * input.width;
+    let values = input.values();
     let images = report.results.first().map_or(0, |r| r.records.len());
     let (head, rows) = report.table();
     let head: Vec<&str> = head.iter().map(String::as_str).collect();
@@ -90,9 +85,9 @@ fn render(report: &CertifyReport) -> anyhow::Result<Markup> {
             "certified at least r far (abstentions count as wrong). Radii are in pixel units of "
             "[0, 1] images. \"Largest possible\": the radius of an image on which all n copies agree, "
             "σ·Φ⁻¹(α^(1/n)) — no image can be certified further with this n. An L∞ attack of ε = 1/255 reaches L2 "
-            (format!("{:.2}", linf_reach(1.0, values))) " on this model's "
+            (format!("{:.2}", linf_budget_l2(1.0 / 255.0, values))) " on this model's "
             (input.channels) "×" (input.height) "×" (input.width) " input, one of 4/255 reaches "
-            (format!("{:.2}", linf_reach(4.0, values))) "."
+            (format!("{:.2}", linf_budget_l2(4.0 / 255.0, values))) "."
         }
         @if model.task.is_multi_label() {
             p.note {
@@ -196,10 +191,5 @@ mod tests {
         assert!(html.contains(&format!("<td>{largest:.3}</td>")), "{html}");
         let unshared = robustdx_core::certify::max_certifiable_radius(0.25, 100_000, 0.001);
         assert!(format!("{largest:.3}") != format!("{unshared:.3}"));
-    }
-
-    #[test]
-    fn an_linf_ball_reaches_eps_times_the_root_of_the_pixel_count() {
-        assert!((linf_reach(1.0, 3 * 64 * 64) - 110.851_251_684_406_6 / 255.0).abs() < 1e-12);
     }
 }

@@ -291,8 +291,7 @@ async fn run_certify(
     settings.validate().map_err(|e| e.to_string())?;
     let (image, model) = load(engine, &job.image, &job.image_name, upload, &job.model_url).await?;
     let (device, backend) = engine.borrow().device_and_backend();
-    let input = &model.card.input;
-    let input_values = input.channels * input.height * input.width;
+    let input_values = model.card.input.values();
     let loaded = now_ms();
     let (id, total) = (job.id, job.n0 + job.n);
     let (mut report, copies) = certify_image(

@@ -16,6 +16,12 @@ pub struct AttackAgainstBall {
     pub budget_l2: f64,
 }
 
+/// The L2 length of the farthest change an L∞ budget of `eps` (pixel units) allows on an input
+/// of `values` values: ε·√d, every value moved by ε.
+pub fn linf_budget_l2(eps: f64, values: usize) -> f64 {
+    eps * (values as f64).sqrt()
+}
+
 impl AttackAgainstBall {
     /// The attack's change `delta_l2` and L∞ budget `eps` (pixel units) on an input of `values`
     /// values, against a certificate of `radius`.
@@ -23,7 +29,7 @@ impl AttackAgainstBall {
         Self {
             radius,
             delta_l2,
-            budget_l2: eps * (values as f64).sqrt(),
+            budget_l2: linf_budget_l2(eps, values),
         }
     }
 
@@ -80,6 +86,12 @@ impl AttackAgainstBall {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_linf_ball_reaches_eps_times_the_root_of_the_pixel_count() {
+        let reach = linf_budget_l2(1.0 / 255.0, 3 * 64 * 64);
+        assert!((reach - 110.851_251_684_406_6 / 255.0).abs() < 1e-12);
+    }
 
     #[test]
     fn an_attack_inside_the_ball_is_covered_and_one_outside_is_not() {

@@ -11,7 +11,7 @@ mod single_image;
 mod smoothed;
 mod votes;
 
-pub use ball::AttackAgainstBall;
+pub use ball::{AttackAgainstBall, linf_budget_l2};
 pub use bounds::{binomial_two_sided_p, clopper_pearson_lower, normal_quantile};
 pub use certificate::{
     Certificate, HeadCertificate, alpha_per_head, max_certifiable_radius, predict_head,

@@ -83,6 +83,11 @@ impl InputSpec {
 }
 
 impl InputSpec {
+    /// Values of one input image: channels × height × width.
+    pub fn values(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
     /// `image` brought to this input: channels converted, resampled only if its size differs.
     pub fn prepare(&self, image: Image) -> Image {
         image

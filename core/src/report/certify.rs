@@ -164,16 +164,21 @@ impl CertifyReport {
         parse_versioned(text, file, "certify")
     }
 
-    /// The table the terminal, the HTML report and the page's viewer show: the header and one row
-    /// per noise level — σ, the share abstained, the largest radius n copies can certify, and the
-    /// certified accuracy at each radius.
-    pub fn table(&self) -> (Vec<String>, Vec<Vec<String>>) {
-        // A multi-label model's findings share α, which lowers the largest radius of each.
+    /// The largest radius this report's n can certify at `sigma`: a multi-label model's findings
+    /// share α, which lowers the largest radius of each.
+    pub fn largest_radius(&self, sigma: f64) -> f64 {
         let heads = match self.model.task.is_multi_label() {
             true => self.model.class_names.len(),
             false => 1,
         };
-        let alpha_per_head = crate::certify::alpha_per_head(self.alpha, heads);
+        let alpha = crate::certify::alpha_per_head(self.alpha, heads);
+        crate::certify::max_certifiable_radius(sigma, self.n, alpha)
+    }
+
+    /// The table the terminal, the HTML report and the page's viewer show: the header and one row
+    /// per noise level — σ, the share abstained, the largest radius n copies can certify, and the
+    /// certified accuracy at each radius.
+    pub fn table(&self) -> (Vec<String>, Vec<Vec<String>>) {
         let mut head: Vec<String> = vec!["σ".into(), "abstains".into(), "largest possible".into()];
         head.extend(self.radii.iter().map(|r| format!("r = {r}")));
         let rows = self
@@ -183,10 +188,7 @@ impl CertifyReport {
                 let mut row = vec![
                     r.sigma.to_string(),
                     format!("{:.1} %", 100.0 * r.abstained),
-                    format!(
-                        "{:.3}",
-                        crate::certify::max_certifiable_radius(r.sigma, self.n, alpha_per_head)
-                    ),
+                    format!("{:.3}", self.largest_radius(r.sigma)),
                 ];
                 row.extend(
                     r.certified_accuracy

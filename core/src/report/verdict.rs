@@ -103,15 +103,7 @@ pub fn certify_verdict(report: &CertifyReport, result: &SigmaResult) -> String {
         .copied()
         .find(|&r| r > 0.0)
         .unwrap_or(0.0);
-    let heads = match report.model.task.is_multi_label() {
-        true => report.model.class_names.len(),
-        false => 1,
-    };
-    let largest = crate::certify::max_certifiable_radius(
-        result.sigma,
-        report.n,
-        crate::certify::alpha_per_head(report.alpha, heads),
-    );
+    let largest = report.largest_radius(result.sigma);
     format!(
         "Smoothed at σ = {}, {} of the images are decided correctly and {} provably keep that \
          decision under any change of L2 size up to {radius}; with n = {} no image can be \

@@ -38,7 +38,7 @@ fn seconds_per_certificate(
         alpha: 0.001,
     };
     let input = &smoothed.model().card.input;
-    let pixels = (0..input.channels * input.height * input.width)
+    let pixels = (0..input.values())
         .map(|i| (i % 97) as f32 / 96.0)
         .collect();
     let image = Image::new(input.channels, input.height, input.width, pixels);

@@ -101,9 +101,8 @@ impl CertifyArgs {
 
     fn copies_per_batch(&self, model: &DiagnosticModel) -> usize {
         let input = &model.card.input;
-        self.batch_size.unwrap_or_else(|| {
-            default_copies_per_batch(input.channels * input.height * input.width)
-        })
+        self.batch_size
+            .unwrap_or_else(|| default_copies_per_batch(input.values()))
     }
 }
 
