@@ -21,6 +21,7 @@
 
 pub mod analysis;
 pub mod attack;
+pub mod card;
 pub mod certify;
 pub mod data;
 pub mod defense;

@@ -54,6 +54,10 @@ pub struct DataArgs {
     /// them in the result, instead of stopping at the first
     #[arg(long)]
     pub skip_unreadable: bool,
+    /// Read only a fixed sample of N test images (drawn by --split-seed, the same for every
+    /// model): a quick look, or a comparison of many models on the same images
+    #[arg(long, value_parser = positive)]
+    pub test_images: Option<usize>,
     #[command(flatten)]
     pub dicom: DicomArgs,
 }
@@ -107,11 +111,54 @@ impl DataArgs {
             holdout: 0.2,
             split_seed: 0,
             skip_unreadable: false,
+            test_images: None,
             dicom: DicomArgs {
                 dicom_window: "auto".into(),
                 dicom_frames: "first".into(),
             },
         }
+    }
+
+    /// The flags that give these options (those off their defaults), for a command line that
+    /// reads the same images: what the robustness card's parts are run with and show.
+    pub fn to_flags(&self) -> Vec<String> {
+        let defaults = Self::new(&self.data);
+        let mut flags = vec!["--data".to_string(), self.data.clone()];
+        let mut flag = |name: &str, value: String| {
+            flags.push(format!("--{name}"));
+            flags.push(value);
+        };
+        if let Some(images) = &self.images {
+            flag("images", images.to_string_lossy().into_owned());
+        }
+        if self.id_column != defaults.id_column {
+            flag("id-column", self.id_column.clone());
+        }
+        if self.label_column != defaults.label_column {
+            flag("label-column", self.label_column.clone());
+        }
+        if self.holdout != defaults.holdout {
+            flag("holdout", self.holdout.to_string());
+        }
+        if self.split_seed != defaults.split_seed {
+            flag("split-seed", self.split_seed.to_string());
+        }
+        if let Some(count) = self.test_images {
+            flag("test-images", count.to_string());
+        }
+        if self.dicom.dicom_window != defaults.dicom.dicom_window {
+            flag("dicom-window", self.dicom.dicom_window.clone());
+        }
+        if self.dicom.dicom_frames != defaults.dicom.dicom_frames {
+            flag("dicom-frames", self.dicom.dicom_frames.clone());
+        }
+        if self.no_header {
+            flags.push("--no-header".into());
+        }
+        if self.skip_unreadable {
+            flags.push("--skip-unreadable".into());
+        }
+        flags
     }
 
     pub fn open(&self) -> anyhow::Result<DataSplits> {
@@ -134,7 +181,11 @@ impl DataArgs {
             dicom_frames: self.dicom.frames()?,
             skip_unreadable: self.skip_unreadable,
         };
-        Ok(data::open(&spec, &options, Arc::new(DiskSource))?)
+        let mut splits = data::open(&spec, &options, Arc::new(DiskSource))?;
+        if let Some(count) = self.test_images {
+            splits.test = data::test_sample(splits.test, count, self.split_seed);
+        }
+        Ok(splits)
     }
 }
 
@@ -148,6 +199,43 @@ mod tests {
     struct Flags {
         #[command(flatten)]
         data: DataArgs,
+    }
+
+    #[test]
+    fn flags_read_back_as_the_same_options() {
+        for argv in [
+            vec!["test", "--data", "synth-chest"],
+            vec![
+                "test",
+                "--data",
+                "csv:/d/labels.csv",
+                "--images",
+                "/d/img",
+                "--id-column",
+                "#0",
+                "--label-column",
+                "finding",
+                "--holdout",
+                "0.3",
+                "--split-seed",
+                "7",
+                "--test-images",
+                "50",
+                "--dicom-window",
+                "40,400",
+                "--dicom-frames",
+                "all",
+                "--no-header",
+                "--skip-unreadable",
+            ],
+        ] {
+            let parsed = Flags::parse_from(&argv).data;
+            let again = Flags::parse_from(
+                std::iter::once("test".to_string()).chain(parsed.to_flags()),
+            )
+            .data;
+            assert_eq!(parsed, again, "{argv:?}");
+        }
     }
 
     #[test]

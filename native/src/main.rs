@@ -5,6 +5,7 @@
 
 mod backend;
 mod benchmark_report;
+mod card_report;
 mod certify_report;
 mod commands;
 mod data_args;
@@ -63,6 +64,9 @@ enum Command {
     /// Certified robustness by randomized smoothing: per test image a radius within which the
     /// smoothed model's decision provably holds; certified accuracy against radius
     Certify(certify::CertifyArgs),
+    /// A model's robustness card: clean scores with intervals, AutoAttack, the Robust-Benchmark,
+    /// certification and what the attack does inside, as card.json and card.html, by level
+    Card(card::CardArgs),
     /// List the perturbation kinds of the benchmark with their frame schedules
     Perturbations,
     /// Join the shards of one sweep, benchmark, certification or analysis (--shard i/n --json …)
@@ -148,6 +152,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args, backend),
         Command::Benchmark(args) => benchmark::run(args, backend),
         Command::Certify(args) => certify::run(args, backend),
+        Command::Card(args) => card::run(args, backend),
         Command::Perturbations => perturbations::run(),
         Command::Merge(args) => merge::run(args),
         Command::Models(args) => models::run(args, backend),

@@ -122,6 +122,9 @@ fn data_identity(args: &DataArgs, source: &str) -> String {
         args.holdout, args.split_seed
     );
     text.push_str(&args.dicom.identity());
+    if let Some(count) = args.test_images {
+        text.push_str(&format!(" test-images={count}"));
+    }
     if args.data.starts_with("csv:") {
         text.push_str(&format!(
             " images={} id-column={} label-column={} header={}",

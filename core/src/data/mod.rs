@@ -19,6 +19,7 @@ pub mod preview;
 mod source;
 mod spec;
 pub mod synthetic;
+mod test_sample;
 
 pub use augment::{AugmentDraw, Augmentation};
 pub use balance::{balance_weights, balanced_order};
@@ -34,3 +35,4 @@ pub use image_folder::open_image_folder;
 pub use medmnist::open_medmnist;
 pub use source::{DirEntry, FileSource, MemorySource, join};
 pub use spec::{DataSpec, OpenOptions, open};
+pub use test_sample::test_sample;

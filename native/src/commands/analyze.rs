@@ -18,6 +18,8 @@ use robustdx_core::analysis::{
 };
 use robustdx_core::attack::{AttackContext, AttackSpec, DEFAULT_ATTACK};
 use robustdx_core::data::Image;
+use robustdx_core::model::DiagnosticModel;
+use burn::tensor::Device;
 use robustdx_core::report::{AnalysisReport, feature_shift_chart, heatmap_overlay, tsne_chart};
 use serde_json::{Map, Value};
 
@@ -91,9 +93,14 @@ pub fn table(findings: &AnalysisFindings) -> String {
     out
 }
 
-pub fn run(args: AnalyzeArgs, backend: BackendChoice) -> anyhow::Result<()> {
-    let device = backend::select(backend)?;
-    let (model, sha) = load_model_hashed(&args.model, &device)?;
+/// Runs the analysis on the test split (or a shard of it): the report and, when computed rather
+/// than reused, the images behind its Grad-CAM examples.
+pub fn analysis(
+    args: &AnalyzeArgs,
+    model: &DiagnosticModel,
+    model_sha256: &str,
+    device: &Device,
+) -> anyhow::Result<(AnalysisReport, ShownImages)> {
     let mut settings = Map::new();
     if let Some(steps) = args.steps {
         settings.insert("steps".into(), Value::from(steps));
@@ -109,7 +116,7 @@ pub fn run(args: AnalyzeArgs, backend: BackendChoice) -> anyhow::Result<()> {
     let shard = args.output.shard()?;
     let splits = args.data.open()?;
     let test = splits.test.as_ref();
-    let head = TestSplitHead::new(&args.model, &model, &sha, &args.data, &splits, shard)?;
+    let head = TestSplitHead::new(&args.model, model, model_sha256, &args.data, &splits, shard)?;
     let identity = AnalysisIdentity::new(
         spec.clone(),
         head.subject(args.seed),
@@ -118,27 +125,34 @@ pub fn run(args: AnalyzeArgs, backend: BackendChoice) -> anyhow::Result<()> {
     );
     let file = args.output.open::<AnalysisReport>(shard)?;
     let analyzer = Analyzer {
-        model: &model,
+        model,
         data: test,
         shard,
         batch_size: args.batch_size,
         context: AttackContext { generator: None },
-        device: &device,
+        device,
     };
-    let started = std::time::Instant::now();
     let header = AnalysisReport::new(
         head.model,
         head.data,
-        spec.clone(),
+        spec,
         args.seed,
         AnalysisFindings::default(),
     );
-    let (report, shown) = futures_lite::future::block_on(analyzer.run(
+    Ok(futures_lite::future::block_on(analyzer.run(
         &identity,
         &file.previous,
         header,
         &mut file.events(),
-    ))?;
+    ))?)
+}
+
+pub fn run(args: AnalyzeArgs, backend: BackendChoice) -> anyhow::Result<()> {
+    let device = backend::select(backend)?;
+    let (model, sha) = load_model_hashed(&args.model, &device)?;
+    let started = std::time::Instant::now();
+    let (report, shown) = analysis(&args, &model, &sha, &device)?;
+    let spec = &report.attack;
     let findings = &report.findings;
     println!(
         "{} on {}: {} images under {} ({:.1} s)",

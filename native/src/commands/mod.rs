@@ -10,6 +10,7 @@ pub mod bench_compare;
 pub mod bench_models;
 pub mod bench_speed;
 pub mod benchmark;
+pub mod card;
 pub mod certify;
 pub mod compare_defenses;
 pub mod data_export;
