@@ -42,7 +42,11 @@ fn clean_section(card: &RobustnessCard) -> Markup {
     let rows = [
         ("accuracy", Some(m.accuracy), Some(i.accuracy)),
         ("exact match", m.exact_match, i.exact_match),
-        ("balanced accuracy", m.balanced_accuracy, i.balanced_accuracy),
+        (
+            "balanced accuracy",
+            m.balanced_accuracy,
+            i.balanced_accuracy,
+        ),
         ("AUC (macro)", m.auc_macro, i.auc_macro),
         ("sensitivity", m.sensitivity, i.sensitivity),
         ("specificity", m.specificity, i.specificity),
@@ -201,7 +205,10 @@ fn provenance(card: &RobustnessCard) -> Markup {
         ("model file", card.model.file.clone()),
         (
             "model sha256",
-            card.model.sha256.clone().unwrap_or_else(|| "not recorded".into()),
+            card.model
+                .sha256
+                .clone()
+                .unwrap_or_else(|| "not recorded".into()),
         ),
         ("training", training),
         (
@@ -211,14 +218,14 @@ fn provenance(card: &RobustnessCard) -> Markup {
         ("data fingerprint", card.provenance.data_fingerprint.clone()),
         (
             "level",
-            format!("{} (battery revision {})", card.level, card.battery_revision),
+            format!(
+                "{} (battery revision {})",
+                card.level, card.battery_revision
+            ),
         ),
         ("backend", card.provenance.backend.clone()),
         ("created", card.provenance.created.clone()),
-        (
-            "tool",
-            format!("{} {}", card.tool.name, card.tool.version),
-        ),
+        ("tool", format!("{} {}", card.tool.name, card.tool.version)),
     ];
     html! { h2 { "Provenance" } (about_table(rows)) }
 }

@@ -230,10 +230,9 @@ mod tests {
             ],
         ] {
             let parsed = Flags::parse_from(&argv).data;
-            let again = Flags::parse_from(
-                std::iter::once("test".to_string()).chain(parsed.to_flags()),
-            )
-            .data;
+            let again =
+                Flags::parse_from(std::iter::once("test".to_string()).chain(parsed.to_flags()))
+                    .data;
             assert_eq!(parsed, again, "{argv:?}");
         }
     }

@@ -77,7 +77,13 @@ pub fn assemble(inputs: CardInputs) -> Result<RobustnessCard> {
         mut certification,
         mut inside,
         cam_images,
-        commands: [attack_command, benchmark_command, certify_command, inside_command],
+        commands:
+            [
+                attack_command,
+                benchmark_command,
+                certify_command,
+                inside_command,
+            ],
         bootstrap,
         not_run,
         provenance,
@@ -178,4 +184,3 @@ pub fn assemble(inputs: CardInputs) -> Result<RobustnessCard> {
         not_run,
     })
 }
-

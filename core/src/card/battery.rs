@@ -175,7 +175,10 @@ mod tests {
             assert!(dear.frames >= cheap.frames);
             assert!(dear.certify.n >= cheap.certify.n);
             assert!(dear.analysis_images >= cheap.analysis_images);
-            assert!(dear.test_images.is_none_or(|d| cheap.test_images.is_some_and(|c| d >= c)));
+            assert!(
+                dear.test_images
+                    .is_none_or(|d| cheap.test_images.is_some_and(|c| d >= c))
+            );
         }
         for level in Level::ALL {
             let b = level.battery();

@@ -208,7 +208,11 @@ mod tests {
         let image = Image::new(3, 200, 100, vec![0.5; 3 * 200 * 100]);
         let thumbs = cam_thumbnails(std::slice::from_ref(&cam), &[image]).unwrap();
         assert_eq!(thumbs.len(), 1);
-        assert!(thumbs[0].clean_overlay.starts_with("data:image/png;base64,"));
+        assert!(
+            thumbs[0]
+                .clean_overlay
+                .starts_with("data:image/png;base64,")
+        );
         assert_ne!(thumbs[0].clean_overlay, thumbs[0].adversarial_overlay);
         // Opposite corners are hottest: no overlap.
         assert_eq!(thumbs[0].overlap, 0.0);

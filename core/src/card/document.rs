@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::battery::Level;
 use super::cam_strip::CamThumbnail;
-use crate::metrics::{Metrics, MetricIntervals};
+use crate::metrics::{MetricIntervals, Metrics};
 use crate::report::{
     AnalysisReport, AttackReport, BenchmarkReport, CertifyReport, DataSummary, ModelSummary,
     ToolInfo,

@@ -10,8 +10,8 @@ mod battery;
 mod cam_strip;
 mod chart;
 mod document;
+pub mod leaderboard;
 mod verdict;
-
 
 pub use assemble::{CardInputs, assemble};
 pub use battery::{BATTERY_REVISION, Battery, Level};

@@ -91,14 +91,23 @@ mod tests {
         // Each sampled image is the split's own.
         let first = data.get(numbers[0]).unwrap();
         assert_eq!(a.get(0).unwrap().image.pixels, first.image.pixels);
-        assert_eq!(fingerprint(a.as_ref()).unwrap(), fingerprint(b.as_ref()).unwrap());
-        assert_ne!(fingerprint(a.as_ref()).unwrap(), fingerprint(data.as_ref()).unwrap());
+        assert_eq!(
+            fingerprint(a.as_ref()).unwrap(),
+            fingerprint(b.as_ref()).unwrap()
+        );
+        assert_ne!(
+            fingerprint(a.as_ref()).unwrap(),
+            fingerprint(data.as_ref()).unwrap()
+        );
     }
 
     #[test]
     fn a_sample_no_smaller_than_the_split_is_the_split() {
         let data = split();
         let all = test_sample(data.clone(), 30, 0);
-        assert_eq!(fingerprint(all.as_ref()).unwrap(), fingerprint(data.as_ref()).unwrap());
+        assert_eq!(
+            fingerprint(all.as_ref()).unwrap(),
+            fingerprint(data.as_ref()).unwrap()
+        );
     }
 }

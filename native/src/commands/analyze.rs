@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use burn::tensor::Device;
 use clap::Args;
 use maud::{Markup, html};
 use robustdx_core::analysis::{
@@ -19,7 +20,6 @@ use robustdx_core::analysis::{
 use robustdx_core::attack::{AttackContext, AttackSpec, DEFAULT_ATTACK};
 use robustdx_core::data::Image;
 use robustdx_core::model::DiagnosticModel;
-use burn::tensor::Device;
 use robustdx_core::report::{AnalysisReport, feature_shift_chart, heatmap_overlay, tsne_chart};
 use serde_json::{Map, Value};
 
