@@ -7,7 +7,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{AutoAttack, FastGradientSignMethod, ProjectedGradientDescent};
+use crate::attack::{
+    AutoAttack, AutoAttackSettings, FastGradientSignMethod, ProjectedGradientDescent,
+};
 use crate::certify::CertifySettings;
 use crate::{Error, Result};
 
@@ -19,8 +21,9 @@ pub const BATTERY_REVISION: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Level {
-    /// Minutes on a CPU for a small model: a fixed sample of the test images, AutoAttack at two
-    /// budgets, the benchmark's sequences, a thousand noisy copies per certificate.
+    /// Minutes on a CPU for a small model: a fixed sample of 40 test images, AutoAttack at 1 and
+    /// 4/255 with Square cut to 1 000 queries, the benchmark's sequences, 500 noisy copies per
+    /// certificate.
     Quick,
     /// The study's protocol on every test image: FGSM, PGD-10 and AutoAttack at 1–8/255, the
     /// benchmark, ten thousand noisy copies per certificate.
@@ -50,17 +53,18 @@ impl Level {
         match self {
             Level::Quick => Battery {
                 level: self,
-                test_images: Some(100),
+                test_images: Some(40),
                 attacks: vec![autoattack],
+                autoattack: AutoAttackSettings::standard_with_square_queries(1_000),
                 eps: vec![0.0, 1.0, 4.0],
                 frames: 10,
                 certify: CertifySettings {
-                    n0: 100,
-                    n: 1_000,
+                    n0: 50,
+                    n: 500,
                     alpha: 0.001,
                 },
                 analysis_eps: 4.0,
-                analysis_images: 100,
+                analysis_images: 40,
                 shown: 4,
                 bootstrap: 1_000,
             },
@@ -68,6 +72,7 @@ impl Level {
                 level: self,
                 test_images: None,
                 attacks: vec![fgsm, pgd, autoattack],
+                autoattack: AutoAttackSettings::default(),
                 eps: vec![0.0, 1.0, 2.0, 4.0, 8.0],
                 frames: 10,
                 certify: CertifySettings {
@@ -84,6 +89,7 @@ impl Level {
                 level: self,
                 test_images: None,
                 attacks: vec![fgsm, pgd, autoattack],
+                autoattack: AutoAttackSettings::default(),
                 eps: vec![0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0],
                 frames: crate::perturb::MAX_FRAMES,
                 certify: CertifySettings::default(),
@@ -129,6 +135,8 @@ pub struct Battery {
     pub test_images: Option<usize>,
     /// The sweep's attacks (registry names), each at every budget of `eps`.
     pub attacks: Vec<&'static str>,
+    /// AutoAttack's version and members (the standard version but at `quick`).
+    pub autoattack: AutoAttackSettings,
     /// The sweep's L∞ budgets in 1/255 pixel units; 0 (the clean images) first.
     pub eps: Vec<f32>,
     /// Frames per Robust-Benchmark sequence (its kinds are the registry's defaults).

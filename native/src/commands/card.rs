@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser};
-use robustdx_core::attack::GenerativeAdversarialPerturbation;
+use robustdx_core::attack::{AutoAttackSettings, GenerativeAdversarialPerturbation};
 use robustdx_core::card::{Battery, CardInputs, Level, Provenance, RobustnessCard, assemble};
 use robustdx_core::data::fingerprint;
 use robustdx_core::model::DiagnosticModel;
@@ -170,7 +170,12 @@ impl<'a> CardRun<'a> {
             .join(",")
     }
 
-    fn attack_argv(&self, json: &Path, shard: Option<Shard>, resume: bool) -> Vec<String> {
+    fn attack_argv(
+        &self,
+        json: &Path,
+        shard: Option<Shard>,
+        resume: bool,
+    ) -> anyhow::Result<Vec<String>> {
         let mut attacks: Vec<String> = self.battery.attacks.iter().map(|a| a.to_string()).collect();
         let mut argv = self.common(json, shard, resume);
         if let Some(generator) = &self.args.generator {
@@ -183,7 +188,18 @@ impl<'a> CardRun<'a> {
             "--eps".into(),
             Self::list(&self.battery.eps),
         ]);
-        argv
+        // AutoAttack's version and members, as `--set` spells them (only AutoAttack has them).
+        let autoattack = &self.battery.autoattack;
+        if *autoattack != AutoAttackSettings::default() {
+            let version = serde_json::to_value(autoattack.version)?;
+            argv.extend([
+                "--set".into(),
+                format!("version={}", version.as_str().unwrap_or_default()),
+                "--set".into(),
+                format!("attacks={}", autoattack.attacks),
+            ]);
+        }
+        Ok(argv)
     }
 
     fn benchmark_argv(&self, json: &Path, shard: Option<Shard>, resume: bool) -> Vec<String> {
@@ -235,7 +251,7 @@ impl<'a> CardRun<'a> {
     ) -> anyhow::Result<Parts> {
         let step = |name: &str| eprintln!("card: {name}");
         step("attack sweep");
-        let attack: AttackArgs = parse(&self.attack_argv(&files.attack, shard, resume))?;
+        let attack: AttackArgs = parse(&self.attack_argv(&files.attack, shard, resume)?)?;
         let (attacks, _) = sweep_job(&attack.job(device)?, model, sha, device)?;
         step("Robust-Benchmark");
         let bench: BenchmarkArgs = parse(&self.benchmark_argv(&files.benchmark, shard, resume))?;
@@ -259,16 +275,16 @@ impl<'a> CardRun<'a> {
     }
 
     /// The command lines that reproduce each part of the card in `files`.
-    fn commands(&self, files: &PartFiles) -> [String; 4] {
-        [
-            command_line("attack", &self.attack_argv(&files.attack, None, false)),
+    fn commands(&self, files: &PartFiles) -> anyhow::Result<[String; 4]> {
+        Ok([
+            command_line("attack", &self.attack_argv(&files.attack, None, false)?),
             command_line(
                 "benchmark",
                 &self.benchmark_argv(&files.benchmark, None, false),
             ),
             command_line("certify", &self.certify_argv(&files.certify, None, false)),
             command_line("analyze", &self.analysis_argv(&files.analysis, None, false)),
-        ]
+        ])
     }
 }
 
@@ -396,7 +412,7 @@ fn card_of(
         certification: parts.certification,
         inside: parts.inside,
         cam_images,
-        commands: card_run.commands(files),
+        commands: card_run.commands(files)?,
         bootstrap: card_run.battery.bootstrap,
         not_run,
         provenance: Provenance {
