@@ -13,6 +13,9 @@ mod document;
 pub mod leaderboard;
 mod verdict;
 
+#[cfg(test)]
+mod tests;
+
 pub use assemble::{CardInputs, assemble};
 pub use battery::{BATTERY_REVISION, Battery, Level};
 pub use cam_strip::{CamThumbnail, cam_strip_svg, cam_thumbnails};
