@@ -67,6 +67,9 @@ enum Command {
     /// A model's robustness card: clean scores with intervals, AutoAttack, the Robust-Benchmark,
     /// certification and what the attack does inside, as card.json and card.html, by level
     Card(card::CardArgs),
+    /// Robustness cards side by side: a sortable HTML table and a JSON, one group per data set
+    /// and level
+    Leaderboard(leaderboard::LeaderboardArgs),
     /// List the perturbation kinds of the benchmark with their frame schedules
     Perturbations,
     /// Join the shards of one sweep, benchmark, certification or analysis (--shard i/n --json …)
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
         Command::Benchmark(args) => benchmark::run(args, backend),
         Command::Certify(args) => certify::run(args, backend),
         Command::Card(args) => card::run(args, backend),
+        Command::Leaderboard(args) => leaderboard::run(args),
         Command::Perturbations => perturbations::run(),
         Command::Merge(args) => merge::run(args),
         Command::Models(args) => models::run(args, backend),

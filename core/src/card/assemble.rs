@@ -132,7 +132,12 @@ pub fn assemble(inputs: CardInputs) -> Result<RobustnessCard> {
     let images = cam_thumbnails(&inside.findings.cams, &cam_images)?;
     let mean_overlap = (!images.is_empty())
         .then(|| images.iter().map(|t| t.overlap).sum::<f64>() / images.len() as f64);
-    let inside_sentence = inside_verdict(&inside.findings, &inside.attack.describe(), mean_overlap);
+    let attack = format!(
+        "{} at ε = {}/255",
+        crate::attack::short_name(&inside.attack.attack),
+        inside.attack.eps
+    );
+    let inside_sentence = inside_verdict(&inside.findings, &attack, mean_overlap);
 
     // The records stay in the parts' own files; the card keeps what its tables and charts
     // show (a certificate's radius per image draws the certified-accuracy curve).

@@ -15,6 +15,9 @@ mod table_order;
 mod tables;
 mod verdict;
 
+#[cfg(test)]
+mod tests;
+
 pub use assemble::{CardInputs, assemble};
 pub use battery::{BATTERY_REVISION, Battery, Level};
 pub use cam_strip::{CamThumbnail, cam_strip_svg, cam_thumbnails};

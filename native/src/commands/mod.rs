@@ -23,6 +23,7 @@ pub mod export;
 pub mod gap_train;
 pub mod half;
 pub mod import;
+pub mod leaderboard;
 pub mod merge;
 pub mod models;
 pub mod perturbations;
