@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use maud::{Markup, html};
 use robustdx_core::card::{
     CardTable, RobustnessCard, all_verdicts, attack_table, benchmark_table, card_charts,
@@ -15,8 +14,6 @@ use crate::report::parts::{about_table, chart, head_row, page};
 
 /// Writes `card.html` of `card` into `dir`; returns its path.
 pub fn write(dir: &Path, card: &RobustnessCard) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create the card's directory", dir.display()))?;
     let path = dir.join("card.html");
     write_atomic(&path, render(card)?.into_string().as_bytes())?;
     Ok(path)

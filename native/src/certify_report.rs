@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use maud::{Markup, html};
 use robustdx_core::certify::linf_budget_l2;
 use robustdx_core::report::{CertifyReport, certified_accuracy_chart, certify_verdict};
@@ -14,8 +13,6 @@ use crate::report::parts::{about_table, chart, head_row, page};
 
 /// Writes `index.html` of `report` into `dir`; returns its path.
 pub fn write(dir: &Path, report: &CertifyReport) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create the report directory", dir.display()))?;
     let index = dir.join("index.html");
     write_atomic(&index, render(report)?.into_string().as_bytes())?;
     Ok(index)

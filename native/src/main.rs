@@ -15,6 +15,7 @@ mod progress;
 mod report;
 mod result_file;
 mod speed;
+mod text_table;
 
 use std::process::ExitCode;
 

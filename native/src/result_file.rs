@@ -31,6 +31,10 @@ pub struct RunOutput {
     /// `robustdx merge` joins the parts
     #[arg(long, requires = "json")]
     pub shard: Option<String>,
+    /// Also reuse the units of these earlier result files of the same command (whole runs, not
+    /// shards) whose identity matches: a sweep or benchmark made before, by hand or by a card
+    #[arg(long, value_delimiter = ',')]
+    pub reuse: Vec<PathBuf>,
 }
 
 impl RunOutput {
@@ -43,10 +47,24 @@ impl RunOutput {
     /// recorded before when resuming.
     pub fn open<R: RunReport>(&self, shard: Option<Shard>) -> anyhow::Result<ResultFile<R>> {
         let lock = self.json.as_deref().map(ResultLock::acquire).transpose()?;
-        let previous = previous_results(self.json.as_deref(), self.resume, shard, |path| {
+        let mut previous = previous_results(self.json.as_deref(), self.resume, shard, |path| {
             let report = read_result::<R>(path)?;
             Ok((report.shard(), report.units().to_vec()))
         })?;
+        anyhow::ensure!(
+            shard.is_none() || self.reuse.is_empty(),
+            "--reuse takes whole runs' results into whole runs: run without --shard"
+        );
+        for path in &self.reuse {
+            let report = read_result::<R>(path)?;
+            anyhow::ensure!(
+                report.shard().is_none(),
+                "{}: --reuse takes whole runs; this is shard {} (robustdx merge joins shards)",
+                path.display(),
+                report.shard().map_or(String::new(), |s| s.to_string())
+            );
+            previous.extend(report.units().iter().cloned());
+        }
         Ok(ResultFile {
             json: self.json.clone(),
             previous,

@@ -19,7 +19,7 @@ use crate::commands::analyze::{AnalyzeArgs, analysis};
 use crate::commands::attack::{AttackArgs, sweep_job};
 use crate::commands::benchmark::{BenchmarkArgs, benchmark};
 use crate::commands::certify::{CertifyArgs, certify};
-use crate::commands::merge::{self, MergeArgs};
+use crate::commands::merge::{self, Kind, MergeArgs};
 use crate::data_args::DataArgs;
 use crate::files::write_atomic;
 use crate::model_file::load_model_hashed;
@@ -54,8 +54,12 @@ pub struct CardArgs {
     pub resume: bool,
     /// Run only part i of n (0 ≤ i < n) of the images into OUT/shards/; once every shard is
     /// done, the same command without --shard joins them and writes the card
-    #[arg(long)]
+    #[arg(long, conflicts_with = "reuse")]
     pub shard: Option<String>,
+    /// Earlier results (robustdx attack, benchmark, certify or analyze --json) whose units the
+    /// card reuses where their identity matches its own (same model file, images, settings, seed)
+    #[arg(long, value_delimiter = ',')]
+    pub reuse: Vec<PathBuf>,
 }
 
 /// The command-line flags of one part, parsed as the part's own command parses them.
@@ -108,12 +112,21 @@ impl PartFiles {
     }
 }
 
+/// How a part is run; `None` where its command line is shown to reproduce it alone.
+#[derive(Debug, Clone, Copy)]
+struct Running {
+    shard: Option<Shard>,
+    resume: bool,
+}
+
 /// The card's run: its settings decided, its parts' command lines built.
 struct CardRun<'a> {
     args: &'a CardArgs,
     battery: Battery,
     data: DataArgs,
     sigmas: Vec<f64>,
+    /// `--reuse`'s files with the command that wrote each.
+    reuse: Vec<(Kind, PathBuf)>,
 }
 
 impl<'a> CardRun<'a> {
@@ -135,16 +148,23 @@ impl<'a> CardRun<'a> {
         } else {
             args.sigma.clone()
         };
+        let reuse = args
+            .reuse
+            .iter()
+            .map(|path| Ok((merge::kind_of(path)?, path.clone())))
+            .collect::<anyhow::Result<_>>()?;
         Ok(Self {
             args,
             battery,
             data,
             sigmas,
+            reuse,
         })
     }
 
-    /// What every part shares: the model, the images, the seed, its file and how it resumes.
-    fn common(&self, json: &Path, shard: Option<Shard>, resume: bool) -> Vec<String> {
+    /// What every part of `kind` shares: the model, the images, the seed, its file and how it
+    /// resumes.
+    fn common(&self, kind: Kind, json: &Path, running: Option<Running>) -> Vec<String> {
         let mut argv = vec!["--model".into(), self.args.model.to_string_lossy().into()];
         argv.extend(self.data.to_flags());
         argv.extend([
@@ -153,11 +173,17 @@ impl<'a> CardRun<'a> {
             "--json".into(),
             json.to_string_lossy().into(),
         ]);
-        if resume {
+        let Some(running) = running else {
+            return argv;
+        };
+        if running.resume {
             argv.push("--resume".into());
         }
-        if let Some(shard) = shard {
+        if let Some(shard) = running.shard {
             argv.extend(["--shard".into(), shard.to_string()]);
+        }
+        for (_, path) in self.reuse.iter().filter(|(k, _)| *k == kind) {
+            argv.extend(["--reuse".into(), path.to_string_lossy().into()]);
         }
         argv
     }
@@ -170,14 +196,9 @@ impl<'a> CardRun<'a> {
             .join(",")
     }
 
-    fn attack_argv(
-        &self,
-        json: &Path,
-        shard: Option<Shard>,
-        resume: bool,
-    ) -> anyhow::Result<Vec<String>> {
+    fn attack_argv(&self, json: &Path, running: Option<Running>) -> anyhow::Result<Vec<String>> {
         let mut attacks: Vec<String> = self.battery.attacks.iter().map(|a| a.to_string()).collect();
-        let mut argv = self.common(json, shard, resume);
+        let mut argv = self.common(Kind::Sweep, json, running);
         if let Some(generator) = &self.args.generator {
             attacks.push(GenerativeAdversarialPerturbation::NAME.into());
             argv.extend(["--generator".into(), generator.to_string_lossy().into()]);
@@ -202,15 +223,15 @@ impl<'a> CardRun<'a> {
         Ok(argv)
     }
 
-    fn benchmark_argv(&self, json: &Path, shard: Option<Shard>, resume: bool) -> Vec<String> {
-        let mut argv = self.common(json, shard, resume);
+    fn benchmark_argv(&self, json: &Path, running: Option<Running>) -> Vec<String> {
+        let mut argv = self.common(Kind::Benchmark, json, running);
         argv.extend(["--frames".into(), self.battery.frames.to_string()]);
         argv
     }
 
-    fn certify_argv(&self, json: &Path, shard: Option<Shard>, resume: bool) -> Vec<String> {
+    fn certify_argv(&self, json: &Path, running: Option<Running>) -> Vec<String> {
         let settings = &self.battery.certify;
-        let mut argv = self.common(json, shard, resume);
+        let mut argv = self.common(Kind::Certification, json, running);
         argv.extend([
             "--sigma".into(),
             Self::list(&self.sigmas),
@@ -224,8 +245,8 @@ impl<'a> CardRun<'a> {
         argv
     }
 
-    fn analysis_argv(&self, json: &Path, shard: Option<Shard>, resume: bool) -> Vec<String> {
-        let mut argv = self.common(json, shard, resume);
+    fn analysis_argv(&self, json: &Path, running: Option<Running>) -> Vec<String> {
+        let mut argv = self.common(Kind::Analysis, json, running);
         argv.extend([
             "--attack".into(),
             robustdx_core::attack::DEFAULT_ATTACK.into(),
@@ -249,22 +270,23 @@ impl<'a> CardRun<'a> {
         sha: &str,
         device: &burn::tensor::Device,
     ) -> anyhow::Result<Parts> {
+        let running = Some(Running { shard, resume });
         let step = |name: &str| eprintln!("card: {name}");
         step("attack sweep");
-        let attack: AttackArgs = parse(&self.attack_argv(&files.attack, shard, resume)?)?;
+        let attack: AttackArgs = parse(&self.attack_argv(&files.attack, running)?)?;
         let (attacks, _) = sweep_job(&attack.job(device)?, model, sha, device)?;
         step("Robust-Benchmark");
-        let bench: BenchmarkArgs = parse(&self.benchmark_argv(&files.benchmark, shard, resume))?;
+        let bench: BenchmarkArgs = parse(&self.benchmark_argv(&files.benchmark, running))?;
         let benchmark = benchmark(&bench, model, sha, device)?;
         let certification = if self.sigmas.is_empty() {
             None
         } else {
             step("certification");
-            let cert: CertifyArgs = parse(&self.certify_argv(&files.certify, shard, resume))?;
+            let cert: CertifyArgs = parse(&self.certify_argv(&files.certify, running))?;
             Some(certify(&cert, model, sha, device)?)
         };
         step("analysis");
-        let analyze: AnalyzeArgs = parse(&self.analysis_argv(&files.analysis, shard, resume))?;
+        let analyze: AnalyzeArgs = parse(&self.analysis_argv(&files.analysis, running))?;
         let (inside, _) = analysis(&analyze, model, sha, device)?;
         Ok(Parts {
             attacks,
@@ -277,13 +299,10 @@ impl<'a> CardRun<'a> {
     /// The command lines that reproduce each part of the card in `files`.
     fn commands(&self, files: &PartFiles) -> anyhow::Result<[String; 4]> {
         Ok([
-            command_line("attack", &self.attack_argv(&files.attack, None, false)?),
-            command_line(
-                "benchmark",
-                &self.benchmark_argv(&files.benchmark, None, false),
-            ),
-            command_line("certify", &self.certify_argv(&files.certify, None, false)),
-            command_line("analyze", &self.analysis_argv(&files.analysis, None, false)),
+            command_line("attack", &self.attack_argv(&files.attack, None)?),
+            command_line("benchmark", &self.benchmark_argv(&files.benchmark, None)),
+            command_line("certify", &self.certify_argv(&files.certify, None)),
+            command_line("analyze", &self.analysis_argv(&files.analysis, None)),
         ])
     }
 }

@@ -18,6 +18,7 @@ use crate::data_args::{DataArgs, positive};
 use crate::files::{read, write_atomic};
 use crate::model_file::load_model_hashed;
 use crate::result_file::{RunOutput, TestSplitHead};
+use crate::text_table::{Align, aligned};
 
 #[derive(Debug, Args)]
 pub struct CertifyArgs {
@@ -145,25 +146,7 @@ pub fn certify(
 /// allows and certified accuracy at each radius.
 pub fn table(report: &CertifyReport) -> String {
     let (head, rows) = report.table();
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([head[i].chars().count()])
-            .max()
-            .unwrap_or(0)
-    };
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:>w$}", w = width(i)))
-            .collect();
-        padded.join("  ") + "\n"
-    };
-    let mut out = line(&head);
-    for row in &rows {
-        out.push_str(&line(row));
-    }
+    let mut out = aligned(&head, &rows, Align::Right);
     out.push_str(&format!(
         "certified accuracy: correct and certified at least that far (L2, pixel units); n0 {}, n {}, α {}\n",
         report.n0, report.n, report.alpha

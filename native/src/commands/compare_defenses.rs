@@ -361,6 +361,7 @@ pub fn compare(job: &DefenseComparison, device: &Device) -> anyhow::Result<Vec<R
                     json: Some(json),
                     resume: true,
                     shard: None,
+                    reuse: Vec::new(),
                 },
                 records: None,
                 csv: None,

@@ -199,6 +199,7 @@ fn attack_one_model(out: &Path, backend: BackendChoice) -> anyhow::Result<()> {
             json: Some(out.join("results.json")),
             resume: true,
             shard: None,
+            reuse: Vec::new(),
         },
         records: None,
         csv: Some(out.join("results.csv")),

@@ -12,6 +12,7 @@ use robustdx_core::card::leaderboard::{Leaderboard, LeaderboardGroup};
 
 use crate::files::{read, write_atomic};
 use crate::report::parts::page;
+use crate::text_table::{Align, aligned};
 
 #[derive(Debug, Args)]
 pub struct LeaderboardArgs {
@@ -54,26 +55,8 @@ pub fn text(board: &Leaderboard) -> String {
     let mut out = String::new();
     for group in &board.groups {
         let (head, rows) = group.table();
-        let width = |i: usize| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([head[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        };
-        let line = |cells: &[String]| {
-            let padded: Vec<String> = cells
-                .iter()
-                .enumerate()
-                .map(|(i, c)| format!("{c:<w$}", w = width(i)))
-                .collect();
-            padded.join("  ").trim_end().to_string() + "\n"
-        };
         out.push_str(&format!("\n{}\n", group_heading(group)));
-        out.push_str(&line(&head));
-        for row in &rows {
-            out.push_str(&line(row));
-        }
+        out.push_str(&aligned(&head, &rows, Align::Left));
     }
     out
 }

@@ -44,14 +44,16 @@ fn announce(args: &MergeArgs, model: &ModelSummary, data: &DataSummary) {
 }
 
 /// Which command wrote a result file.
-enum Kind {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
     Sweep,
     Benchmark,
     Analysis,
     Certification,
 }
 
-fn kind_of(path: &Path) -> anyhow::Result<Kind> {
+/// The command that wrote the result file at `path`, by the fields only its results have.
+pub fn kind_of(path: &Path) -> anyhow::Result<Kind> {
     let text = crate::files::read(path)?;
     let value: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", path.display()))?;

@@ -187,6 +187,29 @@ fn the_cards_numbers_are_the_separate_commands_numbers() {
             _ => assert_eq!(strip(mine), strip(theirs), "{part}"),
         }
     }
+    // A new card reuses those separate runs instead of computing its parts again.
+    let mut args = card_args(DERM);
+    *args.last_mut().unwrap() = "card2".into(); // --out
+    args.extend([
+        "--reuse".into(),
+        "sep-attack.json,sep-benchmark.json,sep-certify.json,sep-analysis.json".into(),
+    ]);
+    let output = dir.robustdx(&args).output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("reused (same identity)").count(),
+        19,
+        "{stderr}"
+    );
+    let again = dir.json("card2/card.json");
+    for path in [
+        vec!["clean"],
+        vec!["attacks", "result", "results"],
+        vec!["cams"],
+    ] {
+        assert_eq!(at(&again, &path), at(&card, &path), "{path:?}");
+    }
 }
 
 #[test]
