@@ -675,8 +675,11 @@ async function assertNoOverflow(page, what) {
 test('leaderboard tab: one row per zoo card, every column sorts by its numbers, a row opens its card', { timeout: 180_000 }, async () => {
   assert.ok(zoo.length >= 2, `the manifest ships ${zoo.length} cards; the leaderboard needs two to rank`);
   const cards = new Map(zoo.map((c) => [c.model, zooCard(c)]));
-  await withBrowser({ webgpu: false }, server.origin, async ({ page }) => {
+  await withBrowser({ webgpu: false }, server.origin, async ({ page, requests }) => {
     await page.goto(`${server.origin}/`);
+    // The cards are fetched when the tab opens, not on a visit that never opens it.
+    await announcedBackend(page, 60_000);
+    assert.deepEqual(requests.filter((u) => u.includes('/assets/cards/')), []);
     await page.locator('[data-testid="tab-leaderboard"]').click();
     await page.locator('[data-testid="leaderboard-row"]').first().waitFor({ timeout: 60_000 });
     assert.equal(await page.locator('[data-testid="leaderboard-error"]').count(), 0);

@@ -217,3 +217,126 @@ pub fn all_verdicts(card: &RobustnessCard) -> Vec<&str> {
     verdicts.extend(parts.into_iter().flatten().flatten().map(String::as_str));
     verdicts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Interval;
+
+    /// A shipped card, its numbers then set by hand where a test says what it expects.
+    fn shipped() -> RobustnessCard {
+        RobustnessCard::from_json(
+            include_str!("../../../web/assets/cards/small-cnn-derm-gaussian.json"),
+            "small-cnn-derm-gaussian.json",
+        )
+        .unwrap()
+    }
+
+    fn interval(low: f64, high: f64) -> Interval {
+        Interval {
+            low,
+            high,
+            resamples: 1000,
+        }
+    }
+
+    #[test]
+    fn the_clean_table_shows_each_score_the_task_has_with_its_interval() {
+        let mut card = shipped();
+        let (m, i) = (&mut card.clean.metrics, &mut card.clean.intervals);
+        m.accuracy = 0.9126;
+        i.accuracy = interval(0.8744, 0.9451);
+        m.auc_macro = Some(0.5);
+        i.auc_macro = None;
+        (
+            m.sensitivity,
+            m.specificity,
+            m.balanced_accuracy,
+            m.exact_match,
+        ) = (None, None, None, None);
+        i.level = 0.9;
+        let (head, rows) = clean_table(&card);
+        assert_eq!(head, ["score", "value [90 % bootstrap interval]"]);
+        assert_eq!(
+            rows,
+            [
+                ["accuracy", "0.913 [0.874, 0.945]"],
+                ["AUC (macro)", "0.500"]
+            ]
+        );
+        // A binary model's one AUC says it all.
+        assert_eq!(per_class_table(&card), None);
+    }
+
+    #[test]
+    fn an_attack_row_has_the_robust_accuracy_and_the_change_in_pixel_units() {
+        let mut card = shipped();
+        let results = &mut card.attacks.result.results;
+        results.truncate(1);
+        let r = &mut results[0];
+        r.attack = "pgd".into();
+        r.eps = 4.0;
+        r.metrics.adversarial.accuracy = 0.25;
+        r.metrics.adversarial.auc_macro = None;
+        r.metrics.fooling_rate = 0.5;
+        r.metrics.mean_linf = 4.0 / 255.0;
+        let (head, rows) = attack_table(&card);
+        assert_eq!(head.len(), 6);
+        assert_eq!(head[2], "accuracy");
+        assert_eq!(rows, [["pgd", "4", "0.250", "–", "0.500", "4.00"]]);
+    }
+
+    #[test]
+    fn the_benchmark_table_ends_with_the_mean_of_its_kinds() {
+        let mut card = shipped();
+        let report = &mut card.benchmark.result;
+        report.results.truncate(2);
+        for (r, fp) in report.results.iter_mut().zip([0.1, 0.4]) {
+            (r.flip_probability, r.flip_probability_paper) = (fp, fp);
+        }
+        let (_, rows) = benchmark_table(&card);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0][1], "0.1000");
+        assert_eq!(rows[2], ["mean", "0.2500", ""]);
+    }
+
+    #[test]
+    fn the_verdicts_come_in_the_cards_order() {
+        let mut card = shipped();
+        card.clean.verdict = "clean".into();
+        card.attacks.verdicts = vec!["attack 1".into(), "attack 4".into()];
+        card.benchmark.verdicts = vec!["everyday".into()];
+        card.inside.verdicts = vec!["inside".into()];
+        let certification = card.certification.as_mut().expect("a certified card");
+        certification.verdicts = vec!["certified".into()];
+        assert_eq!(
+            all_verdicts(&card),
+            [
+                "clean",
+                "attack 1",
+                "attack 4",
+                "everyday",
+                "certified",
+                "inside"
+            ]
+        );
+        card.certification = None;
+        assert_eq!(
+            all_verdicts(&card),
+            ["clean", "attack 1", "attack 4", "everyday", "inside"]
+        );
+    }
+
+    #[test]
+    fn provenance_names_the_model_file_hash_and_level() {
+        let card = shipped();
+        let rows = provenance_rows(&card);
+        let value = |name: &str| rows.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+        assert_eq!(value("model file"), card.model.file);
+        assert_eq!(value("model sha256"), card.model.sha256.clone().unwrap());
+        assert_eq!(
+            value("level"),
+            format!("quick (battery revision {})", card.battery_revision)
+        );
+    }
+}
