@@ -41,9 +41,11 @@ pub fn CardEmbed() -> impl IntoView {
                 view! {
                     <div data-testid="card-embed" data-model=card.model.file.clone() data-level=card.level.name()>
                         <CardHeading card=card.clone()/>
-                        <ul class="verdict-box" data-testid="card-verdicts">
-                            {verdicts.into_iter().map(|v| view! { <li>{v}</li> }).collect_view()}
-                        </ul>
+                        <div class="verdict-box">
+                            <ul data-testid="card-verdicts">
+                                {verdicts.into_iter().map(|v| view! { <li>{v}</li> }).collect_view()}
+                            </ul>
+                        </div>
                         <div class="chart" data-testid="card-attack-chart" inner_html=attack_chart></div>
                     </div>
                 }
