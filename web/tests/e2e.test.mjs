@@ -745,7 +745,7 @@ test('leaderboard tab: one row per zoo card, every column sorts by its numbers, 
     await page.setViewportSize({ width: 360, height: 800 });
     await assertNoOverflow(page, 'leaderboard with a card open at 360 px');
     await page.screenshot({ path: join(SHOTS, 'page-leaderboard-card-phone.png'), fullPage: true });
-    await page.locator('[data-testid="leaderboard-table"]').first().scrollIntoViewIfNeeded();
+    await page.locator('.leaderboard-tab > h2').evaluate((e) => e.scrollIntoView());
     await page.screenshot({ path: join(SHOTS, 'page-leaderboard-phone.png') });
   });
 });
