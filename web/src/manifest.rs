@@ -1,6 +1,6 @@
 //! What the page ships: `assets/manifest.json` lists the models (trained by `robustdx` on the
-//! synthetic sets, see `web/make-assets.sh`) and the sample images. Their bytes are
-//! fetched when used, never compiled into the wasm.
+//! synthetic sets, see `web/make-assets.sh`), the sample images and the models' robustness
+//! cards. Their bytes are fetched when used, never compiled into the wasm.
 
 use serde::{Deserialize, Serialize};
 
@@ -35,10 +35,22 @@ pub struct Sample {
     pub truth: String,
 }
 
+/// A shipped model's robustness card (`robustdx card`), for the Leaderboard tab.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShippedCard {
+    /// The id of the shipped model it is the card of.
+    pub model: String,
+    /// Path under `assets/`.
+    pub file: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub models: Vec<ShippedModel>,
     pub samples: Vec<Sample>,
+    /// The zoo's cards; a manifest written before cards has none.
+    #[serde(default)]
+    pub cards: Vec<ShippedCard>,
 }
 
 /// Where the shipped files live, relative to the page.
@@ -73,6 +85,16 @@ impl Manifest {
             return Err(format!(
                 "{url}: model '{}' has no sample images of its data set '{}'",
                 m.id, m.data
+            ));
+        }
+        if let Some(c) = manifest
+            .cards
+            .iter()
+            .find(|c| manifest.model(&c.model).is_none())
+        {
+            return Err(format!(
+                "{url}: card {} is of model '{}', which the manifest does not list",
+                c.file, c.model
             ));
         }
         Ok(manifest)

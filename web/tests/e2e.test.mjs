@@ -654,3 +654,164 @@ for (const backend of ['webgpu', 'cpu']) {
     });
   });
 }
+
+// Robustness cards: the zoo's leaderboard, the card viewer and the card embed. Nothing here runs
+// a model in the browser; the numbers are the card files'.
+const zoo = manifest.cards ?? [];
+const zooCard = (shipped) => JSON.parse(readFileSync(join(DIST, 'assets', shipped.file), 'utf8'));
+
+/** The cells of `column` in the leaderboard table `table`, top to bottom. */
+async function columnCells(table, column) {
+  return table.locator('[data-testid="leaderboard-row"]').evaluateAll(
+    (rows, c) => rows.map((r) => r.cells[c].textContent.trim()), column);
+}
+
+/** Fails when the page is wider than the window (a table that does not scroll on its own). */
+async function assertNoOverflow(page, what) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `${what}: the page is ${overflow} px wider than the window`);
+}
+
+test('leaderboard tab: one row per zoo card, every column sorts by its numbers, a row opens its card', { timeout: 180_000 }, async () => {
+  assert.ok(zoo.length >= 2, `the manifest ships ${zoo.length} cards; the leaderboard needs two to rank`);
+  const cards = new Map(zoo.map((c) => [c.model, zooCard(c)]));
+  await withBrowser({ webgpu: false }, server.origin, async ({ page, requests }) => {
+    await page.goto(`${server.origin}/`);
+    // The cards are fetched when the tab opens, not on a visit that never opens it.
+    await announcedBackend(page, 60_000);
+    assert.deepEqual(requests.filter((u) => u.includes('/assets/cards/')), []);
+    await page.locator('[data-testid="tab-leaderboard"]').click();
+    await page.locator('[data-testid="leaderboard-row"]').first().waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('[data-testid="leaderboard-error"]').count(), 0);
+    assert.equal(await page.locator('[data-testid="leaderboard-row"]').count(), zoo.length);
+    // One table per data fingerprint and level, never one ranking across them.
+    const groups = new Set([...cards.values()].map((c) => `${c.provenance.data_fingerprint} ${c.level} ${c.battery_revision}`));
+    assert.equal(await page.locator('[data-testid="leaderboard-table"]').count(), groups.size);
+
+    // The biggest table: ranked 1, 2, … by robust accuracy at the budget its heading names.
+    const tables = page.locator('[data-testid="leaderboard-table"]');
+    let table = tables.first();
+    for (let t = 0; t < groups.size; t++) {
+      if (await tables.nth(t).locator('[data-testid="leaderboard-row"]').count() > await table.locator('[data-testid="leaderboard-row"]').count()) table = tables.nth(t);
+    }
+    const rows = table.locator('[data-testid="leaderboard-row"]');
+    const models = await rows.evaluateAll((rs) => rs.map((r) => r.dataset.model));
+    assert.ok(models.length >= 2, 'a table with at least two models to sort');
+    assert.deepEqual(await columnCells(table, 0), models.map((_, i) => String(i + 1)));
+    const head = await table.locator('th').allTextContents();
+    const cleanColumn = head.indexOf('clean acc');
+    assert.ok(cleanColumn > 0, `a clean accuracy column in ${head}`);
+    const robust = (card, eps) => card.attacks.result.results.find((r) => r.attack === 'autoattack' && r.eps === eps);
+    const budgets = head.map((h) => /^AA ε=(.+)\/255$/.exec(h)?.[1]).filter(Boolean).map(Number);
+    const rankedAt = Math.max(...budgets.filter((e) => models.every((m) => robust(cards.get(m), e))));
+    const robustAcc = (m) => robust(cards.get(m), rankedAt).metrics.accuracy;
+    for (let i = 1; i < models.length; i++) {
+      assert.ok(robustAcc(models[i - 1]) >= robustAcc(models[i]), `rank ${i} ${models[i - 1]} above ${models[i]} at ε ${rankedAt}`);
+    }
+
+    // Sorting by clean accuracy: the cards' own numbers, ascending, then descending.
+    const sortButton = table.locator('th').nth(cleanColumn).locator('button');
+    await sortButton.click();
+    assert.equal(await table.locator('th').nth(cleanColumn).getAttribute('aria-sort'), 'ascending');
+    const expected = models.map((m) => cards.get(m).clean.metrics.accuracy).sort((a, b) => a - b).map((v) => v.toFixed(3));
+    assert.deepEqual(await columnCells(table, cleanColumn), expected);
+    // From the keyboard too: the header is a button.
+    await sortButton.focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await table.locator('th').nth(cleanColumn).getAttribute('aria-sort'), 'descending');
+    assert.equal(await table.locator('th').nth(0).getAttribute('aria-sort'), 'none');
+    assert.deepEqual(await columnCells(table, cleanColumn), [...expected].reverse());
+    // The rows moved whole: each row's model still has its own clean accuracy.
+    const sorted = await rows.evaluateAll((rs) => rs.map((r) => r.dataset.model));
+    assert.deepEqual(await columnCells(table, cleanColumn), sorted.map((m) => cards.get(m).clean.metrics.accuracy.toFixed(3)));
+    // Every other column sorts by value: each numeric column, descending, never rises.
+    for (const [c, name] of head.entries()) {
+      if (!/^(AA|mean FP|rank)/.test(name)) continue;
+      await table.locator('th').nth(c).locator('button').click();
+      if (await table.locator('th').nth(c).getAttribute('aria-sort') === 'ascending') await table.locator('th').nth(c).locator('button').click();
+      const values = (await columnCells(table, c)).filter((v) => v !== '–').map(Number);
+      values.slice(1).forEach((v, i) => assert.ok(values[i] >= v, `${name} descending: ${values}`));
+    }
+    await page.screenshot({ path: join(SHOTS, 'page-leaderboard.png'), fullPage: true });
+
+    // A row opens that model's card: its clean verdict is the file's.
+    const chosen = sorted[sorted.length - 1];
+    await table.locator(`[data-testid="leaderboard-row"][data-model="${chosen}"] button`).click();
+    const view = page.locator('[data-testid="leaderboard-card"] [data-testid="card-view"]');
+    await view.waitFor();
+    assert.equal(await view.locator('[data-testid="card-clean-verdict"]').textContent(), cards.get(chosen).clean.verdict);
+    assert.match(await view.locator('[data-testid="card-model"]').textContent(), new RegExp(cards.get(chosen).model.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    await page.screenshot({ path: join(SHOTS, 'page-leaderboard-card.png'), fullPage: true });
+    await page.setViewportSize({ width: 360, height: 800 });
+    await assertNoOverflow(page, 'leaderboard with a card open at 360 px');
+    await page.screenshot({ path: join(SHOTS, 'page-leaderboard-card-phone.png'), fullPage: true });
+    await page.locator('.leaderboard-tab > h2').evaluate((e) => e.scrollIntoView());
+    await page.screenshot({ path: join(SHOTS, 'page-leaderboard-phone.png') });
+  });
+});
+
+test('card viewer: a card the native binary just wrote opens with its verdicts, tables and charts', { timeout: 240_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'robustdx-card-'));
+  execFileSync(process.env.ROBUSTDX_BIN, [
+    '--backend', 'cpu', 'card', '--level', 'quick', '--model', join(ROOT, 'web', 'assets', model.file),
+    '--data', 'synth-derm:n=8,test=8', '--test-images', '4', '--out', out,
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const file = join(out, 'card.json');
+  const card = JSON.parse(readFileSync(file, 'utf8'));
+  await withBrowser({ webgpu: false }, server.origin, async ({ page }) => {
+    await page.goto(`${server.origin}/`);
+    await page.locator('[data-testid="tab-viewer"]').click();
+    await page.locator('[data-testid="viewer-file"]').setInputFiles(file);
+    const view = page.locator('[data-testid="card-view"]');
+    await view.waitFor();
+    assert.equal(await view.locator('[data-testid="card-clean-verdict"]').textContent(), card.clean.verdict);
+    assert.equal(await view.locator('[data-testid="card-level"]').textContent(), 'quick');
+    // The verdict box: every part's sentences, clean first.
+    const verdicts = [card.clean.verdict, ...card.attacks.verdicts, ...card.benchmark.verdicts,
+      ...(card.certification?.verdicts ?? []), ...card.inside.verdicts];
+    assert.deepEqual(await view.locator('[data-testid="card-verdicts"] li').allTextContents(), verdicts);
+    // One row per attack cell, with the file's robust accuracy; one per perturbation kind and the mean.
+    const attackRows = view.locator('[data-testid="card-attacks"] tr');
+    assert.equal(await attackRows.count(), 1 + card.attacks.result.results.length);
+    for (const [i, r] of card.attacks.result.results.entries()) {
+      assert.equal(await attackRows.nth(i + 1).locator('td').nth(2).textContent(), r.metrics.accuracy.toFixed(3));
+    }
+    assert.equal(await view.locator('[data-testid="card-benchmark"] tr').count(), 2 + card.benchmark.result.results.length);
+    assert.equal(await view.locator('[data-testid="card-attack-chart"] svg').count(), 1);
+    assert.equal(await view.locator('[data-testid="card-cams"] svg image').count(), 2 * card.cams.images.length);
+    await view.locator('[data-testid="card-provenance"]', { hasText: card.model.sha256 }).waitFor();
+    await page.screenshot({ path: join(SHOTS, 'page-card-viewer.png'), fullPage: true });
+    await page.setViewportSize({ width: 360, height: 800 });
+    await assertNoOverflow(page, 'card viewer at 360 px');
+    await page.screenshot({ path: join(SHOTS, 'page-card-viewer-phone.png'), fullPage: true });
+    // Another robustdx result with a card's kind but another version: refused, naming the file.
+    await page.locator('[data-testid="viewer-file"]').setInputFiles({
+      name: 'future-card.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify({ ...card, schema_version: 99 })),
+    });
+    assert.match(await page.locator('[data-testid="viewer-error"]').textContent(), /future-card\.json.*schema version 99/);
+  });
+});
+
+test('card embed: ?embed=card&src= shows a committed card\'s verdict and curve; a bad src is said', { timeout: 120_000 }, async () => {
+  assert.ok(zoo.length >= 1, 'the manifest ships a card to embed');
+  const card = zooCard(zoo[0]);
+  await withBrowser({ webgpu: false }, server.origin, async ({ page }) => {
+    await page.goto(`${server.origin}/?embed=card&src=assets/${zoo[0].file}`);
+    const embed = page.locator('[data-testid="card-embed"]');
+    await embed.waitFor({ timeout: 60_000 });
+    assert.equal(await embed.getAttribute('data-model'), card.model.file);
+    assert.equal(await embed.getAttribute('data-level'), card.level);
+    assert.equal(await embed.locator('[data-testid="card-verdicts"] li').first().textContent(), card.clean.verdict);
+    assert.equal(await embed.locator('[data-testid="card-attack-chart"] svg').count(), 1);
+    // Nothing is computed: no worker starts.
+    assert.equal(await page.locator('[data-testid="backend"]').count(), 0);
+    await page.screenshot({ path: join(SHOTS, 'page-card-embed.png'), fullPage: true });
+
+    await page.goto(`${server.origin}/?embed=card&src=assets/cards/no-such-card.json`);
+    assert.match(await page.locator('[data-testid="error"]').textContent({ timeout: 30_000 }), /no-such-card\.json.*404/);
+    await page.goto(`${server.origin}/?embed=card&src=assets/${model.file}`);
+    assert.match(await page.locator('[data-testid="error"]').textContent({ timeout: 30_000 }), /not JSON/);
+    await page.goto(`${server.origin}/?embed=card`);
+    assert.match(await page.locator('[data-testid="error"]').textContent({ timeout: 30_000 }), /needs src=URL/);
+  });
+});

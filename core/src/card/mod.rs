@@ -11,6 +11,8 @@ mod cam_strip;
 mod chart;
 mod document;
 pub mod leaderboard;
+mod table_order;
+mod tables;
 mod verdict;
 
 #[cfg(test)]
@@ -22,5 +24,10 @@ pub use cam_strip::{CamThumbnail, cam_strip_svg, cam_thumbnails};
 pub use chart::{CardCharts, card_charts};
 pub use document::{
     CARD_KIND, CARD_SCHEMA_VERSION, CamPart, CardPart, CleanPart, Provenance, RobustnessCard,
+};
+pub use table_order::column_order;
+pub use tables::{
+    CardTable, all_verdicts, attack_table, benchmark_table, clean_table, feature_shift_table,
+    per_class_table, provenance_rows, score_cell, separation_table,
 };
 pub use verdict::{benchmark_verdict, clean_verdict, inside_verdict};

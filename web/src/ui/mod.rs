@@ -1,12 +1,16 @@
-//! The page: a full attack lab, an embed mode for web reports (`?embed&model=…`), a viewer for
-//! native result files, and the synthetic data sets.
+//! The page: a full attack lab, embed modes for web reports (`?embed&model=…` runs an attack,
+//! `?embed=card&src=…` shows a robustness card), the shipped zoo's leaderboard, a viewer for
+//! native result files and cards, and the synthetic data sets.
 
 mod attack;
+mod card;
+mod card_embed;
 mod certify;
 mod client;
 mod embed;
 mod files;
 mod gallery;
+mod leaderboard;
 mod outcome;
 mod sequence;
 mod viewer;
@@ -68,12 +72,17 @@ fn BackendNotice(client: WorkerClient) -> impl IntoView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tab {
     Attack,
+    Leaderboard,
     Viewer,
     Data,
 }
 
 #[component]
 pub fn App() -> impl IntoView {
+    // A card needs neither the manifest nor the worker.
+    if query().get("embed").as_deref() == Some("card") {
+        return view! { <card_embed::CardEmbed/> }.into_any();
+    }
     let manifest = RwSignal::new(None);
     load_manifest(manifest);
     let embedded = query().has("embed");
@@ -83,6 +92,10 @@ pub fn App() -> impl IntoView {
     }
     let client = WorkerClient::start();
     let tab = RwSignal::new(Tab::Attack);
+    // The zoo's cards are fetched when the tab is first opened, and kept.
+    let leaderboard_opened = Memo::new(move |opened: Option<&bool>| {
+        opened.copied().unwrap_or(false) || tab.get() == Tab::Leaderboard
+    });
     let tab_button = move |t: Tab, label: &'static str, id: &'static str| {
         view! {
             <button data-testid=id class:active=move || tab.get() == t on:click=move |_| tab.set(t)>{label}</button>
@@ -97,11 +110,15 @@ pub fn App() -> impl IntoView {
         </header>
         <nav class="tabs">
             {tab_button(Tab::Attack, "Attack a model", "tab-attack")}
+            {tab_button(Tab::Leaderboard, "Leaderboard", "tab-leaderboard")}
             {tab_button(Tab::Viewer, "Open a result file", "tab-viewer")}
             {tab_button(Tab::Data, "Synthetic data", "tab-data")}
         </nav>
         <main>
             <div class:hidden=move || tab.get() != Tab::Attack><attack::AttackLab client manifest/></div>
+            <div class:hidden=move || tab.get() != Tab::Leaderboard>
+                {move || leaderboard_opened.get().then(|| view! { <leaderboard::LeaderboardTab manifest/> })}
+            </div>
             <div class:hidden=move || tab.get() != Tab::Viewer><viewer::ResultsViewer/></div>
             {move || (tab.get() == Tab::Data).then(|| view! { <gallery::SyntheticGallery/> })}
         </main>

@@ -1,14 +1,16 @@
 //! Opens a native `robustdx attack --json` or `robustdx certify --json` file and draws its table
-//! and curves, with the same charts as the native HTML report. The file is read in the browser,
-//! never sent anywhere.
+//! and curves, with the same charts as the native HTML report, or a `robustdx card` file as the
+//! card. The file is read in the browser, never sent anywhere.
 
 use leptos::prelude::*;
 use robustdx_core::attack::short_name;
+use robustdx_core::card::{CARD_KIND, RobustnessCard};
 use robustdx_core::report::{
     AttackReport, CertifyReport, certified_accuracy_chart, provenance, sanity_summary,
     settings_text, sweep_charts,
 };
 
+use super::card::CardView;
 use super::files::{fetch_text, file_text};
 use crate::manifest::asset_url;
 
@@ -22,14 +24,20 @@ enum ResultFile {
     Sweep(Box<AttackReport>),
     /// `robustdx certify --json`: certified accuracy per σ and radius.
     Certification(Box<CertifyReport>),
+    /// `robustdx card`'s `card.json`.
+    Card(Box<RobustnessCard>),
 }
 
 fn parse(text: &str, name: &str) -> Result<ResultFile, String> {
-    // Only a certification has radii; anything else is read as a sweep, whose errors name what
-    // a sweep lacks.
-    let certification =
-        serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("radii").is_some());
-    if certification {
+    // A card says what it is; only a certification has radii; anything else is read as a sweep,
+    // whose errors name what a sweep lacks.
+    let value = serde_json::from_str::<serde_json::Value>(text).ok();
+    let field = |name: &str| value.as_ref().and_then(|v| v.get(name));
+    if field("kind").and_then(|k| k.as_str()) == Some(CARD_KIND) {
+        RobustnessCard::from_json(text, name)
+            .map(|c| ResultFile::Card(Box::new(c)))
+            .map_err(|e| e.to_string())
+    } else if field("radii").is_some() {
         CertifyReport::from_json(text, name)
             .map(|r| ResultFile::Certification(Box::new(r)))
             .map_err(|e| e.to_string())
@@ -64,7 +72,7 @@ pub fn ResultsViewer() -> impl IntoView {
     view! {
         <section class="viewer">
             <h2>"Result files"</h2>
-            <p class="note">"Open the JSON record a native sweep or certification wrote ("<code>"robustdx attack … --json FILE"</code>", "<code>"robustdx certify … --json FILE"</code>") to see its table and curves."</p>
+            <p class="note">"Open the JSON record a native sweep or certification wrote ("<code>"robustdx attack … --json FILE"</code>", "<code>"robustdx certify … --json FILE"</code>") to see its table and curves, or a robustness card ("<code>"card.json"</code>" from "<code>"robustdx card"</code>") to see the card."</p>
             <div class="row">
                 <input type="file" accept=".json,application/json" data-testid="viewer-file" on:change=on_pick/>
                 <button data-testid="viewer-example" on:click=open_example>"open the example"</button>
@@ -73,6 +81,7 @@ pub fn ResultsViewer() -> impl IntoView {
                 Err(e) => view! { <p class="error" data-testid="viewer-error" role="alert">{e}</p> }.into_any(),
                 Ok(ResultFile::Sweep(record)) => view! { <Record record=*record/> }.into_any(),
                 Ok(ResultFile::Certification(report)) => view! { <Certification report=*report/> }.into_any(),
+                Ok(ResultFile::Card(card)) => view! { <CardView card=*card/> }.into_any(),
             })}
         </section>
     }
