@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser};
 use robustdx_core::attack::{AutoAttackSettings, GenerativeAdversarialPerturbation};
 use robustdx_core::card::{Battery, CardInputs, Level, Provenance, RobustnessCard, assemble};
-use robustdx_core::data::fingerprint;
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::robustness::Shard;
 
@@ -18,7 +17,7 @@ use crate::backend::{self, BackendChoice, backend_name};
 use crate::commands::analyze::{AnalyzeArgs, analysis};
 use crate::commands::attack::{AttackArgs, sweep_job};
 use crate::commands::benchmark::{BenchmarkArgs, benchmark};
-use crate::commands::certify::{CertifyArgs, certify};
+use crate::commands::certify::{CertifyArgs, certify, training_sigma};
 use crate::commands::merge::{self, Kind, MergeArgs};
 use crate::data_args::DataArgs;
 use crate::files::write_atomic;
@@ -135,16 +134,7 @@ impl<'a> CardRun<'a> {
         let mut data = args.data.clone();
         data.test_images = data.test_images.or(battery.test_images);
         let sigmas = if args.sigma.is_empty() {
-            let trained = match &model.card.training {
-                Some(training) => training.recipe.defense.smoothing_sigma()?,
-                None => None,
-            };
-            // Through its decimal text, so that a card's 0.25 (an f32) is the 0.25 a user types.
-            trained
-                .map(|s| s.to_string().parse::<f64>())
-                .transpose()?
-                .into_iter()
-                .collect()
+            training_sigma(model)?.into_iter().collect()
         } else {
             args.sigma.clone()
         };
@@ -337,17 +327,18 @@ fn join_shards(out: &Path, parts: &PartFiles) -> anyhow::Result<bool> {
         return Ok(false);
     }
     let mut joined = false;
-    for (whole, name) in parts.all().into_iter().zip([
-        "attack.json",
-        "benchmark.json",
-        "certify.json",
-        "analysis.json",
-    ]) {
+    for whole in parts.all() {
+        // Each shard's directory holds its parts under the whole card's file names.
+        let name = whole.file_name().expect("part files are named");
         let pieces: Vec<PathBuf> = shard_dirs.iter().map(|d| d.join(name)).collect();
         if whole.exists() || !pieces.iter().any(|p| p.exists()) {
             continue;
         }
-        eprintln!("card: joining {} shards of {name}", pieces.len());
+        eprintln!(
+            "card: joining {} shards of {}",
+            pieces.len(),
+            name.to_string_lossy()
+        );
         merge::run(MergeArgs {
             out: whole.clone(),
             shards: pieces,
@@ -413,6 +404,13 @@ fn card_of(
         .iter()
         .map(|cam| Ok(test.get(cam.index)?.image))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // The sweep fingerprinted the images it read, which are the card's: no second pass over them.
+    let data_fingerprint = parts
+        .attacks
+        .results
+        .iter()
+        .find_map(|r| r.identity.as_ref()?.subject.data_fingerprint.clone())
+        .ok_or_else(|| anyhow::anyhow!("the card's sweep recorded no data fingerprint"))?;
     let mut not_run = Vec::new();
     if parts.certification.is_none() {
         not_run.push(
@@ -435,7 +433,7 @@ fn card_of(
         bootstrap: card_run.battery.bootstrap,
         not_run,
         provenance: Provenance {
-            data_fingerprint: fingerprint(test)?,
+            data_fingerprint,
             backend: backend_name(device).into(),
             created: crate::files::utc_now(),
         },

@@ -86,13 +86,7 @@ impl CertifyArgs {
             }
             return Ok(self.sigma.clone());
         }
-        let trained = match &model.card.training {
-            Some(training) => training.recipe.defense.smoothing_sigma()?,
-            None => None,
-        };
-        // Through its decimal text, so that a card's 0.12 (an f32) is the 0.12 a user types.
-        let sigma = trained.map(|s| s.to_string().parse::<f64>()).transpose()?;
-        sigma.map(|s| vec![s]).ok_or_else(|| {
+        training_sigma(model)?.map(|s| vec![s]).ok_or_else(|| {
             anyhow::anyhow!(
                 "{}: give --sigma (the model was not trained for smoothing with --defense gaussian, so it names no σ)",
                 self.model.display()
@@ -105,6 +99,17 @@ impl CertifyArgs {
         self.batch_size
             .unwrap_or_else(|| default_copies_per_batch(input.values()))
     }
+}
+
+/// The σ `model` was trained to be smoothed at (`--defense gaussian`); `None` for a model trained
+/// otherwise, imported or untrained.
+pub fn training_sigma(model: &DiagnosticModel) -> anyhow::Result<Option<f64>> {
+    let trained = match &model.card.training {
+        Some(training) => training.recipe.defense.smoothing_sigma()?,
+        None => None,
+    };
+    // Through its decimal text, so that a card's 0.12 (an f32) is the 0.12 a user types.
+    Ok(trained.map(|s| s.to_string().parse::<f64>()).transpose()?)
 }
 
 /// Certifies the test split (or a shard of it) at every σ asked.
