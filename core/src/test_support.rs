@@ -194,10 +194,12 @@ pub fn rewrite_burnpack(
 /// takes.
 pub(crate) fn tiny_side(name: &str) -> usize {
     use crate::model::{ArchitectureConfig, ModelOptions, architecture};
+    let info = architecture(name).unwrap();
     let options = ModelOptions {
         channels: 3,
         classes: 2,
-        width: Some(architecture(name).unwrap().tiny_width),
+        width: Some(info.tiny_width),
+        input_size: info.tiny_size,
     };
     let config = ArchitectureConfig::from_name(name, &options).unwrap();
     config.min_input_size().max(32)

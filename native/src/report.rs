@@ -166,6 +166,7 @@ mod tests {
             channels: 3,
             classes: 2,
             width: Some(4),
+            input_size: 2,
         };
         let card = ModelCard {
             architecture: ArchitectureConfig::from_name("small-cnn", &options).unwrap(),

@@ -39,6 +39,7 @@ pub fn model(
         channels: 3,
         classes: 2,
         width: Some(width),
+        input_size: size,
     };
     let architecture = ArchitectureConfig::from_name(name, &options)?;
     architecture.check_input_size(size)?;

@@ -55,6 +55,9 @@ pub struct ModelOptions {
     pub classes: usize,
     /// Width of the first layer; `None` takes the architecture's full width.
     pub width: Option<usize>,
+    /// Side of the square input the model will take (only a ViT's position embedding depends
+    /// on it).
+    pub input_size: usize,
 }
 
 /// The forward pass's results: logits, attention maps (empty for architectures without gates)
@@ -81,6 +84,15 @@ pub trait Architecture {
     fn classes(config: &Self::Config) -> usize;
     /// The smallest input side the network's downsampling leaves a non-empty map for.
     fn min_input_size(config: &Self::Config) -> usize;
+    /// `config` made for inputs of `size` pixels a side. Convolutional networks take any size
+    /// above their minimum and keep `config`; a ViT's position embedding is made for one grid.
+    fn for_input_size(config: Self::Config, _size: usize) -> Self::Config {
+        config
+    }
+    /// The one input side the network takes, where it takes only one (a ViT's).
+    fn fixed_input_size(_config: &Self::Config) -> Option<usize> {
+        None
+    }
     /// Fresh weights (initialised from the device's random stream).
     fn init(config: &Self::Config, device: &Device) -> Self::Network;
     /// `x` is already normalised; the stages and the Grad-CAM layer are shown to `probe`.

@@ -75,6 +75,7 @@ impl DiagnosticModel {
             channels: data.channels,
             classes: data.num_classes(),
             width,
+            input_size: size,
         };
         let architecture = ArchitectureConfig::from_name(name, &options)?;
         architecture.check_input_size(size)?;

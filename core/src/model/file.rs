@@ -44,9 +44,11 @@ pub fn read_card(bytes: &[u8], file: &str) -> Result<ModelCard> {
     card.input
         .validate()
         .map_err(|e| model_error(file, e.to_string()))?;
-    card.architecture
-        .check_input_size(card.input.height.min(card.input.width))
-        .map_err(|e| model_error(file, e.to_string()))?;
+    for side in [card.input.height, card.input.width] {
+        card.architecture
+            .check_input_size(side)
+            .map_err(|e| model_error(file, e.to_string()))?;
+    }
     if card.class_names.len() != card.architecture.classes() {
         return Err(model_error(
             file,

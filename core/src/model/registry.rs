@@ -64,10 +64,11 @@ macro_rules! architectures {
         impl $crate::model::registry::Architectures for ArchitectureConfig {
             type Network = Network;
 
-            fn build(info: &$crate::model::ArchitectureInfo, channels: usize, classes: usize, width: usize) -> Self {
+            fn build(info: &$crate::model::ArchitectureInfo, options: &$crate::model::ModelOptions, width: usize) -> Self {
                 use $crate::model::Architecture;
                 $(if info.name == $module::$arch::INFO.name {
-                    return Self::$variant($module::$arch::config(channels, classes, width));
+                    let config = $module::$arch::config(options.channels, options.classes, width);
+                    return Self::$variant($module::$arch::for_input_size(config, options.input_size));
                 })+
                 unreachable!("{} is registered", info.name)
             }
@@ -97,6 +98,13 @@ macro_rules! architectures {
                 use $crate::model::Architecture;
                 match self {
                     $(Self::$variant(c) => $module::$arch::min_input_size(c)),+
+                }
+            }
+
+            fn fixed_input_size(&self) -> Option<usize> {
+                use $crate::model::Architecture;
+                match self {
+                    $(Self::$variant(c) => $module::$arch::fixed_input_size(c)),+
                 }
             }
 
@@ -165,11 +173,12 @@ pub(super) use architectures;
 #[doc(hidden)]
 pub trait Architectures: Sized {
     type Network;
-    fn build(info: &ArchitectureInfo, channels: usize, classes: usize, width: usize) -> Self;
+    fn build(info: &ArchitectureInfo, options: &ModelOptions, width: usize) -> Self;
     fn info(&self) -> &'static ArchitectureInfo;
     fn channels(&self) -> usize;
     fn classes(&self) -> usize;
     fn min_input_size(&self) -> usize;
+    fn fixed_input_size(&self) -> Option<usize>;
     fn init(&self, device: &Device) -> Self::Network;
     fn torch_name(&self, path: &str) -> String;
     fn infer(info: &ArchitectureInfo, weights: &WeightShapes) -> Result<Self>;
@@ -204,12 +213,7 @@ impl ArchitectureConfig {
                 info.name
             )));
         }
-        Ok(<Self as Architectures>::build(
-            info,
-            options.channels,
-            options.classes,
-            width,
-        ))
+        Ok(<Self as Architectures>::build(info, options, width))
     }
 
     /// The configuration a PyTorch state dict of architecture `info` holds, read off its shapes.
@@ -237,8 +241,17 @@ impl ArchitectureConfig {
         <Self as Architectures>::classes(self)
     }
 
-    /// Checks that an input of `size` x `size` pixels fits the architecture.
+    /// Checks that an input `size` pixels a side (height or width) fits the architecture.
     pub fn check_input_size(&self, size: usize) -> Result<()> {
+        if let Some(fixed) = self.fixed_input_size()
+            && size != fixed
+        {
+            return Err(Error::invalid(format!(
+                "this {} takes {fixed}x{fixed} images only (its position embedding is made for \
+                 that patch grid), got a side of {size}",
+                self.name()
+            )));
+        }
         let min = <Self as Architectures>::min_input_size(self);
         if size < min {
             return Err(Error::invalid(format!(
@@ -252,6 +265,11 @@ impl ArchitectureConfig {
     /// The smallest input side the architecture takes.
     pub fn min_input_size(&self) -> usize {
         <Self as Architectures>::min_input_size(self)
+    }
+
+    /// The one input side the architecture takes, where it takes only one (a ViT's).
+    pub fn fixed_input_size(&self) -> Option<usize> {
+        <Self as Architectures>::fixed_input_size(self)
     }
 
     /// Fresh weights (initialised from the device's random stream).
@@ -328,6 +346,7 @@ mod tests {
             channels: 3,
             classes,
             width: Some(info.tiny_width),
+            input_size: info.tiny_size,
         };
         ArchitectureConfig::from_name(name, &options).unwrap()
     }
@@ -393,10 +412,18 @@ mod tests {
             }
             network = trained.valid();
             let folded = network.clone().fold_batch_norm();
-            assert!(
+            // Layer-norm networks (ConvNeXt, ViT) have nothing to fold.
+            let has_batch_norm = network
+                .collect(None, None, false)
+                .iter()
+                .any(|t| t.name.ends_with("running_mean"));
+            assert_eq!(
                 folded.num_params() < network.num_params(),
-                "{}: nothing was folded",
-                info.name
+                has_batch_norm,
+                "{}: folded {} of {} parameters",
+                info.name,
+                network.num_params() - folded.num_params(),
+                network.num_params()
             );
             let x = Tensor::<4>::random([2, 3, size, size], Distribution::Default, &device);
             let (expected, _, _) = network.forward(x.clone());
@@ -432,6 +459,10 @@ mod tests {
             ("attn-vgg", "cls.weight"),
             ("inception-v3", "fc.weight"),
             ("densenet-121", "classifier.weight"),
+            ("resnet-50", "fc.weight"),
+            ("efficientnet-b0", "classifier.1.weight"),
+            ("convnext-tiny", "classifier.2.weight"),
+            ("vit-b-16", "heads.head.weight"),
         ];
         for (name, head) in heads {
             let config = tiny(name, 2);
@@ -456,6 +487,7 @@ mod tests {
             channels: 3,
             classes: 2,
             width: Some(5),
+            input_size: 64,
         };
         let err = ArchitectureConfig::from_name("vgg-19", &options).unwrap_err();
         assert!(err.to_string().contains("attn-vgg"), "{err}");

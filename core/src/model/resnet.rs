@@ -27,10 +27,42 @@ pub struct ResNet18Config {
     pub width: usize,
 }
 
+/// The strided 1x1 projection of a residual block's shortcut where the shape changes
+/// (torchvision's `downsample` `Sequential`: convolution, batch norm).
 #[derive(Module, Debug)]
-struct Downsample {
+pub(super) struct Downsample {
     conv: Conv2d,
     bn: Option<BatchNorm>,
+}
+
+impl Downsample {
+    /// The projection from `input` to `output` channels at `stride`, or none where the
+    /// shortcut keeps the shape.
+    pub(super) fn where_needed(
+        input: usize,
+        output: usize,
+        stride: usize,
+        device: &Device,
+    ) -> Option<Self> {
+        (stride != 1 || input != output).then(|| Self {
+            conv: conv([input, output], [1, 1], stride, [0, 0], false, device),
+            bn: Some(batch_norm(output, 1e-5, device)),
+        })
+    }
+
+    /// The shortcut of a block: `x` itself, or its projection.
+    pub(super) fn shortcut(this: &Option<Self>, x: Tensor<4>) -> Tensor<4> {
+        match this {
+            Some(d) => conv_norm(&d.conv, &d.bn, x),
+            None => x,
+        }
+    }
+
+    pub(super) fn fold_batch_norm(this: &mut Option<Self>) {
+        if let Some(d) = this {
+            fold_batch_norm(&mut d.conv, &mut d.bn);
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -45,10 +77,7 @@ struct BasicBlock {
 
 impl BasicBlock {
     fn new(input: usize, output: usize, stride: usize, device: &Device) -> Self {
-        let downsample = (stride != 1 || input != output).then(|| Downsample {
-            conv: conv([input, output], [1, 1], stride, [0, 0], false, device),
-            bn: Some(batch_norm(output, 1e-5, device)),
-        });
+        let downsample = Downsample::where_needed(input, output, stride, device);
         Self {
             conv1: conv([input, output], [3, 3], stride, [1, 1], false, device),
             bn1: Some(batch_norm(output, 1e-5, device)),
@@ -59,10 +88,7 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let identity = match &self.downsample {
-            Some(d) => conv_norm(&d.conv, &d.bn, x.clone()),
-            None => x.clone(),
-        };
+        let identity = Downsample::shortcut(&self.downsample, x.clone());
         let y = relu(conv_norm(&self.conv1, &self.bn1, x));
         relu(conv_norm(&self.conv2, &self.bn2, y) + identity)
     }
@@ -70,9 +96,7 @@ impl BasicBlock {
     fn fold_batch_norm(&mut self) {
         fold_batch_norm(&mut self.conv1, &mut self.bn1);
         fold_batch_norm(&mut self.conv2, &mut self.bn2);
-        if let Some(d) = &mut self.downsample {
-            fold_batch_norm(&mut d.conv, &mut d.bn);
-        }
+        Downsample::fold_batch_norm(&mut self.downsample);
     }
 }
 

@@ -159,6 +159,7 @@ mod tests {
             channels: 1,
             classes: 4,
             width: None,
+            input_size: 32,
         };
         let config = ArchitectureConfig::from_name("Linear_Probe", &options).unwrap();
         assert_eq!((config.name(), config.channels(), config.classes()), ("linear-probe", 1, 4));

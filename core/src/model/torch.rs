@@ -253,7 +253,10 @@ fn import_card(
             "--task binary needs a 2-way head; this one has {classes} outputs"
         )));
     }
-    let size = options.input_size.unwrap_or(info.input_size);
+    let size = options
+        .input_size
+        .or(architecture.fixed_input_size())
+        .unwrap_or(info.input_size);
     architecture.check_input_size(size)?;
     let mut input = InputSpec::with_default_stats(channels, size);
     for (given, field, name) in [
@@ -363,6 +366,7 @@ mod tests {
             channels: 3,
             classes,
             width: Some(info.tiny_width),
+            input_size: size,
         };
         let architecture = ArchitectureConfig::from_name(name, &options).unwrap();
         let card = import_card(
