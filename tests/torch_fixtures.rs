@@ -8,10 +8,13 @@ use std::path::{Path, PathBuf};
 use burn::Tensor;
 use burn::store::{ModuleStore, PytorchStore};
 use burn::tensor::{Device, TensorData};
+use robustdx_core::Label;
 use robustdx_core::analysis::{CamTarget, grad_cam_at_layer};
+use robustdx_core::attack::AttackedModel;
 use robustdx_core::model::{
     Classifier, DiagnosticModel, ImportOptions, import_torch, read_safetensors,
 };
+use robustdx_core::task;
 use robustdx_tests::max_abs_diff;
 
 const TOLERANCE: f32 = 1e-4;
@@ -108,6 +111,9 @@ fn check_fixture(entry: &serde_json::Value, device: &Device) {
         "{arch}: input differs from the script's"
     );
     let x = Tensor::<4>::from_data(TensorData::new(input, [2, 3, size, size]), device);
+    if entry["input_gradient"] == true {
+        check_input_gradient(arch, &model, x.clone(), &expected["input_gradient"], device);
+    }
     let out = model.forward_all(x);
     let diff = max_abs_diff(&to_vec(out.logits), &as_f32(&expected["logits"]));
     eprintln!("{arch}: max |logit - PyTorch| = {diff:.2e}");
@@ -130,11 +136,46 @@ fn check_fixture(entry: &serde_json::Value, device: &Device) {
     }
 }
 
+/// The gradient an attack follows — of the summed cross-entropy against labels 0 and 1, with
+/// respect to the raw pixels, through the model's own normalisation and its folded copy
+/// ([`AttackedModel`]) — equals PyTorch's autograd on the unfolded model, within 1e-4 of the
+/// gradient's largest magnitude.
+fn check_input_gradient(
+    arch: &str,
+    model: &DiagnosticModel,
+    x: Tensor<4>,
+    expected: &[f64],
+    device: &Device,
+) {
+    let labels = [Label::Class(0), Label::Class(1)];
+    let targets =
+        task::targets_tensor(&labels, model.card.task, model.card.num_classes(), device).unwrap();
+    let (_, gradient) = AttackedModel::new(model, device)
+        .loss_and_gradient(x, targets)
+        .unwrap();
+    let (ours, want) = (to_vec(gradient), as_f32(expected));
+    let scale = want.iter().fold(0f32, |m, g| m.max(g.abs()));
+    let diff = max_abs_diff(&ours, &want);
+    eprintln!("{arch}: max |input gradient - PyTorch| = {diff:.2e} (largest {scale:.2e})");
+    assert!(scale > 0.0, "{arch}: the fixture's gradient is zero");
+    assert!(
+        diff <= TOLERANCE * scale,
+        "{arch}: the input gradient differs from PyTorch's by {diff} (largest {scale})"
+    );
+}
+
 #[test]
 fn imported_torchvision_models_match_pytorch_logits() {
     let device = Device::flex();
     let entries = fixture_entries();
-    assert_eq!(entries.len(), 4);
+    assert_eq!(entries.len(), 8);
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["input_gradient"] == true)
+            .count(),
+        4
+    );
     for entry in &entries {
         check_fixture(entry, &device);
     }
@@ -165,8 +206,10 @@ fn a_pt_file_imports_like_its_safetensors_twin() {
 }
 
 /// Grad-CAM at each architecture's layer (ResNet `layer4`, DenseNet `norm5`, Inception
-/// `Mixed_7c`, AttnVGG `features[-1]`) equals PyTorch's with jacobgil's formula
-/// (`make_grad_cam.py`): the same explained class and the same normalised map, to 1e-4.
+/// `Mixed_7c`, AttnVGG `features[-1]`, EfficientNet and ConvNeXt `features[-1]`, ViT the last
+/// block's `ln_1` reshaped to the patch grid) equals PyTorch's with jacobgil's formula
+/// (`make_grad_cam.py`, which checks the four newer ones against pytorch-grad-cam 1.5.5 itself):
+/// the same explained class and the same normalised map, to 1e-4.
 #[test]
 fn grad_cam_equals_pytorch() {
     let device = Device::flex();
