@@ -108,7 +108,12 @@ fn median_seconds(
 pub const SPEED_MODELS: [(&str, usize); 2] = [("small-cnn", 32), ("attn-vgg", 8)];
 
 /// The full-size networks `bench compare --large` times: (architecture, width), 224 px, batch 8.
-pub const LARGE_MODELS: [(&str, usize); 2] = [("resnet-18", 64), ("densenet-121", 64)];
+pub const LARGE_MODELS: [(&str, usize); 4] = [
+    ("resnet-18", 64),
+    ("densenet-121", 64),
+    ("resnet-50", 64),
+    ("vit-b-16", 768),
+];
 
 /// Median seconds of one PGD-10 batch (L∞, ε 8/255, step 2/255, random start) of `batch`
 /// uniform random `size`-px images on a fresh seeded `name` of `width`, over `runs` timed runs

@@ -9,6 +9,7 @@ mod attack_image;
 mod backend;
 mod bench;
 mod benchmark;
+mod byo_model;
 mod card;
 mod certify;
 mod data;

@@ -1,0 +1,110 @@
+//! The README's "Bring your own model": its three commands, read from the README, run on a tiny
+//! torchvision-named ResNet-50 that `torch.save` wrote (`tests/fixtures/torch/resnet-50.pth`),
+//! at the fixture's 64 pixels instead of 224.
+
+use std::path::Path;
+
+use crate::util::{Dir, fixture};
+
+/// The `robustdx` command lines of the section's shell block, continuation lines joined.
+fn readme_commands() -> Vec<Vec<String>> {
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(readme).unwrap();
+    let section = readme
+        .split("### Bring your own model")
+        .nth(1)
+        .expect("the README has a 'Bring your own model' section");
+    let block = section.split("```sh").nth(1).unwrap();
+    let block = block.split("```").next().unwrap().replace("\\\n", " ");
+    block
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("robustdx "))
+        .map(|line| line.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
+/// Two images per class of the README's class names, one folder per class.
+fn write_test_images(dir: &Dir, classes: &[&str]) {
+    for (c, class) in classes.iter().enumerate() {
+        std::fs::create_dir_all(dir.join(format!("test-images/{class}"))).unwrap();
+        for i in 0..2u32 {
+            let image = image::RgbImage::from_fn(64, 64, |x, y| {
+                let v = (x * (3 + i) + y * (2 + c as u32) * 5) % 256;
+                image::Rgb([v as u8, (255 - v) as u8, (40 * c as u32 + 60 * i) as u8])
+            });
+            image
+                .save(dir.join(format!("test-images/{class}/{i}.png")))
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_readmes_three_commands_sweep_an_imported_resnet_50() {
+    let commands = readme_commands();
+    assert_eq!(commands.len(), 3, "{commands:?}");
+    let weights = fixture("torch/resnet-50.pth")
+        .to_string_lossy()
+        .into_owned();
+    let value_of = |args: &[String], flag: &str| {
+        let at = args.iter().position(|a| a == flag).unwrap();
+        args[at + 1].clone()
+    };
+    let classes = value_of(&commands[0], "--classes");
+    let classes: Vec<&str> = classes.split(',').collect();
+    let dir = Dir::new();
+    write_test_images(&dir, &classes);
+
+    // The fixture in place of the user's file, at its own size.
+    let mut import = commands[0].clone();
+    for arg in import.iter_mut() {
+        if arg == "model.pth" {
+            *arg = weights.clone();
+        }
+    }
+    let size = import.iter().position(|a| a == "--image-size").unwrap();
+    import[size + 1] = "64".into();
+    let said = dir.robustdx(&import).run_ok();
+    assert!(
+        said.contains("resnet-50") && said.contains("3 classes"),
+        "{said}"
+    );
+
+    dir.robustdx(&commands[1]).run_ok();
+    let clean = dir.json(value_of(&commands[1], "--json"));
+    dir.robustdx(&commands[2]).run_ok();
+    let sweep = dir.json(value_of(&commands[2], "--json"));
+    let report = value_of(&commands[2], "--report");
+    assert!(dir.exists(format!("{report}/index.html")));
+
+    // Every attack at every budget, on all six images; the clean cell is `eval`'s accuracy.
+    let results = sweep["results"].as_array().unwrap();
+    let attacks = value_of(&commands[2], "--attack");
+    let budgets = value_of(&commands[2], "--eps");
+    assert_eq!(
+        results.len(),
+        attacks.split(',').count() * budgets.split(',').count()
+    );
+    let accuracy = clean["metrics"]["accuracy"].as_f64().unwrap();
+    for r in results {
+        let m = &r["metrics"];
+        if r["eps"] == 0.0 {
+            assert_eq!(m["accuracy"].as_f64().unwrap(), accuracy, "{r}");
+        }
+        assert!(m["mean_linf"].as_f64().unwrap() <= r["eps"].as_f64().unwrap() / 255.0 + 1e-6);
+    }
+}
+
+#[test]
+fn a_resnet_18_file_is_not_read_as_a_resnet_50() {
+    let dir = Dir::new();
+    let weights = fixture("torch/resnet-18.safetensors");
+    dir.robustdx(["import", "--arch", "resnet-50", "--weights"])
+        .arg(&weights)
+        .args(["--out", "x.bpk", "--image-size", "64"])
+        .fails_with(&[
+            "resnet-18.safetensors",
+            "no tensor 'layer1.0.conv3.weight': is this a resnet-50 state dict?",
+        ]);
+    assert!(!dir.exists("x.bpk"));
+}
