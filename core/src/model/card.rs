@@ -167,6 +167,9 @@ impl TrainingSummary {
         if r.balance {
             text += ", class-balanced";
         }
+        if let Some(start) = &r.fine_tuned_from {
+            text += &format!(", fine-tuned from {}", &start[..start.len().min(12)]);
+        }
         if let Some(s) = &self.selected {
             text += &format!(
                 ", kept epoch {} by {} ({:.3})",

@@ -133,6 +133,10 @@ pub struct TrainingRecipe {
     /// replacement, each class equally likely.
     #[serde(default)]
     pub balance: bool,
+    /// SHA-256 of the model file the run started from (`train --init`: fine-tuning an imported
+    /// or earlier model); absent for a model trained from fresh weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_tuned_from: Option<String>,
 }
 
 /// Hyper-parameters of a training run.

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
-use robustdx_core::data::{DataSplits, Dataset, Subset, holdout_split};
+use robustdx_core::data::{DataSplits, Dataset, DatasetInfo, Subset, holdout_split};
 use robustdx_core::defense::{DefenseSpec, defense_entry};
 use robustdx_core::metrics;
 use robustdx_core::model::{DiagnosticModel, architecture};
 use robustdx_core::registry::parse_assignments;
+use robustdx_core::robustness::sha256_hex;
 use robustdx_core::train::{
     ClassificationLoss, OptimizerKind, RecipeChange, ResumeRefusal, Schedule, Selection,
     TrainConfig, Trainer, TrainingRecipe, predict,
@@ -142,6 +143,11 @@ pub struct TrainArgs {
     /// them)
     #[arg(long)]
     resume: bool,
+    /// Start from this model's weights instead of fresh ones: fine-tuning (e.g. adversarial
+    /// fine-tuning of an imported torchvision model with --defense pgd-at). Its architecture,
+    /// input size, normalisation and classes are kept; the data must have the same classes
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["tiny", "width", "image_size", "resume"])]
+    init: Option<PathBuf>,
     /// Skip the test-split evaluation after each epoch
     #[arg(long)]
     pub no_eval: bool,
@@ -250,6 +256,7 @@ impl TrainArgs {
                 nesterov: self.nesterov || r.nesterov,
                 augment: self.augment || r.augment,
                 balance: self.balance || r.balance,
+                fine_tuned_from: r.fine_tuned_from.clone(),
             },
             select,
         };
@@ -297,6 +304,8 @@ pub enum Start {
     New(ModelShape),
     /// An earlier run, read from its checkpoint ([`read_checkpoint`]).
     Resume(Box<Trainer>),
+    /// The weights of a model file (`--init`), fine-tuned.
+    FineTune(Box<DiagnosticModel>),
 }
 
 /// A training run with everything decided: what `train` runs once its flags are read, and what
@@ -314,6 +323,24 @@ pub struct TrainJob {
     pub val: Option<f64>,
     /// Evaluate on the test split after each epoch.
     pub eval: bool,
+}
+
+/// A model to fine-tune must have the data's task and classes, in the data's order: a head
+/// trained for other classes would be trained on the wrong targets without a word.
+fn check_fits(model: &DiagnosticModel, data: &DatasetInfo) -> anyhow::Result<()> {
+    let card = &model.card;
+    anyhow::ensure!(
+        card.task == data.task && card.class_names == data.class_names,
+        "--init: the model is a {} model of classes {}; {} is a {} task of classes {} \
+         (import the model with --classes {} in its head's order, or train a fresh one)",
+        card.task,
+        card.class_names.join(", "),
+        data.name,
+        data.task,
+        data.class_names.join(", "),
+        data.class_names.join(",")
+    );
+    Ok(())
 }
 
 fn checkpoint_path(out: &Path) -> PathBuf {
@@ -348,10 +375,19 @@ pub fn run(args: TrainArgs, backend: BackendChoice) -> anyhow::Result<()> {
             let config = args.over(&trainer.config)?;
             (Start::Resume(Box::new(trainer)), config)
         }
-        false => (
-            Start::New(args.shape()),
-            args.fresh_config(TrainConfig::default())?,
-        ),
+        false => match &args.init {
+            None => (
+                Start::New(args.shape()),
+                args.fresh_config(TrainConfig::default())?,
+            ),
+            Some(path) => {
+                let bytes = read(path)?;
+                let model = DiagnosticModel::from_bytes(&bytes, &path.to_string_lossy(), &device)?;
+                let mut config = args.fresh_config(TrainConfig::default())?;
+                config.recipe.fine_tuned_from = Some(sha256_hex(&bytes));
+                (Start::FineTune(Box::new(model)), config)
+            }
+        },
     };
     let job = TrainJob {
         data,
@@ -373,7 +409,7 @@ pub fn train(job: TrainJob, device: &Device) -> anyhow::Result<DiagnosticModel> 
     // A resumed run keeps selecting the way it started.
     let selects = match &job.start {
         Start::Resume(trainer) => trainer.config.select != Selection::Last,
-        Start::New(_) => job.config.select != Selection::Last,
+        Start::New(_) | Start::FineTune(_) => job.config.select != Selection::Last,
     };
     let (train, validation) =
         validation_split(job.val, job.split_seed, job.data.train.clone(), selects)?;
@@ -430,6 +466,11 @@ pub fn train(job: TrainJob, device: &Device) -> anyhow::Result<DiagnosticModel> 
                 device,
             )?;
             Trainer::new(model, job.config, &train.info().name, device)?
+        }
+        Start::FineTune(model) => {
+            device.seed(job.config.seed);
+            check_fits(&model, train.info())?;
+            Trainer::new(*model, job.config, &train.info().name, device)?
         }
     };
     let config = &trainer.config;

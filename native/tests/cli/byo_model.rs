@@ -23,11 +23,11 @@ fn readme_commands() -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Two images per class of the README's class names, one folder per class.
-fn write_test_images(dir: &Dir, classes: &[&str]) {
+/// `per_class` images of each class, one folder per class.
+fn write_test_images(dir: &Dir, classes: &[&str], per_class: u32) {
     for (c, class) in classes.iter().enumerate() {
         std::fs::create_dir_all(dir.join(format!("test-images/{class}"))).unwrap();
-        for i in 0..2u32 {
+        for i in 0..per_class {
             let image = image::RgbImage::from_fn(64, 64, |x, y| {
                 let v = (x * (3 + i) + y * (2 + c as u32) * 5) % 256;
                 image::Rgb([v as u8, (255 - v) as u8, (40 * c as u32 + 60 * i) as u8])
@@ -53,7 +53,7 @@ fn the_readmes_three_commands_sweep_an_imported_resnet_50() {
     let classes = value_of(&commands[0], "--classes");
     let classes: Vec<&str> = classes.split(',').collect();
     let dir = Dir::new();
-    write_test_images(&dir, &classes);
+    write_test_images(&dir, &classes, 2);
 
     // The fixture in place of the user's file, at its own size.
     let mut import = commands[0].clone();
@@ -106,5 +106,73 @@ fn a_resnet_18_file_is_not_read_as_a_resnet_50() {
             "resnet-18.safetensors",
             "no tensor 'layer1.0.conv3.weight': is this a resnet-50 state dict?",
         ]);
+    assert!(!dir.exists("x.bpk"));
+}
+
+/// `train --init`: adversarial fine-tuning of an imported torchvision model; the new model says
+/// what it started from.
+#[test]
+fn an_imported_model_is_fine_tuned_with_a_defense() {
+    let dir = Dir::new();
+    write_test_images(&dir, &["keratosis", "melanoma", "nevus"], 4);
+    dir.robustdx(["import", "--arch", "resnet-50", "--weights"])
+        .arg(fixture("torch/resnet-50.pth"))
+        .args([
+            "--image-size",
+            "64",
+            "--classes",
+            "keratosis,melanoma,nevus",
+        ])
+        .args(["--out", "model.bpk"])
+        .run_ok();
+    let started = robustdx_core::robustness::sha256_hex(&dir.read("model.bpk"));
+    dir.robustdx([
+        "train",
+        "--init",
+        "model.bpk",
+        "--data",
+        "folder:test-images",
+    ])
+    .args(["--defense", "pgd-at", "--eps", "2", "--attack-steps", "2"])
+    .args([
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--no-eval",
+        "--out",
+        "tuned.bpk",
+    ])
+    .run_ok();
+    let said = dir.robustdx(["models", "tuned.bpk"]).run_ok();
+    assert!(
+        said.contains("resnet-50")
+            && said.contains("pgd-at")
+            && said.contains(&format!("fine-tuned from {}", &started[..12])),
+        "{said}"
+    );
+    for (model, out) in [
+        ("model.bpk", "a.safetensors"),
+        ("tuned.bpk", "b.safetensors"),
+    ] {
+        dir.robustdx(["export", "--model", model, "--out", out])
+            .run_ok();
+    }
+    assert_ne!(
+        dir.read("a.safetensors"),
+        dir.read("b.safetensors"),
+        "nothing was trained"
+    );
+
+    // Another task's data is refused, naming both sets of classes.
+    dir.robustdx([
+        "train",
+        "--init",
+        "model.bpk",
+        "--data",
+        "synth-derm:n=16,test=4,size=64",
+    ])
+    .args(["--epochs", "1", "--out", "x.bpk"])
+    .fails_with(&["--init", "keratosis, melanoma, nevus", "benign, malignant"]);
     assert!(!dir.exists("x.bpk"));
 }
