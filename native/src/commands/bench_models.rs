@@ -34,7 +34,7 @@ pub fn run(args: BenchModelsArgs) -> anyhow::Result<()> {
         "--batch and --steps must be positive"
     );
     println!(
-        "{:<14} {:<5} {:>6} {:>6} {:>11} {:<5} {:>10} {:>9}",
+        "{:<16} {:<5} {:>6} {:>6} {:>11} {:<5} {:>10} {:>9}",
         "model", "size", "width", "input", "parameters", "back", "ms/step", "img/s"
     );
     for backend_name in &args.backends {
@@ -52,7 +52,7 @@ pub fn run(args: BenchModelsArgs) -> anyhow::Result<()> {
                 let model = model(name, width, side, &device)?;
                 let seconds = time_step(&model, args.batch, args.steps, &device)?;
                 println!(
-                    "{:<14} {:<5} {:>6} {:>6} {:>11} {:<5} {:>10.1} {:>9.2}",
+                    "{:<16} {:<5} {:>6} {:>6} {:>11} {:<5} {:>10.1} {:>9.2}",
                     name,
                     size,
                     width,
