@@ -136,6 +136,26 @@ macro_rules! burn_config_and_module {
 }
 pub(super) use burn_config_and_module;
 
+/// `forward` and `torch_name` of an [`Architecture`] impl whose network has no attention maps
+/// (its `forward(x, probe)` gives logits and feature) and whose module has a `torch_name(path)`.
+macro_rules! plain_forward_and_torch_names {
+    ($network:ty) => {
+        fn forward(
+            network: &$network,
+            x: Tensor<4>,
+            probe: &mut dyn $crate::model::Probe,
+        ) -> $crate::model::ForwardOutput {
+            let (logits, feature) = network.forward(x, probe);
+            (logits, Vec::new(), feature)
+        }
+
+        fn torch_name(path: &str) -> String {
+            torch_name(path)
+        }
+    };
+}
+pub(super) use plain_forward_and_torch_names;
+
 /// The tensor shapes of a PyTorch state dict, as an architecture reads its configuration off
 /// them: every shape is checked before it is indexed, and errors name the file.
 pub struct WeightShapes<'a> {

@@ -8,7 +8,7 @@
 //! regularise with data.
 
 use super::architecture::{
-    Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
+    Architecture, ArchitectureInfo, WeightShapes, burn_config_and_module, plain_forward_and_torch_names,
 };
 use super::layers::{conv, split_index};
 use super::probe::Probe;
@@ -215,14 +215,7 @@ impl Architecture for ConvNeXtTinyArchitecture {
         ConvNeXtConfig::new(channels, classes).with_width(width)
     }
 
-    fn forward(network: &ConvNeXt, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
-        let (logits, feature) = network.forward(x, probe);
-        (logits, Vec::new(), feature)
-    }
-
-    fn torch_name(path: &str) -> String {
-        torch_name(path)
-    }
+    plain_forward_and_torch_names!(ConvNeXt);
 
     fn infer_config(weights: &WeightShapes) -> crate::Result<ConvNeXtConfig> {
         let ends = weights.ends("features.0.0.weight", "classifier.2.weight")?;

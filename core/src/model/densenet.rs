@@ -2,7 +2,7 @@
 //! backbone for the 14 chest findings. Each layer sees the concatenation of all earlier maps.
 
 use super::architecture::{
-    Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
+    Architecture, ArchitectureInfo, WeightShapes, burn_config_and_module, plain_forward_and_torch_names,
 };
 use super::probe::Probe;
 use burn::config::Config;
@@ -246,14 +246,7 @@ impl Architecture for DenseNet121Architecture {
             .with_growth_rate(width / 2)
     }
 
-    fn forward(network: &DenseNet, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
-        let (logits, feature) = network.forward(x, probe);
-        (logits, Vec::new(), feature)
-    }
-
-    fn torch_name(path: &str) -> String {
-        torch_name(path)
-    }
+    plain_forward_and_torch_names!(DenseNet);
 
     fn infer_config(weights: &WeightShapes) -> crate::Result<DenseNetConfig> {
         let ends = weights.ends("features.conv0.weight", "classifier.weight")?;

@@ -8,7 +8,7 @@
 //! left out of training here, as Inception's dropout is: robustdx trainers regularise with data.
 
 use super::architecture::{
-    Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
+    Architecture, ArchitectureInfo, WeightShapes, burn_config_and_module, plain_forward_and_torch_names,
 };
 use super::layers::{batch_norm, conv_norm, fold_batch_norm, split_index};
 use super::probe::Probe;
@@ -306,14 +306,7 @@ impl Architecture for EfficientNetB0Architecture {
         EfficientNetConfig::b0(channels, classes, width)
     }
 
-    fn forward(network: &EfficientNet, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
-        let (logits, feature) = network.forward(x, probe);
-        (logits, Vec::new(), feature)
-    }
-
-    fn torch_name(path: &str) -> String {
-        torch_name(path)
-    }
+    plain_forward_and_torch_names!(EfficientNet);
 
     fn infer_config(weights: &WeightShapes) -> crate::Result<EfficientNetConfig> {
         let top_key = format!("features.{}.0.weight", B0_STAGES.len() + 1);

@@ -3,7 +3,7 @@
 //! `width / 32`, so a narrow copy trains on a CPU.
 
 use super::architecture::{
-    Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
+    Architecture, ArchitectureInfo, WeightShapes, burn_config_and_module, plain_forward_and_torch_names,
 };
 use super::probe::Probe;
 use burn::config::Config;
@@ -471,14 +471,7 @@ impl Architecture for InceptionV3Architecture {
         InceptionV3Config::new(channels, classes).with_width(width)
     }
 
-    fn forward(network: &InceptionV3, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
-        let (logits, feature) = network.forward(x, probe);
-        (logits, Vec::new(), feature)
-    }
-
-    fn torch_name(path: &str) -> String {
-        torch_name(path)
-    }
+    plain_forward_and_torch_names!(InceptionV3);
 
     fn infer_config(weights: &WeightShapes) -> crate::Result<InceptionV3Config> {
         let ends = weights.ends("Conv2d_1a_3x3.conv.weight", "fc.weight")?;

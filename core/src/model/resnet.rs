@@ -2,7 +2,7 @@
 //! and the browser: a 7x7 stem, four stages of two basic blocks, global pooling, one linear head.
 
 use super::architecture::{
-    Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
+    Architecture, ArchitectureInfo, WeightShapes, burn_config_and_module, plain_forward_and_torch_names,
 };
 use super::probe::Probe;
 use burn::config::Config;
@@ -65,8 +65,9 @@ impl Downsample {
     }
 }
 
+/// ResNet-18's block: two 3x3 convolutions and the shortcut.
 #[derive(Module, Debug)]
-struct BasicBlock {
+pub struct BasicBlock {
     conv1: Conv2d,
     bn1: Option<BatchNorm>,
     conv2: Conv2d,
@@ -87,6 +88,9 @@ impl BasicBlock {
         }
     }
 
+}
+
+impl ResidualBlock for BasicBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = Downsample::shortcut(&self.downsample, x.clone());
         let y = relu(conv_norm(&self.conv1, &self.bn1, x));
@@ -100,19 +104,32 @@ impl BasicBlock {
     }
 }
 
-/// See the module docs.
+/// A block of a ResNet stage (ResNet-18's [`BasicBlock`], ResNet-50's bottleneck): the rest of
+/// the network is the same around either.
+pub trait ResidualBlock {
+    /// The block's output, shortcut added.
+    fn forward(&self, x: Tensor<4>) -> Tensor<4>;
+    /// Batch norm folded into the convolutions before it.
+    fn fold_batch_norm(&mut self);
+}
+
+/// torchvision's ResNet around its blocks `B`: a 7x7 stem, four stages, global pooling, one
+/// linear head.
 #[derive(Module, Debug)]
-pub struct ResNet18 {
+pub struct ResNet<B> {
     conv1: Conv2d,
     bn1: Option<BatchNorm>,
     maxpool: MaxPool2d,
-    layer1: Vec<BasicBlock>,
-    layer2: Vec<BasicBlock>,
-    layer3: Vec<BasicBlock>,
-    layer4: Vec<BasicBlock>,
+    layer1: Vec<B>,
+    layer2: Vec<B>,
+    layer3: Vec<B>,
+    layer4: Vec<B>,
     avgpool: AdaptiveAvgPool2d,
     fc: Linear,
 }
+
+/// See the module docs.
+pub type ResNet18 = ResNet<BasicBlock>;
 
 impl ResNet18Config {
     /// Fresh weights on `device`, drawn from its random stream.
@@ -124,20 +141,13 @@ impl ResNet18Config {
                 BasicBlock::new(output, output, 1, device),
             ]
         };
-        ResNet18 {
-            conv1: conv([self.channels, w], [7, 7], 2, [3, 3], false, device),
-            bn1: Some(batch_norm(w, 1e-5, device)),
-            maxpool: MaxPool2dConfig::new([3, 3])
-                .with_strides([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(),
-            layer1: stage(w, w, 1),
-            layer2: stage(w, 2 * w, 2),
-            layer3: stage(2 * w, 4 * w, 2),
-            layer4: stage(4 * w, 8 * w, 2),
-            avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            fc: LinearConfig::new(8 * w, self.classes).init(device),
-        }
+        let stages = [
+            stage(w, w, 1),
+            stage(w, 2 * w, 2),
+            stage(2 * w, 4 * w, 2),
+            stage(4 * w, 8 * w, 2),
+        ];
+        ResNet::assemble((self.channels, w), stages, (8 * w, self.classes), device)
     }
 
     /// Five stride-2 steps: smaller inputs would vanish.
@@ -146,7 +156,31 @@ impl ResNet18Config {
     }
 }
 
-impl ResNet18 {
+impl<B: ResidualBlock> ResNet<B> {
+    /// The stem from `channels` to `width` channels, the four `stages`, and the head from
+    /// `features` to `classes`.
+    pub(super) fn assemble(
+        (channels, width): (usize, usize),
+        [layer1, layer2, layer3, layer4]: [Vec<B>; 4],
+        (features, classes): (usize, usize),
+        device: &Device,
+    ) -> Self {
+        ResNet {
+            conv1: conv([channels, width], [7, 7], 2, [3, 3], false, device),
+            bn1: Some(batch_norm(width, 1e-5, device)),
+            maxpool: MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(),
+            layer1,
+            layer2,
+            layer3,
+            layer4,
+            avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            fc: LinearConfig::new(features, classes).init(device),
+        }
+    }
+
     /// Batch norm folded into each convolution (an inference copy; see
     /// [`super::layers::fold_batch_norm`]).
     pub fn fold_batch_norm(&mut self) {
@@ -157,7 +191,7 @@ impl ResNet18 {
             &mut self.layer3,
             &mut self.layer4,
         ] {
-            layer.iter_mut().for_each(BasicBlock::fold_batch_norm);
+            layer.iter_mut().for_each(B::fold_batch_norm);
         }
     }
 
@@ -209,14 +243,7 @@ impl Architecture for ResNet18Architecture {
         ResNet18Config::new(channels, classes).with_width(width)
     }
 
-    fn forward(network: &ResNet18, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
-        let (logits, feature) = network.forward(x, probe);
-        (logits, Vec::new(), feature)
-    }
-
-    fn torch_name(path: &str) -> String {
-        torch_name(path)
-    }
+    plain_forward_and_torch_names!(ResNet18);
 
     fn infer_config(weights: &WeightShapes) -> crate::Result<ResNet18Config> {
         let ends = weights.ends("conv1.weight", "fc.weight")?;

@@ -4,16 +4,14 @@
 //! imaging papers since 2016, and what `torch.save(resnet50(...).state_dict())` holds.
 
 use super::architecture::{
-    Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
+    Architecture, ArchitectureInfo, WeightShapes, burn_config_and_module, plain_forward_and_torch_names,
 };
 use super::layers::{batch_norm, conv, conv_norm, fold_batch_norm};
-use super::probe::Probe;
-use super::resnet::Downsample;
+use super::resnet::{Downsample, ResNet, ResidualBlock, torch_name};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
-use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::BatchNorm;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
@@ -38,7 +36,7 @@ pub struct ResNet50Config {
 /// 1x1 down to `inner` channels, 3x3 at the block's stride, 1x1 up to `4·inner`, plus the
 /// shortcut.
 #[derive(Module, Debug)]
-struct Bottleneck {
+pub struct Bottleneck {
     conv1: Conv2d,
     bn1: Option<BatchNorm>,
     conv2: Conv2d,
@@ -61,7 +59,9 @@ impl Bottleneck {
             downsample: Downsample::where_needed(input, output, stride, device),
         }
     }
+}
 
+impl ResidualBlock for Bottleneck {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = Downsample::shortcut(&self.downsample, x.clone());
         let y = relu(conv_norm(&self.conv1, &self.bn1, x));
@@ -78,18 +78,7 @@ impl Bottleneck {
 }
 
 /// See the module docs.
-#[derive(Module, Debug)]
-pub struct ResNet50 {
-    conv1: Conv2d,
-    bn1: Option<BatchNorm>,
-    maxpool: MaxPool2d,
-    layer1: Vec<Bottleneck>,
-    layer2: Vec<Bottleneck>,
-    layer3: Vec<Bottleneck>,
-    layer4: Vec<Bottleneck>,
-    avgpool: AdaptiveAvgPool2d,
-    fc: Linear,
-}
+pub type ResNet50 = ResNet<Bottleneck>;
 
 impl ResNet50Config {
     /// Fresh weights on `device`, drawn from its random stream.
@@ -108,59 +97,18 @@ impl ResNet50Config {
                 })
                 .collect()
         };
-        let (layer1, layer2, layer3, layer4) = (stage(0), stage(1), stage(2), stage(3));
-        ResNet50 {
-            conv1: conv([self.channels, w], [7, 7], 2, [3, 3], false, device),
-            bn1: Some(batch_norm(w, 1e-5, device)),
-            maxpool: MaxPool2dConfig::new([3, 3])
-                .with_strides([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(),
-            layer1,
-            layer2,
-            layer3,
-            layer4,
-            avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            fc: LinearConfig::new(EXPANSION * 8 * w, self.classes).init(device),
-        }
+        let stages = [stage(0), stage(1), stage(2), stage(3)];
+        ResNet::assemble(
+            (self.channels, w),
+            stages,
+            (EXPANSION * 8 * w, self.classes),
+            device,
+        )
     }
 
     /// Five stride-2 steps: smaller inputs would vanish.
     pub fn min_input_size(&self) -> usize {
         32
-    }
-}
-
-impl ResNet50 {
-    /// Batch norm folded into each convolution (an inference copy).
-    pub fn fold_batch_norm(&mut self) {
-        fold_batch_norm(&mut self.conv1, &mut self.bn1);
-        for layer in [
-            &mut self.layer1,
-            &mut self.layer2,
-            &mut self.layer3,
-            &mut self.layer4,
-        ] {
-            layer.iter_mut().for_each(Bottleneck::fold_batch_norm);
-        }
-    }
-
-    /// `x` is already normalised. Returns (logits, penultimate feature). Stages: `layer1` to
-    /// `layer4`; the Grad-CAM layer: `layer4`.
-    pub fn forward(&self, x: Tensor<4>, probe: &mut dyn Probe) -> (Tensor<2>, Tensor<2>) {
-        let mut x = self
-            .maxpool
-            .forward(relu(conv_norm(&self.conv1, &self.bn1, x)));
-        for (i, layer) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
-            .into_iter()
-            .enumerate()
-        {
-            x = layer.iter().fold(x, |x, block| block.forward(x));
-            probe.stage(i, &x);
-        }
-        let x = probe.cam_layer(x);
-        let feature: Tensor<2> = self.avgpool.forward(x).flatten(1, 3);
-        (self.fc.forward(feature.clone()), feature)
     }
 }
 
@@ -185,14 +133,7 @@ impl Architecture for ResNet50Architecture {
         ResNet50Config::new(channels, classes).with_width(width)
     }
 
-    fn forward(network: &ResNet50, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
-        let (logits, feature) = network.forward(x, probe);
-        (logits, Vec::new(), feature)
-    }
-
-    fn torch_name(path: &str) -> String {
-        super::resnet::torch_name(path)
-    }
+    plain_forward_and_torch_names!(ResNet50);
 
     fn infer_config(weights: &WeightShapes) -> crate::Result<ResNet50Config> {
         let ends = weights.ends("conv1.weight", "fc.weight")?;

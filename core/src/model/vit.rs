@@ -9,7 +9,7 @@
 //! evaluation, as in torchvision, and left out of training here, as Inception's dropout is.
 
 use super::architecture::{
-    Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
+    Architecture, ArchitectureInfo, WeightShapes, burn_config_and_module, plain_forward_and_torch_names,
 };
 use super::layers::split_index;
 use super::probe::Probe;
@@ -280,14 +280,7 @@ impl Architecture for VitB16Architecture {
         Some(config.min_input_size())
     }
 
-    fn forward(network: &VisionTransformer, x: Tensor<4>, probe: &mut dyn Probe) -> ForwardOutput {
-        let (logits, feature) = network.forward(x, probe);
-        (logits, Vec::new(), feature)
-    }
-
-    fn torch_name(path: &str) -> String {
-        torch_name(path)
-    }
+    plain_forward_and_torch_names!(VisionTransformer);
 
     fn infer_config(weights: &WeightShapes) -> crate::Result<VisionTransformerConfig> {
         let ends = weights.ends("conv_proj.weight", "heads.head.weight")?;
