@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use robustdx_core::attack::Settings;
 use robustdx_core::attack::{ATTACK_INFO, DEFAULT_ATTACK, attack_info};
-use robustdx_core::page_link::{PageLink, SampleRef};
+use robustdx_core::page_link::{PageLink, PageTab, PageView, SampleRef};
 use robustdx_core::report::ColourScale;
 use robustdx_core::robustness::{SingleImageSettings, open_settings};
 use serde_json::Value;
@@ -153,6 +153,25 @@ fn Lab(client: WorkerClient, manifest: Manifest, link: RwSignal<PageLink>) -> im
     let compare_model =
         move || compare_id().and_then(|id| manifest.with_value(|m| m.model(&id).cloned()));
     let comparison = Comparison::new(client);
+    // A link's view (from a tour chapter) brings its panel into sight when the lab opens.
+    Effect::new(move || {
+        let (tab, view) = link.with(|l| (l.tab, l.view));
+        let panel = match view {
+            Some(PageView::Sequence) => "lab-sequence",
+            Some(PageView::Certify) => "lab-certify",
+            _ => return,
+        };
+        if tab == Some(PageTab::Attack) {
+            set_timeout(
+                move || {
+                    if let Some(e) = document().get_element_by_id(panel) {
+                        e.scroll_into_view();
+                    }
+                },
+                std::time::Duration::ZERO,
+            );
+        }
+    });
     // The attack's other settings the visitor changed (the form shows its registry defaults).
     let other = RwSignal::new(Settings::new());
     let upload_error = RwSignal::new(None::<String>);
@@ -382,8 +401,8 @@ fn Lab(client: WorkerClient, manifest: Manifest, link: RwSignal<PageLink>) -> im
                     <Replay run=client.run.into()/>
                 }.into_any(),
             }}
-            <CertifyPanel client model=Signal::derive(model) chosen/>
-            <SequencePanel client model=Signal::derive(model) chosen link/>
+            <div id="lab-certify"><CertifyPanel client model=Signal::derive(model) chosen/></div>
+            <div id="lab-sequence"><SequencePanel client model=Signal::derive(model) chosen link/></div>
         </section>
     }
 }

@@ -34,13 +34,15 @@ impl LinkState {
             link: RwSignal::new(link),
             problems: RwSignal::new(problems),
         };
-        let written = StoredValue::new(state.link.get_untracked());
+        // None until the first write, which replaces the address it tidied (a dropped bad
+        // value, another order) rather than adding a step to go back to.
+        let written = StoredValue::new(None::<PageLink>);
         Effect::new(move || {
             let link = state.link.get();
             let query = link.to_query();
             let here = search();
             if here.trim_start_matches('?') == query {
-                written.set_value(link);
+                written.set_value(Some(link));
                 return;
             }
             let url = if query.is_empty() {
@@ -49,14 +51,15 @@ impl LinkState {
                 format!("?{query}")
             };
             if let Ok(history) = window().history() {
-                let replace = written.with_value(|w| only_eps_differs(w, &link));
+                let replace =
+                    written.with_value(|w| w.as_ref().is_none_or(|w| only_eps_differs(w, &link)));
                 let _ = if replace {
                     history.replace_state_with_url(&JsValue::NULL, "", Some(&url))
                 } else {
                     history.push_state_with_url(&JsValue::NULL, "", Some(&url))
                 };
             }
-            written.set_value(link);
+            written.set_value(Some(link));
         });
         let on_pop = window_event_listener(leptos::ev::popstate, move |_| {
             let (link, problems) = PageLink::parse(&search());

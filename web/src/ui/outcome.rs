@@ -162,11 +162,21 @@ pub fn RunOutcome(run: Signal<RunState>, #[prop(optional)] clean_only: bool) -> 
             })
         })
     };
+    // The record itself, for a reader's "view source" and the browser tests' comparisons.
+    let record = move || {
+        run.with(|r| {
+            r.finished.as_ref().map(|f| {
+                let text = serde_json::to_string(&f.report).unwrap_or_default();
+                view! { <pre class="hidden" data-testid="report-json">{text}</pre> }
+            })
+        })
+    };
     view! {
         <section class="outcome" data-testid="outcome" data-run=move || run.with(|r| r.id)>
             {status}
             {pictures}
             <div class="numbers">{bars}{chart}</div>
+            {record}
         </section>
     }
 }

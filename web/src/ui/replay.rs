@@ -21,8 +21,9 @@ pub fn Replay(run: Signal<RunState>) -> impl IntoView {
     let last = move || run.with(|r| r.trace.len().saturating_sub(1));
     let shown = move || cursor.get().unwrap_or_else(last).min(last());
     // A new run starts the view at its newest step again.
+    let run_id = Memo::new(move |_| run.with(|r| r.id));
     Effect::new(move || {
-        run.with(|r| r.id);
+        run_id.track();
         cursor.set(None);
         playing.set(false);
     });

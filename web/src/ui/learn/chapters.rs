@@ -27,6 +27,10 @@ pub struct Preset {
     pub attack: &'static str,
     pub eps: f32,
     pub steps: usize,
+    /// Which of the model's samples it starts on (the first when there are fewer): the
+    /// defending chapter opens on one the clean model loses and the defended one keeps (the
+    /// browser test checks it does).
+    pub sample: usize,
 }
 
 pub struct Chapter {
@@ -71,6 +75,7 @@ pub const CHAPTERS: [Chapter; 6] = [
             attack: FGSM,
             eps: 0.0,
             steps: 1,
+            sample: 0,
         },
     },
     Chapter {
@@ -85,6 +90,7 @@ pub const CHAPTERS: [Chapter; 6] = [
             attack: FGSM,
             eps: 8.0,
             steps: 1,
+            sample: 0,
         },
     },
     Chapter {
@@ -99,6 +105,7 @@ pub const CHAPTERS: [Chapter; 6] = [
             attack: PGD,
             eps: 4.0,
             steps: 10,
+            sample: 0,
         },
     },
     Chapter {
@@ -113,6 +120,7 @@ pub const CHAPTERS: [Chapter; 6] = [
             attack: FGSM,
             eps: 8.0,
             steps: 1,
+            sample: 0,
         },
     },
     Chapter {
@@ -127,6 +135,7 @@ pub const CHAPTERS: [Chapter; 6] = [
             attack: PGD,
             eps: 2.0,
             steps: 10,
+            sample: 1,
         },
     },
     Chapter {
@@ -143,6 +152,7 @@ pub const CHAPTERS: [Chapter; 6] = [
             attack: PGD,
             eps: 2.0,
             steps: 10,
+            sample: 0,
         },
     },
 ];

@@ -88,9 +88,13 @@ impl Resolved {
                 })
                 .flatten()
         });
+        let preset_sample = manifest
+            .samples_for(&model)
+            .nth(c.preset.sample)
+            .map(|s| s.id.clone());
         let wanted = match &link.sample {
             Some(SampleRef::Shipped(id)) => Some(id.as_str()),
-            _ => None,
+            _ => preset_sample.as_deref(),
         };
         let image = linked_sample(manifest, &model, wanted)
             .expect("the manifest checks every model has samples");
@@ -313,8 +317,8 @@ fn Tour(client: WorkerClient, manifest: Manifest, link: RwSignal<PageLink>) -> i
             }.into_any(),
             Demo::Defending => view! {
                 <CompareColumns comparison
-                    left=Signal::derive(move || format!("{} (clean)", resolved.with(|r| r.model.title.clone())))
-                    right=Signal::derive(move || resolved.with(|r| r.compare.as_ref().map(|m| format!("{} (defended)", m.title)).unwrap_or_default()))/>
+                    left=Signal::derive(move || resolved.with(|r| r.model.title.clone()))
+                    right=Signal::derive(move || resolved.with(|r| r.compare.as_ref().map(|m| m.title.clone()).unwrap_or_default()))/>
             }.into_any(),
             Demo::Certify => view! { <CertifyPanel client model chosen/> }.into_any(),
         }
