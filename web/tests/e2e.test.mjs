@@ -951,6 +951,8 @@ for (const backend of ['webgpu', 'cpu']) {
       // 6. The certificate, run by its button.
       await learn(page, 'chapter-next').click();
       await chapter(6);
+      // A certificate needs a model trained with noise: the chapter starts on one.
+      assert.equal(await learn(page, 'learn-model').inputValue(), manifest.models.find((m) => m.training === 'gaussian').id);
       if (backend === 'cpu') {
         await learn(page, 'certify-run').click();
         await page.locator('[data-testid="learn"] [data-testid="certificate"], [data-testid="learn"] [data-testid="certify-error"]').first().waitFor({ timeout: SLOW });
@@ -1007,8 +1009,8 @@ test('url: a shared link restores the same view and numbers; back and forward; p
     // Presenter mode from the link: large type; → walks, Space runs, Escape leaves.
     await page.goto(`${server.origin}/?chapter=1&present=1`);
     await shownRecord(learn(page, 'chapter-view'));
-    assert.equal(await page.evaluate(() => document.body.classList.contains('presenter')), true);
-    const size = await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize));
+    assert.equal(await page.evaluate(() => document.documentElement.classList.contains('presenter')), true);
+    const size = await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
     assert.ok(size >= 20, `presenter type is ${size} px`);
     await page.keyboard.press('ArrowRight');
     await page.locator('[data-testid="learn"][data-chapter="2"]').waitFor({ timeout: 10_000 });
@@ -1021,7 +1023,7 @@ test('url: a shared link restores the same view and numbers; back and forward; p
     await page.screenshot({ path: join(SHOTS, 'learn-presenter-projector.png'), fullPage: true });
     await assertAccessible(page, 'presenter mode');
     await page.keyboard.press('Escape');
-    await page.waitForFunction(() => !document.body.classList.contains('presenter'));
+    await page.waitForFunction(() => !document.documentElement.classList.contains('presenter'));
     assert.doesNotMatch(page.url(), /present=/);
   });
 });

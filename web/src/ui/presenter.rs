@@ -8,8 +8,8 @@ use wasm_bindgen::JsCast;
 
 use super::learn::{chapter_of, open_chapter};
 
-/// The class on `<body>` the presenter's CSS hangs on.
-const BODY_CLASS: &str = "presenter";
+/// The class on `<html>` the presenter's CSS hangs on (there, so every rem grows with it).
+const ROOT_CLASS: &str = "presenter";
 
 fn document() -> web_sys::Document {
     window().document().expect("a page has a document")
@@ -40,12 +40,12 @@ fn run_chapter() {
     }
 }
 
-/// Keeps `<body>` and the keys in step with the link's presenter setting, for the page's life.
+/// Keeps `<html>` and the keys in step with the link's presenter setting, for the page's life.
 pub fn follow(link: RwSignal<PageLink>) {
     Effect::new(move || {
         let on = link.with(|l| l.present);
-        if let Some(body) = document().body() {
-            let _ = body.class_list().toggle_with_force(BODY_CLASS, on);
+        if let Some(root) = document().document_element() {
+            let _ = root.class_list().toggle_with_force(ROOT_CLASS, on);
         }
         if !on {
             leave_fullscreen();

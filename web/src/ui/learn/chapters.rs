@@ -2,6 +2,7 @@
 //! beside them. The text is data; `mod.rs` draws it.
 
 use robustdx_core::attack::{FastGradientSignMethod, ProjectedGradientDescent};
+use robustdx_core::defense::GaussianAugmentation;
 use robustdx_core::page_link::PageView;
 
 /// What a chapter's live view runs.
@@ -31,6 +32,9 @@ pub struct Preset {
     /// defending chapter opens on one the clean model loses and the defended one keeps (the
     /// browser test checks it does).
     pub sample: usize,
+    /// The training of the model it starts on (the first such model), when not the first
+    /// model's: a certificate needs a model trained with noise.
+    pub trained_with: Option<&'static str>,
 }
 
 pub struct Chapter {
@@ -76,6 +80,7 @@ pub const CHAPTERS: [Chapter; 6] = [
             eps: 0.0,
             steps: 1,
             sample: 0,
+            trained_with: None,
         },
     },
     Chapter {
@@ -91,6 +96,7 @@ pub const CHAPTERS: [Chapter; 6] = [
             eps: 8.0,
             steps: 1,
             sample: 0,
+            trained_with: None,
         },
     },
     Chapter {
@@ -106,6 +112,7 @@ pub const CHAPTERS: [Chapter; 6] = [
             eps: 4.0,
             steps: 10,
             sample: 0,
+            trained_with: None,
         },
     },
     Chapter {
@@ -121,6 +128,7 @@ pub const CHAPTERS: [Chapter; 6] = [
             eps: 8.0,
             steps: 1,
             sample: 0,
+            trained_with: None,
         },
     },
     Chapter {
@@ -136,6 +144,7 @@ pub const CHAPTERS: [Chapter; 6] = [
             eps: 2.0,
             steps: 10,
             sample: 1,
+            trained_with: None,
         },
     },
     Chapter {
@@ -144,15 +153,17 @@ pub const CHAPTERS: [Chapter; 6] = [
                smoothing asks the model about many noisy copies of the image and certifies a \
                radius within which no change at all can flip their vote, with a stated \
                probability of being wrong.",
-        notice: "The certified radius is an L2 distance, a guarantee rather than a failed \
-                 attempt; with few copies it stays small, and a clean-trained model may not be \
-                 certified at all.",
+        notice: "The radius is an L2 distance in pixel units, a proof rather than a failed \
+                 attempt, and small beside the attacks above. The model shown was trained with \
+                 noise; pick a clean-trained one and its noisy copies may vote for another class \
+                 than the image's own.",
         demo: Demo::Certify,
         preset: Preset {
             attack: PGD,
             eps: 2.0,
             steps: 10,
             sample: 0,
+            trained_with: Some(GaussianAugmentation::NAME),
         },
     },
 ];

@@ -72,8 +72,12 @@ impl Resolved {
                         .iter()
                         .any(|d| d.is_defended() && d.data == m.data)
             });
-            match (defending, paired) {
-                (true, Some(m)) => m.clone(),
+            let trained = c
+                .preset
+                .trained_with
+                .and_then(|t| manifest.models.iter().find(|m| m.training == t));
+            match (defending, paired, trained) {
+                (true, Some(m), _) | (_, _, Some(m)) => m.clone(),
                 _ => manifest.models[0].clone(),
             }
         });
