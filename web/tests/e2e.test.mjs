@@ -997,6 +997,13 @@ test('url: a shared link restores the same view and numbers; back and forward; p
     assert.equal(lab.get('sample'), other.id);
     assert.equal(await page.locator('[data-testid="eps"]').inputValue(), '5');
     assert.equal(await page.locator(`[data-testid="sample-${other.id}"].active`).count(), 1);
+    // The lab's slider runs a one-step attack again once one has run (here when let go: CPU).
+    await page.locator('[data-testid="run"]').click();
+    await shownRecord(page.locator('[data-testid="outcome"]'), 5);
+    await page.locator('[data-testid="eps"]').fill('6');
+    const moved = await shownRecord(page.locator('[data-testid="outcome"]'), 6);
+    assert.equal(moved.attack, 'fgsm');
+    assert.match(page.url(), /eps=6/);
     await page.goBack();
     await page.locator('[data-testid="learn"][data-chapter="2"]').waitFor({ timeout: 10_000 });
     await page.goForward();
