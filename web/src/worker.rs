@@ -391,29 +391,40 @@ async fn run_job(
     report.backend = backend.name().into();
     report.model = job.model_url.clone();
     report.image = job.image_name.clone();
-    // The core draws Grad-CAM in turbo; another scale is drawn again from the maps themselves.
-    let (cam_clean, cam_adversarial) = match (&report.grad_cam, job.colour_scale) {
-        (Some(maps), scale) if scale != ColourScale::Turbo => {
-            let map = |values: &Vec<f32>| Image::new(1, maps.height, maps.width, values.clone());
-            (
-                heatmap_overlay_in(scale, &outcome.clean, &map(&maps.clean)),
-                heatmap_overlay_in(scale, &outcome.adversarial, &map(&maps.adversarial)),
-            )
-        }
-        _ => (outcome.cam_clean, outcome.cam_adversarial),
+    // The core draws heat maps in turbo; another scale is drawn again from the maps themselves.
+    let scale = job.colour_scale;
+    let redraw = |image: &Image, maps: &[Image]| -> Vec<Image> {
+        maps.iter()
+            .map(|m| heatmap_overlay_in(scale, image, m))
+            .collect()
     };
+    let (cam_clean, cam_adversarial, attention_clean, attention_adversarial) =
+        match &report.grad_cam {
+            Some(maps) if scale != ColourScale::Turbo => {
+                let map = |v: &Vec<f32>| Image::new(1, maps.height, maps.width, v.clone());
+                (
+                    heatmap_overlay_in(scale, &outcome.clean, &map(&maps.clean)),
+                    heatmap_overlay_in(scale, &outcome.adversarial, &map(&maps.adversarial)),
+                    redraw(&outcome.clean, &outcome.attention_maps_clean),
+                    // As the core draws them: over the clean image, to compare like with like.
+                    redraw(&outcome.clean, &outcome.attention_maps_adversarial),
+                )
+            }
+            _ => (
+                outcome.cam_clean,
+                outcome.cam_adversarial,
+                outcome.attention_clean,
+                outcome.attention_adversarial,
+            ),
+        };
     let pictures = Pictures {
         clean: png_data_url(&outcome.clean),
         adversarial: png_data_url(&outcome.adversarial),
         perturbation: png_data_url(&outcome.perturbation),
         cam_clean: png_data_url(&cam_clean),
         cam_adversarial: png_data_url(&cam_adversarial),
-        attention_clean: outcome.attention_clean.iter().map(png_data_url).collect(),
-        attention_adversarial: outcome
-            .attention_adversarial
-            .iter()
-            .map(png_data_url)
-            .collect(),
+        attention_clean: attention_clean.iter().map(png_data_url).collect(),
+        attention_adversarial: attention_adversarial.iter().map(png_data_url).collect(),
     };
     Ok(WorkerMessage::Done {
         id,
