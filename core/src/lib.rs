@@ -28,6 +28,7 @@ pub mod defense;
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod page_link;
 pub mod perturb;
 pub mod readback;
 pub mod registry;

@@ -2,7 +2,7 @@
 //! beside the text as a `Uint8Array`).
 
 use robustdx_core::certify::ImageCertificateReport;
-use robustdx_core::report::{ImageSequenceReport, SingleImageReport};
+use robustdx_core::report::{ColourScale, ImageSequenceReport, SingleImageReport};
 use robustdx_core::robustness::SingleImageSettings;
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +50,13 @@ pub struct AttackJob {
     pub image_name: String,
     pub image: ImageSource,
     pub settings: SingleImageSettings,
+    /// The colour scale Grad-CAM and attention maps are drawn in.
+    #[serde(default)]
+    pub colour_scale: ColourScale,
+    /// A picture of every step, for replaying the attack step by step (otherwise at most one
+    /// every 100 ms, which is all an animation needs).
+    #[serde(default)]
+    pub every_frame: bool,
 }
 
 /// Page → worker: one image's perturbation sequence and the model's decision on each frame.

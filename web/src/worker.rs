@@ -13,7 +13,7 @@ use robustdx_core::certify::{CertifySettings, certify_image, default_copies_per_
 use robustdx_core::data::Image;
 use robustdx_core::model::DiagnosticModel;
 use robustdx_core::perturb::{image_sequence, perturbation};
-use robustdx_core::report::png_data_url;
+use robustdx_core::report::{ColourScale, heatmap_overlay_in, png_data_url};
 use robustdx_core::robustness::attack_single_image;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -366,8 +366,10 @@ async fn run_job(
             }
             // Every step reports its loss and probabilities; the picture (a PNG encode and a
             // copy to the page) only every FRAME_INTERVAL_MS, and always the first and last.
-            let picture =
-                progress.step == 0 || last || now - last_frame_at.get() >= FRAME_INTERVAL_MS;
+            let picture = job.every_frame
+                || progress.step == 0
+                || last
+                || now - last_frame_at.get() >= FRAME_INTERVAL_MS;
             if picture {
                 last_frame_at.set(now);
             }
@@ -389,18 +391,40 @@ async fn run_job(
     report.backend = backend.name().into();
     report.model = job.model_url.clone();
     report.image = job.image_name.clone();
+    // The core draws heat maps in turbo; another scale is drawn again from the maps themselves.
+    let scale = job.colour_scale;
+    let redraw = |image: &Image, maps: &[Image]| -> Vec<Image> {
+        maps.iter()
+            .map(|m| heatmap_overlay_in(scale, image, m))
+            .collect()
+    };
+    let (cam_clean, cam_adversarial, attention_clean, attention_adversarial) =
+        match &report.grad_cam {
+            Some(maps) if scale != ColourScale::Turbo => {
+                let map = |v: &Vec<f32>| Image::new(1, maps.height, maps.width, v.clone());
+                (
+                    heatmap_overlay_in(scale, &outcome.clean, &map(&maps.clean)),
+                    heatmap_overlay_in(scale, &outcome.adversarial, &map(&maps.adversarial)),
+                    redraw(&outcome.clean, &outcome.attention_maps_clean),
+                    // As the core draws them: over the clean image, to compare like with like.
+                    redraw(&outcome.clean, &outcome.attention_maps_adversarial),
+                )
+            }
+            _ => (
+                outcome.cam_clean,
+                outcome.cam_adversarial,
+                outcome.attention_clean,
+                outcome.attention_adversarial,
+            ),
+        };
     let pictures = Pictures {
         clean: png_data_url(&outcome.clean),
         adversarial: png_data_url(&outcome.adversarial),
         perturbation: png_data_url(&outcome.perturbation),
-        cam_clean: png_data_url(&outcome.cam_clean),
-        cam_adversarial: png_data_url(&outcome.cam_adversarial),
-        attention_clean: outcome.attention_clean.iter().map(png_data_url).collect(),
-        attention_adversarial: outcome
-            .attention_adversarial
-            .iter()
-            .map(png_data_url)
-            .collect(),
+        cam_clean: png_data_url(&cam_clean),
+        cam_adversarial: png_data_url(&cam_adversarial),
+        attention_clean: attention_clean.iter().map(png_data_url).collect(),
+        attention_adversarial: attention_adversarial.iter().map(png_data_url).collect(),
     };
     Ok(WorkerMessage::Done {
         id,

@@ -46,7 +46,7 @@ const server = await serve();
   const browser = await launch({ webgpu: false });
   try {
     const { page: tab, requests } = browser;
-    await tab.goto(`${server.origin}/`);
+    await tab.goto(`${server.origin}/?tab=attack`);
     await announcedBackend(tab, 600_000);
     await tab.locator('[data-testid="steps"]').fill(String(STEPS));
     await tab.locator('[data-testid="run"]').click();
@@ -86,7 +86,7 @@ if (!sizesOnly) {
         const first = Date.now() - start;
         // The same attack twice in one page (one worker): the second run has its model loaded
         // and its shaders compiled.
-        await tab.goto(`${server.origin}/`);
+        await tab.goto(`${server.origin}/?tab=attack`);
         await tab.locator('[data-testid="model"]').selectOption(model.id);
         await tab.locator('[data-testid="steps"]').fill(String(STEPS));
         const perStep = [];

@@ -120,7 +120,7 @@ test('APGD from the core\'s registry, on the CPU fallback, equals the native bin
     assert.equal(result.adversarial.label, expected.adversarial.label);
     assertClose(result.adversarial.probs, expected.adversarial.probs, 1e-4, 'APGD adversarial probabilities');
     // The attack list is the core's registry: every registered attack is offered.
-    await page.goto(`${server.origin}/`);
+    await page.goto(`${server.origin}/?tab=attack`);
     await page.locator('[data-testid="attack"] option[value="apgd"]').waitFor({ state: 'attached', timeout: 60_000 });
     const offered = await page.locator('[data-testid="attack"] option').evaluateAll((os) => os.map((o) => o.value));
     assert.deepEqual(offered, ['fgsm', 'pgd', 'apgd', 'apgd-t', 'square', 'gap']);
@@ -161,7 +161,7 @@ test('a defended model keeps the prediction that a small PGD flips on the clean 
       assert.equal(result.adversarial.label !== result.clean.label, flips, `${m.id}: flipped = ${flips}`);
     }
     // The picker says how each model was trained, defended ones apart from clean ones.
-    await page.goto(`${server.origin}/`);
+    await page.goto(`${server.origin}/?tab=attack`);
     await page.locator('[data-testid="model"] optgroup[label="Defended models"] option').first().waitFor({ state: 'attached', timeout: 60_000 });
     const defendedIds = await page.locator('[data-testid="model"] optgroup[label="Defended models"] option').evaluateAll((os) => os.map((o) => o.value));
     assert.deepEqual(defendedIds, manifest.models.filter((m) => m.training !== 'clean').map((m) => m.id));
@@ -188,7 +188,7 @@ test('attention maps of AttnVGG before and after, on the CPU fallback', { timeou
     assert.match(await page.locator('[data-testid="error"]').textContent(), /model=no-such-model/);
     // An empty asset manifest is a message on the page, not a crashed one.
     await page.route('**/assets/manifest.json', (route) => route.fulfill({ contentType: 'application/json', body: '{"models": [], "samples": []}' }));
-    await page.goto(`${server.origin}/`);
+    await page.goto(`${server.origin}/?tab=attack`);
     await page.locator('[data-testid="error"]').first().waitFor({ timeout: 60_000 });
     assert.match(await page.locator('[data-testid="error"]').first().textContent(), /lists no models/);
   });
@@ -205,7 +205,7 @@ test('the page\'s own wasm links no tensor code (burn and its backends live in t
 
 test('a running attack can be cancelled: a fresh worker starts and the next attack runs (CPU fallback)', { timeout: SLOW }, async () => {
   await withBrowser({ webgpu: false }, server.origin, async ({ page }) => {
-    await page.goto(`${server.origin}/`);
+    await page.goto(`${server.origin}/?tab=attack`);
     await announcedBackend(page, SLOW);
     await page.locator(`[data-testid="sample-${sample.id}"]`).click();
     await page.locator('[data-testid="attack"]').selectOption('pgd');
@@ -231,7 +231,7 @@ test('a running attack can be cancelled: a fresh worker starts and the next atta
 
 test('the full page: a sample attacked step by step, a non-image upload refused, a result file opened', { timeout: SLOW + 120_000 }, async () => {
   await withBrowser({ webgpu: true }, server.origin, async ({ page }) => {
-    await page.goto(`${server.origin}/`);
+    await page.goto(`${server.origin}/?tab=attack`);
     console.log(`# backend that ran: ${await announcedBackend(page, SLOW)}`);
     await page.locator(`[data-testid="sample-${sample.id}"]`).click();
     await page.locator('[data-testid="attack"]').selectOption('pgd');
@@ -377,7 +377,7 @@ for (const backend of ['webgpu', 'cpu']) {
     assert.ok(picked, `some shipped sample flips under ${kind} (seed ${seed})`);
     const expected = picked.expected;
     await withBrowser({ webgpu: backend === 'webgpu' }, server.origin, async ({ page }) => {
-      await page.goto(`${server.origin}/`);
+      await page.goto(`${server.origin}/?tab=attack`);
       assert.equal(await announcedBackend(page, SLOW), backend);
       await page.locator(`[data-testid="sample-${picked.s.id}"]`).click();
       // The kinds are the core's registry.
@@ -574,7 +574,7 @@ for (const backend of ['webgpu', 'cpu']) {
     const n0 = backend === 'webgpu' ? 100 : 32;
     const sigma = 0.25;
     await withBrowser({ webgpu: backend === 'webgpu' }, server.origin, async ({ page }) => {
-      await page.goto(`${server.origin}/`);
+      await page.goto(`${server.origin}/?tab=attack`);
       assert.equal(await announcedBackend(page, SLOW), backend);
       await page.locator(`[data-testid="sample-${sample.id}"]`).click();
       // The backend's default n: 1 000 on WebGPU, 100 on the CPU fallback.
@@ -676,7 +676,7 @@ test('leaderboard tab: one row per zoo card, every column sorts by its numbers, 
   assert.ok(zoo.length >= 2, `the manifest ships ${zoo.length} cards; the leaderboard needs two to rank`);
   const cards = new Map(zoo.map((c) => [c.model, zooCard(c)]));
   await withBrowser({ webgpu: false }, server.origin, async ({ page, requests }) => {
-    await page.goto(`${server.origin}/`);
+    await page.goto(`${server.origin}/?tab=attack`);
     // The cards are fetched when the tab opens, not on a visit that never opens it.
     await announcedBackend(page, 60_000);
     assert.deepEqual(requests.filter((u) => u.includes('/assets/cards/')), []);
@@ -759,7 +759,7 @@ test('card viewer: a card the native binary just wrote opens with its verdicts, 
   const file = join(out, 'card.json');
   const card = JSON.parse(readFileSync(file, 'utf8'));
   await withBrowser({ webgpu: false }, server.origin, async ({ page }) => {
-    await page.goto(`${server.origin}/`);
+    await page.goto(`${server.origin}/?tab=attack`);
     await page.locator('[data-testid="tab-viewer"]').click();
     await page.locator('[data-testid="viewer-file"]').setInputFiles(file);
     const view = page.locator('[data-testid="card-view"]');
@@ -813,5 +813,226 @@ test('card embed: ?embed=card&src= shows a committed card\'s verdict and curve; 
     assert.match(await page.locator('[data-testid="error"]').textContent({ timeout: 30_000 }), /not JSON/);
     await page.goto(`${server.origin}/?embed=card`);
     assert.match(await page.locator('[data-testid="error"]').textContent({ timeout: 30_000 }), /needs src=URL/);
+  });
+});
+
+// The Learn tab: the guided tour walked chapter by chapter on both backends, its numbers
+// against the native binary, shared links, back / forward, presenter keys, axe-core, and
+// screenshots of every chapter at phone, laptop and projector sizes.
+const AXE = join(ROOT, 'web', 'tests', 'node_modules', 'axe-core', 'axe.min.js');
+const SIZES = [['phone', 360, 740], ['laptop', 1280, 800], ['projector', 1920, 1080]];
+const learn = (page, testid) => page.locator(`[data-testid="learn"] [data-testid="${testid}"]`);
+
+/** `robustdx attack --image` on the CPU: one attack's record, the tour's reference. */
+function nativeAttack(m, s, attack, eps, steps = 1) {
+  const out = join(mkdtempSync(join(tmpdir(), 'robustdx-learn-')), 'attack.json');
+  execFileSync(process.env.ROBUSTDX_BIN, [
+    '--backend', 'cpu', 'attack', '--model', join(ROOT, 'web', 'assets', m.file),
+    '--image', join(ROOT, 'web', 'assets', s.file), '--attack', attack, '--eps', String(eps),
+    '--steps', String(steps), '--json', out,
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(readFileSync(out, 'utf8'));
+}
+
+/** The record of the run shown in `scope` once it is finished at ε = `eps`. */
+async function shownRecord(scope, eps) {
+  const verdict = scope.locator(`[data-testid="verdict"]${eps === undefined ? '' : `[data-eps="${eps}"]`}, [data-testid="error"]`);
+  await verdict.first().waitFor({ timeout: SLOW });
+  const error = scope.locator('[data-testid="error"]');
+  if (await error.count()) throw new Error(`the page reported: ${await error.first().textContent()}`);
+  return JSON.parse(await scope.locator('[data-testid="report-json"]').first().textContent());
+}
+
+/** No serious or critical axe-core violation on the page as it is now. */
+async function assertAccessible(page, what) {
+  if (!await page.evaluate(() => 'axe' in window)) await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => (await window.axe.run(document)).violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')})`));
+  assert.deepEqual(violations, [], `${what}: axe-core found serious or critical violations`);
+}
+
+/** Screenshots of the page as it is at the phone, laptop and projector sizes. */
+async function shootSizes(page, name) {
+  for (const [size, width, height] of SIZES) {
+    await page.setViewportSize({ width, height });
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: true });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${name} at ${size}: the page is ${overflow} px wider than the window`);
+  }
+  await page.setViewportSize({ width: 1280, height: 1000 });
+}
+
+for (const backend of ['webgpu', 'cpu']) {
+  test(`learn: the whole tour on ${backend}, each chapter's numbers against the native binary`, { timeout: 2 * SLOW }, async () => {
+    const defended = manifest.models.find((m) => m.training === 'pgd-at' && m.data === model.data);
+    await withBrowser({ webgpu: backend === 'webgpu' }, server.origin, async ({ page }) => {
+      // No tab in the address: the tour, chapter 1.
+      await page.goto(`${server.origin}/`);
+      assert.equal(await announcedBackend(page, SLOW), backend);
+      const chapter = (n) => page.locator(`[data-testid="learn"][data-chapter="${n}"]`).waitFor({ timeout: 10_000 });
+      const tolerance = backend === 'cpu' ? 1e-4 : 2e-3;
+      const shoot = async (n) => {
+        if (backend !== 'cpu') return;
+        await assertAccessible(page, `chapter ${n}`);
+        await shootSizes(page, `learn-${n}`);
+      };
+
+      // 1. The decision and its Grad-CAM.
+      await chapter(1);
+      const decision = await shownRecord(learn(page, 'chapter-view'));
+      assert.match(await learn(page, 'verdict').textContent(), new RegExp(`The model says ${decision.clean.label}`));
+      assert.equal(await learn(page, 'cam-clean').locator('img').count(), 1);
+      assert.equal(await learn(page, 'adversarial-image').count(), 0, 'chapter 1 shows the clean decision only');
+      const fgsm8 = nativeAttack(model, sample, 'fgsm', 8);
+      assertClose(decision.clean.probs, fgsm8.clean.probs, tolerance, 'chapter 1: clean probabilities');
+      await shoot(1);
+
+      // 2. FGSM at the slider's ε; the arrow key walks there.
+      await page.keyboard.press('ArrowRight');
+      await chapter(2);
+      assert.match(page.url(), /chapter=2/);
+      let record = await shownRecord(learn(page, 'chapter-view'), 8);
+      assert.equal(record.attack ?? record.settings.attack, 'fgsm');
+      assert.equal(record.adversarial.label, fgsm8.adversarial.label);
+      assertClose(record.adversarial.probs, fgsm8.adversarial.probs, tolerance, 'chapter 2 at ε 8: adversarial probabilities');
+      // The slider moved: FGSM runs again at the new ε (while it moves on WebGPU, when let go on the CPU).
+      await learn(page, 'learn-eps').fill('3');
+      record = await shownRecord(learn(page, 'chapter-view'), 3);
+      assert.match(page.url(), /eps=3/);
+      const fgsm3 = nativeAttack(model, sample, 'fgsm', 3);
+      assertClose(record.adversarial.probs, fgsm3.adversarial.probs, tolerance, 'chapter 2 at ε 3: adversarial probabilities');
+      await learn(page, 'learn-eps').fill('8');
+      await shownRecord(learn(page, 'chapter-view'), 8);
+      await shoot(2);
+
+      // 3. PGD step by step: the replay walks back, forward and plays to the end.
+      await learn(page, 'chapter-next').click();
+      await chapter(3);
+      record = await shownRecord(learn(page, 'chapter-view'), 4);
+      const pgd = nativeAttack(model, sample, 'pgd', 4, 10);
+      assertClose(record.loss, pgd.loss, backend === 'cpu' ? 1e-3 : 2e-3 * Math.max(1, ...pgd.loss), 'chapter 3: loss per step');
+      const step = async () => Number(await learn(page, 'replay-status').getAttribute('data-step'));
+      assert.equal(await step(), 10);
+      await learn(page, 'replay-back').click();
+      assert.equal(await step(), 9);
+      assert.equal(await learn(page, 'replay-chart').locator('circle, path').count() > 0, true);
+      await learn(page, 'replay-step').click();
+      assert.equal(await step(), 10);
+      await learn(page, 'replay-play').click();
+      await learn(page, 'replay-pause').waitFor({ timeout: 5_000 });
+      await page.locator('[data-testid="learn"] [data-testid="replay-status"][data-step="10"]').waitFor({ timeout: 20_000 });
+      assert.equal(await learn(page, 'replay-frame').count(), 1);
+      await shoot(3);
+
+      // 4. A perturbation sequence beside FGSM at 8/255.
+      await learn(page, 'chapter-next').click();
+      await chapter(4);
+      record = await shownRecord(learn(page, 'chapter-view'), 8);
+      assert.equal(record.adversarial.label, fgsm8.adversarial.label);
+      await learn(page, 'sequence-summary').waitFor({ timeout: SLOW });
+      assert.match(await learn(page, 'sequence-summary').textContent(), /of 9 frames flipped/);
+      await shoot(4);
+
+      // 5. The same PGD on the clean model and on the defended one.
+      await learn(page, 'chapter-next').click();
+      await chapter(5);
+      const left = await shownRecord(learn(page, 'compare-left'), 2);
+      const right = await shownRecord(learn(page, 'compare-right'), 2);
+      assert.ok(left.model.endsWith(model.file) && right.model.endsWith(defended.file), `${left.model} beside ${right.model}`);
+      const shownSample = manifest.samples.find((s) => left.image.endsWith(s.file));
+      const [nativeLeft, nativeRight] = [model, defended].map((m) => nativeAttack(m, shownSample, 'pgd', 2, 10));
+      assert.equal(left.adversarial.label, nativeLeft.adversarial.label);
+      assert.equal(right.adversarial.label, nativeRight.adversarial.label);
+      assert.ok(left.flipped && !right.flipped, 'the chapter opens on an image the clean model loses and the defended one keeps');
+      await shoot(5);
+
+      // 6. The certificate, run by its button.
+      await learn(page, 'chapter-next').click();
+      await chapter(6);
+      // A certificate needs a model trained with noise: the chapter starts on one.
+      assert.equal(await learn(page, 'learn-model').inputValue(), manifest.models.find((m) => m.training === 'gaussian').id);
+      if (backend === 'cpu') {
+        await learn(page, 'certify-run').click();
+        await page.locator('[data-testid="learn"] [data-testid="certificate"], [data-testid="learn"] [data-testid="certify-error"]').first().waitFor({ timeout: SLOW });
+        assert.equal(await learn(page, 'certify-error').count(), 0);
+      }
+      await shoot(6);
+      // Walking back with the arrow key, and the colour scale for colour-blind viewers.
+      await page.keyboard.press('ArrowLeft');
+      await chapter(5);
+      const turbo = await learn(page, 'compare-right').locator('[data-testid="outcome"]').getAttribute('data-run');
+      await page.locator('[data-testid="colour-scale"]').selectOption('cividis');
+      await page.locator(`[data-testid="learn"] [data-testid="compare-right"] [data-testid="outcome"]:not([data-run="${turbo}"]):not([data-run="0"]) [data-testid="verdict"]`).waitFor({ timeout: SLOW });
+      assert.match(page.url(), /scale=cividis/);
+      if (backend === 'cpu') await page.screenshot({ path: join(SHOTS, 'learn-5-cividis-laptop.png'), fullPage: true });
+    });
+  });
+}
+
+test('url: a shared link restores the same view and numbers; back and forward; presenter keys (CPU fallback)', { timeout: SLOW }, async () => {
+  const other = manifest.samples.filter((s) => s.data === model.data).at(-1);
+  const shared = `${server.origin}/?tab=learn&chapter=2&model=${model.id}&sample=${other.id}&eps=5`;
+  await withBrowser({ webgpu: false }, server.origin, async ({ page }) => {
+    await page.goto(shared);
+    const first = await shownRecord(learn(page, 'chapter-view'), 5);
+    assert.ok(first.image.endsWith(other.file), `${first.image} is the linked sample`);
+    // A fresh page on the same link: the same view and the same numbers.
+    const fresh = await page.context().newPage();
+    await fresh.goto(shared);
+    const again = await shownRecord(learn(fresh, 'chapter-view'), 5);
+    assert.deepEqual(again.adversarial, first.adversarial);
+    assert.deepEqual(again.loss, first.loss);
+    assert.equal(await learn(fresh, 'learn-sample').inputValue(), other.id);
+    assert.equal(await learn(fresh, 'learn-eps').inputValue(), '5');
+    await fresh.close();
+
+    // "Open in the lab" carries the chapter's settings; back returns to the chapter.
+    await learn(page, 'open-lab').click();
+    await page.locator('[data-testid="run"]').waitFor({ state: 'visible' });
+    const lab = new URL(page.url()).searchParams;
+    assert.equal(lab.get('tab'), 'attack');
+    assert.equal(lab.get('eps'), '5');
+    assert.equal(lab.get('sample'), other.id);
+    assert.equal(await page.locator('[data-testid="eps"]').inputValue(), '5');
+    assert.equal(await page.locator(`[data-testid="sample-${other.id}"].active`).count(), 1);
+    // The lab's slider runs a one-step attack again once one has run (here when let go: CPU).
+    await page.locator('[data-testid="run"]').click();
+    await shownRecord(page.locator('[data-testid="outcome"]'), 5);
+    await page.locator('[data-testid="eps"]').fill('6');
+    const moved = await shownRecord(page.locator('[data-testid="outcome"]'), 6);
+    assert.equal(moved.attack, 'fgsm');
+    assert.match(page.url(), /eps=6/);
+    await page.goBack();
+    await page.locator('[data-testid="learn"][data-chapter="2"]').waitFor({ timeout: 10_000 });
+    await page.goForward();
+    await page.locator('[data-testid="run"]').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('[data-testid="learn"]').count(), 0);
+
+    // A bad value in a link is said, and the rest of the link still applies.
+    await page.goto(`${server.origin}/?tab=learn&chapter=2&eps=lots`);
+    assert.match(await page.locator('[data-testid="link-problems"]').textContent(), /eps=lots: not a number/);
+    await page.locator('[data-testid="learn"][data-chapter="2"]').waitFor();
+
+    // Presenter mode from the link: large type; → walks, Space runs, Escape leaves.
+    await page.goto(`${server.origin}/?chapter=1&present=1`);
+    await shownRecord(learn(page, 'chapter-view'));
+    assert.equal(await page.evaluate(() => document.documentElement.classList.contains('presenter')), true);
+    const size = await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
+    assert.ok(size >= 20, `presenter type is ${size} px`);
+    await page.keyboard.press('ArrowRight');
+    await page.locator('[data-testid="learn"][data-chapter="2"]').waitFor({ timeout: 10_000 });
+    await shownRecord(learn(page, 'chapter-view'), 8);
+    const before = await learn(page, 'outcome').getAttribute('data-run');
+    await page.keyboard.press('Space');
+    await page.locator(`[data-testid="learn"] [data-testid="outcome"]:not([data-run="${before}"])`).waitFor({ timeout: 10_000 });
+    await shownRecord(learn(page, 'chapter-view'), 8);
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await page.screenshot({ path: join(SHOTS, 'learn-presenter-projector.png'), fullPage: true });
+    await assertAccessible(page, 'presenter mode');
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !document.documentElement.classList.contains('presenter'));
+    assert.doesNotMatch(page.url(), /present=/);
   });
 });

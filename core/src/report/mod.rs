@@ -4,6 +4,7 @@ mod analysis;
 mod benchmark;
 mod certify;
 mod chart;
+mod colour_scale;
 mod picture;
 mod provenance;
 mod schema;
@@ -16,7 +17,8 @@ pub use chart::{
     certified_accuracy_chart, feature_shift_chart, flip_probability_chart, loss_curve,
     metric_against_eps, models_against_eps, sweep_charts, tsne_chart,
 };
-pub use picture::{amplified_perturbation, heatmap_overlay, png_data_url};
+pub use colour_scale::ColourScale;
+pub use picture::{amplified_perturbation, heatmap_overlay, heatmap_overlay_in, png_data_url};
 pub use provenance::{provenance, sanity_summary, settings_text};
 pub use verdict::{attack_verdict, certify_verdict};
 

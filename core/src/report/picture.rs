@@ -3,6 +3,7 @@
 
 use base64::Engine;
 
+use super::ColourScale;
 use crate::data::Image;
 
 /// The perturbation made visible: mid-grey is zero, full black / white the largest |δ|.
@@ -22,6 +23,11 @@ pub fn amplified_perturbation(clean: &Image, adversarial: &Image) -> Image {
 /// map (blue: its lowest value, red: its highest): normalised per map, the usual way attention and CAM
 /// maps are read (a gate whose sigmoid sits near 0.6 everywhere still shows where it looks).
 pub fn heatmap_overlay(image: &Image, map: &Image) -> Image {
+    heatmap_overlay_in(ColourScale::Turbo, image, map)
+}
+
+/// [`heatmap_overlay`] in another colour scale (the page lets its reader choose).
+pub fn heatmap_overlay_in(scale: ColourScale, image: &Image, map: &Image) -> Image {
     let mut map = map
         .clone()
         .with_channels(1)
@@ -44,18 +50,12 @@ pub fn heatmap_overlay(image: &Image, map: &Image) -> Image {
     let plane = image.height * image.width;
     let mut pixels = vec![0.0; 3 * plane];
     for i in 0..plane {
-        let colour = heat(map.pixels[i]);
+        let colour = scale.rgb(map.pixels[i]);
         for (c, value) in colour.iter().enumerate() {
             pixels[c * plane + i] = 0.5 * rgb.pixels[c * plane + i] + 0.5 * value;
         }
     }
     Image::new(3, image.height, image.width, pixels)
-}
-
-/// Turbo (Google's improved JET, the seed's colour map): dark blue at 0 to dark red at 1.
-fn heat(v: f32) -> [f32; 3] {
-    let c = colorous::TURBO.eval_continuous(v.clamp(0.0, 1.0) as f64);
-    [c.r, c.g, c.b].map(|x| x as f32 / 255.0)
 }
 
 /// The image as a `data:image/png;base64,…` URL.

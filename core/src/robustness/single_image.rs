@@ -148,6 +148,11 @@ pub struct SingleImageOutcome {
     pub attention_clean: Vec<Image>,
     /// The same overlays on the attacked image.
     pub attention_adversarial: Vec<Image>,
+    /// The gates' own maps behind `attention_clean`, for drawing them in another colour scale.
+    pub attention_maps_clean: Vec<Image>,
+    /// The gates' own maps of the attacked image, behind `attention_adversarial` (drawn over the
+    /// clean image, as those are).
+    pub attention_maps_adversarial: Vec<Image>,
     /// Grad-CAM before and after, laid over the images (the maps are in the report).
     pub cam_clean: Image,
     /// Grad-CAM of the attacked image, explaining its own decision.
@@ -161,6 +166,8 @@ struct View {
     probs: Vec<f32>,
     decision: Decision,
     attention: Vec<Image>,
+    /// The maps the overlays draw.
+    maps: Vec<Image>,
     loss: Option<f32>,
 }
 
@@ -180,15 +187,18 @@ async fn view(
     };
     let probs = readback::floats(task::probabilities(model.task(), output.logits)).await?;
     let mut attention = Vec::new();
+    let mut maps = Vec::new();
     for map in output.attention {
         for m in readback::images(map).await? {
             attention.push(heatmap_overlay(shown, &m));
+            maps.push(m);
         }
     }
     Ok(View {
         decision: decision(model.task(), &probs),
         probs,
         attention,
+        maps,
         loss,
     })
 }
@@ -310,6 +320,8 @@ pub async fn attack_single_image(
         adversarial: adversarial_image,
         attention_clean: before.attention,
         attention_adversarial: after.attention,
+        attention_maps_clean: before.maps,
+        attention_maps_adversarial: after.maps,
     })
 }
 
@@ -457,6 +469,18 @@ mod tests {
         assert_eq!(outcome.attention_adversarial.len(), 2);
         let shown = &outcome.attention_clean[0];
         assert_eq!((shown.channels, shown.height, shown.width), (3, 32, 32));
+        // Each overlay is its map drawn over the image, so another scale can draw it again.
+        assert_eq!(outcome.attention_maps_clean.len(), 2);
+        assert_eq!(outcome.attention_maps_adversarial.len(), 2);
+        assert_eq!(
+            *shown,
+            heatmap_overlay(&outcome.clean, &outcome.attention_maps_clean[0])
+        );
+        // The attacked image's maps are drawn over the clean image too, to compare like with like.
+        assert_eq!(
+            outcome.attention_adversarial[1],
+            heatmap_overlay(&outcome.clean, &outcome.attention_maps_adversarial[1])
+        );
         // Grad-CAM beside the attention maps: the maps in the record, their overlays drawn.
         let cam = outcome
             .report

@@ -3,18 +3,22 @@
 use leptos::prelude::*;
 use robustdx_core::attack::Settings;
 use robustdx_core::attack::{ATTACK_INFO, DEFAULT_ATTACK, attack_info};
+use robustdx_core::page_link::{PageLink, PageTab, PageView, SampleRef};
+use robustdx_core::report::ColourScale;
 use robustdx_core::robustness::{SingleImageSettings, open_settings};
 use serde_json::Value;
 use web_sys::File;
 
 use super::certify::CertifyPanel;
 use super::client::WorkerClient;
+use super::compare::{CompareColumns, Comparison};
 use super::files::file_bytes;
 use super::outcome::Outcome;
+use super::replay::Replay;
 use super::sequence::SequencePanel;
 use crate::manifest::{Manifest, ShippedModel, asset_url};
 use crate::protocol::MAX_UPLOAD_BYTES;
-use crate::protocol::{AttackJob, ImageSource};
+use crate::protocol::{AttackJob, BackendKind, ImageSource};
 
 /// The image the visitor chose.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +52,7 @@ pub fn job(
     model: &ShippedModel,
     image: &Chosen,
     settings: SingleImageSettings,
+    colour_scale: ColourScale,
 ) -> (AttackJob, Option<Vec<u8>>) {
     let (image_name, source, upload) = image.for_job();
     let job = AttackJob {
@@ -61,8 +66,27 @@ pub fn job(
         image_name,
         image: source,
         settings,
+        colour_scale,
+        every_frame: false,
     };
     (job, upload)
+}
+
+/// The image a link names, if the manifest has it and it suits `model`; else `model`'s first
+/// sample.
+pub fn linked_sample(
+    manifest: &Manifest,
+    model: &ShippedModel,
+    wanted: Option<&str>,
+) -> Option<Chosen> {
+    let suits = |s: &&crate::manifest::Sample| s.data == model.data;
+    wanted
+        .and_then(|id| manifest.sample(id).filter(suits))
+        .or_else(|| manifest.samples_for(model).next())
+        .map(|s| Chosen::Sample {
+            id: s.id.clone(),
+            file: s.file.clone(),
+        })
 }
 
 /// A data URL for showing the visitor's own file before it is attacked.
@@ -74,39 +98,80 @@ fn object_url(file: &File) -> String {
 pub fn AttackLab(
     client: WorkerClient,
     manifest: RwSignal<Option<Result<Manifest, String>>>,
+    link: RwSignal<PageLink>,
 ) -> impl IntoView {
     view! {
         {move || match manifest.get() {
             None => view! { <p>"Loading the shipped models…"</p> }.into_any(),
             Some(Err(e)) => view! { <p class="error" data-testid="error">{e}</p> }.into_any(),
-            Some(Ok(m)) => view! { <Lab client manifest=m/> }.into_any(),
+            Some(Ok(m)) => view! { <Lab client manifest=m link/> }.into_any(),
         }}
     }
 }
 
+/// The lab's settings live in the page's link (`link.rs`): a copied address opens the same lab,
+/// and back / forward walk its states.
 #[component]
-fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
+fn Lab(client: WorkerClient, manifest: Manifest, link: RwSignal<PageLink>) -> impl IntoView {
     let manifest = StoredValue::new(manifest);
-    let model_id = RwSignal::new(manifest.with_value(|m| m.models[0].id.clone()));
     let model = move || {
+        let id = link.with(|l| l.model.clone());
         manifest.with_value(|m| {
-            m.model(&model_id.get())
-                .cloned()
+            id.and_then(|id| m.model(&id).cloned())
                 .unwrap_or_else(|| m.models[0].clone())
         })
     };
-    let first_sample = move |model: &ShippedModel| {
-        manifest.with_value(|m| {
-            m.samples_for(model).next().map(|s| Chosen::Sample {
-                id: s.id.clone(),
-                file: s.file.clone(),
-            })
-        })
-    };
-    let chosen = RwSignal::new(first_sample(&model()));
-    let attack = RwSignal::new(DEFAULT_ATTACK.to_string());
-    let eps = RwSignal::new(8.0f32);
-    let steps = RwSignal::new(10usize);
+    let chosen = RwSignal::new(None::<Chosen>);
+    // The link names a sample (or an upload, whose bytes it cannot carry): show that one.
+    Effect::new(move || {
+        let m = model();
+        let wanted = link.with(|l| l.sample.clone());
+        let next = match wanted {
+            Some(SampleRef::Upload) => {
+                if !matches!(chosen.get_untracked(), Some(Chosen::Upload { .. })) {
+                    chosen.set(None);
+                }
+                return;
+            }
+            Some(SampleRef::Shipped(id)) => {
+                manifest.with_value(|all| linked_sample(all, &m, Some(&id)))
+            }
+            None => manifest.with_value(|all| linked_sample(all, &m, None)),
+        };
+        if chosen.get_untracked() != next {
+            chosen.set(next);
+        }
+    });
+    let attack = Memo::new(move |_| {
+        link.with(|l| l.attack.clone())
+            .unwrap_or_else(|| DEFAULT_ATTACK.to_string())
+    });
+    let eps = move || link.with(|l| l.eps).unwrap_or(8.0);
+    let steps = move || link.with(|l| l.steps).unwrap_or(10);
+    let scale = move || link.with(|l| l.scale).unwrap_or_default();
+    let compare_id = move || link.with(|l| l.compare.clone());
+    let compare_model =
+        move || compare_id().and_then(|id| manifest.with_value(|m| m.model(&id).cloned()));
+    let comparison = Comparison::new(client);
+    // A link's view (from a tour chapter) brings its panel into sight when the lab opens.
+    Effect::new(move || {
+        let (tab, view) = link.with(|l| (l.tab, l.view));
+        let panel = match view {
+            Some(PageView::Sequence) => "lab-sequence",
+            Some(PageView::Certify) => "lab-certify",
+            _ => return,
+        };
+        if tab == Some(PageTab::Attack) {
+            set_timeout(
+                move || {
+                    if let Some(e) = document().get_element_by_id(panel) {
+                        e.scroll_into_view();
+                    }
+                },
+                std::time::Duration::ZERO,
+            );
+        }
+    });
     // The attack's other settings the visitor changed (the form shows its registry defaults).
     let other = RwSignal::new(Settings::new());
     let upload_error = RwSignal::new(None::<String>);
@@ -127,11 +192,14 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
         let preview = object_url(&file);
         leptos::task::spawn_local(async move {
             match file_bytes(&file).await {
-                Ok(bytes) => chosen.set(Some(Chosen::Upload {
-                    name: file.name(),
-                    bytes,
-                    preview,
-                })),
+                Ok(bytes) => {
+                    chosen.set(Some(Chosen::Upload {
+                        name: file.name(),
+                        bytes,
+                        preview,
+                    }));
+                    link.update(|l| l.sample = Some(SampleRef::Upload));
+                }
                 Err(e) => upload_error.set(Some(e)),
             }
         });
@@ -152,39 +220,79 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
             take_file(file);
         }
     };
-    let run = move |_| {
-        let Some(image) = chosen.get_untracked() else {
-            return;
-        };
+    // Everything a run needs, or the reason it cannot run (said on the page).
+    let prepared = move || -> Option<(AttackJob, Option<Vec<u8>>)> {
+        let image = chosen.get_untracked()?;
         let settings = SingleImageSettings {
             attack: attack.get_untracked(),
-            eps: eps.get_untracked(),
-            steps: steps.get_untracked(),
+            eps: untrack(eps),
+            steps: untrack(steps),
             step_size: None,
             random_start: false,
             settings: other.get_untracked(),
         };
         if let Err(e) = settings.validate() {
             upload_error.set(Some(e.to_string()));
-            return;
+            return None;
         }
-        let (job, upload) = job(&model(), &image, settings);
-        client.submit(job, upload);
+        Some(job(&untrack(model), &image, settings, untrack(scale)))
+    };
+    let run = move |_| {
+        let Some((job, upload)) = prepared() else {
+            return;
+        };
+        match untrack(compare_model) {
+            Some(second) => {
+                let mut other_job = job.clone();
+                other_job.model_url = asset_url(&second.file);
+                other_job.generator_url = job
+                    .generator_url
+                    .as_ref()
+                    .and(second.generator.as_deref().map(asset_url));
+                comparison.start(client, job, other_job, upload);
+            }
+            None => client.submit(job, upload),
+        }
+    };
+    // A moved ε slider runs a one-step attack again, as long as something ran already: while
+    // the slider moves on WebGPU, when it is let go on the CPU (decided by the worker's backend).
+    let live = move || {
+        untrack(compare_model).is_none()
+            && client
+                .run
+                .with_untracked(|r| r.finished.is_some() || r.running)
+            && info(&attack.get_untracked()).is_some_and(|a| !a.stepwise)
+    };
+    let rerun = move || {
+        if live()
+            && let Some((job, upload)) = prepared()
+        {
+            client.submit_latest(job, upload);
+        }
+    };
+    let on_gpu = move || {
+        client
+            .backend
+            .with(|b| b.as_ref().is_some_and(|b| b.kind == BackendKind::Webgpu))
     };
 
     view! {
         <section class="lab">
             <div class="controls">
                 <label>"Model "
-                    <select data-testid="model" on:change=move |ev| {
-                        model_id.set(event_target_value(&ev));
-                        if matches!(chosen.get_untracked(), Some(Chosen::Sample { .. }) | None) {
-                            chosen.set(first_sample(&model()));
-                        }
+                    <select data-testid="model" prop:value=move || model().id on:change=move |ev| {
+                        let id = event_target_value(&ev);
+                        let generator = manifest.with_value(|m| m.model(&id).is_some_and(|m| m.generator.is_some()));
                         let needs = info(&attack.get_untracked()).is_some_and(|a| a.needs_generator);
-                        if model().generator.is_none() && needs {
-                            attack.set(DEFAULT_ATTACK.into());
-                        }
+                        link.update(|l| {
+                            l.model = Some(id);
+                            if l.sample != Some(SampleRef::Upload) {
+                                l.sample = None;
+                            }
+                            if !generator && needs {
+                                l.attack = None;
+                            }
+                        });
                     }>
                         {manifest.with_value(|m| [("Clean models", false), ("Defended models", true)].map(|(label, defended)| view! {
                             <optgroup label=label>
@@ -208,7 +316,8 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                             let selected = { let pick = pick.clone(); move || chosen.get().as_ref() == Some(&pick) };
                             view! {
                                 <button class="sample" class:active=selected data-testid=format!("sample-{}", s.id)
-                                    title=s.truth.clone() on:click=move |_| chosen.set(Some(pick.clone()))>
+                                    title=s.truth.clone() aria-label=format!("sample {}: {}", s.id, s.truth)
+                                    on:click={ let id = s.id.clone(); move |_| link.update(|l| l.sample = Some(SampleRef::Shipped(id.clone()))) }>
                                     <img src=asset_url(&s.file) width="64" height="64" alt=s.truth.clone()/>
                                 </button>
                             }
@@ -229,9 +338,11 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                             on:change=move |ev| {
                                 let name = event_target_value(&ev);
                                 if let Some(entry) = info(&name) {
-                                    if let Some(n) = entry.default_steps() { steps.set(n) }
                                     other.set(Settings::new());
-                                    attack.set(name);
+                                    link.update(|l| {
+                                        if let Some(n) = entry.default_steps() { l.steps = Some(n) }
+                                        l.attack = Some(name);
+                                    });
                                 }
                             }>
                             // The core's registry: a new attack shows up here by being registered.
@@ -243,13 +354,31 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                             }).collect_view()}
                         </select>
                     </label>
-                    <label>{move || format!("ε = {}/255 ", eps.get())}
-                        <input type="range" min="0" max="32" step="1" data-testid="eps" prop:value=move || eps.get().to_string()
-                            on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { eps.set(v) } }/>
+                    <label>{move || format!("ε = {}/255 ", eps())}
+                        <input type="range" min="0" max="32" step="1" data-testid="eps" prop:value=move || eps().to_string()
+                            on:input=move |ev| {
+                                if let Ok(v) = event_target_value(&ev).parse() {
+                                    link.update(|l| l.eps = Some(v));
+                                    if untrack(on_gpu) { rerun() }
+                                }
+                            }
+                            on:change=move |_| if !untrack(on_gpu) { rerun() }/>
                     </label>
                     <label class:hidden=move || info(&attack.get()).and_then(|a| a.default_steps()).is_none()>"steps "
-                        <input type="number" min="1" max="1000" data-testid="steps" prop:value=move || steps.get().to_string()
-                            on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { steps.set(v) } }/>
+                        <input type="number" min="1" max="1000" data-testid="steps" prop:value=move || steps().to_string()
+                            on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { link.update(|l| l.steps = Some(v)) } }/>
+                    </label>
+                    <label>"compare with "
+                        <select data-testid="compare" prop:value=move || compare_id().unwrap_or_default()
+                            on:change=move |ev| {
+                                let id = event_target_value(&ev);
+                                link.update(|l| l.compare = (!id.is_empty()).then_some(id));
+                            }>
+                            <option value="">"no second model"</option>
+                            {manifest.with_value(|m| m.models.iter().map(|s| view! {
+                                <option value=s.id.clone()>{s.title.clone()}</option>
+                            }).collect_view())}
+                        </select>
                     </label>
                     // Every other number or switch of the attack's registry entry, at its default.
                     {move || info(&attack.get()).map(|entry| open_settings(entry).into_iter().map(|(key, default)| {
@@ -263,9 +392,17 @@ fn Lab(client: WorkerClient, manifest: Manifest) -> impl IntoView {
                         on:click=move |_| client.cancel()>"Cancel"</button>
                 </div>
             </div>
-            <Outcome client/>
-            <CertifyPanel client model=Signal::derive(model) chosen/>
-            <SequencePanel client model=Signal::derive(model) chosen/>
+            {move || match compare_model() {
+                Some(second) => view! {
+                    <CompareColumns comparison left=Signal::derive(move || model().title) right=Signal::derive(move || second.title.clone())/>
+                }.into_any(),
+                None => view! {
+                    <Outcome client/>
+                    <Replay run=client.run.into()/>
+                }.into_any(),
+            }}
+            <div id="lab-certify"><CertifyPanel client model=Signal::derive(model) chosen/></div>
+            <div id="lab-sequence"><SequencePanel client model=Signal::derive(model) chosen link/></div>
         </section>
     }
 }

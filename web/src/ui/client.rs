@@ -67,6 +67,15 @@ pub struct Finished {
     pub timing: Timing,
 }
 
+/// One step of a running attack as the worker reported it, kept for replaying.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceStep {
+    pub loss: f32,
+    pub probs: Vec<f32>,
+    /// The iterate as a PNG data URL, when the worker drew this step.
+    pub frame: Option<String>,
+}
+
 /// What the page knows about the current attack.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunState {
@@ -82,6 +91,11 @@ pub struct RunState {
     pub frame_probs: Vec<f32>,
     pub finished: Option<Finished>,
     pub error: Option<String>,
+    /// Every step so far, from the clean image (step 0).
+    pub trace: Vec<TraceStep>,
+    /// The last attack's result, shown while a live re-run (a moved ε slider) is under way so
+    /// the view does not blink empty.
+    pub previous: Option<Finished>,
 }
 
 /// The worker's backend, once it has said.
@@ -100,6 +114,9 @@ pub struct WorkerClient {
     pub certify: RwSignal<CertifyState>,
     /// Said when the worker was stopped or died and a fresh one started.
     pub notice: RwSignal<Option<String>>,
+    /// The attack to run when the current one ends: only the newest of several asked for
+    /// while one runs (a slider moved faster than the attack) is worth running.
+    latest: StoredValue<Option<(AttackJob, Option<Vec<u8>>)>>,
 }
 
 impl WorkerClient {
@@ -111,6 +128,7 @@ impl WorkerClient {
             sequence: RwSignal::new(SequenceState::default()),
             certify: RwSignal::new(CertifyState::default()),
             notice: RwSignal::new(None),
+            latest: StoredValue::new(None),
         };
         client.spawn();
         client
@@ -160,6 +178,7 @@ impl WorkerClient {
     /// Stops the worker (whatever it is running) and starts a fresh one; a job that was running
     /// ends with `message`, which the page also shows.
     fn restart(&self, message: String) {
+        self.latest.set_value(None);
         self.run.update(|r| {
             if r.running {
                 r.running = false;
@@ -210,6 +229,12 @@ impl WorkerClient {
                 r.steps = steps;
                 r.losses.truncate(step);
                 r.losses.push(loss);
+                r.trace.truncate(step);
+                r.trace.push(TraceStep {
+                    loss,
+                    probs: probs.clone(),
+                    frame: adversarial.clone(),
+                });
                 if step == 0 {
                     r.clean_probs = probs.clone();
                 }
@@ -223,18 +248,21 @@ impl WorkerClient {
                 report,
                 pictures,
                 timing,
-            } => self.run.update(|r| {
-                if r.id != id {
-                    return;
-                }
-                r.running = false;
-                r.losses = report.loss.clone();
-                r.finished = Some(Finished {
-                    report: *report,
-                    pictures: *pictures,
-                    timing,
+            } => {
+                self.run.update(|r| {
+                    if r.id != id {
+                        return;
+                    }
+                    r.running = false;
+                    r.losses = report.loss.clone();
+                    r.finished = Some(Finished {
+                        report: *report,
+                        pictures: *pictures,
+                        timing,
+                    });
                 });
-            }),
+                self.run_latest();
+            }
             WorkerMessage::Sequence {
                 id,
                 report,
@@ -295,7 +323,8 @@ impl WorkerClient {
                     }
                     r.running = false;
                     r.error = Some(message);
-                })
+                });
+                self.run_latest();
             }
         }
     }
@@ -304,13 +333,32 @@ impl WorkerClient {
         self.run.with(|r| r.running)
     }
 
+    /// Runs `job` now, or when the running attack ends, in place of any job waiting there.
+    pub fn submit_latest(&self, job: AttackJob, upload: Option<Vec<u8>>) {
+        if self.run.with_untracked(|r| r.running) {
+            self.latest.set_value(Some((job, upload)));
+        } else {
+            self.submit(job, upload);
+        }
+    }
+
+    fn run_latest(&self) {
+        if let Some((job, upload)) = self.latest.try_update_value(|l| l.take()).flatten() {
+            self.submit(job, upload);
+        }
+    }
+
     /// Sends an attack (its id is assigned here); `upload` carries the visitor's image bytes.
     pub fn submit(&self, mut job: AttackJob, upload: Option<Vec<u8>>) {
         job.id = next_id();
+        let previous = self
+            .run
+            .with_untracked(|r| r.finished.clone().or_else(|| r.previous.clone()));
         self.run.set(RunState {
             id: job.id,
             running: true,
             steps: job.settings.steps_taken(),
+            previous,
             ..RunState::default()
         });
         if let Err(e) = post(&Job::Attack(job), upload) {

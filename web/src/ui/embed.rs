@@ -78,6 +78,7 @@ fn configured(
             file: sample.file.clone(),
         },
         settings,
+        Default::default(),
     ))
 }
 

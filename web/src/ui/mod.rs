@@ -7,15 +7,22 @@ mod card;
 mod card_embed;
 mod certify;
 mod client;
+mod compare;
 mod embed;
 mod files;
 mod gallery;
 mod leaderboard;
+mod learn;
+mod link;
 mod outcome;
+mod presenter;
+mod replay;
 mod sequence;
 mod viewer;
 
 use leptos::prelude::*;
+use robustdx_core::page_link::PageTab;
+use robustdx_core::report::ColourScale;
 use web_sys::UrlSearchParams;
 
 pub use client::WorkerClient;
@@ -69,13 +76,14 @@ fn BackendNotice(client: WorkerClient) -> impl IntoView {
     view! { {backend}{notice} }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tab {
-    Attack,
-    Leaderboard,
-    Viewer,
-    Data,
-}
+/// The tabs, in the order the page shows them: the tour first.
+const TABS: [(PageTab, &str, &str); 5] = [
+    (PageTab::Learn, "Learn", "tab-learn"),
+    (PageTab::Attack, "Attack a model", "tab-attack"),
+    (PageTab::Leaderboard, "Leaderboard", "tab-leaderboard"),
+    (PageTab::Viewer, "Open a result file", "tab-viewer"),
+    (PageTab::Data, "Synthetic data", "tab-data"),
+];
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -91,36 +99,58 @@ pub fn App() -> impl IntoView {
         return view! { <embed::EmbedWidget client manifest/> }.into_any();
     }
     let client = WorkerClient::start();
-    let tab = RwSignal::new(Tab::Attack);
+    let state = link::LinkState::start();
+    let link = state.link;
+    let tab = Memo::new(move |_| link.with(|l| l.tab.unwrap_or(PageTab::Learn)));
+    presenter::follow(link);
     // The zoo's cards are fetched when the tab is first opened, and kept.
     let leaderboard_opened = Memo::new(move |opened: Option<&bool>| {
-        opened.copied().unwrap_or(false) || tab.get() == Tab::Leaderboard
+        opened.copied().unwrap_or(false) || tab.get() == PageTab::Leaderboard
     });
-    let tab_button = move |t: Tab, label: &'static str, id: &'static str| {
+    let tabs = TABS.map(|(t, label, id)| {
         view! {
-            <button data-testid=id class:active=move || tab.get() == t on:click=move |_| tab.set(t)>{label}</button>
+            <button data-testid=id class:active=move || tab.get() == t aria-current=move || (tab.get() == t).then_some("page")
+                on:click=move |_| link.update(|l| l.tab = Some(t))>{label}</button>
         }
-    };
+    });
     view! {
         <header>
             <h1>"robustdx"</h1>
             <p class="note">"Testing and hardening medical image classifiers against adversarial attacks. "
                "Everything on this page runs in your browser; no image leaves your machine."</p>
             <BackendNotice client/>
+            {move || {
+                let problems = state.problems.get();
+                (!problems.is_empty()).then(|| view! {
+                    <p class="error" data-testid="link-problems" role="alert">
+                        {format!("The link's settings that could not be used: {}", problems.join("; "))}
+                    </p>
+                })
+            }}
         </header>
-        <nav class="tabs">
-            {tab_button(Tab::Attack, "Attack a model", "tab-attack")}
-            {tab_button(Tab::Leaderboard, "Leaderboard", "tab-leaderboard")}
-            {tab_button(Tab::Viewer, "Open a result file", "tab-viewer")}
-            {tab_button(Tab::Data, "Synthetic data", "tab-data")}
+        <nav class="tabs" aria-label="sections">
+            {tabs}
+            <span class="spacer"></span>
+            <label>"Heat-map colours "
+                <select data-testid="colour-scale" prop:value=move || link.with(|l| l.scale.unwrap_or_default().name())
+                    on:change=move |ev| {
+                        if let Ok(s) = ColourScale::parse(&event_target_value(&ev)) {
+                            link.update(|l| l.scale = Some(s));
+                        }
+                    }>
+                    {ColourScale::ALL.map(|s| view! { <option value=s.name()>{s.name()}</option> })}
+                </select>
+            </label>
+            <presenter::PresenterButton link/>
         </nav>
         <main>
-            <div class:hidden=move || tab.get() != Tab::Attack><attack::AttackLab client manifest/></div>
-            <div class:hidden=move || tab.get() != Tab::Leaderboard>
+            {move || (tab.get() == PageTab::Learn).then(|| view! { <learn::LearnTab client manifest link/> })}
+            <div class:hidden=move || tab.get() != PageTab::Attack><attack::AttackLab client manifest link/></div>
+            <div class:hidden=move || tab.get() != PageTab::Leaderboard>
                 {move || leaderboard_opened.get().then(|| view! { <leaderboard::LeaderboardTab manifest/> })}
             </div>
-            <div class:hidden=move || tab.get() != Tab::Viewer><viewer::ResultsViewer/></div>
-            {move || (tab.get() == Tab::Data).then(|| view! { <gallery::SyntheticGallery/> })}
+            <div class:hidden=move || tab.get() != PageTab::Viewer><viewer::ResultsViewer/></div>
+            {move || (tab.get() == PageTab::Data).then(|| view! { <gallery::SyntheticGallery/> })}
         </main>
         <footer>{concat!("robustdx ", env!("CARGO_PKG_VERSION"))}
             " · models trained by the robustdx command line on synthetic data; not for clinical use"</footer>

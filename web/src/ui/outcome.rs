@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use robustdx_core::report::loss_curve;
 
-use super::client::{RunState, WorkerClient};
+use super::client::{Finished, RunState, WorkerClient};
 
 /// One bar per class (or finding) with its probability.
 #[component]
@@ -42,15 +42,40 @@ fn figure(src: String, caption: String, testid: &'static str) -> impl IntoView {
 /// The whole outcome of the client's current run, live while it runs.
 #[component]
 pub fn Outcome(client: WorkerClient) -> impl IntoView {
-    let run = client.run;
+    view! { <RunOutcome run=client.run.into()/> }
+}
+
+/// The result a view shows: the finished one, or while a one-step attack re-runs (a moved ε
+/// slider) the one before it, so the view changes in place instead of blinking empty.
+fn shown(r: &RunState) -> Option<&Finished> {
+    r.finished.as_ref().or_else(|| {
+        (r.running && r.steps <= 1)
+            .then_some(r.previous.as_ref())
+            .flatten()
+    })
+}
+
+/// What the run in `run` did; `clean_only` shows the model's decision on the clean image and
+/// its Grad-CAM alone (the tour's first chapter).
+#[component]
+pub fn RunOutcome(run: Signal<RunState>, #[prop(optional)] clean_only: bool) -> impl IntoView {
     let status = move || {
         run.with(|r: &RunState| {
             if let Some(e) = &r.error {
                 return view! { <p class="error" data-testid="error" role="alert">{e.clone()}</p> }.into_any();
             }
             let step = r.losses.len().saturating_sub(1);
-            match (&r.finished, r.running) {
-                (Some(f), _) => {
+            match (shown(r), r.running) {
+                (Some(f), _) if clean_only => {
+                    let rep = &f.report;
+                    let top = rep.clean.probs.iter().fold(0.0f32, |m, p| m.max(*p));
+                    view! {
+                        <p class="verdict" data-testid="verdict">
+                            {format!("The model says {} (probability {top:.3}).", rep.clean.label)}
+                        </p>
+                    }.into_any()
+                }
+                (Some(f), running) => {
                     let rep = &f.report;
                     let verdict = if rep.flipped {
                         format!("The prediction flipped: {} → {}.", rep.clean.label, rep.adversarial.label)
@@ -58,7 +83,8 @@ pub fn Outcome(client: WorkerClient) -> impl IntoView {
                         format!("The prediction held: {}.", rep.clean.label)
                     };
                     view! {
-                        <p class="verdict" class:flipped=rep.flipped data-testid="verdict">{verdict}
+                        <p class="verdict" class:flipped=rep.flipped class:stale=running data-testid=if running { "verdict-previous" } else { "verdict" }
+                            data-eps=rep.settings.eps.to_string()>{verdict}
                             {format!(" ‖δ‖∞ = {:.2}/255. {} on {}: {:.0} ms in all, {:.1} ms per step{}.",
                                 rep.linf, rep.settings.attack.to_uppercase(), rep.backend, f.timing.total_ms, f.timing.per_step_ms,
                                 f.timing.cam_ms.map_or(String::new(), |ms| format!(", Grad-CAM {ms:.0} ms")))}
@@ -73,8 +99,16 @@ pub fn Outcome(client: WorkerClient) -> impl IntoView {
     };
     let pictures = move || {
         run.with(|r| {
-            if let Some(f) = &r.finished {
+            if let Some(f) = shown(r) {
                 let p = &f.pictures;
+                if clean_only {
+                    return view! {
+                        <div class="pictures">
+                            {figure(p.clean.clone(), "the image".into(), "clean-image")}
+                            {figure(p.cam_clean.clone(), "Grad-CAM: where the decision comes from".into(), "cam-clean")}
+                        </div>
+                    }.into_any();
+                }
                 let attention = p.attention_clean.iter().zip(&p.attention_adversarial).enumerate().map(|(k, (a, b))| view! {
                     {figure(a.clone(), format!("attention {} before", k + 1), "attention-clean")}
                     {figure(b.clone(), format!("attention {} after", k + 1), "attention-adversarial")}
@@ -98,23 +132,42 @@ pub fn Outcome(client: WorkerClient) -> impl IntoView {
     };
     let bars = move || {
         run.with(|r| {
-            if r.class_names.is_empty() {
+            let finished = shown(r);
+            let class_names = finished.map_or(r.class_names.clone(), |f| f.report.class_names.clone());
+            if class_names.is_empty() {
                 return ().into_any();
             }
-            let after = r.finished.as_ref().map_or(r.frame_probs.clone(), |f| f.report.adversarial.probs.clone());
+            let before = finished.map_or(r.clean_probs.clone(), |f| f.report.clean.probs.clone());
+            if clean_only {
+                return view! {
+                    <div class="bars-pair">
+                        <PredictionBars title="the model's probabilities" class_names probs=before testid="bars-clean"/>
+                    </div>
+                }.into_any();
+            }
+            let after = finished.map_or(r.frame_probs.clone(), |f| f.report.adversarial.probs.clone());
             view! {
                 <div class="bars-pair">
-                    <PredictionBars title="before" class_names=r.class_names.clone() probs=r.clean_probs.clone() testid="bars-clean"/>
-                    <PredictionBars title="after" class_names=r.class_names.clone() probs=after testid="bars-adversarial"/>
+                    <PredictionBars title="before" class_names=class_names.clone() probs=before testid="bars-clean"/>
+                    <PredictionBars title="after" class_names probs=after testid="bars-adversarial"/>
                 </div>
             }.into_any()
         })
     };
     let chart = move || {
         run.with(|r| {
-            (r.losses.len() > 1).then(|| {
+            (!clean_only && r.losses.len() > 1).then(|| {
                 let svg = loss_curve(&r.losses, r.steps).unwrap_or_default();
                 view! { <div class="chart" data-testid="loss-chart" inner_html=svg></div> }
+            })
+        })
+    };
+    // The record itself, for a reader's "view source" and the browser tests' comparisons.
+    let record = move || {
+        run.with(|r| {
+            r.finished.as_ref().map(|f| {
+                let text = serde_json::to_string(&f.report).unwrap_or_default();
+                view! { <pre class="hidden" data-testid="report-json">{text}</pre> }
             })
         })
     };
@@ -123,6 +176,7 @@ pub fn Outcome(client: WorkerClient) -> impl IntoView {
             {status}
             {pictures}
             <div class="numbers">{bars}{chart}</div>
+            {record}
         </section>
     }
 }

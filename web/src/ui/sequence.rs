@@ -3,6 +3,7 @@
 //! The worker runs the core's `image_sequence`, as `robustdx benchmark --image` does natively.
 
 use leptos::prelude::*;
+use robustdx_core::page_link::PageLink;
 use robustdx_core::perturb::{PERTURBATIONS, Reference, perturbation};
 
 use super::attack::Chosen;
@@ -13,7 +14,11 @@ use crate::protocol::SequenceJob;
 /// Frames per sequence, as the seed study's benchmark.
 const FRAMES: usize = 10;
 
-fn sequence_job(
+/// The kind the view starts with: the plainest of everyday changes.
+pub const FIRST_KIND: &str = "gaussian_noise";
+
+/// The job for `model`, `image` and the sequence `kind`, keyed by `seed`.
+pub fn sequence_job(
     model: &ShippedModel,
     image: &Chosen,
     kind: String,
@@ -37,9 +42,11 @@ pub fn SequencePanel(
     client: WorkerClient,
     model: Signal<ShippedModel>,
     chosen: RwSignal<Option<Chosen>>,
+    link: RwSignal<PageLink>,
 ) -> impl IntoView {
-    let kind = RwSignal::new("gaussian_noise".to_string());
-    let seed = RwSignal::new(0u64);
+    let kind = RwSignal::new(FIRST_KIND.to_string());
+    // The seed is part of the page's link.
+    let seed = Signal::derive(move || link.with(|l| l.seed).unwrap_or(0));
     let about = move || {
         perturbation(&kind.get()).map_or(String::new(), |k| {
             format!("{}; frame i: {}", k.about(), k.schedule().describe())
@@ -74,7 +81,7 @@ pub fn SequencePanel(
                 </label>
                 <label>"seed "
                     <input type="number" min="0" class="narrow" data-testid="perturb-seed" prop:value=move || seed.get().to_string()
-                        on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { seed.set(v) } }/>
+                        on:input=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { link.update(|l| l.seed = Some(v)) } }/>
                 </label>
                 <button class="run" data-testid="perturb-run" on:click=run
                     disabled=move || client.backend.get().is_none() || sequence.with(|s| s.running) || chosen.get().is_none()>
