@@ -32,13 +32,18 @@ pub fn predict(
     })
 }
 
-/// A model can only be evaluated on data of its own task and classes.
-pub(crate) fn check_compatible(model: &DiagnosticModel, data: &dyn Dataset) -> Result<()> {
+/// A model can only be evaluated (or trained further) on data of its own task and classes, in
+/// the same order: a head made for other classes would be scored or trained on the wrong targets.
+pub fn check_compatible(model: &DiagnosticModel, data: &dyn Dataset) -> Result<()> {
     let (card, info) = (&model.card, data.info());
     if card.task != info.task || card.class_names != info.class_names {
         return Err(Error::invalid(format!(
-            "the model predicts {} {:?} but {} holds {} {:?}",
-            card.task, card.class_names, info.name, info.task, info.class_names
+            "the model predicts {} classes {} but {} holds {} classes {}",
+            card.task,
+            card.class_names.join(", "),
+            info.name,
+            info.task,
+            info.class_names.join(", ")
         )));
     }
     if data.is_empty() {

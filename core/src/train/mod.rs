@@ -9,8 +9,7 @@ mod resume;
 mod trainer;
 
 pub use config::{OptimizerKind, Schedule, Selection, TrainConfig, TrainingRecipe};
-pub(crate) use evaluate::check_compatible;
-pub use evaluate::predict;
+pub use evaluate::{check_compatible, predict};
 pub use loss::ClassificationLoss;
 pub(crate) use loss::log_sigmoid;
 pub use resume::{ContinuedSetting, RecipeChange, ResumeRefusal};

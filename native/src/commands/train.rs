@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
-use robustdx_core::data::{DataSplits, Dataset, DatasetInfo, Subset, holdout_split};
+use robustdx_core::data::{DataSplits, Dataset, Subset, holdout_split};
 use robustdx_core::defense::{DefenseSpec, defense_entry};
 use robustdx_core::metrics;
 use robustdx_core::model::{DiagnosticModel, architecture};
@@ -14,7 +14,7 @@ use robustdx_core::registry::parse_assignments;
 use robustdx_core::robustness::sha256_hex;
 use robustdx_core::train::{
     ClassificationLoss, OptimizerKind, RecipeChange, ResumeRefusal, Schedule, Selection,
-    TrainConfig, Trainer, TrainingRecipe, predict,
+    TrainConfig, Trainer, TrainingRecipe, check_compatible, predict,
 };
 use serde_json::{Map, Value, json};
 
@@ -325,24 +325,6 @@ pub struct TrainJob {
     pub eval: bool,
 }
 
-/// A model to fine-tune must have the data's task and classes, in the data's order: a head
-/// trained for other classes would be trained on the wrong targets without a word.
-fn check_fits(model: &DiagnosticModel, data: &DatasetInfo) -> anyhow::Result<()> {
-    let card = &model.card;
-    anyhow::ensure!(
-        card.task == data.task && card.class_names == data.class_names,
-        "--init: the model is a {} model of classes {}; {} is a {} task of classes {} \
-         (import the model with --classes {} in its head's order, or train a fresh one)",
-        card.task,
-        card.class_names.join(", "),
-        data.name,
-        data.task,
-        data.class_names.join(", "),
-        data.class_names.join(",")
-    );
-    Ok(())
-}
-
 fn checkpoint_path(out: &Path) -> PathBuf {
     let mut name = out.as_os_str().to_owned();
     name.push(".ckpt");
@@ -469,7 +451,14 @@ pub fn train(job: TrainJob, device: &Device) -> anyhow::Result<DiagnosticModel> 
         }
         Start::FineTune(model) => {
             device.seed(job.config.seed);
-            check_fits(&model, train.info())?;
+            // Checked before the first epoch too; here the message can say how to mend it.
+            check_compatible(&model, train).map_err(|e| {
+                anyhow::anyhow!(
+                    "--init: {e} (import the model with --classes {} in its head's order, or \
+                     train a fresh one)",
+                    train.info().class_names.join(",")
+                )
+            })?;
             Trainer::new(*model, job.config, &train.info().name, device)?
         }
     };
