@@ -446,6 +446,37 @@ mod tests {
         assert_ne!(first, one, "per-part statistics");
     }
 
+    /// A data-parallel run interrupted after its first epoch and resumed from the checkpoint
+    /// ends with the weights of the uninterrupted run.
+    #[test]
+    fn a_resumed_data_parallel_run_continues_exactly() {
+        let data = LeftRight::new(8, 32);
+        let config = TrainConfig {
+            epochs: 2,
+            batch_size: 4,
+            optimizer: OptimizerKind::Sgd,
+            learning_rate: 0.05,
+            recipe: TrainingRecipe {
+                devices: 2,
+                ..TrainingRecipe::default()
+            },
+            ..TrainConfig::default()
+        };
+        let fresh = || Trainer::new(convnext(&data), config.clone(), &data.info.name, &cpu());
+        let mut straight = fresh().unwrap();
+        straight.train_epoch(&data, &mut |_| {}).unwrap();
+        straight.train_epoch(&data, &mut |_| {}).unwrap();
+
+        let mut interrupted = fresh().unwrap();
+        interrupted.train_epoch(&data, &mut |_| {}).unwrap();
+        let bytes = interrupted.checkpoint().unwrap();
+        let mut resumed = Trainer::resume(&bytes, "run.ckpt", &cpu()).unwrap();
+        assert_eq!(resumed.config.recipe.devices, 2);
+        resumed.train_epoch(&data, &mut |_| {}).unwrap();
+        assert_eq!(resumed.history, straight.history);
+        assert_eq!(floats(&resumed.finish(8)), floats(&straight.finish(8)));
+    }
+
     #[test]
     fn replicas_go_where_the_recipe_says() {
         let data = LeftRight::new(4, 16);
