@@ -114,6 +114,8 @@ fn two_devices_train_a_model_whose_recipe_says_so() {
     let training = &dir.json("e.json")["model"]["training"];
     assert_eq!(training["devices"], 2, "{training}");
     assert_eq!(training["epochs"], 1, "{training}");
+    let listed = dir.robustdx(["models", "m.bpk"]).run_ok();
+    assert!(listed.contains("data-parallel on 2 devices"), "{listed}");
 }
 
 #[test]
