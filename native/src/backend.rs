@@ -66,23 +66,34 @@ pub fn replicas(main: &Device, devices: usize) -> anyhow::Result<Vec<Device>> {
     }
     let mut replicas = vec![main.clone()];
     for index in 1..devices {
-        let (device, setup) = Device::wgpu_options()
-            .device_kind(DeviceKind::DiscreteGpu(index))
-            .init_with_setup()
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "--devices {devices}: wgpu has no discrete GPU {index} for replica {} ({e})",
-                    index + 1
-                )
-            })?;
-        eprintln!(
-            "devices: replica {} on {}",
-            index + 1,
-            setup.adapter.get_info().name
-        );
+        let (device, name) = discrete_gpu(index).map_err(|e| {
+            anyhow::anyhow!(
+                "--devices {devices}: wgpu has no discrete GPU {index} for replica {} ({e})",
+                index + 1
+            )
+        })?;
+        eprintln!("devices: replica {} on {name}", index + 1);
         replicas.push(device);
     }
     Ok(replicas)
+}
+
+/// wgpu's discrete GPU `index` and its adapter's name, set up once per process like
+/// [`init_wgpu`]'s device (`compare defenses` trains several models).
+fn discrete_gpu(index: usize) -> anyhow::Result<(Device, String)> {
+    type Setups = std::collections::BTreeMap<usize, Result<(Device, String), String>>;
+    static GPUS: std::sync::Mutex<Setups> = std::sync::Mutex::new(Setups::new());
+    let mut gpus = GPUS.lock().unwrap_or_else(|e| e.into_inner());
+    gpus.entry(index)
+        .or_insert_with(|| {
+            Device::wgpu_options()
+                .device_kind(DeviceKind::DiscreteGpu(index))
+                .init_with_setup()
+                .map(|(device, setup)| (device, setup.adapter.get_info().name))
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 /// A wgpu adapter, described for people.

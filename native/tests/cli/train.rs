@@ -137,6 +137,37 @@ fn a_device_count_that_cannot_cut_the_batch_is_refused() {
         .fails_with(&["--devices", "not a whole number"]);
 }
 
+/// On wgpu the second replica needs a second GPU: without one (lavapipe alone, here) the run
+/// stops with a message naming the flag and the missing GPU, not a panic, before training.
+#[test]
+fn two_devices_on_wgpu_need_a_second_gpu() {
+    let dir = Dir::new();
+    let run = dir
+        .robustdx([
+            "--backend",
+            "wgpu",
+            "train",
+            "--data",
+            "synth-derm:n=8,size=32",
+        ])
+        .args(["--image-size", "32", "--width", "4", "--epochs", "1"])
+        .args(["--batch-size", "4", "--devices", "2", "--out", "m.bpk"]);
+    let output = run.output();
+    if output.status.success() {
+        // A machine with two GPUs trains.
+        assert!(dir.exists("m.bpk"));
+        return;
+    }
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!said.contains("panicked"), "{said}");
+    assert!(
+        said.contains("--devices 2: wgpu has no discrete GPU 1 for replica 2")
+            || said.contains("--backend wgpu: no wgpu adapter"),
+        "{said}"
+    );
+    assert!(!dir.exists("m.bpk"));
+}
+
 #[test]
 fn a_resumed_run_keeps_its_device_count() {
     let dir = Dir::new();
