@@ -49,6 +49,53 @@ pub fn select(choice: BackendChoice) -> anyhow::Result<Device> {
     }
 }
 
+/// The devices of `devices` data-parallel replicas, `main` first. The CPU backend has one
+/// device: the replicas share it, each on a thread of its own. On wgpu the others are discrete
+/// GPUs 1 to `devices` − 1 (`main` being wgpu's default, the first high-power GPU); a missing
+/// one is an error rather than a second replica on a busy GPU.
+pub fn replicas(main: &Device, devices: usize) -> anyhow::Result<Vec<Device>> {
+    if devices == 1 {
+        return Ok(vec![main.clone()]);
+    }
+    if backend_name(main) == "cpu" {
+        eprintln!(
+            "devices: {devices} replicas on the one CPU device, each batch in {devices} parts on \
+             {devices} threads"
+        );
+        return Ok(vec![main.clone(); devices]);
+    }
+    let mut replicas = vec![main.clone()];
+    for index in 1..devices {
+        let (device, name) = discrete_gpu(index).map_err(|e| {
+            anyhow::anyhow!(
+                "--devices {devices}: wgpu has no discrete GPU {index} for replica {} ({e})",
+                index + 1
+            )
+        })?;
+        eprintln!("devices: replica {} on {name}", index + 1);
+        replicas.push(device);
+    }
+    Ok(replicas)
+}
+
+/// wgpu's discrete GPU `index` and its adapter's name, set up once per process like
+/// [`init_wgpu`]'s device (`compare defenses` trains several models).
+fn discrete_gpu(index: usize) -> anyhow::Result<(Device, String)> {
+    type Setups = std::collections::BTreeMap<usize, Result<(Device, String), String>>;
+    static GPUS: std::sync::Mutex<Setups> = std::sync::Mutex::new(Setups::new());
+    let mut gpus = GPUS.lock().unwrap_or_else(|e| e.into_inner());
+    gpus.entry(index)
+        .or_insert_with(|| {
+            Device::wgpu_options()
+                .device_kind(DeviceKind::DiscreteGpu(index))
+                .init_with_setup()
+                .map(|(device, setup)| (device, setup.adapter.get_info().name))
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
 /// A wgpu adapter, described for people.
 #[derive(Debug, Clone)]
 pub struct Adapter {

@@ -167,6 +167,9 @@ impl TrainingSummary {
         if r.balance {
             text += ", class-balanced";
         }
+        if r.devices > 1 {
+            text += &format!(", data-parallel on {} devices", r.devices);
+        }
         if let Some(start) = &r.fine_tuned_from {
             text += &format!(", fine-tuned from {}", &start[..start.len().min(12)]);
         }

@@ -109,7 +109,7 @@ impl Selection {
 /// How the weights are fitted besides epochs, batch size and learning rate: the objective and the
 /// recipe real data needs. A model card records it as the run had it. Every field has a default,
 /// so cards and checkpoints written before it read as clean cross-entropy training.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingRecipe {
     /// The training objective.
     #[serde(default)]
@@ -137,6 +137,36 @@ pub struct TrainingRecipe {
     /// or earlier model); absent for a model trained from fresh weights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fine_tuned_from: Option<String>,
+    /// Data parallelism: each batch cut into this many parts, one per device, their gradients
+    /// summed (`train/data_parallel.rs`). Part of the recipe because batch norm normalises each
+    /// part by its own statistics, which can change the numbers. Absent (in every file written
+    /// before it existed, and for one device): 1.
+    #[serde(default = "one_device", skip_serializing_if = "is_one_device")]
+    pub devices: usize,
+}
+
+fn one_device() -> usize {
+    1
+}
+
+fn is_one_device(devices: &usize) -> bool {
+    *devices == 1
+}
+
+impl Default for TrainingRecipe {
+    fn default() -> Self {
+        Self {
+            defense: DefenseSpec::default(),
+            loss: ClassificationLoss::default(),
+            schedule: Schedule::default(),
+            weight_decay: 0.0,
+            nesterov: false,
+            augment: false,
+            balance: false,
+            fine_tuned_from: None,
+            devices: one_device(),
+        }
+    }
 }
 
 /// Hyper-parameters of a training run.
@@ -194,6 +224,16 @@ impl TrainConfig {
             return Err(Error::invalid(format!(
                 "--weight-decay must be ≥ 0, got {}",
                 recipe.weight_decay
+            )));
+        }
+        if recipe.devices == 0 {
+            return Err(Error::invalid("--devices must be at least 1"));
+        }
+        if recipe.devices > self.batch_size {
+            return Err(Error::invalid(format!(
+                "--devices {} would cut a batch of {} images into parts with no image: use at \
+                 most {} devices or a --batch-size of at least {}",
+                recipe.devices, self.batch_size, self.batch_size, recipe.devices
             )));
         }
         if recipe.nesterov && self.optimizer != OptimizerKind::Sgd {
@@ -295,6 +335,25 @@ mod tests {
         assert!((config.learning_rate_at(1.0) - 1e-5).abs() < 1e-16);
     }
 
+    /// Files written before `devices` existed, and one-device runs, have no `devices` key: the
+    /// model files of one-device runs stay byte for byte what they were.
+    #[test]
+    fn one_device_is_what_a_recipe_without_devices_reads_as() {
+        let one = TrainingRecipe::default();
+        assert_eq!(one.devices, 1);
+        let json = serde_json::to_value(&one).unwrap();
+        assert!(json.get("devices").is_none(), "{json}");
+        assert_eq!(serde_json::from_value::<TrainingRecipe>(json).unwrap(), one);
+
+        let two = TrainingRecipe {
+            devices: 2,
+            ..TrainingRecipe::default()
+        };
+        let json = serde_json::to_value(&two).unwrap();
+        assert_eq!(json["devices"], 2);
+        assert_eq!(serde_json::from_value::<TrainingRecipe>(json).unwrap(), two);
+    }
+
     #[test]
     fn bad_hyper_parameters_are_rejected() {
         for bad in [
@@ -334,6 +393,21 @@ mod tests {
                         every: 0,
                         factor: 0.1,
                     },
+                    ..TrainingRecipe::default()
+                },
+                ..TrainConfig::default()
+            },
+            TrainConfig {
+                recipe: TrainingRecipe {
+                    devices: 0,
+                    ..TrainingRecipe::default()
+                },
+                ..TrainConfig::default()
+            },
+            TrainConfig {
+                batch_size: 4,
+                recipe: TrainingRecipe {
+                    devices: 5,
                     ..TrainingRecipe::default()
                 },
                 ..TrainConfig::default()

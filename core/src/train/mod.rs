@@ -3,6 +3,7 @@
 
 mod checkpoint;
 mod config;
+mod data_parallel;
 mod evaluate;
 mod loss;
 mod resume;

@@ -51,7 +51,7 @@ pub enum ResumeRefusal {
 type Setting = (&'static str, fn(&TrainConfig) -> String);
 
 /// The recipe: what a run keeps from its first epoch to its last.
-const RECIPE: [Setting; 10] = [
+const RECIPE: [Setting; 11] = [
     // Before the defense, whose description also shows it: the refusal names the flag.
     ("convention", |c| {
         format!("{:?}", c.recipe.defense.convention).to_lowercase()
@@ -65,6 +65,8 @@ const RECIPE: [Setting; 10] = [
     ("balance", |c| c.recipe.balance.to_string()),
     ("select", |c| c.select.describe()),
     ("optimizer", |c| c.optimizer.to_string()),
+    // Batch norm normalises each device's part by its own statistics.
+    ("devices", |c| c.recipe.devices.to_string()),
 ];
 
 /// What may change between sessions of one run.
@@ -165,6 +167,21 @@ mod tests {
         assert_eq!((epochs.setting, epochs.was.as_str()), ("epochs", "2"));
         assert!(epochs.changed() && !continued[1].changed());
         assert_eq!(run.config.epochs, 5);
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_its_number_of_devices() {
+        let mut run = trainer();
+        let mut asked = run.config.clone();
+        asked.recipe.devices = 2;
+        assert_eq!(
+            run.continue_with("synth-derm", asked).unwrap_err(),
+            ResumeRefusal::Recipe(RecipeChange {
+                setting: "devices",
+                asked: "2".into(),
+                run: "1".into(),
+            })
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::data_parallel;
 use super::evaluate::check_compatible;
 use super::{Selection, TrainConfig, predict};
 use crate::attack::{ProjectedGradientDescent, SampleKeys};
@@ -73,6 +74,9 @@ pub struct Trainer {
     pub(crate) best: Option<BestEpoch>,
     /// The plain device (the model lives on its autodiff version).
     device: Device,
+    /// The plain device of each replica, one per part of a batch (the recipe's `devices`); the
+    /// first is `device`.
+    devices: Vec<Device>,
     /// Labels of the training split, read once for class balancing.
     labels: Option<Vec<Label>>,
 }
@@ -86,6 +90,7 @@ impl Trainer {
         device: &Device,
     ) -> Result<Self> {
         config.validate()?;
+        let devices = vec![device.clone(); config.recipe.devices];
         Ok(Self {
             optimizer: config.optimizer(),
             model: model.trainable(device),
@@ -95,8 +100,29 @@ impl Trainer {
             data_name: data_name.to_string(),
             best: None,
             device: device.clone(),
+            devices,
             labels: None,
         })
+    }
+
+    /// Puts the recipe's replicas on `devices` (one GPU each), the first being the trainer's
+    /// own; until then they all share the trainer's device, each part on a thread of its own
+    /// (what one CPU device does).
+    pub fn place_replicas(&mut self, devices: Vec<Device>) -> Result<()> {
+        let wanted = self.config.recipe.devices;
+        if devices.len() != wanted {
+            return Err(Error::invalid(format!(
+                "the run trains on {wanted} devices, {} were given",
+                devices.len()
+            )));
+        }
+        if devices.first() != Some(&self.device) {
+            return Err(Error::invalid(
+                "the first device of a data-parallel run is the one its model lives on",
+            ));
+        }
+        self.devices = devices;
+        Ok(())
     }
 
     /// Whether every epoch of the config has run.
@@ -170,7 +196,7 @@ impl Trainer {
             // independent, and each draw of an image gets its own random start.
             let first = index * batch_size;
             let keys = SampleKeys::new(epoch_seed, keys[first..first + rows].to_vec());
-            let loss = defense.loss(&TrainingBatch {
+            let batch = TrainingBatch {
                 model: &self.model,
                 device: &self.device,
                 images: batch.images,
@@ -180,9 +206,21 @@ impl Trainer {
                 batch_key: epoch_seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
                 loss: self.config.recipe.loss,
                 attacked: Default::default(),
-            })?;
-            let grads = GradientsParams::from_grads(loss.backward(), &self.model.network);
-            let weighted = loss.detach().without_autodiff().mul_scalar(rows as f32);
+            };
+            let (loss, grads) = match self.devices.as_slice() {
+                [_] => {
+                    let loss = defense.loss(&batch)?;
+                    let grads = GradientsParams::from_grads(loss.backward(), &self.model.network);
+                    (loss.detach().without_autodiff(), grads)
+                }
+                devices => {
+                    let step = data_parallel::step(&batch, &self.config.recipe.defense, devices)?;
+                    drop(batch);
+                    self.model.network = step.statistics.apply(self.model.network.clone());
+                    (step.loss, step.grads)
+                }
+            };
+            let weighted = loss.mul_scalar(rows as f32);
             unread = Some(match unread.take() {
                 Some((sum, n, first)) => (sum + weighted, n + rows, first),
                 None => (weighted, rows, index),

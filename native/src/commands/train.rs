@@ -136,6 +136,12 @@ pub struct TrainArgs {
     /// The architecture's narrow CPU-sized variant (its tiny width and input size)
     #[arg(long, conflicts_with = "width")]
     tiny: bool,
+    /// Data parallelism: each batch cut into N equal parts, one model replica per part, their
+    /// gradients summed for one step. On the CPU the replicas share its one device, each part
+    /// on a thread of its own; on wgpu they are GPUs. Batch norm normalises each part on its
+    /// own, so the count is part of the recipe [default: 1; with --resume: the run's own]
+    #[arg(long, value_parser = positive, value_name = "N")]
+    devices: Option<usize>,
     /// Seeds weight initialisation and shuffling: same seed, same model
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -257,6 +263,7 @@ impl TrainArgs {
                 augment: self.augment || r.augment,
                 balance: self.balance || r.balance,
                 fine_tuned_from: r.fine_tuned_from.clone(),
+                devices: self.devices.unwrap_or(r.devices),
             },
             select,
         };
@@ -462,6 +469,7 @@ pub fn train(job: TrainJob, device: &Device) -> anyhow::Result<DiagnosticModel> 
             Trainer::new(*model, job.config, &train.info().name, device)?
         }
     };
+    trainer.place_replicas(backend::replicas(device, trainer.config.recipe.devices)?)?;
     let config = &trainer.config;
     eprintln!(
         "training {} ({} parameters, {}x{} input) on {} ({} images, {} task, classes: {})",

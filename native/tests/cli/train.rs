@@ -88,6 +88,97 @@ fn a_resumed_training_keeps_its_own_epochs() {
     assert_eq!(dir.json("e.json")["model"]["training"]["epochs"], 5);
 }
 
+/// `--devices 2` on the CPU: two replicas share its one device, and the model's card records
+/// the count as part of the recipe.
+#[test]
+fn two_devices_train_a_model_whose_recipe_says_so() {
+    let dir = Dir::new();
+    let said = dir
+        .robustdx([
+            "train",
+            "--data",
+            DATA,
+            "--image-size",
+            "32",
+            "--width",
+            "4",
+        ])
+        .args(["--epochs", "1", "--batch-size", "16", "--devices", "2"])
+        .args(["--out", "m.bpk", "--no-eval"])
+        .run_ok();
+    assert!(said.contains("2 replicas on the one CPU device"), "{said}");
+    dir.robustdx([
+        "eval", "--model", "m.bpk", "--data", DATA, "--json", "e.json",
+    ])
+    .run_ok();
+    let training = &dir.json("e.json")["model"]["training"];
+    assert_eq!(training["devices"], 2, "{training}");
+    assert_eq!(training["epochs"], 1, "{training}");
+    let listed = dir.robustdx(["models", "m.bpk"]).run_ok();
+    assert!(listed.contains("data-parallel on 2 devices"), "{listed}");
+}
+
+#[test]
+fn a_device_count_that_cannot_cut_the_batch_is_refused() {
+    let dir = Dir::new();
+    let train = || dir.robustdx(["train", "--data", "synth-derm:n=8", "--out", "x.bpk"]);
+    train()
+        .args(["--devices", "0"])
+        .fails_with(&["--devices", "at least 1"]);
+    train()
+        .args(["--devices", "9", "--batch-size", "8"])
+        .fails_with(&[
+            "--devices 9",
+            "batch of 8 images",
+            "--batch-size of at least 9",
+        ]);
+    train()
+        .args(["--devices", "two"])
+        .fails_with(&["--devices", "not a whole number"]);
+}
+
+/// On wgpu the second replica needs a second GPU: without one (lavapipe alone, here) the run
+/// stops with a message naming the flag and the missing GPU, not a panic, before training.
+#[test]
+fn two_devices_on_wgpu_need_a_second_gpu() {
+    let dir = Dir::new();
+    let run = dir
+        .robustdx([
+            "--backend",
+            "wgpu",
+            "train",
+            "--data",
+            "synth-derm:n=8,size=32",
+        ])
+        .args(["--image-size", "32", "--width", "4", "--epochs", "1"])
+        .args(["--batch-size", "4", "--devices", "2", "--out", "m.bpk"]);
+    let output = run.output();
+    if output.status.success() {
+        // A machine with two GPUs trains.
+        assert!(dir.exists("m.bpk"));
+        return;
+    }
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!said.contains("panicked"), "{said}");
+    assert!(
+        said.contains("--devices 2: wgpu has no discrete GPU 1 for replica 2")
+            || said.contains("--backend wgpu: no wgpu adapter"),
+        "{said}"
+    );
+    assert!(!dir.exists("m.bpk"));
+}
+
+#[test]
+fn a_resumed_run_keeps_its_device_count() {
+    let dir = Dir::new();
+    let file = |bytes: &Option<Vec<u8>>| bytes.clone().expect("written by the first epoch");
+    dir.write("m.bpk", file(&ONE_EPOCH.model));
+    dir.write("m.bpk.ckpt", file(&ONE_EPOCH.checkpoint));
+    dir.robustdx(["train", "--data", DATA, "--epochs", "2", "--out", "m.bpk"])
+        .args(["--resume", "--devices", "2"])
+        .fails_with(&["--devices 1", "--devices 2", "mid-run"]);
+}
+
 #[test]
 fn resume_without_a_checkpoint_names_the_missing_file() {
     Dir::new()
