@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::model::conv2d;
 use crate::{Error, Result};
 
 fn default_width() -> usize {
@@ -324,7 +325,7 @@ struct ConvNormRelu {
 
 impl ConvNormRelu {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.norm.forward(self.conv.forward(x)))
+        relu(self.norm.forward(conv2d(&self.conv, x)))
     }
 }
 
@@ -367,8 +368,8 @@ impl ResidualBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = relu(self.norm1.forward(self.conv1.forward(x.clone())));
-        x + self.norm2.forward(self.conv2.forward(y))
+        let y = relu(self.norm1.forward(conv2d(&self.conv1, x.clone())));
+        x + self.norm2.forward(conv2d(&self.conv2, y))
     }
 }
 
@@ -414,7 +415,7 @@ impl ResnetGenerator {
         let x = self.down.iter().fold(x, |x, step| step.forward(x));
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
         let x = self.up.iter().fold(x, |x, step| step.forward(x));
-        self.head.forward(x)
+        conv2d(&self.head, x)
     }
 }
 
@@ -427,7 +428,7 @@ struct DownLevel {
 
 impl DownLevel {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        leaky_relu(self.norm.forward(self.conv.forward(x)), 0.2)
+        leaky_relu(self.norm.forward(conv2d(&self.conv, x)), 0.2)
     }
 }
 
@@ -496,6 +497,6 @@ impl UnetGenerator {
                 x = Tensor::cat(vec![x, skip], 1);
             }
         }
-        self.head.forward(x)
+        conv2d(&self.head, x)
     }
 }

@@ -5,6 +5,7 @@
 use super::architecture::{
     Architecture, ArchitectureInfo, ForwardOutput, WeightShapes, burn_config_and_module,
 };
+use super::convolution::conv2d;
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -91,11 +92,11 @@ impl AttentionGate {
     fn forward(&self, local: Tensor<4>, global: Tensor<4>) -> (Tensor<4>, Tensor<2>) {
         let [_, _, h, w] = local.dims();
         // The 1x1 conv commutes with bilinear up-sampling, so it runs on the small map first.
-        let query = upsample_bilinear(self.w_g.forward(global), [h, w]);
-        let attention = sigmoid(
-            self.phi
-                .forward(relu(self.w_l.forward(local.clone()) + query)),
-        );
+        let query = upsample_bilinear(conv2d(&self.w_g, global), [h, w]);
+        let attention = sigmoid(conv2d(
+            &self.phi,
+            relu(conv2d(&self.w_l, local.clone()) + query),
+        ));
         let attended = (attention.clone() * local)
             .mean_dim(3)
             .mean_dim(2)

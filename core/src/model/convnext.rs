@@ -11,6 +11,7 @@ use super::architecture::{
     Architecture, ArchitectureInfo, WeightShapes, burn_config_and_module, plain_forward_and_torch_names,
 };
 use super::layers::{conv, split_index};
+use super::convolution::conv2d;
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -77,7 +78,7 @@ impl Block {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         // The MLP runs channels-last, as torchvision's permutes do.
-        let y = self.depthwise.forward(x.clone()).permute([0, 2, 3, 1]);
+        let y = conv2d(&self.depthwise, x.clone()).permute([0, 2, 3, 1]);
         let y = self.project.forward(gelu(self.expand.forward(self.norm.forward(y))));
         let y = y.permute([0, 3, 1, 2]);
         x + y * self.layer_scale.val().unsqueeze::<4>()
@@ -138,11 +139,11 @@ impl ConvNeXt {
     /// `x` is already normalised. Returns (logits, penultimate feature). Stages: the four
     /// stages' outputs; the Grad-CAM layer: the last stage (torchvision's `features[-1]`).
     pub fn forward(&self, x: Tensor<4>, probe: &mut dyn Probe) -> (Tensor<2>, Tensor<2>) {
-        let mut x = channel_norm(&self.stem_norm, self.stem.forward(x));
+        let mut x = channel_norm(&self.stem_norm, conv2d(&self.stem, x));
         for (i, stage) in self.stages.iter().enumerate() {
             if i > 0 {
                 let down = &self.downsamples[i - 1];
-                x = down.conv.forward(channel_norm(&down.norm, x));
+                x = conv2d(&down.conv, channel_norm(&down.norm, x));
             }
             x = stage.iter().fold(x, |x, block| block.forward(x));
             probe.stage(i, &x);

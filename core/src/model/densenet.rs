@@ -4,6 +4,7 @@
 use super::architecture::{
     Architecture, ArchitectureInfo, WeightShapes, burn_config_and_module, plain_forward_and_torch_names,
 };
+use super::convolution::conv2d;
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -62,7 +63,7 @@ impl DenseLayer {
     /// The `growth` new channels.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let y = conv_norm(&self.conv1, &self.norm2, relu(self.norm1.forward(x)));
-        self.conv2.forward(relu(y))
+        conv2d(&self.conv2, relu(y))
     }
 }
 
@@ -90,7 +91,7 @@ struct Transition {
 impl Transition {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.pool
-            .forward(self.conv.forward(relu(self.norm.forward(x))))
+            .forward(conv2d(&self.conv, relu(self.norm.forward(x))))
     }
 }
 

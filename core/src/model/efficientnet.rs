@@ -11,6 +11,7 @@ use super::architecture::{
     Architecture, ArchitectureInfo, WeightShapes, burn_config_and_module, plain_forward_and_torch_names,
 };
 use super::layers::{batch_norm, conv_norm, fold_batch_norm, split_index};
+use super::convolution::conv2d;
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::Module;
@@ -120,7 +121,7 @@ struct SqueezeExcitation {
 impl SqueezeExcitation {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let pooled = x.clone().mean_dim(3).mean_dim(2);
-        let gate = sigmoid(self.fc2.forward(silu(self.fc1.forward(pooled))));
+        let gate = sigmoid(conv2d(&self.fc2, silu(conv2d(&self.fc1, pooled))));
         x * gate
     }
 }

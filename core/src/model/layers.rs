@@ -1,6 +1,7 @@
 //! The few layer shapes the torchvision architectures are built from, so each architecture file
 //! says only how they connect.
 
+use super::convolution::conv2d;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
@@ -34,7 +35,7 @@ pub(crate) fn batch_norm(channels: usize, epsilon: f64, device: &Device) -> Batc
 
 /// `norm(conv(x))`, or `conv(x)` once the norm is folded into the convolution.
 pub(crate) fn conv_norm(conv: &Conv2d, norm: &Option<BatchNorm>, x: Tensor<4>) -> Tensor<4> {
-    let y = conv.forward(x);
+    let y = conv2d(conv, x);
     match norm {
         Some(norm) => norm.forward(y),
         None => y,

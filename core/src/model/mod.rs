@@ -4,6 +4,7 @@
 mod architecture;
 mod card;
 mod classifier;
+mod convolution;
 mod diagnostic;
 mod file;
 mod layers;
@@ -33,6 +34,7 @@ pub use attn_vgg::{AttnVgg, AttnVggArchitecture, AttnVggConfig};
 pub use card::{InputSpec, ModelCard, SelectedEpoch, TrainingSummary};
 pub use classifier::{Classifier, ClassifierOutput};
 pub use convnext::{ConvNeXt, ConvNeXtConfig, ConvNeXtTinyArchitecture};
+pub(crate) use convolution::conv2d;
 pub use densenet::{DenseNet, DenseNet121Architecture, DenseNetConfig};
 pub use diagnostic::DiagnosticModel;
 pub use efficientnet::{EfficientNet, EfficientNetB0Architecture, EfficientNetConfig};

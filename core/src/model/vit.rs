@@ -12,6 +12,7 @@ use super::architecture::{
     Architecture, ArchitectureInfo, WeightShapes, burn_config_and_module, plain_forward_and_torch_names,
 };
 use super::layers::split_index;
+use super::convolution::conv2d;
 use super::probe::Probe;
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -210,7 +211,7 @@ impl VisionTransformer {
     /// the final layer norm). Stages: each block's patch tokens as a map; the Grad-CAM layer:
     /// the last block's `ln_1` output, as a map.
     pub fn forward(&self, x: Tensor<4>, probe: &mut dyn Probe) -> (Tensor<2>, Tensor<2>) {
-        let patches = map_to_patches(self.conv_proj.forward(x));
+        let patches = map_to_patches(conv2d(&self.conv_proj, x));
         let [batch, tokens, hidden] = patches.dims();
         let class = self.class_token.val().expand([batch, 1, hidden]);
         let mut x = Tensor::cat(vec![class, patches], 1) + self.pos_embedding.val();
