@@ -8,6 +8,9 @@
 //! - weight gradient: `dW_g = Σ_b dy_{b,g} · cols(x_b)_gᵀ`, summed over the batch in a fixed
 //!   order whatever the number of threads.
 
+use core::cell::Cell;
+use core::ops::Range;
+
 use crate::geometry::ConvGeometry;
 use crate::im2col::{col2im_add, im2col};
 use crate::matmul::{MatrixRef, Threads, matmul};
@@ -15,6 +18,41 @@ use crate::matmul::{MatrixRef, Threads, matmul};
 /// Images whose weight gradients are summed in one buffer, one after another; the buffers are
 /// then added in order. Fixed, so the sum is the same on any number of threads.
 const IMAGES_PER_PARTIAL_SUM: usize = 4;
+
+/// Elements of one band of a column matrix (512 KB): small enough to stay in a core's cache
+/// between its im2col and its matrix product; a whole image's columns (1.2 MB for an 8-channel
+/// 64-px layer) went out to memory and back.
+const BAND_ELEMENTS: usize = 128 * 1024;
+
+/// The output rows of each band of one image's columns: the fewest bands of at most
+/// [`BAND_ELEMENTS`] (at least a row each), cut evenly, so no band is a sliver too narrow for
+/// the matrix product to run well.
+fn bands(geometry: &ConvGeometry) -> impl Iterator<Item = Range<usize>> {
+    let [out_h, out_w] = geometry.out_size;
+    let count = (geometry.patch_len() * out_w * out_h)
+        .div_ceil(BAND_ELEMENTS)
+        .clamp(1, out_h);
+    let rows = out_h.div_ceil(count);
+    (0..out_h)
+        .step_by(rows)
+        .map(move |start| start..(start + rows).min(out_h))
+}
+
+/// Runs `work` on a buffer of `len` elements kept by this thread between calls (its contents
+/// are whatever the last call left). Taken out of its cell while in use, so a call nested on
+/// the same thread (rayon runs other jobs while it waits) gets a buffer of its own.
+fn with_scratch<R>(len: usize, work: impl FnOnce(&mut [f32]) -> R) -> R {
+    thread_local! {
+        static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    }
+    let mut buffer = SCRATCH.take();
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    let result = work(&mut buffer[..len]);
+    SCRATCH.set(buffer);
+    result
+}
 
 /// Runs `work(image_index, output_chunk)` for every image: on all threads, one image each, where
 /// there are several images; otherwise on this thread, the matrix products using the others.
@@ -46,83 +84,108 @@ where
 pub fn conv2d(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     assert_eq!(x.len(), geometry.batch * geometry.in_image());
     assert_eq!(weight.len(), geometry.weight_len());
-    let (patch, plane, out_per_group) = (
+    let (patch, plane, out_g) = (
         geometry.patch_len(),
         geometry.out_plane(),
         geometry.out_per_group(),
     );
+    let out_w = geometry.out_size[1];
     let mut output = vec![0.0; geometry.batch * geometry.out_image()];
     for_each_image(&mut output, geometry.out_image(), |b, out, threads| {
         let image = &x[b * geometry.in_image()..(b + 1) * geometry.in_image()];
-        let mut columns = Vec::new();
         for group in 0..geometry.groups {
-            let kernel =
-                &weight[group * out_per_group * patch..(group + 1) * out_per_group * patch];
-            let columns = group_columns(image, geometry, group, &mut columns);
-            matmul(
-                &mut out[group * out_per_group * plane..(group + 1) * out_per_group * plane],
-                MatrixRef::row_major(kernel, out_per_group, patch),
-                MatrixRef::row_major(columns, patch, plane),
-                false,
-                threads,
+            let kernel = MatrixRef::row_major(
+                &weight[group * out_g * patch..(group + 1) * out_g * patch],
+                out_g,
+                patch,
             );
+            let out = &mut out[group * out_g * plane..(group + 1) * out_g * plane];
+            if geometry.is_pointwise() {
+                let channels = &image[group * patch * plane..(group + 1) * patch * plane];
+                let columns = MatrixRef::row_major(channels, patch, plane);
+                matmul(out, plane, kernel, columns, false, threads);
+                continue;
+            }
+            for rows in bands(geometry) {
+                let band = rows.len() * out_w;
+                with_scratch(patch * band, |columns| {
+                    im2col(image, geometry, group, rows.clone(), columns);
+                    let columns = MatrixRef::row_major(columns, patch, band);
+                    let out = &mut out[rows.start * out_w..];
+                    matmul(out, plane, kernel, columns, false, threads);
+                });
+            }
         }
     });
     output
 }
 
-/// The column matrix of `group` of `image`: the image's own channels for a pointwise
-/// convolution (no copy), else im2col into `buffer`.
-fn group_columns<'a>(
-    image: &'a [f32],
-    geometry: &ConvGeometry,
-    group: usize,
-    buffer: &'a mut Vec<f32>,
-) -> &'a [f32] {
-    let len = geometry.patch_len() * geometry.out_plane();
-    if geometry.is_pointwise() {
-        return &image[group * len..(group + 1) * len];
+/// The gradient of `conv2d` with respect to its input: `[batch, in_channels, in_h, in_w]`. For
+/// stride 1, the flipped convolution, unless `dy` has several times the input's channels: its
+/// im2col copies `dy`'s channels where col2im adds into the input's, and `bench kernels`
+/// measured col2im 1.3x faster on a first layer (3 → 32 channels) and the convolution ahead
+/// from 2x (32 → 64) down. Strided convolutions have only the col2im form.
+pub fn conv2d_input_grad(output_grad: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
+    match geometry.input_gradient_as_convolution() {
+        Some(_) if geometry.out_channels < 4 * geometry.in_channels => {
+            input_grad_by_convolution(output_grad, weight, geometry)
+                .expect("a stride-1 geometry has the convolution form")
+        }
+        _ => input_grad_by_col2im(output_grad, weight, geometry),
     }
-    buffer.resize(len, 0.0);
-    im2col(image, geometry, group, buffer);
-    buffer
 }
 
-/// The gradient of `conv2d` with respect to its input: `[batch, in_channels, in_h, in_w]`.
-pub fn conv2d_input_grad(output_grad: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
+/// The input gradient of a stride-1 convolution as the forward convolution of `dy` with the
+/// flipped, transposed kernel; `None` for other strides or a padding beyond the kernel's reach.
+pub fn input_grad_by_convolution(
+    output_grad: &[f32],
+    weight: &[f32],
+    geometry: &ConvGeometry,
+) -> Option<Vec<f32>> {
+    let transposed = geometry.input_gradient_as_convolution()?;
+    Some(conv2d(
+        output_grad,
+        &flipped_transposed(weight, geometry),
+        &transposed,
+    ))
+}
+
+/// The input gradient as `cols = W_gᵀ · dy_g` folded back onto the input with col2im, a band of
+/// output rows at a time, each image on its own thread (no scatter waits for another image's).
+pub fn input_grad_by_col2im(
+    output_grad: &[f32],
+    weight: &[f32],
+    geometry: &ConvGeometry,
+) -> Vec<f32> {
     assert_eq!(output_grad.len(), geometry.batch * geometry.out_image());
     assert_eq!(weight.len(), geometry.weight_len());
-    if let Some(transposed) = geometry.input_gradient_as_convolution() {
-        return conv2d(
-            output_grad,
-            &flipped_transposed(weight, geometry),
-            &transposed,
-        );
-    }
-    let (patch, plane, out_per_group) = (
+    let (patch, plane, out_g) = (
         geometry.patch_len(),
         geometry.out_plane(),
         geometry.out_per_group(),
     );
+    let out_w = geometry.out_size[1];
     let mut input_grad = vec![0.0; geometry.batch * geometry.in_image()];
     for_each_image(
         &mut input_grad,
         geometry.in_image(),
         |b, image_grad, threads| {
             let dy = &output_grad[b * geometry.out_image()..(b + 1) * geometry.out_image()];
-            let mut columns = vec![0.0; patch * plane];
             for group in 0..geometry.groups {
-                let kernel =
-                    &weight[group * out_per_group * patch..(group + 1) * out_per_group * patch];
-                let dy = &dy[group * out_per_group * plane..(group + 1) * out_per_group * plane];
-                matmul(
-                    &mut columns,
-                    MatrixRef::row_major(kernel, out_per_group, patch).transposed(),
-                    MatrixRef::row_major(dy, out_per_group, plane),
-                    false,
-                    threads,
+                let kernel = MatrixRef::row_major(
+                    &weight[group * out_g * patch..(group + 1) * out_g * patch],
+                    out_g,
+                    patch,
                 );
-                col2im_add(&columns, geometry, group, image_grad);
+                let dy = &dy[group * out_g * plane..(group + 1) * out_g * plane];
+                for rows in bands(geometry) {
+                    let band = rows.len() * out_w;
+                    with_scratch(patch * band, |columns| {
+                        let dy = MatrixRef::strided(&dy[rows.start * out_w..], out_g, band, plane);
+                        matmul(columns, band, kernel.transposed(), dy, false, threads);
+                        col2im_add(columns, geometry, group, rows.clone(), image_grad);
+                    });
+                }
             }
         },
     );
@@ -154,11 +217,12 @@ fn flipped_transposed(weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
 pub fn conv2d_weight_grad(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     assert_eq!(x.len(), geometry.batch * geometry.in_image());
     assert_eq!(output_grad.len(), geometry.batch * geometry.out_image());
-    let (patch, plane, out_per_group) = (
+    let (patch, plane, out_g) = (
         geometry.patch_len(),
         geometry.out_plane(),
         geometry.out_per_group(),
     );
+    let out_w = geometry.out_size[1];
     let weight_len = geometry.weight_len();
     let partials = geometry.batch.div_ceil(IMAGES_PER_PARTIAL_SUM);
     let mut sums = vec![0.0; partials * weight_len];
@@ -169,24 +233,29 @@ pub fn conv2d_weight_grad(x: &[f32], output_grad: &[f32], geometry: &ConvGeometr
     };
     let partial_sum = |index: usize, sum: &mut [f32]| {
         let first = index * IMAGES_PER_PARTIAL_SUM;
-        let mut columns = Vec::new();
         for b in first..(first + IMAGES_PER_PARTIAL_SUM).min(geometry.batch) {
             let image = &x[b * geometry.in_image()..(b + 1) * geometry.in_image()];
             let dy = &output_grad[b * geometry.out_image()..(b + 1) * geometry.out_image()];
             for group in 0..geometry.groups {
-                let columns = group_columns(image, geometry, group, &mut columns);
-                let rows = group * out_per_group..(group + 1) * out_per_group;
-                matmul(
-                    &mut sum[rows.start * patch..rows.end * patch],
-                    MatrixRef::row_major(
-                        &dy[rows.start * plane..rows.end * plane],
-                        out_per_group,
-                        plane,
-                    ),
-                    MatrixRef::row_major(columns, patch, plane).transposed(),
-                    b != first,
-                    threads,
-                );
+                let sum = &mut sum[group * out_g * patch..(group + 1) * out_g * patch];
+                let dy = &dy[group * out_g * plane..(group + 1) * out_g * plane];
+                if geometry.is_pointwise() {
+                    let channels = &image[group * patch * plane..(group + 1) * patch * plane];
+                    let columns = MatrixRef::row_major(channels, patch, plane).transposed();
+                    let dy = MatrixRef::row_major(dy, out_g, plane);
+                    matmul(sum, patch, dy, columns, b != first, threads);
+                    continue;
+                }
+                for rows in bands(geometry) {
+                    let band = rows.len() * out_w;
+                    let accumulate = b != first || rows.start > 0;
+                    with_scratch(patch * band, |columns| {
+                        im2col(image, geometry, group, rows.clone(), columns);
+                        let columns = MatrixRef::row_major(columns, patch, band).transposed();
+                        let dy = MatrixRef::strided(&dy[rows.start * out_w..], out_g, band, plane);
+                        matmul(sum, patch, dy, columns, accumulate, threads);
+                    });
+                }
             }
         }
     };
@@ -355,6 +424,16 @@ mod tests {
                 &input_grad,
                 &format!("dx {g:?}"),
             );
+            // Both forms, whichever the choice above took.
+            let by_col2im = input_grad_by_col2im(&dy, &w, &g);
+            assert_close(&by_col2im, &input_grad, &format!("dx by col2im {g:?}"));
+            if let Some(by_convolution) = input_grad_by_convolution(&dy, &w, &g) {
+                assert_close(
+                    &by_convolution,
+                    &input_grad,
+                    &format!("dx by convolution {g:?}"),
+                );
+            }
             assert_close(
                 &conv2d_weight_grad(&x, &dy, &g),
                 &weight_grad,

@@ -102,6 +102,11 @@ impl ConvGeometry {
         self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [(0, 0); 2]
     }
 
+    /// One input and one output channel per group.
+    pub fn is_depthwise(&self) -> bool {
+        self.groups > 1 && self.in_per_group() == 1 && self.out_per_group() == 1
+    }
+
     /// The input gradient of a stride-1 convolution is itself a stride-1 convolution of the
     /// output gradient with the flipped, transposed kernel, padded by `dilation · (k − 1) −
     /// padding` on each side: `None` where a padding exceeds the kernel's reach (the padding

@@ -12,6 +12,8 @@ mod flex;
 pub mod geometry;
 pub mod im2col;
 pub mod matmul;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod op_timing;
 
 pub use extension::CpuConvBackend;
 pub use geometry::ConvGeometry;

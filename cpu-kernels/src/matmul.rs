@@ -24,6 +24,23 @@ impl<'a> MatrixRef<'a> {
         }
     }
 
+    /// A `rows × cols` block whose rows start `row_stride` apart in `data` (a band of columns
+    /// of a wider row-major matrix).
+    pub fn strided(data: &'a [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
+        assert!(cols <= row_stride || rows <= 1, "rows overlap");
+        assert!(
+            rows == 0 || (rows - 1) * row_stride + cols <= data.len(),
+            "block out of bounds"
+        );
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride: 1,
+        }
+    }
+
     /// The same elements, rows and columns swapped (no copy).
     pub fn transposed(self) -> Self {
         Self {
@@ -43,17 +60,31 @@ pub enum Threads {
     All,
 }
 
-/// `dst = lhs · rhs`, or `dst += lhs · rhs` when `accumulate`; `dst` is row-major.
-pub fn matmul(dst: &mut [f32], lhs: MatrixRef, rhs: MatrixRef, accumulate: bool, threads: Threads) {
+/// `dst = lhs · rhs`, or `dst += lhs · rhs` when `accumulate`; `dst` is row-major, its rows
+/// `dst_row_stride` apart (`n` for a whole matrix, more for a band of a wider one).
+pub fn matmul(
+    dst: &mut [f32],
+    dst_row_stride: usize,
+    lhs: MatrixRef,
+    rhs: MatrixRef,
+    accumulate: bool,
+    threads: Threads,
+) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(rhs.rows, k, "inner dimensions");
-    assert_eq!(dst.len(), m * n, "a {m}x{n} product");
     if m == 0 || n == 0 {
         return;
     }
+    assert!(n <= dst_row_stride, "rows of the product overlap");
+    assert!(
+        (m - 1) * dst_row_stride + n <= dst.len(),
+        "a {m}x{n} product out of bounds"
+    );
     if k == 0 {
         if !accumulate {
-            dst.fill(0.0);
+            for row in dst.chunks_mut(dst_row_stride).take(m) {
+                row[..n].fill(0.0);
+            }
         }
         return;
     }
@@ -63,8 +94,9 @@ pub fn matmul(dst: &mut [f32], lhs: MatrixRef, rhs: MatrixRef, accumulate: bool,
         _ => gemm::Parallelism::None,
     };
     // SAFETY: the asserts above and the constructors bound every index gemm forms: the largest
-    // is (rows − 1) · row_stride + (cols − 1) · col_stride < data.len() for each operand, and
-    // dst is m × n row-major. The operands are shared borrows that do not alias `dst`.
+    // is (rows − 1) · row_stride + (cols − 1) · col_stride < data.len() for each operand and
+    // (m − 1) · dst_row_stride + n − 1 < dst.len(). The operands are shared borrows that do not
+    // alias `dst`.
     unsafe {
         gemm::gemm(
             m,
@@ -72,7 +104,7 @@ pub fn matmul(dst: &mut [f32], lhs: MatrixRef, rhs: MatrixRef, accumulate: bool,
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_row_stride as isize,
             accumulate,
             lhs.data.as_ptr(),
             lhs.col_stride as isize,
@@ -102,6 +134,7 @@ mod tests {
         let mut product = [f32::NAN; 4];
         matmul(
             &mut product,
+            2,
             MatrixRef::row_major(&a, 2, 3),
             MatrixRef::row_major(&b_t, 2, 3).transposed(),
             false,
@@ -111,11 +144,23 @@ mod tests {
         assert_eq!(product, [58.0, 64.0, 139.0, 154.0]);
         matmul(
             &mut product,
+            2,
             MatrixRef::row_major(&a, 2, 3),
             MatrixRef::row_major(&b_t, 2, 3).transposed(),
             true,
             Threads::All,
         );
         assert_eq!(product, [116.0, 128.0, 278.0, 308.0]);
+        // Into the second column of a 2x3 matrix, from the first two columns of `a`.
+        let mut wide = [0.0; 6];
+        matmul(
+            &mut wide[1..],
+            3,
+            MatrixRef::strided(&a, 2, 2, 3),
+            MatrixRef::row_major(&[1.0, 10.0], 2, 1),
+            false,
+            Threads::One,
+        );
+        assert_eq!(wide, [0.0, 21.0, 0.0, 0.0, 54.0, 0.0]);
     }
 }

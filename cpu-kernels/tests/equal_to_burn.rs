@@ -69,6 +69,26 @@ fn cases() -> Vec<Case> {
             ConvOptions::new_with_padding([3, 1], [(2, 1), (0, 2)], [2, 3], 1),
             false,
         ),
+        // Images large enough that each image's columns are cut into bands of output rows: 2
+        // bands (input gradient by col2im), 4 (by the flipped convolution), 3 (strided).
+        case(
+            [2, 3, 70, 66],
+            [8, 3, 3, 3],
+            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+            true,
+        ),
+        case(
+            [2, 16, 40, 40],
+            [4, 16, 3, 3],
+            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+            false,
+        ),
+        case(
+            [2, 32, 48, 48],
+            [8, 32, 3, 3],
+            ConvOptions::new([2, 2], [1, 1], [1, 1], 1),
+            false,
+        ),
         // A 16x16 patch embedding (ViT).
         case(
             [2, 3, 32, 32],

@@ -128,6 +128,9 @@ enum BenchCommand {
     Speed(bench_speed::BenchSpeedArgs),
     /// robustdx's PGD-10 against PyTorch + torchattacks on the same models, batch and threads
     Compare(bench_compare::BenchCompareArgs),
+    /// Our CPU convolution kernels against burn's own, op by op (forward, input and weight
+    /// gradients) on the layers of the benchmarked models
+    Kernels(bench_kernels::BenchKernelsArgs),
     /// Randomized smoothing: noisy copies per second and certified images per second, per
     /// backend and batch of copies
     Certify(bench_certify::BenchCertifyArgs),
@@ -174,6 +177,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Speed(args)) => bench_speed::run(args),
         Command::Bench(BenchCommand::Certify(args)) => bench_certify::run(args),
         Command::Bench(BenchCommand::Compare(args)) => bench_compare::run(args),
+        Command::Bench(BenchCommand::Kernels(args)) => bench_kernels::run(args),
         Command::Bench(BenchCommand::Defenses(args))
         | Command::Compare(CompareCommand::Defenses(args)) => compare_defenses::run(args, backend),
     };

@@ -7,6 +7,7 @@ pub mod attack;
 pub mod attacks;
 pub mod bench_certify;
 pub mod bench_compare;
+pub mod bench_kernels;
 pub mod bench_models;
 pub mod bench_speed;
 pub mod benchmark;
