@@ -18,9 +18,20 @@ pub mod op_timing;
 pub use extension::CpuConvBackend;
 pub use geometry::ConvGeometry;
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor};
+
+/// Off: [`conv2d`] runs burn's own op everywhere. Only benchmarks switch it, to time the same
+/// program before and after (`robustdx bench compare --burn-conv`).
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Switches our kernels on (the default) or off for the whole process.
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
 
 /// Whether `tensor` is a float32 tensor of the flex backend, with or without autodiff.
 pub fn on_flex<const D: usize>(tensor: &Tensor<D>) -> bool {
@@ -39,7 +50,8 @@ pub fn conv2d(
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
-    let ours = on_flex(&x)
+    let ours = ENABLED.load(Ordering::Relaxed)
+        && on_flex(&x)
         && on_flex(&weight)
         && ConvGeometry::new(x.dims(), weight.dims(), &options).is_some();
     if !ours {

@@ -48,6 +48,10 @@ pub struct BenchCompareArgs {
     /// The script timing PyTorch (run from the repository root, the default finds it)
     #[arg(long, default_value = "tests/fixtures/attacks/speed_torchattacks.py")]
     script: PathBuf,
+    /// Time robustdx with burn's own convolution ops instead of ours (cpu-kernels): the
+    /// "before" of a before / after comparison, in the same program
+    #[arg(long)]
+    burn_conv: bool,
 }
 
 /// The script's `--json` line.
@@ -159,6 +163,7 @@ fn torch_times(args: &BenchCompareArgs, threads: usize) -> Result<TorchTimes, St
 
 pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.runs > 0, "--runs must be positive");
+    robustdx_cpu_kernels::set_enabled(!args.burn_conv);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // PyTorch first: robustdx's timing then runs on a quiet machine too.
     let torch = torch_times(&args, threads);
@@ -175,6 +180,9 @@ pub fn run(args: BenchCompareArgs) -> anyhow::Result<()> {
             }
         ),
         Err(why) => println!("PGD-10; no PyTorch side: {why}"),
+    }
+    if args.burn_conv {
+        println!("robustdx with burn's own convolution ops (--burn-conv), not cpu-kernels");
     }
     // Devices first: their notes go to stderr before the table starts.
     let mut devices = Vec::new();
