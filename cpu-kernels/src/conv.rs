@@ -80,6 +80,26 @@ where
     }
 }
 
+/// Group `group`'s rows of the weight, `[out / groups, patch_len]`.
+fn group_kernel<'a>(weight: &'a [f32], geometry: &ConvGeometry, group: usize) -> MatrixRef<'a> {
+    let (rows, patch) = (geometry.out_per_group(), geometry.patch_len());
+    MatrixRef::row_major(
+        &weight[group * rows * patch..(group + 1) * rows * patch],
+        rows,
+        patch,
+    )
+}
+
+/// Image `b` of an input batch.
+fn input_image<'a>(x: &'a [f32], geometry: &ConvGeometry, b: usize) -> &'a [f32] {
+    &x[b * geometry.in_image()..(b + 1) * geometry.in_image()]
+}
+
+/// Image `b` of an output (or output-gradient) batch.
+fn output_image<'a>(y: &'a [f32], geometry: &ConvGeometry, b: usize) -> &'a [f32] {
+    &y[b * geometry.out_image()..(b + 1) * geometry.out_image()]
+}
+
 /// `conv2d(x, weight)` without bias: `[batch, out_channels, out_h, out_w]`, row-major.
 pub fn conv2d(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     assert_eq!(x.len(), geometry.batch * geometry.in_image());
@@ -92,13 +112,9 @@ pub fn conv2d(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     let out_w = geometry.out_size[1];
     let mut output = vec![0.0; geometry.batch * geometry.out_image()];
     for_each_image(&mut output, geometry.out_image(), |b, out, threads| {
-        let image = &x[b * geometry.in_image()..(b + 1) * geometry.in_image()];
+        let image = input_image(x, geometry, b);
         for group in 0..geometry.groups {
-            let kernel = MatrixRef::row_major(
-                &weight[group * out_g * patch..(group + 1) * out_g * patch],
-                out_g,
-                patch,
-            );
+            let kernel = group_kernel(weight, geometry, group);
             let out = &mut out[group * out_g * plane..(group + 1) * out_g * plane];
             if geometry.is_pointwise() {
                 let channels = &image[group * patch * plane..(group + 1) * patch * plane];
@@ -170,13 +186,9 @@ pub fn input_grad_by_col2im(
         &mut input_grad,
         geometry.in_image(),
         |b, image_grad, threads| {
-            let dy = &output_grad[b * geometry.out_image()..(b + 1) * geometry.out_image()];
+            let dy = output_image(output_grad, geometry, b);
             for group in 0..geometry.groups {
-                let kernel = MatrixRef::row_major(
-                    &weight[group * out_g * patch..(group + 1) * out_g * patch],
-                    out_g,
-                    patch,
-                );
+                let kernel = group_kernel(weight, geometry, group);
                 let dy = &dy[group * out_g * plane..(group + 1) * out_g * plane];
                 for rows in bands(geometry) {
                     let band = rows.len() * out_w;
@@ -234,8 +246,8 @@ pub fn conv2d_weight_grad(x: &[f32], output_grad: &[f32], geometry: &ConvGeometr
     let partial_sum = |index: usize, sum: &mut [f32]| {
         let first = index * IMAGES_PER_PARTIAL_SUM;
         for b in first..(first + IMAGES_PER_PARTIAL_SUM).min(geometry.batch) {
-            let image = &x[b * geometry.in_image()..(b + 1) * geometry.in_image()];
-            let dy = &output_grad[b * geometry.out_image()..(b + 1) * geometry.out_image()];
+            let image = input_image(x, geometry, b);
+            let dy = output_image(output_grad, geometry, b);
             for group in 0..geometry.groups {
                 let sum = &mut sum[group * out_g * patch..(group + 1) * out_g * patch];
                 let dy = &dy[group * out_g * plane..(group + 1) * out_g * plane];
