@@ -225,9 +225,16 @@ impl PgdRun<'_> {
     /// the device: reading it back is the caller's choice (a sweep never does; the browser
     /// reads it asynchronously to draw the loss curve).
     pub fn step(&mut self) -> Result<Tensor<1>> {
-        let (loss, gradient) = self
+        Ok(self.step_with_logits()?.1)
+    }
+
+    /// [`PgdRun::step`], also returning the logits at the point the step started from: the
+    /// model's view of the previous iterate, which a caller showing every iterate would
+    /// otherwise pay a forward pass of its own for.
+    pub fn step_with_logits(&mut self) -> Result<(Tensor<2>, Tensor<1>)> {
+        let (logits, loss, gradient) = self
             .model
-            .loss_and_gradient(self.adversarial.clone(), self.targets.clone())?;
+            .forward_and_gradient(self.adversarial.clone(), self.targets.clone())?;
         let a = &self.attack;
         let next = self.region.update(
             &self.clean,
@@ -239,7 +246,7 @@ impl PgdRun<'_> {
         );
         self.adversarial = next;
         self.step += 1;
-        Ok(loss)
+        Ok((logits, loss))
     }
 
     /// The current adversarial images.

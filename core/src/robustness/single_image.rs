@@ -17,7 +17,7 @@ use crate::attack::{
 use crate::data::{Image, images_to_tensor};
 use crate::model::{Classifier, DiagnosticModel};
 use crate::report::{SingleImageReport, SinglePrediction, amplified_perturbation, heatmap_overlay};
-use crate::{Error, Result, readback, task};
+use crate::{Error, Result, TaskKind, readback, task};
 
 /// How to attack the image. ε and the step size are in 1/255 pixel units, as everywhere a
 /// person types them.
@@ -178,14 +178,16 @@ async fn view(
     targets: Option<Tensor<2>>,
 ) -> Result<View> {
     let output = model.model().forward_all(x);
-    let loss = match targets {
+    let (probs, loss) = match targets {
         Some(t) => {
-            let loss = task::per_sample_loss(model.task(), output.logits.clone(), t);
-            Some(readback::floats(loss).await?[0])
+            let Point { probs, loss } = point(model.task(), output.logits, t).await?;
+            (probs, Some(loss))
         }
-        None => None,
+        None => (
+            readback::floats(task::probabilities(model.task(), output.logits)).await?,
+            None,
+        ),
     };
-    let probs = readback::floats(task::probabilities(model.task(), output.logits)).await?;
     let mut attention = Vec::new();
     let mut maps = Vec::new();
     for map in output.attention {
@@ -200,6 +202,20 @@ async fn view(
         attention,
         maps,
         loss,
+    })
+}
+
+/// One image's probabilities and its loss against `targets`, read from its logits.
+struct Point {
+    probs: Vec<f32>,
+    loss: f32,
+}
+
+async fn point(task: TaskKind, logits: Tensor<2>, targets: Tensor<2>) -> Result<Point> {
+    let loss = task::per_sample_loss(task, logits.clone(), targets);
+    Ok(Point {
+        loss: readback::floats(loss).await?[0],
+        probs: readback::floats(task::probabilities(task, logits)).await?,
     })
 }
 
@@ -243,18 +259,22 @@ pub async fn attack_single_image(
         let pgd = ProjectedGradientDescent::from_spec(&spec)?;
         let mut run = pgd.start(&attacked, clean.clone(), &labels, &keys, 0)?;
         while !run.is_finished() {
-            run.step()?;
-            if run.is_finished() {
-                break;
+            // Each step's forward pass is the model's view of the iterate it starts from: that
+            // iterate is shown from it, one step late, instead of from a forward pass of its
+            // own (a third of a step on the CPU). The clean image was shown above, the last
+            // iterate is shown below with its attention maps.
+            let (shown, before_step) = (run.steps_taken(), run.adversarial());
+            let (logits, _) = run.step_with_logits()?;
+            if shown == 0 {
+                continue;
             }
-            let x = run.adversarial();
-            let now = view(&attacked, x.clone(), &clean_image, Some(targets.clone())).await?;
-            loss.push(now.loss.expect("asked for"));
+            let now = point(attacked.task(), logits, targets.clone()).await?;
+            loss.push(now.loss);
             on_step(StepProgress {
-                step: run.steps_taken(),
+                step: shown,
                 steps,
-                loss: *loss.last().expect("a loss per step"),
-                adversarial: readback::images(x).await?.remove(0),
+                loss: now.loss,
+                adversarial: readback::images(before_step).await?.remove(0),
                 probs: now.probs,
             });
         }
@@ -396,6 +416,49 @@ mod tests {
         // A large budget flips this small model, and the report says so.
         assert!(report.flipped, "{report:?}");
         assert_ne!(report.clean.label, report.adversarial.label);
+    }
+
+    #[test]
+    fn every_iterate_is_shown_with_its_own_probabilities_and_loss() {
+        // The iterates' numbers come from the next step's forward pass: each frame's must be
+        // the model's view of that frame's own image, not of its neighbour's.
+        let mut frames = Vec::new();
+        let outcome = run(&settings("pgd", 32.0, 6), &mut frames).unwrap();
+        let model = trained_left_right();
+        let clean_class = argmax(&outcome.report.clean.probs);
+        let mut moved = 0;
+        for f in &frames {
+            let logits = model.logits(images_to_tensor(&[&f.adversarial], &cpu()));
+            let probs = futures_lite::future::block_on(readback::floats(task::probabilities(
+                model.card.task,
+                logits,
+            )))
+            .unwrap();
+            for (shown, own) in f.probs.iter().zip(&probs) {
+                assert!(
+                    (shown - own).abs() < 1e-5,
+                    "step {}: {:?} vs {probs:?}",
+                    f.step,
+                    f.probs
+                );
+            }
+            // Cross-entropy against the clean decision.
+            assert!(
+                (f.loss + probs[clean_class].ln()).abs() < 1e-4,
+                "step {}: loss {} vs -ln {}",
+                f.step,
+                f.loss,
+                probs[clean_class]
+            );
+            moved += usize::from(f.step > 0 && f.probs != frames[f.step - 1].probs);
+        }
+        assert_eq!(moved, 6, "every step moves the probabilities");
+    }
+
+    fn argmax(values: &[f32]) -> usize {
+        (0..values.len())
+            .max_by(|&a, &b| values[a].total_cmp(&values[b]))
+            .expect("at least one value")
     }
 
     #[test]
