@@ -29,16 +29,30 @@ const PIXEL_TOLERANCE: f32 = 1e-5;
 const L2_TOLERANCE: f32 = 1.2e-7;
 
 fn model(device: &Device) -> DiagnosticModel {
+    burns_convolution();
     fixture_resnet18(&fixtures("torch").join("resnet-18.safetensors"), device)
 }
 
 /// The 10-class ResNet-18 of `tests/fixtures/attacks/make_models.py`, for the attacks that aim
 /// at the 9 runner-up classes (APGD-T, FAB-T) and AutoAttack.
 fn model_10_classes(device: &Device) -> DiagnosticModel {
+    burns_convolution();
     fixture_resnet18(
         &fixtures("attacks").join("resnet-18-10.safetensors"),
         device,
     )
+}
+
+/// These goldens follow torchattacks' runs step by step for up to 100 iterations, where a sign
+/// taken of a gradient entry near zero or a ReLU crossed at its kink turns on the last bit of a
+/// sum; the images were chosen where burn's own convolution keeps that bit as PyTorch does.
+/// Our kernels (cpu-kernels) sum in another order (equal to burn's within 1e-5, tested in
+/// `cpu-kernels/tests/equal_to_burn.rs`, and to PyTorch's logits and gradients within 1e-4 in
+/// `torch_fixtures`), which moved two of these trajectories (APGD-CE N = 100 image 3, FAB-T
+/// image 1); so the attacks are checked here on burn's convolution, the same for every test of
+/// this binary.
+fn burns_convolution() {
+    robustdx_cpu_kernels::set_enabled(false);
 }
 
 fn golden() -> HashMap<String, Vec<f32>> {
