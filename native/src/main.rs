@@ -148,6 +148,12 @@ enum DataCommand {
 
 fn main() -> ExitCode {
     quiet_vulkan_loader();
+    // ROBUSTDX_BURN_CONV=1: burn's own convolution ops instead of cpu-kernels, for a reference
+    // whose arithmetic is not ours (the browser tests; cpu-kernels' gemm fuses multiply and add
+    // natively, the browser's does not, and a PGD trajectory can turn on that last bit).
+    if std::env::var_os("ROBUSTDX_BURN_CONV").is_some_and(|v| v == "1") {
+        robustdx_cpu_kernels::set_enabled(false);
+    }
     let cli = Cli::parse();
     let backend = cli.backend;
     let result = match cli.command {
