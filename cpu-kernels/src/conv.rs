@@ -142,13 +142,10 @@ pub fn conv2d(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
 /// measured col2im 1.3x faster on a first layer (3 → 32 channels) and the convolution ahead
 /// from 2x (32 → 64) down. Strided convolutions have only the col2im form.
 pub fn conv2d_input_grad(output_grad: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
-    match geometry.input_gradient_as_convolution() {
-        Some(_) if geometry.out_channels < 4 * geometry.in_channels => {
-            input_grad_by_convolution(output_grad, weight, geometry)
-                .expect("a stride-1 geometry has the convolution form")
-        }
-        _ => input_grad_by_col2im(output_grad, weight, geometry),
-    }
+    let by_convolution = (geometry.out_channels < 4 * geometry.in_channels)
+        .then(|| input_grad_by_convolution(output_grad, weight, geometry))
+        .flatten();
+    by_convolution.unwrap_or_else(|| input_grad_by_col2im(output_grad, weight, geometry))
 }
 
 /// The input gradient of a stride-1 convolution as the forward convolution of `dy` with the

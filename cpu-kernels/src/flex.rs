@@ -17,11 +17,7 @@ fn dims(tensor: &FlexTensor) -> [usize; 4] {
     [shape[0], shape[1], shape[2], shape[3]]
 }
 
-/// The tensor's `f32` elements in row-major order (copied only where it is a strided view).
-fn contiguous(tensor: &FlexTensor) -> FlexTensor {
-    tensor.to_contiguous()
-}
-
+/// The `f32` elements of a contiguous tensor, in row-major order.
 fn elements(tensor: &FlexTensor) -> &[f32] {
     tensor.as_slice::<f32>().expect("a contiguous f32 tensor")
 }
@@ -40,16 +36,10 @@ impl CpuConvBackend for Flex {
             // Flex's own depthwise kernel runs a one-channel group directly, without im2col
             // (measured 3x faster than ours by `bench kernels`); the gradients stay ours.
             Some(geometry) if all_f32(&[&x, &weight]) && !geometry.is_depthwise() => {
-                let (x, weight) = (contiguous(&x), contiguous(&weight));
-                let shape = [
-                    geometry.batch,
-                    geometry.out_channels,
-                    geometry.out_size[0],
-                    geometry.out_size[1],
-                ];
+                let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
                 tensor(
                     conv::conv2d(elements(&x), elements(&weight), &geometry),
-                    shape,
+                    geometry.out_shape(),
                 )
             }
             _ => Flex::conv2d(x, weight, None, options),
@@ -62,15 +52,13 @@ impl CpuConvBackend for Flex {
         x_shape: [usize; 4],
         options: ConvOptions<2>,
     ) -> FlexTensor {
-        let geometry = ConvGeometry::new(x_shape, dims(&weight), &options).filter(|g| {
-            all_f32(&[&weight, &output_grad])
-                && dims(&output_grad) == [g.batch, g.out_channels, g.out_size[0], g.out_size[1]]
-        });
+        let geometry = ConvGeometry::new(x_shape, dims(&weight), &options)
+            .filter(|g| all_f32(&[&weight, &output_grad]) && dims(&output_grad) == g.out_shape());
         let Some(geometry) = geometry else {
             let x = FlexTensor::zeros(x_shape.into(), output_grad.dtype());
             return Flex::conv2d_x_backward(x, weight, output_grad, options);
         };
-        let (weight, output_grad) = (contiguous(&weight), contiguous(&output_grad));
+        let (weight, output_grad) = (weight.to_contiguous(), output_grad.to_contiguous());
         tensor(
             conv::conv2d_input_grad(elements(&output_grad), elements(&weight), &geometry),
             x_shape,
@@ -83,15 +71,13 @@ impl CpuConvBackend for Flex {
         weight_shape: [usize; 4],
         options: ConvOptions<2>,
     ) -> FlexTensor {
-        let geometry = ConvGeometry::new(dims(&x), weight_shape, &options).filter(|g| {
-            all_f32(&[&x, &output_grad])
-                && dims(&output_grad) == [g.batch, g.out_channels, g.out_size[0], g.out_size[1]]
-        });
+        let geometry = ConvGeometry::new(dims(&x), weight_shape, &options)
+            .filter(|g| all_f32(&[&x, &output_grad]) && dims(&output_grad) == g.out_shape());
         let Some(geometry) = geometry else {
             let weight = FlexTensor::zeros(weight_shape.into(), x.dtype());
             return Flex::conv2d_weight_backward(x, weight, output_grad, options);
         };
-        let (x, output_grad) = (contiguous(&x), contiguous(&output_grad));
+        let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
         tensor(
             conv::conv2d_weight_grad(elements(&x), elements(&output_grad), &geometry),
             weight_shape,

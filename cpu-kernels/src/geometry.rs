@@ -61,6 +61,16 @@ impl ConvGeometry {
         })
     }
 
+    /// `[batch, out_channels, out_h, out_w]`: the shape of the output and of its gradient.
+    pub fn out_shape(&self) -> [usize; 4] {
+        [
+            self.batch,
+            self.out_channels,
+            self.out_size[0],
+            self.out_size[1],
+        ]
+    }
+
     pub fn in_per_group(&self) -> usize {
         self.in_channels / self.groups
     }

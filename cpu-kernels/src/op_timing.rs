@@ -51,12 +51,7 @@ pub fn time_conv2d(
     runs: usize,
 ) -> Option<Vec<OpTiming>> {
     let geometry = ConvGeometry::new(x_shape, weight_shape, options)?;
-    let out_shape = [
-        geometry.batch,
-        geometry.out_channels,
-        geometry.out_size[0],
-        geometry.out_size[1],
-    ];
+    let out_shape = geometry.out_shape();
     let (x, weight, dy) = (
         filled(x_shape, 1),
         filled(weight_shape, 2),
